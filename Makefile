@@ -1,0 +1,155 @@
+# Logbook - plain Makefile. `make run` and `make test` are the two commands a
+# new machine needs; both install missing Debian packages first (as root).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build/release
+BIN     ?= bin
+SAN     ?=
+
+PKGS     = libzmq lmdb msgpack libsodium yaml-0.1 cunit
+DEB_PKGS = libzmq3-dev liblmdb-dev libmsgpack-dev libsodium-dev libyaml-dev libcunit1-dev lmdb-utils pkg-config
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -fno-strict-aliasing
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+# `=` (not `:=`): evaluated when used, after `deps` may have installed pkg-config files.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -llmdb -lmsgpackc -lsodium -lyaml -lcunit)
+ALL_CFLAGS = $(CFLAGS) $(PKG_CFLAGS)
+LIBS       = $(PKG_LIBS) -lm -lpthread
+
+PROTO_SRC    := $(wildcard proto/*.c)
+WORKFLOW_SRC := $(wildcard workflow/*.c)
+STORE_SRC    := $(wildcard store/*.c)
+DAEMON_SRC   := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+CLIENT_SRC   := $(filter-out clients/logbook.c clients/logbook-%.c,$(wildcard clients/*.c))
+CLIENT_MAINS := $(wildcard clients/logbook.c clients/logbook-*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+PROTO_LIB    := $(BUILD)/libproto.a
+WORKFLOW_LIB := $(BUILD)/libworkflow.a
+STORE_LIB    := $(BUILD)/libstore.a
+DAEMON_LIB   := $(BUILD)/libdaemon.a
+CLIENT_LIB   := $(BUILD)/libclient.a
+
+PROGRAMS := $(BIN)/logbookd $(patsubst clients/%.c,$(BIN)/%,$(CLIENT_MAINS))
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_SRC  := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+
+.PHONY: all build deps test unit-test integration-test asan valgrind run clean install format lint bench fuzz demo
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS)
+
+# Installs Debian's packages when a library is missing (as root), else says how.
+deps:
+	@missing=""; \
+	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"; \
+	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	command -v mdb_dump >/dev/null 2>&1 || missing="$$missing lmdb-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "missing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: apt-get install -y $(DEB_PKGS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS) >/dev/null || exit 1; \
+	  else \
+	    echo "run as root: apt-get install -y $(DEB_PKGS)"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(PROTO_LIB): $(call obj,$(PROTO_SRC))
+$(WORKFLOW_LIB): $(call obj,$(WORKFLOW_SRC))
+$(STORE_LIB): $(call obj,$(STORE_SRC))
+$(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
+$(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
+$(BUILD)/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/logbookd: $(call obj,daemon/main.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/logbook%: $(call obj,clients/logbook%.c) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# One CUnit binary per module, linking only that module (and lb/proto basics).
+$(BUILD)/tests/test_proto: $(call obj,tests/unit/test_proto.c) $(PROTO_LIB)
+$(BUILD)/tests/test_workflow: $(call obj,tests/unit/test_workflow.c) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_store: $(call obj,tests/unit/test_store.c) $(STORE_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_daemon: $(call obj,tests/unit/test_daemon.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_client: $(call obj,tests/unit/test_client.c) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(INTEG_BINS): $(BUILD)/tests/%: $(call obj,tests/integration/%.c $(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/%:
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Tests run from the repository root; fixtures are under tests/data.
+test: all
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS)
+	@fail=0; for t in $(UNIT_BINS) $(INTEG_BINS); do \
+	  echo "== $$t"; LOGBOOKD=$(abspath $(BIN)/logbookd) LOGBOOK_BIN=$(abspath $(BIN)) $(TEST_WRAP) $$t || fail=1; \
+	done; \
+	if [ $$fail = 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi; exit $$fail
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 run-tests
+
+valgrind: all
+	@$(MAKE) --no-print-directory run-tests \
+	  TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$(abspath tests/valgrind.supp)"
+
+run: all
+	@mkdir -p var/data
+	$(BIN)/logbookd --config config/logbookd.yaml --foreground
+
+bench: all
+	@$(MAKE) --no-print-directory $(BUILD)/tests/bench
+	$(BUILD)/tests/bench
+
+$(BUILD)/tests/bench: $(call obj,tests/bench/bench.c $(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/logbook/workflows
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 config/indicators.yaml $(DESTDIR)$(PREFIX)/share/logbook/
+	install -m 0644 config/workflows/*.yaml $(DESTDIR)$(PREFIX)/share/logbook/workflows/
+	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
+	  --suppress=missingIncludeSystem -I proto proto workflow store daemon clients
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,146 @@
+/*
+ * proto.h - bytes <-> values for wire v1 (PROTOCOL.md sections 2, 3 and 7):
+ * strict, bounded msgpack decoding into lb_val_t trees, per-operation argument
+ * checks, reply and event encoding with the BLAKE2b audit chain. Knows
+ * nothing of LMDB or ZeroMQ; the only module that includes <msgpack.h>.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lb.h"
+
+#define PROTO_VERSION 1
+#define PROTO_ID_MAX 64       /* request id bytes */
+#define PROTO_IMPORT_MAX 10000 /* households in one case.import */
+#define PROTO_LIST_MAX 1000   /* case.list limit */
+#define PROTO_EVENTS_MAX 10000 /* events.since limit */
+#define PROTO_HISTORY_MAX 10000 /* case.history limit */
+
+/* Limits on any decoded document; every length is checked before it sizes anything. */
+typedef struct {
+    uint32_t max_depth;   /* nesting of arrays/maps; default 16 */
+    uint32_t max_items;   /* elements of one array or map; default 10,000 */
+    uint32_t max_str;     /* bytes of one string; default 65,536 */
+    uint32_t max_nodes;   /* values in the whole document; default 2,000,000 */
+} proto_limits_t;
+
+extern const proto_limits_t proto_default_limits;
+
+typedef struct {
+    int code;           /* LB_E* */
+    char field[64];     /* the offending key (dotted path, e.g. "household.members.2.nid"), or "" */
+    char message[256];
+} proto_err_t;
+
+/* ---- generic msgpack ---- */
+
+/* Encodes v; appends to out. LB_ENOMEM. Maps keep insertion order. */
+int proto_pack(const lb_val_t *v, lb_buf_t *out);
+/*
+ * Decodes exactly one msgpack document filling all of buf (trailing bytes are
+ * an error). Strings must be valid UTF-8 without NUL; map keys must be
+ * unique strings; ext types are refused. On error returns LB_EBADREQ (or
+ * LB_ETOOLARGE for a limit) with err filled and *out NULL.
+ */
+int proto_unpack(const void *buf, size_t len, const proto_limits_t *lim, lb_val_t **out,
+                 proto_err_t *err);
+
+/* ---- requests ---- */
+
+typedef enum {
+    PROTO_OP_PING = 0,
+    PROTO_OP_WORKFLOW_LIST,
+    PROTO_OP_WORKFLOW_GET,
+    PROTO_OP_CASE_OPEN,
+    PROTO_OP_CASE_IMPORT,
+    PROTO_OP_CASE_ACT,
+    PROTO_OP_CASE_ACK,
+    PROTO_OP_CASE_GET,
+    PROTO_OP_CASE_FIND,
+    PROTO_OP_CASE_HISTORY,
+    PROTO_OP_CASE_LIST,
+    PROTO_OP_REPORT_SUMMARY,
+    PROTO_OP_EVENTS_SINCE,
+    PROTO_OP_ADMIN_STATS,
+    PROTO_OP_ADMIN_BACKUP,
+    PROTO_OP_ADMIN_RELOAD,
+    PROTO_OP_ADMIN_VERIFY,
+    PROTO_OP_ADMIN_CLOCK,
+    PROTO_OP_COUNT
+} proto_op_t;
+
+/* "case.open" etc.; NULL for an out-of-range op. */
+const char *proto_op_name(proto_op_t op);
+/* The op for a name, or -1. */
+int proto_op_lookup(const char *name);
+/* true for ops that write (go through the group-commit batch). */
+bool proto_op_writes(proto_op_t op);
+
+typedef struct {
+    char id[PROTO_ID_MAX + 1]; /* "" when unreadable */
+    proto_op_t op;
+    lb_val_t *args; /* always a map after a successful decode (empty when omitted) */
+    lb_val_t *doc;  /* the whole decoded request (owns args) */
+} proto_req_t;
+
+/*
+ * Decodes and checks a request: envelope (v == 1 else LB_EBADVER, id 1-64
+ * bytes, op known else LB_EUNKNOWNOP, args a map), then the op's arguments:
+ * every key known (else LB_EBADREQ naming the field), types, enums, ranges,
+ * house id / area / national id formats, list limits (LB_ETOOLARGE). On any
+ * error req->id is still filled when the id was readable, so the reply can
+ * echo it. Call proto_req_clear afterwards in every case.
+ *
+ * Argument rules beyond types (see proto/PROTOCOL.md for the full table):
+ *   household: house_id 11 digits, area 8 digits, head <= 256 bytes,
+ *     address <= 1024, members <= 64 each {nid?, name?, birth_year? 1850-2200,
+ *     sex? m|f}, deprived <= 64 strings of 1-16 bytes
+ *   source: tpmap | socialmap | field; team 1-63 bytes; workflow [a-z0-9-]{1,63}
+ *   case_id: "C" + digits; action 1-63 bytes; expect_state 1-63 bytes
+ *   at, after_seq, seq >= 0; limits 1..their maximum
+ *   case.find: exactly one of house_id, nid
+ *   report.summary by: province district subdistrict village state dimension level
+ *   area filters: 2/4/6/8 digits; admin.backup path 1-4096 bytes;
+ *   admin.clock advance_s 0..10 years in seconds
+ *   data (case.act): a map, depth <= 6
+ */
+int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim,
+                         proto_req_t *req, proto_err_t *err);
+void proto_req_clear(proto_req_t *req);
+
+/* ---- replies ---- */
+
+/* {v:1, id, ok:true, result}; result may be NULL (encoded as an empty map). */
+int proto_reply_ok(const char *id, const lb_val_t *result, lb_buf_t *out);
+/*
+ * {v:1, id, ok:false, error:{code, message, field?, case_id?}}; code is an
+ * LB_E* turned into its wire string by lb_errcode; field and case_id may be
+ * NULL or "".
+ */
+int proto_reply_error(const char *id, int code, const char *message, const char *field,
+                      const char *case_id, lb_buf_t *out);
+
+/* ---- events and the audit chain ---- */
+
+/*
+ * Encodes an event body: the map body (without "chain") followed by the
+ * entry chain: bin(32), where chain = BLAKE2b-256(prev || encoding of body
+ * without chain). Appends the published bytes to out and the new chain value
+ * to chain_out.
+ */
+int proto_event_encode(const lb_val_t *body, const uint8_t prev[32], lb_buf_t *out,
+                       uint8_t chain_out[32]);
+/*
+ * Checks a stored body: it must be a map whose last entry is chain: bin(32)
+ * equal to BLAKE2b-256(prev || the body without that entry). 0 with the
+ * chain value in chain_out, LB_ECORRUPT when it does not match or the body
+ * is malformed.
+ */
+int proto_event_check(const void *body, size_t len, const uint8_t prev[32],
+                      uint8_t chain_out[32]);
+
+#endif

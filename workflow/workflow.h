@@ -1,0 +1,240 @@
+/*
+ * workflow.h - the indicator catalog, YAML workflow definitions and the pure
+ * case state machine (PROTOCOL.md sections 4 and 5). Nothing here reads a
+ * clock or does I/O after loading: time, the case and the actor come in as
+ * arguments, which is what lets the engine be tested exhaustively.
+ */
+#ifndef WF_WORKFLOW_H
+#define WF_WORKFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/lb.h"
+
+#define WF_NAME_MAX 64 /* workflow, state, action names and team incl. NUL */
+#define WF_SHORT_MAX 16 /* dimension, level, source, outcome incl. NUL */
+
+/* The five TPMAP dimensions, in this fixed order (index = position). */
+#define WF_NDIM 5
+extern const char *const wf_dimensions[WF_NDIM];
+/* Index of a dimension name, or -1. */
+int wf_dimension_index(const char *dim);
+
+/* Escalation levels, lowest first. */
+#define WF_NLEVEL 4
+extern const char *const wf_esc_levels[WF_NLEVEL]; /* team subdistrict district province */
+/* Household progress levels. */
+#define WF_NPROGRESS 3
+extern const char *const wf_progress_levels[WF_NPROGRESS]; /* survive sufficient sustainable */
+/* Roles of PROTOCOL.md section 6. */
+extern const char *const wf_roles[4]; /* field committee reporter admin */
+
+/* ---------------------------------------------------------------------- */
+/* Indicator catalog                                                       */
+/* ---------------------------------------------------------------------- */
+
+typedef struct wf_catalog wf_catalog_t;
+
+/*
+ * Loads the indicator catalog (config/indicators.yaml):
+ *   indicators:
+ *     - { code: bmn1, dimension: health, th: "...", en: "..." }
+ * On error returns LB_ECONFIG and writes "file:line:column: message" to err.
+ */
+int wf_catalog_load(const char *path, wf_catalog_t **out, char *err, size_t errlen);
+void wf_catalog_destroy(wf_catalog_t **cat);
+/* The dimension of an indicator code, or NULL when the code is unknown. */
+const char *wf_catalog_dimension(const wf_catalog_t *cat, const char *code);
+size_t wf_catalog_count(const wf_catalog_t *cat);
+/* [{code, dimension, th, en}] as a new value (NULL on ENOMEM). */
+lb_val_t *wf_catalog_describe(const wf_catalog_t *cat);
+
+/* ---------------------------------------------------------------------- */
+/* Workflow definitions                                                    */
+/* ---------------------------------------------------------------------- */
+
+typedef struct wf_set wf_set_t; /* every loaded workflow */
+typedef struct wf_def wf_def_t; /* one workflow at one version */
+
+/*
+ * Loads every *.yaml file of a folder (path is a directory) or one file
+ * (path is a regular file), validating each against PROTOCOL.md section 5.
+ * The whole load fails on the first invalid file: LB_ECONFIG with
+ * "file:line:column: message" in err. Two files with the same name and
+ * version are an error too.
+ */
+int wf_set_load(const char *path, wf_set_t **out, char *err, size_t errlen);
+/* The same for an explicit list of files. */
+int wf_set_load_files(const char *const *paths, size_t n, wf_set_t **out, char *err, size_t errlen);
+/* Parses one workflow from YAML text in memory (fuzzing, tests). name is used in messages. */
+int wf_set_load_text(const char *name, const char *text, size_t len, wf_set_t **out, char *err,
+                     size_t errlen);
+void wf_set_destroy(wf_set_t **set);
+
+/* The definition with that name and version; version 0 = the newest. NULL if none. */
+const wf_def_t *wf_set_get(const wf_set_t *set, const char *name, int64_t version);
+size_t wf_set_count(const wf_set_t *set);
+/* The i-th definition (sorted by name, then version), NULL past the end. */
+const wf_def_t *wf_set_at(const wf_set_t *set, size_t i);
+
+const char *wf_def_name(const wf_def_t *def);
+int64_t wf_def_version(const wf_def_t *def);
+const char *wf_def_initial(const wf_def_t *def);
+/* true when the state exists and is terminal; *outcome "resolved" or "closed". */
+bool wf_def_is_terminal(const wf_def_t *def, const char *state, const char **outcome);
+bool wf_def_has_state(const wf_def_t *def, const char *state);
+
+/*
+ * The definition as a value: full=false gives the workflow.list entry
+ * {name, version, initial, states: [str], terminal: [str]}; full=true the
+ * workflow.get result (title, states with escalate steps, actions with from,
+ * to, roles, require, record, restart_timers). NULL on ENOMEM.
+ */
+lb_val_t *wf_def_describe(const wf_def_t *def, bool full);
+
+/* ---------------------------------------------------------------------- */
+/* Cases                                                                   */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t due;   /* unix ms */
+    uint32_t step; /* index into the state's escalate list, from 0 */
+    char level[WF_SHORT_MAX];
+} wf_timer_t;
+
+typedef struct {
+    uint32_t step;
+    char level[WF_SHORT_MAX];
+    char state[WF_NAME_MAX]; /* the state it fired in */
+    int64_t at;              /* when it fell due */
+    int64_t acked_at;        /* 0 = not acknowledged */
+    char acked_by[WF_NAME_MAX];
+} wf_escalation_t;
+
+/*
+ * A case in memory. Strings are fixed buffers; record lists are values owned
+ * by the case. Personal data (household head, member names and ids) is not
+ * here: the daemon keeps it encrypted beside the case.
+ */
+typedef struct {
+    uint64_t id;
+    char case_id[LB_CASE_ID_MAX];
+    char house_id[12];
+    char area[9];
+    char workflow[WF_NAME_MAX];
+    int64_t workflow_version;
+    char state[WF_NAME_MAX];
+    int64_t opened_at;
+    int64_t entered_at;  /* when the current state was entered */
+    int64_t timers_base; /* when the current escalation clock started */
+    char source[WF_SHORT_MAX];
+    char team[WF_NAME_MAX];   /* "" = none */
+    char level[WF_SHORT_MAX]; /* progress level, "" = none */
+    lb_val_t *needs;      /* array of {dimension, indicator?, note?, status: open|met} */
+    lb_val_t *visits;     /* arrays of records (PROTOCOL.md section 4), ordered by at */
+    lb_val_t *assistance;
+    lb_val_t *follow_ups;
+    lb_val_t *notes;
+    wf_escalation_t *esc; /* every fired escalation, oldest first */
+    uint32_t n_esc;
+    wf_timer_t *timers; /* pending steps of the current state, due order */
+    uint32_t n_timers;
+    uint32_t fired_in_state; /* escalations fired since timers_base; overdue when > 0 */
+    uint64_t last_seq;
+} wf_case_t;
+
+/* Zero-initialises c with empty record arrays. LB_ENOMEM on failure. */
+int wf_case_init(wf_case_t *c);
+/* Frees what c owns and zeroes it; safe on a zeroed case. */
+void wf_case_clear(wf_case_t *c);
+
+/* overdue (fired_in_state > 0) */
+bool wf_case_overdue(const wf_case_t *c);
+/* The newest escalation, or NULL. */
+const wf_escalation_t *wf_case_latest_esc(const wf_case_t *c);
+/* Open needs per dimension, in wf_dimensions order. */
+void wf_case_needs_open(const wf_case_t *c, uint32_t out[WF_NDIM]);
+
+/*
+ * The case as a value (the stored form and the core of the case.get view,
+ * PROTOCOL.md section 4, without household). NULL on ENOMEM.
+ */
+lb_val_t *wf_case_to_val(const wf_case_t *c);
+/* The reverse; c must be zeroed. LB_ECORRUPT when v is not a case. */
+int wf_case_from_val(const lb_val_t *v, wf_case_t *c);
+
+/* Error detail from the engine: code is the returned error, field may be "". */
+typedef struct {
+    int code;
+    char field[WF_NAME_MAX];
+    char message[256];
+} wf_error_t;
+
+/*
+ * Opens a case: state = initial, opened_at = entered_at = timers_base = now,
+ * the initial state's timers, one open need per deprived indicator (an array
+ * of strings, may be NULL). c must be initialised and have id, case_id,
+ * house_id, area, source, team set by the caller; workflow and version are
+ * set here. Errors: LB_EBADREQ for an indicator not in the catalog (field
+ * "deprived").
+ */
+int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
+            int64_t now, wf_error_t *err);
+
+typedef struct {
+    const char *action;
+    const lb_val_t *data; /* map or NULL */
+    const char *role;     /* field, committee, reporter, admin */
+    const char *actor;    /* client name, for records */
+    int64_t at;           /* when it happened (already bounded by the caller) */
+} wf_act_t;
+
+typedef struct {
+    char from[WF_NAME_MAX];
+    char to[WF_NAME_MAX];
+    bool state_changed;
+    bool timers_changed;    /* old timers cancelled, new ones set (state change or restart) */
+    const char *kind;       /* event kind: case, visit, assist, followup, note */
+    const char *record;     /* visit, assistance, follow_up, note, or NULL */
+    lb_val_t *event_data;   /* what the event carries as data (owned; may be NULL) */
+} wf_outcome_t;
+
+void wf_outcome_clear(wf_outcome_t *o);
+
+/*
+ * Runs one action on c in place. Checks, in this order: the action exists
+ * (else LB_EINVALID with message naming it), the case is in one of its
+ * from-states (LB_EINVALID), the role may run it (LB_EFORBIDDEN; admin
+ * always may), required data keys present and records valid against
+ * PROTOCOL.md section 4 and the catalog (LB_EGUARD with field). On success c
+ * has the new state, appended record (kept ordered by at), updated needs,
+ * team and level, and timers; on error c may be partly changed and must be
+ * discarded by the caller.
+ */
+int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const wf_act_t *act,
+             wf_outcome_t *out, wf_error_t *err);
+
+/*
+ * Fires the earliest pending timer of c when its due time is <= now: removes
+ * it from c->timers, appends the escalation (at = due), increments
+ * fired_in_state. Returns 1 and fills *fired when one fired, 0 when none is
+ * due. The caller loops to catch up on several steps.
+ */
+int wf_fire_due(wf_case_t *c, int64_t now, wf_escalation_t *fired);
+
+/* The earliest pending due time into *due: 1, or 0 when none. */
+int wf_next_due(const wf_case_t *c, int64_t *due);
+
+/*
+ * Acknowledges the newest escalation: acked_at = now, acked_by = actor.
+ * LB_ENOTFOUND when the case has no escalation, LB_ECONFLICT when the newest
+ * is already acknowledged.
+ */
+int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked);
+
+/* Parses "7d", "12h", "30m", "45s" into ms. 0, or LB_ECONFIG. */
+int wf_parse_duration(const char *s, int64_t *ms);
+
+#endif

@@ -13,7 +13,7 @@ DEB_PKGS = libzmq3-dev liblmdb-dev libmsgpack-dev libsodium-dev libyaml-dev libc
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -fno-strict-aliasing
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Iproto -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -fno-strict-aliasing
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -89,18 +89,23 @@ $(BIN)/logbookd: $(call obj,daemon/main.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BIN)/logbook%: $(call obj,clients/logbook%.c) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BIN)/logbook: $(call obj,clients/logbook.c) $(CLIENT_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/logbook-%: $(BUILD)/clients/logbook-%.o $(CLIENT_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # One CUnit binary per module, linking only that module (and lb/proto basics).
-$(BUILD)/tests/test_proto: $(call obj,tests/unit/test_proto.c) $(PROTO_LIB)
-$(BUILD)/tests/test_workflow: $(call obj,tests/unit/test_workflow.c) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_store: $(call obj,tests/unit/test_store.c) $(STORE_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_daemon: $(call obj,tests/unit/test_daemon.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_client: $(call obj,tests/unit/test_client.c) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(INTEG_BINS): $(BUILD)/tests/%: $(call obj,tests/integration/%.c $(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(BUILD)/tests/%:
+$(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(PROTO_LIB)
+$(BUILD)/tests/test_workflow: $(BUILD)/tests/unit/test_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_store: $(BUILD)/tests/unit/test_store.o $(STORE_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_daemon: $(BUILD)/tests/unit/test_daemon.o $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_client: $(BUILD)/tests/unit/test_client.o $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+# Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.
+$(UNIT_BINS) $(INTEG_BINS) $(BUILD)/tests/bench: $(BUILD)/tests/%:
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -131,7 +136,7 @@ bench: all
 	@$(MAKE) --no-print-directory $(BUILD)/tests/bench
 	$(BUILD)/tests/bench
 
-$(BUILD)/tests/bench: $(call obj,tests/bench/bench.c $(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/bench: $(BUILD)/tests/bench/bench.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \

@@ -74,7 +74,10 @@ typedef enum {
     LB_STR,   /* UTF-8 text; s.p is NUL-terminated (may contain no NUL in valid input) */
     LB_BIN,   /* raw bytes; s.p is also NUL-terminated for convenience */
     LB_ARR,
-    LB_MAP /* string keys only, insertion order kept, keys unique */
+    LB_MAP, /* string keys only, insertion order kept, keys unique */
+    LB_RAW  /* one already-encoded msgpack value, spliced as-is by proto_pack
+               (events.since serves stored event bodies byte for byte); s.p/s.n
+               hold the bytes; never produced by proto_unpack */
 } lb_type_t;
 
 typedef struct lb_val lb_val_t;
@@ -88,7 +91,7 @@ struct lb_val {
         struct {
             char *p;
             uint32_t n;
-        } s; /* LB_STR, LB_BIN */
+        } s; /* LB_STR, LB_BIN, LB_RAW */
         struct {
             lb_val_t **items;
             uint32_t n, cap;
@@ -109,6 +112,8 @@ lb_val_t *lb_float(double f);
 lb_val_t *lb_str(const char *s);                 /* s NULL: NULL returned */
 lb_val_t *lb_strn(const char *s, size_t n);
 lb_val_t *lb_bin(const void *p, size_t n);
+/* n bytes that are one complete msgpack value (the caller vouches for it). */
+lb_val_t *lb_raw(const void *p, size_t n);
 lb_val_t *lb_arr(void);
 lb_val_t *lb_map(void);
 

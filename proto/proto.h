@@ -112,6 +112,17 @@ int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim,
                          proto_req_t *req, proto_err_t *err);
 void proto_req_clear(proto_req_t *req);
 
+/*
+ * Checks one household map by the rules of case.open's `household` argument
+ * (keys, types, house id, area, national ids, list limits). case.import checks
+ * only the outer shape of `households`, so that one bad item does not fail the
+ * batch; the daemon calls this per item and lists the failures in `errors`.
+ * 0, LB_EBADREQ (not a map, unknown/missing/mistyped key, bad format) or
+ * LB_ETOOLARGE (members or deprived over 64); err->field is relative to the
+ * household ("members.0.nid"). err may be NULL.
+ */
+int proto_check_household(const lb_val_t *h, proto_err_t *err);
+
 /* ---- replies ---- */
 
 /* {v:1, id, ok:true, result}; result may be NULL (encoded as an empty map). */

@@ -1,0 +1,552 @@
+/*
+ * pack.c - msgpack <-> lb_val_t. Encoding goes through msgpack-c's packer
+ * into an lb_buf_t. Decoding is a small reader of our own rather than
+ * msgpack-c's unpacker, because every length must be checked against the
+ * bytes that remain and against the limits before it sizes an allocation,
+ * and that is easiest to guarantee when each read is in plain sight.
+ */
+#include "proto_priv.h"
+
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const proto_limits_t proto_default_limits = {
+    .max_depth = 16,
+    .max_items = 10000,
+    .max_str = 65536,
+    .max_nodes = 2000000,
+};
+
+/* Whatever the caller's limits say, recursion never goes deeper than this. */
+#define PROTO_DEPTH_HARD_MAX 64
+
+/* ---------------------------------------------------------------------- */
+/* Encoding                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int buf_write_cb(void *data, const char *p, size_t n)
+{
+    return lb_buf_append(data, p, n) ? -1 : 0;
+}
+
+static int pack_val(msgpack_packer *pk, const lb_val_t *v)
+{
+    if (!v)
+        return msgpack_pack_nil(pk);
+    switch (v->type) {
+    case LB_NIL:
+        return msgpack_pack_nil(pk);
+    case LB_BOOL:
+        return v->b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+    case LB_INT:
+        return msgpack_pack_int64(pk, v->i);
+    case LB_FLOAT:
+        return msgpack_pack_double(pk, v->f);
+    case LB_STR:
+        return msgpack_pack_str_with_body(pk, v->s.p, v->s.n);
+    case LB_BIN:
+        return msgpack_pack_bin_with_body(pk, v->s.p, v->s.n);
+    case LB_RAW:
+        /* pre-encoded bytes go through the packer's writer untouched */
+        return pk->callback(pk->data, v->s.p, v->s.n);
+    case LB_ARR:
+        if (msgpack_pack_array(pk, v->a.n))
+            return -1;
+        for (uint32_t i = 0; i < v->a.n; i++)
+            if (pack_val(pk, v->a.items[i]))
+                return -1;
+        return 0;
+    case LB_MAP:
+        if (msgpack_pack_map(pk, v->m.n))
+            return -1;
+        for (uint32_t i = 0; i < v->m.n; i++) {
+            const char *k = v->m.keys[i];
+            if (msgpack_pack_str_with_body(pk, k, strlen(k)) || pack_val(pk, v->m.vals[i]))
+                return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int proto_pack(const lb_val_t *v, lb_buf_t *out)
+{
+    msgpack_packer pk;
+    size_t mark = out->len;
+    msgpack_packer_init(&pk, out, buf_write_cb);
+    if (pack_val(&pk, v)) {
+        out->len = mark; /* no half-written document */
+        return LB_ENOMEM;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Decoding                                                                */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+    proto_limits_t lim;
+    uint64_t nodes;
+    proto_err_t *err;
+    /* proto_decode_request: where to put the top-level "id" as soon as it is read */
+    char *id_out;
+} rd_t;
+
+static void err_set(proto_err_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void err_set(proto_err_t *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    err->code = code;
+    err->field[0] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Puts seg in front of the error's field path. The path is built while the
+ * recursion unwinds, so the success path pays nothing for it.
+ */
+static void err_prefix(proto_err_t *err, const char *seg)
+{
+    char tmp[sizeof(err->field)];
+    size_t sl = strlen(seg), fl = strlen(err->field);
+    size_t cap = sizeof(tmp) - 1;
+    size_t n = sl < cap ? sl : cap;
+    memcpy(tmp, seg, n);
+    if (fl && n < cap)
+        tmp[n++] = '.';
+    size_t rest = cap - n;
+    size_t m = fl < rest ? fl : rest;
+    memcpy(tmp + n, err->field, m);
+    tmp[n + m] = '\0';
+    memcpy(err->field, tmp, n + m + 1);
+}
+
+static void utf8_trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && !lb_utf8_valid(s, n))
+        s[--n] = '\0';
+}
+
+void proto_err_fix(proto_err_t *err)
+{
+    utf8_trim(err->field);
+    utf8_trim(err->message);
+}
+
+static int rd_truncated(rd_t *r)
+{
+    err_set(r->err, LB_EBADREQ, "msgpack document truncated at byte %zu", r->pos);
+    return LB_EBADREQ;
+}
+
+/* Reads an n-byte big-endian unsigned integer (n = 1, 2, 4, 8). */
+static int rd_uint(rd_t *r, size_t n, uint64_t *out)
+{
+    if (r->len - r->pos < n)
+        return rd_truncated(r);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | r->p[r->pos + i];
+    r->pos += n;
+    *out = v;
+    return 0;
+}
+
+/* The length of a str/bin whose header byte b was just read (and its extra length bytes). */
+static int rd_str_len(rd_t *r, uint8_t b, uint64_t *n)
+{
+    if (b >= 0xa0 && b <= 0xbf) {
+        *n = b & 0x1f;
+        return 0;
+    }
+    switch (b) {
+    case 0xc4:
+    case 0xd9:
+        return rd_uint(r, 1, n);
+    case 0xc5:
+    case 0xda:
+        return rd_uint(r, 2, n);
+    case 0xc6:
+    case 0xdb:
+        return rd_uint(r, 4, n);
+    }
+    return LB_EINTERNAL;
+}
+
+/*
+ * Checks a declared str/bin length against the bytes left and the limit,
+ * before anything is allocated for it.
+ */
+static int rd_check_bytes(rd_t *r, uint64_t n)
+{
+    if (n > r->len - r->pos)
+        return rd_truncated(r);
+    if (n > r->lim.max_str) {
+        err_set(r->err, LB_ETOOLARGE, "string of %llu bytes over the limit of %u",
+                (unsigned long long)n, r->lim.max_str);
+        return LB_ETOOLARGE;
+    }
+    return 0;
+}
+
+static int rd_nomem(rd_t *r)
+{
+    err_set(r->err, LB_ENOMEM, "out of memory");
+    return LB_ENOMEM;
+}
+
+static int rd_str_body(rd_t *r, uint64_t n, bool is_str, lb_val_t **out)
+{
+    int rc = rd_check_bytes(r, n);
+    if (rc)
+        return rc;
+    const char *s = (const char *)r->p + r->pos;
+    if (is_str && !lb_utf8_valid(s, (size_t)n)) {
+        err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
+        return LB_EBADREQ;
+    }
+    *out = is_str ? lb_strn(s, (size_t)n) : lb_bin(s, (size_t)n);
+    if (!*out)
+        return rd_nomem(r);
+    r->pos += (size_t)n;
+    return 0;
+}
+
+/* Container counts: bounded by the bytes left (each item takes at least min_bytes), then the
+ * limits. */
+static int rd_check_count(rd_t *r, uint64_t n, uint64_t min_bytes, uint32_t depth)
+{
+    if (n > (r->len - r->pos) / min_bytes)
+        return rd_truncated(r);
+    if (n > r->lim.max_items) {
+        err_set(r->err, LB_ETOOLARGE, "%llu elements over the limit of %u", (unsigned long long)n,
+                r->lim.max_items);
+        return LB_ETOOLARGE;
+    }
+    if (depth > r->lim.max_depth) {
+        err_set(r->err, LB_ETOOLARGE, "nesting deeper than %u", r->lim.max_depth);
+        return LB_ETOOLARGE;
+    }
+    return 0;
+}
+
+static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out);
+
+static int rd_array(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
+{
+    int rc = rd_check_count(r, n, 1, depth);
+    if (rc)
+        return rc;
+    lb_val_t *a = lb_arr();
+    if (!a)
+        return rd_nomem(r);
+    if (n) {
+        a->a.items = malloc((size_t)n * sizeof(*a->a.items));
+        if (!a->a.items) {
+            lb_val_free(&a);
+            return rd_nomem(r);
+        }
+        a->a.cap = (uint32_t)n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rc = rd_value(r, depth, &a->a.items[i]);
+        if (rc) {
+            char seg[16];
+            snprintf(seg, sizeof(seg), "%u", i);
+            err_prefix(r->err, seg);
+            lb_val_free(&a);
+            return rc;
+        }
+        a->a.n = i + 1;
+    }
+    *out = a;
+    return 0;
+}
+
+static int cmp_keys(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Small maps are checked pairwise as keys arrive; large ones by sorting once at the end. */
+#define MAP_PAIRWISE_MAX 16
+
+static int rd_dup_key(rd_t *r, const char *key)
+{
+    err_set(r->err, LB_EBADREQ, "duplicate map key");
+    err_prefix(r->err, key);
+    return LB_EBADREQ;
+}
+
+static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
+{
+    int rc = rd_check_count(r, n, 2, depth);
+    if (rc)
+        return rc;
+    lb_val_t *m = lb_map();
+    if (!m)
+        return rd_nomem(r);
+    if (n) {
+        m->m.keys = malloc((size_t)n * sizeof(*m->m.keys));
+        m->m.vals = malloc((size_t)n * sizeof(*m->m.vals));
+        if (!m->m.keys || !m->m.vals) {
+            rc = rd_nomem(r);
+            goto fail;
+        }
+        m->m.cap = (uint32_t)n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (r->pos >= r->len) {
+            rc = rd_truncated(r);
+            goto fail;
+        }
+        uint8_t b = r->p[r->pos++];
+        if (!((b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb)) {
+            err_set(r->err, LB_EBADREQ, "map key is not a string");
+            rc = LB_EBADREQ;
+            goto fail;
+        }
+        uint64_t kn;
+        lb_val_t *kv = NULL;
+        if (++r->nodes > r->lim.max_nodes) {
+            err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
+            rc = LB_ETOOLARGE;
+            goto fail;
+        }
+        rc = rd_str_len(r, b, &kn);
+        if (rc == 0)
+            rc = rd_str_body(r, kn, true, &kv);
+        if (rc)
+            goto fail;
+        /* Take the key's buffer over; the wrapper value is not needed. */
+        char *key = kv->s.p;
+        kv->s.p = NULL;
+        kv->type = LB_NIL;
+        lb_val_free(&kv);
+        if (n <= MAP_PAIRWISE_MAX) {
+            for (uint32_t j = 0; j < i; j++) {
+                if (strcmp(m->m.keys[j], key) == 0) {
+                    rc = rd_dup_key(r, key);
+                    free(key);
+                    goto fail;
+                }
+            }
+        }
+        lb_val_t *val = NULL;
+        rc = rd_value(r, depth, &val);
+        if (rc) {
+            err_prefix(r->err, key);
+            free(key);
+            goto fail;
+        }
+        m->m.keys[i] = key;
+        m->m.vals[i] = val;
+        m->m.n = i + 1;
+        if (depth == 1 && r->id_out && strcmp(key, "id") == 0 && val->type == LB_STR &&
+            val->s.n >= 1 && val->s.n <= PROTO_ID_MAX)
+            memcpy(r->id_out, val->s.p, (size_t)val->s.n + 1);
+    }
+    if (n > MAP_PAIRWISE_MAX) {
+        char **sorted = malloc((size_t)n * sizeof(*sorted));
+        if (!sorted) {
+            rc = rd_nomem(r);
+            goto fail;
+        }
+        memcpy(sorted, m->m.keys, (size_t)n * sizeof(*sorted));
+        qsort(sorted, (size_t)n, sizeof(*sorted), cmp_keys);
+        for (uint32_t j = 1; j < n; j++) {
+            if (strcmp(sorted[j - 1], sorted[j]) == 0) {
+                rc = rd_dup_key(r, sorted[j]);
+                break;
+            }
+        }
+        free(sorted);
+        if (rc)
+            goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    lb_val_free(&m);
+    return rc;
+}
+
+/* depth: nesting of the container that holds this value (0 at the top). */
+static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
+{
+    uint64_t u, n;
+    int rc;
+    *out = NULL;
+    if (++r->nodes > r->lim.max_nodes) {
+        err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
+        return LB_ETOOLARGE;
+    }
+    if (r->pos >= r->len)
+        return rd_truncated(r);
+    uint8_t b = r->p[r->pos++];
+
+    if (b <= 0x7f) {
+        *out = lb_int(b);
+    } else if (b <= 0x8f) {
+        return rd_map(r, b & 0x0f, depth + 1, out);
+    } else if (b <= 0x9f) {
+        return rd_array(r, b & 0x0f, depth + 1, out);
+    } else if (b <= 0xbf) {
+        return rd_str_body(r, b & 0x1f, true, out);
+    } else if (b >= 0xe0) {
+        *out = lb_int((int8_t)b);
+    } else {
+        switch (b) {
+        case 0xc0:
+            *out = lb_nil();
+            break;
+        case 0xc2:
+            *out = lb_bool(false);
+            break;
+        case 0xc3:
+            *out = lb_bool(true);
+            break;
+        case 0xc4:
+        case 0xc5:
+        case 0xc6:
+        case 0xd9:
+        case 0xda:
+        case 0xdb:
+            rc = rd_str_len(r, b, &n);
+            return rc ? rc : rd_str_body(r, n, b >= 0xd9, out);
+        case 0xca: {
+            if ((rc = rd_uint(r, 4, &u)))
+                return rc;
+            uint32_t w = (uint32_t)u;
+            float f;
+            memcpy(&f, &w, sizeof(f));
+            *out = lb_float(f);
+            break;
+        }
+        case 0xcb: {
+            if ((rc = rd_uint(r, 8, &u)))
+                return rc;
+            double d;
+            memcpy(&d, &u, sizeof(d));
+            *out = lb_float(d);
+            break;
+        }
+        case 0xcc:
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            if ((rc = rd_uint(r, (size_t)1 << (b - 0xcc), &u)))
+                return rc;
+            if (u > (uint64_t)INT64_MAX) {
+                err_set(r->err, LB_EBADREQ, "integer does not fit int64");
+                return LB_EBADREQ;
+            }
+            *out = lb_int((int64_t)u);
+            break;
+        case 0xd0: {
+            if ((rc = rd_uint(r, 1, &u)))
+                return rc;
+            *out = lb_int((int8_t)(uint8_t)u);
+            break;
+        }
+        case 0xd1: {
+            if ((rc = rd_uint(r, 2, &u)))
+                return rc;
+            *out = lb_int((int16_t)(uint16_t)u);
+            break;
+        }
+        case 0xd2: {
+            if ((rc = rd_uint(r, 4, &u)))
+                return rc;
+            *out = lb_int((int32_t)(uint32_t)u);
+            break;
+        }
+        case 0xd3: {
+            if ((rc = rd_uint(r, 8, &u)))
+                return rc;
+            int64_t i;
+            memcpy(&i, &u, sizeof(i)); /* two's complement reinterpretation */
+            *out = lb_int(i);
+            break;
+        }
+        case 0xdc:
+        case 0xdd:
+            if ((rc = rd_uint(r, b == 0xdc ? 2 : 4, &n)))
+                return rc;
+            return rd_array(r, n, depth + 1, out);
+        case 0xde:
+        case 0xdf:
+            if ((rc = rd_uint(r, b == 0xde ? 2 : 4, &n)))
+                return rc;
+            return rd_map(r, n, depth + 1, out);
+        case 0xc7:
+        case 0xc8:
+        case 0xc9:
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            err_set(r->err, LB_EBADREQ, "msgpack ext types are not accepted");
+            return LB_EBADREQ;
+        default: /* 0xc1: never used */
+            err_set(r->err, LB_EBADREQ, "invalid msgpack byte 0x%02x", b);
+            return LB_EBADREQ;
+        }
+    }
+    return *out ? 0 : rd_nomem(r);
+}
+
+int proto_unpack_id(const void *buf, size_t len, const proto_limits_t *lim, lb_val_t **out,
+                    proto_err_t *err, char *id_out)
+{
+    proto_err_t scratch;
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof(*err));
+    *out = NULL;
+    if (!lim)
+        lim = &proto_default_limits;
+    rd_t r = {.p = buf, .len = buf ? len : 0, .err = err, .id_out = id_out};
+    /* A zero field means "the default", so a zero-initialised struct is usable. */
+    r.lim.max_depth = lim->max_depth ? lim->max_depth : proto_default_limits.max_depth;
+    r.lim.max_items = lim->max_items ? lim->max_items : proto_default_limits.max_items;
+    r.lim.max_str = lim->max_str ? lim->max_str : proto_default_limits.max_str;
+    r.lim.max_nodes = lim->max_nodes ? lim->max_nodes : proto_default_limits.max_nodes;
+    if (r.lim.max_depth > PROTO_DEPTH_HARD_MAX)
+        r.lim.max_depth = PROTO_DEPTH_HARD_MAX;
+
+    if (r.len == 0) {
+        err_set(err, LB_EBADREQ, "empty message");
+        return LB_EBADREQ;
+    }
+    lb_val_t *v = NULL;
+    int rc = rd_value(&r, 0, &v);
+    if (rc) {
+        proto_err_fix(err);
+        return rc;
+    }
+    if (r.pos != r.len) {
+        lb_val_free(&v);
+        err_set(err, LB_EBADREQ, "%zu trailing bytes after the msgpack document", r.len - r.pos);
+        return LB_EBADREQ;
+    }
+    *out = v;
+    return 0;
+}
+
+int proto_unpack(const void *buf, size_t len, const proto_limits_t *lim, lb_val_t **out,
+                 proto_err_t *err)
+{
+    return proto_unpack_id(buf, len, lim, out, err, NULL);
+}

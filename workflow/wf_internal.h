@@ -1,0 +1,157 @@
+/*
+ * wf_internal.h - what the workflow/ files share and no other module sees:
+ * the YAML node tree (with 1-based source positions for error messages), the
+ * in-memory form of loaded definitions and the catalog, and small helpers.
+ * Not part of the module's contract; workflow.h is.
+ */
+#ifndef WF_INTERNAL_H
+#define WF_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "workflow.h"
+
+/* Bounds on definition files: checked before anything is sized by them. */
+#define WF_FILE_MAX (4u << 20)   /* bytes of one YAML file */
+#define WF_YAML_DEPTH 32         /* nesting of maps and lists */
+#define WF_YAML_NODES 200000     /* nodes in one file */
+#define WF_STATES_MAX 256
+#define WF_ACTIONS_MAX 256
+#define WF_STEPS_MAX 32          /* escalation steps per state */
+#define WF_REQUIRE_MAX 32
+#define WF_CATALOG_MAX 4096
+#define WF_DURATION_TEXT 24      /* longest duration text kept, incl. NUL */
+
+/* ---- YAML tree ---- */
+
+typedef enum { WF_Y_SCALAR, WF_Y_SEQ, WF_Y_MAP } wf_ykind_t;
+
+typedef struct wf_ynode wf_ynode_t;
+struct wf_ynode {
+    wf_ykind_t kind;
+    unsigned line, col; /* 1-based */
+    bool plain;         /* plain scalar: the only style read as int, bool or null */
+    char *s;            /* scalar text, NUL-terminated (never contains NUL) */
+    size_t n;
+    wf_ynode_t **kids; /* SEQ: items; MAP: key, value, key, value, ... */
+    size_t nkids, cap;
+};
+
+/* Where error messages go and which file name they carry. */
+typedef struct {
+    const char *file;
+    char *err;
+    size_t errlen;
+} wf_ectx_t;
+
+/* Writes "file:line:col: message" and returns LB_ECONFIG. */
+int wf_yerr(const wf_ectx_t *e, unsigned line, unsigned col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same at a node's position. */
+int wf_ynerr(const wf_ectx_t *e, const wf_ynode_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Parses one YAML document into a tree. Refuses syntax errors, more than one
+ * document, aliases, anchors, tags, non-scalar or duplicate map keys, NUL
+ * bytes in scalars and inputs over the bounds above: LB_ECONFIG with err
+ * filled (LB_ENOMEM on allocation failure). *root is owned by the caller.
+ */
+int wf_yaml_parse(const wf_ectx_t *e, const char *text, size_t len, wf_ynode_t **root);
+void wf_ynode_free(wf_ynode_t **n);
+
+/* Reads a whole file (at most WF_FILE_MAX bytes). LB_ECONFIG with "file: message". */
+int wf_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
+
+/* The value under key in a MAP node, or NULL. */
+const wf_ynode_t *wf_ymap_get(const wf_ynode_t *map, const char *key);
+/*
+ * Refuses keys of map not in allowed and reports the first of required that
+ * is missing (at the map's position). Both lists end with NULL; what names
+ * the map in messages.
+ */
+int wf_ymap_check(const wf_ectx_t *e, const wf_ynode_t *map, const char *what,
+                  const char *const *allowed, const char *const *required);
+/* A plain empty, "~" or "null" scalar. */
+bool wf_yis_null(const wf_ynode_t *n);
+/* A non-null scalar's text. */
+int wf_ystr(const wf_ectx_t *e, const wf_ynode_t *n, const char *what, const char **out);
+/* A plain decimal integer. */
+int wf_yint(const wf_ectx_t *e, const wf_ynode_t *n, const char *what, int64_t *out);
+/* A plain true or false. */
+int wf_ybool(const wf_ectx_t *e, const wf_ynode_t *n, const char *what, bool *out);
+
+/* ---- names ---- */
+
+/* 1 to 63 bytes of [a-z0-9] plus the characters of extra. */
+bool wf_valid_name(const char *s, const char *extra);
+/* Index of s in a list of n names, or -1. */
+int wf_name_index(const char *const *names, size_t n, const char *s);
+
+/*
+ * Sticky value builders: each takes ownership of v; once *rc is non-zero they
+ * only free what they are handed, so a builder checks the status once at the
+ * end (the Knot DNS pattern STYLE.md points at).
+ */
+void wf_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc);
+void wf_put_str(lb_val_t *m, const char *key, const char *s, int *rc);
+void wf_put_int(lb_val_t *m, const char *key, int64_t i, int *rc);
+void wf_put_bool(lb_val_t *m, const char *key, bool b, int *rc);
+void wf_push(lb_val_t *a, lb_val_t *v, int *rc);
+
+/* ---- definitions ---- */
+
+enum { WF_REC_NONE = -1, WF_REC_VISIT = 0, WF_REC_ASSIST, WF_REC_FOLLOWUP, WF_REC_NOTE, WF_NREC };
+extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note */
+
+typedef struct {
+    int64_t after_ms;
+    char after[WF_DURATION_TEXT]; /* the text as written, for workflow.get */
+    int level;                    /* index into wf_esc_levels */
+} wf_step_t;
+
+typedef struct {
+    char name[WF_NAME_MAX];
+    char *title; /* NULL when none */
+    bool terminal;
+    const char *outcome; /* "resolved" or "closed" for terminal states, else NULL */
+    wf_step_t *steps;
+    size_t nsteps;
+} wf_state_t;
+
+typedef struct {
+    char name[WF_NAME_MAX];
+    bool *from; /* one flag per state, "*" already expanded */
+    int to;     /* state index, -1 = stay */
+    unsigned roles; /* bit i = wf_roles[i] */
+    char (*require)[WF_NAME_MAX];
+    size_t nrequire;
+    int record; /* WF_REC_*, WF_REC_NONE when the action appends none */
+    bool restart_timers;
+} wf_action_t;
+
+struct wf_def {
+    char name[WF_NAME_MAX];
+    int64_t version;
+    char *title;
+    int initial;
+    wf_state_t *states;
+    size_t nstates;
+    wf_action_t *actions;
+    size_t nactions;
+    char *file;              /* where it came from, for duplicate messages */
+    unsigned vline, vcol;    /* position of its version, ditto */
+};
+
+struct wf_set {
+    wf_def_t **defs; /* sorted by name, then version */
+    size_t n;
+};
+
+int wf_def_state_index(const wf_def_t *def, const char *name);
+int wf_def_action_index(const wf_def_t *def, const char *name);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * wf_vocab.c - the fixed vocabularies of PROTOCOL.md (dimensions, escalation
+ * and progress levels, roles, record kinds), name rules and durations, so that
+ * every other file of the module checks them the same way.
+ */
+#include <string.h>
+
+#include "wf_internal.h"
+
+const char *const wf_dimensions[WF_NDIM] = {"health", "living", "education", "income",
+                                            "accessibility"};
+const char *const wf_esc_levels[WF_NLEVEL] = {"team", "subdistrict", "district", "province"};
+const char *const wf_progress_levels[WF_NPROGRESS] = {"survive", "sufficient", "sustainable"};
+const char *const wf_roles[4] = {"field", "committee", "reporter", "admin"};
+const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up", "note"};
+
+int wf_name_index(const char *const *names, size_t n, const char *s)
+{
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+int wf_dimension_index(const char *dim)
+{
+    return wf_name_index(wf_dimensions, WF_NDIM, dim);
+}
+
+bool wf_valid_name(const char *s, const char *extra)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (extra && strchr(extra, ch))))
+            return false;
+    }
+    return n >= 1 && n < WF_NAME_MAX;
+}
+
+int wf_parse_duration(const char *s, int64_t *ms)
+{
+    if (!s)
+        return LB_ECONFIG;
+    int64_t v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return LB_ECONFIG;
+        v = v * 10 + d;
+    }
+    if (i == 0 || s[i] == '\0' || s[i + 1] != '\0')
+        return LB_ECONFIG;
+    int64_t unit;
+    switch (s[i]) {
+    case 's': unit = 1000; break;
+    case 'm': unit = 60 * 1000; break;
+    case 'h': unit = 3600 * 1000; break;
+    case 'd': unit = 86400 * 1000; break;
+    default: return LB_ECONFIG;
+    }
+    if (v <= 0 || v > INT64_MAX / unit)
+        return LB_ECONFIG;
+    if (ms)
+        *ms = v * unit;
+    return 0;
+}
+
+void wf_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc)
+{
+    if (*rc) {
+        lb_val_free(&v);
+        return;
+    }
+    *rc = lb_map_set(m, key, v);
+}
+
+void wf_put_str(lb_val_t *m, const char *key, const char *s, int *rc)
+{
+    wf_put(m, key, *rc ? NULL : lb_str(s), rc);
+}
+
+void wf_put_int(lb_val_t *m, const char *key, int64_t i, int *rc)
+{
+    wf_put(m, key, *rc ? NULL : lb_int(i), rc);
+}
+
+void wf_put_bool(lb_val_t *m, const char *key, bool b, int *rc)
+{
+    wf_put(m, key, *rc ? NULL : lb_bool(b), rc);
+}
+
+void wf_push(lb_val_t *a, lb_val_t *v, int *rc)
+{
+    if (*rc) {
+        lb_val_free(&v);
+        return;
+    }
+    *rc = lb_arr_push(a, v);
+}

@@ -101,7 +101,7 @@ $(BIN)/logbook-%: $(BUILD)/clients/logbook-%.o $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(PROTO_LIB)
 $(BUILD)/tests/test_workflow: $(BUILD)/tests/unit/test_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/test_store: $(BUILD)/tests/unit/test_store.o $(STORE_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_daemon: $(BUILD)/tests/unit/test_daemon.o $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_lbd: $(BUILD)/tests/unit/test_lbd.o $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/test_client: $(BUILD)/tests/unit/test_client.o $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
 $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 # Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.

@@ -19,6 +19,7 @@
  *   idem_time   at | client | request id     -> ""   (pruning)
  *   counts      scope | 0 | counter name     -> u64  (report counters)
  *   meta        name                         -> bytes (schema, tips, counters)
+ *   case_events case id | seq                -> ""   (a case's history)
  */
 #ifndef STORE_H
 #define STORE_H
@@ -59,6 +60,11 @@ void store_close(store_t **s);
  * have no effects outside the transaction until store_write returns. Any
  * other error from fn aborts and is returned. A disk that is really full
  * returns LB_EDISKFULL. Returns 0 when committed.
+ * A full map is also retried when fn swallowed the LB_EMAPFULL of a store
+ * call (say in an aborted nested transaction) and returned 0. Growing needs
+ * every read transaction of this process ended (LB_EINTERNAL otherwise); a
+ * map at map_max gives LB_EMAPFULL. Calling store_write from fn is
+ * LB_EINTERNAL.
  */
 int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx);
 
@@ -75,7 +81,11 @@ void store_nested_abort(store_txn_t **child);
 int store_read_begin(store_t *s, store_txn_t **txn);
 void store_read_end(store_txn_t **txn);
 
-/* Doubles the map now (no transaction may be open). */
+/*
+ * Doubles the map now (bounded by map_max: LB_EMAPFULL there). No
+ * transaction of this process may be open: LB_EINTERNAL inside store_write
+ * or while a read transaction is open.
+ */
 int store_grow(store_t *s);
 
 /* ---- meta ---- */
@@ -116,6 +126,9 @@ typedef struct {
  * the households map (open case id, removed when !open), house_cases, and
  * the counters of every scope the area belongs to ("" = all, then 2, 4, 6, 8
  * digit prefixes). old is the meta as last written (NULL for a new case).
+ * LB_EEXIST (nothing written) when meta is open and the household's open
+ * case is another one; LB_ECORRUPT when old does not match the indexes
+ * (an index entry missing, a counter that would go below zero).
  */
 int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
                    const store_case_meta_t *meta, const void *data, size_t len,
@@ -126,7 +139,10 @@ int store_case_summary(store_txn_t *txn, uint64_t id, const void **data, size_t 
 
 /* The open case of a household: 0 and *id, or LB_ENOTFOUND. */
 int store_household_open_case(store_txn_t *txn, const char *house_id, uint64_t *id);
-/* Every case of a household, oldest first; fn returns non-zero to stop. */
+/*
+ * Every case of a household, oldest first; fn returns non-zero to stop, and
+ * a negative value is returned as the error.
+ */
 int store_house_cases(store_txn_t *txn, const char *house_id,
                       int (*fn)(uint64_t id, void *ctx), void *ctx);
 
@@ -135,6 +151,7 @@ int store_house_cases(store_txn_t *txn, const char *house_id,
 int store_pii_put(store_txn_t *txn, uint64_t id, const void *sealed, size_t len);
 int store_pii_get(store_txn_t *txn, uint64_t id, const void **sealed, size_t *len);
 int store_nid_add(store_txn_t *txn, const uint8_t hash[32], uint64_t id);
+/* Every case id filed under hash, in id order; fn as for store_house_cases. */
 int store_nid_find(store_txn_t *txn, const uint8_t hash[32], int (*fn)(uint64_t id, void *ctx),
                    void *ctx);
 
@@ -159,7 +176,8 @@ int store_list(store_txn_t *txn, const char *area_prefix, const char *state,
  * Counters per scope ("" = everything, else an area prefix of 2/4/6/8 digits):
  *   cases open visited assisted resolved closed overdue unacked
  *   state:NAME  need:DIMENSION  level:LEVEL  esc:LEVEL
- * fn(scope, name, value) for every non-zero counter of scope.
+ * fn(scope, name, value) for every non-zero counter of scope, in name order;
+ * fn returns 0 to go on, >0 to stop (0 returned), <0 an error returned.
  */
 typedef int (*store_count_fn)(const char *scope, const char *name, uint64_t value, void *ctx);
 int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *ctx);
@@ -184,6 +202,14 @@ int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *l
 /* Events with seq > after in order; fn returns 0 go on, 1 stop, <0 error. */
 int store_events(store_txn_t *txn, uint64_t after,
                  int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx);
+/* Files event seq under case id (for case.history). */
+int store_case_event_add(store_txn_t *txn, uint64_t id, uint64_t seq);
+/*
+ * The events of case id with seq > after, in order; fn as for store_events
+ * (0 go on, 1 stop, <0 error returned).
+ */
+int store_case_events(store_txn_t *txn, uint64_t id, uint64_t after,
+                      int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx);
 /* Overwrites a stored body (tests of tamper detection only). */
 int store_event_overwrite_for_test(store_txn_t *txn, uint64_t seq, const void *body, size_t len);
 
@@ -223,7 +249,8 @@ int store_stats(store_t *s, store_stats_t *st);
 
 /*
  * A consistent, compacted copy of the environment into folder path (created
- * when missing, must be empty); *bytes = size of the copy.
+ * when missing, must be empty); *bytes = size of the copy. LB_EEXIST when
+ * the folder already holds a data.mdb.
  */
 int store_backup(store_t *s, const char *path, uint64_t *bytes);
 

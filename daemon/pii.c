@@ -1,0 +1,70 @@
+/*
+ * pii.c - personal data at rest: the household (head, members with names and
+ * national ids, address) is sealed with XChaCha20-Poly1305 under the data
+ * key, the case id as associated data so a sealed blob cannot be moved to
+ * another case; national ids are also kept as a keyed BLAKE2b hash.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "daemon.h"
+
+#define SEAL_VERSION 1
+
+int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *household,
+                 lb_buf_t *out)
+{
+    lb_buf_t plain = {0};
+    int rc = proto_pack(household, &plain);
+    if (rc)
+        goto out;
+    size_t need = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.len +
+                  crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    if ((rc = lb_buf_reserve(out, need)))
+        goto out;
+    uint8_t *p = out->p + out->len;
+    p[0] = SEAL_VERSION;
+    uint8_t *nonce = p + 1;
+    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long clen = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain.p, plain.len,
+        (const uint8_t *)case_id, strlen(case_id), NULL, nonce, keys->pii_key);
+    out->len += 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
+out:
+    if (plain.p)
+        sodium_memzero(plain.p, plain.cap);
+    lb_buf_free(&plain);
+    return rc;
+}
+
+int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed, size_t len,
+                 lb_val_t **household)
+{
+    *household = NULL;
+    const uint8_t *p = sealed;
+    size_t hdr = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    if (len < hdr + crypto_aead_xchacha20poly1305_ietf_ABYTES || p[0] != SEAL_VERSION)
+        return LB_ECORRUPT;
+    size_t mlen = len - hdr - crypto_aead_xchacha20poly1305_ietf_ABYTES;
+    uint8_t *plain = sodium_malloc(mlen + 1);
+    if (!plain)
+        return LB_ENOMEM;
+    unsigned long long got = 0;
+    int rc = LB_ECORRUPT;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, p + hdr, len - hdr,
+                                                   (const uint8_t *)case_id, strlen(case_id),
+                                                   p + 1, keys->pii_key) == 0) {
+        proto_err_t perr;
+        rc = proto_unpack(plain, (size_t)got, &proto_default_limits, household, &perr);
+        if (rc)
+            rc = LB_ECORRUPT;
+    }
+    sodium_free(plain);
+    return rc;
+}
+
+void lbd_nid_hash(const lbd_keys_t *keys, const char *nid, uint8_t out[32])
+{
+    crypto_generichash(out, 32, (const uint8_t *)nid, strlen(nid), keys->nid_key, 32);
+}

@@ -1,0 +1,868 @@
+/*
+ * server.c - logbookd's process: sockets, the ZAP authenticator, the loop
+ * with group commit, timers, heartbeats, signals and reload. One thread does
+ * all the work in a fixed order (drain, execute, commit, reply, publish), so
+ * there are no locks; libzmq's own I/O threads start after signals are blocked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "internal.h"
+
+#define MAX_FRAMES 8       /* routing envelope frames we keep (REQ through proxies) */
+#define FIRE_PER_TXN 1000  /* escalation cases fired per transaction, so requests are not starved */
+#define HEARTBEAT_MS 1000
+#define IDEM_PRUNE_PER_TXN 1000
+
+volatile sig_atomic_t lbd_stop_flag;
+volatile sig_atomic_t lbd_reload_flag;
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lbd_now(const lbd_t *d)
+{
+    return d->manual_clock ? d->manual_now : real_ms();
+}
+
+/* ---------------------------------------------------------------------- */
+/* one received request                                                    */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    zmq_msg_t frames[MAX_FRAMES]; /* envelope frames, then the body last */
+    int nframes;
+    proto_req_t req;
+    int decode_rc;
+    proto_err_t perr;
+    lbd_client_t anon; /* the client when CURVE is off */
+    const lbd_client_t *client;
+    uint8_t key[32];
+    lb_buf_t reply;
+    bool write;
+    bool answered;
+    int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
+    lbd_pubs_t pubs_unused;
+} pending_t;
+
+static void pending_clear(pending_t *p)
+{
+    for (int i = 0; i < p->nframes; i++)
+        zmq_msg_close(&p->frames[i]);
+    p->nframes = 0;
+    proto_req_clear(&p->req);
+    lb_buf_free(&p->reply);
+}
+
+/* Sends the reply with the envelope the request came with. */
+static void send_reply(lbd_t *d, pending_t *p)
+{
+    for (int i = 0; i + 1 < p->nframes; i++) {
+        zmq_msg_t copy;
+        zmq_msg_init(&copy);
+        zmq_msg_copy(&copy, &p->frames[i]);
+        if (zmq_msg_send(&copy, d->router, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&copy);
+            return; /* peer gone: the reply is lost, a retry gets it from the idempotency store */
+        }
+    }
+    zmq_send(d->router, p->reply.p, p->reply.len, ZMQ_DONTWAIT);
+    p->answered = true;
+}
+
+static bool same_peer(const pending_t *a, const pending_t *b)
+{
+    return zmq_msg_size((zmq_msg_t *)&a->frames[0]) == zmq_msg_size((zmq_msg_t *)&b->frames[0]) &&
+           memcmp(zmq_msg_data((zmq_msg_t *)&a->frames[0]), zmq_msg_data((zmq_msg_t *)&b->frames[0]),
+                  zmq_msg_size((zmq_msg_t *)&a->frames[0])) == 0;
+}
+
+static void encode_error(pending_t *p, int code, const char *msg, const char *field,
+                         const char *case_id)
+{
+    p->reply.len = 0;
+    if (proto_reply_error(p->req.id, code, msg, field, case_id, &p->reply)) {
+        p->reply.len = 0;
+        proto_reply_error(p->req.id, LB_EINTERNAL, "out of memory", NULL, NULL, &p->reply);
+    }
+}
+
+/* Turns a handler's return into the reply bytes. */
+static void finish(lbd_t *d, pending_t *p, lbd_ctx_t *ctx, int rc)
+{
+    p->reply.len = 0;
+    if (rc == 0) {
+        if (proto_reply_ok(p->req.id, ctx->result, &p->reply) == 0)
+            goto out;
+        rc = LB_ENOMEM;
+    }
+    d->n_errors++;
+    if (ctx->errmsg[0] == '\0' || rc <= LB_ENOMEM) {
+        /* internal codes: log with the request id, tell the client only the class */
+        lbd_log(LBD_LOG_ERROR, "request %s (%s): %s%s%s", p->req.id, proto_op_name(p->req.op),
+                lb_strerror(rc), ctx->errmsg[0] ? ": " : "", ctx->errmsg);
+        if (ctx->errmsg[0] == '\0' || rc <= LB_ENOMEM)
+            snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", lb_strerror(rc));
+    } else {
+        lbd_log(LBD_LOG_DEBUG, "request %s (%s): %s: %s", p->req.id, proto_op_name(p->req.op),
+                lb_errcode(rc), ctx->errmsg);
+    }
+    encode_error(p, rc, ctx->errmsg, ctx->errfield, ctx->errcase);
+out:
+    lb_val_free(&ctx->result);
+}
+
+/* ---------------------------------------------------------------------- */
+/* receiving                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* Receives one multipart message without blocking. 1 = got one, 0 = none. */
+static int recv_one(lbd_t *d, pending_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->dup_of = -1;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, d->router, p->nframes ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return p->nframes ? -1 : 0;
+        }
+        int more = zmq_msg_more(&m);
+        if (p->nframes < MAX_FRAMES) {
+            p->frames[p->nframes++] = m;
+        } else {
+            zmq_msg_close(&m); /* absurd envelope: the message is dropped below */
+            p->nframes = MAX_FRAMES + 1;
+        }
+        if (!more)
+            break;
+    }
+    if (p->nframes > MAX_FRAMES) {
+        p->nframes = MAX_FRAMES;
+        pending_clear(p);
+        return -1;
+    }
+    return p->nframes >= 2 ? 1 : -1;
+}
+
+/* Who sent it: the ZAP user id is the client's Z85 public key. */
+static int identify(lbd_t *d, pending_t *p)
+{
+    zmq_msg_t *body = &p->frames[p->nframes - 1];
+    if (!d->cfg.curve) {
+        /* Without CURVE there is no identity: development mode, everything is admin. */
+        memset(&p->anon, 0, sizeof p->anon);
+        snprintf(p->anon.name, sizeof p->anon.name, "anonymous");
+        p->anon.role = LBD_ROLE_ADMIN;
+        static char *all[] = {""};
+        p->anon.areas = all;
+        p->anon.n_areas = 1;
+        p->anon.events = true;
+        p->client = &p->anon;
+        memset(p->key, 0, 32);
+        return 0;
+    }
+    const char *uid = zmq_msg_gets(body, "User-Id");
+    if (!uid || strlen(uid) != 40 || !zmq_z85_decode(p->key, uid))
+        return -1;
+    p->client = lbd_registry_by_key(&d->reg, p->key);
+    return p->client ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* executing                                                               */
+/* ---------------------------------------------------------------------- */
+
+static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
+{
+    lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
+    memcpy(ctx.client_key, p->key, 32);
+    int rc = 0;
+    if (!*rtxn)
+        rc = store_read_begin(d->store, rtxn);
+    if (rc == 0) {
+        ctx.txn = *rtxn;
+        rc = lbd_execute(&ctx);
+    }
+    d->n_reads++;
+    finish(d, p, &ctx, rc);
+    send_reply(d, p);
+}
+
+typedef struct {
+    lbd_t *d;
+    pending_t *batch;
+    size_t n;
+    lbd_pubs_t pubs;
+    int64_t now;
+    int64_t clock_before; /* manual clock at batch start: restored when the batch re-runs */
+} batch_t;
+
+/* Whether a failed request's reply is stored for retries (not for transient failures). */
+static bool storable_error(int rc)
+{
+    return rc != LB_EUNAVAIL && rc != LB_EINTERNAL && rc > LB_ENOMEM;
+}
+
+static int batch_fn(store_txn_t *txn, void *arg)
+{
+    batch_t *b = arg;
+    lbd_t *d = b->d;
+    /* Re-runnable from the start: store_write calls this again after growing the map. */
+    lbd_pubs_reset(&b->pubs);
+    d->manual_now = b->clock_before;
+    for (size_t i = 0; i < b->n; i++) {
+        pending_t *p = &b->batch[i];
+        if (!p->write || p->dup_of >= 0)
+            continue;
+        store_txn_t *child;
+        int rc = store_nested_begin(txn, &child);
+        if (rc)
+            return rc;
+        lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d),
+                         .txn = child, .pubs = &b->pubs};
+        memcpy(ctx.client_key, p->key, 32);
+        size_t npubs = b->pubs.n, nbytes = b->pubs.bytes.len;
+        rc = lbd_execute(&ctx);
+        if (rc == LB_EMAPFULL) {
+            store_nested_abort(&child);
+            lb_val_free(&ctx.result);
+            return rc;
+        }
+        finish(d, p, &ctx, rc);
+        if (rc == 0) {
+            rc = store_idem_put(child, p->key, p->req.id, b->now, p->reply.p, p->reply.len);
+            if (rc == 0)
+                rc = store_nested_commit(&child);
+            else
+                store_nested_abort(&child);
+            if (rc == LB_EMAPFULL)
+                return rc;
+            if (rc) {
+                b->pubs.n = npubs;
+                b->pubs.bytes.len = nbytes;
+                lbd_fail(&ctx, rc, NULL, "%s", lb_strerror(rc));
+                finish(d, p, &ctx, rc);
+            }
+        } else {
+            store_nested_abort(&child);
+            b->pubs.n = npubs;
+            b->pubs.bytes.len = nbytes;
+            if (storable_error(rc)) {
+                rc = store_idem_put(txn, p->key, p->req.id, b->now, p->reply.p, p->reply.len);
+                if (rc == LB_EMAPFULL)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
+static void publish(lbd_t *d, const lbd_pubs_t *pubs)
+{
+    for (size_t i = 0; i < pubs->n; i++) {
+        const lbd_pub_t *e = &pubs->v[i];
+        zmq_send(d->pub, e->topic, strlen(e->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(d->pub, pubs->bytes.p + e->off, e->len, ZMQ_DONTWAIT);
+        d->last_seq = e->seq;
+        d->n_events++;
+    }
+}
+
+/* Commits the batch's writes in one transaction, then replies and publishes. */
+static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
+{
+    batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
+    int rc = store_write(d->store, batch_fn, &b);
+    d->n_writes += nwrites;
+    if (rc == 0) {
+        d->n_commits++;
+    } else {
+        lbd_log(LBD_LOG_ERROR, "batch of %zu writes not committed: %s", nwrites, lb_strerror(rc));
+        d->manual_now = b.clock_before;
+        lbd_pubs_reset(&b.pubs);
+        for (size_t i = 0; i < n; i++)
+            if (batch[i].write && batch[i].dup_of < 0)
+                encode_error(&batch[i], LB_EUNAVAIL,
+                             rc == LB_EDISKFULL ? "the disk is full; writes are refused, reads work"
+                                                : "the store cannot take writes right now",
+                             NULL, NULL);
+    }
+    if (nwrites > d->max_batch)
+        d->max_batch = nwrites;
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &batch[i];
+        if (!p->write)
+            continue;
+        if (p->dup_of >= 0)
+            lb_buf_append(&p->reply, batch[p->dup_of].reply.p, batch[p->dup_of].reply.len);
+        send_reply(d, p);
+    }
+    publish(d, &b.pubs);
+    lbd_pubs_free(&b.pubs);
+}
+
+/* Drains up to batch_max requests and answers them all. */
+static void serve_batch(lbd_t *d)
+{
+    size_t max = (size_t)d->cfg.batch_max;
+    pending_t *batch = calloc(max, sizeof *batch);
+    if (!batch) {
+        lbd_log(LBD_LOG_ERROR, "out of memory for a batch");
+        return;
+    }
+    size_t n = 0, nwrites = 0;
+    store_txn_t *rtxn = NULL;
+    int64_t now = lbd_now(d);
+    while (n < max) {
+        pending_t *p = &batch[n];
+        int got = recv_one(d, p);
+        if (got == 0)
+            break;
+        if (got < 0)
+            continue;
+        d->n_requests++;
+        if (identify(d, p)) {
+            /* A key removed from the registry since it connected: refused, answered. */
+            snprintf(p->req.id, sizeof p->req.id, "%s", "");
+            encode_error(p, LB_EFORBIDDEN, "this client key is not registered", NULL, NULL);
+            send_reply(d, p);
+            pending_clear(p);
+            continue;
+        }
+        zmq_msg_t *body = &p->frames[p->nframes - 1];
+        p->decode_rc = proto_decode_request(zmq_msg_data(body), zmq_msg_size(body),
+                                            &proto_default_limits, &p->req, &p->perr);
+        if (p->decode_rc) {
+            d->n_errors++;
+            lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
+            encode_error(p, p->decode_rc, p->perr.message, p->perr.field, NULL);
+            send_reply(d, p);
+            pending_clear(p);
+            continue;
+        }
+        if (!proto_op_writes(p->req.op)) {
+            /* A read waits for the commit only when its sender has a write in this batch. */
+            bool after_write = false;
+            for (size_t i = 0; i < n && !after_write; i++)
+                after_write = batch[i].write && same_peer(&batch[i], p);
+            if (!after_write) {
+                run_read(d, p, &rtxn);
+                pending_clear(p);
+                continue;
+            }
+            n++;
+            continue;
+        }
+        /* Idempotency: an answered request id of this client gets the stored reply. */
+        const void *stored;
+        size_t slen;
+        int rc = 0;
+        if (!rtxn)
+            rc = store_read_begin(d->store, &rtxn);
+        if (rc == 0 && store_idem_get(rtxn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &stored,
+                                      &slen) == 0) {
+            d->n_idem_hits++;
+            lb_buf_append(&p->reply, stored, slen);
+            send_reply(d, p);
+            pending_clear(p);
+            continue;
+        }
+        p->write = true;
+        for (size_t i = 0; i < n; i++)
+            if (batch[i].write && batch[i].dup_of < 0 && memcmp(batch[i].key, p->key, 32) == 0 &&
+                strcmp(batch[i].req.id, p->req.id) == 0) {
+                p->dup_of = (int)i;
+                d->n_idem_hits++;
+                break;
+            }
+        if (p->dup_of < 0)
+            nwrites++;
+        n++;
+    }
+    if (rtxn)
+        store_read_end(&rtxn);
+    if (nwrites)
+        run_writes(d, batch, n, nwrites);
+    /* Reads that had to wait for their sender's writes. */
+    for (size_t i = 0; i < n; i++) {
+        if (!batch[i].write && !batch[i].answered)
+            run_read(d, &batch[i], &rtxn);
+        pending_clear(&batch[i]);
+    }
+    if (rtxn)
+        store_read_end(&rtxn);
+    free(batch);
+}
+
+/* ---------------------------------------------------------------------- */
+/* timers, heartbeat, housekeeping                                         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    lbd_t *d;
+    lbd_pubs_t pubs;
+    int64_t now;
+    size_t fired;
+} fire_t;
+
+static int fire_fn(store_txn_t *txn, void *arg)
+{
+    fire_t *f = arg;
+    lbd_pubs_reset(&f->pubs);
+    return lbd_fire_due(f->d, txn, &f->pubs, f->now, FIRE_PER_TXN, &f->fired);
+}
+
+/* Fires due timers; returns the next due time (INT64_MAX when none). */
+static int64_t fire_timers(lbd_t *d)
+{
+    for (;;) {
+        int64_t now = lbd_now(d), due = INT64_MAX;
+        store_txn_t *r;
+        if (store_read_begin(d->store, &r))
+            return now + HEARTBEAT_MS;
+        uint64_t id;
+        uint32_t step;
+        int rc = store_timer_first(r, &due, &id, &step);
+        store_read_end(&r);
+        if (rc)
+            return INT64_MAX;
+        if (due > now)
+            return due;
+        fire_t f = {.d = d, .now = now};
+        rc = store_write(d->store, fire_fn, &f);
+        if (rc) {
+            lbd_log(LBD_LOG_ERROR, "escalation timers not fired: %s", lb_strerror(rc));
+            lbd_pubs_free(&f.pubs);
+            return now + HEARTBEAT_MS;
+        }
+        d->n_commits++;
+        d->n_fired += f.fired;
+        publish(d, &f.pubs);
+        lbd_pubs_free(&f.pubs);
+        if (f.fired)
+            lbd_log(LBD_LOG_DEBUG, "%zu escalation steps fired", f.fired);
+    }
+}
+
+static void heartbeat(lbd_t *d)
+{
+    lb_val_t *hb = lb_map();
+    lb_buf_t b = {0};
+    if (hb && lb_map_set_int(hb, "seq", (int64_t)d->last_seq) == 0 &&
+        lb_map_set_int(hb, "at", lbd_now(d)) == 0 && proto_pack(hb, &b) == 0) {
+        zmq_send(d->pub, "hb", 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(d->pub, b.p, b.len, ZMQ_DONTWAIT);
+    }
+    lb_val_free(&hb);
+    lb_buf_free(&b);
+}
+
+typedef struct {
+    int64_t before;
+    size_t removed;
+} prune_t;
+
+static int prune_fn(store_txn_t *txn, void *arg)
+{
+    prune_t *p = arg;
+    return store_idem_prune(txn, p->before, IDEM_PRUNE_PER_TXN, &p->removed);
+}
+
+static void prune_idem(lbd_t *d)
+{
+    prune_t p = {.before = lbd_now(d) - LBD_IDEM_TTL_MS};
+    if (store_write(d->store, prune_fn, &p) == 0 && p.removed)
+        lbd_log(LBD_LOG_DEBUG, "%zu idempotency records pruned", p.removed);
+}
+
+/* ---------------------------------------------------------------------- */
+/* ZAP (RFC 27): who may connect                                           */
+/* ---------------------------------------------------------------------- */
+
+static void zap_reply(lbd_t *d, const char *reqid, size_t reqid_len, const char *status,
+                      const char *text, const char *user)
+{
+    zmq_send(d->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(d->zap, reqid, reqid_len, ZMQ_SNDMORE);
+    zmq_send(d->zap, status, strlen(status), ZMQ_SNDMORE);
+    zmq_send(d->zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(d->zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(d->zap, "", 0, 0);
+}
+
+static void handle_zap(lbd_t *d)
+{
+    char frames[7][256];
+    size_t lens[7] = {0};
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, d->zap, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            if (n == 0)
+                return;
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < 7) {
+            size_t sz = zmq_msg_size(&m);
+            lens[n] = sz < sizeof frames[n] ? sz : sizeof frames[n] - 1;
+            memcpy(frames[n], zmq_msg_data(&m), lens[n]);
+            frames[n][lens[n]] = '\0';
+        }
+        n++;
+        zmq_msg_close(&m);
+    }
+    /* version, request id, domain, address, identity, mechanism, credentials */
+    if (n < 6)
+        return;
+    const char *domain = frames[2], *mech = frames[5];
+    if (n != 7 || strcmp(mech, "CURVE") != 0 || lens[6] != 32) {
+        zap_reply(d, frames[1], lens[1], "400", "CURVE required", "");
+        return;
+    }
+    const lbd_client_t *c = lbd_registry_by_key(&d->reg, (const uint8_t *)frames[6]);
+    bool ok = c && (strcmp(domain, "events") != 0 || c->events);
+    if (!ok) {
+        char z[41];
+        zmq_z85_encode(z, (const uint8_t *)frames[6], 32);
+        lbd_log(LBD_LOG_INFO, "refused %s key %s from %s", domain, z, frames[3]);
+        zap_reply(d, frames[1], lens[1], "400", "unknown key", "");
+        return;
+    }
+    zap_reply(d, frames[1], lens[1], "200", "OK", c->key_z85);
+}
+
+/* ---------------------------------------------------------------------- */
+/* setup                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat,
+                            char *err, size_t errlen)
+{
+    int rc = wf_catalog_load(cfg->indicators, cat, err, errlen);
+    if (rc)
+        return rc;
+    if (cfg->n_workflows == 1)
+        rc = wf_set_load(cfg->workflows[0], wfs, err, errlen);
+    else
+        rc = wf_set_load_files((const char *const *)cfg->workflows, cfg->n_workflows, wfs, err,
+                               errlen);
+    if (rc == 0 && !wf_set_get(*wfs, cfg->default_workflow, 0)) {
+        snprintf(err, errlen, "default_workflow '%s' is not among the loaded workflows",
+                 cfg->default_workflow);
+        rc = LB_ECONFIG;
+    }
+    if (rc) {
+        wf_catalog_destroy(cat);
+        wf_set_destroy(wfs);
+    }
+    return rc;
+}
+
+int lbd_reload(lbd_t *d, char *err, size_t errlen)
+{
+    wf_set_t *wfs = NULL;
+    wf_catalog_t *cat = NULL;
+    lbd_registry_t reg = {0};
+    int rc = load_definitions(&d->cfg, &wfs, &cat, err, errlen);
+    if (rc == 0)
+        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
+    if (rc) {
+        wf_set_destroy(&wfs);
+        wf_catalog_destroy(&cat);
+        lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
+        return rc;
+    }
+    wf_set_destroy(&d->wfs);
+    wf_catalog_destroy(&d->cat);
+    lbd_registry_clear(&d->reg);
+    d->wfs = wfs;
+    d->cat = cat;
+    d->reg = reg;
+    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
+            wf_set_count(wfs), wf_catalog_count(cat), reg.n);
+    return 0;
+}
+
+static int bind_all(void *sock, char **eps, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (zmq_bind(sock, eps[i]) != 0) {
+            snprintf(err, errlen, "cannot bind %s: %s", eps[i], zmq_strerror(zmq_errno()));
+            return LB_ECONFIG;
+        }
+    return 0;
+}
+
+static int setup_socket(lbd_t *d, void *s, const char *domain)
+{
+    int one = 1, zero = 0;
+    int64_t max = d->cfg.max_message_bytes;
+    int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    rc |= zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (d->cfg.curve) {
+        rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
+        rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, d->keys.server_secret, 32);
+        rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
+    }
+    return rc ? LB_EIO : 0;
+}
+
+/* The newest stored event's time, for the manual clock's start. */
+static int64_t newest_event_at(store_t *s)
+{
+    store_txn_t *r;
+    int64_t at = 0;
+    if (store_read_begin(s, &r))
+        return 0;
+    uint64_t seq;
+    uint8_t chain[32];
+    const void *body;
+    size_t len;
+    if (store_event_tip(r, &seq, chain) == 0 && seq &&
+        store_event_get(r, seq, &body, &len) == 0) {
+        lb_val_t *v = NULL;
+        proto_err_t perr;
+        if (proto_unpack(body, len, &proto_default_limits, &v, &perr) == 0)
+            lb_map_int(v, "at", &at);
+        lb_val_free(&v);
+    }
+    store_read_end(&r);
+    return at;
+}
+
+int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    lbd_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return LB_ENOMEM;
+    d->opts = *opts;
+    d->sigfd = -1;
+    d->started_ms = mono_ms();
+    int rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
+    if (rc)
+        goto fail;
+    lbd_log_level = d->cfg.log_level;
+    if (mkdir(d->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
+        rc = LB_ECONFIG;
+        goto fail;
+    }
+    if ((rc = lbd_keys_load(&d->cfg, &d->keys, err, errlen)))
+        goto fail;
+    if ((rc = load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
+        goto fail;
+    if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
+        goto fail;
+    store_opts_t so = {0};
+    if ((rc = store_open(d->cfg.data_dir, &so, &d->store, err, errlen)))
+        goto fail;
+    {
+        store_txn_t *r;
+        uint8_t chain[32];
+        if ((rc = store_read_begin(d->store, &r)))
+            goto fail;
+        rc = store_event_tip(r, &d->last_seq, chain);
+        store_read_end(&r);
+        if (rc)
+            goto fail;
+    }
+    d->manual_clock = opts->manual_clock;
+    if (d->manual_clock) {
+        int64_t at = newest_event_at(d->store);
+        d->manual_now = real_ms() > at ? real_ms() : at;
+    }
+
+    /* Signals arrive through a signalfd polled with the sockets; block them before
+     * zmq_ctx_new starts libzmq's threads so no thread takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->sigfd < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        rc = LB_EIO;
+        goto fail;
+    }
+    d->zctx = zmq_ctx_new();
+    if (!d->zctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto fail;
+    }
+    if (d->cfg.curve) {
+        /* The ZAP handler must be bound before any socket that uses it. */
+        d->zap = zmq_socket(d->zctx, ZMQ_REP);
+        if (!d->zap || zmq_bind(d->zap, "inproc://zeromq.zap.01") != 0) {
+            snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+            rc = LB_EIO;
+            goto fail;
+        }
+    } else {
+        lbd_log(LBD_LOG_WARN, "security.curve is false: every client is admin, nothing is "
+                              "encrypted on the wire (development only)");
+    }
+    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
+    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+    if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
+        setup_socket(d, d->pub, "events")) {
+        snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto fail;
+    }
+    int hwm = 100000;
+    zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(d->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if ((rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen)) ||
+        (rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen)))
+        goto fail;
+    *out = d;
+    return 0;
+fail:
+    lbd_destroy(&d);
+    return rc;
+}
+
+/* systemd's readiness protocol without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@') || strlen(path) >= 108)
+        return;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(path);
+    memcpy(sa.sun_path, path, n);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    close(fd);
+}
+
+static void handle_signals(lbd_t *d)
+{
+    struct signalfd_siginfo si;
+    while (read(d->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGHUP)
+            lbd_reload_flag = 1;
+        else
+            lbd_stop_flag = 1;
+    }
+}
+
+int lbd_run(lbd_t *d)
+{
+    lbd_log(LBD_LOG_INFO, "logbookd %s serving %s (events %s), %zu workflows, %zu clients, "
+                          "last seq %llu%s",
+            LBD_VERSION, d->cfg.req_endpoints[0], d->cfg.ev_endpoints[0], wf_set_count(d->wfs),
+            d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "");
+    /* Steps that fell due while the daemon was down fire now, before serving. */
+    int64_t next_due = fire_timers(d);
+    sd_notify("READY=1");
+    int64_t next_hb = mono_ms();
+    int64_t next_prune = mono_ms() + 60 * 1000;
+    while (!lbd_stop_flag) {
+        int64_t now_m = mono_ms();
+        if (now_m >= next_hb) {
+            heartbeat(d);
+            next_hb = now_m + HEARTBEAT_MS;
+        }
+        if (now_m >= next_prune) {
+            prune_idem(d);
+            next_prune = now_m + 60 * 1000;
+        }
+        int64_t wait = next_hb - now_m;
+        int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
+        if (!d->manual_clock && until_due < wait)
+            wait = until_due < 0 ? 0 : until_due;
+        zmq_pollitem_t items[3] = {
+            {d->router, 0, ZMQ_POLLIN, 0},
+            {NULL, d->sigfd, ZMQ_POLLIN, 0},
+            {d->zap, 0, ZMQ_POLLIN, 0},
+        };
+        int nitems = d->zap ? 3 : 2;
+        if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
+            lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            handle_signals(d);
+        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+            handle_zap(d);
+        if (lbd_reload_flag) {
+            lbd_reload_flag = 0;
+            char err[512];
+            lbd_reload(d, err, sizeof err);
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            serve_batch(d);
+            next_due = 0; /* a write may have set an earlier timer */
+        }
+        if (next_due <= lbd_now(d) || next_due == 0)
+            next_due = fire_timers(d);
+    }
+    lbd_log(LBD_LOG_INFO, "shutting down (last seq %llu)", (unsigned long long)d->last_seq);
+    sd_notify("STOPPING=1");
+    return 0;
+}
+
+void lbd_destroy(lbd_t **dp)
+{
+    lbd_t *d = dp ? *dp : NULL;
+    if (!d)
+        return;
+    /* Fixed order: sockets, then the context (joins libzmq's threads), then the store. */
+    if (d->router)
+        zmq_close(d->router);
+    if (d->pub)
+        zmq_close(d->pub);
+    if (d->zap)
+        zmq_close(d->zap);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    store_close(&d->store);
+    if (d->sigfd >= 0)
+        close(d->sigfd);
+    wf_set_destroy(&d->wfs);
+    wf_catalog_destroy(&d->cat);
+    lbd_registry_clear(&d->reg);
+    lbd_keys_clear(&d->keys);
+    lbd_config_clear(&d->cfg);
+    free(d);
+    *dp = NULL;
+}

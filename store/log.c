@@ -1,0 +1,418 @@
+/*
+ * log.c - the time-ordered parts of the store: the event log and its chain
+ * tip, the escalation timers (one pending timer a case, walked by due time)
+ * and the idempotency records with their pruning index.
+ */
+#include "store_int.h"
+
+#include <string.h>
+
+#define STORE_REQ_ID_MAX 255 /* keeps idem keys well under LMDB's 511 bytes */
+#define STORE_CHAIN 32
+
+/* ---- events ---- */
+
+int store_event_tip(store_txn_t *txn, uint64_t *seq, uint8_t chain[32])
+{
+    const void *p;
+    size_t len;
+
+    if (!txn || !seq || !chain)
+        return LB_EINTERNAL;
+    int ret = store_meta_get_u64(txn, "event_seq", seq);
+    if (ret)
+        return ret;
+    ret = store_meta_get(txn, "event_chain", &p, &len);
+    if (ret == LB_ENOTFOUND) {
+        memset(chain, 0, STORE_CHAIN);
+        return 0;
+    }
+    if (ret)
+        return ret;
+    if (len != STORE_CHAIN)
+        return LB_ECORRUPT;
+    memcpy(chain, p, STORE_CHAIN);
+    return 0;
+}
+
+int store_event_append(store_txn_t *txn, uint64_t seq, const void *body, size_t len,
+                       const uint8_t chain[32])
+{
+    uint8_t key[8], tipchain[STORE_CHAIN];
+    uint64_t tip;
+
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    if ((!body && len) || !chain)
+        return LB_EINTERNAL;
+    ret = store_event_tip(txn, &tip, tipchain);
+    if (ret)
+        return ret;
+    /* A gap or a repeat would break the subscribers' gap repair. */
+    if (tip == UINT64_MAX || seq != tip + 1)
+        return LB_EINTERNAL;
+    store_be64(key, seq);
+    MDB_val k = {8, key}, v = {len, len ? (void *)body : tipchain};
+    /* Seqs only grow: MDB_APPEND fills pages to the end instead of splitting. */
+    ret =
+        store_lmdb_err(txn->s, mdb_put(txn->txn, txn->s->dbi[STORE_DB_EVENTS], &k, &v, MDB_APPEND));
+    if (ret == 0)
+        ret = store_meta_put_u64(txn, "event_seq", seq);
+    if (ret == 0)
+        ret = store_meta_put(txn, "event_chain", chain, STORE_CHAIN);
+    return ret;
+}
+
+int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *len)
+{
+    uint8_t key[8];
+    if (!txn || !body || !len)
+        return LB_EINTERNAL;
+    store_be64(key, seq);
+    return store_db_get(txn, STORE_DB_EVENTS, key, 8, body, len);
+}
+
+int store_events(store_txn_t *txn, uint64_t after,
+                 int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    uint8_t key[8];
+    int ret;
+
+    if (!txn || !fn)
+        return LB_EINTERNAL;
+    if (after == UINT64_MAX)
+        return 0;
+    ret = store_db_cursor(txn, STORE_DB_EVENTS, &cur);
+    if (ret)
+        goto done;
+    store_be64(key, after + 1);
+    MDB_val k = {8, key}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 8) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        int r = fn(store_get_be64(k.mv_data), v.mv_data, v.mv_size, ctx);
+        if (r) {
+            ret = r < 0 ? r : 0;
+            goto done;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND)
+        ret = store_lmdb_err(txn->s, rc);
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    return ret;
+}
+
+int store_event_overwrite_for_test(store_txn_t *txn, uint64_t seq, const void *body, size_t len)
+{
+    uint8_t key[8];
+    const void *old;
+    size_t oldlen;
+
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    if (!body && len)
+        return LB_EINTERNAL;
+    store_be64(key, seq);
+    ret = store_db_get(txn, STORE_DB_EVENTS, key, 8, &old, &oldlen);
+    if (ret == 0)
+        ret = store_db_put(txn, STORE_DB_EVENTS, key, 8, body, len);
+    return ret;
+}
+
+/* ---- timers ---- */
+
+/* Deletes the timers entry that case_timer says the case has, if any. */
+static int store_timer_drop(store_txn_t *t, const uint8_t id[8], bool *had)
+{
+    uint8_t tk[16];
+    const void *v;
+    size_t vlen;
+
+    *had = false;
+    int ret = store_db_get(t, STORE_DB_CASE_TIMER, id, 8, &v, &vlen);
+    if (ret == LB_ENOTFOUND)
+        return 0;
+    if (ret)
+        return ret;
+    if (vlen != 12)
+        return LB_ECORRUPT;
+    *had = true;
+    memcpy(tk, v, 8);
+    memcpy(tk + 8, id, 8);
+    ret = store_db_del(t, STORE_DB_TIMERS, tk, sizeof tk);
+    /* case_timer named an entry that is not there: the two disagree. */
+    return ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
+}
+
+int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step)
+{
+    uint8_t key[8], tk[16], sv[4], ct[12];
+    bool had;
+
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    ret = store_timer_drop(txn, key, &had);
+    if (ret)
+        return ret;
+    store_i64(tk, due);
+    memcpy(tk + 8, key, 8);
+    store_be32(sv, step);
+    memcpy(ct, tk, 8);
+    memcpy(ct + 8, sv, 4);
+    ret = store_db_put(txn, STORE_DB_TIMERS, tk, sizeof tk, sv, sizeof sv);
+    if (ret == 0)
+        ret = store_db_put(txn, STORE_DB_CASE_TIMER, key, 8, ct, sizeof ct);
+    return ret;
+}
+
+int store_timer_clear(store_txn_t *txn, uint64_t id)
+{
+    uint8_t key[8];
+    bool had;
+
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    ret = store_timer_drop(txn, key, &had);
+    if (ret == 0 && had)
+        ret = store_db_del(txn, STORE_DB_CASE_TIMER, key, 8);
+    return ret;
+}
+
+int store_timer_first(store_txn_t *txn, int64_t *due, uint64_t *id, uint32_t *step)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int ret;
+
+    if (!txn || !due || !id || !step)
+        return LB_EINTERNAL;
+    ret = store_db_cursor(txn, STORE_DB_TIMERS, &cur);
+    if (ret)
+        goto done;
+    ret = store_lmdb_err(txn->s, mdb_cursor_get(cur, &k, &v, MDB_FIRST));
+    if (ret)
+        goto done;
+    if (k.mv_size != 16 || v.mv_size != 4) {
+        ret = LB_ECORRUPT;
+        goto done;
+    }
+    *due = store_get_i64(k.mv_data);
+    *id = store_get_be64((const uint8_t *)k.mv_data + 8);
+    *step = store_get_be32(v.mv_data);
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    return ret;
+}
+
+/* ---- idempotency ---- */
+
+/* client | request id; the length of req_id is checked here. */
+static int store_idem_key(uint8_t *k, const uint8_t client[32], const char *req_id, size_t *klen)
+{
+    if (!client || !req_id)
+        return LB_EINTERNAL;
+    size_t rl = strnlen(req_id, STORE_REQ_ID_MAX + 1);
+    if (rl == 0 || rl > STORE_REQ_ID_MAX)
+        return LB_EBADREQ;
+    memcpy(k, client, 32);
+    memcpy(k + 32, req_id, rl);
+    *klen = 32 + rl;
+    return 0;
+}
+
+int store_idem_get(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                   int64_t not_before, const void **reply, size_t *len)
+{
+    uint8_t k[32 + STORE_REQ_ID_MAX];
+    size_t klen;
+    const void *v;
+    size_t vlen;
+
+    if (!txn || !reply || !len)
+        return LB_EINTERNAL;
+    int ret = store_idem_key(k, client, req_id, &klen);
+    if (ret == 0)
+        ret = store_db_get(txn, STORE_DB_IDEM, k, klen, &v, &vlen);
+    if (ret)
+        return ret;
+    if (vlen < 8)
+        return LB_ECORRUPT;
+    if (store_get_i64(v) < not_before)
+        return LB_ENOTFOUND;
+    *reply = (const uint8_t *)v + 8;
+    *len = vlen - 8;
+    return 0;
+}
+
+int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_id, int64_t at,
+                   const void *reply, size_t len)
+{
+    uint8_t k[32 + STORE_REQ_ID_MAX], tk[8 + 32 + STORE_REQ_ID_MAX];
+    size_t klen;
+    const void *old;
+    size_t oldlen;
+
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    if ((!reply && len) || len > SIZE_MAX - 8)
+        return LB_EINTERNAL;
+    ret = store_idem_key(k, client, req_id, &klen);
+    if (ret)
+        return ret;
+    memcpy(tk + 8, k, klen);
+
+    /* A replaced record leaves no stale entry in the pruning index. */
+    ret = store_db_get(txn, STORE_DB_IDEM, k, klen, &old, &oldlen);
+    if (ret == 0) {
+        if (oldlen < 8)
+            return LB_ECORRUPT;
+        memcpy(tk, old, 8);
+        ret = store_db_del(txn, STORE_DB_IDEM_TIME, tk, 8 + klen);
+        if (ret && ret != LB_ENOTFOUND)
+            return ret;
+    } else if (ret != LB_ENOTFOUND) {
+        return ret;
+    }
+
+    /* MDB_RESERVE: at | reply is assembled in place, no temporary copy. */
+    MDB_val key = {klen, k}, val = {8 + len, NULL};
+    ret = store_lmdb_err(txn->s,
+                         mdb_put(txn->txn, txn->s->dbi[STORE_DB_IDEM], &key, &val, MDB_RESERVE));
+    if (ret)
+        return ret;
+    store_i64(val.mv_data, at);
+    if (len)
+        memcpy((uint8_t *)val.mv_data + 8, reply, len);
+
+    store_i64(tk, at);
+    return store_db_put(txn, STORE_DB_IDEM_TIME, tk, 8 + klen, NULL, 0);
+}
+
+int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *removed)
+{
+    uint8_t ik[32 + STORE_REQ_ID_MAX];
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t n = 0;
+    int ret;
+
+    if (!removed)
+        return LB_EINTERNAL;
+    *removed = 0;
+    ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    ret = store_db_cursor(txn, STORE_DB_IDEM_TIME, &cur);
+    if (ret)
+        goto done;
+    while (n < max) {
+        /* Deleting moves the next entry to the front: always take the first. */
+        int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND)
+            break;
+        ret = store_lmdb_err(txn->s, rc);
+        if (ret)
+            goto done;
+        if (k.mv_size <= 8 + 32) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        if (store_get_i64(k.mv_data) >= before)
+            break;
+        if (k.mv_size > sizeof ik + 8) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        /* A copy: the key's page may move while the other database changes. */
+        size_t iklen = k.mv_size - 8;
+        memcpy(ik, (const uint8_t *)k.mv_data + 8, iklen);
+        ret = store_lmdb_err(txn->s, mdb_cursor_del(cur, 0));
+        if (ret)
+            goto done;
+        ret = store_db_del(txn, STORE_DB_IDEM, ik, iklen);
+        if (ret == LB_ENOTFOUND)
+            ret = 0;
+        if (ret)
+            goto done;
+        if (ret)
+            goto done;
+        n++;
+    }
+    *removed = n;
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    return ret;
+}
+
+int store_case_event_add(store_txn_t *txn, uint64_t id, uint64_t seq)
+{
+    uint8_t key[16];
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    store_be64(key + 8, seq);
+    return store_db_put(txn, STORE_DB_CASE_EVENTS, key, sizeof key, "", 0);
+}
+
+int store_case_events(store_txn_t *txn, uint64_t id, uint64_t after,
+                      int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx)
+{
+    MDB_cursor *cur = NULL;
+    uint8_t key[16];
+    int ret;
+
+    if (!txn || !fn)
+        return LB_EINTERNAL;
+    if (after == UINT64_MAX)
+        return 0;
+    ret = store_db_cursor(txn, STORE_DB_CASE_EVENTS, &cur);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    store_be64(key + 8, after + 1);
+    MDB_val k = {sizeof key, key}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 16) {
+            ret = LB_ECORRUPT;
+            break;
+        }
+        if (store_get_be64(k.mv_data) != id)
+            break;
+        uint64_t seq = store_get_be64((const uint8_t *)k.mv_data + 8);
+        const void *body;
+        size_t len;
+        /* An index entry without its event means the store was damaged. */
+        if ((ret = store_event_get(txn, seq, &body, &len))) {
+            ret = ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
+            break;
+        }
+        int r = fn(seq, body, len, ctx);
+        if (r) {
+            ret = r < 0 ? r : 0;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = store_lmdb_err(txn->s, rc);
+    mdb_cursor_close(cur);
+    return ret;
+}

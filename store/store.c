@@ -1,0 +1,657 @@
+/*
+ * store.c - the LMDB environment: open and close, the schema check, the
+ * error translation, write transactions with map growth and retry, nested
+ * and read transactions, meta values, stats and hot backup.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_DEFAULT_MAP ((size_t)64 << 20)
+#define STORE_DEFAULT_MAP_MAX ((size_t)1 << 40)
+#define STORE_MAX_DBS 20
+
+static const char *const store_db_names[STORE_DB_COUNT] = {
+    [STORE_DB_CASES] = "cases",
+    [STORE_DB_SUMMARIES] = "summaries",
+    [STORE_DB_AREA_STATE] = "area_state",
+    [STORE_DB_HOUSEHOLDS] = "households",
+    [STORE_DB_HOUSE_CASES] = "house_cases",
+    [STORE_DB_NID] = "nid",
+    [STORE_DB_PII] = "pii",
+    [STORE_DB_EVENTS] = "events",
+    [STORE_DB_TIMERS] = "timers",
+    [STORE_DB_CASE_TIMER] = "case_timer",
+    [STORE_DB_IDEM] = "idem",
+    [STORE_DB_IDEM_TIME] = "idem_time",
+    [STORE_DB_COUNTS] = "counts",
+    [STORE_DB_META] = "meta",
+    [STORE_DB_CASE_EVENTS] = "case_events",
+};
+
+int store_lmdb_err(store_t *s, int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return LB_ENOTFOUND;
+    case MDB_KEYEXIST:
+    case EEXIST:
+        return LB_EEXIST;
+    case MDB_MAP_FULL:
+        if (s)
+            s->w_mapfull = true;
+        return LB_EMAPFULL;
+    case ENOSPC:
+    case EDQUOT:
+        return LB_EDISKFULL;
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID:
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+        return LB_ECORRUPT;
+    case ENOMEM:
+        return LB_ENOMEM;
+    default:
+        return LB_EIO;
+    }
+}
+
+/*
+ * Frees the wrappers of nested transactions a caller left open under t (a
+ * bug on their side); LMDB releases the transactions with their parent.
+ */
+static void store_free_children(store_txn_t *t)
+{
+    store_txn_t *c = t->child;
+    while (c) {
+        store_txn_t *next = c->child;
+        free(c);
+        c = next;
+    }
+    t->child = NULL;
+}
+
+int store_txn_writable(const store_txn_t *t)
+{
+    return (t && t->txn && !t->rdonly && !t->child) ? 0 : LB_EINTERNAL;
+}
+
+/* Zero-length values still need a valid pointer for LMDB's memcpy. */
+static uint8_t store_empty[1];
+
+int store_db_cursor(store_txn_t *t, int db, MDB_cursor **cur)
+{
+    return store_lmdb_err(t->s, mdb_cursor_open(t->txn, t->s->dbi[db], cur));
+}
+
+int store_db_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen)
+{
+    MDB_val key = {klen, (void *)k}, val = {vlen, vlen ? (void *)v : store_empty};
+    return store_lmdb_err(t->s, mdb_put(t->txn, t->s->dbi[db], &key, &val, 0));
+}
+
+int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void **v, size_t *vlen)
+{
+    MDB_val key = {klen, (void *)k}, val;
+    int ret = store_lmdb_err(t->s, mdb_get(t->txn, t->s->dbi[db], &key, &val));
+    if (ret == 0) {
+        *v = val.mv_data;
+        *vlen = val.mv_size;
+    }
+    return ret;
+}
+
+int store_db_del(store_txn_t *t, int db, const void *k, size_t klen)
+{
+    MDB_val key = {klen, (void *)k};
+    return store_lmdb_err(t->s, mdb_del(t->txn, t->s->dbi[db], &key, NULL));
+}
+
+/* Writes a failed LMDB call and its message into err. */
+static void store_errmsg(char *err, size_t errlen, const char *what, const char *dir, int rc)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s %s: %s", what, dir, mdb_strerror(rc));
+}
+
+/*
+ * Opens every named database in one transaction (creating them and the
+ * schema record on a new writable store) and checks the schema version.
+ */
+static int store_open_dbs(store_t *s, const char *dir, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    int rc, ret = 0;
+    unsigned int flags = s->read_only ? 0 : MDB_CREATE;
+
+    rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+    if (rc) {
+        store_errmsg(err, errlen, "begin transaction in", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
+    for (int i = 0; i < STORE_DB_COUNT; i++) {
+        rc = mdb_dbi_open(txn, store_db_names[i], flags, &s->dbi[i]);
+        if (rc == MDB_NOTFOUND) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s is not a logbook store (no \"%s\" database)", dir,
+                         store_db_names[i]);
+            ret = LB_ENOTFOUND;
+            goto done;
+        }
+        if (rc) {
+            store_errmsg(err, errlen, "open database in", dir, rc);
+            ret = store_lmdb_err(NULL, rc);
+            goto done;
+        }
+    }
+
+    MDB_val k = {6, "schema"}, v;
+    uint8_t buf[8];
+    rc = mdb_get(txn, s->dbi[STORE_DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND && !s->read_only) {
+        store_be64(buf, STORE_SCHEMA_VERSION);
+        v.mv_data = buf;
+        v.mv_size = sizeof buf;
+        rc = mdb_put(txn, s->dbi[STORE_DB_META], &k, &v, 0);
+        if (rc) {
+            store_errmsg(err, errlen, "write schema version in", dir, rc);
+            ret = store_lmdb_err(NULL, rc);
+            goto done;
+        }
+    } else if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != 8)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: store schema version missing or malformed", dir);
+        ret = LB_ECORRUPT;
+        goto done;
+    } else if (rc) {
+        store_errmsg(err, errlen, "read schema version in", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    } else {
+        uint64_t ver = store_get_be64(v.mv_data);
+        if (ver > STORE_SCHEMA_VERSION) {
+            if (err && errlen)
+                snprintf(err, errlen,
+                         "store schema version %llu is newer than this logbookd supports (%d); "
+                         "upgrade logbookd",
+                         (unsigned long long)ver, STORE_SCHEMA_VERSION);
+            ret = LB_EVERSION;
+            goto done;
+        }
+        if (ver == 0) {
+            if (err && errlen)
+                snprintf(err, errlen, "%s: store schema version 0 is invalid", dir);
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+    }
+
+    /* Committing (also a read txn) keeps the database handles for later txns. */
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+        store_errmsg(err, errlen, "commit new store in", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+    }
+done:
+    if (txn)
+        mdb_txn_abort(txn);
+    return ret;
+}
+
+int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *err, size_t errlen)
+{
+    store_opts_t o = {0};
+    store_t *s = NULL;
+    MDB_envinfo info;
+    int rc, ret = 0;
+
+    if (err && errlen)
+        err[0] = '\0';
+    if (!out || !dir) {
+        ret = LB_EINTERNAL;
+        goto done;
+    }
+    *out = NULL;
+    if (opts)
+        o = *opts;
+    size_t want = o.map_size ? o.map_size : STORE_DEFAULT_MAP;
+    size_t max = o.map_max ? o.map_max : STORE_DEFAULT_MAP_MAX;
+    if (want > max)
+        want = max;
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        ret = LB_ENOMEM;
+        goto done;
+    }
+    s->map_max = max;
+    s->read_only = o.read_only;
+    atomic_init(&s->readers, 0);
+    atomic_init(&s->rcache, NULL);
+    if ((size_t)snprintf(s->path, sizeof s->path, "%s/data.mdb", dir) >= sizeof s->path) {
+        if (err && errlen)
+            snprintf(err, errlen, "store folder path too long");
+        ret = LB_ECONFIG;
+        goto done;
+    }
+
+    rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, STORE_MAX_DBS);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, want);
+    if (rc) {
+        store_errmsg(err, errlen, "create environment for", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
+    /* MDB_NOTLS: read transactions are not tied to the thread that began them. */
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0), 0600);
+    if (rc) {
+        store_errmsg(err, errlen, "open store", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
+    /*
+     * A store grown earlier records its larger map in the file: size 0 adopts
+     * it, then the configured size wins only when it is bigger.
+     */
+    rc = mdb_env_set_mapsize(s->env, 0);
+    if (rc == 0)
+        rc = mdb_env_info(s->env, &info);
+    if (rc == 0 && info.me_mapsize < want)
+        rc = mdb_env_set_mapsize(s->env, want);
+    if (rc) {
+        store_errmsg(err, errlen, "set map size of", dir, rc);
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
+
+    ret = store_open_dbs(s, dir, err, errlen);
+    if (ret)
+        goto done;
+    *out = s;
+    s = NULL;
+done:
+    if (ret && err && errlen && !err[0])
+        snprintf(err, errlen, "open store %s: %s", dir ? dir : "(null)", lb_strerror(ret));
+    store_close(&s);
+    return ret;
+}
+
+void store_close(store_t **ps)
+{
+    if (!ps || !*ps)
+        return;
+    store_t *s = *ps;
+    store_txn_t *t = atomic_exchange(&s->rcache, NULL);
+    if (t) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s);
+    *ps = NULL;
+}
+
+const char *store_path(const store_t *s)
+{
+    return s ? s->path : NULL;
+}
+
+/* ---- transactions ---- */
+
+/*
+ * Begins a top-level transaction. Another process (a tool, or a daemon
+ * that grew the map) may have enlarged the map: adopt the new size and
+ * begin again.
+ */
+static int store_begin(store_t *s, unsigned int flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(s->env, NULL, flags, txn);
+    if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+        rc = mdb_env_set_mapsize(s->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin(s->env, NULL, flags, txn);
+    }
+    return store_lmdb_err(NULL, rc);
+}
+
+/* Doubles the map (bounded by map_max); no transaction of ours may be open. */
+static int store_double_map(store_t *s)
+{
+    MDB_envinfo info;
+    int rc;
+
+    /* Remapping would pull the pages from under an open reader. */
+    if (atomic_load(&s->readers) != 0)
+        return LB_EINTERNAL;
+    rc = mdb_env_info(s->env, &info);
+    if (rc)
+        return store_lmdb_err(NULL, rc);
+    size_t cur = info.me_mapsize;
+    if (cur >= s->map_max)
+        return LB_EMAPFULL;
+    size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
+    rc = mdb_env_set_mapsize(s->env, next);
+    return store_lmdb_err(NULL, rc);
+}
+
+int store_grow(store_t *s)
+{
+    if (!s || s->in_write)
+        return LB_EINTERNAL;
+    return store_double_map(s);
+}
+
+int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
+{
+    store_txn_t t;
+    int ret;
+
+    if (!s || !fn || s->in_write)
+        return LB_EINTERNAL;
+    s->in_write = true;
+    for (;;) {
+        memset(&t, 0, sizeof t);
+        t.s = s;
+        s->w_mapfull = false;
+        ret = store_begin(s, 0, &t.txn);
+        if (ret)
+            break;
+        ret = fn(&t, ctx);
+        if (t.child) {
+            /* fn left a nested transaction open: a bug; discard everything. */
+            store_free_children(&t);
+            ret = LB_EINTERNAL;
+        }
+        if (ret == 0 && !s->w_mapfull) {
+            int rc = mdb_txn_commit(t.txn);
+            t.txn = NULL;
+            ret = store_lmdb_err(s, rc);
+            if (ret != LB_EMAPFULL)
+                break;
+        }
+        if (t.txn)
+            mdb_txn_abort(t.txn);
+        if (ret != LB_EMAPFULL && !s->w_mapfull)
+            break;
+        /* fn runs again from the start in a bigger map. */
+        ret = store_double_map(s);
+        if (ret)
+            break;
+    }
+    s->in_write = false;
+    return ret;
+}
+
+int store_nested_begin(store_txn_t *parent, store_txn_t **child)
+{
+    store_txn_t *c = NULL;
+    int ret = 0;
+
+    if (!child) {
+        ret = LB_EINTERNAL;
+        goto done;
+    }
+    *child = NULL;
+    ret = store_txn_writable(parent);
+    if (ret)
+        goto done;
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        ret = LB_ENOMEM;
+        goto done;
+    }
+    c->s = parent->s;
+    c->parent = parent;
+    ret = store_lmdb_err(parent->s, mdb_txn_begin(parent->s->env, parent->txn, 0, &c->txn));
+    if (ret)
+        goto done;
+    parent->child = c;
+    *child = c;
+    c = NULL;
+done:
+    free(c);
+    return ret;
+}
+
+int store_nested_commit(store_txn_t **child)
+{
+    if (!child || !*child)
+        return LB_EINTERNAL;
+    store_txn_t *c = *child;
+    int ret = LB_EINTERNAL;
+    if (!c->child) {
+        /* LMDB frees the transaction whether or not the commit succeeds. */
+        ret = store_lmdb_err(c->s, mdb_txn_commit(c->txn));
+    } else {
+        store_free_children(c);
+        mdb_txn_abort(c->txn);
+    }
+    c->parent->child = NULL;
+    free(c);
+    *child = NULL;
+    return ret;
+}
+
+void store_nested_abort(store_txn_t **child)
+{
+    if (!child || !*child)
+        return;
+    store_txn_t *c = *child;
+    store_free_children(c);
+    mdb_txn_abort(c->txn);
+    c->parent->child = NULL;
+    free(c);
+    *child = NULL;
+}
+
+int store_read_begin(store_t *s, store_txn_t **out)
+{
+    store_txn_t *t = NULL;
+    int ret = 0;
+
+    if (!out || !s) {
+        ret = LB_EINTERNAL;
+        goto done;
+    }
+    *out = NULL;
+    t = atomic_exchange(&s->rcache, NULL);
+    if (t) {
+        int rc = mdb_txn_renew(t->txn);
+        if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+            rc = mdb_env_set_mapsize(s->env, 0);
+            if (rc == 0)
+                rc = mdb_txn_renew(t->txn);
+        }
+        if (rc) {
+            mdb_txn_abort(t->txn);
+            t->txn = NULL;
+            ret = store_lmdb_err(NULL, rc);
+            goto done;
+        }
+    } else {
+        t = calloc(1, sizeof *t);
+        if (!t) {
+            ret = LB_ENOMEM;
+            goto done;
+        }
+        t->s = s;
+        t->rdonly = true;
+        ret = store_begin(s, MDB_RDONLY, &t->txn);
+        if (ret)
+            goto done;
+    }
+    atomic_fetch_add(&s->readers, 1);
+    *out = t;
+    t = NULL;
+done:
+    free(t);
+    return ret;
+}
+
+void store_read_end(store_txn_t **pt)
+{
+    if (!pt || !*pt)
+        return;
+    store_txn_t *t = *pt;
+    store_txn_t *expected = NULL;
+    store_t *s = t->s;
+
+    mdb_txn_reset(t->txn);
+    atomic_fetch_sub(&s->readers, 1);
+    /* Keep the handle for the next reader unless one is cached already. */
+    if (!atomic_compare_exchange_strong(&s->rcache, &expected, t)) {
+        mdb_txn_abort(t->txn);
+        free(t);
+    }
+    *pt = NULL;
+}
+
+/* ---- meta ---- */
+
+int store_meta_get(store_txn_t *txn, const char *name, const void **p, size_t *len)
+{
+    if (!txn || !name || !*name || !p || !len)
+        return LB_EINTERNAL;
+    MDB_val k = {strlen(name), (void *)name}, v;
+    int ret = store_lmdb_err(txn->s, mdb_get(txn->txn, txn->s->dbi[STORE_DB_META], &k, &v));
+    if (ret)
+        return ret;
+    *p = v.mv_data;
+    *len = v.mv_size;
+    return 0;
+}
+
+int store_meta_put(store_txn_t *txn, const char *name, const void *p, size_t len)
+{
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    if (!name || !*name || (!p && len))
+        return LB_EINTERNAL;
+    MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)p};
+    return store_lmdb_err(txn->s, mdb_put(txn->txn, txn->s->dbi[STORE_DB_META], &k, &v, 0));
+}
+
+int store_meta_get_u64(store_txn_t *txn, const char *name, uint64_t *v)
+{
+    const void *p;
+    size_t len;
+
+    if (!v)
+        return LB_EINTERNAL;
+    *v = 0;
+    int ret = store_meta_get(txn, name, &p, &len);
+    if (ret == LB_ENOTFOUND)
+        return 0;
+    if (ret)
+        return ret;
+    if (len != 8)
+        return LB_ECORRUPT;
+    *v = store_get_be64(p);
+    return 0;
+}
+
+int store_meta_put_u64(store_txn_t *txn, const char *name, uint64_t v)
+{
+    uint8_t buf[8];
+    store_be64(buf, v);
+    return store_meta_put(txn, name, buf, sizeof buf);
+}
+
+int store_next_case_id(store_txn_t *txn, uint64_t *id)
+{
+    uint64_t last;
+    int ret;
+
+    if (!id)
+        return LB_EINTERNAL;
+    ret = store_txn_writable(txn);
+    if (ret == 0)
+        ret = store_meta_get_u64(txn, "case_seq", &last);
+    if (ret == 0 && last == UINT64_MAX)
+        ret = LB_EINTERNAL;
+    if (ret == 0)
+        ret = store_meta_put_u64(txn, "case_seq", last + 1);
+    if (ret == 0)
+        *id = last + 1;
+    return ret;
+}
+
+/* ---- whole-store ---- */
+
+static int store_entries(store_txn_t *t, int db, uint64_t *n)
+{
+    MDB_stat st;
+    int ret = store_lmdb_err(NULL, mdb_stat(t->txn, t->s->dbi[db], &st));
+    if (ret == 0)
+        *n = st.ms_entries;
+    return ret;
+}
+
+int store_stats(store_t *s, store_stats_t *st)
+{
+    store_txn_t *t = NULL;
+    MDB_envinfo info;
+    MDB_stat est;
+    int ret;
+
+    if (!s || !st)
+        return LB_EINTERNAL;
+    memset(st, 0, sizeof *st);
+    ret = store_read_begin(s, &t);
+    if (ret)
+        goto done;
+    ret = store_entries(t, STORE_DB_CASES, &st->cases);
+    if (ret == 0)
+        ret = store_entries(t, STORE_DB_EVENTS, &st->events);
+    if (ret == 0)
+        ret = store_entries(t, STORE_DB_TIMERS, &st->timers);
+    if (ret == 0)
+        ret = store_entries(t, STORE_DB_IDEM, &st->idem);
+    if (ret)
+        goto done;
+    ret = store_lmdb_err(NULL, mdb_env_info(s->env, &info));
+    if (ret == 0)
+        ret = store_lmdb_err(NULL, mdb_env_stat(s->env, &est));
+    if (ret)
+        goto done;
+    st->db_bytes = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
+    st->map_bytes = info.me_mapsize;
+done:
+    store_read_end(&t);
+    return ret;
+}
+
+int store_backup(store_t *s, const char *path, uint64_t *bytes)
+{
+    char file[4096];
+    struct stat sb;
+
+    if (!s || !path || !*path || !bytes)
+        return LB_EINTERNAL;
+    *bytes = 0;
+    if ((size_t)snprintf(file, sizeof file, "%s/data.mdb", path) >= sizeof file)
+        return LB_EBADREQ;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return store_lmdb_err(NULL, errno);
+    /* LMDB creates data.mdb exclusively: an existing copy is LB_EEXIST. */
+    int ret = store_lmdb_err(NULL, mdb_env_copy2(s->env, path, MDB_CP_COMPACT));
+    if (ret)
+        return ret;
+    if (stat(file, &sb) != 0)
+        return store_lmdb_err(NULL, errno);
+    *bytes = (uint64_t)sb.st_size;
+    return 0;
+}

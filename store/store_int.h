@@ -1,0 +1,121 @@
+/*
+ * store_int.h - what the files of store/ share and nobody else sees: the
+ * layout of store_t and store_txn_t, the named databases, key encoding
+ * helpers and the one place LMDB and errno codes become LB_E* codes.
+ */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <lmdb.h>
+#include <stdatomic.h>
+
+#include "store.h"
+
+/* The named databases; order is the order they are opened in. */
+enum {
+    STORE_DB_CASES,
+    STORE_DB_SUMMARIES,
+    STORE_DB_AREA_STATE,
+    STORE_DB_HOUSEHOLDS,
+    STORE_DB_HOUSE_CASES,
+    STORE_DB_NID,
+    STORE_DB_PII,
+    STORE_DB_EVENTS,
+    STORE_DB_TIMERS,
+    STORE_DB_CASE_TIMER,
+    STORE_DB_IDEM,
+    STORE_DB_IDEM_TIME,
+    STORE_DB_COUNTS,
+    STORE_DB_META,
+    STORE_DB_CASE_EVENTS,
+    STORE_DB_COUNT
+};
+
+struct store {
+    MDB_env *env;
+    MDB_dbi dbi[STORE_DB_COUNT];
+    size_t map_max;
+    bool read_only;
+    /*
+     * Sticky for the running write transaction: some call met MDB_MAP_FULL.
+     * store_write then grows and retries even if fn swallowed the error, so
+     * a full map never turns into a failed request.
+     */
+    bool w_mapfull;
+    /* store_write is running: a nested call would wait on LMDB's writer lock forever. */
+    bool in_write;
+    /* Read transactions open now: the map may not be moved under them. */
+    atomic_int readers;
+    /* One reset read transaction kept for renewal (cheaper than begin). */
+    _Atomic(store_txn_t *) rcache;
+    char path[4096]; /* DIR/data.mdb */
+};
+
+struct store_txn {
+    store_t *s;
+    MDB_txn *txn;
+    store_txn_t *child; /* open nested transaction, if any */
+    store_txn_t *parent;
+    bool rdonly;
+};
+
+/*
+ * The one translation of LMDB and errno codes into LB_E* (0 stays 0). s may
+ * be NULL; when given, MDB_MAP_FULL marks the running write transaction.
+ */
+int store_lmdb_err(store_t *s, int rc);
+
+/* Write access check for the mutating calls: LB_EINTERNAL on a read txn. */
+int store_txn_writable(const store_txn_t *t);
+
+/*
+ * Thin wrappers over mdb_* on database db of t's store, with the error
+ * translated; a get's value is valid until the transaction ends.
+ */
+int store_db_cursor(store_txn_t *t, int db, MDB_cursor **cur);
+int store_db_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen);
+int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void **v, size_t *vlen);
+int store_db_del(store_txn_t *t, int db, const void *k, size_t klen);
+
+/* Big-endian integers and the order-preserving signed encoding. */
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static inline uint64_t store_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline uint32_t store_get_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Flipping the sign bit makes the unsigned byte order the numeric order. */
+static inline void store_i64(uint8_t *p, int64_t v)
+{
+    store_be64(p, (uint64_t)v ^ (UINT64_C(1) << 63));
+}
+
+static inline int64_t store_get_i64(const uint8_t *p)
+{
+    return (int64_t)(store_get_be64(p) ^ (UINT64_C(1) << 63));
+}
+
+#endif

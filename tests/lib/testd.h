@@ -1,0 +1,64 @@
+/*
+ * testd.h - integration-test harness: starts a real logbookd on free
+ * loopback ports in a scratch folder, connects clients with the admin
+ * certificate it generated, and stops it by its pid.
+ */
+#ifndef TESTD_H
+#define TESTD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../../clients/client.h"
+
+typedef struct {
+    char dir[256];       /* scratch folder: config, data, log */
+    char config[300];
+    char data[300];
+    char log[300];
+    char req_ep[64];
+    char ev_ep[64];
+    int req_port, ev_port;
+    pid_t pid;
+    bool manual_clock;
+    lbc_t *admin; /* a connected admin client */
+} testd_t;
+
+typedef struct {
+    bool manual_clock;
+    const char *clients_yaml; /* text of the clients registry, or NULL for an empty one */
+    const char *extra_config; /* more lines for logbookd.yaml (e.g. limits), or NULL */
+    const char *workflows;    /* a workflows folder, default the repository's config/workflows */
+    int batch_max;            /* 0 = default */
+} testd_opts_t;
+
+/* Creates the scratch folder and config, starts the daemon, waits for ping. 0 or -1. */
+int testd_start(testd_t *t, const testd_opts_t *o);
+/* Starts the daemon again on the same folder and ports. */
+int testd_restart(testd_t *t);
+/* SIGTERM, wait; returns the exit status (or -1). */
+int testd_stop(testd_t *t);
+/* SIGKILL, wait. */
+void testd_kill(testd_t *t);
+/* Stops if running and removes the scratch folder. */
+void testd_cleanup(testd_t *t);
+
+/* A new client with the given certificate (NULL = admin) to the requests socket. */
+lbc_t *testd_client(testd_t *t, const char *cert_secret_path, int timeout_ms, int retries);
+/* Calls op on the admin client; returns the reply (caller frees). args borrowed. */
+lb_val_t *testd_call(testd_t *t, const char *op, const lb_val_t *args);
+/* The reply's error code, or "" when ok. */
+const char *testd_code(const lb_val_t *reply);
+
+/* Writes a new client certificate NAME into the scratch folder; returns its Z85 public key. */
+int testd_keygen(testd_t *t, const char *name, char pub_z85[41], char *secret_path,
+                 size_t pathlen);
+/* Rewrites the clients registry and sends SIGHUP; waits until the reload is visible. */
+int testd_set_clients(testd_t *t, const char *yaml);
+
+/* A valid 13-digit national id built from a 12-digit seed. */
+void testd_nid(unsigned long long seed, char out[14]);
+/* A household map: house id from n, area given. */
+lb_val_t *testd_household(unsigned long n, const char *area);
+
+#endif

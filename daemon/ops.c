@@ -1111,14 +1111,11 @@ static int op_report_summary(lbd_ctx_t *ctx)
             rc = r.rc;
     }
     if (rc == 0 && digits) {
-        /* rows map -> sorted array */
-        lb_val_t **v = r.rows->m.vals;
-        qsort(v, r.rows->m.n, sizeof *v, cmp_rows);
-        for (uint32_t i = 0; rc == 0 && i < r.rows->m.n; i++) {
-            rc = lb_arr_push(rows, v[i]);
-            v[i] = NULL;
-        }
-        r.rows->m.n = 0;
+        /* rows, kept in a map while counters arrive, go out as an array sorted by key */
+        for (uint32_t i = 0; rc == 0 && i < r.rows->m.n; i++)
+            rc = lb_arr_push(rows, lb_val_dup(r.rows->m.vals[i]));
+        if (rc == 0)
+            qsort(rows->a.items, rows->a.n, sizeof *rows->a.items, cmp_rows);
     } else if (rc == 0) {
         rc = rows_from_totals(&r, rows);
     }
@@ -1129,10 +1126,6 @@ static int op_report_summary(lbd_ctx_t *ctx)
         rc |= lb_map_set(ctx->result, "totals", r.totals);
         r.totals = NULL;
     }
-    /* rows moved out of r.rows have NULL slots; free what is left */
-    for (uint32_t i = 0; r.rows && i < r.rows->m.n; i++)
-        if (!r.rows->m.vals[i])
-            r.rows->m.vals[i] = lb_nil();
     lb_val_free(&r.rows);
     lb_val_free(&r.totals);
     lb_val_free(&rows);

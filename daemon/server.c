@@ -657,6 +657,23 @@ static int64_t newest_event_at(store_t *s)
     return at;
 }
 
+/* mkdir -p, new folders mode 0700 (the data folder holds keys). */
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -670,7 +687,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;
-    if (mkdir(d->cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir_p(d->cfg.data_dir) != 0) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
         rc = LB_ECONFIG;
         goto fail;

@@ -46,14 +46,17 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
+# libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
+FUZZ_NAMES  := request workflow csv
+REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all build deps test unit-test integration-test asan valgrind run clean install format lint bench fuzz demo
+.PHONY: all build deps test unit-test integration-test asan valgrind run clean install format lint bench fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS)
+build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS)
 
 # Installs Debian's packages when a library is missing (as root), else says how.
 deps:
@@ -105,7 +108,15 @@ $(BUILD)/tests/test_lbd: $(BUILD)/tests/unit/test_lbd.o $(DAEMON_LIB) $(STORE_LI
 $(BUILD)/tests/test_client: $(BUILD)/tests/unit/test_client.o $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
 $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 # Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.
-$(UNIT_BINS) $(INTEG_BINS) $(BUILD)/tests/bench: $(BUILD)/tests/%:
+$(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# A fuzz target with replay.c's main() instead of libFuzzer's.
+$(BUILD)/tests/replay_request: $(BUILD)/tests/fuzz/fuzz_request.o $(PROTO_LIB)
+$(BUILD)/tests/replay_workflow: $(BUILD)/tests/fuzz/fuzz_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/replay_csv: $(BUILD)/tests/fuzz/fuzz_csv.o $(CLIENT_LIB) $(PROTO_LIB)
+$(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/replay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -113,9 +124,12 @@ $(UNIT_BINS) $(INTEG_BINS) $(BUILD)/tests/bench: $(BUILD)/tests/%:
 test: all
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS)
+run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS)
 	@fail=0; for t in $(UNIT_BINS) $(INTEG_BINS); do \
 	  echo "== $$t"; LOGBOOKD=$(abspath $(BIN)/logbookd) LOGBOOK_BIN=$(abspath $(BIN)) $(TEST_WRAP) $$t || fail=1; \
+	done; \
+	for f in $(FUZZ_NAMES); do \
+	  echo "== $(BUILD)/tests/replay_$$f"; $(TEST_WRAP) $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f || fail=1; \
 	done; \
 	if [ $$fail = 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi; exit $$fail
 
@@ -132,11 +146,77 @@ run: all
 	@mkdir -p var/data
 	$(BIN)/logbookd --config config/logbookd.yaml --foreground
 
-bench: all
-	@$(MAKE) --no-print-directory $(BUILD)/tests/bench
-	$(BUILD)/tests/bench
+# Builds only what it runs (the daemon and the bench), then prints the figures.
+# BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N: see tests/bench/bench.c.
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/bench
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/bench
 
-$(BUILD)/tests/bench: $(BUILD)/tests/bench/bench.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+# The object is not $(BUILD)/tests/bench/bench.o: that folder would take the binary's name.
+$(BUILD)/tests/bench.o: tests/bench/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+	@if [ -d $@ ]; then rm -rf $@; fi
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc
+# objects), each run FUZZ_SECONDS over tests/fuzz/corpus/NAME. New inputs go to
+# build/fuzz/corpus-NAME, so the committed corpus changes only by a deliberate merge:
+#   build/fuzz/fuzz_NAME -merge=1 NEW_DIR tests/fuzz/corpus/NAME build/fuzz/corpus-NAME
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS   = -g -O1 $(FUZZ_SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+                -std=c11 -D_GNU_SOURCE -Iproto -Wall -Wextra -Werror -Wshadow \
+                -Wno-missing-field-initializers -fno-strict-aliasing $(PKG_CFLAGS)
+FUZZ_PROBE   := int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }
+fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(1))
+
+# clang and its libFuzzer runtime (Debian: libclang-rt-14-dev), installed when missing and root.
+fuzz-deps:
+	@if ! echo '$(FUZZ_PROBE)' | $(FUZZ_CC) $(FUZZ_SAN) -x c - -o /dev/null >/dev/null 2>&1; then \
+	  echo "missing: $(FUZZ_CC) with libFuzzer"; \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing: apt-get install -y clang libclang-rt-14-dev"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev >/dev/null || exit 1; \
+	  else \
+	    echo "run as root: apt-get install -y clang libclang-rt-14-dev"; exit 1; \
+	  fi; \
+	fi
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libproto.a: $(call fuzzobj,$(PROTO_SRC))
+$(FUZZ_BUILD)/libworkflow.a: $(call fuzzobj,$(WORKFLOW_SRC))
+$(FUZZ_BUILD)/libproto.a $(FUZZ_BUILD)/libworkflow.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/csv.o $(FUZZ_BUILD)/libproto.a
+$(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES)):
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz-build: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+# Every target runs even when an earlier one fails; crash files land in build/fuzz/NAME-*.
+fuzz: deps fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@fail=0; for f in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$f; \
+	  echo "== fuzz_$$f for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_BUILD)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	    -dict=tests/fuzz/$$f.dict -artifact_prefix=$(FUZZ_BUILD)/$$f- \
+	    $(FUZZ_BUILD)/corpus-$$f tests/fuzz/corpus/$$f || { echo "fuzz_$$f FAILED"; fail=1; }; \
+	done; exit $$fail
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \

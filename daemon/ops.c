@@ -337,8 +337,6 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
             rc = store_nid_add(ctx->txn, hash, id);
         }
     }
-    if (rc == 0)
-        rc = case_save(d, ctx->txn, c, NULL);
     if (rc)
         return rc;
     lb_val_t *ev = event_new(c, ctx->now, "case", "opened", ctx->client->name);
@@ -355,8 +353,10 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     if (rc == 0)
         rc = lbd_emit(ctx->txn, ctx->pubs, ev, seq_out);
     lb_val_free(&ev);
-    if (rc == 0)
+    if (rc == 0) {
         c->last_seq = *seq_out;
+        rc = case_save(d, ctx->txn, c, NULL);
+    }
     return rc;
 }
 

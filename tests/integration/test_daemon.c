@@ -241,10 +241,12 @@ static void test_open_get_conflict(void)
     char cid[LB_CASE_ID_MAX];
     snprintf(cid, sizeof cid, "%s", result_str(r, "case_id"));
     CU_ASSERT_STRING_EQUAL(result_str(r, "state"), "identified");
-    CU_ASSERT_TRUE(result_int(r, "seq") > 0);
+    int64_t open_seq = result_int(r, "seq");
+    CU_ASSERT_TRUE(open_seq > 0);
     lb_val_free(&r);
 
     r = get_case(&D, cid);
+    CU_ASSERT_EQUAL(result_int(r, "last_seq"), open_seq);
     CU_ASSERT_STRING_EQUAL_FATAL(testd_code(r), "");
     const lb_val_t *c = lbc_reply_result(r);
     CU_ASSERT_STRING_EQUAL(lb_map_str(c, "state"), "identified");

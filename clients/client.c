@@ -1,0 +1,1184 @@
+/*
+ * client.c - the shared client library: a DEALER connection that speaks
+ * PROTOCOL.md section 2 with idempotent retries, pipelined sends, and an
+ * event subscriber that repairs gaps with events.since (section 7, the Clone
+ * pattern). Only this file of the library includes ZeroMQ.
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "../proto/proto.h"
+
+/* Replies (a page of 10,000 events) may be far larger than a request. */
+static const proto_limits_t reply_limits = {
+    .max_depth = 32,
+    .max_items = 1000000,
+    .max_str = 16 * 1024 * 1024,
+    .max_nodes = 20000000,
+};
+
+/* Refuse absurd frames before libzmq allocates them. */
+#define CLIENT_MAX_MSG ((int64_t)256 * 1024 * 1024)
+
+#define SUB_DEFAULT_PAGE 1000
+#define SUB_MAX_PAGE PROTO_EVENTS_MAX
+
+struct lbc {
+    void *ctx;
+    bool own_ctx;
+    void *sock;
+    void *mon; /* PAIR receiving handshake failures; NULL without CURVE */
+    char *endpoint;
+    lb_cert_t *ckey, *skey; /* NULL without CURVE */
+    int timeout_ms;
+    int retries;
+    unsigned gen;        /* counts sockets, to name monitor endpoints uniquely */
+    char handshake[200]; /* last handshake failure seen, "" if none */
+};
+
+typedef struct sub_ev {
+    uint64_t seq;
+    lb_val_t *body;
+    lb_buf_t raw;
+    struct sub_ev *next;
+} sub_ev_t;
+
+struct lbc_sub {
+    lbc_t *req;
+    void *sock;
+    char **topics;
+    size_t ntopics;
+    uint32_t page;
+    /* Every event with seq <= covered is queued, delivered or known not to match. */
+    uint64_t covered;
+    /* Highest seq known to exist (heartbeat, live event); repair while > covered. */
+    uint64_t target;
+    bool catchup;   /* catch up to the daemon's last_seq before anything else */
+    sub_ev_t *head; /* ready to deliver, ascending seq */
+    sub_ev_t *tail;
+    sub_ev_t *pending; /* a live event that arrived after a gap, held until repaired */
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Defaults                                                                */
+/* ---------------------------------------------------------------------- */
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return (v && *v) ? v : dflt;
+}
+
+lbc_paths_t lbc_default_paths(void)
+{
+    lbc_paths_t p = {
+        .endpoint = env_or("LOGBOOK_ENDPOINT", LBC_DEFAULT_ENDPOINT),
+        .events_endpoint = env_or("LOGBOOK_EVENTS_ENDPOINT", LBC_DEFAULT_EVENTS_ENDPOINT),
+        .client_cert = env_or("LOGBOOK_CERT", LBC_DEFAULT_CERT),
+        .server_cert = env_or("LOGBOOK_SERVER_CERT", LBC_DEFAULT_SERVER_CERT),
+    };
+    return p;
+}
+
+void lbc_opts_init(lbc_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->timeout_ms = LBC_DEFAULT_TIMEOUT_MS;
+    o->retries = LBC_DEFAULT_RETRIES;
+}
+
+void lbc_new_id(char out[LBC_ID_LEN + 1])
+{
+    uint8_t raw[LBC_ID_LEN / 2];
+    /* randombytes_buf needs no sodium_init on Linux, but calling it is cheap and safe. */
+    if (sodium_init() < 0)
+        abort(); /* no entropy source at all: nothing sensible to continue with */
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, LBC_ID_LEN + 1, raw, sizeof raw);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sockets                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int sock_opts(void *s, const lbc_t *c, char *err, size_t errlen)
+{
+    int zero = 0, timeout = c->timeout_ms;
+    int64_t maxmsg = CLIENT_MAX_MSG;
+    /* HWM 0 = unbounded: a pipelined benchmark must never block or drop its own requests. */
+    if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof timeout) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0)
+        goto fail;
+    if (c->ckey) {
+        if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, c->skey->public_key, LB_CERT_KEY_BYTES) != 0 ||
+            zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, c->ckey->public_key, LB_CERT_KEY_BYTES) != 0 ||
+            zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, c->ckey->secret_key, LB_CERT_KEY_BYTES) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
+    return LB_EIO;
+}
+
+static void close_socket(lbc_t *c)
+{
+    if (c->mon) {
+        zmq_socket_monitor(c->sock, NULL, 0);
+        zmq_close(c->mon);
+        c->mon = NULL;
+    }
+    if (c->sock) {
+        zmq_close(c->sock);
+        c->sock = NULL;
+    }
+}
+
+static int open_socket(lbc_t *c, char *err, size_t errlen)
+{
+    int rc = 0;
+    char mon_ep[96];
+    c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    if (!c->sock) {
+        set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+    rc = sock_opts(c->sock, c, err, errlen);
+    if (rc)
+        goto done;
+    if (c->ckey) {
+        /* Without this, a refused key shows only as silence; with it, we can say why. */
+        snprintf(mon_ep, sizeof mon_ep, "inproc://lbc-monitor-%p-%u", (void *)c, c->gen++);
+        if (zmq_socket_monitor(
+                c->sock, mon_ep,
+                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0) {
+            c->mon = zmq_socket(c->ctx, ZMQ_PAIR);
+            int zero = 0;
+            if (c->mon && (zmq_setsockopt(c->mon, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+                           zmq_connect(c->mon, mon_ep) != 0)) {
+                zmq_socket_monitor(c->sock, NULL, 0);
+                zmq_close(c->mon);
+                c->mon = NULL;
+            }
+        }
+    }
+    if (zmq_connect(c->sock, c->endpoint) != 0) {
+        set_err(err, errlen, "%s: %s", c->endpoint, zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+done:
+    if (rc)
+        close_socket(c);
+    return rc;
+}
+
+static int reconnect(lbc_t *c, char *err, size_t errlen)
+{
+    close_socket(c);
+    return open_socket(c, err, errlen);
+}
+
+/* Reads the monitor's pending events and remembers the latest handshake verdict. */
+static void drain_monitor(lbc_t *c)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->mon, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        bool first = zmq_msg_size(&m) == 6;
+        if (first) {
+            memcpy(&event, zmq_msg_data(&m), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&m) + 2, 4);
+        }
+        /* Consume the endpoint frame that follows. */
+        while (zmq_msg_more(&m)) {
+            zmq_msg_close(&m);
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, c->mon, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&m);
+        if (!first)
+            continue;
+        switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            c->handshake[0] = '\0';
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            snprintf(c->handshake, sizeof c->handshake,
+                     "the daemon refused this client's key (ZAP status %u): is it registered?",
+                     (unsigned)value);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+            snprintf(c->handshake, sizeof c->handshake,
+                     "CURVE handshake failed (protocol error 0x%x): does the server certificate "
+                     "match the daemon?",
+                     (unsigned)value);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            snprintf(c->handshake, sizeof c->handshake,
+                     "CURVE handshake failed (%s): does the server certificate match the daemon?",
+                     zmq_strerror((int)value));
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connect                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int copy_cert(const lb_cert_t *src, lb_cert_t **dst)
+{
+    int rc = lb_cert_generate(dst); /* sodium-guarded storage of the right shape */
+    if (rc)
+        return rc;
+    memcpy(*dst, src, sizeof *src);
+    return 0;
+}
+
+int lbc_connect(const lbc_opts_t *opts, lbc_t **out, char *err, size_t errlen)
+{
+    int rc = 0;
+    lbc_t *c = NULL;
+
+    if (!out)
+        return LB_EBADREQ;
+    *out = NULL;
+    if (!opts || !opts->endpoint || !*opts->endpoint) {
+        set_err(err, errlen, "no endpoint given");
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    bool have_client = opts->client_key || (opts->client_cert && *opts->client_cert);
+    bool have_server = opts->server_key || (opts->server_cert && *opts->server_cert);
+    if (have_client != have_server) {
+        set_err(err, errlen, "CURVE needs both a client certificate and the server's");
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->endpoint = strdup(opts->endpoint))) {
+        rc = LB_ENOMEM;
+        goto done;
+    }
+    c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : LBC_DEFAULT_TIMEOUT_MS;
+    c->retries = opts->retries > 0 ? opts->retries : 0;
+    if (have_client) {
+        rc = opts->client_key ? copy_cert(opts->client_key, &c->ckey)
+                              : lb_cert_load(opts->client_cert, &c->ckey, err, errlen);
+        if (rc)
+            goto done;
+        if (!c->ckey->has_secret) {
+            set_err(err, errlen,
+                    "%s: the client certificate needs its secret key (NAME.key_secret)",
+                    opts->client_cert ? opts->client_cert : "client certificate");
+            rc = LB_ECONFIG;
+            goto done;
+        }
+        rc = opts->server_key ? copy_cert(opts->server_key, &c->skey)
+                              : lb_cert_load(opts->server_cert, &c->skey, err, errlen);
+        if (rc)
+            goto done;
+    }
+    if (opts->zmq_ctx) {
+        c->ctx = opts->zmq_ctx;
+    } else {
+        c->ctx = zmq_ctx_new();
+        if (!c->ctx) {
+            set_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+            rc = LB_EIO;
+            goto done;
+        }
+        c->own_ctx = true;
+    }
+    rc = open_socket(c, err, errlen);
+done:
+    if (rc)
+        lbc_destroy(&c);
+    *out = c;
+    return rc;
+}
+
+void lbc_destroy(lbc_t **pc)
+{
+    if (!pc || !*pc)
+        return;
+    lbc_t *c = *pc;
+    close_socket(c);
+    if (c->own_ctx && c->ctx)
+        zmq_ctx_term(c->ctx);
+    lb_cert_destroy(&c->ckey);
+    lb_cert_destroy(&c->skey);
+    free(c->endpoint);
+    free(c);
+    *pc = NULL;
+}
+
+void *lbc_zmq_ctx(const lbc_t *c)
+{
+    return c ? c->ctx : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests                                                                */
+/* ---------------------------------------------------------------------- */
+
+static int pack_str(lb_buf_t *out, const char *s)
+{
+    lb_val_t *v = lb_str(s);
+    if (!v)
+        return LB_ENOMEM;
+    int rc = proto_pack(v, out);
+    lb_val_free(&v);
+    return rc;
+}
+
+/*
+ * Encodes {v, id, op, args?} around the borrowed args: writing the map header
+ * by hand avoids copying args (a case.import batch may be a megabyte).
+ */
+static int pack_request(const char *id, const char *op, const lb_val_t *args, lb_buf_t *out)
+{
+    uint8_t hdr = (uint8_t)(0x80 | (args ? 4 : 3)); /* msgpack fixmap */
+    uint8_t one = 0x01;                             /* positive fixint 1 */
+    int rc = lb_buf_append(out, &hdr, 1);
+    if (rc == 0)
+        rc = pack_str(out, "v");
+    if (rc == 0)
+        rc = lb_buf_append(out, &one, 1);
+    if (rc == 0)
+        rc = pack_str(out, "id");
+    if (rc == 0)
+        rc = pack_str(out, id);
+    if (rc == 0)
+        rc = pack_str(out, "op");
+    if (rc == 0)
+        rc = pack_str(out, op);
+    if (rc == 0 && args) {
+        rc = pack_str(out, "args");
+        if (rc == 0)
+            rc = proto_pack(args, out);
+    }
+    return rc;
+}
+
+static int check_request(const char *id, const char *op, const lb_val_t *args, char *err,
+                         size_t errlen)
+{
+    if (!op || !*op) {
+        set_err(err, errlen, "no operation given");
+        return LB_EBADREQ;
+    }
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > PROTO_ID_MAX) {
+        set_err(err, errlen, "request id must be 1-%d bytes", PROTO_ID_MAX);
+        return LB_EBADREQ;
+    }
+    if (args && args->type != LB_MAP) {
+        set_err(err, errlen, "%s: args must be a map", op);
+        return LB_EBADREQ;
+    }
+    return 0;
+}
+
+/* Sends [empty delimiter, body] so the daemon's ROUTER sees what a REQ socket sends. */
+static int send_body(lbc_t *c, const lb_buf_t *body)
+{
+    if (zmq_send(c->sock, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(c->sock, body->p, body->len, 0) < 0)
+        return zmq_errno() == EAGAIN ? LB_EUNAVAIL : LB_EIO;
+    return 0;
+}
+
+/*
+ * Reads one whole message and decodes its body: [body] or ["", body].
+ * 0 with *reply a map; LB_ECORRUPT for anything else (the caller drops it).
+ */
+static int read_reply(lbc_t *c, lb_val_t **reply)
+{
+    int rc = 0;
+    int nframes = 0;
+    size_t first_len = 0;
+    zmq_msg_t m;
+    *reply = NULL;
+    for (;;) {
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return nframes == 0 ? LB_ECORRUPT : LB_EIO;
+        }
+        nframes++;
+        if (nframes == 1)
+            first_len = zmq_msg_size(&m);
+        if (!zmq_msg_more(&m))
+            break;
+        zmq_msg_close(&m);
+    }
+    if (nframes == 1 || (nframes == 2 && first_len == 0)) {
+        proto_err_t perr;
+        rc = proto_unpack(zmq_msg_data(&m), zmq_msg_size(&m), &reply_limits, reply, &perr);
+        if (rc == 0 && (*reply)->type != LB_MAP) {
+            lb_val_free(reply);
+            rc = LB_ECORRUPT;
+        }
+        if (rc)
+            rc = LB_ECORRUPT;
+    } else {
+        rc = LB_ECORRUPT;
+    }
+    zmq_msg_close(&m);
+    return rc;
+}
+
+/* Waits until deadline (monotonic ms; < 0 = forever) for one decodable reply. */
+static int wait_reply(lbc_t *c, int64_t deadline, lb_val_t **reply)
+{
+    *reply = NULL;
+    for (;;) {
+        long left = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ms();
+            left = d > 0 ? (long)d : 0;
+        }
+        zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, c->mon ? 2 : 1, left);
+        if (n < 0 && zmq_errno() != EINTR)
+            return LB_EIO;
+        if (n > 0 && c->mon && (items[1].revents & ZMQ_POLLIN))
+            drain_monitor(c);
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            int rc = read_reply(c, reply);
+            if (rc != LB_ECORRUPT)
+                return rc;
+        }
+        if (deadline >= 0 && now_ms() >= deadline)
+            return LB_EUNAVAIL;
+    }
+}
+
+int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
+                char *err, size_t errlen)
+{
+    int rc = 0;
+    int tries = 0;
+    lb_buf_t req;
+    lb_buf_init(&req);
+
+    if (!c || !reply) {
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    *reply = NULL;
+    rc = check_request(id, op, args, err, errlen);
+    if (rc)
+        goto done;
+    rc = pack_request(id, op, args, &req);
+    if (rc)
+        goto done;
+    c->handshake[0] = '\0';
+    for (tries = 0; tries <= c->retries; tries++) {
+        /* A fresh socket per retry: the old connection may be dead or wedged. */
+        if (tries > 0 || !c->sock) {
+            rc = reconnect(c, err, errlen);
+            if (rc)
+                goto done;
+        }
+        rc = send_body(c, &req);
+        if (rc == LB_EIO) {
+            set_err(err, errlen, "%s: send: %s", c->endpoint, zmq_strerror(zmq_errno()));
+            goto done;
+        }
+        if (rc)
+            continue;
+        int64_t deadline = now_ms() + c->timeout_ms;
+        for (;;) {
+            lb_val_t *r = NULL;
+            rc = wait_reply(c, deadline, &r);
+            if (rc == LB_EIO) {
+                set_err(err, errlen, "%s: receive: %s", c->endpoint, zmq_strerror(zmq_errno()));
+                goto done;
+            }
+            if (rc)
+                break;
+            const char *rid = lbc_reply_id(r);
+            /* Anything else is the late answer to an earlier request on this socket. */
+            if (!*rid || strcmp(rid, id) == 0) {
+                *reply = r;
+                goto done;
+            }
+            lb_val_free(&r);
+        }
+    }
+    /* Start the next call on a clean socket, free of whatever still arrives for this one. */
+    close_socket(c);
+    set_err(err, errlen, "no reply from %s to %s within %d ms (%d %s)%s%s", c->endpoint, op,
+            c->timeout_ms, tries, tries == 1 ? "try" : "tries", c->handshake[0] ? ": " : "",
+            c->handshake);
+    rc = LB_EUNAVAIL;
+done:
+    lb_buf_free(&req);
+    return rc;
+}
+
+int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
+             size_t errlen)
+{
+    char id[LBC_ID_LEN + 1];
+    lbc_new_id(id);
+    return lbc_call_id(c, id, op, args, reply, err, errlen);
+}
+
+int lbc_send(lbc_t *c, const char *id, const char *op, const lb_val_t *args)
+{
+    int rc = 0;
+    lb_buf_t req;
+    lb_buf_init(&req);
+    if (!c) {
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    rc = check_request(id, op, args, NULL, 0);
+    if (rc)
+        goto done;
+    if (!c->sock) {
+        rc = reconnect(c, NULL, 0);
+        if (rc)
+            goto done;
+    }
+    rc = pack_request(id, op, args, &req);
+    if (rc == 0)
+        rc = send_body(c, &req);
+done:
+    lb_buf_free(&req);
+    return rc;
+}
+
+int lbc_recv(lbc_t *c, int timeout_ms, lb_val_t **reply)
+{
+    if (!c || !reply)
+        return LB_EBADREQ;
+    *reply = NULL;
+    if (!c->sock) {
+        int rc = reconnect(c, NULL, 0);
+        if (rc)
+            return rc;
+    }
+    return wait_reply(c, timeout_ms < 0 ? -1 : now_ms() + timeout_ms, reply);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Replies                                                                 */
+/* ---------------------------------------------------------------------- */
+
+bool lbc_reply_ok(const lb_val_t *reply)
+{
+    const lb_val_t *ok = lb_map_get(reply, "ok");
+    return ok && ok->type == LB_BOOL && ok->b;
+}
+
+const lb_val_t *lbc_reply_result(const lb_val_t *reply)
+{
+    return lbc_reply_ok(reply) ? lb_map_get(reply, "result") : NULL;
+}
+
+const char *lbc_reply_id(const lb_val_t *reply)
+{
+    const char *id = lb_map_str(reply, "id");
+    return id ? id : "";
+}
+
+static const struct {
+    const char *code;
+    int err;
+} wire_codes[] = {
+    {"bad_request", LB_EBADREQ},  {"bad_version", LB_EBADVER},  {"unknown_op", LB_EUNKNOWNOP},
+    {"not_found", LB_ENOTFOUND},  {"conflict", LB_ECONFLICT},   {"invalid_transition", LB_EINVALID},
+    {"guard_failed", LB_EGUARD},  {"forbidden", LB_EFORBIDDEN}, {"too_large", LB_ETOOLARGE},
+    {"unavailable", LB_EUNAVAIL}, {"internal", LB_EINTERNAL},
+};
+
+int lbc_errcode_parse(const char *code)
+{
+    for (size_t i = 0; code && i < sizeof wire_codes / sizeof wire_codes[0]; i++)
+        if (strcmp(code, wire_codes[i].code) == 0)
+            return wire_codes[i].err;
+    return LB_EINTERNAL;
+}
+
+int lbc_reply_error(const lb_val_t *reply, const char **code, const char **message,
+                    const char **field)
+{
+    const char *c = "", *m = "", *f = "";
+    int rc = 0;
+    if (!reply || reply->type != LB_MAP || !lb_map_get(reply, "ok")) {
+        c = "internal";
+        m = "not a reply";
+        rc = LB_EINTERNAL;
+    } else if (!lbc_reply_ok(reply)) {
+        const lb_val_t *e = lb_map_get(reply, "error");
+        const char *s;
+        c = (s = lb_map_str(e, "code")) ? s : "internal";
+        m = (s = lb_map_str(e, "message")) ? s : "";
+        f = (s = lb_map_str(e, "field")) ? s : "";
+        rc = lbc_errcode_parse(c);
+    }
+    if (code)
+        *code = c;
+    if (message)
+        *message = m;
+    if (field)
+        *field = f;
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events                                                                  */
+/* ---------------------------------------------------------------------- */
+
+int lbc_event_topic(const lb_val_t *body, char *out, size_t outlen)
+{
+    const char *kind = lb_map_str(body, "kind"), *area = lb_map_str(body, "area");
+    if (!kind || !area || !out)
+        return LB_EBADREQ;
+    int n = snprintf(out, outlen, "%s.%s", kind, area);
+    return (n < 0 || (size_t)n >= outlen) ? LB_EBADREQ : 0;
+}
+
+static bool sub_matches(const lbc_sub_t *s, const char *topic)
+{
+    if (s->ntopics == 0)
+        return true;
+    for (size_t i = 0; i < s->ntopics; i++)
+        if (strncmp(topic, s->topics[i], strlen(s->topics[i])) == 0)
+            return true;
+    return false;
+}
+
+static bool body_matches(const lbc_sub_t *s, const lb_val_t *body)
+{
+    char topic[256];
+    if (s->ntopics == 0)
+        return true;
+    return lbc_event_topic(body, topic, sizeof topic) == 0 && sub_matches(s, topic);
+}
+
+static void ev_free(sub_ev_t **pe)
+{
+    if (!pe || !*pe)
+        return;
+    lb_val_free(&(*pe)->body);
+    lb_buf_free(&(*pe)->raw);
+    free(*pe);
+    *pe = NULL;
+}
+
+/* A new event record taking over body and the raw bytes. */
+static sub_ev_t *ev_new(uint64_t seq, lb_val_t *body, const void *raw, size_t rawlen)
+{
+    sub_ev_t *e = calloc(1, sizeof *e);
+    if (!e || lb_buf_append(&e->raw, raw, rawlen) != 0) {
+        free(e);
+        lb_val_free(&body);
+        return NULL;
+    }
+    e->seq = seq;
+    e->body = body;
+    return e;
+}
+
+static void sub_enqueue(lbc_sub_t *s, sub_ev_t *e)
+{
+    e->next = NULL;
+    if (s->tail)
+        s->tail->next = e;
+    else
+        s->head = e;
+    s->tail = e;
+}
+
+static int body_seq(const lb_val_t *body, uint64_t *seq)
+{
+    int64_t v;
+    if (!body || body->type != LB_MAP || lb_map_int(body, "seq", &v) != 0 || v < 0)
+        return LB_ECORRUPT;
+    *seq = (uint64_t)v;
+    return 0;
+}
+
+/* Turns one element of events.since's list into a body and its published bytes. */
+static int since_item(const lb_val_t *item, lb_val_t **body, lb_buf_t *raw)
+{
+    proto_err_t perr;
+    *body = NULL;
+    if (item->type == LB_BIN) {
+        if (proto_unpack(item->s.p, item->s.n, &reply_limits, body, &perr) != 0)
+            return LB_ECORRUPT;
+        if (lb_buf_append(raw, item->s.p, item->s.n) != 0) {
+            lb_val_free(body);
+            return LB_ENOMEM;
+        }
+        return 0;
+    }
+    if (item->type != LB_MAP)
+        return LB_ECORRUPT;
+    *body = lb_val_dup(item);
+    if (!*body || proto_pack(*body, raw) != 0) {
+        lb_val_free(body);
+        return LB_ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Fetches events after `covered` with events.since until covered >= upto
+ * (UINT64_MAX: until the daemon's last_seq), queueing the matching ones.
+ */
+static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
+{
+    int rc = 0;
+    lb_val_t *args = NULL, *reply = NULL;
+    bool until_last = upto == UINT64_MAX;
+    while (s->covered < upto) {
+        args = lb_map();
+        if (!args || lb_map_set_int(args, "seq", (int64_t)s->covered) != 0 ||
+            lb_map_set_int(args, "limit", s->page) != 0) {
+            rc = LB_ENOMEM;
+            goto done;
+        }
+        rc = lbc_call(s->req, "events.since", args, &reply, err, errlen);
+        if (rc)
+            goto done;
+        if (!lbc_reply_ok(reply)) {
+            const char *code, *msg;
+            rc = lbc_reply_error(reply, &code, &msg, NULL);
+            set_err(err, errlen, "events.since: %s: %s", code, msg);
+            goto done;
+        }
+        const lb_val_t *res = lbc_reply_result(reply);
+        const lb_val_t *evs = lb_map_get(res, "events");
+        int64_t last = -1;
+        if (!evs || evs->type != LB_ARR) {
+            set_err(err, errlen, "events.since: reply without an events list");
+            rc = LB_ECORRUPT;
+            goto done;
+        }
+        if (until_last && lb_map_int(res, "last_seq", &last) == 0)
+            upto = last > 0 ? (uint64_t)last : 0;
+        bool progressed = false;
+        for (uint32_t i = 0; i < evs->a.n; i++) {
+            lb_val_t *body = NULL;
+            lb_buf_t raw;
+            uint64_t seq = 0;
+            lb_buf_init(&raw);
+            rc = since_item(evs->a.items[i], &body, &raw);
+            if (rc == 0)
+                rc = body_seq(body, &seq);
+            if (rc) {
+                lb_val_free(&body);
+                lb_buf_free(&raw);
+                set_err(err, errlen, "events.since: event %u of the page is unreadable", i);
+                goto done;
+            }
+            /* A daemon that counts `seq` inclusively repeats one event: skip it. */
+            if (seq <= s->covered) {
+                lb_val_free(&body);
+                lb_buf_free(&raw);
+                continue;
+            }
+            if (body_matches(s, body)) {
+                sub_ev_t *e = calloc(1, sizeof *e);
+                if (!e) {
+                    lb_val_free(&body);
+                    lb_buf_free(&raw);
+                    rc = LB_ENOMEM;
+                    goto done;
+                }
+                e->seq = seq;
+                e->body = body;
+                e->raw = raw;
+                sub_enqueue(s, e);
+            } else {
+                lb_val_free(&body);
+                lb_buf_free(&raw);
+            }
+            s->covered = seq;
+            progressed = true;
+        }
+        lb_val_free(&args);
+        lb_val_free(&reply);
+        if (!progressed && s->covered < upto) {
+            if (until_last)
+                break;
+            /*
+             * Events are published after commit, so the store should hold what
+             * was announced. Report it once and step over the hole, rather
+             * than failing the same way on every later call.
+             */
+            set_err(err, errlen,
+                    "events.since returned nothing after seq %llu, but seq %llu was announced",
+                    (unsigned long long)s->covered, (unsigned long long)upto);
+            s->covered = upto;
+            rc = LB_ECORRUPT;
+            goto done;
+        }
+    }
+done:
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+static int sub_ping_last(lbc_t *req, uint64_t *last, char *err, size_t errlen)
+{
+    lb_val_t *reply = NULL;
+    int64_t v = 0;
+    int rc = lbc_call(req, "ping", NULL, &reply, err, errlen);
+    if (rc)
+        goto done;
+    if (!lbc_reply_ok(reply)) {
+        const char *code, *msg;
+        rc = lbc_reply_error(reply, &code, &msg, NULL);
+        set_err(err, errlen, "ping: %s: %s", code, msg);
+        goto done;
+    }
+    if (lb_map_int(lbc_reply_result(reply), "last_seq", &v) != 0 || v < 0) {
+        set_err(err, errlen, "ping: reply without last_seq");
+        rc = LB_ECORRUPT;
+        goto done;
+    }
+    *last = (uint64_t)v;
+done:
+    lb_val_free(&reply);
+    return rc;
+}
+
+int lbc_sub_open(lbc_t *req, const lbc_sub_opts_t *opts, lbc_sub_t **out, char *err, size_t errlen)
+{
+    int rc = 0;
+    lbc_sub_t *s = NULL;
+    if (!out)
+        return LB_EBADREQ;
+    *out = NULL;
+    if (!req || !opts || !opts->endpoint || !*opts->endpoint || (opts->ntopics && !opts->topics)) {
+        set_err(err, errlen, "no events endpoint or topic list given");
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        rc = LB_ENOMEM;
+        goto done;
+    }
+    s->req = req;
+    s->page =
+        opts->page ? (opts->page > SUB_MAX_PAGE ? SUB_MAX_PAGE : opts->page) : SUB_DEFAULT_PAGE;
+    if (opts->ntopics) {
+        s->topics = calloc(opts->ntopics, sizeof *s->topics);
+        if (!s->topics) {
+            rc = LB_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < opts->ntopics; i++) {
+            if (!opts->topics[i] || !(s->topics[i] = strdup(opts->topics[i]))) {
+                rc = opts->topics[i] ? LB_ENOMEM : LB_EBADREQ;
+                goto done;
+            }
+            s->ntopics = i + 1;
+        }
+    }
+    s->sock = zmq_socket(req->ctx, ZMQ_SUB);
+    if (!s->sock) {
+        set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+    int zero = 0;
+    int64_t maxmsg = CLIENT_MAX_MSG;
+    /* A deep receive queue: what PUB drops for a slow reader must be repaired by requests. */
+    int hwm = 100000;
+    if (zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        (req->ckey && (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, req->skey->public_key,
+                                      LB_CERT_KEY_BYTES) != 0 ||
+                       zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, req->ckey->public_key,
+                                      LB_CERT_KEY_BYTES) != 0 ||
+                       zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, req->ckey->secret_key,
+                                      LB_CERT_KEY_BYTES) != 0))) {
+        set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+    bool all = s->ntopics == 0;
+    for (size_t i = 0; i < s->ntopics; i++)
+        if (!*s->topics[i])
+            all = true;
+    if (all) {
+        rc = zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "", 0);
+    } else {
+        rc = zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, "hb", 2);
+        for (size_t i = 0; rc == 0 && i < s->ntopics; i++)
+            rc = zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, s->topics[i], strlen(s->topics[i]));
+    }
+    if (rc != 0) {
+        set_err(err, errlen, "subscribe: %s", zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+    /* Subscribe before catching up, so nothing published meanwhile is lost for good. */
+    if (zmq_connect(s->sock, opts->endpoint) != 0) {
+        set_err(err, errlen, "%s: %s", opts->endpoint, zmq_strerror(zmq_errno()));
+        rc = LB_EIO;
+        goto done;
+    }
+    if (opts->after_seq == LBC_SEQ_NOW) {
+        rc = sub_ping_last(req, &s->covered, err, errlen);
+        if (rc)
+            goto done;
+        s->target = s->covered;
+    } else {
+        s->covered = s->target = opts->after_seq;
+        s->catchup = true;
+        rc = sub_repair(s, UINT64_MAX, err, errlen);
+        if (rc == 0)
+            s->catchup = false;
+        else if (rc == LB_EUNAVAIL)
+            rc = 0; /* lbc_sub_next tries again; a daemon that is still starting is no error */
+    }
+done:
+    if (rc)
+        lbc_sub_destroy(&s);
+    *out = s;
+    return rc;
+}
+
+void lbc_sub_destroy(lbc_sub_t **ps)
+{
+    if (!ps || !*ps)
+        return;
+    lbc_sub_t *s = *ps;
+    if (s->sock)
+        zmq_close(s->sock);
+    for (size_t i = 0; i < s->ntopics; i++)
+        free(s->topics[i]);
+    free(s->topics);
+    while (s->head) {
+        sub_ev_t *e = s->head;
+        s->head = e->next;
+        ev_free(&e);
+    }
+    ev_free(&s->pending);
+    free(s);
+    *ps = NULL;
+}
+
+uint64_t lbc_sub_cursor(const lbc_sub_t *s)
+{
+    if (!s)
+        return 0;
+    return s->head ? s->head->seq - 1 : s->covered;
+}
+
+/* Places a live event: next in line, a duplicate, or the far side of a gap. */
+static void sub_live(lbc_sub_t *s, sub_ev_t *e, bool matches)
+{
+    if (e->seq <= s->covered) {
+        ev_free(&e);
+    } else if (e->seq == s->covered + 1) {
+        s->covered = e->seq;
+        if (matches)
+            sub_enqueue(s, e);
+        else
+            ev_free(&e);
+    } else {
+        /* Hold it: the events in between come first, from events.since. */
+        if (s->target < e->seq - 1)
+            s->target = e->seq - 1;
+        if (matches) {
+            ev_free(&s->pending);
+            s->pending = e;
+        } else {
+            ev_free(&e);
+        }
+    }
+}
+
+/* Reads one published message: [topic, body]. */
+static int sub_read(lbc_sub_t *s)
+{
+    int rc = 0;
+    zmq_msg_t topic, body;
+    zmq_msg_init(&topic);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&topic, s->sock, ZMQ_DONTWAIT) < 0) {
+        rc = zmq_errno() == EAGAIN ? 0 : LB_EIO;
+        goto done;
+    }
+    if (!zmq_msg_more(&topic))
+        goto done; /* malformed: a missed event shows up as a gap later */
+    if (zmq_msg_recv(&body, s->sock, 0) < 0) {
+        rc = LB_EIO;
+        goto done;
+    }
+    if (zmq_msg_more(&body)) {
+        /* Swallow extra frames of a malformed message. */
+        zmq_msg_t extra;
+        do {
+            zmq_msg_init(&extra);
+            if (zmq_msg_recv(&extra, s->sock, 0) < 0) {
+                zmq_msg_close(&extra);
+                rc = LB_EIO;
+                goto done;
+            }
+            bool more = zmq_msg_more(&extra);
+            zmq_msg_close(&extra);
+            if (!more)
+                break;
+        } while (1);
+        goto done;
+    }
+    char tbuf[256];
+    size_t tlen = zmq_msg_size(&topic);
+    if (tlen >= sizeof tbuf)
+        goto done;
+    memcpy(tbuf, zmq_msg_data(&topic), tlen);
+    tbuf[tlen] = '\0';
+
+    lb_val_t *v = NULL;
+    proto_err_t perr;
+    uint64_t seq = 0;
+    if (proto_unpack(zmq_msg_data(&body), zmq_msg_size(&body), &reply_limits, &v, &perr) != 0 ||
+        body_seq(v, &seq) != 0) {
+        lb_val_free(&v);
+        goto done;
+    }
+    if (strcmp(tbuf, "hb") == 0) {
+        if (seq > s->target)
+            s->target = seq;
+        lb_val_free(&v);
+        goto done;
+    }
+    sub_ev_t *e = ev_new(seq, v, zmq_msg_data(&body), zmq_msg_size(&body));
+    if (!e) {
+        rc = LB_ENOMEM;
+        goto done;
+    }
+    sub_live(s, e, sub_matches(s, tbuf));
+done:
+    zmq_msg_close(&topic);
+    zmq_msg_close(&body);
+    return rc;
+}
+
+int lbc_sub_next(lbc_sub_t *s, int timeout_ms, uint64_t *seq, lb_val_t **body, lb_buf_t *raw,
+                 char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!s || !body)
+        return LB_EBADREQ;
+    *body = NULL;
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    for (;;) {
+        if (s->head) {
+            sub_ev_t *e = s->head;
+            s->head = e->next;
+            if (!s->head)
+                s->tail = NULL;
+            if (seq)
+                *seq = e->seq;
+            *body = e->body;
+            e->body = NULL;
+            if (raw) {
+                raw->len = 0;
+                rc = lb_buf_append(raw, e->raw.p, e->raw.len);
+            }
+            ev_free(&e);
+            if (rc)
+                lb_val_free(body);
+            return rc;
+        }
+        if (s->catchup) {
+            rc = sub_repair(s, UINT64_MAX, err, errlen);
+            if (rc)
+                return rc;
+            s->catchup = false;
+            continue;
+        }
+        if (s->target > s->covered) {
+            rc = sub_repair(s, s->target, err, errlen);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (s->pending) {
+            /* The gap before it is closed now: it is a duplicate or next in line. */
+            sub_ev_t *e = s->pending;
+            s->pending = NULL;
+            sub_live(s, e, true);
+            continue;
+        }
+        long left = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - now_ms();
+            left = d > 0 ? (long)d : 0;
+        }
+        zmq_pollitem_t item = {s->sock, 0, ZMQ_POLLIN, 0};
+        int n = zmq_poll(&item, 1, left);
+        if (n < 0 && zmq_errno() != EINTR) {
+            set_err(err, errlen, "poll: %s", zmq_strerror(zmq_errno()));
+            return LB_EIO;
+        }
+        if (n > 0) {
+            rc = sub_read(s);
+            if (rc) {
+                set_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
+                return rc;
+            }
+            continue;
+        }
+        if (deadline >= 0 && now_ms() >= deadline)
+            return LB_ENOTFOUND;
+    }
+}

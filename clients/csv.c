@@ -1,0 +1,217 @@
+/*
+ * csv.c - the CSV reader of csv.h: one record per call over a borrowed
+ * buffer, with line numbers kept exact across quoted newlines so that
+ * `logbook import` can point at the line of every bad row.
+ */
+#include "csv.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void lbc_csv_init(lbc_csv_t *r, const void *buf, size_t len)
+{
+    r->buf = buf;
+    r->len = buf ? len : 0;
+    r->pos = 0;
+    r->line = 1;
+    if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0)
+        r->pos = 3;
+}
+
+void lbc_csv_row_free(lbc_csv_row_t *row)
+{
+    if (!row)
+        return;
+    free(row->fields);
+    free(row->offs);
+    lb_buf_free(&row->store);
+    memset(row, 0, sizeof *row);
+}
+
+/* Consumes one line end (CRLF, LF or a lone CR) at the read position. */
+static bool eat_eol(lbc_csv_t *r)
+{
+    if (r->pos >= r->len)
+        return false;
+    if (r->buf[r->pos] == '\r') {
+        r->pos++;
+        if (r->pos < r->len && r->buf[r->pos] == '\n')
+            r->pos++;
+    } else if (r->buf[r->pos] == '\n') {
+        r->pos++;
+    } else {
+        return false;
+    }
+    r->line++;
+    return true;
+}
+
+static void skip_line(lbc_csv_t *r)
+{
+    while (r->pos < r->len && !eat_eol(r))
+        r->pos++;
+}
+
+static bool field_stop(char ch)
+{
+    return ch == ',' || ch == '\r' || ch == '\n';
+}
+
+/* Makes room for one more field offset. */
+static int row_grow(lbc_csv_row_t *row)
+{
+    if (row->n < row->cap)
+        return 0;
+    size_t cap = row->cap ? row->cap * 2 : 16;
+    size_t *offs = realloc(row->offs, cap * sizeof *offs);
+    if (!offs)
+        return LB_ENOMEM;
+    row->offs = offs;
+    char **fields = realloc(row->fields, cap * sizeof *fields);
+    if (!fields)
+        return LB_ENOMEM;
+    row->fields = fields;
+    row->cap = cap;
+    return 0;
+}
+
+int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
+{
+    int rc = 0;
+    const char *why = NULL;
+    bool to_end = false; /* an unterminated quote swallows the rest of the input */
+    size_t start = 0;
+
+    row->n = 0;
+    row->store.len = 0;
+    while (r->pos < r->len && eat_eol(r))
+        ;
+    if (r->pos >= r->len)
+        return LB_ENOTFOUND;
+    row->line = r->line;
+
+    for (;;) {
+        if (row->n >= LBC_CSV_FIELDS_MAX) {
+            why = "too many fields";
+            goto bad;
+        }
+        rc = row_grow(row);
+        if (rc)
+            goto done;
+        start = row->store.len;
+        row->offs[row->n] = start;
+        if (r->pos < r->len && r->buf[r->pos] == '"') {
+            r->pos++;
+            for (;;) {
+                if (r->pos >= r->len) {
+                    why = "unterminated quoted field";
+                    to_end = true;
+                    goto bad;
+                }
+                /* Copy the run up to the next quote or line end in one go. */
+                size_t run = r->pos;
+                while (run < r->len && r->buf[run] != '"' && r->buf[run] != '\r' &&
+                       r->buf[run] != '\n')
+                    run++;
+                if (run > r->pos) {
+                    rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);
+                    if (rc)
+                        goto done;
+                    r->pos = run;
+                }
+                if (row->store.len - start > LBC_CSV_FIELD_MAX) {
+                    why = "field too long";
+                    to_end = true; /* inside quotes the line end is unknown */
+                    goto bad;
+                }
+                if (r->pos >= r->len)
+                    continue;
+                if (r->buf[r->pos] == '"') {
+                    if (r->pos + 1 < r->len && r->buf[r->pos + 1] == '"') {
+                        rc = lb_buf_append(&row->store, "\"", 1);
+                        if (rc)
+                            goto done;
+                        r->pos += 2;
+                        continue;
+                    }
+                    r->pos++;
+                    break;
+                }
+                /* A newline inside quotes belongs to the field; store it as LF. */
+                eat_eol(r);
+                rc = lb_buf_append(&row->store, "\n", 1);
+                if (rc)
+                    goto done;
+            }
+            if (r->pos < r->len && !field_stop(r->buf[r->pos])) {
+                why = "text after a closing quote";
+                goto bad;
+            }
+        } else {
+            size_t run = r->pos;
+            while (run < r->len && !field_stop(r->buf[run]) && r->buf[run] != '"')
+                run++;
+            if (run < r->len && r->buf[run] == '"') {
+                why = "quote inside an unquoted field (quote the whole field and double the quote)";
+                goto bad;
+            }
+            if (run - r->pos > LBC_CSV_FIELD_MAX) {
+                why = "field too long";
+                goto bad;
+            }
+            rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);
+            if (rc)
+                goto done;
+            r->pos = run;
+        }
+        size_t flen = row->store.len - start;
+        if (!lb_utf8_valid((const char *)row->store.p + start, flen)) {
+            why = "invalid UTF-8 or NUL byte";
+            goto bad;
+        }
+        rc = lb_buf_append(&row->store, "", 1);
+        if (rc)
+            goto done;
+        row->n++;
+        if (r->pos < r->len && r->buf[r->pos] == ',') {
+            r->pos++;
+            continue;
+        }
+        eat_eol(r);
+        break;
+    }
+    /* Pointers last: the store may have moved while it grew. */
+    for (size_t i = 0; i < row->n; i++)
+        row->fields[i] = (char *)row->store.p + row->offs[i];
+    return 0;
+bad:
+    if (to_end) {
+        /* Count the lines skipped so later line numbers would stay right. */
+        while (r->pos < r->len)
+            if (!eat_eol(r))
+                r->pos++;
+    } else {
+        skip_line(r);
+    }
+    row->n = 0;
+    set_err(err, errlen, "line %zu: %s", row->line, why);
+    rc = LB_EBADREQ;
+done:
+    return rc;
+}

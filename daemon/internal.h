@@ -39,6 +39,8 @@ struct lbd {
     void *zap;
     int sigfd;
 
+    void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
+
     bool manual_clock;
     int64_t manual_now;
     int64_t started_ms; /* monotonic start, for uptime */

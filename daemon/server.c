@@ -64,7 +64,6 @@ typedef struct {
     bool write;
     bool answered;
     int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
-    lbd_pubs_t pubs_unused;
 } pending_t;
 
 static void pending_clear(pending_t *p)
@@ -329,11 +328,7 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
 static void serve_batch(lbd_t *d)
 {
     size_t max = (size_t)d->cfg.batch_max;
-    pending_t *batch = calloc(max, sizeof *batch);
-    if (!batch) {
-        lbd_log(LBD_LOG_ERROR, "out of memory for a batch");
-        return;
-    }
+    pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
     size_t n = 0, nwrites = 0;
     store_txn_t *rtxn = NULL;
     int64_t now = lbd_now(d);
@@ -415,7 +410,6 @@ static void serve_batch(lbd_t *d)
     }
     if (rtxn)
         store_read_end(&rtxn);
-    free(batch);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -698,6 +692,11 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
+    d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
+    if (!d->batch) {
+        rc = LB_ENOMEM;
+        goto fail;
+    }
     store_opts_t so = {0};
     if ((rc = store_open(d->cfg.data_dir, &so, &d->store, err, errlen)))
         goto fail;
@@ -880,6 +879,7 @@ void lbd_destroy(lbd_t **dp)
     lbd_registry_clear(&d->reg);
     lbd_keys_clear(&d->keys);
     lbd_config_clear(&d->cfg);
+    free(d->batch);
     free(d);
     *dp = NULL;
 }

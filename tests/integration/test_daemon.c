@@ -681,6 +681,74 @@ static void test_admin_ops(void)
     lb_val_free(&a);
 }
 
+
+static void test_sighup_reload(void)
+{
+    char pub[41], sec[400];
+    CU_ASSERT_EQUAL_FATAL(testd_keygen(&D, "hupper", pub, sec, sizeof sec), 0);
+    char yaml[512], path[400];
+    snprintf(yaml, sizeof yaml,
+             "clients:\n  - { name: hupper, public_key: \"%s\", role: committee, areas: [\"65\"] }\n",
+             pub);
+    snprintf(path, sizeof path, "%s/clients.yaml", D.dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(yaml, f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(kill(D.pid, SIGHUP), 0);
+    /* the new key is admitted once the reload is done: poll with pings */
+    bool admitted = false;
+    for (int i = 0; i < 50 && !admitted; i++) {
+        lbc_t *c = testd_client(&D, sec, 200, 0);
+        lb_val_t *r = NULL;
+        char err[256];
+        if (c && lbc_call(c, "ping", NULL, &r, err, sizeof err) == 0 && lbc_reply_ok(r))
+            admitted = true;
+        lb_val_free(&r);
+        lbc_destroy(&c);
+    }
+    CU_ASSERT_TRUE(admitted);
+    /* an invalid registry is refused and the old one stays */
+    f = fopen(path, "w");
+    fputs("clients:\n  - { name: broken, role: wizard }\n", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(kill(D.pid, SIGHUP), 0);
+    lb_val_t *r = testd_call(&D, "admin.reload", NULL); /* same path as SIGHUP, answered */
+    CU_ASSERT_STRING_EQUAL(testd_code(r), "bad_request");
+    lb_val_free(&r);
+    lbc_t *c = testd_client(&D, sec, 2000, 0);
+    char err[256];
+    CU_ASSERT_EQUAL(lbc_call(c, "ping", NULL, &r, err, sizeof err), 0);
+    CU_ASSERT_TRUE(lbc_reply_ok(r));
+    lb_val_free(&r);
+    lbc_destroy(&c);
+    CU_ASSERT_EQUAL(testd_set_clients(&D, "clients: []\n"), 0);
+}
+
+static void test_subscriber_catches_up_through_events_since(void)
+{
+    lb_val_t *p = testd_call(&D, "ping", NULL);
+    uint64_t start = (uint64_t)result_int(p, "last_seq");
+    lb_val_free(&p);
+    /* events committed before the subscriber exists: it must fetch them, in order */
+    char cid[LB_CASE_ID_MAX];
+    for (int i = 0; i < 7; i++)
+        open_case(&D, AREA, cid);
+    lbc_sub_opts_t so = {.endpoint = D.ev_ep, .after_seq = start, .page = 3};
+    lbc_sub_t *sub = NULL;
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(lbc_sub_open(D.admin, &so, &sub, err, sizeof err), 0);
+    open_case(&D, AREA, cid); /* and one live */
+    for (uint64_t want = start + 1; want <= start + 8; want++) {
+        uint64_t seq = 0;
+        lb_val_t *body = NULL;
+        CU_ASSERT_EQUAL_FATAL(lbc_sub_next(sub, 5000, &seq, &body, NULL, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(seq, want);
+        lb_val_free(&body);
+    }
+    lbc_sub_destroy(&sub);
+}
+
 /* ---- roles and scopes ---- */
 
 static void test_roles_and_scopes(void)
@@ -938,6 +1006,9 @@ int main(void)
     CU_add_test(s, "case.import opens, skips and reports errors", test_import);
     CU_add_test(s, "admin operations", test_admin_ops);
     CU_add_test(s, "roles and area scopes", test_roles_and_scopes);
+    CU_add_test(s, "SIGHUP reloads the registry; an invalid one keeps the old", test_sighup_reload);
+    CU_add_test(s, "a late subscriber catches up through events.since",
+                test_subscriber_catches_up_through_events_since);
     CU_pSuite p = CU_add_suite("lifecycle", NULL, NULL);
     CU_add_test(p, "persistence across restart, SIGTERM exits 0", test_persistence_and_sigterm);
     CU_add_test(p, "timers due during downtime fire at start", test_downtime_timers_fire_at_start);

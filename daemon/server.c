@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,6 +301,11 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
     if (rc == 0) {
         d->n_commits++;
     } else {
+        /* LMDB reports a short write on a full disk as EIO: look at the disk to say which. */
+        struct statvfs vfs;
+        if (rc == LB_EIO && statvfs(d->cfg.data_dir, &vfs) == 0 &&
+            (uint64_t)vfs.f_bavail * vfs.f_frsize < 16u << 20)
+            rc = LB_EDISKFULL;
         lbd_log(LBD_LOG_ERROR, "batch of %zu writes not committed: %s", nwrites, lb_strerror(rc));
         d->manual_now = b.clock_before;
         lbd_pubs_reset(&b.pubs);

@@ -962,6 +962,68 @@ static void test_sigkill_under_load_loses_nothing(void)
     testd_cleanup(&t);
 }
 
+
+static void test_full_disk_refuses_writes_keeps_reads(void)
+{
+    testd_opts_t o = {.tmpfs_kb = 4096};
+    testd_t t;
+    int rc = testd_start(&t, &o);
+    if (rc == -2) {
+        /* Not root, or no tmpfs here: CI runs as root, so this is exercised there. */
+        fprintf(stderr, "\n  (skipped: cannot mount a tmpfs here)\n");
+        testd_cleanup(&t);
+        return;
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    char first[LB_CASE_ID_MAX];
+    open_case(&t, AREA, first);
+    CU_ASSERT_FATAL(first[0]);
+    /* fill the 4 MiB disk with imports until a write is refused */
+    char code[32] = "";
+    unsigned long house = 40000000000UL;
+    int batches = 0;
+    while (batches < 200) {
+        lb_val_t *a = args_new();
+        lb_val_t *hs = lb_arr();
+        for (int i = 0; i < 500; i++) {
+            lb_val_t *h = testd_household(house++, AREA);
+            lb_map_set_str(h, "address", "หมู่ 1 ตำบลในเมือง อำเภอเมืองพิษณุโลก จังหวัดพิษณุโลก 65000 "
+                                         "บ้านเลขที่ยาวเพื่อให้ข้อมูลเต็มดิสก์เร็วขึ้น");
+            lb_arr_push(hs, h);
+        }
+        lb_map_set(a, "households", hs);
+        lb_val_t *p = testd_call(&t, "ping", NULL);
+        int64_t seq_before = result_int(p, "last_seq");
+        lb_val_free(&p);
+        lb_val_t *r = testd_call(&t, "case.import", a);
+        lb_val_free(&a);
+        snprintf(code, sizeof code, "%s", testd_code(r));
+        bool refused = strcmp(code, "") != 0;
+        lb_val_free(&r);
+        batches++;
+        if (refused) {
+            /* the refused batch left nothing behind */
+            p = testd_call(&t, "ping", NULL);
+            CU_ASSERT_EQUAL(result_int(p, "last_seq"), seq_before);
+            lb_val_free(&p);
+            break;
+        }
+    }
+    if (strcmp(code, "unavailable") != 0)
+        fprintf(stderr, "\n  full disk: got \"%s\" after %d batches\n", code, batches);
+    CU_ASSERT_STRING_EQUAL(code, "unavailable");
+    /* reads keep working */
+    lb_val_t *r = get_case(&t, first);
+    CU_ASSERT_STRING_EQUAL(testd_code(r), "");
+    lb_val_free(&r);
+    r = testd_call(&t, "admin.verify", NULL);
+    lb_val_t *ok = lb_map_get(lbc_reply_result(r), "ok");
+    CU_ASSERT_TRUE(ok && ok->b);
+    lb_val_free(&r);
+    CU_ASSERT_EQUAL(testd_stop(&t), 0);
+    testd_cleanup(&t);
+}
+
 static void test_bad_config_exits_2(void)
 {
     char dir[] = "/tmp/logbook-badcfg-XXXXXX";
@@ -1014,6 +1076,8 @@ int main(void)
     CU_add_test(p, "timers due during downtime fire at start", test_downtime_timers_fire_at_start);
     CU_add_test(p, "SIGKILL under load loses no acknowledged write",
                 test_sigkill_under_load_loses_nothing);
+    CU_add_test(p, "a full disk refuses writes with unavailable, reads go on",
+                test_full_disk_refuses_writes_keeps_reads);
     CU_add_test(p, "a bad configuration exits 2", test_bad_config_exits_2);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -151,6 +151,14 @@ int testd_start(testd_t *t, const testd_opts_t *o)
              o->extra_config ? o->extra_config : "");
     if (write_text(t->config, cfg))
         return -1;
+    if (o->tmpfs_kb > 0) {
+        char cmd[900];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && mount -t tmpfs -o size=%dk tmpfs '%s' 2>/dev/null",
+                 t->data, o->tmpfs_kb, t->data);
+        if (geteuid() != 0 || system(cmd) != 0)
+            return -2;
+        t->tmpfs = true;
+    }
     return spawn(t);
 }
 
@@ -187,6 +195,13 @@ void testd_cleanup(testd_t *t)
 {
     if (t->pid > 0)
         testd_stop(t);
+    if (t->tmpfs) {
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "umount '%s'", t->data);
+        if (system(cmd) != 0)
+            fprintf(stderr, "testd: could not unmount %s\n", t->data);
+        t->tmpfs = false;
+    }
     if (t->dir[0] && !getenv("TESTD_KEEP")) {
         char cmd[400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);

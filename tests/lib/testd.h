@@ -21,6 +21,7 @@ typedef struct {
     int req_port, ev_port;
     pid_t pid;
     bool manual_clock;
+    bool tmpfs;   /* data folder is a tmpfs mounted by testd_start */
     lbc_t *admin; /* a connected admin client */
 } testd_t;
 
@@ -30,9 +31,11 @@ typedef struct {
     const char *extra_config; /* more lines for logbookd.yaml (e.g. limits), or NULL */
     const char *workflows;    /* a workflows folder, default the repository's config/workflows */
     int batch_max;            /* 0 = default */
+    int tmpfs_kb;             /* >0: the data folder is a tmpfs of this size (needs root) */
 } testd_opts_t;
 
-/* Creates the scratch folder and config, starts the daemon, waits for ping. 0 or -1. */
+/* Creates the scratch folder and config, starts the daemon, waits for ping. 0 or -1
+ * (-2 when opts ask for a tmpfs that cannot be mounted here). */
 int testd_start(testd_t *t, const testd_opts_t *o);
 /* Starts the daemon again on the same folder and ports. */
 int testd_restart(testd_t *t);

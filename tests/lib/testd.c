@@ -17,6 +17,8 @@
 
 #include "testd.h"
 
+int testd_bad_exits;
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -85,9 +87,12 @@ static int spawn(testd_t *t)
                 char err[256];
                 if (lbc_call(c, "ping", NULL, &r, err, sizeof err) == 0 && lbc_reply_ok(r)) {
                     lb_val_free(&r);
+                    lbc_destroy(&c);
+                    /* The tests' admin client: generous timeout (sanitizer builds, loaded
+                     * machines) and retries, which are safe: they reuse the request id. */
                     lbc_destroy(&t->admin);
-                    t->admin = c;
-                    return 0;
+                    t->admin = testd_client(t, NULL, 20000, 2);
+                    return t->admin ? 0 : -1;
                 }
                 lb_val_free(&r);
                 lbc_destroy(&c);
@@ -178,7 +183,16 @@ int testd_stop(testd_t *t)
     if (waitpid(t->pid, &status, 0) != t->pid)
         status = -1;
     t->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc != 0) {
+        testd_bad_exits++;
+        fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status, t->log);
+        char cmd[400];
+        snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", t->log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "testd: cannot show the log\n");
+    }
+    return rc;
 }
 
 void testd_kill(testd_t *t)

@@ -39,7 +39,13 @@ typedef struct {
 int testd_start(testd_t *t, const testd_opts_t *o);
 /* Starts the daemon again on the same folder and ports. */
 int testd_restart(testd_t *t);
-/* SIGTERM, wait; returns the exit status (or -1). */
+/*
+ * Daemons that did not exit 0 when stopped (a sanitizer report, a crash):
+ * every test main adds this to its failures.
+ */
+extern int testd_bad_exits;
+
+/* SIGTERM, wait; returns the exit status (or -1). A non-zero one counts in testd_bad_exits. */
 int testd_stop(testd_t *t);
 /* SIGKILL, wait. */
 void testd_kill(testd_t *t);

@@ -1,0 +1,66 @@
+/*
+ * cursor.h - crash-safe small files for event consumers (logbook-notify and
+ * whatever follows the event stream next): a cursor file that says how far a
+ * consumer got and which delivery it had started, written with the
+ * temp-file/fsync/rename/fsync-folder sequence, and an exclusive lock so two
+ * consumers never share one cursor.
+ */
+#ifndef LBC_CURSOR_H
+#define LBC_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../proto/lb.h"
+
+#define LBC_CURSOR_FILE_MAX 4096 /* a cursor file is a few lines; anything larger is not ours */
+
+typedef struct {
+    /* Every event with seq <= this has been handled (delivered, skipped or given up). */
+    uint64_t seq;
+    /*
+     * 0, or the seq of a delivery whose command was started but whose end was
+     * not recorded: it may or may not have run to completion. Always > seq.
+     */
+    uint64_t pending;
+    /* Runs started for `pending` (>= 1 when pending != 0, else 0). */
+    uint32_t attempts;
+} lbc_cursor_t;
+
+/*
+ * Replaces the file at path with len bytes of data so that after a crash
+ * the path holds either the old or the new content in full: writes
+ * "PATH.tmp" (mode 0600), fsyncs it, renames it over path, fsyncs the folder.
+ * Returns 0; LB_EBADREQ (path NULL or empty); LB_EDISKFULL (ENOSPC or
+ * EDQUOT); LB_EIO (any other failure; err says which step). The temp file
+ * is removed on failure. err (may be NULL) gets a reason.
+ */
+int lbc_file_replace(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/*
+ * Reads the cursor file at path into *out.
+ * Returns 0; LB_ENOTFOUND when the file does not exist (*out zeroed: a first
+ * start); LB_ECORRUPT when the file is not a cursor file of this version, is
+ * larger than LBC_CURSOR_FILE_MAX, or breaks an invariant (pending <= seq,
+ * attempts without pending); LB_EIO. err (may be NULL) gets a reason.
+ */
+int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errlen);
+
+/*
+ * Writes *c to path with lbc_file_replace. Returns 0; LB_EBADREQ when *c
+ * breaks an invariant (see lbc_cursor_t); lbc_file_replace's errors.
+ */
+int lbc_cursor_save(const char *path, const lbc_cursor_t *c, char *err, size_t errlen);
+
+/*
+ * Takes an exclusive, non-blocking lock on "PATH.lock" (created mode 0600,
+ * close-on-exec) for as long as the process keeps *fd open; the kernel drops
+ * it when the process dies, so a crash never leaves a stale lock.
+ * Returns 0 with *fd; LB_ECONFLICT when another process holds it; LB_EIO.
+ */
+int lbc_cursor_lock(const char *path, int *fd, char *err, size_t errlen);
+
+/* Releases the lock taken by lbc_cursor_lock, sets *fd to -1. Safe on -1. */
+void lbc_cursor_unlock(int *fd);
+
+#endif

@@ -10,6 +10,7 @@
 #define LBD_VERSION "0.1.0"
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
 #define LBD_FUTURE_SLACK_MS (5LL * 60 * 1000)
+#define LBD_PAST_SLACK_MS (365LL * 24 * 3600 * 1000)
 
 /* One event ready to publish after commit. */
 typedef struct {

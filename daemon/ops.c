@@ -481,6 +481,13 @@ static int op_case_act(lbd_ctx_t *ctx)
         rc = lbd_fail(ctx, LB_EBADREQ, "at", "at is more than 5 minutes ahead of the daemon's clock");
         goto out;
     }
+    /* Teams that opened a case offline sync its earlier work late, so `at` may precede
+     * opened_at; a year before it is a wrong clock, not late syncing. */
+    if (at < c.opened_at - LBD_PAST_SLACK_MS) {
+        rc = lbd_fail(ctx, LB_EBADREQ, "at", "at is more than a year before case %s was opened",
+                      c.case_id);
+        goto out;
+    }
     const wf_def_t *def = case_def(ctx->d, &c);
     if (!def) {
         rc = lbd_fail(ctx, LB_ENOTFOUND, "case_id", "workflow '%s' of case %s is not loaded",
@@ -494,6 +501,12 @@ static int op_case_act(lbd_ctx_t *ctx)
                     .at = at};
     wf_error_t werr = {0};
     if ((rc = wf_apply(def, ctx->d->cat, &c, &act, &out, &werr))) {
+        /* The engine names fields inside data; on the wire paths are relative to args. */
+        if (rc == LB_EGUARD && werr.field[0]) {
+            char path[WF_NAME_MAX + 8];
+            snprintf(path, sizeof path, "data.%s", werr.field);
+            snprintf(werr.field, sizeof werr.field, "%.*s", (int)sizeof werr.field - 1, path);
+        }
         rc = fail_wf(ctx, &werr);
         goto out;
     }

@@ -818,6 +818,7 @@ int lbd_run(lbd_t *d)
     sd_notify("READY=1");
     int64_t next_hb = mono_ms();
     int64_t next_prune = mono_ms() + 60 * 1000;
+    int status = 0;
     while (!lbd_stop_flag) {
         int64_t now_m = mono_ms();
         if (now_m >= next_hb) {
@@ -840,6 +841,7 @@ int lbd_run(lbd_t *d)
         int nitems = d->zap ? 3 : 2;
         if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
             lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            status = LB_EIO; /* a failure, not a clean stop: let the supervisor restart us */
             break;
         }
         if (items[1].revents & ZMQ_POLLIN)
@@ -860,7 +862,7 @@ int lbd_run(lbd_t *d)
     }
     lbd_log(LBD_LOG_INFO, "shutting down (last seq %llu)", (unsigned long long)d->last_seq);
     sd_notify("STOPPING=1");
-    return 0;
+    return status;
 }
 
 void lbd_destroy(lbd_t **dp)

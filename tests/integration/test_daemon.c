@@ -401,7 +401,11 @@ static void test_transitions_and_errors(void)
     r = testd_call(&D, "case.act", a);
     CU_ASSERT_STRING_EQUAL(testd_code(r), "bad_request");
     lb_val_free(&r);
-    /* days in the past is fine (offline teams) */
+    /* a wrong clock (two years back) is refused; days in the past is fine (offline teams) */
+    lb_map_set_int(a, "at", now - 2 * 365LL * 24 * 3600 * 1000);
+    r = testd_call(&D, "case.act", a);
+    CU_ASSERT_STRING_EQUAL(testd_code(r), "bad_request");
+    lb_val_free(&r);
     lb_map_set_int(a, "at", now - 3LL * 24 * 3600 * 1000);
     r = testd_call(&D, "case.act", a);
     CU_ASSERT_STRING_EQUAL(testd_code(r), "");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +55,8 @@ static int spawn(testd_t *t)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* a killed test binary must not leave its daemon behind */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 2);

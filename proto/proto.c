@@ -199,6 +199,20 @@ static const arg_spec_t member_fields[] = {
     ARG_END,
 };
 static const arg_spec_t member_item = {.key = "", .type = A_MAP, .fields = member_fields};
+
+/* One person is one member: the same national id twice in a household is a data error. */
+static const char *chk_members_unique(const lb_val_t *v)
+{
+    for (uint32_t i = 0; i < v->a.n; i++) {
+        const char *a = lb_map_str(v->a.items[i], "nid");
+        for (uint32_t j = 0; a && j < i; j++) {
+            const char *b = lb_map_str(v->a.items[j], "nid");
+            if (b && strcmp(a, b) == 0)
+                return "lists the same national id twice";
+        }
+    }
+    return NULL;
+}
 static const arg_spec_t indicator_item = {.key = "", .type = A_STR, .min = 1, .max = 16};
 
 static const arg_spec_t household_fields[] = {
@@ -211,7 +225,12 @@ static const arg_spec_t household_fields[] = {
     {.key = "area", .type = A_STR, .required = true, .min = 8, .max = 8, .check = chk_area8},
     {.key = "address", .type = A_STR, .min = 0, .max = 1024},
     {.key = "head", .type = A_STR, .min = 0, .max = 256},
-    {.key = "members", .type = A_ARR, .min = 0, .max = 64, .item = &member_item},
+    {.key = "members",
+     .type = A_ARR,
+     .min = 0,
+     .max = 64,
+     .item = &member_item,
+     .check = chk_members_unique},
     {.key = "deprived", .type = A_ARR, .min = 0, .max = 64, .item = &indicator_item},
     ARG_END,
 };

@@ -1138,6 +1138,12 @@ static void test_check_household(void)
     CU_ASSERT_EQUAL(proto_check_household(h, &err), LB_EBADREQ);
     CU_ASSERT_STRING_EQUAL(err.field, "members.0.nid");
     lb_val_free(&h);
+    /* the same person twice */
+    h = J("{'house_id':'65010000001','area':'65010101','members':[{'nid':'1101700203450'},"
+          "{'name':'x'},{'nid':'1101700203450'}]}");
+    CU_ASSERT_EQUAL(proto_check_household(h, &err), LB_EBADREQ);
+    CU_ASSERT_STRING_EQUAL(err.field, "members");
+    lb_val_free(&h);
     h = J("'not a map'");
     CU_ASSERT_EQUAL(proto_check_household(h, &err), LB_EBADREQ);
     CU_ASSERT_EQUAL(proto_check_household(NULL, &err), LB_EBADREQ);

@@ -50,6 +50,7 @@ struct lbd {
     /* counters for admin.stats */
     uint64_t n_requests, n_writes, n_reads, n_commits, n_idem_hits, n_events, n_fired;
     uint64_t max_batch, n_errors;
+    uint64_t us_exec, us_write; /* time running write batches, and that plus their commits */
 };
 
 /* One request being answered. */

@@ -155,25 +155,62 @@ static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t
     return rc ? LB_ENOMEM : 0;
 }
 
-/* Writes a case, its indexes, counters and pending timer. old: meta before, or NULL. */
-static int case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c,
-                     const store_case_meta_t *old)
+/*
+ * What a stored case looked like when it was loaded: its meta (for the
+ * counters and indexes), and what the list summary and the pending timer
+ * were made of, so that a save writes only what changed.
+ */
+typedef struct {
+    store_case_meta_t meta;
+    int64_t entered_at;
+    char team[WF_NAME_MAX];
+    bool has_timer;
+    int64_t due;
+    uint32_t step;
+} case_snap_t;
+
+static bool pending_timer(const store_case_meta_t *m, const wf_case_t *c, int64_t *due,
+                          uint32_t *step)
+{
+    if (!m->open || wf_next_due(c, due) != 1)
+        return false;
+    *step = c->timers[0].step;
+    return true;
+}
+
+static void case_snap(const lbd_t *d, const wf_case_t *c, case_snap_t *s)
+{
+    case_meta(d, c, &s->meta);
+    s->entered_at = c->entered_at;
+    snprintf(s->team, sizeof s->team, "%s", c->team);
+    s->has_timer = pending_timer(&s->meta, c, &s->due, &s->step);
+}
+
+/* Writes a case, its indexes, counters and pending timer. old: as loaded, or NULL. */
+static int case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const case_snap_t *old)
 {
     store_case_meta_t m;
     case_meta(d, c, &m);
     lb_buf_t body = {0}, sum = {0};
     lb_val_t *v = wf_case_to_val(c);
     int rc = v ? proto_pack(v, &body) : LB_ENOMEM;
-    if (rc == 0)
+    /* The summary shows state, entered_at, team, overdue and escalation; the rest never changes. */
+    bool same_summary = old && strcmp(old->meta.state, m.state) == 0 &&
+                        old->meta.overdue == m.overdue &&
+                        strcmp(old->meta.esc_level, m.esc_level) == 0 &&
+                        old->entered_at == c->entered_at && strcmp(old->team, c->team) == 0;
+    if (rc == 0 && !same_summary)
         rc = case_summary(c, &m, &sum);
     if (rc == 0)
-        rc = store_case_put(txn, c->id, old, &m, body.p, body.len, sum.p, sum.len);
+        rc = store_case_put(txn, c->id, old ? &old->meta : NULL, &m, body.p, body.len,
+                            same_summary ? NULL : sum.p, same_summary ? 0 : sum.len);
     if (rc == 0) {
         int64_t due;
-        if (m.open && wf_next_due(c, &due) == 1)
-            rc = store_timer_set(txn, c->id, due, c->timers[0].step);
-        else
-            rc = store_timer_clear(txn, c->id);
+        uint32_t step;
+        bool has = pending_timer(&m, c, &due, &step);
+        bool same_timer = old && old->has_timer == has && (!has || (old->due == due && old->step == step));
+        if (!same_timer)
+            rc = has ? store_timer_set(txn, c->id, due, step) : store_timer_clear(txn, c->id);
     }
     lb_val_free(&v);
     lb_buf_free(&body);
@@ -181,9 +218,9 @@ static int case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c,
     return rc;
 }
 
-/* Loads a case by id; *meta as stored (for case_save's counters). */
+/* Loads a case by id; *snap as stored (for case_save), may be NULL. */
 static int case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
-                     store_case_meta_t *meta)
+                     case_snap_t *snap)
 {
     const void *p;
     size_t n;
@@ -201,19 +238,19 @@ static int case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c
         wf_case_clear(c);
         return LB_ECORRUPT;
     }
-    if (meta)
-        case_meta(d, c, meta);
+    if (snap)
+        case_snap(d, c, snap);
     return 0;
 }
 
 /* Loads the case named by args.case_id and checks the client's scope. */
-static int load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, store_case_meta_t *meta)
+static int load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, case_snap_t *snap)
 {
     const char *cid = lb_map_str(ctx->req->args, "case_id");
     uint64_t id;
     if (!cid || lb_case_id_parse(cid, &id))
         return lbd_fail(ctx, LB_EBADREQ, "case_id", "malformed case id");
-    int rc = case_load(ctx->d, ctx->txn, id, c, meta);
+    int rc = case_load(ctx->d, ctx->txn, id, c, snap);
     if (rc == LB_ENOTFOUND)
         return lbd_fail(ctx, LB_ENOTFOUND, "case_id", "no case %s", cid);
     if (rc)
@@ -283,19 +320,26 @@ static int op_workflow_get(lbd_ctx_t *ctx)
 /* opening cases                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* Opens one household's case. Errors are request errors (ctx filled). */
-static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
-                    const char *team, uint64_t *seq_out, wf_case_t *c)
+/*
+ * Every check of opening a household's case, before anything is written: after
+ * it passes, only the store itself can fail the writes (and that fails the
+ * whole request). case.import relies on this to open thousands of households
+ * without a nested transaction each.
+ */
+static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname)
 {
-    lbd_t *d = ctx->d;
     const char *house = lb_map_str(h, "house_id");
     const char *area = lb_map_str(h, "area");
     if (!lbd_client_covers(ctx->client, area))
         return lbd_fail(ctx, LB_EFORBIDDEN, "household.area", "area %s is outside your areas",
                         area);
-    const wf_def_t *def = wf_set_get(d->wfs, wfname, 0);
-    if (!def)
+    if (!wf_set_get(ctx->d->wfs, wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", wfname);
+    const lb_val_t *dep = lb_map_get(h, "deprived");
+    for (uint32_t i = 0; dep && i < dep->a.n; i++)
+        if (!wf_catalog_dimension(ctx->d->cat, dep->a.items[i]->s.p))
+            return lbd_fail(ctx, LB_EBADREQ, "household.deprived",
+                            "indicator '%s' is not in the catalog", dep->a.items[i]->s.p);
     uint64_t existing;
     int rc = store_household_open_case(ctx->txn, house, &existing);
     if (rc == 0) {
@@ -303,8 +347,20 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
         return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
                         "household %s already has open case %s", house, ctx->errcase);
     }
-    if (rc != LB_ENOTFOUND)
+    return rc == LB_ENOTFOUND ? 0 : rc;
+}
+
+/* Opens one household's case. Errors are request errors (ctx filled). */
+static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
+                    const char *team, uint64_t *seq_out, wf_case_t *c)
+{
+    lbd_t *d = ctx->d;
+    const char *house = lb_map_str(h, "house_id");
+    const char *area = lb_map_str(h, "area");
+    int rc = open_check(ctx, h, wfname);
+    if (rc)
         return rc;
+    const wf_def_t *def = wf_set_get(d->wfs, wfname, 0);
     uint64_t id;
     if ((rc = store_next_case_id(ctx->txn, &id)))
         return rc;
@@ -394,41 +450,28 @@ static int op_case_import(lbd_ctx_t *ctx)
         return LB_ENOMEM;
     int64_t opened = 0, skipped = 0;
     int rc = 0;
-    store_txn_t *parent = ctx->txn;
     for (uint32_t i = 0; rc == 0 && i < hs->a.n; i++) {
         const lb_val_t *h = hs->a.items[i];
         proto_err_t perr = {0};
+        ctx->errmsg[0] = '\0';
         int code = proto_check_household(h, &perr);
         const char *msg = perr.message;
-        wf_case_t c = {0};
         if (code == 0) {
-            /* Each household in its own nested transaction: a bad one leaves no trace. */
-            store_txn_t *child;
-            if ((rc = store_nested_begin(parent, &child)))
-                break;
-            ctx->txn = child;
-            size_t npubs = ctx->pubs->n, nbytes = ctx->pubs->bytes.len;
-            uint64_t seq;
-            ctx->errmsg[0] = '\0';
-            code = open_one(ctx, h, wfname, source, NULL, &seq, &c);
-            ctx->txn = parent;
-            if (code == 0) {
-                rc = store_nested_commit(&child);
-                opened++;
-            } else {
-                store_nested_abort(&child);
-                ctx->pubs->n = npubs;
-                ctx->pubs->bytes.len = nbytes;
-                msg = ctx->errmsg;
-            }
-            wf_case_clear(&c);
+            code = open_check(ctx, h, wfname);
+            msg = ctx->errmsg;
         }
-        if (code == LB_ECONFLICT) {
+        if (code == 0) {
+            /* Checked: from here only the store can fail, and that fails the request. */
+            wf_case_t c = {0};
+            uint64_t seq;
+            rc = open_one(ctx, h, wfname, source, NULL, &seq, &c);
+            wf_case_clear(&c);
+            opened++;
+        } else if (code == LB_ECONFLICT) {
             skipped++;
-        } else if (code == LB_EMAPFULL || code == LB_ENOMEM || code == LB_EDISKFULL ||
-                   code == LB_EIO) {
-            rc = code;
-        } else if (code) {
+        } else if (code <= LB_ENOMEM) {
+            rc = code; /* the store, not the household */
+        } else {
             lb_val_t *e = lb_map();
             int r = e ? 0 : LB_ENOMEM;
             r |= lb_map_set_int(e, "index", i);
@@ -462,7 +505,7 @@ static int op_case_import(lbd_ctx_t *ctx)
 static int op_case_act(lbd_ctx_t *ctx)
 {
     wf_case_t c;
-    store_case_meta_t old;
+    case_snap_t old;
     int rc = load_arg_case(ctx, &c, &old);
     if (rc)
         return rc;
@@ -545,7 +588,7 @@ out:
 static int op_case_ack(lbd_ctx_t *ctx)
 {
     wf_case_t c;
-    store_case_meta_t old;
+    case_snap_t old;
     int rc = load_arg_case(ctx, &c, &old);
     if (rc)
         return rc;
@@ -607,7 +650,7 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
         if (rc)
             return rc;
         wf_case_t c;
-        store_case_meta_t old;
+        case_snap_t old;
         if ((rc = case_load(d, txn, id, &c, &old))) {
             /* A timer without its case cannot fire; drop it rather than spin on it. */
             lbd_log(LBD_LOG_ERROR, "timer for missing case %llu dropped: %s",
@@ -665,8 +708,8 @@ static void household_redact(lb_val_t *h, lbd_role_t role)
 static int op_case_get(lbd_ctx_t *ctx)
 {
     wf_case_t c;
-    store_case_meta_t meta;
-    int rc = load_arg_case(ctx, &c, &meta);
+    case_snap_t snap;
+    int rc = load_arg_case(ctx, &c, &snap);
     if (rc)
         return rc;
     ctx->result = wf_case_to_val(&c);
@@ -676,7 +719,7 @@ static int op_case_get(lbd_ctx_t *ctx)
     }
     lb_map_del(ctx->result, "timers_base");
     lb_map_del(ctx->result, "fired_in_state");
-    rc = lb_map_set_bool(ctx->result, "overdue", meta.overdue);
+    rc = lb_map_set_bool(ctx->result, "overdue", snap.meta.overdue);
     const void *sealed;
     size_t n;
     lb_val_t *h = NULL;
@@ -1216,6 +1259,9 @@ static int op_admin_stats(lbd_ctx_t *ctx)
     rc |= lb_map_set_int(r, "events_published", (int64_t)d->n_events);
     rc |= lb_map_set_int(r, "escalations_fired", (int64_t)d->n_fired);
     rc |= lb_map_set_int(r, "errors", (int64_t)d->n_errors);
+    /* where write batches spend their time: executing requests, and committing (fsync) */
+    rc |= lb_map_set_int(r, "batch_exec_us", (int64_t)d->us_exec);
+    rc |= lb_map_set_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec));
     rc |= lb_map_set_int(r, "now", lbd_now(d));
     rc |= lb_map_set_bool(r, "manual_clock", d->manual_clock);
     rc |= lb_map_set_int(r, "workflows", (int64_t)wf_set_count(d->wfs));

@@ -43,6 +43,13 @@ static int64_t real_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t lbd_now(const lbd_t *d)
 {
     return d->manual_clock ? d->manual_now : real_ms();
@@ -219,6 +226,7 @@ typedef struct {
     lbd_pubs_t pubs;
     int64_t now;
     int64_t clock_before; /* manual clock at batch start: restored when the batch re-runs */
+    int64_t exec_end;     /* monotonic us when the requests were done, before the commit */
 } batch_t;
 
 /* Whether a failed request's reply is stored for retries (not for transient failures). */
@@ -278,6 +286,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
             }
         }
     }
+    b->exec_end = mono_us();
     return 0;
 }
 
@@ -296,7 +305,11 @@ static void publish(lbd_t *d, const lbd_pubs_t *pubs)
 static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
 {
     batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
+    int64_t t0 = mono_us();
     int rc = store_write(d->store, batch_fn, &b);
+    int64_t t1 = mono_us();
+    d->us_write += (uint64_t)(t1 - t0);
+    d->us_exec += (uint64_t)(b.exec_end - t0);
     d->n_writes += nwrites;
     if (rc == 0) {
         d->n_commits++;
@@ -860,7 +873,12 @@ int lbd_run(lbd_t *d)
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
-    lbd_log(LBD_LOG_INFO, "shutting down (last seq %llu)", (unsigned long long)d->last_seq);
+    lbd_log(LBD_LOG_INFO,
+            "shutting down (last seq %llu): %llu requests, %llu writes in %llu commits, "
+            "%.1f s executing and %.1f s committing write batches",
+            (unsigned long long)d->last_seq, (unsigned long long)d->n_requests,
+            (unsigned long long)d->n_writes, (unsigned long long)d->n_commits,
+            (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6);
     sd_notify("STOPPING=1");
     return status;
 }

@@ -71,6 +71,7 @@ static void store_free_children(store_txn_t *t)
     store_txn_t *c = t->child;
     while (c) {
         store_txn_t *next = c->child;
+        store_cnt_free(c);
         free(c);
         c = next;
     }
@@ -374,6 +375,9 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
             store_free_children(&t);
             ret = LB_EINTERNAL;
         }
+        if (ret == 0 && !s->w_mapfull)
+            ret = store_cnt_flush(&t);
+        store_cnt_free(&t);
         if (ret == 0 && !s->w_mapfull) {
             int rc = mdb_txn_commit(t.txn);
             t.txn = NULL;
@@ -434,11 +438,14 @@ int store_nested_commit(store_txn_t **child)
     if (!c->child) {
         /* LMDB frees the transaction whether or not the commit succeeds. */
         ret = store_lmdb_err(c->s, mdb_txn_commit(c->txn));
+        if (ret == 0)
+            ret = store_cnt_merge(c->parent, c);
     } else {
         store_free_children(c);
         mdb_txn_abort(c->txn);
     }
     c->parent->child = NULL;
+    store_cnt_free(c);
     free(c);
     *child = NULL;
     return ret;
@@ -452,6 +459,7 @@ void store_nested_abort(store_txn_t **child)
     store_free_children(c);
     mdb_txn_abort(c->txn);
     c->parent->child = NULL;
+    store_cnt_free(c);
     free(c);
     *child = NULL;
 }

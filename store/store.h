@@ -126,6 +126,8 @@ typedef struct {
  * the households map (open case id, removed when !open), house_cases, and
  * the counters of every scope the area belongs to ("" = all, then 2, 4, 6, 8
  * digit prefixes). old is the meta as last written (NULL for a new case).
+ * summary NULL (slen 0) keeps the stored summary as it is (an update that
+ * changes nothing a list shows writes one page less); a new case needs one.
  * LB_EEXIST (nothing written) when meta is open and the household's open
  * case is another one; LB_ECORRUPT when old does not match the indexes
  * (an index entry missing, a counter that would go below zero).
@@ -179,6 +181,8 @@ int store_list(store_txn_t *txn, const char *area_prefix, const char *state,
  * fn(scope, name, value) for every non-zero counter of scope, in name order;
  * fn returns 0 to go on, >0 to stop (0 returned), <0 an error returned.
  */
+/* Counter changes are summed in memory and written when the write transaction commits,
+ * so a write transaction does not see its own changes here. */
 typedef int (*store_count_fn)(const char *scope, const char *name, uint64_t value, void *ctx);
 int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *ctx);
 /*

@@ -51,9 +51,28 @@ struct store {
     char path[4096]; /* DIR/data.mdb */
 };
 
+/*
+ * Counter changes of a write transaction, summed in memory and written once
+ * when the top transaction commits: an import of 10,000 households into a few
+ * hundred villages touches each counter key once instead of once a household.
+ */
+typedef struct {
+    uint8_t key[112]; /* scope | 0 | name */
+    uint8_t klen;
+    int64_t delta;
+} store_cdelta_t;
+
+typedef struct {
+    store_cdelta_t *v;
+    uint32_t n, cap;
+    uint32_t *slot; /* open addressing over v: index + 1, 0 = empty */
+    uint32_t nslot; /* a power of two, at least twice n */
+} store_cdeltas_t;
+
 struct store_txn {
     store_t *s;
     MDB_txn *txn;
+    store_cdeltas_t cnt; /* write transactions only */
     store_txn_t *child; /* open nested transaction, if any */
     store_txn_t *parent;
     bool rdonly;
@@ -64,6 +83,12 @@ struct store_txn {
  * be NULL; when given, MDB_MAP_FULL marks the running write transaction.
  */
 int store_lmdb_err(store_t *s, int rc);
+
+/* The counter cache: add a delta, fold a committed child into its parent, write it out, free it. */
+int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
+int store_cnt_merge(store_txn_t *parent, const store_txn_t *child);
+int store_cnt_flush(store_txn_t *t);
+void store_cnt_free(store_txn_t *t);
 
 /* Write access check for the mutating calls: LB_EINTERNAL on a read txn. */
 int store_txn_writable(const store_txn_t *t);

@@ -1170,7 +1170,7 @@ static int op_report_summary(lbd_ctx_t *ctx)
         /* rows, kept in a map while counters arrive, go out as an array sorted by key */
         for (uint32_t i = 0; rc == 0 && i < r.rows->m.n; i++)
             rc = lb_arr_push(rows, lb_val_dup(r.rows->m.vals[i]));
-        if (rc == 0)
+        if (rc == 0 && rows->a.n > 1) /* no rows: items is NULL, which qsort may not get */
             qsort(rows->a.items, rows->a.n, sizeof *rows->a.items, cmp_rows);
     } else if (rc == 0) {
         rc = rows_from_totals(&r, rows);

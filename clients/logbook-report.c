@@ -1,0 +1,13 @@
+/*
+ * logbook-report.c - the committee report as a program of its own, for cron
+ * jobs and web folders (`logbook-report --area 65 --format html -o FILE
+ * --watch 60`). Everything is in report.c, which `logbook report` runs too.
+ */
+#include "report.h"
+
+int main(int argc, char **argv)
+{
+    lbc_report_cli_t cli;
+    lbc_report_cli_init(&cli);
+    return lbc_report_main("logbook-report", &cli, argc, argv);
+}

@@ -1,0 +1,1785 @@
+/*
+ * report.c - the committee report (see report.h): fetched with one ping and
+ * one report.summary, so a province costs the same as a village (the daemon
+ * answers from maintained counters), then rendered as text, CSV or a single
+ * HTML page that needs nothing but itself to display and print.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+
+enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
+
+const char *const lbc_report_dimensions[LBC_REPORT_NDIM] = {"health", "living", "education",
+                                                            "income", "accessibility"};
+const char *const lbc_report_levels[LBC_REPORT_NLEVEL] = {"survive", "sufficient", "sustainable"};
+
+static const char *const area_levels[4] = {"province", "district", "subdistrict", "village"};
+static const char *const area_levels_th[4] = {"จังหวัด", "อำเภอ", "ตำบล", "หมู่บ้าน"};
+static const char *const dim_en[LBC_REPORT_NDIM] = {"Health", "Living", "Education", "Income",
+                                                    "Accessibility"};
+/* The dimension names of config/indicators.yaml's section comments. */
+static const char *const dim_th[LBC_REPORT_NDIM] = {"สุขภาพ", "ความเป็นอยู่", "การศึกษา", "รายได้",
+                                                    "การเข้าถึงบริการรัฐ"};
+static const char *const level_en[LBC_REPORT_NLEVEL] = {"Survive", "Sufficient", "Sustainable"};
+static const char *const level_th[LBC_REPORT_NLEVEL] = {"อยู่รอด", "อยู่พอเพียง", "อยู่อย่างยั่งยืน"};
+
+static const char *const prog_th[3] = {"เยี่ยมแล้ว", "ได้รับความช่วยเหลือ", "แก้ไขแล้ว"};
+static const char *const prog_en[3] = {"Visited", "Assisted", "Resolved"};
+
+/* Colours that stay apart in print and for the common colour-vision deficiencies. */
+static const char *const progress_colours[3] = {"#4e79a7", "#f28e2b", "#59a14f"};
+static const char *const dim_colours[LBC_REPORT_NDIM] = {"#e15759", "#76b7b2", "#edc948", "#b07aa1",
+                                                         "#9c755f"};
+static const char *const level_colours[LBC_REPORT_NLEVEL] = {"#f1ce63", "#8cd17d", "#499894"};
+
+/*
+ * Province codes (the first two digits of every area code) and names. There
+ * is no gazetteer for the smaller areas, which are shown as codes.
+ */
+static const struct {
+    char code[3];
+    const char *en, *th;
+} provinces[] = {
+    {"10", "Bangkok", "กรุงเทพมหานคร"},
+    {"11", "Samut Prakan", "สมุทรปราการ"},
+    {"12", "Nonthaburi", "นนทบุรี"},
+    {"13", "Pathum Thani", "ปทุมธานี"},
+    {"14", "Phra Nakhon Si Ayutthaya", "พระนครศรีอยุธยา"},
+    {"15", "Ang Thong", "อ่างทอง"},
+    {"16", "Lop Buri", "ลพบุรี"},
+    {"17", "Sing Buri", "สิงห์บุรี"},
+    {"18", "Chai Nat", "ชัยนาท"},
+    {"19", "Saraburi", "สระบุรี"},
+    {"20", "Chon Buri", "ชลบุรี"},
+    {"21", "Rayong", "ระยอง"},
+    {"22", "Chanthaburi", "จันทบุรี"},
+    {"23", "Trat", "ตราด"},
+    {"24", "Chachoengsao", "ฉะเชิงเทรา"},
+    {"25", "Prachin Buri", "ปราจีนบุรี"},
+    {"26", "Nakhon Nayok", "นครนายก"},
+    {"27", "Sa Kaeo", "สระแก้ว"},
+    {"30", "Nakhon Ratchasima", "นครราชสีมา"},
+    {"31", "Buri Ram", "บุรีรัมย์"},
+    {"32", "Surin", "สุรินทร์"},
+    {"33", "Si Sa Ket", "ศรีสะเกษ"},
+    {"34", "Ubon Ratchathani", "อุบลราชธานี"},
+    {"35", "Yasothon", "ยโสธร"},
+    {"36", "Chaiyaphum", "ชัยภูมิ"},
+    {"37", "Amnat Charoen", "อำนาจเจริญ"},
+    {"38", "Bueng Kan", "บึงกาฬ"},
+    {"39", "Nong Bua Lam Phu", "หนองบัวลำภู"},
+    {"40", "Khon Kaen", "ขอนแก่น"},
+    {"41", "Udon Thani", "อุดรธานี"},
+    {"42", "Loei", "เลย"},
+    {"43", "Nong Khai", "หนองคาย"},
+    {"44", "Maha Sarakham", "มหาสารคาม"},
+    {"45", "Roi Et", "ร้อยเอ็ด"},
+    {"46", "Kalasin", "กาฬสินธุ์"},
+    {"47", "Sakon Nakhon", "สกลนคร"},
+    {"48", "Nakhon Phanom", "นครพนม"},
+    {"49", "Mukdahan", "มุกดาหาร"},
+    {"50", "Chiang Mai", "เชียงใหม่"},
+    {"51", "Lamphun", "ลำพูน"},
+    {"52", "Lampang", "ลำปาง"},
+    {"53", "Uttaradit", "อุตรดิตถ์"},
+    {"54", "Phrae", "แพร่"},
+    {"55", "Nan", "น่าน"},
+    {"56", "Phayao", "พะเยา"},
+    {"57", "Chiang Rai", "เชียงราย"},
+    {"58", "Mae Hong Son", "แม่ฮ่องสอน"},
+    {"60", "Nakhon Sawan", "นครสวรรค์"},
+    {"61", "Uthai Thani", "อุทัยธานี"},
+    {"62", "Kamphaeng Phet", "กำแพงเพชร"},
+    {"63", "Tak", "ตาก"},
+    {"64", "Sukhothai", "สุโขทัย"},
+    {"65", "Phitsanulok", "พิษณุโลก"},
+    {"66", "Phichit", "พิจิตร"},
+    {"67", "Phetchabun", "เพชรบูรณ์"},
+    {"70", "Ratchaburi", "ราชบุรี"},
+    {"71", "Kanchanaburi", "กาญจนบุรี"},
+    {"72", "Suphan Buri", "สุพรรณบุรี"},
+    {"73", "Nakhon Pathom", "นครปฐม"},
+    {"74", "Samut Sakhon", "สมุทรสาคร"},
+    {"75", "Samut Songkhram", "สมุทรสงคราม"},
+    {"76", "Phetchaburi", "เพชรบุรี"},
+    {"77", "Prachuap Khiri Khan", "ประจวบคีรีขันธ์"},
+    {"80", "Nakhon Si Thammarat", "นครศรีธรรมราช"},
+    {"81", "Krabi", "กระบี่"},
+    {"82", "Phang Nga", "พังงา"},
+    {"83", "Phuket", "ภูเก็ต"},
+    {"84", "Surat Thani", "สุราษฎร์ธานี"},
+    {"85", "Ranong", "ระนอง"},
+    {"86", "Chumphon", "ชุมพร"},
+    {"90", "Songkhla", "สงขลา"},
+    {"91", "Satun", "สตูล"},
+    {"92", "Trang", "ตรัง"},
+    {"93", "Phatthalung", "พัทลุง"},
+    {"94", "Pattani", "ปัตตานี"},
+    {"95", "Yala", "ยะลา"},
+    {"96", "Narathiwat", "นราธิวาส"},
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+const char *lbc_report_province_name(const char *code, bool thai)
+{
+    if (!code || strlen(code) != 2)
+        return NULL;
+    for (size_t i = 0; i < sizeof provinces / sizeof provinces[0]; i++)
+        if (strcmp(provinces[i].code, code) == 0)
+            return thai ? provinces[i].th : provinces[i].en;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Grouping and fetching                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int area_level_index(const char *by)
+{
+    for (int i = 0; by && i < 4; i++)
+        if (strcmp(by, area_levels[i]) == 0)
+            return i;
+    return -1;
+}
+
+int lbc_report_resolve_by(const char *area, const char *by, const char **out, char *err,
+                          size_t errlen)
+{
+    size_t alen = area ? strlen(area) : 0;
+    if (alen && !lb_valid_area(area, false)) {
+        set_err(err, errlen, "area must be a 2, 4, 6 or 8-digit code, not '%s'", area);
+        return LB_EBADREQ;
+    }
+    if (!by) {
+        /* The level below the area; a village has nothing below it. */
+        *out = area_levels[alen >= 6 ? 3 : alen / 2];
+        return 0;
+    }
+    int lv = area_level_index(by);
+    if (lv < 0) {
+        set_err(err, errlen, "by must be province, district, subdistrict or village, not '%s'", by);
+        return LB_EBADREQ;
+    }
+    /* A coarser row would be labelled with a code it only partly covers. */
+    if (alen > (size_t)(2 * (lv + 1))) {
+        set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
+                area_levels[alen / 2 - 1]);
+        return LB_EBADREQ;
+    }
+    *out = area_levels[lv];
+    return 0;
+}
+
+static int64_t count_of(const lb_val_t *m, const char *key)
+{
+    int64_t v = 0;
+    if (lb_map_int(m, key, &v) != 0 || v < 0)
+        return 0;
+    return v;
+}
+
+static void row_parse(const lb_val_t *m, lbc_report_row_t *row)
+{
+    const char *key = lb_map_str(m, "key");
+    memset(row, 0, sizeof *row);
+    snprintf(row->key, sizeof row->key, "%s", key ? key : "");
+    row->cases = count_of(m, "cases");
+    row->open = count_of(m, "open");
+    row->visited = count_of(m, "visited");
+    row->assisted = count_of(m, "assisted");
+    row->resolved = count_of(m, "resolved");
+    row->closed = count_of(m, "closed");
+    row->overdue = count_of(m, "overdue");
+    row->unacked = count_of(m, "unacked");
+    const lb_val_t *needs = lb_map_get(m, "needs_open"), *levels = lb_map_get(m, "levels");
+    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+        row->needs[i] = count_of(needs, lbc_report_dimensions[i]);
+    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+        row->levels[i] = count_of(levels, lbc_report_levels[i]);
+}
+
+int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, lbc_report_t **out)
+{
+    *out = NULL;
+    const lb_val_t *rows = lb_map_get(result, "rows");
+    if (!result || result->type != LB_MAP || !rows || rows->type != LB_ARR)
+        return LB_EBADREQ;
+    lbc_report_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return LB_ENOMEM;
+    r->rows = calloc(rows->a.n ? rows->a.n : 1, sizeof *r->rows);
+    r->result = lb_val_dup(result);
+    if (!r->rows || !r->result) {
+        lbc_report_destroy(&r);
+        return LB_ENOMEM;
+    }
+    snprintf(r->area, sizeof r->area, "%s", area ? area : "");
+    snprintf(r->by, sizeof r->by, "%s", by ? by : "");
+    for (uint32_t i = 0; i < rows->a.n; i++)
+        if (rows->a.items[i]->type == LB_MAP)
+            row_parse(rows->a.items[i], &r->rows[r->nrows++]);
+    row_parse(lb_map_get(result, "totals"), &r->totals);
+    snprintf(r->totals.key, sizeof r->totals.key, "%s", r->area);
+    *out = r;
+    return 0;
+}
+
+void lbc_report_destroy(lbc_report_t **r)
+{
+    if (!r || !*r)
+        return;
+    free((*r)->rows);
+    lb_val_free(&(*r)->result);
+    free(*r);
+    *r = NULL;
+}
+
+/* The generation time: $SOURCE_DATE_EPOCH (the reproducible-builds convention) or now. */
+static int64_t generated_now_ms(void)
+{
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (s && *s) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (!*end && !errno && v >= 0 && v < INT64_MAX / 1000)
+            return (int64_t)v * 1000;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* lbc_call that also turns an error reply into its LB_E* with "code: message" in err. */
+static int call_ok(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
+                   size_t errlen)
+{
+    int rc = lbc_call(c, op, args, reply, err, errlen);
+    if (rc)
+        return rc;
+    if (!lbc_reply_ok(*reply)) {
+        const char *code, *msg, *field;
+        rc = lbc_reply_error(*reply, &code, &msg, &field);
+        set_err(err, errlen, "%s: %s%s%s%s", code, msg, *field ? " (field: " : "", field,
+                *field ? ")" : "");
+        lb_val_free(reply);
+        return rc ? rc : LB_EINTERNAL;
+    }
+    return 0;
+}
+
+int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **out, char *err,
+                     size_t errlen)
+{
+    const char *grp;
+    lb_val_t *args = NULL, *reply = NULL;
+    int64_t last = 0;
+    *out = NULL;
+    if (area && !*area)
+        area = NULL;
+    int rc = lbc_report_resolve_by(area, by, &grp, err, errlen);
+    if (rc)
+        return rc;
+    /* ping first: whatever report.summary then counts includes every event up to last_seq. */
+    rc = call_ok(c, "ping", NULL, &reply, err, errlen);
+    if (rc)
+        return rc;
+    lb_map_int(lbc_reply_result(reply), "last_seq", &last);
+    lb_val_free(&reply);
+    args = lb_map();
+    rc = args ? 0 : LB_ENOMEM;
+    if (!rc && area)
+        rc = lb_map_set_str(args, "area", area);
+    if (!rc)
+        rc = lb_map_set_str(args, "by", grp);
+    if (!rc)
+        rc = call_ok(c, "report.summary", args, &reply, err, errlen);
+    if (!rc) {
+        rc = lbc_report_parse(lbc_reply_result(reply), area, grp, out);
+        if (rc == LB_EBADREQ) {
+            set_err(err, errlen, "the daemon's report.summary result has no rows");
+            rc = LB_EINTERNAL;
+        }
+    }
+    if (!rc) {
+        (*out)->last_seq = last > 0 ? (uint64_t)last : 0;
+        (*out)->generated_ms = generated_now_ms();
+    }
+    if (rc == LB_ENOMEM)
+        set_err(err, errlen, "out of memory");
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+int lbc_report_format_parse(const char *s, lbc_report_format_t *f)
+{
+    static const char *const names[] = {"text", "csv", "html", "json"};
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *f = (lbc_report_format_t)i;
+            return 0;
+        }
+    return LB_EBADREQ;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Output helpers                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* An output buffer with a sticky status, so renderers check once at the end. */
+typedef struct {
+    lb_buf_t *b;
+    int rc;
+} out_t;
+
+static void put(out_t *o, const char *s)
+{
+    if (!o->rc && lb_buf_append(o->b, s, strlen(s)))
+        o->rc = LB_ENOMEM;
+}
+
+static void putf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void putf(out_t *o, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    if (o->rc)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        o->rc = LB_EINTERNAL;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        put(o, small);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        o->rc = LB_ENOMEM;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    put(o, big);
+    free(big);
+}
+
+/* Text for HTML element content and attribute values alike. */
+static void put_esc(out_t *o, const char *s)
+{
+    for (const char *p = s; p && *p; p++) {
+        switch (*p) {
+        case '&':
+            put(o, "&amp;");
+            break;
+        case '<':
+            put(o, "&lt;");
+            break;
+        case '>':
+            put(o, "&gt;");
+            break;
+        case '"':
+            put(o, "&quot;");
+            break;
+        case '\'':
+            put(o, "&#39;");
+            break;
+        default:
+            if (!o->rc && lb_buf_append(o->b, p, 1))
+                o->rc = LB_ENOMEM;
+        }
+    }
+}
+
+/* 13831 -> "13,831". */
+static const char *fmt_count(int64_t v, char buf[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v);
+    size_t k = 0;
+    if (v < 0)
+        buf[k++] = '-';
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
+/*
+ * n of d as a whole percentage. Never "100%" while one is missing and never
+ * "0%" once one counts: a committee reads those two as "done" and "nothing".
+ */
+static const char *fmt_pct(int64_t n, int64_t d, char buf[8])
+{
+    if (d <= 0) {
+        snprintf(buf, 8, "-");
+        return buf;
+    }
+    int64_t p = (200 * n + d) / (2 * d);
+    if (p >= 100 && n < d)
+        snprintf(buf, 8, ">99%%");
+    else if (p == 0 && n > 0)
+        snprintf(buf, 8, "<1%%");
+    else
+        snprintf(buf, 8, "%d%%", (int)p);
+    return buf;
+}
+
+static double pct_of(int64_t n, int64_t d)
+{
+    if (d <= 0 || n <= 0)
+        return 0.0;
+    return n >= d ? 100.0 : 100.0 * (double)n / (double)d;
+}
+
+static int key_level(const char *key)
+{
+    size_t n = key ? strlen(key) : 0;
+    return n >= 2 && n <= 8 && n % 2 == 0 ? (int)n / 2 - 1 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Text                                                                    */
+/* ---------------------------------------------------------------------- */
+
+#define TCOLS_MAX 12
+
+/* An aligned table of owned cells; the first column left-aligned, the rest right. */
+typedef struct {
+    size_t ncols, nrows, cap;
+    char **cells;
+    int rc;
+} ttab_t;
+
+static void ttab_row(ttab_t *t, const char *const *vals)
+{
+    if (t->rc)
+        return;
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **cells = realloc(t->cells, cap * t->ncols * sizeof *cells);
+        if (!cells) {
+            t->rc = LB_ENOMEM;
+            return;
+        }
+        t->cells = cells;
+        t->cap = cap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t c = 0; c < t->ncols; c++) {
+        row[c] = strdup(vals[c] ? vals[c] : "");
+        if (!row[c])
+            t->rc = LB_ENOMEM;
+    }
+    t->nrows++;
+}
+
+static void ttab_print(const ttab_t *t, out_t *o)
+{
+    size_t w[TCOLS_MAX] = {0};
+    if (t->rc) {
+        o->rc = t->rc;
+        return;
+    }
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t c = 0; c < t->ncols; c++) {
+            size_t dw = lbc_display_width(t->cells[r * t->ncols + c]);
+            if (dw > w[c])
+                w[c] = dw;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * t->ncols + c];
+            size_t pad = w[c] - lbc_display_width(s);
+            if (c > 0)
+                put(o, "  ");
+            for (size_t k = 0; c > 0 && k < pad; k++)
+                put(o, " ");
+            put(o, s);
+            /* No trailing blanks after the last column. */
+            for (size_t k = 0; c == 0 && c + 1 < t->ncols && k < pad; k++)
+                put(o, " ");
+        }
+        put(o, "\n");
+    }
+}
+
+static void ttab_free(ttab_t *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof *t);
+}
+
+/* "65 Phitsanulok พิษณุโลก" for a known province, else the code. */
+static const char *text_area_label(const char *key, char *buf, size_t len)
+{
+    const char *en = lbc_report_province_name(key, false);
+    if (en)
+        snprintf(buf, len, "%s %s %s", key, en, lbc_report_province_name(key, true));
+    else
+        snprintf(buf, len, "%s", key);
+    return buf;
+}
+
+static void text_scope(const lbc_report_t *r, out_t *o)
+{
+    int lv = key_level(r->area);
+    if (lv < 0) {
+        put(o, "all areas in scope");
+        return;
+    }
+    putf(o, "%s %s", area_levels[lv], r->area);
+    if (lv == 0 && lbc_report_province_name(r->area, false))
+        putf(o, " %s (%s)", lbc_report_province_name(r->area, false),
+             lbc_report_province_name(r->area, true));
+}
+
+static void text_progress_row(ttab_t *t, const char *label, const lbc_report_row_t *row)
+{
+    char c[8][32], p[3][8];
+    const char *v[12] = {label,
+                         fmt_count(row->cases, c[0]),
+                         fmt_count(row->open, c[1]),
+                         fmt_count(row->visited, c[2]),
+                         fmt_pct(row->visited, row->cases, p[0]),
+                         fmt_count(row->assisted, c[3]),
+                         fmt_pct(row->assisted, row->cases, p[1]),
+                         fmt_count(row->resolved, c[4]),
+                         fmt_pct(row->resolved, row->cases, p[2]),
+                         fmt_count(row->closed, c[5]),
+                         fmt_count(row->overdue, c[6]),
+                         fmt_count(row->unacked, c[7])};
+    ttab_row(t, v);
+}
+
+static void text_needs_row(ttab_t *t, const char *label, const lbc_report_row_t *row)
+{
+    char c[8][32];
+    const char *v[9] = {label};
+    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+        v[1 + i] = fmt_count(row->needs[i], c[i]);
+    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+        v[1 + LBC_REPORT_NDIM + i] = fmt_count(row->levels[i], c[LBC_REPORT_NDIM + i]);
+    ttab_row(t, v);
+}
+
+static void render_text(const lbc_report_t *r, out_t *o)
+{
+    static const char *const h1[12] = {"AREA", "CASES",    "OPEN", "VISITED", "%",       "ASSISTED",
+                                       "%",    "RESOLVED", "%",    "CLOSED",  "OVERDUE", "UNACKED"};
+    static const char *const h2[9] = {"AREA",      "HEALTH",     "LIVING",
+                                      "EDUCATION", "INCOME",     "ACCESSIBILITY",
+                                      "SURVIVE",   "SUFFICIENT", "SUSTAINABLE"};
+    char when[32], label[128];
+    put(o, "Logbook report: ");
+    text_scope(r, o);
+    putf(o, ", by %s\n", r->by);
+    lbc_format_time(r->generated_ms, when, sizeof when);
+    if (r->last_seq)
+        putf(o, "Counts include every event up to seq %" PRIu64 "; generated %s.\n", r->last_seq,
+             when);
+    else
+        putf(o, "Generated %s.\n", when);
+    if (r->nrows == 0) {
+        put(o, "\nNo cases in this area.\n");
+        return;
+    }
+    ttab_t t = {.ncols = 12};
+    ttab_row(&t, h1);
+    for (size_t i = 0; i < r->nrows; i++)
+        text_progress_row(&t, text_area_label(r->rows[i].key, label, sizeof label), &r->rows[i]);
+    text_progress_row(&t, "TOTAL", &r->totals);
+    put(o, "\nProgress (percentages of the cases)\n");
+    ttab_print(&t, o);
+    ttab_free(&t);
+
+    t = (ttab_t){.ncols = 9};
+    ttab_row(&t, h2);
+    for (size_t i = 0; i < r->nrows; i++)
+        text_needs_row(&t, text_area_label(r->rows[i].key, label, sizeof label), &r->rows[i]);
+    text_needs_row(&t, "TOTAL", &r->totals);
+    put(o, "\nOpen needs per dimension (open cases), and cases per level reached\n");
+    ttab_print(&t, o);
+    ttab_free(&t);
+}
+
+/* ---------------------------------------------------------------------- */
+/* CSV                                                                     */
+/* ---------------------------------------------------------------------- */
+
+/* RFC 4180 quoting, for a key that is not the digits the daemon promises. */
+static void csv_field(out_t *o, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        put(o, s);
+        return;
+    }
+    put(o, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            put(o, "\"");
+        if (!o->rc && lb_buf_append(o->b, p, 1))
+            o->rc = LB_ENOMEM;
+    }
+    put(o, "\"");
+}
+
+static void render_csv(const lbc_report_t *r, out_t *o)
+{
+    put(o, "key,cases,open,visited,assisted,resolved,closed,overdue");
+    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+        putf(o, ",needs_%s", lbc_report_dimensions[i]);
+    put(o, ",unacked");
+    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+        putf(o, ",level_%s", lbc_report_levels[i]);
+    put(o, "\n");
+    for (size_t k = 0; k < r->nrows; k++) {
+        const lbc_report_row_t *w = &r->rows[k];
+        csv_field(o, w->key);
+        putf(o, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64,
+             w->cases, w->open, w->visited, w->assisted, w->resolved, w->closed, w->overdue);
+        for (int i = 0; i < LBC_REPORT_NDIM; i++)
+            putf(o, ",%" PRId64, w->needs[i]);
+        putf(o, ",%" PRId64, w->unacked);
+        for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+            putf(o, ",%" PRId64, w->levels[i]);
+        put(o, "\n");
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTML                                                                    */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Fonts: whatever Thai face the reader's system has (Windows, macOS,
+ * Debian's fonts-thai-tlwg, Noto); nothing is loaded from elsewhere.
+ * Print: A4 with 12 mm margins, table headers repeated on each page, charts
+ * and rows never split, colours kept.
+ */
+static const char html_css[] =
+    "@page{size:A4;margin:12mm}\n"
+    "*{box-sizing:border-box}\n"
+    "html{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
+    "body{font-family:\"Noto Sans Thai\",\"Sarabun\",\"TH Sarabun New\",\"Leelawadee UI\","
+    "Tahoma,\"Thonburi\",\"Loma\",\"Garuda\",\"Noto Sans\",sans-serif;font-size:10pt;"
+    "line-height:1.35;color:#1a1a1a;background:#fff;max-width:186mm;margin:0 auto;"
+    "padding:8mm 0}\n"
+    "h1{font-size:16pt;margin:0 0 1mm}\n"
+    "h1 .en{font-size:11pt;color:#555;font-weight:normal;display:block}\n"
+    "h2{font-size:11.5pt;margin:6mm 0 2mm;padding-bottom:1mm;border-bottom:.4mm solid #888;"
+    "break-after:avoid;page-break-after:avoid}\n"
+    "h2 .en{color:#555;font-weight:normal}\n"
+    ".scope{font-size:11pt;margin:1mm 0}\n"
+    ".meta{color:#555;font-size:8.5pt;margin:0 0 3mm}\n"
+    ".tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:2mm;margin:3mm 0}\n"
+    ".tile{border:.3mm solid #bbb;border-radius:1.5mm;padding:1.5mm 2.5mm;break-inside:avoid}\n"
+    ".tile .v{font-size:15pt;font-weight:bold;font-variant-numeric:tabular-nums}\n"
+    ".tile .p{font-size:9pt;color:#444;margin-left:1.5mm}\n"
+    ".tile .l{font-size:8pt;color:#333}\n"
+    ".tile .l .en{display:block;color:#666}\n"
+    /* Room above the line: Thai marks overflowing a box at a page top print on the page before. */
+    ".legend{font-size:8.5pt;line-height:1.7;margin:0 0 1mm;padding-top:1mm}\n"
+    ".legend span.k{margin-right:4mm;white-space:nowrap}\n"
+    ".legend svg{width:3mm;height:3mm;display:inline;vertical-align:middle;margin-right:1mm}\n"
+    "figure{margin:1mm 0 4mm;break-inside:avoid;page-break-inside:avoid}\n"
+    "figure svg{width:100%;height:auto;display:block}\n"
+    "svg text{font-size:11px;fill:#222}\n"
+    "svg text.v{font-size:9.5px;fill:#333}\n"
+    "svg text.ax{font-size:9px;fill:#666}\n"
+    "svg line.g{stroke:#ddd;stroke-width:1}\n"
+    "table{border-collapse:collapse;width:100%;font-size:8.5pt;margin:1mm 0 3mm}\n"
+    "thead{display:table-header-group}\n"
+    "tr{break-inside:avoid;page-break-inside:avoid}\n"
+    "th,td{padding:.8mm 1.2mm;border-bottom:.2mm solid #ddd;text-align:right}\n"
+    "th{background:#eef1f5;font-weight:600;vertical-align:bottom}\n"
+    "th .en{display:block;font-weight:normal;color:#555;font-size:7.5pt}\n"
+    "th:first-child,td:first-child{text-align:left}\n"
+    "td{font-variant-numeric:tabular-nums}\n"
+    "td .pc{color:#555;font-size:7.5pt;margin-left:1mm}\n"
+    "th.grp{text-align:center;border-bottom:.3mm solid #999}\n"
+    "tr.total td{font-weight:bold;border-top:.4mm solid #666;border-bottom:none}\n"
+    ".notes{font-size:8pt;color:#444;margin-top:4mm}\n"
+    ".notes p{margin:.6mm 0}\n"
+    ".empty{font-size:11pt;margin:8mm 0}\n"
+    "@media print{body{max-width:none;padding:0}h2{margin-top:4mm}}\n";
+
+/* Chart geometry, in viewBox units (the page scales them to its width). */
+#define SVG_W 700
+/*
+ * Areas per chart: a chart never splits across pages, so each must fit in
+ * what is left of a page after the headings (about 120 mm at 186 mm wide).
+ */
+#define PROGRESS_CHUNK 12
+#define NEEDS_CHUNK 24
+
+/* Areas per chart: at most max, spread evenly (26 areas by 12: 9, 9, 8, not 12, 12, 2). */
+static size_t chunk_size(size_t n, size_t max)
+{
+    size_t charts = n ? (n + max - 1) / max : 1;
+    return (n + charts - 1) / charts;
+}
+
+/* "พิษณุโลก / Phitsanulok" style label: Thai beside English. */
+static void put_bi(out_t *o, const char *th, const char *en)
+{
+    put_esc(o, th);
+    put(o, " / ");
+    put_esc(o, en);
+}
+
+/* A table header cell with the Thai label above the English one. */
+static void put_th(out_t *o, const char *th, const char *en, const char *attrs)
+{
+    putf(o, "<th%s%s>", attrs ? " " : "", attrs ? attrs : "");
+    put_esc(o, th);
+    put(o, "<span class=\"en\">");
+    put_esc(o, en);
+    put(o, "</span></th>");
+}
+
+/* An area's label in charts and tables: the code, and a province's Thai name. */
+static void put_area(out_t *o, const char *key)
+{
+    const char *th = lbc_report_province_name(key, true);
+    put_esc(o, key);
+    if (th) {
+        put(o, " ");
+        put_esc(o, th);
+    }
+}
+
+static void put_swatch(out_t *o, const char *colour)
+{
+    putf(o,
+         "<svg viewBox=\"0 0 10 10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" "
+         "fill=\"%s\"/></svg>",
+         colour);
+}
+
+static void legend(out_t *o, const char *const *th, const char *const *en,
+                   const char *const *colours, int n)
+{
+    put(o, "<div class=\"legend\">");
+    for (int i = 0; i < n; i++) {
+        put(o, "<span class=\"k\">");
+        put_swatch(o, colours[i]);
+        put_bi(o, th[i], en[i]);
+        put(o, "</span>");
+    }
+    put(o, "</div>\n");
+}
+
+/* A tick step of 1, 2 or 5 times a power of ten giving at most 5 steps up to max. */
+static int64_t nice_step(int64_t max)
+{
+    int64_t p = 1;
+    for (;;) {
+        if (max <= 5 * p)
+            return p;
+        if (max <= 10 * p)
+            return 2 * p;
+        if (max <= 25 * p)
+            return 5 * p;
+        p *= 10;
+    }
+}
+
+/* Vertical grid lines with labels under the plot, for a count scale up to top. */
+static void svg_grid(out_t *o, int x0, int pw, int y0, int y1, int64_t top, int64_t step,
+                     bool percent)
+{
+    for (int64_t t = 0; t <= top; t += step) {
+        double x = x0 + (double)pw * (double)t / (double)top;
+        char num[32];
+        putf(o, "<line class=\"g\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x, y0, x, y1);
+        putf(o, "<text class=\"ax\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s%s</text>\n", x,
+             y1 + 11, fmt_count(t, num), percent ? "%" : "");
+    }
+}
+
+/*
+ * Visited, assisted and resolved as percentages of the cases, three bars per
+ * area. Each chart carries its legend, so a printed page is readable alone.
+ */
+static void chart_progress(out_t *o, const lbc_report_row_t *rows, size_t n)
+{
+    enum { LW = 150, X0 = 158, PW = 470, BH = 8, GAP = 2, GG = 10, TOP = 4, AX = 16 };
+    const int gh = 3 * BH + 2 * GAP;
+    const int h = TOP + (int)n * (gh + GG) + AX;
+    put(o, "<figure>");
+    legend(o, prog_th, prog_en, progress_colours, 3);
+    putf(o,
+         "<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Visited, assisted and "
+         "resolved, percent of cases, per area\">\n",
+         SVG_W, h);
+    svg_grid(o, X0, PW, TOP, h - AX, 100, 25, true);
+    for (size_t i = 0; i < n; i++) {
+        const lbc_report_row_t *w = &rows[i];
+        const int64_t vals[3] = {w->visited, w->assisted, w->resolved};
+        int y = TOP + (int)i * (gh + GG) + GG / 2;
+        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + gh / 2 + 4);
+        put_area(o, w->key);
+        put(o, "</text>\n");
+        for (int k = 0; k < 3; k++) {
+            char pc[8], a[32], b[32];
+            double bw = PW * pct_of(vals[k], w->cases) / 100.0;
+            int by = y + k * (BH + GAP);
+            putf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">", X0, by, bw,
+                 BH, progress_colours[k]);
+            put(o, "<title>");
+            put_esc(o, w->key);
+            putf(o, " %s %s/%s</title></rect>", prog_en[k], fmt_count(vals[k], a),
+                 fmt_count(w->cases, b));
+            putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", X0 + bw + 4, by + BH,
+                 fmt_pct(vals[k], w->cases, pc));
+        }
+    }
+    put(o, "</svg></figure>\n");
+}
+
+/* Open needs per area, one bar stacked by dimension, with the area's total at its end. */
+static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n, int64_t max)
+{
+    enum { LW = 150, X0 = 158, PW = 470, BH = 12, GG = 7, TOP = 4, AX = 16 };
+    const int64_t step = nice_step(max), top = (max + step - 1) / step * step;
+    const int h = TOP + (int)n * (BH + GG) + AX;
+    put(o, "<figure>");
+    legend(o, dim_th, dim_en, dim_colours, LBC_REPORT_NDIM);
+    putf(o,
+         "<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Open needs per "
+         "dimension, per area\">\n",
+         SVG_W, h);
+    svg_grid(o, X0, PW, TOP, h - AX, top, step, false);
+    for (size_t i = 0; i < n; i++) {
+        const lbc_report_row_t *w = &rows[i];
+        int y = TOP + (int)i * (BH + GG) + GG / 2;
+        int64_t sum = 0;
+        double x = X0;
+        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 2);
+        put_area(o, w->key);
+        put(o, "</text>\n");
+        for (int d = 0; d < LBC_REPORT_NDIM; d++) {
+            char num[32];
+            double bw = (double)PW * (double)w->needs[d] / (double)top;
+            sum += w->needs[d];
+            if (w->needs[d] == 0)
+                continue;
+            putf(o, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">", x, y, bw,
+                 BH, dim_colours[d]);
+            put(o, "<title>");
+            put_esc(o, w->key);
+            putf(o, " %s %s</title></rect>", dim_en[d], fmt_count(w->needs[d], num));
+            x += bw;
+        }
+        char num[32];
+        putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", x + 4, y + BH - 2,
+             fmt_count(sum, num));
+    }
+    put(o, "</svg></figure>\n");
+}
+
+/* One bar per category (a dimension or a level) for the whole report. */
+static void chart_bars(out_t *o, const char *aria, const char *const *th, const char *const *en,
+                       const char *const *colours, const int64_t *vals, int n)
+{
+    enum { LW = 230, X0 = 238, PW = 400, BH = 14, GG = 8, TOP = 4, AX = 16 };
+    int64_t max = 0;
+    for (int i = 0; i < n; i++)
+        if (vals[i] > max)
+            max = vals[i];
+    const int64_t step = nice_step(max > 0 ? max : 1), top = (max + step - 1) / step * step;
+    const int h = TOP + n * (BH + GG) + AX;
+    putf(o, "<figure><svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", SVG_W, h);
+    put_esc(o, aria);
+    put(o, "\">\n");
+    svg_grid(o, X0, PW, TOP, h - AX, top > 0 ? top : step, step, false);
+    for (int i = 0; i < n; i++) {
+        char num[32];
+        int y = TOP + i * (BH + GG) + GG / 2;
+        double bw = top > 0 ? (double)PW * (double)vals[i] / (double)top : 0.0;
+        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 3);
+        put_bi(o, th[i], en[i]);
+        put(o, "</text>");
+        putf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", X0, y, bw, BH,
+             colours[i]);
+        putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", X0 + bw + 4, y + BH - 3,
+             fmt_count(vals[i], num));
+    }
+    put(o, "</svg></figure>\n");
+}
+
+static void html_scope(const lbc_report_t *r, out_t *o)
+{
+    int lv = key_level(r->area);
+    static const char *const en[4] = {"Province", "District", "Subdistrict", "Village"};
+    if (lv < 0) {
+        put_bi(o, "ทุกพื้นที่ในความรับผิดชอบ", "All areas in scope");
+    } else if (lv == 0 && lbc_report_province_name(r->area, false)) {
+        put(o, "จังหวัด");
+        put_esc(o, lbc_report_province_name(r->area, true));
+        put(o, " / ");
+        put_esc(o, lbc_report_province_name(r->area, false));
+        put(o, " province (");
+        put_esc(o, r->area);
+        put(o, ")");
+    } else {
+        put_esc(o, area_levels_th[lv]);
+        put(o, " ");
+        put_esc(o, r->area);
+        put(o, " / ");
+        put_esc(o, en[lv]);
+        put(o, " ");
+        put_esc(o, r->area);
+    }
+    int by = area_level_index(r->by);
+    if (by >= 0) {
+        put(o, " — ราย");
+        put_esc(o, area_levels_th[by]);
+        put(o, " / by ");
+        put_esc(o, r->by);
+    }
+}
+
+static void tile(out_t *o, const char *th, const char *en, int64_t v, int64_t of)
+{
+    char num[32], pc[8];
+    putf(o, "<div class=\"tile\"><div class=\"v\">%s", fmt_count(v, num));
+    if (of >= 0)
+        putf(o, "<span class=\"p\">%s</span>", fmt_pct(v, of, pc));
+    put(o, "</div><div class=\"l\">");
+    put_esc(o, th);
+    put(o, "<span class=\"en\">");
+    put_esc(o, en);
+    put(o, "</span></div></div>\n");
+}
+
+/* A number cell, with its percentage of the cases when of >= 0. */
+static void td_count(out_t *o, const char *col, int64_t v, int64_t of)
+{
+    char num[32], pc[8];
+    putf(o, "<td data-col=\"%s\">%s", col, fmt_count(v, num));
+    if (of >= 0)
+        putf(o, "<span class=\"pc\">%s</span>", fmt_pct(v, of, pc));
+    put(o, "</td>");
+}
+
+static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
+{
+    if (total) {
+        put(o, "<tr class=\"total\" data-key=\"total\"><td>");
+        put_bi(o, "รวม", "Total");
+    } else {
+        put(o, "<tr data-key=\"");
+        put_esc(o, w->key);
+        put(o, "\"><td>");
+        put_area(o, w->key);
+    }
+    put(o, "</td>");
+    td_count(o, "cases", w->cases, -1);
+    td_count(o, "open", w->open, -1);
+    td_count(o, "visited", w->visited, w->cases);
+    td_count(o, "assisted", w->assisted, w->cases);
+    td_count(o, "resolved", w->resolved, w->cases);
+    td_count(o, "closed", w->closed, -1);
+    td_count(o, "overdue", w->overdue, -1);
+    td_count(o, "unacked", w->unacked, -1);
+    put(o, "</tr>\n");
+}
+
+static void html_needs_row(out_t *o, const lbc_report_row_t *w, bool total)
+{
+    if (total) {
+        put(o, "<tr class=\"total\" data-key=\"total\"><td>");
+        put_bi(o, "รวม", "Total");
+    } else {
+        put(o, "<tr data-key=\"");
+        put_esc(o, w->key);
+        put(o, "\"><td>");
+        put_area(o, w->key);
+    }
+    put(o, "</td>");
+    for (int i = 0; i < LBC_REPORT_NDIM; i++) {
+        char col[32];
+        snprintf(col, sizeof col, "needs_%s", lbc_report_dimensions[i]);
+        td_count(o, col, w->needs[i], -1);
+    }
+    for (int i = 0; i < LBC_REPORT_NLEVEL; i++) {
+        char col[32];
+        snprintf(col, sizeof col, "level_%s", lbc_report_levels[i]);
+        td_count(o, col, w->levels[i], -1);
+    }
+    put(o, "</tr>\n");
+}
+
+static void render_html(const lbc_report_t *r, int refresh_s, out_t *o)
+{
+    const lbc_report_row_t *t = &r->totals;
+    char when[32];
+    lbc_format_time(r->generated_ms, when, sizeof when);
+
+    put(o, "<!DOCTYPE html>\n<html lang=\"th\">\n<head>\n<meta charset=\"utf-8\">\n");
+    put(o, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    if (refresh_s > 0)
+        putf(o, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
+    put(o, "<meta name=\"generator\" content=\"logbook-report\">\n");
+    putf(o, "<meta name=\"logbook-last-seq\" content=\"%" PRIu64 "\">\n", r->last_seq);
+    put(o, "<title>รายงานติดตามครัวเรือนเป้าหมาย / Household follow-up report");
+    if (r->area[0]) {
+        put(o, " ");
+        put_esc(o, r->area);
+    }
+    put(o, "</title>\n<style>\n");
+    put(o, html_css);
+    put(o, "</style>\n</head>\n<body>\n<header>\n");
+    put(o, "<h1>รายงานติดตามครัวเรือนเป้าหมาย<span class=\"en\">Household follow-up "
+           "report (TPMAP Logbook)</span></h1>\n<p class=\"scope\">");
+    html_scope(r, o);
+    put(o, "</p>\n<p class=\"meta\">");
+    put_bi(o, "จัดทำเมื่อ", "Generated");
+    put(o, " ");
+    put_esc(o, when);
+    if (r->last_seq)
+        putf(o, " · นับรวมเหตุการณ์ถึงลำดับที่ / Counts include events up to seq %" PRIu64, r->last_seq);
+    if (refresh_s > 0)
+        putf(o, " · ปรับปรุงอัตโนมัติทุก %d วินาที / Updated every %d s", refresh_s, refresh_s);
+    put(o, "</p>\n</header>\n");
+
+    if (r->nrows == 0) {
+        put(o, "<p class=\"empty\">");
+        put_bi(o, "ไม่มีกรณีในพื้นที่นี้", "No cases in this area");
+        put(o, "</p>\n</body>\n</html>\n");
+        return;
+    }
+
+    put(o, "<section class=\"tiles\">\n");
+    tile(o, "ครัวเรือนเป้าหมาย", "Target households", t->cases, -1);
+    tile(o, prog_th[0], prog_en[0], t->visited, t->cases);
+    tile(o, prog_th[1], prog_en[1], t->assisted, t->cases);
+    tile(o, prog_th[2], prog_en[2], t->resolved, t->cases);
+    tile(o, "อยู่ระหว่างดำเนินการ", "Open", t->open, -1);
+    tile(o, "ปิดกรณี", "Closed", t->closed, -1);
+    tile(o, "เกินกำหนด", "Overdue", t->overdue, -1);
+    tile(o, "แจ้งเตือนที่ยังไม่รับทราบ", "Unacknowledged escalations", t->unacked, -1);
+    put(o, "</section>\n");
+
+    put(o, "<section>\n<h2>ความคืบหน้ารายพื้นที่ <span class=\"en\">/ Progress per area, "
+           "percent of target households</span></h2>\n");
+    size_t per = chunk_size(r->nrows, PROGRESS_CHUNK);
+    for (size_t i = 0; i < r->nrows; i += per)
+        chart_progress(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per);
+    put(o, "</section>\n");
+
+    put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไข รายด้าน <span class=\"en\">/ Open needs per "
+           "dimension</span></h2>\n");
+    chart_bars(o, "Open needs per dimension", dim_th, dim_en, dim_colours, t->needs,
+               LBC_REPORT_NDIM);
+    int64_t max = 0;
+    for (size_t i = 0; i < r->nrows; i++) {
+        int64_t sum = 0;
+        for (int d = 0; d < LBC_REPORT_NDIM; d++)
+            sum += r->rows[i].needs[d];
+        if (sum > max)
+            max = sum;
+    }
+    per = chunk_size(r->nrows, NEEDS_CHUNK);
+    for (size_t i = 0; max > 0 && i < r->nrows; i += per)
+        chart_needs_by_area(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per, max);
+    put(o, "</section>\n");
+
+    put(o, "<section>\n<h2>ระดับที่บรรลุ <span class=\"en\">/ Level reached (households per "
+           "level)</span></h2>\n");
+    chart_bars(o, "Households per level reached", level_th, level_en, level_colours, t->levels,
+               LBC_REPORT_NLEVEL);
+    put(o, "</section>\n");
+
+    put(o, "<section>\n<h2>ตารางความคืบหน้า <span class=\"en\">/ Progress table</span></h2>\n");
+    put(o, "<table class=\"progress\">\n<thead><tr>");
+    put_th(o, "พื้นที่", "Area", NULL);
+    put_th(o, "ครัวเรือนเป้าหมาย", "Target households", NULL);
+    put_th(o, "อยู่ระหว่างดำเนินการ", "Open", NULL);
+    for (int i = 0; i < 3; i++)
+        put_th(o, prog_th[i], prog_en[i], NULL);
+    put_th(o, "ปิดกรณี", "Closed", NULL);
+    put_th(o, "เกินกำหนด", "Overdue", NULL);
+    put_th(o, "ยังไม่รับทราบ", "Unacknowledged", NULL);
+    put(o, "</tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < r->nrows; i++)
+        html_progress_row(o, &r->rows[i], false);
+    html_progress_row(o, t, true);
+    put(o, "</tbody>\n</table>\n</section>\n");
+
+    put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไขและระดับที่บรรลุ <span class=\"en\">/ Open "
+           "needs and level reached</span></h2>\n");
+    put(o, "<table class=\"needs\">\n<thead><tr><th></th>");
+    put(o, "<th class=\"grp\" colspan=\"5\">ปัญหาที่ยังไม่ได้แก้ไข<span class=\"en\">Open "
+           "needs</span></th>");
+    put(o, "<th class=\"grp\" colspan=\"3\">ระดับที่บรรลุ<span class=\"en\">Level "
+           "reached</span></th></tr>\n<tr>");
+    put_th(o, "พื้นที่", "Area", NULL);
+    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+        put_th(o, dim_th[i], dim_en[i], NULL);
+    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+        put_th(o, level_th[i], level_en[i], NULL);
+    put(o, "</tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < r->nrows; i++)
+        html_needs_row(o, &r->rows[i], false);
+    html_needs_row(o, t, true);
+    put(o, "</tbody>\n</table>\n</section>\n");
+
+    put(o, "<footer class=\"notes\">\n");
+    put(o, "<p>เยี่ยมแล้ว / Visited, ได้รับความช่วยเหลือ / Assisted: cases with at least one "
+           "visit or assistance record; percentages are of the target households (cases).</p>\n");
+    put(o, "<p>แก้ไขแล้ว / Resolved: resolved at level sufficient or sustainable. ปิดกรณี / "
+           "Closed: closed without resolution (moved, deceased, refused, duplicate, not poor)."
+           "</p>\n");
+    put(o, "<p>เกินกำหนด / Overdue: open cases with an escalation step fired in their current "
+           "state. ยังไม่รับทราบ / Unacknowledged: open cases whose latest escalation no "
+           "committee has acknowledged.</p>\n");
+    put(o, "<p>ปัญหาที่ยังไม่ได้แก้ไข / Open needs: failed indicators not yet met, open cases "
+           "only. ระดับที่บรรลุ / Level reached: each household's latest level (อยู่รอด → "
+           "อยู่พอเพียง → อยู่อย่างยั่งยืน), resolved households included.</p>\n");
+    put(o, "</footer>\n</body>\n</html>\n");
+}
+
+int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_s, lb_buf_t *out)
+{
+    out_t o = {out, 0};
+    size_t mark = out ? out->len : 0;
+    if (!r || !out)
+        return LB_EBADREQ;
+    switch (f) {
+    case LBC_REPORT_TEXT:
+        render_text(r, &o);
+        break;
+    case LBC_REPORT_CSV:
+        render_csv(r, &o);
+        break;
+    case LBC_REPORT_HTML:
+        render_html(r, refresh_s, &o);
+        break;
+    case LBC_REPORT_JSON:
+        o.rc = r->result ? lb_val_to_json(r->result, 2, out) : LB_EBADREQ;
+        put(&o, "\n");
+        break;
+    default:
+        return LB_EBADREQ;
+    }
+    /* No half-rendered report on failure. */
+    if (o.rc)
+        out->len = mark;
+    return o.rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int lbc_report_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    char dir[4096], tmp[4200];
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    const char *base = slash ? slash + 1 : path;
+    if (!path || !*base || strlen(path) >= sizeof dir) {
+        set_err(err, errlen, "'%s' is not a file name", path ? path : "");
+        return LB_EIO;
+    }
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    /* Hidden and next to the target, so rename stays within one file system. */
+    snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", (int)(base - path), path, base, (long)getpid());
+    /* Not through a link someone planted under the temporary name. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: %s", tmp, strerror(errno));
+        return LB_EIO;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            set_err(err, errlen, "%s: %s", tmp, n < 0 ? strerror(errno) : "short write");
+            goto fail;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        set_err(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        set_err(err, errlen, "%s: close: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        set_err(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
+        goto fail;
+    }
+    /* The rename itself survives a crash only once the folder is synced. */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return LB_EIO;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The command                                                             */
+/* ---------------------------------------------------------------------- */
+
+void lbc_report_cli_init(lbc_report_cli_t *cli)
+{
+    lbc_paths_t p = lbc_default_paths();
+    memset(cli, 0, sizeof *cli);
+    cli->endpoint = p.endpoint;
+    cli->events_endpoint = p.events_endpoint;
+    cli->client_cert = p.client_cert;
+    cli->server_cert = p.server_cert;
+    cli->retries = -1;
+}
+
+typedef struct {
+    lbc_report_cli_t c;
+    const char *area, *by, *format, *output;
+    int watch_s;
+    bool help;
+} opts_t;
+
+enum {
+    O_AREA,
+    O_BY,
+    O_FORMAT,
+    O_OUTPUT,
+    O_WATCH,
+    O_ENDPOINT,
+    O_EVENTS,
+    O_CERT,
+    O_SERVER,
+    O_TIMEOUT,
+    O_RETRIES,
+    O_NOCURVE,
+    O_JSON,
+    O_HELP
+};
+
+static const struct {
+    char s;        /* short form, or 0 */
+    const char *l; /* long form without the dashes */
+    int id;
+    bool takes; /* takes a value */
+} option_table[] = {
+    {0, "area", O_AREA, true},
+    {0, "by", O_BY, true},
+    {0, "format", O_FORMAT, true},
+    {'o', "output", O_OUTPUT, true},
+    {0, "watch", O_WATCH, true},
+    {'e', "endpoint", O_ENDPOINT, true},
+    {'E', "events-endpoint", O_EVENTS, true},
+    {'k', "cert", O_CERT, true},
+    {'s', "server-cert", O_SERVER, true},
+    {0, "timeout", O_TIMEOUT, true},
+    {0, "retries", O_RETRIES, true},
+    {0, "no-curve", O_NOCURVE, false},
+    {0, "json", O_JSON, false},
+    {'h', "help", O_HELP, false},
+};
+
+static void usage_error(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void usage_error(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see: %s --help)\n", prog);
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static int parse_opts(const char *prog, int argc, char **argv, opts_t *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = NULL;
+        int k = -1;
+        size_t n = 0;
+        if (a[0] != '-' || a[1] == '\0') {
+            usage_error(prog, "unexpected argument '%s'", a);
+            return EX_USAGE;
+        }
+        const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
+        n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        for (size_t j = 0; j < sizeof option_table / sizeof option_table[0]; j++) {
+            if ((a[1] != '-' && option_table[j].s && a[1] == option_table[j].s && !a[2]) ||
+                (a[1] == '-' && strlen(option_table[j].l) == n &&
+                 strncmp(a + 2, option_table[j].l, n) == 0)) {
+                k = (int)j;
+                break;
+            }
+        }
+        if (k < 0) {
+            usage_error(prog, "unknown option %s", a);
+            return EX_USAGE;
+        }
+        if (option_table[k].takes) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                usage_error(prog, "%s needs a value", a);
+                return EX_USAGE;
+            }
+        } else if (eq) {
+            usage_error(prog, "--%s takes no value", option_table[k].l);
+            return EX_USAGE;
+        }
+        switch (option_table[k].id) {
+        case O_AREA:
+            o->area = *val ? val : NULL;
+            break;
+        case O_BY:
+            o->by = val;
+            break;
+        case O_FORMAT:
+            o->format = val;
+            break;
+        case O_OUTPUT:
+            o->output = val;
+            break;
+        case O_WATCH:
+            if (!parse_int(val, 1, LBC_REPORT_WATCH_MAX, &o->watch_s)) {
+                usage_error(prog, "--watch takes whole seconds from 1 to %d", LBC_REPORT_WATCH_MAX);
+                return EX_USAGE;
+            }
+            break;
+        case O_ENDPOINT:
+            o->c.endpoint = val;
+            break;
+        case O_EVENTS:
+            o->c.events_endpoint = val;
+            break;
+        case O_CERT:
+            o->c.client_cert = val;
+            break;
+        case O_SERVER:
+            o->c.server_cert = val;
+            break;
+        case O_TIMEOUT:
+            if (!parse_int(val, 1, 3600 * 1000, &o->c.timeout_ms)) {
+                usage_error(prog, "--timeout takes milliseconds");
+                return EX_USAGE;
+            }
+            break;
+        case O_RETRIES:
+            if (!parse_int(val, 0, 100, &o->c.retries)) {
+                usage_error(prog, "--retries takes a number from 0 to 100");
+                return EX_USAGE;
+            }
+            break;
+        case O_NOCURVE:
+            o->c.no_curve = true;
+            break;
+        case O_JSON:
+            o->c.json = true;
+            break;
+        default:
+            o->help = true;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void print_help(const char *prog, FILE *f)
+{
+    fprintf(f,
+            "Usage: %s [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE]\n"
+            "       [--watch SECONDS] [GLOBAL OPTIONS]\n"
+            "\n"
+            "The committee's report for an area: for each child area (district, subdistrict\n"
+            "or village) the households targeted, visited, assisted and resolved (with\n"
+            "percentages of those targeted), closed, open needs per dimension, overdue\n"
+            "cases and unacknowledged escalations, and the level the households reached\n"
+            "(survive, sufficient, sustainable). The numbers are the daemon's report.summary\n"
+            "counters for the area; `logbook report` and `logbook-report` print the same.\n"
+            "Areas are shown as codes, provinces also by name.\n"
+            "\n"
+            "Options:\n"
+            "      --area A            2, 4, 6 or 8-digit area code (default: every area the\n"
+            "                          client key may read)\n"
+            "      --by LEVEL          province, district, subdistrict or village; default the\n"
+            "                          level below the area (no area: province; 2 digits:\n"
+            "                          district; 4: subdistrict; 6 or 8: village)\n"
+            "      --format FORMAT     text (default), csv, html or json (the daemon's result)\n"
+            "  -o, --output FILE       write FILE instead of standard output, atomically (a\n"
+            "                          temporary file in the same folder, then rename)\n"
+            "      --watch SECONDS     with -o: keep FILE current from the events stream:\n"
+            "                          write it at start, then, when events arrived, at most\n"
+            "                          every SECONDS (1-%d); an HTML page reloads itself as\n"
+            "                          often. Stops cleanly on SIGINT or SIGTERM. A key that\n"
+            "                          may not subscribe to events polls instead.\n"
+            "  -h, --help              this text\n"
+            "\n"
+            "Global options:\n"
+            "  -e, --endpoint EP          requests endpoint ($LOGBOOK_ENDPOINT, %s)\n"
+            "  -E, --events-endpoint EP   events endpoint for --watch ($LOGBOOK_EVENTS_ENDPOINT,\n"
+            "                             %s)\n"
+            "  -k, --cert FILE            client secret certificate ($LOGBOOK_CERT,\n"
+            "                             %s)\n"
+            "  -s, --server-cert FILE     server public certificate ($LOGBOOK_SERVER_CERT,\n"
+            "                             %s)\n"
+            "      --no-curve             plain connection, for a daemon run with curve: false\n"
+            "      --json                 the same as --format json\n"
+            "      --timeout MS           wait per try (default %d)\n"
+            "      --retries N            resends after a timeout (default %d)\n"
+            "\n"
+            "CSV columns:\n"
+            "  A header row, then one row per area sorted by key, LF line ends, no totals\n"
+            "  row. The columns, in this order:\n"
+            "  key                  the area code\n"
+            "  cases                households targeted (cases opened)\n"
+            "  open                 cases not yet in a terminal state\n"
+            "  visited              cases with at least one visit record\n"
+            "  assisted             cases with at least one assistance record\n"
+            "  resolved             cases resolved (at level sufficient or sustainable)\n"
+            "  closed               cases closed without resolution\n"
+            "  overdue              open cases with an escalation step fired in their\n"
+            "                       current state\n"
+            "  needs_health         open needs (failed indicators not yet met) of open cases\n"
+            "  needs_living         in each dimension\n"
+            "  needs_education\n"
+            "  needs_income\n"
+            "  needs_accessibility\n"
+            "  unacked              open cases whose latest escalation is not acknowledged\n"
+            "  level_survive        cases whose household reached each level (its latest\n"
+            "  level_sufficient     level; resolved cases included)\n"
+            "  level_sustainable\n"
+            "\n"
+            "Text and HTML:\n"
+            "  Text: two aligned tables (progress with percentages of the cases; open needs\n"
+            "  and level reached), each with a TOTAL row. HTML: one self-contained page (no\n"
+            "  external resources, no script) with inline SVG bar charts of visited,\n"
+            "  assisted and resolved percent per area, open needs per dimension and levels\n"
+            "  reached, labels in Thai beside English, laid out to print on A4.\n"
+            "\n"
+            "Environment:\n"
+            "  LOGBOOK_ENDPOINT, LOGBOOK_EVENTS_ENDPOINT, LOGBOOK_CERT, LOGBOOK_SERVER_CERT\n"
+            "                       defaults for -e, -E, -k and -s\n"
+            "  SOURCE_DATE_EPOCH    the 'generated' time in unix seconds (reproducible output)\n"
+            "\n"
+            "Exit status:\n"
+            "  0 done (also when --watch is stopped by a signal), 1 refused by the daemon or\n"
+            "  the output could not be written, 2 usage error, 3 daemon unreachable.\n"
+            "\n"
+            "Examples:\n"
+            "  %s --area 65 --format csv -o phitsanulok.csv\n"
+            "  %s --area 6501 --format html -o /srv/www/6501.html --watch 60\n",
+            prog, LBC_REPORT_WATCH_MAX, LBC_DEFAULT_ENDPOINT, LBC_DEFAULT_EVENTS_ENDPOINT,
+            LBC_DEFAULT_CERT, LBC_DEFAULT_SERVER_CERT, LBC_DEFAULT_TIMEOUT_MS, LBC_DEFAULT_RETRIES,
+            prog, prog);
+}
+
+static int connect_client(const char *prog, const opts_t *o, lbc_t **c)
+{
+    char err[512] = "";
+    lbc_opts_t lo;
+    lbc_opts_init(&lo);
+    lo.endpoint = o->c.endpoint;
+    if (!o->c.no_curve) {
+        lo.client_cert = o->c.client_cert;
+        lo.server_cert = o->c.server_cert;
+    }
+    if (o->c.timeout_ms > 0)
+        lo.timeout_ms = o->c.timeout_ms;
+    if (o->c.retries >= 0)
+        lo.retries = o->c.retries;
+    int rc = lbc_connect(&lo, c, err, sizeof err);
+    if (rc == 0)
+        return EX_OK;
+    fprintf(stderr, "%s: cannot connect to %s: %s\n", prog, o->c.endpoint, err);
+    if (rc == LB_EIO || rc == LB_ECONFIG)
+        fprintf(stderr, "hint: set -k/-s (or $LOGBOOK_CERT, $LOGBOOK_SERVER_CERT) to the client "
+                        "secret and server public certificates, or --no-curve\n");
+    return rc == LB_EBADREQ ? EX_USAGE : EX_UNREACHABLE;
+}
+
+static int exit_for(int rc)
+{
+    return rc == LB_EUNAVAIL || rc == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
+}
+
+/* Fetches, renders and writes once. Returns an exit status; *seq gets the report's last_seq. */
+static int produce(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_t fmt,
+                   int refresh_s, uint64_t *seq)
+{
+    char err[512] = "";
+    lbc_report_t *r = NULL;
+    lb_buf_t out;
+    lb_buf_init(&out);
+    int rc = lbc_report_fetch(c, o->area, o->by, &r, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "%s: %s%s\n", prog,
+                exit_for(rc) == EX_UNREACHABLE ? "cannot reach the daemon: " : "", err);
+        return exit_for(rc);
+    }
+    if (seq)
+        *seq = r->last_seq;
+    int ex = EX_OK;
+    if (lbc_report_render(r, fmt, refresh_s, &out) != 0) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        ex = EX_REFUSED;
+    } else if (o->output) {
+        if (lbc_report_write_file(o->output, out.p, out.len, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: cannot write %s\n", prog, err);
+            ex = EX_REFUSED;
+        }
+    } else if ((out.len && fwrite(out.p, 1, out.len, stdout) != out.len) || fflush(stdout) != 0) {
+        fprintf(stderr, "%s: cannot write the report: %s\n", prog, strerror(errno));
+        ex = EX_REFUSED;
+    }
+    lbc_report_destroy(&r);
+    lb_buf_free(&out);
+    return ex;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The daemon's last_seq, or 0 when it cannot be asked. */
+static uint64_t daemon_seq(lbc_t *c)
+{
+    lb_val_t *reply = NULL;
+    char err[256];
+    int64_t last = 0;
+    if (call_ok(c, "ping", NULL, &reply, err, sizeof err) == 0)
+        lb_map_int(lbc_reply_result(reply), "last_seq", &last);
+    lb_val_free(&reply);
+    return last > 0 ? (uint64_t)last : 0;
+}
+
+/*
+ * Whether the key may read events. The ZAP handler gives a key without
+ * events access no connection on the events socket at all, which a
+ * subscriber cannot tell from a quiet day, so ask events.since (same
+ * admission) once. Returns 0, LB_EFORBIDDEN, or another LB_E* with err.
+ */
+static int events_allowed(lbc_t *c, char *err, size_t errlen)
+{
+    lb_val_t *args = lb_map(), *reply = NULL;
+    int rc = args ? 0 : LB_ENOMEM;
+    if (!rc)
+        rc = lb_map_set_int(args, "seq", (int64_t)daemon_seq(c));
+    if (!rc)
+        rc = lb_map_set_int(args, "limit", 1);
+    if (!rc)
+        rc = call_ok(c, "events.since", args, &reply, err, errlen);
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+/*
+ * --watch: subscribed before the first write, so no event between that
+ * write and the subscription can be missed; then rewrites when events came,
+ * at most every watch_s seconds. Keys without events access poll ping's
+ * last_seq instead.
+ */
+static int watch(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_t fmt)
+{
+    static const char *const kinds[] = {"case",     "visit", "assist",
+                                        "followup", "note",  "escalation"};
+    char topics[6][32], err[512] = "";
+    const char *tp[6];
+    lbc_sub_t *sub = NULL;
+    lb_val_t *body = NULL;
+    bool polling = false;
+    uint64_t written_seq = 0;
+    /* Every kind can move a counter (any action's data.level sets the level). */
+    for (int i = 0; i < 6; i++) {
+        snprintf(topics[i], sizeof topics[i], "%s.%s", kinds[i], o->area ? o->area : "");
+        tp[i] = topics[i];
+    }
+    lbc_sub_opts_t so = {
+        .endpoint = o->c.events_endpoint,
+        .topics = o->area ? tp : NULL,
+        .ntopics = o->area ? 6 : 0,
+        .after_seq = LBC_SEQ_NOW,
+    };
+    int e = events_allowed(c, err, sizeof err);
+    if (e == 0)
+        e = lbc_sub_open(c, &so, &sub, err, sizeof err);
+    if (e == LB_EFORBIDDEN) {
+        fprintf(stderr, "%s: this key may not read events (%s); polling every %d s instead\n", prog,
+                err, o->watch_s);
+        polling = true;
+    } else if (e) {
+        fprintf(stderr, "%s: cannot subscribe to %s: %s\n", prog, o->c.events_endpoint, err);
+        return exit_for(e);
+    }
+    int rc = produce(prog, o, c, fmt, o->watch_s, &written_seq);
+    int64_t last_write = mono_ms();
+    bool dirty = false;
+    while (rc == EX_OK && !stop_flag) {
+        if (polling) {
+            /* Short sleeps, so a signal is seen within a tenth of a second. */
+            if (mono_ms() - last_write < (int64_t)o->watch_s * 1000) {
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            uint64_t s = daemon_seq(c);
+            dirty = s != 0 && s != written_seq;
+            if (!dirty)
+                last_write = mono_ms();
+        } else {
+            uint64_t seq = 0;
+            e = lbc_sub_next(sub, 250, &seq, &body, NULL, err, sizeof err);
+            lb_val_free(&body);
+            if (e == 0) {
+                dirty = true;
+            } else if (e == LB_EUNAVAIL || e == LB_ECORRUPT) {
+                /* The subscriber keeps its place; the repair is tried again next call. */
+                fprintf(stderr, "%s: warning: %s\n", prog, err);
+            } else if (e != LB_ENOTFOUND) {
+                fprintf(stderr, "%s: events: %s\n", prog, err);
+                rc = exit_for(e);
+                break;
+            }
+        }
+        if (dirty && !stop_flag && mono_ms() - last_write >= (int64_t)o->watch_s * 1000) {
+            /* A daemon that went away is no reason to stop: keep the old page, try later. */
+            if (produce(prog, o, c, fmt, o->watch_s, &written_seq) == EX_OK)
+                dirty = false;
+            last_write = mono_ms();
+        }
+    }
+    lbc_sub_destroy(&sub);
+    return rc;
+}
+
+int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, char **argv)
+{
+    opts_t o = {.c = *cli};
+    lbc_t *c = NULL;
+    const char *by;
+    char err[512] = "";
+    sigset_t stopset, oldset;
+    int rc = parse_opts(prog, argc, argv, &o);
+    if (rc)
+        return rc;
+    if (o.help) {
+        print_help(prog, stdout);
+        return EX_OK;
+    }
+    lbc_report_format_t fmt = o.c.json ? LBC_REPORT_JSON : LBC_REPORT_TEXT;
+    if (o.format && lbc_report_format_parse(o.format, &fmt) != 0) {
+        usage_error(prog, "--format must be text, csv, html or json, not '%s'", o.format);
+        return EX_USAGE;
+    }
+    if (lbc_report_resolve_by(o.area, o.by, &by, err, sizeof err) != 0) {
+        usage_error(prog, "%s", err);
+        return EX_USAGE;
+    }
+    if (o.watch_s && !o.output) {
+        usage_error(prog, "--watch needs -o FILE (the file it keeps current)");
+        return EX_USAGE;
+    }
+    if (o.watch_s) {
+        /*
+         * Blocked before ZeroMQ starts its threads, which inherit the mask, so
+         * SIGINT/SIGTERM reach this thread's handler and its short waits.
+         */
+        sigemptyset(&stopset);
+        sigaddset(&stopset, SIGINT);
+        sigaddset(&stopset, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
+    }
+    rc = connect_client(prog, &o, &c);
+    if (o.watch_s) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        stop_flag = 0;
+        pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+    }
+    if (rc == EX_OK)
+        rc = o.watch_s ? watch(prog, &o, c, fmt) : produce(prog, &o, c, fmt, 0, NULL);
+    lbc_destroy(&c);
+    return rc;
+}

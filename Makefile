@@ -131,6 +131,7 @@ run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS)
 	for f in $(FUZZ_NAMES); do \
 	  echo "== $(BUILD)/tests/replay_$$f"; $(TEST_WRAP) $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f || fail=1; \
 	done; \
+	echo "== tests/verify-units.sh"; sh tests/verify-units.sh $(BIN) || fail=1; \
 	if [ $$fail = 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi; exit $$fail
 
 asan: deps
@@ -236,6 +237,9 @@ install: all
 	install -m 0644 config/workflows/*.yaml $(DESTDIR)$(PREFIX)/share/logbook/workflows/
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbookd.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbook-notify@.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-notify@.service
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -60,12 +60,7 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq_o
     size_t off = pubs->bytes.len;
     if ((rc = proto_event_encode(body, prev, &pubs->bytes, chain)))
         return rc;
-    uint64_t case_id = 0;
-    const char *cid = lb_map_str(body, "case_id");
-    if (!cid || lb_case_id_parse(cid, &case_id))
-        return LB_EINTERNAL;
-    if ((rc = store_event_append(txn, seq, pubs->bytes.p + off, pubs->bytes.len - off, chain)) ||
-        (rc = store_case_event_add(txn, case_id, seq))) {
+    if ((rc = store_event_append(txn, seq, pubs->bytes.p + off, pubs->bytes.len - off, chain))) {
         pubs->bytes.len = off;
         return rc;
     }
@@ -232,7 +227,7 @@ static int case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c
     proto_err_t perr;
     rc = proto_unpack(p, n, &proto_default_limits, &v, &perr);
     if (rc == 0)
-        rc = wf_case_from_val(v, c);
+        rc = wf_case_from_val_take(v, c); /* v is freed next: move its lists, don't copy */
     lb_val_free(&v);
     if (rc) {
         wf_case_clear(c);
@@ -241,6 +236,20 @@ static int case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c
     if (snap)
         case_snap(d, c, snap);
     return 0;
+}
+
+/* A change is its event and the case that records it as last_seq: always both, in this order. */
+static int record_change(const lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, wf_case_t *c,
+                         const case_snap_t *old, lb_val_t *ev, uint64_t *seq)
+{
+    int rc = lbd_emit(txn, pubs, ev, seq);
+    if (rc == 0)
+        rc = wf_case_add_event(c, *seq);
+    if (rc == 0) {
+        c->last_seq = *seq;
+        rc = case_save(d, txn, c, old);
+    }
+    return rc;
 }
 
 /* Loads the case named by args.case_id and checks the client's scope. */
@@ -407,12 +416,8 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     }
     rc |= lb_map_set(ev, "data", data);
     if (rc == 0)
-        rc = lbd_emit(ctx->txn, ctx->pubs, ev, seq_out);
+        rc = record_change(d, ctx->txn, ctx->pubs, c, NULL, ev, seq_out);
     lb_val_free(&ev);
-    if (rc == 0) {
-        c->last_seq = *seq_out;
-        rc = case_save(d, ctx->txn, c, NULL);
-    }
     return rc;
 }
 
@@ -567,10 +572,7 @@ static int op_case_act(lbd_ctx_t *ctx)
     }
     uint64_t seq = 0;
     if (rc == 0)
-        rc = lbd_emit(ctx->txn, ctx->pubs, ev, &seq);
-    c.last_seq = seq;
-    if (rc == 0)
-        rc = case_save(ctx->d, ctx->txn, &c, &old);
+        rc = record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
     if (rc == 0 && (rc = result_map(ctx)) == 0) {
         rc = lb_map_set_str(ctx->result, "case_id", c.case_id);
         rc |= lb_map_set_str(ctx->result, "state", c.state);
@@ -621,10 +623,7 @@ static int op_case_ack(lbd_ctx_t *ctx)
     }
     uint64_t seq = 0;
     if (rc == 0)
-        rc = lbd_emit(ctx->txn, ctx->pubs, ev, &seq);
-    c.last_seq = seq;
-    if (rc == 0)
-        rc = case_save(ctx->d, ctx->txn, &c, &old);
+        rc = record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
     if (rc == 0 && (rc = result_map(ctx)) == 0) {
         rc = lb_map_set_str(ctx->result, "case_id", c.case_id);
         rc |= lb_map_set_int(ctx->result, "step", e.step);
@@ -674,6 +673,8 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
             uint64_t seq = 0;
             if (rc == 0)
                 rc = lbd_emit(txn, pubs, ev, &seq);
+            if (rc == 0)
+                rc = wf_case_add_event(&c, seq);
             lb_val_free(&ev);
             c.last_seq = seq;
             (*fired)++;
@@ -719,6 +720,7 @@ static int op_case_get(lbd_ctx_t *ctx)
     }
     lb_map_del(ctx->result, "timers_base");
     lb_map_del(ctx->result, "fired_in_state");
+    lb_map_del(ctx->result, "history"); /* that is what case.history is for */
     rc = lb_map_set_bool(ctx->result, "overdue", snap.meta.overdue);
     const void *sealed;
     size_t n;
@@ -792,31 +794,6 @@ static int op_case_find(lbd_ctx_t *ctx)
     return rc;
 }
 
-typedef struct {
-    const char *case_id;
-    uint64_t limit;
-    lb_val_t *events;
-    int rc;
-} history_t;
-
-static int history_cb(uint64_t seq, const void *body, size_t len, void *arg)
-{
-    history_t *h = arg;
-    (void)seq;
-    lb_val_t *v = NULL;
-    proto_err_t perr;
-    if (proto_unpack(body, len, &proto_default_limits, &v, &perr)) {
-        h->rc = LB_ECORRUPT;
-        return 1;
-    }
-    lb_map_del(v, "chain");
-    if (lb_arr_push(h->events, v)) {
-        h->rc = LB_ENOMEM;
-        return 1;
-    }
-    return h->events->a.n >= h->limit ? 1 : 0;
-}
-
 static int op_case_history(lbd_ctx_t *ctx)
 {
     wf_case_t c;
@@ -826,16 +803,31 @@ static int op_case_history(lbd_ctx_t *ctx)
     int64_t after = 0, limit = 1000;
     lb_map_int(ctx->req->args, "after_seq", &after);
     lb_map_int(ctx->req->args, "limit", &limit);
-    history_t h = {c.case_id, (uint64_t)limit, lb_arr(), 0};
-    rc = h.events ? store_case_events(ctx->txn, c.id, (uint64_t)after, history_cb, &h)
-                  : LB_ENOMEM;
-    if (rc == 0)
-        rc = h.rc;
-    if (rc == 0 && (rc = result_map(ctx)) == 0) {
-        rc = lb_map_set(ctx->result, "events", h.events);
-        h.events = NULL;
+    lb_val_t *events = lb_arr();
+    rc = events ? 0 : LB_ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < c.history->a.n && (int64_t)events->a.n < limit; i++) {
+        int64_t seq = c.history->a.items[i]->i;
+        if (seq <= after)
+            continue;
+        const void *body;
+        size_t len;
+        lb_val_t *v = NULL;
+        proto_err_t perr;
+        /* an event the case names but the log lacks means the store was damaged */
+        if ((rc = store_event_get(ctx->txn, (uint64_t)seq, &body, &len)))
+            rc = rc == LB_ENOTFOUND ? LB_ECORRUPT : rc;
+        else if (proto_unpack(body, len, &proto_default_limits, &v, &perr))
+            rc = LB_ECORRUPT;
+        if (rc == 0) {
+            lb_map_del(v, "chain");
+            rc = lb_arr_push(events, v);
+        }
     }
-    lb_val_free(&h.events);
+    if (rc == 0 && (rc = result_map(ctx)) == 0) {
+        rc = lb_map_set(ctx->result, "events", events);
+        events = NULL;
+    }
+    lb_val_free(&events);
     wf_case_clear(&c);
     return rc;
 }

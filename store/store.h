@@ -19,7 +19,6 @@
  *   idem_time   at | client | request id     -> ""   (pruning)
  *   counts      scope | 0 | counter name     -> u64  (report counters)
  *   meta        name                         -> bytes (schema, tips, counters)
- *   case_events case id | seq                -> ""   (a case's history)
  */
 #ifndef STORE_H
 #define STORE_H
@@ -206,14 +205,6 @@ int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *l
 /* Events with seq > after in order; fn returns 0 go on, 1 stop, <0 error. */
 int store_events(store_txn_t *txn, uint64_t after,
                  int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx);
-/* Files event seq under case id (for case.history). */
-int store_case_event_add(store_txn_t *txn, uint64_t id, uint64_t seq);
-/*
- * The events of case id with seq > after, in order; fn as for store_events
- * (0 go on, 1 stop, <0 error returned).
- */
-int store_case_events(store_txn_t *txn, uint64_t id, uint64_t after,
-                      int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx);
 /* Overwrites a stored body (tests of tamper detection only). */
 int store_event_overwrite_for_test(store_txn_t *txn, uint64_t seq, const void *body, size_t len);
 

@@ -17,7 +17,8 @@ int wf_case_init(wf_case_t *c)
     c->assistance = lb_arr();
     c->follow_ups = lb_arr();
     c->notes = lb_arr();
-    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes) {
+    c->history = lb_arr();
+    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes || !c->history) {
         wf_case_clear(c);
         return LB_ENOMEM;
     }
@@ -33,6 +34,7 @@ void wf_case_clear(wf_case_t *c)
     lb_val_free(&c->assistance);
     lb_val_free(&c->follow_ups);
     lb_val_free(&c->notes);
+    lb_val_free(&c->history);
     free(c->esc);
     free(c->timers);
     memset(c, 0, sizeof(*c));
@@ -98,6 +100,7 @@ lb_val_t *wf_case_to_val(const wf_case_t *c)
     put_dup(m, "assistance", c->assistance, &rc);
     put_dup(m, "follow_ups", c->follow_ups, &rc);
     put_dup(m, "notes", c->notes, &rc);
+    put_dup(m, "history", c->history, &rc);
 
     lb_val_t *esc = rc ? NULL : lb_arr();
     for (uint32_t i = 0; esc && !rc && i < c->n_esc; i++) {
@@ -167,17 +170,36 @@ static int get_int(const lb_val_t *m, const char *key, int64_t *out, int64_t min
     return 0;
 }
 
-/* A copy of an array of maps (the record and needs lists). */
-static int get_records(const lb_val_t *m, const char *key, lb_val_t **out)
+/*
+ * An array whose items are all of type item (the record and needs lists:
+ * maps; the history: ints), copied, or moved out of m when take is set.
+ */
+static int get_list(lb_val_t *m, const char *key, lb_type_t item, bool take, lb_val_t **out)
 {
-    const lb_val_t *v = lb_map_get(m, key);
+    lb_val_t *v = lb_map_get(m, key);
     if (!v || v->type != LB_ARR)
         return LB_ECORRUPT;
     for (uint32_t i = 0; i < v->a.n; i++)
-        if (v->a.items[i]->type != LB_MAP)
+        if (v->a.items[i]->type != item)
             return LB_ECORRUPT;
-    *out = lb_val_dup(v);
-    return *out ? 0 : LB_ENOMEM;
+    if (!take) {
+        *out = lb_val_dup(v);
+        return *out ? 0 : LB_ENOMEM;
+    }
+    /* m's slot keeps an empty array, so m stays a well-formed value for its owner to free */
+    lb_val_t *empty = lb_arr();
+    if (!empty)
+        return LB_ENOMEM;
+    for (uint32_t i = 0; i < m->m.n; i++)
+        if (m->m.vals[i] == v)
+            m->m.vals[i] = empty;
+    *out = v;
+    return 0;
+}
+
+static int get_records(lb_val_t *m, const char *key, bool take, lb_val_t **out)
+{
+    return get_list(m, key, LB_MAP, take, out);
 }
 
 static int get_escalations(const lb_val_t *m, wf_case_t *c)
@@ -232,7 +254,7 @@ static int get_timers(const lb_val_t *m, wf_case_t *c)
     return 0;
 }
 
-int wf_case_from_val(const lb_val_t *v, wf_case_t *c)
+static int case_from_val(lb_val_t *v, bool take, wf_case_t *c)
 {
     int64_t last_seq, fired;
     int rc = LB_ECORRUPT;
@@ -258,18 +280,41 @@ int wf_case_from_val(const lb_val_t *v, wf_case_t *c)
         goto cleanup;
     c->last_seq = (uint64_t)last_seq;
     c->fired_in_state = (uint32_t)fired;
-    if ((rc = get_records(v, "needs", &c->needs)) || (rc = get_records(v, "visits", &c->visits)) ||
-        (rc = get_records(v, "assistance", &c->assistance)) ||
-        (rc = get_records(v, "follow_ups", &c->follow_ups)) ||
-        (rc = get_records(v, "notes", &c->notes)) || (rc = get_escalations(v, c)) ||
+    if ((rc = get_records(v, "needs", take, &c->needs)) ||
+        (rc = get_records(v, "visits", take, &c->visits)) ||
+        (rc = get_records(v, "assistance", take, &c->assistance)) ||
+        (rc = get_records(v, "follow_ups", take, &c->follow_ups)) ||
+        (rc = get_records(v, "notes", take, &c->notes)) || (rc = get_escalations(v, c)) ||
         (rc = get_timers(v, c)))
         goto cleanup;
-    rc = 0;
+    /* Cases written before the history was kept have none: an empty one. */
+    if (lb_map_get(v, "history"))
+        rc = get_list(v, "history", LB_INT, take, &c->history);
+    else
+        rc = (c->history = lb_arr()) ? 0 : LB_ENOMEM;
 
 cleanup:
     if (rc)
         wf_case_clear(c);
     return rc;
+}
+
+int wf_case_from_val(const lb_val_t *v, wf_case_t *c)
+{
+    /* Without take nothing of v is changed, so dropping const here is safe. */
+    return case_from_val((lb_val_t *)v, false, c);
+}
+
+int wf_case_from_val_take(lb_val_t *v, wf_case_t *c)
+{
+    return case_from_val(v, true, c);
+}
+
+int wf_case_add_event(wf_case_t *c, uint64_t seq)
+{
+    if (!c->history && !(c->history = lb_arr()))
+        return LB_ENOMEM;
+    return lb_arr_push(c->history, lb_int((int64_t)seq));
 }
 
 /* ---------------------------------------------------------------------- */

@@ -143,6 +143,8 @@ typedef struct {
     uint32_t n_timers;
     uint32_t fired_in_state; /* escalations fired since timers_base; overdue when > 0 */
     uint64_t last_seq;
+    lb_val_t *history; /* seqs of the case's events, oldest first (kept with the case so
+                          that case.history needs no index of its own) */
 } wf_case_t;
 
 /* Zero-initialises c with empty record arrays. LB_ENOMEM on failure. */
@@ -164,6 +166,13 @@ void wf_case_needs_open(const wf_case_t *c, uint32_t out[WF_NDIM]);
 lb_val_t *wf_case_to_val(const wf_case_t *c);
 /* The reverse; c must be zeroed. LB_ECORRUPT when v is not a case. */
 int wf_case_from_val(const lb_val_t *v, wf_case_t *c);
+/*
+ * The same, but moves the record lists out of v instead of copying them (v is
+ * left a valid value with nil in their place): for a value about to be freed.
+ */
+int wf_case_from_val_take(lb_val_t *v, wf_case_t *c);
+/* Appends an event seq to the case's history. */
+int wf_case_add_event(wf_case_t *c, uint64_t seq);
 
 /* Error detail from the engine: code is the returned error, field may be "". */
 typedef struct {

@@ -426,7 +426,35 @@ static void test_transitions_and_errors(void)
     r = get_case(&D, cid);
     const lb_val_t *visits = lb_map_get(lbc_reply_result(r), "visits");
     CU_ASSERT_TRUE(visits && visits->a.n == 1);
+    int64_t last = result_int(r, "last_seq");
     lb_val_free(&r);
+    /* the case's history: its own events, in seq order, ending at last_seq */
+    a = args_new();
+    lb_map_set_str(a, "case_id", cid);
+    r = testd_call(&D, "case.history", a);
+    const lb_val_t *evs = lb_map_get(lbc_reply_result(r), "events");
+    CU_ASSERT_TRUE_FATAL(evs && evs->a.n == 4); /* opened, schedule_visit, add_note, record_visit */
+    int64_t prev = 0, first = 0, seq = 0;
+    for (uint32_t i = 0; i < evs->a.n; i++) {
+        CU_ASSERT_STRING_EQUAL(lb_map_str(evs->a.items[i], "case_id"), cid);
+        CU_ASSERT_PTR_NULL(lb_map_get(evs->a.items[i], "chain"));
+        lb_map_int(evs->a.items[i], "seq", &seq);
+        CU_ASSERT_TRUE(seq > prev);
+        if (i == 0)
+            first = seq;
+        prev = seq;
+    }
+    CU_ASSERT_EQUAL(seq, last);
+    lb_val_free(&r);
+    lb_map_set_int(a, "after_seq", first);
+    lb_map_set_int(a, "limit", 2);
+    r = testd_call(&D, "case.history", a);
+    evs = lb_map_get(lbc_reply_result(r), "events");
+    CU_ASSERT_TRUE_FATAL(evs && evs->a.n == 2);
+    lb_map_int(evs->a.items[0], "seq", &seq);
+    CU_ASSERT_TRUE(seq > first);
+    lb_val_free(&r);
+    lb_val_free(&a);
 }
 
 static void test_idempotent_retry(void)

@@ -8,24 +8,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* KEY=VALUE                                                               */
@@ -96,7 +82,7 @@ int lbc_kv_parse(lb_val_t *map, const char *arg, char *err, size_t errlen)
     char *key = NULL;
     const char *eq = arg ? strchr(arg, '=') : NULL;
     if (!map || map->type != LB_MAP || !eq) {
-        set_err(err, errlen, "expected KEY=VALUE, got '%s'", arg ? arg : "");
+        lb_set_err(err, errlen, "expected KEY=VALUE, got '%s'", arg ? arg : "");
         rc = LB_EBADREQ;
         goto done;
     }
@@ -112,15 +98,15 @@ int lbc_kv_parse(lb_val_t *map, const char *arg, char *err, size_t errlen)
         if (dot)
             *dot = '\0';
         if (!*seg) {
-            set_err(err, errlen, "empty key segment in '%s'", arg);
+            lb_set_err(err, errlen, "empty key segment in '%s'", arg);
             rc = LB_EBADREQ;
             goto done;
         }
         lb_val_t *cur = lb_map_get(m, seg);
         if (!dot) {
             if (cur) {
-                set_err(err, errlen, "%.*s given twice (or both as a value and a map)",
-                        (int)(eq - arg), arg);
+                lb_set_err(err, errlen, "%.*s given twice (or both as a value and a map)",
+                           (int)(eq - arg), arg);
                 rc = LB_EBADREQ;
                 goto done;
             }
@@ -134,7 +120,7 @@ int lbc_kv_parse(lb_val_t *map, const char *arg, char *err, size_t errlen)
                 goto done;
             cur = lb_map_get(m, seg);
         } else if (cur->type != LB_MAP) {
-            set_err(err, errlen, "%s is a value and cannot hold %s", seg, dot + 1);
+            lb_set_err(err, errlen, "%s is a value and cannot hold %s", seg, dot + 1);
             rc = LB_EBADREQ;
             goto done;
         }

@@ -7,7 +7,6 @@
 #include "client.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +67,7 @@ struct lbc_sub {
     sub_ev_t *pending; /* a live event that arrived after a gap, held until repaired */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static int64_t now_ms(void)
+int64_t lbc_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -149,7 +135,7 @@ static int sock_opts(void *s, const lbc_t *c, char *err, size_t errlen)
     }
     return 0;
 fail:
-    set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
+    lb_set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
     return LB_EIO;
 }
 
@@ -172,7 +158,7 @@ static int open_socket(lbc_t *c, char *err, size_t errlen)
     char mon_ep[96];
     c->sock = zmq_socket(c->ctx, ZMQ_DEALER);
     if (!c->sock) {
-        set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
@@ -197,7 +183,7 @@ static int open_socket(lbc_t *c, char *err, size_t errlen)
         }
     }
     if (zmq_connect(c->sock, c->endpoint) != 0) {
-        set_err(err, errlen, "%s: %s", c->endpoint, zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "%s: %s", c->endpoint, zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
@@ -288,14 +274,14 @@ int lbc_connect(const lbc_opts_t *opts, lbc_t **out, char *err, size_t errlen)
         return LB_EBADREQ;
     *out = NULL;
     if (!opts || !opts->endpoint || !*opts->endpoint) {
-        set_err(err, errlen, "no endpoint given");
+        lb_set_err(err, errlen, "no endpoint given");
         rc = LB_EBADREQ;
         goto done;
     }
     bool have_client = opts->client_key || (opts->client_cert && *opts->client_cert);
     bool have_server = opts->server_key || (opts->server_cert && *opts->server_cert);
     if (have_client != have_server) {
-        set_err(err, errlen, "CURVE needs both a client certificate and the server's");
+        lb_set_err(err, errlen, "CURVE needs both a client certificate and the server's");
         rc = LB_EBADREQ;
         goto done;
     }
@@ -312,9 +298,9 @@ int lbc_connect(const lbc_opts_t *opts, lbc_t **out, char *err, size_t errlen)
         if (rc)
             goto done;
         if (!c->ckey->has_secret) {
-            set_err(err, errlen,
-                    "%s: the client certificate needs its secret key (NAME.key_secret)",
-                    opts->client_cert ? opts->client_cert : "client certificate");
+            lb_set_err(err, errlen,
+                       "%s: the client certificate needs its secret key (NAME.key_secret)",
+                       opts->client_cert ? opts->client_cert : "client certificate");
             rc = LB_ECONFIG;
             goto done;
         }
@@ -328,7 +314,7 @@ int lbc_connect(const lbc_opts_t *opts, lbc_t **out, char *err, size_t errlen)
     } else {
         c->ctx = zmq_ctx_new();
         if (!c->ctx) {
-            set_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+            lb_set_err(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
             rc = LB_EIO;
             goto done;
         }
@@ -409,16 +395,16 @@ static int check_request(const char *id, const char *op, const lb_val_t *args, c
                          size_t errlen)
 {
     if (!op || !*op) {
-        set_err(err, errlen, "no operation given");
+        lb_set_err(err, errlen, "no operation given");
         return LB_EBADREQ;
     }
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > PROTO_ID_MAX) {
-        set_err(err, errlen, "request id must be 1-%d bytes", PROTO_ID_MAX);
+        lb_set_err(err, errlen, "request id must be 1-%d bytes", PROTO_ID_MAX);
         return LB_EBADREQ;
     }
     if (args && args->type != LB_MAP) {
-        set_err(err, errlen, "%s: args must be a map", op);
+        lb_set_err(err, errlen, "%s: args must be a map", op);
         return LB_EBADREQ;
     }
     return 0;
@@ -479,7 +465,7 @@ static int wait_reply(lbc_t *c, int64_t deadline, lb_val_t **reply)
     for (;;) {
         long left = -1;
         if (deadline >= 0) {
-            int64_t d = deadline - now_ms();
+            int64_t d = deadline - lbc_mono_ms();
             left = d > 0 ? (long)d : 0;
         }
         zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
@@ -493,7 +479,7 @@ static int wait_reply(lbc_t *c, int64_t deadline, lb_val_t **reply)
             if (rc != LB_ECORRUPT)
                 return rc;
         }
-        if (deadline >= 0 && now_ms() >= deadline)
+        if (deadline >= 0 && lbc_mono_ms() >= deadline)
             return LB_EUNAVAIL;
     }
 }
@@ -527,17 +513,17 @@ int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, 
         }
         rc = send_body(c, &req);
         if (rc == LB_EIO) {
-            set_err(err, errlen, "%s: send: %s", c->endpoint, zmq_strerror(zmq_errno()));
+            lb_set_err(err, errlen, "%s: send: %s", c->endpoint, zmq_strerror(zmq_errno()));
             goto done;
         }
         if (rc)
             continue;
-        int64_t deadline = now_ms() + c->timeout_ms;
+        int64_t deadline = lbc_mono_ms() + c->timeout_ms;
         for (;;) {
             lb_val_t *r = NULL;
             rc = wait_reply(c, deadline, &r);
             if (rc == LB_EIO) {
-                set_err(err, errlen, "%s: receive: %s", c->endpoint, zmq_strerror(zmq_errno()));
+                lb_set_err(err, errlen, "%s: receive: %s", c->endpoint, zmq_strerror(zmq_errno()));
                 goto done;
             }
             if (rc)
@@ -553,9 +539,9 @@ int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, 
     }
     /* Start the next call on a clean socket, free of whatever still arrives for this one. */
     close_socket(c);
-    set_err(err, errlen, "no reply from %s to %s within %d ms (%d %s)%s%s", c->endpoint, op,
-            c->timeout_ms, tries, tries == 1 ? "try" : "tries", c->handshake[0] ? ": " : "",
-            c->handshake);
+    lb_set_err(err, errlen, "no reply from %s to %s within %d ms (%d %s)%s%s", c->endpoint, op,
+               c->timeout_ms, tries, tries == 1 ? "try" : "tries", c->handshake[0] ? ": " : "",
+               c->handshake);
     rc = LB_EUNAVAIL;
 done:
     lb_buf_free(&req);
@@ -605,7 +591,7 @@ int lbc_recv(lbc_t *c, int timeout_ms, lb_val_t **reply)
         if (rc)
             return rc;
     }
-    return wait_reply(c, timeout_ms < 0 ? -1 : now_ms() + timeout_ms, reply);
+    return wait_reply(c, timeout_ms < 0 ? -1 : lbc_mono_ms() + timeout_ms, reply);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -772,6 +758,23 @@ static int since_item(const lb_val_t *item, lb_val_t **body, lb_buf_t *raw)
 }
 
 /*
+ * lbc_call for the subscriber's own requests: a refusal is an error too, its
+ * LB_E* returned with "OP: CODE: MESSAGE" in err. *reply: caller frees.
+ */
+static int sub_call(lbc_t *req, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
+                    size_t errlen)
+{
+    int rc = lbc_call(req, op, args, reply, err, errlen);
+    if (rc == 0 && !lbc_reply_ok(*reply)) {
+        const char *code, *msg;
+        /* Never 0: lbc_reply_error gives LB_EINTERNAL for a code it does not know. */
+        rc = lbc_reply_error(*reply, &code, &msg, NULL);
+        lb_set_err(err, errlen, "%s: %s: %s", op, code, msg);
+    }
+    return rc;
+}
+
+/*
  * Fetches events after `covered` with events.since until covered >= upto
  * (UINT64_MAX: until the daemon's last_seq), queueing the matching ones.
  */
@@ -787,20 +790,14 @@ static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
             rc = LB_ENOMEM;
             goto done;
         }
-        rc = lbc_call(s->req, "events.since", args, &reply, err, errlen);
+        rc = sub_call(s->req, "events.since", args, &reply, err, errlen);
         if (rc)
             goto done;
-        if (!lbc_reply_ok(reply)) {
-            const char *code, *msg;
-            rc = lbc_reply_error(reply, &code, &msg, NULL);
-            set_err(err, errlen, "events.since: %s: %s", code, msg);
-            goto done;
-        }
         const lb_val_t *res = lbc_reply_result(reply);
         const lb_val_t *evs = lb_map_get(res, "events");
         int64_t last = -1;
         if (!evs || evs->type != LB_ARR) {
-            set_err(err, errlen, "events.since: reply without an events list");
+            lb_set_err(err, errlen, "events.since: reply without an events list");
             rc = LB_ECORRUPT;
             goto done;
         }
@@ -818,7 +815,7 @@ static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
             if (rc) {
                 lb_val_free(&body);
                 lb_buf_free(&raw);
-                set_err(err, errlen, "events.since: event %u of the page is unreadable", i);
+                lb_set_err(err, errlen, "events.since: event %u of the page is unreadable", i);
                 goto done;
             }
             /* A daemon that counts `seq` inclusively repeats one event: skip it. */
@@ -856,9 +853,9 @@ static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
              * was announced. Report it once and step over the hole, rather
              * than failing the same way on every later call.
              */
-            set_err(err, errlen,
-                    "events.since returned nothing after seq %llu, but seq %llu was announced",
-                    (unsigned long long)s->covered, (unsigned long long)upto);
+            lb_set_err(err, errlen,
+                       "events.since returned nothing after seq %llu, but seq %llu was announced",
+                       (unsigned long long)s->covered, (unsigned long long)upto);
             s->covered = upto;
             rc = LB_ECORRUPT;
             goto done;
@@ -874,17 +871,11 @@ static int sub_ping_last(lbc_t *req, uint64_t *last, char *err, size_t errlen)
 {
     lb_val_t *reply = NULL;
     int64_t v = 0;
-    int rc = lbc_call(req, "ping", NULL, &reply, err, errlen);
+    int rc = sub_call(req, "ping", NULL, &reply, err, errlen);
     if (rc)
         goto done;
-    if (!lbc_reply_ok(reply)) {
-        const char *code, *msg;
-        rc = lbc_reply_error(reply, &code, &msg, NULL);
-        set_err(err, errlen, "ping: %s: %s", code, msg);
-        goto done;
-    }
     if (lb_map_int(lbc_reply_result(reply), "last_seq", &v) != 0 || v < 0) {
-        set_err(err, errlen, "ping: reply without last_seq");
+        lb_set_err(err, errlen, "ping: reply without last_seq");
         rc = LB_ECORRUPT;
         goto done;
     }
@@ -902,7 +893,7 @@ int lbc_sub_open(lbc_t *req, const lbc_sub_opts_t *opts, lbc_sub_t **out, char *
         return LB_EBADREQ;
     *out = NULL;
     if (!req || !opts || !opts->endpoint || !*opts->endpoint || (opts->ntopics && !opts->topics)) {
-        set_err(err, errlen, "no events endpoint or topic list given");
+        lb_set_err(err, errlen, "no events endpoint or topic list given");
         rc = LB_EBADREQ;
         goto done;
     }
@@ -930,7 +921,7 @@ int lbc_sub_open(lbc_t *req, const lbc_sub_opts_t *opts, lbc_sub_t **out, char *
     }
     s->sock = zmq_socket(req->ctx, ZMQ_SUB);
     if (!s->sock) {
-        set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "zmq_socket: %s", zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
@@ -947,7 +938,7 @@ int lbc_sub_open(lbc_t *req, const lbc_sub_opts_t *opts, lbc_sub_t **out, char *
                                       LB_CERT_KEY_BYTES) != 0 ||
                        zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, req->ckey->secret_key,
                                       LB_CERT_KEY_BYTES) != 0))) {
-        set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "socket option: %s", zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
@@ -963,13 +954,13 @@ int lbc_sub_open(lbc_t *req, const lbc_sub_opts_t *opts, lbc_sub_t **out, char *
             rc = zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, s->topics[i], strlen(s->topics[i]));
     }
     if (rc != 0) {
-        set_err(err, errlen, "subscribe: %s", zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "subscribe: %s", zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
     /* Subscribe before catching up, so nothing published meanwhile is lost for good. */
     if (zmq_connect(s->sock, opts->endpoint) != 0) {
-        set_err(err, errlen, "%s: %s", opts->endpoint, zmq_strerror(zmq_errno()));
+        lb_set_err(err, errlen, "%s: %s", opts->endpoint, zmq_strerror(zmq_errno()));
         rc = LB_EIO;
         goto done;
     }
@@ -1119,7 +1110,7 @@ int lbc_sub_next(lbc_sub_t *s, int timeout_ms, uint64_t *seq, lb_val_t **body, l
     if (!s || !body)
         return LB_EBADREQ;
     *body = NULL;
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : lbc_mono_ms() + timeout_ms;
     for (;;) {
         if (s->head) {
             sub_ev_t *e = s->head;
@@ -1161,24 +1152,24 @@ int lbc_sub_next(lbc_sub_t *s, int timeout_ms, uint64_t *seq, lb_val_t **body, l
         }
         long left = -1;
         if (deadline >= 0) {
-            int64_t d = deadline - now_ms();
+            int64_t d = deadline - lbc_mono_ms();
             left = d > 0 ? (long)d : 0;
         }
         zmq_pollitem_t item = {s->sock, 0, ZMQ_POLLIN, 0};
         int n = zmq_poll(&item, 1, left);
         if (n < 0 && zmq_errno() != EINTR) {
-            set_err(err, errlen, "poll: %s", zmq_strerror(zmq_errno()));
+            lb_set_err(err, errlen, "poll: %s", zmq_strerror(zmq_errno()));
             return LB_EIO;
         }
         if (n > 0) {
             rc = sub_read(s);
             if (rc) {
-                set_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
+                lb_set_err(err, errlen, "receive: %s", zmq_strerror(zmq_errno()));
                 return rc;
             }
             continue;
         }
-        if (deadline >= 0 && now_ms() >= deadline)
+        if (deadline >= 0 && lbc_mono_ms() >= deadline)
             return LB_ENOTFOUND;
     }
 }

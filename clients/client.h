@@ -246,6 +246,9 @@ int lbc_parse_time(const char *s, int64_t *ms);
 /* Formats unix ms as local "YYYY-MM-DD HH:MM" into out (>= 20 bytes). */
 void lbc_format_time(int64_t ms, char *out, size_t outlen);
 
+/* Milliseconds on the monotonic clock: for deadlines and intervals, never for dates. */
+int64_t lbc_mono_ms(void);
+
 /*
  * Display width of UTF-8 text in a terminal: one column per code point,
  * zero for Thai combining marks (U+0E31, U+0E34-U+0E3A, U+0E47-U+0E4E).

@@ -5,24 +5,10 @@
  */
 #include "csv.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void lbc_csv_init(lbc_csv_t *r, const void *buf, size_t len)
 {
@@ -210,7 +196,7 @@ bad:
         skip_line(r);
     }
     row->n = 0;
-    set_err(err, errlen, "line %zu: %s", row->line, why);
+    lb_set_err(err, errlen, "line %zu: %s", row->line, why);
     rc = LB_EBADREQ;
 done:
     return rc;

@@ -9,137 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cursor.h"
 
 #define CURSOR_MAGIC "logbook-cursor 1"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* The one place errno becomes an LB_E* for this file. */
-static int io_error(int e)
-{
-    return (e == ENOSPC || e == EDQUOT) ? LB_EDISKFULL : LB_EIO;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Opens the folder that holds path (for the fsync that makes a rename durable). */
-static int open_parent(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (slash == path)
-        return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    size_t n = (size_t)(slash - path);
-    char *dir = malloc(n + 1);
-    if (!dir) {
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int e = errno;
-    free(dir);
-    errno = e;
-    return fd;
-}
-
-int lbc_file_replace(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-    int rc = 0, fd = -1, dfd = -1, e = 0;
-    bool renamed = false;
-    char *tmp = NULL;
-    const char *step = "";
-    if (!path || !*path || (len && !data)) {
-        set_err(err, errlen, "no path given");
-        return LB_EBADREQ;
-    }
-    size_t plen = strlen(path);
-    tmp = malloc(plen + 5);
-    if (!tmp)
-        return LB_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    /* O_TRUNC: a temp file left by a crash mid-write is simply overwritten. */
-    step = "create";
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto fail;
-    step = "write";
-    if (write_all(fd, data, len) != 0)
-        goto fail;
-    /* Without this fsync the rename could reach the disk before the data does. */
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) != 0)
-        goto fail;
-    step = "rename";
-    if (rename(tmp, path) != 0)
-        goto fail;
-    renamed = true;
-    /* The rename lives in the folder: fsync it, or a crash may bring the old file back. */
-    step = "open the folder of";
-    dfd = open_parent(path);
-    if (dfd < 0)
-        goto fail;
-    step = "fsync the folder of";
-    if (fsync(dfd) != 0)
-        goto fail;
-    goto done;
-fail:
-    e = errno;
-    set_err(err, errlen, "%s %s: %s", step, renamed ? path : tmp, strerror(e));
-    rc = io_error(e);
-    if (fd >= 0)
-        close(fd);
-    if (!renamed)
-        unlink(tmp);
-done:
-    if (dfd >= 0)
-        close(dfd);
-    free(tmp);
-    return rc;
-}
 
 /* A decimal uint64 with no sign, no leading zeros (except "0") and no overflow. */
 static int parse_u64(const char *s, const char **end, uint64_t *out)
@@ -167,12 +45,12 @@ static int parse_cursor(const char *text, lbc_cursor_t *c, char *err, size_t err
     uint64_t v;
     memset(c, 0, sizeof *c);
     if (strncmp(p, CURSOR_MAGIC "\n", sizeof CURSOR_MAGIC) != 0) {
-        set_err(err, errlen, "not a logbook cursor file (version 1)");
+        lb_set_err(err, errlen, "not a logbook cursor file (version 1)");
         return LB_ECORRUPT;
     }
     p += sizeof CURSOR_MAGIC;
     if (strncmp(p, "seq ", 4) != 0 || parse_u64(p + 4, &e, &c->seq) != 0 || *e != '\n') {
-        set_err(err, errlen, "line 2: expected \"seq N\"");
+        lb_set_err(err, errlen, "line 2: expected \"seq N\"");
         return LB_ECORRUPT;
     }
     p = e + 1;
@@ -180,12 +58,12 @@ static int parse_cursor(const char *text, lbc_cursor_t *c, char *err, size_t err
         return 0;
     if (strncmp(p, "pending ", 8) != 0 || parse_u64(p + 8, &e, &c->pending) != 0 || *e != ' ' ||
         parse_u64(e + 1, &e, &v) != 0 || *e != '\n' || e[1] != '\0') {
-        set_err(err, errlen, "line 3: expected \"pending SEQ ATTEMPTS\" and nothing after it");
+        lb_set_err(err, errlen, "line 3: expected \"pending SEQ ATTEMPTS\" and nothing after it");
         return LB_ECORRUPT;
     }
     if (c->pending <= c->seq || v == 0 || v > UINT32_MAX) {
-        set_err(err, errlen, "pending %" PRIu64 " with %" PRIu64 " attempts after seq %" PRIu64,
-                c->pending, v, c->seq);
+        lb_set_err(err, errlen, "pending %" PRIu64 " with %" PRIu64 " attempts after seq %" PRIu64,
+                   c->pending, v, c->seq);
         return LB_ECORRUPT;
     }
     c->attempts = (uint32_t)v;
@@ -204,7 +82,7 @@ int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errle
     if (fd < 0) {
         if (errno == ENOENT)
             return LB_ENOTFOUND;
-        set_err(err, errlen, "open %s: %s", path, strerror(errno));
+        lb_set_err(err, errlen, "open %s: %s", path, strerror(errno));
         return LB_EIO;
     }
     /* Read one byte past the limit to tell "exactly at the limit" from "larger". */
@@ -213,7 +91,7 @@ int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errle
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errlen, "read %s: %s", path, strerror(errno));
+            lb_set_err(err, errlen, "read %s: %s", path, strerror(errno));
             rc = LB_EIO;
             goto done;
         }
@@ -222,12 +100,12 @@ int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errle
         len += (size_t)n;
     }
     if (len > LBC_CURSOR_FILE_MAX) {
-        set_err(err, errlen, "%s: larger than %d bytes", path, LBC_CURSOR_FILE_MAX);
+        lb_set_err(err, errlen, "%s: larger than %d bytes", path, LBC_CURSOR_FILE_MAX);
         rc = LB_ECORRUPT;
         goto done;
     }
     if (memchr(buf, '\0', len)) {
-        set_err(err, errlen, "%s: contains a NUL byte", path);
+        lb_set_err(err, errlen, "%s: contains a NUL byte", path);
         rc = LB_ECORRUPT;
         goto done;
     }
@@ -235,7 +113,7 @@ int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errle
     char why[200] = "";
     rc = parse_cursor(buf, out, why, sizeof why);
     if (rc) {
-        set_err(err, errlen, "%s: %s", path, why);
+        lb_set_err(err, errlen, "%s: %s", path, why);
         memset(out, 0, sizeof *out);
     }
 done:
@@ -249,7 +127,7 @@ int lbc_cursor_save(const char *path, const lbc_cursor_t *c, char *err, size_t e
     int n;
     if (!c || (c->pending && (c->pending <= c->seq || c->attempts == 0)) ||
         (!c->pending && c->attempts)) {
-        set_err(err, errlen, "cursor breaks its invariant");
+        lb_set_err(err, errlen, "cursor breaks its invariant");
         return LB_EBADREQ;
     }
     if (c->pending)
@@ -260,7 +138,7 @@ int lbc_cursor_save(const char *path, const lbc_cursor_t *c, char *err, size_t e
         n = snprintf(text, sizeof text, CURSOR_MAGIC "\nseq %" PRIu64 "\n", c->seq);
     if (n < 0 || (size_t)n >= sizeof text)
         return LB_EINTERNAL;
-    return lbc_file_replace(path, text, (size_t)n, err, errlen);
+    return lb_file_replace(path, text, (size_t)n, 0600, err, errlen);
 }
 
 int lbc_cursor_lock(const char *path, int *fd, char *err, size_t errlen)
@@ -277,7 +155,7 @@ int lbc_cursor_lock(const char *path, int *fd, char *err, size_t errlen)
     int rc = 0;
     int f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (f < 0) {
-        set_err(err, errlen, "open %s: %s", lock, strerror(errno));
+        lb_set_err(err, errlen, "open %s: %s", lock, strerror(errno));
         rc = LB_EIO;
         goto done;
     }
@@ -286,10 +164,10 @@ int lbc_cursor_lock(const char *path, int *fd, char *err, size_t errlen)
         int e = errno;
         close(f);
         if (e == EWOULDBLOCK) {
-            set_err(err, errlen, "%s is held by another process", lock);
+            lb_set_err(err, errlen, "%s is held by another process", lock);
             rc = LB_ECONFLICT;
         } else {
-            set_err(err, errlen, "lock %s: %s", lock, strerror(e));
+            lb_set_err(err, errlen, "lock %s: %s", lock, strerror(e));
             rc = LB_EIO;
         }
         goto done;

@@ -1,9 +1,9 @@
 /*
  * cursor.h - crash-safe small files for event consumers (logbook-notify and
  * whatever follows the event stream next): a cursor file that says how far a
- * consumer got and which delivery it had started, written with the
- * temp-file/fsync/rename/fsync-folder sequence, and an exclusive lock so two
- * consumers never share one cursor.
+ * consumer got and which delivery it had started, written crash-safely with
+ * lb_file_replace, and an exclusive lock so two consumers never share one
+ * cursor.
  */
 #ifndef LBC_CURSOR_H
 #define LBC_CURSOR_H
@@ -28,16 +28,6 @@ typedef struct {
 } lbc_cursor_t;
 
 /*
- * Replaces the file at path with len bytes of data so that after a crash
- * the path holds either the old or the new content in full: writes
- * "PATH.tmp" (mode 0600), fsyncs it, renames it over path, fsyncs the folder.
- * Returns 0; LB_EBADREQ (path NULL or empty); LB_EDISKFULL (ENOSPC or
- * EDQUOT); LB_EIO (any other failure; err says which step). The temp file
- * is removed on failure. err (may be NULL) gets a reason.
- */
-int lbc_file_replace(const char *path, const void *data, size_t len, char *err, size_t errlen);
-
-/*
  * Reads the cursor file at path into *out.
  * Returns 0; LB_ENOTFOUND when the file does not exist (*out zeroed: a first
  * start); LB_ECORRUPT when the file is not a cursor file of this version, is
@@ -47,8 +37,8 @@ int lbc_file_replace(const char *path, const void *data, size_t len, char *err, 
 int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errlen);
 
 /*
- * Writes *c to path with lbc_file_replace. Returns 0; LB_EBADREQ when *c
- * breaks an invariant (see lbc_cursor_t); lbc_file_replace's errors.
+ * Writes *c to path with lb_file_replace (mode 0600). Returns 0; LB_EBADREQ
+ * when *c breaks an invariant (see lbc_cursor_t); lb_file_replace's errors.
  */
 int lbc_cursor_save(const char *path, const lbc_cursor_t *c, char *err, size_t errlen);
 

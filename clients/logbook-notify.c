@@ -101,13 +101,6 @@ static void say(int prio, const char *fmt, ...)
         fprintf(stderr, "logbook-notify: %s: %s\n", words[prio], line);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Usage                                                                   */
 /* ---------------------------------------------------------------------- */
@@ -407,9 +400,9 @@ static bool stop_requested(notifier_t *n)
 /* Waits ms, or less when SIGTERM/SIGINT arrives. Returns true when told to stop. */
 static bool pause_ms(notifier_t *n, int64_t ms)
 {
-    int64_t end = now_ms() + ms;
+    int64_t end = lbc_mono_ms() + ms;
     while (!stop_requested(n)) {
-        int64_t left = end - now_ms();
+        int64_t left = end - lbc_mono_ms();
         if (left <= 0)
             break;
         struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
@@ -440,7 +433,7 @@ static int save_once(notifier_t *n, const lbc_cursor_t *c)
         }
     }
     n->saved = *c;
-    n->saved_at = now_ms();
+    n->saved_at = lbc_mono_ms();
     return 0;
 }
 
@@ -467,7 +460,7 @@ static int save(notifier_t *n, const lbc_cursor_t *c)
 static int save_progress(notifier_t *n, bool force)
 {
     uint64_t cur = lbc_sub_cursor(n->sub);
-    if (cur <= n->saved.seq || (!force && now_ms() - n->saved_at < PROGRESS_SAVE_MS))
+    if (cur <= n->saved.seq || (!force && lbc_mono_ms() - n->saved_at < PROGRESS_SAVE_MS))
         return 0;
     lbc_cursor_t c = {.seq = cur};
     /* A pending seq left by the last run that the stream has not reached yet stays pending. */
@@ -710,7 +703,7 @@ static int run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32
         rc = 1;
         goto done;
     }
-    int64_t deadline = n->o.cmd_timeout_s ? now_ms() + (int64_t)n->o.cmd_timeout_s * 1000 : -1;
+    int64_t deadline = n->o.cmd_timeout_s ? lbc_mono_ms() + (int64_t)n->o.cmd_timeout_s * 1000 : -1;
     bool told = false, timed_out = false;
     int status = 0;
     for (;;) {
@@ -724,7 +717,7 @@ static int run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32
         }
         int64_t left = 1000;
         if (deadline >= 0) {
-            left = deadline - now_ms();
+            left = deadline - lbc_mono_ms();
             if (left <= 0) {
                 kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);

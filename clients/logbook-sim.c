@@ -1155,6 +1155,28 @@ static int state_index(const char *name)
 }
 
 /*
+ * One page of case.list over the province's cases of WORKFLOW (only the
+ * overdue ones when asked), after the cursor `after` ("" = from the start).
+ * Returns 0 or call()'s error, the refusal printed; *r: caller frees, either way.
+ */
+static int list_page(sim_t *s, const char *after, bool overdue, lb_val_t **r)
+{
+    lb_val_t *a = lb_map();
+    int rc = a ? 0 : LB_ENOMEM;
+    rc |= lb_map_set_str(a, "area", s->province);
+    rc |= lb_map_set_str(a, "workflow", WORKFLOW);
+    if (overdue)
+        rc |= lb_map_set_bool(a, "overdue", true);
+    rc |= lb_map_set_int(a, "limit", PROTO_LIST_MAX);
+    if (after[0])
+        rc |= lb_map_set_str(a, "after", after);
+    if (rc == 0 && (rc = call(s, "case.list", a, r)) != 0 && *r)
+        print_refusal("case.list", *r);
+    lb_val_free(&a);
+    return rc;
+}
+
+/*
  * case.import answers counts, not ids: walk case.list over the province and
  * match house ids. A household that already had an open case in another state
  * (the simulation ran against this daemon before) is left alone.
@@ -1169,16 +1191,8 @@ static int map_cases(sim_t *s)
         umap_put(&by_house, s->c[i].house, i);
     char after[300] = "";
     for (;;) {
-        lb_val_t *a = lb_map(), *r = NULL;
-        rc = a ? 0 : LB_ENOMEM;
-        rc |= lb_map_set_str(a, "area", s->province);
-        rc |= lb_map_set_str(a, "workflow", WORKFLOW);
-        rc |= lb_map_set_int(a, "limit", PROTO_LIST_MAX);
-        if (after[0])
-            rc |= lb_map_set_str(a, "after", after);
-        if (rc == 0 && (rc = call(s, "case.list", a, &r)) != 0 && r)
-            print_refusal("case.list", r);
-        lb_val_free(&a);
+        lb_val_t *r = NULL;
+        rc = list_page(s, after, false, &r);
         if (rc) {
             lb_val_free(&r);
             break;
@@ -1691,17 +1705,8 @@ static int ack_round(sim_t *s, int month)
     char after[300] = "";
     int rc = todo && lvl ? 0 : LB_ENOMEM;
     while (rc == 0) {
-        lb_val_t *a = lb_map(), *r = NULL;
-        rc = a ? 0 : LB_ENOMEM;
-        rc |= lb_map_set_str(a, "area", s->province);
-        rc |= lb_map_set_str(a, "workflow", WORKFLOW);
-        rc |= lb_map_set_bool(a, "overdue", true);
-        rc |= lb_map_set_int(a, "limit", PROTO_LIST_MAX);
-        if (after[0])
-            rc |= lb_map_set_str(a, "after", after);
-        if (rc == 0 && (rc = call(s, "case.list", a, &r)) != 0 && r)
-            print_refusal("case.list", r);
-        lb_val_free(&a);
+        lb_val_t *r = NULL;
+        rc = list_page(s, after, true, &r);
         const lb_val_t *res = rc ? NULL : lbc_reply_result(r), *cases = lb_map_get(res, "cases");
         for (uint32_t k = 0; cases && cases->type == LB_ARR && k < cases->a.n; k++) {
             const lb_val_t *sm = cases->a.items[k];

@@ -524,6 +524,20 @@ static int set_opt_str(lb_val_t *m, const char *key, const char *val)
     return val ? lb_map_set_str(m, key, val) : 0;
 }
 
+/* Sets key to the list of val's comma-separated items, when val (an option) is given. */
+static int set_opt_list(lb_val_t *m, const char *key, const char *val)
+{
+    if (!val)
+        return 0;
+    lb_val_t *list = lb_arr();
+    int e = list ? push_list(list, val, ',') : LB_ENOMEM;
+    if (e) {
+        lb_val_free(&list);
+        return e;
+    }
+    return lb_map_set(m, key, list); /* frees list on failure */
+}
+
 /* Sets "at" from --at when given. EX_USAGE on a bad time. */
 static int set_at(lb_val_t *m, const args_t *a, const char *cmd)
 {
@@ -989,7 +1003,7 @@ static int cmd_assist(app_t *app, int argc, char **argv)
         usage_error(argv[0], "--amount must be a whole number of baht");
         return EX_USAGE;
     }
-    lb_val_t *data = lb_map(), *list = NULL;
+    lb_val_t *data = lb_map();
     int e = data ? 0 : LB_ENOMEM;
     if (!e)
         e = lb_map_set_str(data, "agency", agency);
@@ -999,18 +1013,11 @@ static int cmd_assist(app_t *app, int argc, char **argv)
         e = lb_map_set_str(data, "kind", kind);
     if (!e && amount)
         e = lb_map_set_int(data, "amount_thb", thb);
-    if (!e && meets) {
-        list = lb_arr();
-        e = list ? push_list(list, meets, ',') : LB_ENOMEM;
-        if (!e) {
-            e = lb_map_set(data, "meets", list);
-            list = NULL;
-        }
-    }
+    if (!e)
+        e = set_opt_list(data, "meets", meets);
     if (!e)
         e = set_opt_str(data, "note", opt(&a, "note"));
     rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_ASSIST, a.pos[0], data);
-    lb_val_free(&list);
     lb_val_free(&data);
     return rc;
 }
@@ -1019,20 +1026,13 @@ static int cmd_followup(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"met=", "note=", "at=", NULL};
     PROLOGUE(spec, 2, 2)
-    lb_val_t *data = lb_map(), *list = NULL;
+    lb_val_t *data = lb_map();
     int e = data ? lb_map_set_str(data, "level", a.pos[1]) : LB_ENOMEM;
-    if (!e && opt(&a, "met")) {
-        list = lb_arr();
-        e = list ? push_list(list, opt(&a, "met"), ',') : LB_ENOMEM;
-        if (!e) {
-            e = lb_map_set(data, "met", list);
-            list = NULL;
-        }
-    }
+    if (!e)
+        e = set_opt_list(data, "met", opt(&a, "met"));
     if (!e)
         e = set_opt_str(data, "note", opt(&a, "note"));
     rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_FOLLOWUP, a.pos[0], data);
-    lb_val_free(&list);
     lb_val_free(&data);
     return rc;
 }

@@ -5,7 +5,6 @@
  * HTML page that needs nothing but itself to display and print.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "report.h"
 
@@ -130,19 +128,6 @@ static const struct {
     {"96", "Narathiwat", "นราธิวาส"},
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 const char *lbc_report_province_name(const char *code, bool thai)
 {
     if (!code || strlen(code) != 2)
@@ -170,7 +155,7 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
 {
     size_t alen = area ? strlen(area) : 0;
     if (alen && !lb_valid_area(area, false)) {
-        set_err(err, errlen, "area must be a 2, 4, 6 or 8-digit code, not '%s'", area);
+        lb_set_err(err, errlen, "area must be a 2, 4, 6 or 8-digit code, not '%s'", area);
         return LB_EBADREQ;
     }
     if (!by) {
@@ -180,13 +165,14 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
     }
     int lv = area_level_index(by);
     if (lv < 0) {
-        set_err(err, errlen, "by must be province, district, subdistrict or village, not '%s'", by);
+        lb_set_err(err, errlen, "by must be province, district, subdistrict or village, not '%s'",
+                   by);
         return LB_EBADREQ;
     }
     /* A coarser row would be labelled with a code it only partly covers. */
     if (alen > (size_t)(2 * (lv + 1))) {
-        set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
-                area_levels[alen / 2 - 1]);
+        lb_set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
+                   area_levels[alen / 2 - 1]);
         return LB_EBADREQ;
     }
     *out = area_levels[lv];
@@ -283,8 +269,8 @@ static int call_ok(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **re
     if (!lbc_reply_ok(*reply)) {
         const char *code, *msg, *field;
         rc = lbc_reply_error(*reply, &code, &msg, &field);
-        set_err(err, errlen, "%s: %s%s%s%s", code, msg, *field ? " (field: " : "", field,
-                *field ? ")" : "");
+        lb_set_err(err, errlen, "%s: %s%s%s%s", code, msg, *field ? " (field: " : "", field,
+                   *field ? ")" : "");
         lb_val_free(reply);
         return rc ? rc : LB_EINTERNAL;
     }
@@ -320,7 +306,7 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     if (!rc) {
         rc = lbc_report_parse(lbc_reply_result(reply), area, grp, out);
         if (rc == LB_EBADREQ) {
-            set_err(err, errlen, "the daemon's report.summary result has no rows");
+            lb_set_err(err, errlen, "the daemon's report.summary result has no rows");
             rc = LB_EINTERNAL;
         }
     }
@@ -329,7 +315,7 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
         (*out)->generated_ms = generated_now_ms();
     }
     if (rc == LB_ENOMEM)
-        set_err(err, errlen, "out of memory");
+        lb_set_err(err, errlen, "out of memory");
     lb_val_free(&args);
     lb_val_free(&reply);
     return rc;
@@ -998,7 +984,8 @@ static void td_count(out_t *o, const char *col, int64_t v, int64_t of)
     put(o, "</td>");
 }
 
-static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
+/* A row's opening and its first cell: the area, or the total. */
+static void html_row_start(out_t *o, const lbc_report_row_t *w, bool total)
 {
     if (total) {
         put(o, "<tr class=\"total\" data-key=\"total\"><td>");
@@ -1010,6 +997,11 @@ static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
         put_area(o, w->key);
     }
     put(o, "</td>");
+}
+
+static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
+{
+    html_row_start(o, w, total);
     td_count(o, "cases", w->cases, -1);
     td_count(o, "open", w->open, -1);
     td_count(o, "visited", w->visited, w->cases);
@@ -1023,16 +1015,7 @@ static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
 
 static void html_needs_row(out_t *o, const lbc_report_row_t *w, bool total)
 {
-    if (total) {
-        put(o, "<tr class=\"total\" data-key=\"total\"><td>");
-        put_bi(o, "รวม", "Total");
-    } else {
-        put(o, "<tr data-key=\"");
-        put_esc(o, w->key);
-        put(o, "\"><td>");
-        put_area(o, w->key);
-    }
-    put(o, "</td>");
+    html_row_start(o, w, total);
     for (int i = 0; i < LBC_REPORT_NDIM; i++) {
         char col[32];
         snprintf(col, sizeof col, "needs_%s", lbc_report_dimensions[i]);
@@ -1203,74 +1186,6 @@ int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_
     if (o.rc)
         out->len = mark;
     return o.rc;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Files                                                                   */
-/* ---------------------------------------------------------------------- */
-
-int lbc_report_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
-{
-    char dir[4096], tmp[4200];
-    const char *slash = path ? strrchr(path, '/') : NULL;
-    const char *base = slash ? slash + 1 : path;
-    if (!path || !*base || strlen(path) >= sizeof dir) {
-        set_err(err, errlen, "'%s' is not a file name", path ? path : "");
-        return LB_EIO;
-    }
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    /* Hidden and next to the target, so rename stays within one file system. */
-    snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.%ld", (int)(base - path), path, base, (long)getpid());
-    /* Not through a link someone planted under the temporary name. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-        return LB_EIO;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            set_err(err, errlen, "%s: %s", tmp, n < 0 ? strerror(errno) : "short write");
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) != 0) {
-        set_err(err, errlen, "%s: fsync: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        set_err(err, errlen, "%s: close: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        set_err(err, errlen, "rename %s to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    /* The rename itself survives a crash only once the folder is synced. */
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return LB_EIO;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1570,6 +1485,18 @@ static int exit_for(int rc)
     return rc == LB_EUNAVAIL || rc == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
 }
 
+/*
+ * The process's umask. Reading it means setting it, so it is 0 for an
+ * instant; harmless here, as no other thread of a client program creates
+ * files (ZeroMQ's threads only connect).
+ */
+static mode_t current_umask(void)
+{
+    mode_t m = umask(0);
+    umask(m);
+    return m;
+}
+
 /* Fetches, renders and writes once. Returns an exit status; *seq gets the report's last_seq. */
 static int produce(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_t fmt,
                    int refresh_s, uint64_t *seq)
@@ -1591,7 +1518,9 @@ static int produce(const char *prog, const opts_t *o, lbc_t *c, lbc_report_forma
         fprintf(stderr, "%s: out of memory\n", prog);
         ex = EX_REFUSED;
     } else if (o->output) {
-        if (lbc_report_write_file(o->output, out.p, out.len, err, sizeof err) != 0) {
+        /* Like any file a user asks for: 0666 less the umask. */
+        mode_t mode = 0666 & ~current_umask();
+        if (lb_file_replace(o->output, out.p, out.len, mode, err, sizeof err) != 0) {
             fprintf(stderr, "%s: cannot write %s\n", prog, err);
             ex = EX_REFUSED;
         }
@@ -1610,13 +1539,6 @@ static void on_stop(int sig)
 {
     (void)sig;
     stop_flag = 1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The daemon's last_seq, or 0 when it cannot be asked. */
@@ -1691,12 +1613,12 @@ static int watch(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_
         return exit_for(e);
     }
     int rc = produce(prog, o, c, fmt, o->watch_s, &written_seq);
-    int64_t last_write = mono_ms();
+    int64_t last_write = lbc_mono_ms();
     bool dirty = false;
     while (rc == EX_OK && !stop_flag) {
         if (polling) {
             /* Short sleeps, so a signal is seen within a tenth of a second. */
-            if (mono_ms() - last_write < (int64_t)o->watch_s * 1000) {
+            if (lbc_mono_ms() - last_write < (int64_t)o->watch_s * 1000) {
                 struct timespec ts = {0, 100 * 1000 * 1000};
                 nanosleep(&ts, NULL);
                 continue;
@@ -1704,7 +1626,7 @@ static int watch(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_
             uint64_t s = daemon_seq(c);
             dirty = s != 0 && s != written_seq;
             if (!dirty)
-                last_write = mono_ms();
+                last_write = lbc_mono_ms();
         } else {
             uint64_t seq = 0;
             e = lbc_sub_next(sub, 250, &seq, &body, NULL, err, sizeof err);
@@ -1720,11 +1642,11 @@ static int watch(const char *prog, const opts_t *o, lbc_t *c, lbc_report_format_
                 break;
             }
         }
-        if (dirty && !stop_flag && mono_ms() - last_write >= (int64_t)o->watch_s * 1000) {
+        if (dirty && !stop_flag && lbc_mono_ms() - last_write >= (int64_t)o->watch_s * 1000) {
             /* A daemon that went away is no reason to stop: keep the old page, try later. */
             if (produce(prog, o, c, fmt, o->watch_s, &written_seq) == EX_OK)
                 dirty = false;
-            last_write = mono_ms();
+            last_write = lbc_mono_ms();
         }
     }
     lbc_sub_destroy(&sub);

@@ -113,14 +113,6 @@ int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_
  */
 const char *lbc_report_province_name(const char *code, bool thai);
 
-/*
- * Replaces path with data atomically: writes a temporary file in the same
- * folder (mode 0666 less the umask), fsyncs it, renames it over path and
- * fsyncs the folder, so a reader sees the old file or the new one, never a
- * part. Returns 0; LB_EIO with err (the temporary file is removed).
- */
-int lbc_report_write_file(const char *path, const void *data, size_t len, char *err, size_t errlen);
-
 /* ---------------------------------------------------------------------- */
 /* The command                                                             */
 /* ---------------------------------------------------------------------- */

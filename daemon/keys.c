@@ -16,26 +16,14 @@
 #include "../proto/cert.h"
 #include "daemon.h"
 
-/* Writes a file crash-safely: temp file, fsync, rename, fsync the folder. */
+/*
+ * Writes a secret file crash-safely, mode 0600. errno says why it failed.
+ * dir is path's folder, which lb_file_replace finds (and fsyncs) itself.
+ */
 static int write_secret_file(const char *dir, const char *path, const void *data, size_t n)
 {
-    char tmp[4400];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return LB_EIO;
-    bool ok = write(fd, data, n) == (ssize_t)n && fsync(fd) == 0;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return LB_EIO;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
+    (void)dir;
+    return lb_file_replace(path, data, n, 0600, NULL, 0);
 }
 
 /* Loads a 32-byte data key, creating it when the file does not exist. */

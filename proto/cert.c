@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,19 +24,6 @@
 
 static const char z85_chars[85 + 1] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Z85                                                                     */
@@ -155,18 +141,18 @@ static int read_small_file(const char *path, char **data, size_t *len, char *err
     size_t n = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        lb_set_err(err, errlen, "%s: %s", path, strerror(errno));
         rc = LB_EIO;
         goto done;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        lb_set_err(err, errlen, "%s: %s", path, strerror(errno));
         rc = LB_EIO;
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        lb_set_err(err, errlen, "%s: not a regular file", path);
         rc = LB_EIO;
         goto done;
     }
@@ -180,7 +166,7 @@ static int read_small_file(const char *path, char **data, size_t *len, char *err
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            set_err(err, errlen, "%s: %s", path, strerror(errno));
+            lb_set_err(err, errlen, "%s: %s", path, strerror(errno));
             rc = LB_EIO;
             goto done;
         }
@@ -188,8 +174,8 @@ static int read_small_file(const char *path, char **data, size_t *len, char *err
             break;
         n += (size_t)r;
         if (n > CERT_FILE_MAX) {
-            set_err(err, errlen, "%s: larger than %d bytes, not a certificate", path,
-                    CERT_FILE_MAX);
+            lb_set_err(err, errlen, "%s: larger than %d bytes, not a certificate", path,
+                       CERT_FILE_MAX);
             rc = LB_ECONFIG;
             goto done;
         }
@@ -325,7 +311,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
             rc = zpl_parse_line(data + pos, n, &ln, &blank, &why);
         }
         if (rc) {
-            set_err(err, errlen, "%s:%zu: %s", path, lineno, why);
+            lb_set_err(err, errlen, "%s:%zu: %s", path, lineno, why);
             goto done;
         }
         pos = end < len ? end + 1 : end;
@@ -337,7 +323,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
             continue;
         }
         if (!in_section) {
-            set_err(err, errlen, "%s:%zu: indented entry outside any section", path, lineno);
+            lb_set_err(err, errlen, "%s:%zu: indented entry outside any section", path, lineno);
             rc = LB_ECONFIG;
             goto done;
         }
@@ -347,8 +333,8 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         if (!is_pub && !is_sec)
             continue;
         if ((is_pub && have_public) || (is_sec && c->has_secret)) {
-            set_err(err, errlen, "%s:%zu: duplicate %s", path, lineno,
-                    is_pub ? "public-key" : "secret-key");
+            lb_set_err(err, errlen, "%s:%zu: duplicate %s", path, lineno,
+                       is_pub ? "public-key" : "secret-key");
             rc = LB_ECONFIG;
             goto done;
         }
@@ -356,8 +342,8 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         char *txt = is_pub ? c->public_z85 : c->secret_z85;
         if (!ln.value || ln.value_len != LB_CERT_Z85_LEN ||
             lb_cert_z85_decode(ln.value, ln.value_len, key, LB_CERT_KEY_BYTES) != 0) {
-            set_err(err, errlen, "%s:%zu: %s is not a %d-character Z85 key", path, lineno,
-                    is_pub ? "public-key" : "secret-key", LB_CERT_Z85_LEN);
+            lb_set_err(err, errlen, "%s:%zu: %s is not a %d-character Z85 key", path, lineno,
+                       is_pub ? "public-key" : "secret-key", LB_CERT_Z85_LEN);
             rc = LB_ECONFIG;
             goto done;
         }
@@ -369,7 +355,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
             c->has_secret = true;
     }
     if (!have_public) {
-        set_err(err, errlen, "%s: no curve public-key in the file", path);
+        lb_set_err(err, errlen, "%s: no curve public-key in the file", path);
         rc = LB_ECONFIG;
         goto done;
     }
@@ -379,7 +365,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         if (crypto_scalarmult_base(derived, c->secret_key) != 0 ||
             sodium_memcmp(derived, c->public_key, LB_CERT_KEY_BYTES) != 0) {
             sodium_memzero(derived, sizeof derived);
-            set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
+            lb_set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
             rc = LB_ECONFIG;
             goto done;
         }
@@ -430,98 +416,6 @@ static int format_cert(const lb_cert_t *c, bool secret, char *buf, size_t bufsiz
     return (n < 0 || (size_t)n >= bufsize) ? LB_EINTERNAL : n;
 }
 
-/* A copy of path's folder part ("." when there is none). Caller frees. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return strdup(".");
-    if (slash == path)
-        return strdup("/");
-    return strndup(path, (size_t)(slash - path));
-}
-
-static int fsync_dir(const char *path, char *err, size_t errlen)
-{
-    int rc = 0;
-    char *dir = dir_of(path);
-    int fd = -1;
-    if (!dir) {
-        rc = LB_ENOMEM;
-        goto done;
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        set_err(err, errlen, "%s: fsync of folder: %s", dir, strerror(errno));
-        rc = LB_EIO;
-    }
-done:
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
-/* Writes data to path through a temporary file in the same folder; no folder fsync. */
-static int write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,
-                        size_t errlen)
-{
-    int rc = 0;
-    int fd = -1;
-    bool created = false;
-    const char *what = NULL;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp.XXXXXX");
-    if (!tmp)
-        return LB_ENOMEM;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    /* mkostemp creates the file 0600, so a secret is never readable by others, even briefly. */
-    fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        what = "cannot create temporary file";
-        goto done;
-    }
-    created = true;
-    if (fchmod(fd, mode) != 0) {
-        what = "fchmod";
-        goto done;
-    }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            what = "write";
-            goto done;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0) {
-        what = "fsync";
-        goto done;
-    }
-    int cr = close(fd);
-    fd = -1;
-    if (cr != 0) {
-        what = "close";
-        goto done;
-    }
-    if (rename(tmp, path) != 0)
-        what = "rename";
-done:
-    if (what) {
-        set_err(err, errlen, "%s: %s: %s", path, what, strerror(errno));
-        rc = LB_EIO;
-        if (fd >= 0)
-            close(fd);
-        if (created)
-            unlink(tmp);
-    }
-    free(tmp);
-    return rc;
-}
-
 int lb_cert_save_files(const lb_cert_t *cert, const char *public_path, const char *secret_path,
                        char *err, size_t errlen)
 {
@@ -531,12 +425,12 @@ int lb_cert_save_files(const lb_cert_t *cert, const char *public_path, const cha
     char *buf = NULL;
 
     if (!cert || !public_path || !*public_path || (secret_path && !*secret_path)) {
-        set_err(err, errlen, "certificate path missing");
+        lb_set_err(err, errlen, "certificate path missing");
         rc = LB_EBADREQ;
         goto done;
     }
     if (secret_path && !cert->has_secret) {
-        set_err(err, errlen, "%s: certificate has no secret key to write", secret_path);
+        lb_set_err(err, errlen, "%s: certificate has no secret key to write", secret_path);
         rc = LB_EBADREQ;
         goto done;
     }
@@ -551,7 +445,7 @@ int lb_cert_save_files(const lb_cert_t *cert, const char *public_path, const cha
             rc = n;
             goto done;
         }
-        rc = write_atomic(secret_path, buf, (size_t)n, 0600, err, errlen);
+        rc = lb_file_replace(secret_path, buf, (size_t)n, 0600, err, errlen);
         sodium_memzero(buf, bufsize);
         if (rc)
             goto done;
@@ -561,19 +455,7 @@ int lb_cert_save_files(const lb_cert_t *cert, const char *public_path, const cha
         rc = n;
         goto done;
     }
-    rc = write_atomic(public_path, buf, (size_t)n, 0644, err, errlen);
-    if (rc)
-        goto done;
-    rc = fsync_dir(public_path, err, errlen);
-    if (rc == 0 && secret_path) {
-        char *d1 = dir_of(public_path), *d2 = dir_of(secret_path);
-        if (!d1 || !d2)
-            rc = LB_ENOMEM;
-        else if (strcmp(d1, d2) != 0)
-            rc = fsync_dir(secret_path, err, errlen);
-        free(d1);
-        free(d2);
-    }
+    rc = lb_file_replace(public_path, buf, (size_t)n, 0644, err, errlen);
 done:
     if (buf)
         sodium_free(buf);
@@ -585,7 +467,7 @@ int lb_cert_save(const lb_cert_t *cert, const char *dir, const char *name, char 
     int rc = 0;
     char *pub = NULL, *sec = NULL;
     if (!name || !*name) {
-        set_err(err, errlen, "certificate name missing");
+        lb_set_err(err, errlen, "certificate name missing");
         return LB_EBADREQ;
     }
     const char *sep = (dir && *dir) ? "/" : "";

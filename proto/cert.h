@@ -67,15 +67,15 @@ int lb_cert_generate(lb_cert_t **out);
 int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen);
 
 /*
- * Writes the certificate files crash-safely: each is written to a temporary
- * file in the same folder, fsynced, renamed over the target, then the folder
- * is fsynced, so a crash leaves either the old file or the complete new one.
- * public_path gets mode 0644 and only the public key; secret_path (NULL =
- * do not write one; requires cert->has_secret) gets mode 0600 and both keys.
- * Existing files are replaced. The secret file is written first, so a public
- * file never exists without its secret one after a crash.
- * Returns 0; LB_EBADREQ (secret_path given but no secret key, NULL path);
- * LB_EIO with err naming the path and the failing system call.
+ * Writes the certificate files crash-safely with lb_file_replace, so a crash
+ * leaves either the old file or the complete new one. public_path gets mode
+ * 0644 and only the public key; secret_path (NULL = do not write one;
+ * requires cert->has_secret) gets mode 0600 and both keys, whatever the
+ * umask. Existing files are replaced. The secret file is written first, so a
+ * public file never exists without its secret one after a crash.
+ * Returns 0; LB_EBADREQ (secret_path given but no secret key, NULL path, a
+ * path that is not a file name); LB_ENOMEM; LB_EIO (LB_EDISKFULL when the
+ * disk is full) with err naming the path and the failing step.
  */
 int lb_cert_save_files(const lb_cert_t *cert, const char *public_path, const char *secret_path,
                        char *err, size_t errlen);

@@ -1,15 +1,21 @@
 /*
  * lb.c - the shared vocabulary of lb.h: error texts, the growable byte buffer,
  * the dynamic value tree (maps are small insertion-ordered arrays), JSON output,
- * UTF-8 validation and the identifier formats of DOMAIN.md. libc only: this
- * file must not include msgpack, ZeroMQ or LMDB, so every module can link it.
+ * UTF-8 validation, crash-safe file replacement and the identifier formats of
+ * DOMAIN.md. libc and POSIX only: this file must not include msgpack, ZeroMQ
+ * or LMDB, so every module can link it.
  */
 #include "lb.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
@@ -98,6 +104,16 @@ const char *lb_errcode(int err)
     default:
         return "internal";
     }
+}
+
+void lb_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -730,6 +746,115 @@ bool lb_utf8_valid(const char *str, size_t n)
         i += len;
     }
     return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Files                                                                   */
+/* ---------------------------------------------------------------------- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The sequence of Mosquitto's persist_write.c. */
+int lb_file_replace(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                    size_t errlen)
+{
+    int rc = 0, fd = -1, dfd = -1, e = 0;
+    bool created = false, renamed = false;
+    char *dir = NULL, *tmp = NULL;
+    const char *step = "";
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    const char *base = slash ? slash + 1 : path;
+    if (!path || !*base) {
+        lb_set_err(err, errlen, "'%s' is not a file name", path ? path : "");
+        errno = EINVAL;
+        return LB_EBADREQ;
+    }
+    if (len && !data) {
+        lb_set_err(err, errlen, "%s: no data to write", path);
+        errno = EINVAL;
+        return LB_EBADREQ;
+    }
+    if (!slash)
+        dir = strdup(".");
+    else if (slash == path)
+        dir = strdup("/");
+    else
+        dir = strndup(path, (size_t)(slash - path));
+    size_t dirlen = (size_t)(base - path); /* with its '/' */
+    /* Hidden and next to the target, so the rename stays within one file system. */
+    size_t tmplen = dirlen + 1 + strlen(base) + sizeof ".tmp." + 3 * sizeof(long);
+    tmp = malloc(tmplen);
+    if (!dir || !tmp) {
+        rc = LB_ENOMEM;
+        e = ENOMEM;
+        goto done;
+    }
+    snprintf(tmp, tmplen, "%.*s.%s.tmp.%ld", (int)dirlen, path, base, (long)getpid());
+    unlink(tmp); /* left by a crashed process that had our pid */
+    step = "create";
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        goto fail;
+    created = true;
+    /* open() narrowed mode by the umask; the caller asked for exactly mode. */
+    step = "set the mode of";
+    if (fchmod(fd, mode) != 0)
+        goto fail;
+    step = "write";
+    if (write_all(fd, data, len) != 0)
+        goto fail;
+    /* Without this fsync the rename could reach the disk before the data does. */
+    step = "fsync";
+    if (fsync(fd) != 0)
+        goto fail;
+    step = "close";
+    int cfd = fd;
+    fd = -1;
+    if (close(cfd) != 0)
+        goto fail;
+    step = "rename";
+    if (rename(tmp, path) != 0)
+        goto fail;
+    renamed = true;
+    /* The rename lives in the folder: fsync it, or a crash may bring the old file back. */
+    step = "open the folder";
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        goto fail;
+    step = "fsync the folder";
+    if (fsync(dfd) != 0)
+        goto fail;
+    goto done;
+fail:
+    e = errno;
+    lb_set_err(err, errlen, "%s: %s %s: %s", path, step, renamed ? dir : tmp, strerror(e));
+    rc = (e == ENOSPC || e == EDQUOT) ? LB_EDISKFULL : LB_EIO;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (created && !renamed)
+        unlink(tmp);
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    free(tmp);
+    if (rc)
+        errno = e;
+    return rc;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * lb.h - the vocabulary every Logbook module shares: one error space, a
- * growable byte buffer and a small dynamic value tree (the in-memory form of
- * a msgpack document). No dependency beyond libc, so workflow/ and store/ may
- * include it without pulling in msgpack or ZeroMQ.
+ * growable byte buffer, a small dynamic value tree (the in-memory form of a
+ * msgpack document) and crash-safe file replacement. No dependency beyond
+ * libc and POSIX, so workflow/ and store/ may include it without pulling in
+ * msgpack or ZeroMQ.
  */
 #ifndef LB_H
 #define LB_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /*
  * Errors. Functions return 0 or one of these negative codes. The first block
@@ -46,6 +48,15 @@ const char *lb_strerror(int err);
 
 /* The wire error code ("bad_request", ...) for an error. Never NULL. */
 const char *lb_errcode(int err);
+
+/*
+ * Formats a reason into err[0..errlen) like snprintf (truncated to fit,
+ * always NUL-terminated). A no-op when err is NULL or errlen is 0, so a
+ * function may take an optional (err, errlen) pair and report through it
+ * unconditionally.
+ */
+void lb_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A growable byte buffer. Zero-initialise, or lb_buf_init(). */
 typedef struct {
@@ -159,6 +170,29 @@ int lb_val_fprint_json(const lb_val_t *v, int indent, FILE *f);
 
 /* True when s[0..n) is valid UTF-8 without NUL bytes. */
 bool lb_utf8_valid(const char *s, size_t n);
+
+/* ---------------------------------------------------------------------- */
+/* Files                                                                   */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Replaces the file at path with len bytes of data so that after a crash the
+ * path holds either the old or the new content in full: writes a temporary
+ * file ".NAME.tmp.PID" in path's folder, fsyncs it, renames it over path and
+ * fsyncs the folder. The temporary file is created close-on-exec and
+ * exclusively (a leftover of a crashed process with the same pid is removed
+ * first; a link or a file someone else planted is never written through) and
+ * gets exactly mode, whatever the umask: 0600 for secrets, so they are never
+ * readable by others, even briefly.
+ * Returns 0; LB_EBADREQ (path NULL, empty or ending in '/'; data NULL with
+ * len > 0); LB_ENOMEM; LB_EDISKFULL (ENOSPC or EDQUOT); LB_EIO (any other
+ * failure). On failure the temporary file is removed, errno is that of the
+ * failing call, and err (may be NULL) gets "PATH: STEP FILE: REASON" naming
+ * the step; when only the folder's fsync failed, path already holds the new
+ * content but a crash may still bring the old one back.
+ */
+int lb_file_replace(const char *path, const void *data, size_t len, mode_t mode, char *err,
+                    size_t errlen);
 
 /* ---------------------------------------------------------------------- */
 /* Identifiers (DOMAIN.md)                                                 */

@@ -1485,11 +1485,5 @@ int main(void)
     CU_add_test(s, "an unreachable daemon exits 3", test_unreachable_exits_3);
     CU_add_test(s, "usage errors exit 2; help exits 0", test_usage_exits_2);
     CU_add_test(s, "list follows the cursor past one page", test_list_follows_cursor);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    /* A suite whose daemon did not start, or a daemon that did not exit 0, fails the run. */
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

@@ -1111,10 +1111,5 @@ int main(void)
     CU_add_test(p, "a full disk refuses writes with unavailable, reads go on",
                 test_full_disk_refuses_writes_keeps_reads);
     CU_add_test(p, "a bad configuration exits 2", test_bad_config_exits_2);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

@@ -898,10 +898,5 @@ int main(void)
     CU_add_test(s, "SIGTERM finishes the delivery in hand", test_sigterm_finishes_delivery);
     CU_add_test(s, "the daemon restarts under a running notifier", test_daemon_restart);
     CU_add_test(s, "refusals: damaged state, state in use, bad options", test_refusals);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

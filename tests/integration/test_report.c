@@ -896,9 +896,5 @@ int main(void)
     CU_add_test(s, "--watch keeps the page current and stops on SIGTERM", test_watch);
     CU_add_test(s, "--watch polls for a key without events access", test_watch_polling);
     CU_add_test(s, "an area without cases", test_empty_area);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

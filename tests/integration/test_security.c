@@ -542,10 +542,5 @@ int main(void)
                 test_no_plaintext_personal_data_on_disk);
     CU_pSuite t = CU_add_suite("audit chain", NULL, NULL);
     CU_add_test(t, "one changed byte is found at its seq", test_tamper_detected_with_exact_seq);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

@@ -393,10 +393,5 @@ int main(void)
                 test_other_seed_differs_and_rerun_skips);
     CU_add_test(s, "real clock: no escalations", test_real_clock);
     CU_add_test(s, "usage errors and an unreachable daemon", test_usage_and_unreachable);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return testd_run_all();
 }

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CUnit/Basic.h>
+
 #include "testd.h"
 
 int testd_bad_exits;
@@ -310,4 +312,14 @@ lb_val_t *testd_household(unsigned long n, const char *area)
     lb_map_set_str(h, "house_id", house);
     lb_map_set_str(h, "area", area);
     return h;
+}
+
+int testd_run_all(void)
+{
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
+                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
 }

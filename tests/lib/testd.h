@@ -34,6 +34,13 @@ typedef struct {
     int tmpfs_kb;             /* >0: the data folder is a tmpfs of this size (needs root) */
 } testd_opts_t;
 
+/*
+ * Runs every registered CUnit suite verbosely and cleans the registry up. 1
+ * when anything failed: an assertion, a test, a suite's set-up or clean-up,
+ * or a daemon that did not exit 0 (testd_bad_exits); else 0. For main().
+ */
+int testd_run_all(void);
+
 /* Creates the scratch folder and config, starts the daemon, waits for ping. 0 or -1
  * (-2 when opts ask for a tmpfs that cannot be mounted here). */
 int testd_start(testd_t *t, const testd_opts_t *o);

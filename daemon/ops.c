@@ -968,7 +968,9 @@ static int op_case_list(lbd_ctx_t *ctx)
             if (cmp == 0)
                 after = c_area;
         }
-        rc = store_list(ctx->txn, p, state, after, c_state, c_id, list_cb, &l);
+        /* overdue=true walks the overdue index, not every case of the area */
+        rc = (l.overdue_only ? store_list_overdue : store_list)(ctx->txn, p, state, after, c_state,
+                                                                c_id, list_cb, &l);
     }
     if (rc == 0)
         rc = l.rc;

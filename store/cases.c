@@ -425,6 +425,23 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
             return ret;
     }
 
+    /* The overdue index: same keys as area_state, only while the case is overdue. */
+    bool moved = old && (strcmp(old->area, meta->area) != 0 || strcmp(old->state, meta->state) != 0);
+    bool was = old && old->overdue;
+    if (was && (!meta->overdue || moved)) {
+        ret = store_db_del(txn, STORE_DB_OVERDUE, ok, store_as_key(ok, old->area, old->state, id));
+        if (ret == LB_ENOTFOUND)
+            ret = LB_ECORRUPT;
+        if (ret)
+            return ret;
+    }
+    if (meta->overdue && (!was || moved)) {
+        ret = store_db_put(txn, STORE_DB_OVERDUE, nk, store_as_key(nk, meta->area, meta->state, id),
+                           NULL, 0);
+        if (ret)
+            return ret;
+    }
+
     if (old && old->open && old->house_id[0] && (!same_house || !meta->open)) {
         ret = store_household_release(txn, old->house_id, id);
         if (ret)
@@ -690,8 +707,9 @@ static int store_list_state(store_txn_t *t, MDB_cursor *cur, const char *prefix,
     }
 }
 
-int store_list(store_txn_t *txn, const char *area_prefix, const char *state, const char *after_area,
-               const char *after_state, uint64_t after_id, store_list_fn fn, void *ctx)
+static int store_list_db(store_txn_t *txn, int db, const char *area_prefix, const char *state,
+                         const char *after_area, const char *after_state, uint64_t after_id,
+                         store_list_fn fn, void *ctx)
 {
     uint8_t after[STORE_AS_KEY_MAX];
     size_t afterlen = 0;
@@ -711,7 +729,7 @@ int store_list(store_txn_t *txn, const char *area_prefix, const char *state, con
          (strlen(after_area) > STORE_AREA_MAX || strlen(after_state) > STORE_STATE_MAX)))
         return LB_EBADREQ;
 
-    ret = store_db_cursor(txn, STORE_DB_AREA_STATE, &cur);
+    ret = store_db_cursor(txn, db, &cur);
     if (ret)
         goto done;
     if (state) {
@@ -735,6 +753,21 @@ done:
     if (cur)
         mdb_cursor_close(cur);
     return ret;
+}
+
+int store_list(store_txn_t *txn, const char *area_prefix, const char *state, const char *after_area,
+               const char *after_state, uint64_t after_id, store_list_fn fn, void *ctx)
+{
+    return store_list_db(txn, STORE_DB_AREA_STATE, area_prefix, state, after_area, after_state,
+                         after_id, fn, ctx);
+}
+
+int store_list_overdue(store_txn_t *txn, const char *area_prefix, const char *state,
+                       const char *after_area, const char *after_state, uint64_t after_id,
+                       store_list_fn fn, void *ctx)
+{
+    return store_list_db(txn, STORE_DB_OVERDUE, area_prefix, state, after_area, after_state,
+                         after_id, fn, ctx);
 }
 
 /* ---- counter walks ---- */

@@ -30,6 +30,7 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
     [STORE_DB_IDEM_TIME] = "idem_time",
     [STORE_DB_COUNTS] = "counts",
     [STORE_DB_META] = "meta",
+    [STORE_DB_OVERDUE] = "overdue",
 };
 
 int store_lmdb_err(store_t *s, int rc)

@@ -8,6 +8,7 @@
  *   cases       case id (u64)                -> case bytes
  *   summaries   case id                      -> list summary bytes (case.list)
  *   area_state  area8 | 0 | state | 0 | id   -> ""   (prefix scans)
+ *   overdue     the same keys, overdue cases only (case.list overdue=true)
  *   households  house id (11)                -> open case id
  *   house_cases house id | id                -> ""   (every case of a house)
  *   nid         hash (32) | id               -> ""   (keyed national-id hash)
@@ -170,6 +171,10 @@ typedef int (*store_list_fn)(uint64_t id, const char *area, const char *state,
 int store_list(store_txn_t *txn, const char *area_prefix, const char *state,
                const char *after_area, const char *after_state, uint64_t after_id,
                store_list_fn fn, void *ctx);
+/* The same walk over the overdue cases only (meta.overdue), in the same order. */
+int store_list_overdue(store_txn_t *txn, const char *area_prefix, const char *state,
+                       const char *after_area, const char *after_state, uint64_t after_id,
+                       store_list_fn fn, void *ctx);
 
 /* ---- counters ---- */
 

@@ -592,6 +592,59 @@ static int list_fail_cb(uint64_t id, const char *area, const char *state, const 
     return LB_ECONFLICT;
 }
 
+static int list_overdue_all(store_t *s, const char *prefix, list_q_t *q)
+{
+    store_txn_t *t = NULL;
+    int rc = store_read_begin(s, &t);
+    if (rc)
+        return rc;
+    rc = store_list_overdue(t, prefix, NULL, NULL, NULL, 0, list_cb, q);
+    store_read_end(&t);
+    return rc;
+}
+
+static void test_overdue_index(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    store_case_meta_t a = meta_of("65010101", "identified", "11111111111", true);
+    store_case_meta_t b = meta_of("65020101", "identified", "22222222222", true);
+    CU_ASSERT_EQUAL(write_case(s, 1, NULL, &a), 0);
+    CU_ASSERT_EQUAL(write_case(s, 2, NULL, &b), 0);
+    list_q_t q = {0};
+    CU_ASSERT_EQUAL(list_overdue_all(s, "", &q), 0);
+    CU_ASSERT_EQUAL(q.n, 0);
+    /* case 1 becomes overdue */
+    store_case_meta_t a2 = a;
+    a2.overdue = true;
+    CU_ASSERT_EQUAL(write_case(s, 1, &a, &a2), 0);
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(list_overdue_all(s, "65", &q), 0);
+    CU_ASSERT_STRING_EQUAL(q.out, "1:65010101:identified");
+    /* stays overdue in a new state (escalated again there): the entry moves */
+    store_case_meta_t a3 = a2;
+    snprintf(a3.state, sizeof a3.state, "visited");
+    CU_ASSERT_EQUAL(write_case(s, 1, &a2, &a3), 0);
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(list_overdue_all(s, "6501", &q), 0);
+    CU_ASSERT_STRING_EQUAL(q.out, "1:65010101:visited");
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(list_overdue_all(s, "6502", &q), 0);
+    CU_ASSERT_EQUAL(q.n, 0);
+    /* no longer overdue: gone */
+    store_case_meta_t a4 = a3;
+    a4.overdue = false;
+    CU_ASSERT_EQUAL(write_case(s, 1, &a3, &a4), 0);
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(list_overdue_all(s, "", &q), 0);
+    CU_ASSERT_EQUAL(q.n, 0);
+    /* an old meta that claims overdue without an index entry is corruption */
+    CU_ASSERT_EQUAL(write_case(s, 1, &a3, &a4), LB_ECORRUPT);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 static void test_list_fn_error(void)
 {
     char *dir = tmpdir_new();
@@ -1592,6 +1645,7 @@ int main(void)
         {"case put/get and ids", test_case_put_get},
         {"area/state index and store_list", test_index_and_list},
         {"store_list fn errors and bad input", test_list_fn_error},
+        {"overdue index follows the case", test_overdue_index},
         {"households: one open case", test_households},
         {"house_cases", test_house_cases},
         {"nid add/find", test_nid},

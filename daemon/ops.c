@@ -995,6 +995,7 @@ typedef struct {
     lb_val_t *totals;
     const char *by;
     int rc;
+    lb_val_t *last; /* the row of the previous counter: counters arrive grouped by scope */
 } report_t;
 
 static lb_val_t *row_new(const char *key)
@@ -1049,7 +1050,9 @@ static int row_add(lb_val_t *row, const char *name, uint64_t value)
 static int report_cb(const char *scope, const char *name, uint64_t value, void *arg)
 {
     report_t *r = arg;
-    lb_val_t *row = lb_map_get(r->rows, scope);
+    /* A national report by village has tens of thousands of rows: look up only on a new scope. */
+    const char *last_key = r->last ? lb_map_str(r->last, "key") : NULL;
+    lb_val_t *row = last_key && strcmp(last_key, scope) == 0 ? r->last : lb_map_get(r->rows, scope);
     if (!row) {
         row = row_new(scope);
         if (!row || lb_map_set(r->rows, scope, row)) {
@@ -1057,6 +1060,7 @@ static int report_cb(const char *scope, const char *name, uint64_t value, void *
             return 1;
         }
     }
+    r->last = row;
     if (row_add(row, name, value)) {
         r->rc = LB_ENOMEM;
         return 1;

@@ -12,7 +12,7 @@
  *   4. start time and anonymous memory with 1,000,000 cases
  *
  * Environment:
- *   BENCH_QUICK=1       a small version of everything (smoke test, ~30 s)
+ *   BENCH_QUICK=1       a small version of everything (smoke test, ~5 s)
  *   BENCH_CASES_BIG=N   cases for part 4 (default 1,000,000)
  *   BENCH_BATCH_MAX=N   the daemons' limits.batch_max (default 512)
  *   BENCH_SECONDS=S     length of each transitions run (default 5)
@@ -184,6 +184,25 @@ static double proc_cpu_s(pid_t pid)
     if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A "key: value" line of /proc/PID/io (bytes); -1 when unreadable. */
+static long long proc_io(pid_t pid, const char *key)
+{
+    char path[64], line[128];
+    snprintf(path, sizeof path, "/proc/%d/io", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtoll(line + kl + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -487,6 +506,8 @@ typedef struct {
     uint64_t n, errors;
     double p50, p99, p999, max, mean_batch;
     double daemon_cores, bench_cores; /* CPU seconds per second of the run */
+    double kib_per_write;             /* bytes the daemon wrote to files, per request */
+    double exec_ms, commit_ms;        /* per commit, from admin.stats when it has them, else -1 */
     int fail;
 } tx_res_t;
 
@@ -511,9 +532,11 @@ static tx_res_t tx_bench(testd_t *t, char (*ids)[LB_CASE_ID_MAX], size_t nids, i
         pthread_create(&tid[i], NULL, tx_thread, &th[i]);
     }
     int64_t w0 = stat_int(t, "writes"), c0 = stat_int(t, "commits");
+    int64_t ex0 = stat_int(t, "batch_exec_us"), cm0 = stat_int(t, "batch_commit_us");
     pthread_barrier_wait(&run.barrier);
     uint64_t t0 = now_ns();
     double dcpu0 = proc_cpu_s(t->pid), bcpu0 = proc_cpu_s(getpid());
+    long long wchar0 = proc_io(t->pid, "wchar");
     /* Stop sending after the run's length; the threads drain what is in flight. */
     while (atomic_load(&run.budget) > 0 && (double)(now_ns() - t0) / 1e9 < S.tx_seconds) {
         struct timespec ts = {0, 5 * 1000 * 1000};
@@ -525,7 +548,14 @@ static tx_res_t tx_bench(testd_t *t, char (*ids)[LB_CASE_ID_MAX], size_t nids, i
     double wall = (double)(now_ns() - t0) / 1e9;
     res.daemon_cores = (proc_cpu_s(t->pid) - dcpu0) / wall;
     res.bench_cores = (proc_cpu_s(getpid()) - bcpu0) / wall;
+    long long wchar1 = proc_io(t->pid, "wchar");
     int64_t w1 = stat_int(t, "writes"), c1 = stat_int(t, "commits");
+    int64_t ex1 = stat_int(t, "batch_exec_us"), cm1 = stat_int(t, "batch_commit_us");
+    res.exec_ms = res.commit_ms = -1;
+    if (ex0 >= 0 && ex1 >= ex0 && cm0 >= 0 && cm1 >= cm0 && c1 > c0) {
+        res.exec_ms = (double)(ex1 - ex0) / 1e3 / (double)(c1 - c0);
+        res.commit_ms = (double)(cm1 - cm0) / 1e3 / (double)(c1 - c0);
+    }
     uint64_t start = UINT64_MAX, end = 0;
     size_t total = 0;
     for (int i = 0; i < conns; i++) {
@@ -555,6 +585,9 @@ static tx_res_t tx_bench(testd_t *t, char (*ids)[LB_CASE_ID_MAX], size_t nids, i
     res.p999 = (double)pct(all, total, 0.999) / 1e6;
     res.max = total ? (double)all[total - 1] / 1e6 : 0;
     res.mean_batch = (c1 > c0 && w0 >= 0) ? (double)(w1 - w0) / (double)(c1 - c0) : 0;
+    res.kib_per_write = (wchar0 >= 0 && wchar1 >= wchar0 && total)
+                            ? (double)(wchar1 - wchar0) / 1024.0 / (double)total
+                            : -1;
     free(all);
     free(th);
     free(tid);
@@ -608,8 +641,13 @@ static void print_tx(const char *label, const tx_res_t *r)
            label, num(r->per_s), ms(r->p50), ms(r->p99), ms(r->p999), ms(r->max),
            num((double)r->n), r->mean_batch, r->errors ? ", ERRORS " : "",
            r->errors ? num((double)r->errors) : "");
-    printf("  CPU during the run: daemon %.2f cores, bench clients %.2f cores (of %d)\n",
-           r->daemon_cores, r->bench_cores, S.nproc);
+    printf("  CPU during the run: daemon %.2f cores, bench clients %.2f cores (of %d); daemon "
+           "wrote %.1f KiB to files per request\n",
+           r->daemon_cores, r->bench_cores, S.nproc, r->kib_per_write);
+    if (r->exec_ms >= 0)
+        printf("  daemon time per commit (admin.stats): executing the batch %s, committing it "
+               "(writing pages + fsync) %s\n",
+               ms(r->exec_ms), ms(r->commit_ms));
     if (r->fail)
         printf("  (the run did not complete cleanly: see stderr)\n");
     fflush(stdout);

@@ -155,7 +155,10 @@ static int recv_one(lbd_t *d, pending_t *p)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, d->router, p->nframes ? 0 : ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            return p->nframes ? -1 : 0;
+            if (p->nframes == 0)
+                return 0;
+            pending_clear(p); /* a message cut short: drop what arrived of it */
+            return -1;
         }
         int more = zmq_msg_more(&m);
         if (p->nframes < MAX_FRAMES) {
@@ -172,7 +175,11 @@ static int recv_one(lbd_t *d, pending_t *p)
         pending_clear(p);
         return -1;
     }
-    return p->nframes >= 2 ? 1 : -1;
+    if (p->nframes < 2) {
+        pending_clear(p); /* no envelope: nothing to answer */
+        return -1;
+    }
+    return 1;
 }
 
 /* Who sent it: the ZAP user id is the client's Z85 public key. */

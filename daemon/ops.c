@@ -187,8 +187,9 @@ static int case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const
     store_case_meta_t m;
     case_meta(d, c, &m);
     lb_buf_t body = {0}, sum = {0};
-    lb_val_t *v = wf_case_to_val(c);
+    lb_val_t *v = wf_case_to_val_lent(c); /* encoded at once: no copy of the record lists */
     int rc = v ? proto_pack(v, &body) : LB_ENOMEM;
+    wf_case_val_return(&v);
     /* The summary shows state, entered_at, team, overdue and escalation; the rest never changes. */
     bool same_summary = old && strcmp(old->meta.state, m.state) == 0 &&
                         old->meta.overdue == m.overdue &&
@@ -207,7 +208,6 @@ static int case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const
         if (!same_timer)
             rc = has ? store_timer_set(txn, c->id, due, step) : store_timer_clear(txn, c->id);
     }
-    lb_val_free(&v);
     lb_buf_free(&body);
     lb_buf_free(&sum);
     return rc;

@@ -76,7 +76,25 @@ static void put_dup(lb_val_t *m, const char *key, const lb_val_t *v, int *rc)
     wf_put(m, key, d, rc);
 }
 
-lb_val_t *wf_case_to_val(const wf_case_t *c)
+/*
+ * The record lists go into the map by reference: a placeholder is inserted
+ * (so a failed insert cannot free c's list) and then swapped for the list.
+ */
+static void put_lent(lb_val_t *m, const char *key, const lb_val_t *list, int *rc)
+{
+    if (*rc)
+        return;
+    if ((*rc = lb_map_set(m, key, lb_nil())))
+        return;
+    lb_val_t **slot = &m->m.vals[m->m.n - 1]; /* keys are unique here: it was appended */
+    lb_val_free(slot);
+    *slot = (lb_val_t *)list; /* only read through the map, and taken back before it is freed */
+}
+
+static const char *const lent_keys[] = {"needs",      "visits", "assistance",
+                                        "follow_ups", "notes",  "history"};
+
+static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
 {
     int rc = 0;
     lb_val_t *m = lb_map();
@@ -95,12 +113,14 @@ lb_val_t *wf_case_to_val(const wf_case_t *c)
         wf_put_str(m, "team", c->team, &rc);
     if (c->level[0])
         wf_put_str(m, "level", c->level, &rc);
-    put_dup(m, "needs", c->needs, &rc);
-    put_dup(m, "visits", c->visits, &rc);
-    put_dup(m, "assistance", c->assistance, &rc);
-    put_dup(m, "follow_ups", c->follow_ups, &rc);
-    put_dup(m, "notes", c->notes, &rc);
-    put_dup(m, "history", c->history, &rc);
+    const lb_val_t *lists[] = {c->needs,      c->visits, c->assistance,
+                               c->follow_ups, c->notes,  c->history};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        if (lend && lists[i])
+            put_lent(m, lent_keys[i], lists[i], &rc);
+        else
+            put_dup(m, lent_keys[i], lists[i], &rc);
+    }
 
     lb_val_t *esc = rc ? NULL : lb_arr();
     for (uint32_t i = 0; esc && !rc && i < c->n_esc; i++) {
@@ -141,9 +161,33 @@ lb_val_t *wf_case_to_val(const wf_case_t *c)
     wf_put_int(m, "last_seq", (int64_t)c->last_seq, &rc);
     wf_put_int(m, "timers_base", c->timers_base, &rc);
     wf_put_int(m, "fired_in_state", c->fired_in_state, &rc);
-    if (rc)
+    if (rc) {
+        if (lend)
+            wf_case_val_return(&m);
         lb_val_free(&m);
+    }
     return m;
+}
+
+lb_val_t *wf_case_to_val(const wf_case_t *c)
+{
+    return case_to_val(c, false);
+}
+
+lb_val_t *wf_case_to_val_lent(const wf_case_t *c)
+{
+    return case_to_val(c, true);
+}
+
+void wf_case_val_return(lb_val_t **v)
+{
+    if (!v || !*v)
+        return;
+    for (size_t k = 0; k < sizeof lent_keys / sizeof lent_keys[0]; k++)
+        for (uint32_t i = 0; i < (*v)->m.n; i++)
+            if (strcmp((*v)->m.keys[i], lent_keys[k]) == 0)
+                (*v)->m.vals[i] = NULL; /* the case's own list: not ours to free */
+    lb_val_free(v);
 }
 
 /* A string under key copied into buf: LB_ECORRUPT when missing, mistyped or too long. */

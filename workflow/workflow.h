@@ -164,6 +164,15 @@ void wf_case_needs_open(const wf_case_t *c, uint32_t out[WF_NDIM]);
  * PROTOCOL.md section 4, without household). NULL on ENOMEM.
  */
 lb_val_t *wf_case_to_val(const wf_case_t *c);
+/*
+ * The same value, but holding c's record lists (needs, visits, assistance,
+ * follow_ups, notes, history) by reference instead of copies: for encoding a
+ * case at once. The value may only be read, and must be released with
+ * wf_case_val_return (never lb_val_free) before c changes. NULL on ENOMEM.
+ */
+lb_val_t *wf_case_to_val_lent(const wf_case_t *c);
+void wf_case_val_return(lb_val_t **v);
+
 /* The reverse; c must be zeroed. LB_ECORRUPT when v is not a case. */
 int wf_case_from_val(const lb_val_t *v, wf_case_t *c);
 /*

@@ -1340,6 +1340,21 @@ static void test_case_roundtrip(void)
     lb_val_t *w = wf_case_to_val(&d);
     CU_ASSERT(lb_val_equal(v, w));
     lb_val_free(&w);
+    /* the lent form is the same value, and giving it back leaves the case's lists whole */
+    w = wf_case_to_val_lent(&d);
+    CU_ASSERT(lb_val_equal(v, w));
+    CU_ASSERT_PTR_EQUAL(lb_map_get(w, "visits"), d.visits);
+    wf_case_val_return(&w);
+    CU_ASSERT_PTR_NULL(w);
+    CU_ASSERT(lb_val_equal(d.visits, c.visits) && lb_val_equal(d.needs, c.needs));
+    /* taking moves the lists out of the decoded value and leaves it freeable */
+    wf_case_t e;
+    lb_val_t *x = lb_val_dup(v);
+    CU_ASSERT_EQUAL_FATAL(wf_case_from_val_take(x, &e), 0);
+    CU_ASSERT(lb_val_equal(e.visits, c.visits) && lb_val_equal(e.history, d.history));
+    CU_ASSERT_EQUAL(lb_map_get(x, "visits")->a.n, 0);
+    lb_val_free(&x);
+    wf_case_clear(&e);
     lb_val_free(&v);
     /* the restored case keeps working */
     EXPECT_OK(act(g_tp, &d, "start_follow_up", "field", NULL, T0 + 300 * DAY));

@@ -105,48 +105,6 @@ static lb_val_t *team_data(const char *team)
     return d;
 }
 
-/* Sends raw bytes as a request on a fresh admin DEALER; returns the reply map or NULL. */
-static lb_val_t *raw_request(testd_t *t, const void *buf, size_t len)
-{
-    lbc_t *c = testd_client(t, NULL, 2000, 0);
-    if (!c)
-        return NULL;
-    /* lbc_send builds its own msgpack: use the zmq socket through a call with a crafted id
-     * instead is not possible, so talk ZeroMQ directly with the same CURVE keys. */
-    lbc_destroy(&c);
-    char admin[400], server[400], err[256];
-    snprintf(admin, sizeof admin, "%s/keys/admin.key_secret", t->data);
-    snprintf(server, sizeof server, "%s/keys/server.key", t->data);
-    lb_cert_t *ck = NULL, *sk = NULL;
-    if (lb_cert_load(admin, &ck, err, sizeof err) || lb_cert_load(server, &sk, err, sizeof err)) {
-        lb_cert_destroy(&ck);
-        lb_cert_destroy(&sk);
-        return NULL;
-    }
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_REQ);
-    int linger = 0, tmo = 3000;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, sk->public_key, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, ck->public_key, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, ck->secret_key, 32);
-    zmq_connect(s, t->req_ep);
-    lb_val_t *reply = NULL;
-    zmq_send(s, buf, len, 0);
-    char rbuf[65536];
-    int n = zmq_recv(s, rbuf, sizeof rbuf, 0);
-    if (n > 0) {
-        proto_err_t perr;
-        proto_unpack(rbuf, (size_t)n, &proto_default_limits, &reply, &perr);
-    }
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    lb_cert_destroy(&ck);
-    lb_cert_destroy(&sk);
-    return reply;
-}
-
 static lb_val_t *request_doc(const char *id, int64_t v, const char *op, lb_val_t *args)
 {
     lb_val_t *m = lb_map();
@@ -295,7 +253,7 @@ static void test_bad_requests(void)
     /* unknown op */
     lb_val_t *doc = request_doc("r1", 1, "case.explode", NULL);
     proto_pack(doc, &b);
-    lb_val_t *r = raw_request(&D, b.p, b.len);
+    lb_val_t *r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_STRING_EQUAL(reply_code(r), "unknown_op");
     CU_ASSERT_STRING_EQUAL(lb_map_str(r, "id"), "r1");
     lb_val_free(&r);
@@ -304,12 +262,12 @@ static void test_bad_requests(void)
     b.len = 0;
     doc = request_doc("r2", 2, "ping", NULL);
     proto_pack(doc, &b);
-    r = raw_request(&D, b.p, b.len);
+    r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_STRING_EQUAL(reply_code(r), "bad_version");
     lb_val_free(&r);
     lb_val_free(&doc);
     /* not msgpack */
-    r = raw_request(&D, "\xc1garbage", 8);
+    r = testd_raw(&D, "\xc1garbage", 8, 3000);
     CU_ASSERT_STRING_EQUAL(reply_code(r), "bad_request");
     CU_ASSERT_STRING_EQUAL(lb_map_str(r, "id"), "");
     lb_val_free(&r);
@@ -320,7 +278,7 @@ static void test_bad_requests(void)
     lb_map_set_str(args, "colour", "blue");
     doc = request_doc("r3", 1, "case.get", args);
     proto_pack(doc, &b);
-    r = raw_request(&D, b.p, b.len);
+    r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_STRING_EQUAL(reply_code(r), "bad_request");
     CU_ASSERT_STRING_EQUAL(lb_map_str(lb_map_get(r, "error"), "field"), "colour");
     lb_val_free(&r);

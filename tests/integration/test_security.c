@@ -285,39 +285,6 @@ static void test_events_socket_admission(void)
 
 /* ---- hostile input ---- */
 
-static lb_val_t *send_raw(const void *buf, size_t len, int timeout_ms)
-{
-    char admin[400], server[400], err[256];
-    snprintf(admin, sizeof admin, "%s/keys/admin.key_secret", D.data);
-    snprintf(server, sizeof server, "%s/keys/server.key", D.data);
-    lb_cert_t *ck = NULL, *sk = NULL;
-    if (lb_cert_load(admin, &ck, err, sizeof err) || lb_cert_load(server, &sk, err, sizeof err))
-        return NULL;
-    void *ctx = zmq_ctx_new();
-    void *s = zmq_socket(ctx, ZMQ_REQ);
-    int linger = 0;
-    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
-    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, sk->public_key, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, ck->public_key, 32);
-    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, ck->secret_key, 32);
-    zmq_connect(s, D.req_ep);
-    zmq_send(s, buf, len, 0);
-    lb_val_t *reply = NULL;
-    char *rbuf = malloc(1 << 20);
-    int n = zmq_recv(s, rbuf, 1 << 20, 0);
-    if (n > 0) {
-        proto_err_t perr;
-        proto_unpack(rbuf, (size_t)n, &proto_default_limits, &reply, &perr);
-    }
-    free(rbuf);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    lb_cert_destroy(&ck);
-    lb_cert_destroy(&sk);
-    return reply;
-}
-
 static const char *code_of(const lb_val_t *r)
 {
     const char *c = r ? lb_map_str(lb_map_get(r, "error"), "code") : NULL;
@@ -339,7 +306,7 @@ static void test_hostile_input_changes_nothing(void)
     /* oversized: dropped by ZeroMQ before the application, no answer */
     size_t big = 2u << 20;
     uint8_t *p = calloc(1, big);
-    lb_val_t *r = send_raw(p, big, 800);
+    lb_val_t *r = testd_raw(&D, p, big, 800);
     CU_ASSERT_PTR_NULL(r);
     lb_val_free(&r);
     free(p);
@@ -350,7 +317,7 @@ static void test_hostile_input_changes_nothing(void)
     for (int i = 0; i < 100000; i++)
         lb_buf_append(&b, "\x91", 1);
     lb_buf_append(&b, "\xc0", 1);
-    r = send_raw(b.p, b.len, 3000);
+    r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_TRUE(strcmp(code_of(r), "bad_request") == 0 || strcmp(code_of(r), "too_large") == 0);
     lb_val_free(&r);
     /* a huge declared array in a few bytes */
@@ -358,7 +325,7 @@ static void test_hostile_input_changes_nothing(void)
     const char huge[] = "\x84\xa1v\x01\xa2id\xa2n2\xa2op\xab" "case.import\xa4" "args\x81\xaa"
                         "households\xdd\xff\xff\xff\xff";
     lb_buf_append(&b, huge, sizeof huge - 1);
-    r = send_raw(b.p, b.len, 3000);
+    r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_TRUE(strcmp(code_of(r), "bad_request") == 0 || strcmp(code_of(r), "too_large") == 0);
     lb_val_free(&r);
     /* invalid UTF-8 and NUL bytes inside ids */
@@ -371,7 +338,7 @@ static void test_hostile_input_changes_nothing(void)
         uint8_t hdr = (uint8_t)(0xa0 | bad_len[i]);
         lb_buf_append(&b, &hdr, 1);
         lb_buf_append(&b, bad_ids[i], bad_len[i]);
-        r = send_raw(b.p, b.len, 3000);
+        r = testd_raw(&D, b.p, b.len, 3000);
         CU_ASSERT_STRING_EQUAL(code_of(r), "bad_request");
         lb_val_free(&r);
     }
@@ -388,7 +355,7 @@ static void test_hostile_input_changes_nothing(void)
     lb_map_set(args, "household", h);
     lb_map_set(doc, "args", args);
     proto_pack(doc, &b);
-    r = send_raw(b.p, b.len, 3000);
+    r = testd_raw(&D, b.p, b.len, 3000);
     CU_ASSERT_STRING_EQUAL(code_of(r), "bad_request");
     lb_val_free(&r);
     lb_val_free(&doc);

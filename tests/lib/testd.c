@@ -18,6 +18,9 @@
 
 #include <CUnit/Basic.h>
 
+#include <zmq.h>
+
+#include "../../proto/proto.h"
 #include "testd.h"
 
 int testd_bad_exits;
@@ -322,4 +325,38 @@ int testd_run_all(void)
                  CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+/* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack. */
+lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms)
+{
+    char admin[400], server[400], err[256];
+    snprintf(admin, sizeof admin, "%s/keys/admin.key_secret", t->data);
+    snprintf(server, sizeof server, "%s/keys/server.key", t->data);
+    lb_cert_t *ck = NULL, *sk = NULL;
+    if (lb_cert_load(admin, &ck, err, sizeof err) || lb_cert_load(server, &sk, err, sizeof err))
+        return NULL;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_REQ);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, sk->public_key, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, ck->public_key, 32);
+    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, ck->secret_key, 32);
+    zmq_connect(s, t->req_ep);
+    zmq_send(s, buf, len, 0);
+    lb_val_t *reply = NULL;
+    char *rbuf = malloc(1 << 20);
+    int n = zmq_recv(s, rbuf, 1 << 20, 0);
+    if (n > 0) {
+        proto_err_t perr;
+        proto_unpack(rbuf, (size_t)n, &proto_default_limits, &reply, &perr);
+    }
+    free(rbuf);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    lb_cert_destroy(&ck);
+    lb_cert_destroy(&sk);
+    return reply;
 }

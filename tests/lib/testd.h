@@ -63,6 +63,13 @@ void testd_cleanup(testd_t *t);
 lbc_t *testd_client(testd_t *t, const char *cert_secret_path, int timeout_ms, int retries);
 /* Calls op on the admin client; returns the reply (caller frees). args borrowed. */
 lb_val_t *testd_call(testd_t *t, const char *op, const lb_val_t *args);
+/*
+ * Sends bytes as one request on a fresh REQ socket with the admin's keys and
+ * returns the decoded reply, or NULL when none came within timeout_ms (or it
+ * was not msgpack). For malformed and oversized requests.
+ */
+lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms);
+
 /* The reply's error code, or "" when ok. */
 const char *testd_code(const lb_val_t *reply);
 

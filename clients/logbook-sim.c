@@ -1368,6 +1368,13 @@ static lb_val_t *assist_data(sim_t *s, sim_case_t *c)
     for (int k = 0; k < NELEMS(agencies); k++)
         if (agencies[k].dim == ind[target].dim && covers(agencies[k].only, ind[target].code))
             cand[nc++] = k;
+    /* The table covers every indicator; should it ever not, any agency of the dimension
+     * (or the first one) still gives a valid record rather than an out-of-range pick. */
+    for (int k = 0; nc == 0 && k < NELEMS(agencies); k++)
+        if (agencies[k].dim == ind[target].dim)
+            cand[nc++] = k;
+    if (nc == 0)
+        cand[nc++] = 0;
     const agency_t *ag = &agencies[cand[rng_below(&c->rng, (uint32_t)nc)]];
     int kind = rng_weighted(&c->rng, ag->kinds, NKIND);
     const district_t *d = &s->d[district_of_case(s, c)];

@@ -114,8 +114,10 @@ static int check_unknown(const lb_val_t *root, const char *path, char *err, size
 static int set_list(const opt_t *o, lbd_config_t *cfg, const lb_val_t *v, const char *dir,
                     const char *path, char *err, size_t errlen)
 {
+    /* v is never NULL: the caller substitutes the default for a missing key */
     char ***list = (char ***)((char *)cfg + o->off);
     size_t *n = (size_t *)((char *)cfg + o->n_off);
+    // cppcheck-suppress ctunullpointer
     size_t count = v->type == LB_ARR ? v->a.n : 1;
     if (count == 0 || count > 64) {
         snprintf(err, errlen, "%s: '%s' needs 1 to 64 entries", path, o->key);

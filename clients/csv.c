@@ -54,6 +54,26 @@ static void skip_line(lbc_csv_t *r)
         r->pos++;
 }
 
+/*
+ * Moves past the rest of a malformed record. Found inside a quoted field
+ * (in_quote), the record goes on to that field's closing quote, line ends
+ * included; then, as for any other error, to the end of the line. An
+ * unterminated quote reaches the end of the input.
+ */
+static void skip_record(lbc_csv_t *r, bool in_quote)
+{
+    while (in_quote && r->pos < r->len) {
+        if (r->buf[r->pos] == '"') {
+            bool escaped = r->pos + 1 < r->len && r->buf[r->pos + 1] == '"';
+            r->pos += escaped ? 2 : 1;
+            in_quote = escaped;
+        } else if (!eat_eol(r)) {
+            r->pos++;
+        }
+    }
+    skip_line(r);
+}
+
 static bool field_stop(char ch)
 {
     return ch == ',' || ch == '\r' || ch == '\n';
@@ -81,7 +101,7 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
 {
     int rc = 0;
     const char *why = NULL;
-    bool to_end = false; /* an unterminated quote swallows the rest of the input */
+    bool in_quote = false; /* the error was found inside a quoted field */
     size_t start = 0;
 
     row->n = 0;
@@ -107,7 +127,7 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
             for (;;) {
                 if (r->pos >= r->len) {
                     why = "unterminated quoted field";
-                    to_end = true;
+                    in_quote = true;
                     goto bad;
                 }
                 /* Copy the run up to the next quote or line end in one go. */
@@ -123,7 +143,7 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
                 }
                 if (row->store.len - start > LBC_CSV_FIELD_MAX) {
                     why = "field too long";
-                    to_end = true; /* inside quotes the line end is unknown */
+                    in_quote = true; /* the record goes on to the closing quote */
                     goto bad;
                 }
                 if (r->pos >= r->len)
@@ -167,7 +187,8 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
             r->pos = run;
         }
         size_t flen = row->store.len - start;
-        if (!lb_utf8_valid((const char *)row->store.p + start, flen)) {
+        /* An empty field may come before anything is stored (p still NULL): nothing to check. */
+        if (flen && !lb_utf8_valid((const char *)row->store.p + start, flen)) {
             why = "invalid UTF-8 or NUL byte";
             goto bad;
         }
@@ -187,14 +208,7 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
         row->fields[i] = (char *)row->store.p + row->offs[i];
     return 0;
 bad:
-    if (to_end) {
-        /* Count the lines skipped so later line numbers would stay right. */
-        while (r->pos < r->len)
-            if (!eat_eol(r))
-                r->pos++;
-    } else {
-        skip_line(r);
-    }
+    skip_record(r, in_quote); /* counts the lines it skips, so later line numbers stay right */
     row->n = 0;
     lb_set_err(err, errlen, "line %zu: %s", row->line, why);
     rc = LB_EBADREQ;

@@ -42,8 +42,9 @@ void lbc_csv_init(lbc_csv_t *r, const void *buf, size_t len);
  *   LB_ENOTFOUND the end of the input;
  *   LB_EBADREQ   a malformed record: err (may be NULL) says why, prefixed
  *                with "line N: ", and row->line is N; the reader has moved
- *                past the bad record (to the end of its line; to the end of
- *                the input for an unterminated quote), so reading may go on.
+ *                past the bad record (to the end of its line, line ends
+ *                inside quoted fields included; to the end of the input for
+ *                an unterminated quote), so reading may go on.
  *                Malformed: a quote inside an unquoted field, text after a
  *                closing quote, an unterminated quote, a NUL byte, invalid
  *                UTF-8, a field over LBC_CSV_FIELD_MAX bytes, more than

@@ -36,20 +36,41 @@ static void check_on_wire(const lb_val_t *v)
     lb_buf_free(&b);
 }
 
-/* The stored form of a case reads back as the same case. */
+/* The stored form of a case reads back as the same case, copied or moved out. */
 static void check_case_round_trip(const wf_case_t *c)
 {
-    wf_case_t back;
-    lb_val_t *v1 = wf_case_to_val(c), *v2 = NULL;
+    wf_case_t back, taken;
+    lb_val_t *v1 = wf_case_to_val(c), *v2 = NULL, *v3 = NULL, *scratch = NULL;
     if (!v1 || wf_case_from_val(v1, &back) != 0)
         abort();
     v2 = wf_case_to_val(&back);
     if (!v2 || !lb_val_equal(v1, v2))
         abort();
+    if (!(scratch = lb_val_dup(v1)) || wf_case_from_val_take(scratch, &taken) != 0)
+        abort();
+    lb_val_free(&scratch);
+    v3 = wf_case_to_val(&taken);
+    if (!v3 || !lb_val_equal(v1, v3))
+        abort();
+    /* The store encodes a case with its lists lent: the same value and the same bytes. */
+    lb_val_t *lent = wf_case_to_val_lent(c);
+    lb_buf_t b1, b2;
+    lb_buf_init(&b1);
+    lb_buf_init(&b2);
+    if (!lent || !lb_val_equal(v1, lent) || proto_pack(v1, &b1) != 0 ||
+        proto_pack(lent, &b2) != 0 || b1.len != b2.len || memcmp(b1.p, b2.p, b1.len) != 0)
+        abort();
+    wf_case_val_return(&lent);
+    if (lent)
+        abort();
+    lb_buf_free(&b1);
+    lb_buf_free(&b2);
     check_on_wire(v1);
     lb_val_free(&v1);
     lb_val_free(&v2);
+    lb_val_free(&v3);
     wf_case_clear(&back);
+    wf_case_clear(&taken);
 }
 
 /* data for an action: every required key, plus a team (which any action may set). */

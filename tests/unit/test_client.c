@@ -1327,6 +1327,32 @@ static void test_csv_malformed_lines(void)
     lbc_csv_init(&r, "a\0b,c\n", 6);
     CU_ASSERT_EQUAL(lbc_csv_next(&r, &row, err, sizeof err), LB_EBADREQ);
     lbc_csv_row_free(&row);
+
+    /* A first field that is empty (a fresh row has stored nothing yet). */
+    lbc_csv_row_t fresh = {0};
+    lbc_csv_init(&r, ",x\n", 3);
+    CU_ASSERT_EQUAL_FATAL(lbc_csv_next(&r, &fresh, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(fresh.n, 2);
+    CU_ASSERT_STRING_EQUAL(fresh.fields[0], "");
+    lbc_csv_row_free(&fresh);
+
+    /* A quoted field over the limit, with a line end inside it: only its own record is lost. */
+    size_t big = LBC_CSV_FIELD_MAX + 10;
+    char *long_in = malloc(big + 64);
+    size_t n = 0;
+    long_in[n++] = '"';
+    memset(long_in + n, 'a', big);
+    n += big;
+    n += (size_t)sprintf(long_in + n, "\nmore\"\"a\",x\nnext,row\n");
+    lbc_csv_init(&r, long_in, n);
+    CU_ASSERT_EQUAL(lbc_csv_next(&r, &fresh, err, sizeof err), LB_EBADREQ);
+    CU_ASSERT_STRING_EQUAL(err, "line 1: field too long");
+    CU_ASSERT_EQUAL_FATAL(lbc_csv_next(&r, &fresh, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(fresh.line, 3);
+    CU_ASSERT_STRING_EQUAL(fresh.fields[0], "next");
+    CU_ASSERT_EQUAL(lbc_csv_next(&r, &fresh, err, sizeof err), LB_ENOTFOUND);
+    lbc_csv_row_free(&fresh);
+    free(long_in);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -57,7 +57,6 @@ struct lbd {
 typedef struct {
     lbd_t *d;
     const lbd_client_t *client;
-    uint8_t client_key[32];
     proto_req_t *req;
     int64_t now;
     store_txn_t *txn; /* read snapshot or the request's nested write txn */

@@ -213,7 +213,6 @@ static int identify(lbd_t *d, pending_t *p)
 static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
 {
     lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
-    memcpy(ctx.client_key, p->key, 32);
     int rc = 0;
     if (!*rtxn)
         rc = store_read_begin(d->store, rtxn);
@@ -259,8 +258,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
             return rc;
         lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d),
                          .txn = child, .pubs = &b->pubs};
-        memcpy(ctx.client_key, p->key, 32);
-        size_t npubs = b->pubs.n, nbytes = b->pubs.bytes.len;
+            size_t npubs = b->pubs.n, nbytes = b->pubs.bytes.len;
         rc = lbd_execute(&ctx);
         if (rc == LB_EMAPFULL) {
             store_nested_abort(&child);

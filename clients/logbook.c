@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1908,25 +1909,34 @@ static int cmd_watch(app_t *app, int argc, char **argv)
         usage_error(argv[0], "--after must be a seq number");
         return EX_USAGE;
     }
+    /* Ctrl-C and SIGTERM stop the loop below: the handlers are in place first, and the
+     * signals are blocked while libzmq starts its threads so that only this thread
+     * takes them (STYLE.md). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigset_t stopset, oldset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
     rc = app_connect(app);
-    if (rc)
-        return rc;
     lbc_sub_opts_t so = {
         .endpoint = app->events_endpoint,
         .topics = a.pos,
         .ntopics = (size_t)a.npos,
         .after_seq = after >= 0 ? (uint64_t)after : LBC_SEQ_NOW,
     };
-    int e = lbc_sub_open(app->c, &so, &sub, err, sizeof err);
+    int e = rc ? 0 : lbc_sub_open(app->c, &so, &sub, err, sizeof err);
+    pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+    if (rc)
+        return rc;
     if (e) {
         fprintf(stderr, "error: cannot subscribe to %s: %s\n", app->events_endpoint, err);
         return e == LB_EUNAVAIL || e == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     if (!app->json)
         fprintf(stderr, "watching %s from seq %llu (Ctrl-C to stop)\n", app->events_endpoint,
                 (unsigned long long)lbc_sub_cursor(sub));

@@ -1706,11 +1706,11 @@ static void on_ack(sim_t *s, uint32_t i, int level, const lb_val_t *reply)
 static int ack_round(sim_t *s, int month)
 {
     static const double p_ack[] = {0, 0.30, 0.45, 0.60, 0.75};
-    uint32_t *todo = malloc(sizeof *todo * (s->n ? s->n : 1));
+    uint32_t *picked = malloc(sizeof *picked * (s->n ? s->n : 1));
     uint8_t *lvl = malloc(s->n ? s->n : 1);
-    uint32_t ntodo = 0;
+    uint32_t npicked = 0;
     char after[300] = "";
-    int rc = todo && lvl ? 0 : LB_ENOMEM;
+    int rc = picked && lvl ? 0 : LB_ENOMEM;
     while (rc == 0) {
         lb_val_t *r = NULL;
         rc = list_page(s, after, true, &r);
@@ -1729,8 +1729,8 @@ static int ack_round(sim_t *s, int month)
             /* its own stream per month: whether it is acknowledged changes no other choice */
             rng_t r1 = rng_for(s->seed, i, 1000 + (uint64_t)month);
             if (rng_chance(&r1, p_ack[level])) {
-                todo[ntodo] = i;
-                lvl[ntodo++] = (uint8_t)level;
+                picked[npicked] = i;
+                lvl[npicked++] = (uint8_t)level;
             }
         }
         const char *next = res ? lb_map_str(res, "next") : NULL;
@@ -1739,20 +1739,20 @@ static int ack_round(sim_t *s, int month)
         if (!after[0])
             break;
     }
-    for (uint32_t k = 0; rc == 0 && k < ntodo; k++) {
+    for (uint32_t k = 0; rc == 0 && k < npicked; k++) {
         char cid[LB_CASE_ID_MAX];
-        lb_case_id_format(s->c[todo[k]].cid, cid);
+        lb_case_id_format(s->c[picked[k]].cid, cid);
         lb_val_t *a = lb_map();
         rc = a ? 0 : LB_ENOMEM;
         rc |= lb_map_set_str(a, "case_id", cid);
         rc |= lb_map_set_str(a, "note", "ศจพ. รับทราบแล้ว / seen by the command centre");
         if (rc == 0)
-            rc = pipe_send(s->pipe, "case.ack", a, on_ack, todo[k], lvl[k]);
+            rc = pipe_send(s->pipe, "case.ack", a, on_ack, picked[k], lvl[k]);
         lb_val_free(&a);
     }
     if (rc == 0)
         rc = pipe_drain(s->pipe);
-    free(todo);
+    free(picked);
     free(lvl);
     return rc;
 }

@@ -13,7 +13,7 @@ DEB_PKGS = libzmq3-dev liblmdb-dev libmsgpack-dev libsodium-dev libyaml-dev libc
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Iproto -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -fno-strict-aliasing
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -fno-strict-aliasing
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -28,8 +28,10 @@ PROTO_SRC    := $(wildcard proto/*.c)
 WORKFLOW_SRC := $(wildcard workflow/*.c)
 STORE_SRC    := $(wildcard store/*.c)
 DAEMON_SRC   := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
-CLIENT_SRC   := $(filter-out clients/logbook.c clients/logbook-%.c,$(wildcard clients/*.c))
-CLIENT_MAINS := $(wildcard clients/logbook.c clients/logbook-*.c)
+# clients/lib/ is the client library; every other folder of clients/ is one
+# program of that name, built from all of its .c files.
+CLIENT_SRC   := $(wildcard clients/lib/*.c)
+CLIENT_PROGS := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard clients/*/))))
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -39,7 +41,7 @@ STORE_LIB    := $(BUILD)/libstore.a
 DAEMON_LIB   := $(BUILD)/libdaemon.a
 CLIENT_LIB   := $(BUILD)/libclient.a
 
-PROGRAMS := $(BIN)/logbookd $(patsubst clients/%.c,$(BIN)/%,$(CLIENT_MAINS))
+PROGRAMS := $(BIN)/logbookd $(patsubst %,$(BIN)/%,$(CLIENT_PROGS))
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -92,13 +94,13 @@ $(BIN)/logbookd: $(call obj,daemon/main.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BIN)/logbook: $(call obj,clients/logbook.c) $(CLIENT_LIB) $(PROTO_LIB)
+# `logbook report` is `logbook-report`: logbook links that program's files but its main.c.
+REPORT_CLI_SRC := $(filter-out clients/logbook-report/main.c,$(wildcard clients/logbook-report/*.c))
+$(BIN)/logbook: $(call obj,$(REPORT_CLI_SRC))
+$(foreach p,$(CLIENT_PROGS),$(eval $(BIN)/$(p): $(call obj,$(wildcard clients/$(p)/*.c))))
+$(patsubst %,$(BIN)/%,$(CLIENT_PROGS)): $(CLIENT_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-$(BIN)/logbook-%: $(BUILD)/clients/logbook-%.o $(CLIENT_LIB) $(PROTO_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLIENT_LIB) $(PROTO_LIB) $(LIBS)
 
 # One CUnit binary per module, linking only that module (and lb/proto basics).
 $(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(PROTO_LIB)
@@ -154,7 +156,7 @@ run: all
 # logbook-report is built when its source is there; the demo does without it.
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BIN)/logbook $(BIN)/logbook-sim
-	@$(if $(wildcard clients/logbook-report.c),$(MAKE) --no-print-directory $(BIN)/logbook-report || echo "demo: logbook-report did not build; going on without it",true)
+	@$(if $(wildcard clients/logbook-report/main.c),$(MAKE) --no-print-directory $(BIN)/logbook-report || echo "demo: logbook-report did not build; going on without it",true)
 	@BIN=$(BIN) sh tests/demo.sh
 
 # Builds only what it runs (the daemon and the bench), then prints the figures.
@@ -182,7 +184,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_BUILD   := build/fuzz
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined
 FUZZ_CFLAGS   = -g -O1 $(FUZZ_SAN) -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
-                -std=c11 -D_GNU_SOURCE -Iproto -Wall -Wextra -Werror -Wshadow \
+                -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
                 -Wno-missing-field-initializers -fno-strict-aliasing $(PKG_CFLAGS)
 FUZZ_PROBE   := int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }
 fuzzobj = $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(1))
@@ -212,7 +214,7 @@ $(FUZZ_BUILD)/libproto.a $(FUZZ_BUILD)/libworkflow.a:
 
 $(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
-$(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/csv.o $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/lib/csv.o $(FUZZ_BUILD)/libproto.a
 $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES)):
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 
@@ -246,7 +248,7 @@ format:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
-	  --suppress=missingIncludeSystem -I proto proto workflow store daemon clients
+	  --suppress=missingIncludeSystem proto workflow store daemon clients
 
 clean:
 	rm -rf build bin

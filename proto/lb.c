@@ -174,9 +174,27 @@ int lb_buf_append(lb_buf_t *b, const void *data, size_t n)
 /* Values                                                                  */
 /* ---------------------------------------------------------------------- */
 
+static _Thread_local long alloc_budget = -1;
+
+void lb_test_fail_allocs(long after)
+{
+    alloc_budget = after;
+}
+
+/* false when the fault injector says this allocation fails. */
+static bool alloc_ok(void)
+{
+    if (alloc_budget < 0)
+        return true;
+    if (alloc_budget == 0)
+        return false;
+    alloc_budget--;
+    return true;
+}
+
 static lb_val_t *val_new(lb_type_t t)
 {
-    lb_val_t *v = calloc(1, sizeof(*v));
+    lb_val_t *v = alloc_ok() ? calloc(1, sizeof(*v)) : NULL;
     if (v)
         v->type = t;
     return v;
@@ -219,7 +237,7 @@ static lb_val_t *bytes_new(lb_type_t t, const void *p, size_t n)
     lb_val_t *v = val_new(t);
     if (!v)
         return NULL;
-    v->s.p = malloc(n + 1);
+    v->s.p = alloc_ok() ? malloc(n + 1) : NULL;
     if (!v->s.p) {
         free(v);
         return NULL;
@@ -312,7 +330,8 @@ int lb_arr_push(lb_val_t *a, lb_val_t *item)
     }
     if (a->a.n == a->a.cap) {
         uint32_t cap = grow_cap(a->a.cap);
-        lb_val_t **items = cap ? realloc(a->a.items, (size_t)cap * sizeof(*items)) : NULL;
+        lb_val_t **items =
+            cap && alloc_ok() ? realloc(a->a.items, (size_t)cap * sizeof(*items)) : NULL;
         if (!items) {
             lb_val_free(&item);
             return LB_ENOMEM;
@@ -351,7 +370,7 @@ int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
             lb_val_free(&val);
             return LB_ENOMEM;
         }
-        char **keys = realloc(m->m.keys, (size_t)cap * sizeof(*keys));
+        char **keys = alloc_ok() ? realloc(m->m.keys, (size_t)cap * sizeof(*keys)) : NULL;
         if (!keys) {
             lb_val_free(&val);
             return LB_ENOMEM;
@@ -365,7 +384,7 @@ int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
         m->m.vals = vals;
         m->m.cap = cap;
     }
-    char *k = strdup(key);
+    char *k = alloc_ok() ? strdup(key) : NULL;
     if (!k) {
         lb_val_free(&val);
         return LB_ENOMEM;
@@ -430,6 +449,45 @@ int lb_map_set_int(lb_val_t *m, const char *key, int64_t i)
 int lb_map_set_bool(lb_val_t *m, const char *key, bool b)
 {
     return lb_map_set(m, key, lb_bool(b));
+}
+
+void lb_rc(int *rc, int code)
+{
+    if (!*rc && code)
+        *rc = code;
+}
+
+void lb_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc)
+{
+    if (*rc) {
+        lb_val_free(&v);
+        return;
+    }
+    *rc = lb_map_set(m, key, v);
+}
+
+void lb_put_str(lb_val_t *m, const char *key, const char *s, int *rc)
+{
+    lb_put(m, key, *rc ? NULL : lb_str(s), rc);
+}
+
+void lb_put_int(lb_val_t *m, const char *key, int64_t i, int *rc)
+{
+    lb_put(m, key, *rc ? NULL : lb_int(i), rc);
+}
+
+void lb_put_bool(lb_val_t *m, const char *key, bool b, int *rc)
+{
+    lb_put(m, key, *rc ? NULL : lb_bool(b), rc);
+}
+
+void lb_push(lb_val_t *a, lb_val_t *v, int *rc)
+{
+    if (*rc) {
+        lb_val_free(&v);
+        return;
+    }
+    *rc = lb_arr_push(a, v);
 }
 
 lb_val_t *lb_val_dup(const lb_val_t *v)

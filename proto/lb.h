@@ -162,6 +162,35 @@ int lb_map_set_int(lb_val_t *m, const char *key, int64_t i);
 int lb_map_set_bool(lb_val_t *m, const char *key, bool b);
 
 /*
+ * Sticky builders: collect the first error of a run of sets into *rc, so a
+ * builder can make many calls and check once. While *rc is non-zero each call
+ * does nothing but free v (ownership of v always passes). A constructor that
+ * failed hands NULL, which records LB_ENOMEM. Never combine codes with `|=`:
+ * OR-ing two negative codes makes a third.
+ *
+ *     int rc = 0;
+ *     lb_put_str(m, "area", area, &rc);
+ *     lb_put_int(m, "at", at, &rc);
+ *     if (rc) ...
+ */
+void lb_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc);
+void lb_put_str(lb_val_t *m, const char *key, const char *s, int *rc);
+void lb_put_int(lb_val_t *m, const char *key, int64_t i, int *rc);
+void lb_put_bool(lb_val_t *m, const char *key, bool b, int *rc);
+/* Appends v to array a, sticky like lb_put. */
+void lb_push(lb_val_t *a, lb_val_t *v, int *rc);
+/* Records code in *rc unless an earlier error is there already. */
+void lb_rc(int *rc, int code);
+
+/*
+ * Fault injection for tests: after `after` more successful value
+ * allocations in this thread, every value allocation (constructors, string
+ * copies, array and map growth) fails until the next call. -1 (the default)
+ * turns it off. Not for production use.
+ */
+void lb_test_fail_allocs(long after);
+
+/*
  * Writes v as JSON (UTF-8 passed through, control characters escaped, BIN as
  * a hex string). indent 0 = one line, >0 = pretty with that many spaces.
  */

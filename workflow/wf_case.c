@@ -73,7 +73,7 @@ static void put_dup(lb_val_t *m, const char *key, const lb_val_t *v, int *rc)
     lb_val_t *d = NULL;
     if (!*rc)
         d = v ? lb_val_dup(v) : lb_arr();
-    wf_put(m, key, d, rc);
+    lb_put(m, key, d, rc);
 }
 
 /*
@@ -100,19 +100,19 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
     lb_val_t *m = lb_map();
     if (!m)
         return NULL;
-    wf_put_str(m, "case_id", c->case_id, &rc);
-    wf_put_str(m, "house_id", c->house_id, &rc);
-    wf_put_str(m, "area", c->area, &rc);
-    wf_put_str(m, "workflow", c->workflow, &rc);
-    wf_put_int(m, "workflow_version", c->workflow_version, &rc);
-    wf_put_str(m, "state", c->state, &rc);
-    wf_put_int(m, "entered_at", c->entered_at, &rc);
-    wf_put_int(m, "opened_at", c->opened_at, &rc);
-    wf_put_str(m, "source", c->source, &rc);
+    lb_put_str(m, "case_id", c->case_id, &rc);
+    lb_put_str(m, "house_id", c->house_id, &rc);
+    lb_put_str(m, "area", c->area, &rc);
+    lb_put_str(m, "workflow", c->workflow, &rc);
+    lb_put_int(m, "workflow_version", c->workflow_version, &rc);
+    lb_put_str(m, "state", c->state, &rc);
+    lb_put_int(m, "entered_at", c->entered_at, &rc);
+    lb_put_int(m, "opened_at", c->opened_at, &rc);
+    lb_put_str(m, "source", c->source, &rc);
     if (c->team[0])
-        wf_put_str(m, "team", c->team, &rc);
+        lb_put_str(m, "team", c->team, &rc);
     if (c->level[0])
-        wf_put_str(m, "level", c->level, &rc);
+        lb_put_str(m, "level", c->level, &rc);
     const lb_val_t *lists[] = {c->needs,      c->visits, c->assistance,
                                c->follow_ups, c->notes,  c->history};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
@@ -130,18 +130,18 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
             rc = LB_ENOMEM;
             break;
         }
-        wf_put_int(e, "step", x->step, &rc);
-        wf_put_str(e, "level", x->level, &rc);
-        wf_put_str(e, "state", x->state, &rc);
-        wf_put_int(e, "at", x->at, &rc);
+        lb_put_int(e, "step", x->step, &rc);
+        lb_put_str(e, "level", x->level, &rc);
+        lb_put_str(e, "state", x->state, &rc);
+        lb_put_int(e, "at", x->at, &rc);
         if (x->acked_at) {
-            wf_put_int(e, "acked_at", x->acked_at, &rc);
+            lb_put_int(e, "acked_at", x->acked_at, &rc);
             if (x->acked_by[0])
-                wf_put_str(e, "acked_by", x->acked_by, &rc);
+                lb_put_str(e, "acked_by", x->acked_by, &rc);
         }
-        wf_push(esc, e, &rc);
+        lb_push(esc, e, &rc);
     }
-    wf_put(m, "escalations", esc, &rc);
+    lb_put(m, "escalations", esc, &rc);
 
     lb_val_t *timers = rc ? NULL : lb_arr();
     for (uint32_t i = 0; timers && !rc && i < c->n_timers; i++) {
@@ -151,16 +151,16 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
             rc = LB_ENOMEM;
             break;
         }
-        wf_put_int(e, "due", t->due, &rc);
-        wf_put_int(e, "step", t->step, &rc);
-        wf_put_str(e, "level", t->level, &rc);
-        wf_push(timers, e, &rc);
+        lb_put_int(e, "due", t->due, &rc);
+        lb_put_int(e, "step", t->step, &rc);
+        lb_put_str(e, "level", t->level, &rc);
+        lb_push(timers, e, &rc);
     }
-    wf_put(m, "timers", timers, &rc);
+    lb_put(m, "timers", timers, &rc);
 
-    wf_put_int(m, "last_seq", (int64_t)c->last_seq, &rc);
-    wf_put_int(m, "timers_base", c->timers_base, &rc);
-    wf_put_int(m, "fired_in_state", c->fired_in_state, &rc);
+    lb_put_int(m, "last_seq", (int64_t)c->last_seq, &rc);
+    lb_put_int(m, "timers_base", c->timers_base, &rc);
+    lb_put_int(m, "fired_in_state", c->fired_in_state, &rc);
     if (rc) {
         if (lend)
             wf_case_val_return(&m);

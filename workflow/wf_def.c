@@ -672,10 +672,10 @@ static lb_val_t *describe_state(const wf_state_t *st)
     if (!m)
         return NULL;
     if (st->title)
-        wf_put_str(m, "title", st->title, &rc);
-    wf_put_bool(m, "terminal", st->terminal, &rc);
+        lb_put_str(m, "title", st->title, &rc);
+    lb_put_bool(m, "terminal", st->terminal, &rc);
     if (st->outcome)
-        wf_put_str(m, "outcome", st->outcome, &rc);
+        lb_put_str(m, "outcome", st->outcome, &rc);
     lb_val_t *steps = rc ? NULL : lb_arr();
     for (size_t i = 0; steps && !rc && i < st->nsteps; i++) {
         lb_val_t *s = lb_map();
@@ -683,12 +683,12 @@ static lb_val_t *describe_state(const wf_state_t *st)
             rc = LB_ENOMEM;
             break;
         }
-        wf_put_int(s, "after_ms", st->steps[i].after_ms, &rc);
-        wf_put_str(s, "after", st->steps[i].after, &rc);
-        wf_put_str(s, "to", wf_esc_levels[st->steps[i].level], &rc);
-        wf_push(steps, s, &rc);
+        lb_put_int(s, "after_ms", st->steps[i].after_ms, &rc);
+        lb_put_str(s, "after", st->steps[i].after, &rc);
+        lb_put_str(s, "to", wf_esc_levels[st->steps[i].level], &rc);
+        lb_push(steps, s, &rc);
     }
-    wf_put(m, "escalate", steps, &rc);
+    lb_put(m, "escalate", steps, &rc);
     if (rc)
         lb_val_free(&m);
     return m;
@@ -702,23 +702,23 @@ static lb_val_t *describe_action(const wf_def_t *def, const wf_action_t *act)
         rc = LB_ENOMEM;
     for (size_t i = 0; !rc && i < def->nstates; i++)
         if (act->from[i])
-            wf_push(from, lb_str(def->states[i].name), &rc);
+            lb_push(from, lb_str(def->states[i].name), &rc);
     for (int i = 0; !rc && i < 4; i++)
         if (act->roles & (1u << i))
-            wf_push(roles, lb_str(wf_roles[i]), &rc);
+            lb_push(roles, lb_str(wf_roles[i]), &rc);
     for (size_t i = 0; !rc && i < act->nrequire; i++)
-        wf_push(req, lb_str(act->require[i]), &rc);
-    wf_put(m, "from", from, &rc);
+        lb_push(req, lb_str(act->require[i]), &rc);
+    lb_put(m, "from", from, &rc);
     from = NULL;
     if (act->to >= 0)
-        wf_put_str(m, "to", def->states[act->to].name, &rc);
-    wf_put(m, "roles", roles, &rc);
+        lb_put_str(m, "to", def->states[act->to].name, &rc);
+    lb_put(m, "roles", roles, &rc);
     roles = NULL;
-    wf_put(m, "require", req, &rc);
+    lb_put(m, "require", req, &rc);
     req = NULL;
     if (act->record != WF_REC_NONE)
-        wf_put_str(m, "record", wf_record_names[act->record], &rc);
-    wf_put_bool(m, "restart_timers", act->restart_timers, &rc);
+        lb_put_str(m, "record", wf_record_names[act->record], &rc);
+    lb_put_bool(m, "restart_timers", act->restart_timers, &rc);
     if (rc)
         lb_val_free(&m);
     return m;
@@ -730,29 +730,29 @@ lb_val_t *wf_def_describe(const wf_def_t *def, bool full)
     lb_val_t *m = lb_map(), *terminal = lb_arr(), *states = full ? lb_map() : lb_arr();
     if (!m || !terminal || !states)
         rc = LB_ENOMEM;
-    wf_put_str(m, "name", def->name, &rc);
-    wf_put_int(m, "version", def->version, &rc);
+    lb_put_str(m, "name", def->name, &rc);
+    lb_put_int(m, "version", def->version, &rc);
     if (full && def->title)
-        wf_put_str(m, "title", def->title, &rc);
-    wf_put_str(m, "initial", def->states[def->initial].name, &rc);
+        lb_put_str(m, "title", def->title, &rc);
+    lb_put_str(m, "initial", def->states[def->initial].name, &rc);
     for (size_t i = 0; !rc && i < def->nstates; i++) {
         const wf_state_t *st = &def->states[i];
         if (full)
-            wf_put(states, st->name, describe_state(st), &rc);
+            lb_put(states, st->name, describe_state(st), &rc);
         else
-            wf_push(states, lb_str(st->name), &rc);
+            lb_push(states, lb_str(st->name), &rc);
         if (st->terminal)
-            wf_push(terminal, lb_str(st->name), &rc);
+            lb_push(terminal, lb_str(st->name), &rc);
     }
-    wf_put(m, "states", states, &rc);
-    wf_put(m, "terminal", terminal, &rc);
+    lb_put(m, "states", states, &rc);
+    lb_put(m, "terminal", terminal, &rc);
     if (full) {
         lb_val_t *actions = rc ? NULL : lb_map();
         if (!rc && !actions)
             rc = LB_ENOMEM;
         for (size_t i = 0; !rc && i < def->nactions; i++)
-            wf_put(actions, def->actions[i].name, describe_action(def, &def->actions[i]), &rc);
-        wf_put(m, "actions", actions, &rc);
+            lb_put(actions, def->actions[i].name, describe_action(def, &def->actions[i]), &rc);
+        lb_put(m, "actions", actions, &rc);
     }
     if (rc)
         lb_val_free(&m);

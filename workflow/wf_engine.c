@@ -161,11 +161,11 @@ static int open_need(lb_val_t *needs, const char *dim, const char *indicator, co
     need = lb_map();
     if (!need)
         return LB_ENOMEM;
-    wf_put_str(need, "dimension", dim, &rc);
-    wf_put_str(need, "indicator", indicator, &rc);
+    lb_put_str(need, "dimension", dim, &rc);
+    lb_put_str(need, "indicator", indicator, &rc);
     if (note)
-        wf_put_str(need, "note", note, &rc);
-    wf_put_str(need, "status", "open", &rc);
+        lb_put_str(need, "note", note, &rc);
+    lb_put_str(need, "status", "open", &rc);
     if (rc) {
         lb_val_free(&need);
         return rc;
@@ -190,10 +190,10 @@ static int open_note_need(lb_val_t *needs, const char *dim, const char *note)
     lb_val_t *need = lb_map();
     if (!need)
         return LB_ENOMEM;
-    wf_put_str(need, "dimension", dim, &rc);
+    lb_put_str(need, "dimension", dim, &rc);
     if (note)
-        wf_put_str(need, "note", note, &rc);
-    wf_put_str(need, "status", "open", &rc);
+        lb_put_str(need, "note", note, &rc);
+    lb_put_str(need, "status", "open", &rc);
     if (rc) {
         lb_val_free(&need);
         return rc;
@@ -521,11 +521,11 @@ static lb_val_t *make_record(int rec, const lb_val_t *data, const wf_case_t *c, 
     lb_val_t *r = lb_map();
     if (!r)
         return NULL;
-    wf_put_int(r, "at", at, &rc);
+    lb_put_int(r, "at", at, &rc);
     for (uint32_t i = 0; data && i < data->m.n; i++)
-        wf_put(r, data->m.keys[i], rc ? NULL : lb_val_dup(data->m.vals[i]), &rc);
+        lb_put(r, data->m.keys[i], rc ? NULL : lb_val_dup(data->m.vals[i]), &rc);
     if (rec == WF_REC_VISIT && !lb_map_get(data, "team") && c->team[0])
-        wf_put_str(r, "team", c->team, &rc);
+        lb_put_str(r, "team", c->team, &rc);
     if (rc)
         lb_val_free(&r);
     return r;

@@ -91,17 +91,6 @@ bool wf_valid_name(const char *s, const char *extra);
 /* Index of s in a list of n names, or -1. */
 int wf_name_index(const char *const *names, size_t n, const char *s);
 
-/*
- * Sticky value builders: each takes ownership of v; once *rc is non-zero they
- * only free what they are handed, so a builder checks the status once at the
- * end (the Knot DNS pattern STYLE.md points at).
- */
-void wf_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc);
-void wf_put_str(lb_val_t *m, const char *key, const char *s, int *rc);
-void wf_put_int(lb_val_t *m, const char *key, int64_t i, int *rc);
-void wf_put_bool(lb_val_t *m, const char *key, bool b, int *rc);
-void wf_push(lb_val_t *a, lb_val_t *v, int *rc);
-
 /* ---- definitions ---- */
 
 enum { WF_REC_NONE = -1, WF_REC_VISIT = 0, WF_REC_ASSIST, WF_REC_FOLLOWUP, WF_REC_NOTE, WF_NREC };

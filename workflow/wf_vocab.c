@@ -68,36 +68,3 @@ int wf_parse_duration(const char *s, int64_t *ms)
         *ms = v * unit;
     return 0;
 }
-
-void wf_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc)
-{
-    if (*rc) {
-        lb_val_free(&v);
-        return;
-    }
-    *rc = lb_map_set(m, key, v);
-}
-
-void wf_put_str(lb_val_t *m, const char *key, const char *s, int *rc)
-{
-    wf_put(m, key, *rc ? NULL : lb_str(s), rc);
-}
-
-void wf_put_int(lb_val_t *m, const char *key, int64_t i, int *rc)
-{
-    wf_put(m, key, *rc ? NULL : lb_int(i), rc);
-}
-
-void wf_put_bool(lb_val_t *m, const char *key, bool b, int *rc)
-{
-    wf_put(m, key, *rc ? NULL : lb_bool(b), rc);
-}
-
-void wf_push(lb_val_t *a, lb_val_t *v, int *rc)
-{
-    if (*rc) {
-        lb_val_free(&v);
-        return;
-    }
-    *rc = lb_arr_push(a, v);
-}

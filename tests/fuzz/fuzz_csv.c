@@ -1,6 +1,6 @@
 /*
  * fuzz_csv.c - libFuzzer target for the CSV reader of `logbook import`
- * (clients/csv.h): reads every record of the input, bad ones included, the
+ * (clients/lib/csv.h): reads every record of the input, bad ones included, the
  * way the importer does, and checks what csv.h promises about each one (field
  * counts and sizes, valid UTF-8, line numbers, progress after an error).
  * Also built with gcc into replay_csv for `make test`.
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../clients/csv.h"
+#include "../../clients/lib/csv.h"
 #include "../../proto/lb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

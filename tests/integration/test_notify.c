@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../clients/cursor.h"
+#include "../../clients/lib/cursor.h"
 #include "../../proto/proto.h"
 #include "../lib/testd.h"
 

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../clients/csv.h"
+#include "../../clients/lib/csv.h"
 #include "../lib/testd.h"
 
 static testd_t D;

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "../../clients/client.h"
+#include "../../clients/lib/client.h"
 
 typedef struct {
     char dir[256];       /* scratch folder: config, data, log */

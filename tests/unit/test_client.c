@@ -1,5 +1,5 @@
 /*
- * test_client.c - unit tests for the client library (clients/client.c,
+ * test_client.c - unit tests for the client library (clients/lib/client.c,
  * args.c, csv.c) and the certificate files (proto/cert.c). Requests and
  * events run against a fake daemon: a ROUTER served by a thread and an XPUB
  * driven by the test itself, both on tcp://127.0.0.1 with a random port.
@@ -19,8 +19,8 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "../../clients/client.h"
-#include "../../clients/csv.h"
+#include "../../clients/lib/client.h"
+#include "../../clients/lib/csv.h"
 #include "../../proto/cert.h"
 #include "../../proto/proto.h"
 

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/cert.h"
-#include "../proto/lb.h"
+#include "../../proto/cert.h"
+#include "../../proto/lb.h"
 
 #define LBC_ID_LEN 16 /* hex characters of a generated request id */
 

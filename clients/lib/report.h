@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/lb.h"
+#include "../../proto/lb.h"
 #include "client.h"
 
 #define LBC_REPORT_NDIM 5   /* dimensions of need, PROTOCOL.md section 4 */

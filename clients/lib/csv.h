@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "../proto/lb.h"
+#include "../../proto/lb.h"
 
 #define LBC_CSV_FIELD_MAX 65536 /* bytes in one field */
 #define LBC_CSV_FIELDS_MAX 256  /* fields in one record */

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../proto/lb.h"
-#include "client.h"
-#include "cursor.h"
+#include "../../proto/lb.h"
+#include "../lib/client.h"
+#include "../lib/cursor.h"
 
 extern char **environ;
 

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../proto/proto.h"
-#include "client.h"
-#include "csv.h"
+#include "../../proto/proto.h"
+#include "../lib/client.h"
+#include "../lib/csv.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 
@@ -2213,7 +2213,7 @@ static int cmd_workflows(app_t *app, int argc, char **argv)
 /* ---- report ---- */
 
 /* Kept with the command it serves: the rest of this file does not use it. */
-#include "report.h"
+#include "../lib/report.h"
 
 /* The same code as logbook-report, so both print the same thing. */
 static int cmd_report(app_t *app, int argc, char **argv)

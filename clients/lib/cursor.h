@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../proto/lb.h"
+#include "../../proto/lb.h"
 
 #define LBC_CURSOR_FILE_MAX 4096 /* a cursor file is a few lines; anything larger is not ours */
 

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../proto/proto.h"
-#include "client.h"
+#include "../../proto/proto.h"
+#include "../lib/client.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 

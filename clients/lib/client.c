@@ -15,7 +15,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "../proto/proto.h"
+#include "../../proto/proto.h"
 
 /* Replies (a page of 10,000 events) may be far larger than a request. */
 static const proto_limits_t reply_limits = {

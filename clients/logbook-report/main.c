@@ -3,7 +3,7 @@
  * jobs and web folders (`logbook-report --area 65 --format html -o FILE
  * --watch 60`). Everything is in report.c, which `logbook report` runs too.
  */
-#include "report.h"
+#include "../lib/report.h"
 
 int main(int argc, char **argv)
 {

@@ -928,6 +928,11 @@ static size_t digit_run(const char *s)
     return n;
 }
 
+const char *const lb_dimensions[LB_NDIM] = {"health", "living", "education", "income",
+                                          "accessibility"};
+const char *const lb_esc_levels[LB_NESC_LEVEL] = {"team", "subdistrict", "district", "province"};
+const char *const lb_progress_levels[LB_NPROGRESS] = {"survive", "sufficient", "sustainable"};
+
 bool lb_valid_house_id(const char *s)
 {
     return s && digit_run(s) == 11 && s[11] == '\0';

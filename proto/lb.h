@@ -227,6 +227,20 @@ int lb_file_replace(const char *path, const void *data, size_t len, mode_t mode,
 /* Identifiers (DOMAIN.md)                                                 */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The fixed vocabularies of PROTOCOL.md section 4, in their wire order: the
+ * one list every module and client uses.
+ */
+#define LB_NDIM 5
+#define LB_NESC_LEVEL 4
+#define LB_NPROGRESS 3
+/* "health", "living", "education", "income", "accessibility" */
+extern const char *const lb_dimensions[LB_NDIM];
+/* "team", "subdistrict", "district", "province": the escalation ladder */
+extern const char *const lb_esc_levels[LB_NESC_LEVEL];
+/* "survive", "sufficient", "sustainable" */
+extern const char *const lb_progress_levels[LB_NPROGRESS];
+
 /* 11 ASCII digits. */
 bool lb_valid_house_id(const char *s);
 /* 2, 4, 6 or 8 ASCII digits (a prefix filter); exact8: only 8 digits. */

@@ -556,6 +556,23 @@ int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, c
     return lbc_call_id(c, id, op, args, reply, err, errlen);
 }
 
+int lbc_call_ok(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
+                size_t errlen)
+{
+    int rc = lbc_call(c, op, args, reply, err, errlen);
+    if (rc)
+        return rc;
+    if (!lbc_reply_ok(*reply)) {
+        const char *code, *msg, *field;
+        rc = lbc_reply_error(*reply, &code, &msg, &field);
+        lb_set_err(err, errlen, "%s: %s%s%s%s", code, msg, *field ? " (field: " : "", field,
+                   *field ? ")" : "");
+        lb_val_free(reply);
+        return rc ? rc : LB_EINTERNAL;
+    }
+    return 0;
+}
+
 int lbc_send(lbc_t *c, const char *id, const char *op, const lb_val_t *args)
 {
     int rc = 0;

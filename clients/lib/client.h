@@ -110,6 +110,15 @@ void lbc_new_id(char out[LBC_ID_LEN + 1]);
 int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
              size_t errlen);
 
+/*
+ * lbc_call, with an error reply turned into its LB_E* code: returns 0 only
+ * for an ok reply (*reply owned by the caller); for an error reply *reply is
+ * freed and NULL, err gets "code: message (field: F)" and the code's LB_E*
+ * is returned (LB_EINTERNAL for an unknown code). Other returns as lbc_call.
+ */
+int lbc_call_ok(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
+                size_t errlen);
+
 /* lbc_call with a caller-chosen request id (1-64 bytes), e.g. to resume a retry. */
 int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
                 char *err, size_t errlen);

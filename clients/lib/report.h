@@ -1,9 +1,9 @@
 /*
  * report.h - the committee report: report.summary for an area, one row per
  * child area (province, district, subdistrict or village), rendered as an
- * aligned text table, CSV or one self-contained HTML page; and the
- * command-line entry that `logbook report` and `logbook-report` share, so
- * both print the same thing.
+ * aligned text table, CSV or one self-contained HTML page. The command
+ * line that `logbook report` and `logbook-report` share is
+ * clients/logbook-report/cli.h.
  */
 #ifndef LBC_REPORT_H
 #define LBC_REPORT_H
@@ -18,7 +18,6 @@
 #define LBC_REPORT_NDIM 5   /* dimensions of need, PROTOCOL.md section 4 */
 #define LBC_REPORT_NLEVEL 3 /* progress levels */
 #define LBC_REPORT_KEY_MAX 16
-#define LBC_REPORT_WATCH_MAX 86400 /* seconds */
 
 /* "health", "living", "education", "income", "accessibility": the CSV column order. */
 extern const char *const lbc_report_dimensions[LBC_REPORT_NDIM];
@@ -112,37 +111,5 @@ int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_
  * / "พิษณุโลก"), or NULL for another code. Static storage.
  */
 const char *lbc_report_province_name(const char *code, bool thai);
-
-/* ---------------------------------------------------------------------- */
-/* The command                                                             */
-/* ---------------------------------------------------------------------- */
-
-/* Connection settings taken over from the caller (logbook's global options). */
-typedef struct {
-    const char *endpoint;        /* requests endpoint */
-    const char *events_endpoint; /* events endpoint, for --watch */
-    const char *client_cert;     /* NAME.key_secret */
-    const char *server_cert;     /* NAME.key */
-    bool no_curve;               /* plain connection */
-    bool json;                   /* JSON output unless --format says otherwise */
-    int timeout_ms;              /* <= 0: LBC_DEFAULT_TIMEOUT_MS */
-    int retries;                 /* < 0: LBC_DEFAULT_RETRIES */
-} lbc_report_cli_t;
-
-/* Fills cli from lbc_default_paths(), no JSON, default timeout and retries. */
-void lbc_report_cli_init(lbc_report_cli_t *cli);
-
-/*
- * The report command, shared by `logbook report` and `logbook-report`:
- *   report [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE]
- *          [--watch SECONDS] plus the global options -e, -E, -k, -s,
- *          --timeout, --retries, --no-curve, --json, -h/--help,
- * which override cli. argv[0] is the command's name and is not parsed; prog
- * names the program in messages and --help ("logbook report").
- * Unlike the rest of this library it returns a process exit status:
- * 0 done (also after SIGINT/SIGTERM in --watch), 1 refused by the daemon or
- * an output error, 2 usage error, 3 the daemon cannot be reached.
- */
-int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, char **argv);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * logbook-report.c - the committee report as a program of its own, for cron
  * jobs and web folders (`logbook-report --area 65 --format html -o FILE
- * --watch 60`). Everything is in report.c, which `logbook report` runs too.
+ * --watch 60`). The command is cli.c, which `logbook report` runs too.
  */
-#include "../lib/report.h"
+#include "cli.h"
 
 int main(int argc, char **argv)
 {

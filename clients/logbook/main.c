@@ -2213,7 +2213,7 @@ static int cmd_workflows(app_t *app, int argc, char **argv)
 /* ---- report ---- */
 
 /* Kept with the command it serves: the rest of this file does not use it. */
-#include "../lib/report.h"
+#include "../logbook-report/cli.h"
 
 /* The same code as logbook-report, so both print the same thing. */
 static int cmd_report(app_t *app, int argc, char **argv)

@@ -15,11 +15,6 @@
 #define STORE_NAME_MAX 96 /* a counter name: "state:" + a state, at most */
 #define STORE_AS_KEY_MAX (STORE_AREA_MAX + 1 + STORE_STATE_MAX + 1 + 8)
 #define STORE_CNT_MAX 20 /* counters one case contributes to, per scope */
-#define STORE_NDIMS 5
-
-/* wf_dimensions order (PROTOCOL.md section 4). */
-static const char *const store_dims[STORE_NDIMS] = {"health", "living", "education", "income",
-                                                    "accessibility"};
 
 /* Scope prefix lengths; a case counts in each one its area is long enough for. */
 static const size_t store_scope_lens[] = {0, 2, 4, 6, 8};
@@ -138,8 +133,8 @@ static void store_cnt_of(const store_case_meta_t *m, store_cntset_t *set)
     store_cnt_add(set, "", "overdue", m->overdue);
     store_cnt_add(set, "", "unacked", m->unacked);
     store_cnt_add(set, "state:", m->state, 1);
-    for (int i = 0; i < STORE_NDIMS; i++)
-        store_cnt_add(set, "need:", store_dims[i], m->needs_open[i]);
+    for (int i = 0; i < LB_NDIM; i++)
+        store_cnt_add(set, "need:", lb_dimensions[i], m->needs_open[i]);
     if (m->level[0])
         store_cnt_add(set, "level:", m->level, 1);
     if (m->esc_level[0] && m->open)

@@ -118,7 +118,7 @@ typedef struct {
     char outcome[16];     /* "resolved", "closed" or "" when open */
     char level[16];       /* progress level or "" */
     char esc_level[16];   /* level of the newest escalation in state, or "" */
-    uint32_t needs_open[5]; /* per dimension, wf_dimensions order */
+    uint32_t needs_open[LB_NDIM]; /* per dimension, lb_dimensions order */
 } store_case_meta_t;
 
 /*

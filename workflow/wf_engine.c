@@ -414,7 +414,8 @@ static bool has_standing_follow_up(const wf_case_t *c)
 {
     for (uint32_t i = 0; c->follow_ups && i < c->follow_ups->a.n; i++) {
         const char *lvl = lb_map_str(c->follow_ups->a.items[i], "level");
-        if (lvl && (strcmp(lvl, "sufficient") == 0 || strcmp(lvl, "sustainable") == 0))
+        /* Any level above the first ("survive") is standing. */
+        if (wf_name_index(lb_progress_levels, LB_NPROGRESS, lvl) > 0)
             return true;
     }
     return false;

@@ -1,16 +1,13 @@
 /*
- * wf_vocab.c - the fixed vocabularies of PROTOCOL.md (dimensions, escalation
- * and progress levels, roles, record kinds), name rules and durations, so that
- * every other file of the module checks them the same way.
+ * wf_vocab.c - the module's own vocabularies (roles, record kinds), name rules
+ * and durations, so that every other file of the module checks them the same
+ * way. Dimensions and levels come from proto/lb.h.
  */
 #include <string.h>
 
 #include "wf_internal.h"
 
-const char *const wf_dimensions[WF_NDIM] = {"health", "living", "education", "income",
-                                            "accessibility"};
-const char *const wf_esc_levels[WF_NLEVEL] = {"team", "subdistrict", "district", "province"};
-const char *const wf_progress_levels[WF_NPROGRESS] = {"survive", "sufficient", "sustainable"};
+/* Dimensions and levels are proto/lb.c's lb_* lists (wf_* are aliases of them). */
 const char *const wf_roles[4] = {"field", "committee", "reporter", "admin"};
 const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up", "note"};
 

@@ -16,18 +16,22 @@
 #define WF_NAME_MAX 64 /* workflow, state, action names and team incl. NUL */
 #define WF_SHORT_MAX 16 /* dimension, level, source, outcome incl. NUL */
 
-/* The five TPMAP dimensions, in this fixed order (index = position). */
-#define WF_NDIM 5
-extern const char *const wf_dimensions[WF_NDIM];
-/* Index of a dimension name, or -1. */
+/*
+ * The fixed vocabularies are proto/lb.h's (lb_dimensions, lb_esc_levels,
+ * lb_progress_levels), written out once in proto/lb.c; these names are
+ * aliases kept for the module's callers. Index = position = wire order.
+ */
+#define WF_NDIM LB_NDIM
+#define wf_dimensions lb_dimensions
+/* Index of a dimension name in lb_dimensions, or -1 (also for NULL). Any thread. */
 int wf_dimension_index(const char *dim);
 
-/* Escalation levels, lowest first. */
-#define WF_NLEVEL 4
-extern const char *const wf_esc_levels[WF_NLEVEL]; /* team subdistrict district province */
+/* Escalation levels, lowest first: the escalation ladder. */
+#define WF_NLEVEL LB_NESC_LEVEL
+#define wf_esc_levels lb_esc_levels
 /* Household progress levels. */
-#define WF_NPROGRESS 3
-extern const char *const wf_progress_levels[WF_NPROGRESS]; /* survive sufficient sustainable */
+#define WF_NPROGRESS LB_NPROGRESS
+#define wf_progress_levels lb_progress_levels
 /* Roles of PROTOCOL.md section 6. */
 extern const char *const wf_roles[4]; /* field committee reporter admin */
 

@@ -2,11 +2,11 @@
  * cases.c - cases and what is kept in step with them in the same
  * transaction: list summaries, the area/state index, households,
  * house_cases and the report counters; also personal data, the national-id
- * hash index and the walks behind case.list and report.summary.
+ * hash index and the walks behind case.list and report.summary. Built on
+ * store.c's transaction layer; counter changes go to its counter cache.
  */
 #include "store_int.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define STORE_AREA_MAX 8   /* village code, the deepest scope */
@@ -162,8 +162,6 @@ static void store_cnt_diff(const store_cntset_t *o, const store_cntset_t *n, sto
             store_cnt_add(d, "", o->c[i].name, -o->c[i].v);
 }
 
-static int store_cnt_write(store_txn_t *t, const uint8_t *k, size_t klen, int64_t delta);
-
 /* Adds delta to counter scope|0|name in the transaction's cache (written at commit). */
 static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const char *name,
                            int64_t delta)
@@ -175,128 +173,6 @@ static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const
     k[slen] = 0;
     memcpy(k + slen + 1, name, nl);
     return store_cnt_add_delta(t, k, klen, delta);
-}
-
-/* ---- the counter cache ---- */
-
-static uint32_t store_cnt_hash(const uint8_t *k, size_t n)
-{
-    uint32_t h = 2166136261u; /* FNV-1a: keys are short and few */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ k[i]) * 16777619u;
-    return h;
-}
-
-static int store_cnt_rehash(store_cdeltas_t *m, uint32_t nslot)
-{
-    uint32_t *slot = calloc(nslot, sizeof *slot);
-    if (!slot)
-        return LB_ENOMEM;
-    for (uint32_t i = 0; i < m->n; i++) {
-        uint32_t h = store_cnt_hash(m->v[i].key, m->v[i].klen) & (nslot - 1);
-        while (slot[h])
-            h = (h + 1) & (nslot - 1);
-        slot[h] = i + 1;
-    }
-    free(m->slot);
-    m->slot = slot;
-    m->nslot = nslot;
-    return 0;
-}
-
-int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta)
-{
-    store_cdeltas_t *m = &t->cnt;
-    if (klen > sizeof m->v[0].key)
-        return LB_EINTERNAL;
-    if (delta == 0)
-        return 0;
-    if (2 * (m->n + 1) > m->nslot) {
-        int ret = store_cnt_rehash(m, m->nslot ? m->nslot * 2 : 64);
-        if (ret)
-            return ret;
-    }
-    uint32_t h = store_cnt_hash(key, klen) & (m->nslot - 1);
-    for (; m->slot[h]; h = (h + 1) & (m->nslot - 1)) {
-        store_cdelta_t *e = &m->v[m->slot[h] - 1];
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
-            e->delta += delta;
-            return 0;
-        }
-    }
-    if (m->n == m->cap) {
-        uint32_t cap = m->cap ? m->cap * 2 : 64;
-        store_cdelta_t *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return LB_ENOMEM;
-        m->v = v;
-        m->cap = cap;
-    }
-    store_cdelta_t *e = &m->v[m->n];
-    memcpy(e->key, key, klen);
-    e->klen = (uint8_t)klen;
-    e->delta = delta;
-    m->slot[h] = ++m->n;
-    return 0;
-}
-
-int store_cnt_merge(store_txn_t *parent, const store_txn_t *child)
-{
-    for (uint32_t i = 0; i < child->cnt.n; i++) {
-        const store_cdelta_t *e = &child->cnt.v[i];
-        int ret = store_cnt_add_delta(parent, e->key, e->klen, e->delta);
-        if (ret)
-            return ret;
-    }
-    return 0;
-}
-
-void store_cnt_free(store_txn_t *t)
-{
-    free(t->cnt.v);
-    free(t->cnt.slot);
-    memset(&t->cnt, 0, sizeof t->cnt);
-}
-
-/* Writes every cached delta; a counter reaching 0 is deleted, below 0 is corruption. */
-int store_cnt_flush(store_txn_t *t)
-{
-    for (uint32_t i = 0; i < t->cnt.n; i++) {
-        const store_cdelta_t *e = &t->cnt.v[i];
-        if (e->delta == 0)
-            continue;
-        int ret = store_cnt_write(t, e->key, e->klen, e->delta);
-        if (ret)
-            return ret;
-    }
-    t->cnt.n = 0;
-    if (t->cnt.slot)
-        memset(t->cnt.slot, 0, t->cnt.nslot * sizeof *t->cnt.slot);
-    return 0;
-}
-
-/* One counter key's stored value plus delta. */
-static int store_cnt_write(store_txn_t *t, const uint8_t *k, size_t klen, int64_t delta)
-{
-    uint8_t vbuf[8];
-    const void *v;
-    size_t vlen;
-    uint64_t cur = 0;
-    int ret = store_db_get(t, STORE_DB_COUNTS, k, klen, &v, &vlen);
-    if (ret == 0) {
-        if (vlen != 8)
-            return LB_ECORRUPT;
-        cur = store_get_be64(v);
-    } else if (ret != LB_ENOTFOUND) {
-        return ret;
-    }
-    if (delta < 0 && cur < (uint64_t)(-delta))
-        return LB_ECORRUPT;
-    cur += (uint64_t)delta;
-    if (cur == 0)
-        return ret == 0 ? store_db_del(t, STORE_DB_COUNTS, k, klen) : 0;
-    store_be64(vbuf, cur);
-    return store_db_put(t, STORE_DB_COUNTS, k, klen, vbuf, sizeof vbuf);
 }
 
 static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,

@@ -2,6 +2,12 @@
  * store_int.h - what the files of store/ share and nobody else sees: the
  * layout of store_t and store_txn_t, the named databases, key encoding
  * helpers and the one place LMDB and errno codes become LB_E* codes.
+ *
+ * Layering, one way only: store.c is the generic layer (environment,
+ * transactions with their counter cache, the store_db_* wrappers, meta and
+ * whole-store calls); cases.c (cases, indexes, counters, listing) and log.c
+ * (events, timers, idempotency) are built on it. store.c calls nothing of
+ * cases.c or log.c, and those two call nothing of each other.
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
@@ -84,11 +90,13 @@ struct store_txn {
  */
 int store_lmdb_err(store_t *s, int rc);
 
-/* The counter cache: add a delta, fold a committed child into its parent, write it out, free it. */
+/*
+ * Adds delta to the u64 counter under key (scope | 0 | name) of the counts
+ * database, in t's counter cache: the sum is written when the top write
+ * transaction commits (store.c), so readers of t do not see it before.
+ * LB_EINTERNAL when klen exceeds the cache's key size, LB_ENOMEM.
+ */
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
-int store_cnt_merge(store_txn_t *parent, const store_txn_t *child);
-int store_cnt_flush(store_txn_t *t);
-void store_cnt_free(store_txn_t *t);
 
 /* Write access check for the mutating calls: LB_EINTERNAL on a read txn. */
 int store_txn_writable(const store_txn_t *t);

@@ -143,15 +143,130 @@ static int syntax_error(const wf_ectx_t *e, const yaml_parser_t *p, const char *
     return wf_yerr(e, line, col, "syntax error: %s", problem);
 }
 
+/* A parse in progress: the tree so far, its open containers and the counts that bound it. */
+typedef struct {
+    wf_ynode_t *doc; /* the root, owning everything below */
+    wf_ynode_t *stack[WF_YAML_DEPTH];
+    size_t depth, nodes;
+    int ndocs;
+} yparse_t;
+
+/*
+ * A new node for a scalar, sequence-start or mapping-start event. Anchors
+ * and tags are refused: aliases would let a small file expand into a huge
+ * tree, and tags would type scalars behind the schema's back.
+ */
+static int ynode_from_event(const wf_ectx_t *e, const yaml_event_t *ev, wf_ynode_t **out)
+{
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    const yaml_char_t *anchor, *tag;
+    wf_ykind_t kind;
+
+    *out = NULL;
+    if (ev->type == YAML_SCALAR_EVENT) {
+        anchor = ev->data.scalar.anchor;
+        tag = ev->data.scalar.tag;
+        kind = WF_Y_SCALAR;
+    } else if (ev->type == YAML_SEQUENCE_START_EVENT) {
+        anchor = ev->data.sequence_start.anchor;
+        tag = ev->data.sequence_start.tag;
+        kind = WF_Y_SEQ;
+    } else {
+        anchor = ev->data.mapping_start.anchor;
+        tag = ev->data.mapping_start.tag;
+        kind = WF_Y_MAP;
+    }
+    if (anchor)
+        return wf_yerr(e, line, col, "anchors are not supported");
+    if (tag)
+        return wf_yerr(e, line, col, "tags are not supported");
+
+    wf_ynode_t *n = ynode_new(kind, &ev->start_mark);
+    if (!n)
+        return LB_ENOMEM;
+    if (kind == WF_Y_SCALAR) {
+        size_t sl = ev->data.scalar.length;
+        if (memchr(ev->data.scalar.value, '\0', sl)) {
+            wf_ynode_free(&n);
+            return wf_yerr(e, line, col, "NUL character in a string");
+        }
+        n->s = malloc(sl + 1);
+        if (!n->s) {
+            wf_ynode_free(&n);
+            return LB_ENOMEM;
+        }
+        memcpy(n->s, ev->data.scalar.value, sl);
+        n->s[sl] = '\0';
+        n->n = sl;
+        n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Adds the node of a scalar or container-start event to the tree; a container becomes open. */
+static int yparse_node(const wf_ectx_t *e, yparse_t *ps, const yaml_event_t *ev)
+{
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+    wf_ynode_t *n;
+
+    if (++ps->nodes > WF_YAML_NODES)
+        return wf_yerr(e, line, col, "more than %d YAML nodes", WF_YAML_NODES);
+    int rc = ynode_from_event(e, ev, &n);
+    if (rc)
+        return rc;
+    if (ps->depth == 0) {
+        ps->doc = n;
+    } else {
+        rc = yattach(e, ps->stack[ps->depth - 1], n);
+        if (rc)
+            return rc;
+    }
+    /* From here n belongs to the tree. */
+    if (n->kind != WF_Y_SCALAR) {
+        if (ps->depth == WF_YAML_DEPTH)
+            return wf_yerr(e, line, col, "nesting deeper than %d", WF_YAML_DEPTH);
+        ps->stack[ps->depth++] = n;
+    }
+    return 0;
+}
+
+/* One parser event; *done at the end of the stream. */
+static int yparse_event(const wf_ectx_t *e, yparse_t *ps, const yaml_event_t *ev, bool *done)
+{
+    unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
+
+    switch (ev->type) {
+    case YAML_STREAM_END_EVENT:
+        *done = true;
+        return 0;
+    case YAML_DOCUMENT_START_EVENT:
+        if (++ps->ndocs > 1)
+            return wf_yerr(e, line, col, "only one YAML document per file");
+        return 0;
+    case YAML_ALIAS_EVENT:
+        return wf_yerr(e, line, col, "aliases are not supported");
+    case YAML_SCALAR_EVENT:
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        return yparse_node(e, ps, ev);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        if (ps->depth > 0)
+            ps->depth--;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 int wf_yaml_parse(const wf_ectx_t *e, const char *text, size_t len, wf_ynode_t **root)
 {
     yaml_parser_t p;
     yaml_event_t ev;
-    bool have_ev = false, done = false;
-    wf_ynode_t *doc = NULL;
-    wf_ynode_t *stack[WF_YAML_DEPTH];
-    size_t depth = 0, nodes = 0;
-    int ndocs = 0, rc = 0;
+    yparse_t ps = {.doc = NULL};
+    bool done = false;
+    int rc = 0;
 
     *root = NULL;
     if (len > WF_FILE_MAX)
@@ -162,119 +277,23 @@ int wf_yaml_parse(const wf_ectx_t *e, const char *text, size_t len, wf_ynode_t *
     }
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 
-    while (!done) {
+    while (!done && rc == 0) {
         if (!yaml_parser_parse(&p, &ev)) {
             rc = syntax_error(e, &p, text, len);
-            goto cleanup;
-        }
-        have_ev = true;
-        unsigned line = (unsigned)ev.start_mark.line + 1, col = (unsigned)ev.start_mark.column + 1;
-        wf_ynode_t *n = NULL;
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_DOCUMENT_START_EVENT:
-            if (++ndocs > 1) {
-                rc = wf_yerr(e, line, col, "only one YAML document per file");
-                goto cleanup;
-            }
-            break;
-        case YAML_ALIAS_EVENT:
-            /* Aliases would let a small file expand into a huge tree. */
-            rc = wf_yerr(e, line, col, "aliases are not supported");
-            goto cleanup;
-        case YAML_SCALAR_EVENT:
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            const yaml_char_t *anchor, *tag;
-            if (ev.type == YAML_SCALAR_EVENT) {
-                anchor = ev.data.scalar.anchor;
-                tag = ev.data.scalar.tag;
-            } else if (ev.type == YAML_SEQUENCE_START_EVENT) {
-                anchor = ev.data.sequence_start.anchor;
-                tag = ev.data.sequence_start.tag;
-            } else {
-                anchor = ev.data.mapping_start.anchor;
-                tag = ev.data.mapping_start.tag;
-            }
-            if (anchor) {
-                rc = wf_yerr(e, line, col, "anchors are not supported");
-                goto cleanup;
-            }
-            if (tag) {
-                rc = wf_yerr(e, line, col, "tags are not supported");
-                goto cleanup;
-            }
-            if (++nodes > WF_YAML_NODES) {
-                rc = wf_yerr(e, line, col, "more than %d YAML nodes", WF_YAML_NODES);
-                goto cleanup;
-            }
-            wf_ykind_t kind = ev.type == YAML_SCALAR_EVENT            ? WF_Y_SCALAR
-                              : ev.type == YAML_SEQUENCE_START_EVENT ? WF_Y_SEQ
-                                                                     : WF_Y_MAP;
-            n = ynode_new(kind, &ev.start_mark);
-            if (!n) {
-                rc = LB_ENOMEM;
-                goto cleanup;
-            }
-            if (kind == WF_Y_SCALAR) {
-                size_t sl = ev.data.scalar.length;
-                if (memchr(ev.data.scalar.value, '\0', sl)) {
-                    wf_ynode_free(&n);
-                    rc = wf_yerr(e, line, col, "NUL character in a string");
-                    goto cleanup;
-                }
-                n->s = malloc(sl + 1);
-                if (!n->s) {
-                    wf_ynode_free(&n);
-                    rc = LB_ENOMEM;
-                    goto cleanup;
-                }
-                memcpy(n->s, ev.data.scalar.value, sl);
-                n->s[sl] = '\0';
-                n->n = sl;
-                n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-            }
-            if (depth == 0) {
-                doc = n;
-            } else {
-                rc = yattach(e, stack[depth - 1], n);
-                if (rc)
-                    goto cleanup;
-            }
-            if (kind != WF_Y_SCALAR) {
-                if (depth == WF_YAML_DEPTH) {
-                    rc = wf_yerr(e, line, col, "nesting deeper than %d", WF_YAML_DEPTH);
-                    goto cleanup;
-                }
-                stack[depth++] = n;
-            }
             break;
         }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth > 0)
-                depth--;
-            break;
-        default:
-            break;
-        }
+        rc = yparse_event(e, &ps, &ev, &done);
         yaml_event_delete(&ev);
-        have_ev = false;
     }
-    if (!doc) {
+    if (rc == 0 && !ps.doc)
         rc = wf_yerr(e, 1, 1, "empty file");
-        goto cleanup;
+    if (rc == 0) {
+        *root = ps.doc;
+        ps.doc = NULL;
     }
-    *root = doc;
-    doc = NULL;
 
-cleanup:
-    if (have_ev)
-        yaml_event_delete(&ev);
     yaml_parser_delete(&p);
-    wf_ynode_free(&doc);
+    wf_ynode_free(&ps.doc);
     if (rc == LB_ENOMEM && e->err && e->errlen)
         snprintf(e->err, e->errlen, "%s: out of memory", e->file);
     return rc;

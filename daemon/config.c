@@ -198,7 +198,7 @@ int lbd_config_load(const char *path, lbd_config_t *cfg, char *err, size_t errle
     memset(cfg, 0, sizeof *cfg);
     lb_val_t *root = NULL, *defv = NULL;
     char dir[PATH_MAX];
-    int rc = lbd_yaml_load(path, &root, err, errlen);
+    int rc = wf_yaml_load_val(path, &root, err, errlen);
     if (rc)
         goto out;
     rc = LB_ECONFIG;

@@ -25,15 +25,6 @@ void lbd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* "error", "warn", "info", "debug" -> level, or -1. */
 int lbd_log_level_parse(const char *s);
 
-/* ---- YAML as values (config files) ---- */
-
-/*
- * Loads a YAML file into a value tree: mappings -> LB_MAP, sequences ->
- * LB_ARR, scalars -> LB_STR (typing is the reader's job). Duplicate keys and
- * non-scalar keys are refused. err gets "file:line:column: message".
- */
-int lbd_yaml_load(const char *path, lb_val_t **out, char *err, size_t errlen);
-
 /* ---- configuration (PROTOCOL.md section 8) ---- */
 
 typedef struct {

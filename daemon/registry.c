@@ -126,7 +126,7 @@ int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registr
     int rc = 0;
     const lb_val_t *list = NULL;
     if (path && path[0]) {
-        if ((rc = lbd_yaml_load(path, &root, err, errlen)))
+        if ((rc = wf_yaml_load_val(path, &root, err, errlen)))
             goto out;
         list = lb_map_get(root, "clients");
         rc = LB_ECONFIG;

@@ -1,8 +1,9 @@
 /*
  * wf_yaml.c - libyaml events into a small node tree that keeps every node's
  * source position, so that the definition and catalog loaders can refuse a
- * file with "file:line:column: message" pointing at the offending node.
- * This is the only file of the module that includes <yaml.h>.
+ * file with "file:line:column: message" pointing at the offending node; and
+ * the same tree as an lb_val_t for the daemon's config files. This is the
+ * only file of the project that includes <yaml.h>.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -346,6 +347,74 @@ cleanup:
     free(buf);
     if (f)
         fclose(f);
+    return rc;
+}
+
+/* ---- YAML as values ---- */
+
+/* The tree below n as a value; scalars stay strings. Depth is bounded by the parse. */
+static int ynode_to_val(const wf_ynode_t *n, lb_val_t **out)
+{
+    lb_val_t *v = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    switch (n->kind) {
+    case WF_Y_SCALAR:
+        v = lb_strn(n->s, n->n);
+        rc = v ? 0 : LB_ENOMEM;
+        break;
+    case WF_Y_SEQ:
+        v = lb_arr();
+        rc = v ? 0 : LB_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < n->nkids; i++) {
+            lb_val_t *item;
+            rc = ynode_to_val(n->kids[i], &item);
+            if (rc == 0)
+                rc = lb_arr_push(v, item);
+        }
+        break;
+    case WF_Y_MAP:
+        v = lb_map();
+        rc = v ? 0 : LB_ENOMEM;
+        /* The parse refused non-scalar and duplicate keys already. */
+        for (size_t i = 0; rc == 0 && i + 1 < n->nkids; i += 2) {
+            lb_val_t *item;
+            rc = ynode_to_val(n->kids[i + 1], &item);
+            if (rc == 0)
+                rc = lb_map_set(v, n->kids[i]->s, item);
+        }
+        break;
+    }
+    if (rc) {
+        lb_val_free(&v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int wf_yaml_load_val(const char *path, lb_val_t **out, char *err, size_t errlen)
+{
+    wf_ectx_t e = {.file = path, .err = err, .errlen = errlen};
+    wf_ynode_t *root = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!out || !path)
+        return LB_EINTERNAL;
+    *out = NULL;
+    rc = wf_read_file(path, &text, &len, err, errlen);
+    if (rc == 0)
+        rc = wf_yaml_parse(&e, text, len, &root);
+    if (rc == 0) {
+        rc = ynode_to_val(root, out);
+        if (rc)
+            lb_set_err(err, errlen, "%s: out of memory", path);
+    }
+    wf_ynode_free(&root);
+    free(text);
     return rc;
 }
 

@@ -36,6 +36,27 @@ int wf_dimension_index(const char *dim);
 extern const char *const wf_roles[4]; /* field committee reporter admin */
 
 /* ---------------------------------------------------------------------- */
+/* YAML as values                                                          */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Loads the YAML file at path into a new value tree for a reader with its
+ * own schema (the daemon's config file and clients registry): mappings
+ * become LB_MAP (key order kept), sequences LB_ARR, every scalar LB_STR, an
+ * empty value "" (typing scalars is the reader's job). The parse is the one
+ * the workflow loader uses, with its bounds: at most 4 MiB, one document,
+ * nesting at most 32 deep, no anchors, aliases or tags, map keys scalar and
+ * unique, no NUL in a scalar.
+ * Returns 0 with *out owned by the caller (lb_val_free); LB_ECONFIG when the
+ * file cannot be read, is empty or breaks a rule above, with
+ * "file:line:column: message" in err ("file: message" when the file cannot
+ * be read at all); LB_ENOMEM; LB_EINTERNAL when path or out is NULL. *out is
+ * NULL on every error. err may be NULL when errlen is 0. Any thread; no
+ * shared state.
+ */
+int wf_yaml_load_val(const char *path, lb_val_t **out, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------- */
 /* Indicator catalog                                                       */
 /* ---------------------------------------------------------------------- */
 

@@ -1374,70 +1374,140 @@ static void test_case_roundtrip(void)
     wf_case_clear(&c);
 }
 
-static void test_case_from_val_corrupt(void)
+/* A stored case value, escalated once, to be spoilt by the corrupt-value tests. */
+static lb_val_t *escalated_case_val(void)
 {
-    wf_case_t c, d;
+    wf_case_t c;
     new_case(&c, g_tp, "['bmn1']", T0);
     CU_ASSERT_EQUAL(wf_fire_due(&c, T0 + 8 * DAY, NULL), 1);
     lb_val_t *good = wf_case_to_val(&c);
     wf_case_clear(&c);
+    return good;
+}
+
+/* One key of a stored case set to a bad value. */
+typedef struct {
+    const char *key;
+    const char *val; /* NULL: delete the key */
+} corrupt_key_t;
+
+static const corrupt_key_t corrupt_keys[] = {
+    {"case_id", "'42'"},
+    {"case_id", "'C42'"},
+    {"case_id", NULL},
+    {"state", NULL},
+    {"state", "7"},
+    {"entered_at", "'yesterday'"},
+    {"workflow_version", "0"},
+    {"house_id", "'123456789012'"},
+    {"team", "'0123456789012345678901234567890123456789012345678901234567890123'"},
+    {"level", "1"},
+    {"needs", "{}"},
+    {"needs", "[1]"},
+    {"visits", NULL},
+    {"escalations", "[{'step':0,'level':'team','state':'identified'}]"},
+    {"escalations", "[{'step':-1,'level':'team','state':'identified','at':1}]"},
+    {"escalations", "[{'step':0,'level':'team','state':'identified','at':1,'acked_at':'x'}]"},
+    {"escalations", "[7]"},
+    {"timers", "[{'due':1,'step':0}]"},
+    {"timers", "[{'due':1,'step':0,'level':'team-level-too-long'}]"},
+    {"timers", "'none'"},
+    {"last_seq", "-1"},
+    {"fired_in_state", "4294967296"},
+};
+
+/* good with one key spoilt must be refused, leaving the case zeroed. */
+static void check_corrupt_key(const lb_val_t *good, const corrupt_key_t *bad)
+{
+    wf_case_t d;
+    lb_val_t *v = lb_val_dup(good);
+    if (bad->val) {
+        lb_val_t *x = lb_val_dup(J(bad->val));
+        CU_ASSERT_EQUAL(lb_map_set(v, bad->key, x), 0);
+    } else {
+        CU_ASSERT_EQUAL(lb_map_del(v, bad->key), 0);
+    }
+    int rc = wf_case_from_val(v, &d);
+    CU_ASSERT_EQUAL(rc, LB_ECORRUPT);
+    if (rc != LB_ECORRUPT)
+        fprintf(stderr, "\n  accepted %s = %s\n", bad->key, bad->val ? bad->val : "-");
+    /* a refused value leaves the case zeroed */
+    CU_ASSERT(d.needs == NULL && d.esc == NULL && d.n_timers == 0 && d.state[0] == '\0');
+    wf_case_clear(&d);
+    lb_val_free(&v);
+}
+
+static void test_case_from_val_corrupt(void)
+{
+    wf_case_t d;
+    lb_val_t *good = escalated_case_val();
     CU_ASSERT_PTR_NOT_NULL_FATAL(good);
 
     CU_ASSERT_EQUAL(wf_case_from_val(NULL, &d), LB_ECORRUPT);
     CU_ASSERT_EQUAL(wf_case_from_val(J("[]"), &d), LB_ECORRUPT);
+    for (size_t i = 0; i < sizeof(corrupt_keys) / sizeof(corrupt_keys[0]); i++)
+        check_corrupt_key(good, &corrupt_keys[i]);
+    lb_val_free(&good);
+}
 
-    struct {
-        const char *key;
-        const char *val; /* NULL: delete the key */
-    } bad[] = {
-        {"case_id", "'42'"},
-        {"case_id", "'C42'"},
-        {"case_id", NULL},
-        {"state", NULL},
-        {"state", "7"},
-        {"entered_at", "'yesterday'"},
-        {"workflow_version", "0"},
-        {"house_id", "'123456789012'"},
-        {"team", "'0123456789012345678901234567890123456789012345678901234567890123'"},
-        {"level", "1"},
-        {"needs", "{}"},
-        {"needs", "[1]"},
-        {"visits", NULL},
-        {"escalations", "[{'step':0,'level':'team','state':'identified'}]"},
-        {"escalations", "[{'step':-1,'level':'team','state':'identified','at':1}]"},
-        {"escalations", "[{'step':0,'level':'team','state':'identified','at':1,'acked_at':'x'}]"},
-        {"escalations", "[7]"},
-        {"timers", "[{'due':1,'step':0}]"},
-        {"timers", "[{'due':1,'step':0,'level':'team-level-too-long'}]"},
-        {"timers", "'none'"},
-        {"last_seq", "-1"},
-        {"fired_in_state", "4294967296"},
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        lb_val_t *v = lb_val_dup(good);
-        if (bad[i].val) {
-            lb_val_t *x = lb_val_dup(J(bad[i].val));
-            CU_ASSERT_EQUAL(lb_map_set(v, bad[i].key, x), 0);
-        } else {
-            CU_ASSERT_EQUAL(lb_map_del(v, bad[i].key), 0);
-        }
-        int rc = wf_case_from_val(v, &d);
-        CU_ASSERT_EQUAL(rc, LB_ECORRUPT);
-        if (rc != LB_ECORRUPT)
-            fprintf(stderr, "\n  accepted %s = %s\n", bad[i].key, bad[i].val ? bad[i].val : "-");
-        /* a refused value leaves the case zeroed */
-        CU_ASSERT(d.needs == NULL && d.esc == NULL && d.n_timers == 0 && d.state[0] == '\0');
-        wf_case_clear(&d);
-        lb_val_free(&v);
-    }
-    /* keys the stored form does not know (case.get's household) are ignored */
-    lb_val_t *v = lb_val_dup(good);
+/* Keys the stored form does not know (case.get's household) are ignored. */
+static void test_case_from_val_unknown_keys(void)
+{
+    wf_case_t d;
+    lb_val_t *v = escalated_case_val();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
     CU_ASSERT_EQUAL(lb_map_set(v, "household", lb_map()), 0);
     CU_ASSERT_EQUAL(wf_case_from_val(v, &d), 0);
     CU_ASSERT_EQUAL(d.n_esc, 1);
     wf_case_clear(&d);
     lb_val_free(&v);
-    lb_val_free(&good);
+}
+
+/* Writes text to a new temporary file; its path into path (removed by the caller). */
+static void write_temp(char path[64], const char *text)
+{
+    snprintf(path, 64, "/tmp/wf-yaml-XXXXXX");
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_yaml_load_val(void)
+{
+    char path[64], err[256], want[128];
+    lb_val_t *v = NULL;
+
+    write_temp(path, "a: 1\nb: [x, 'y']\nc:\nd: {e: true}\n");
+    CU_ASSERT_EQUAL_FATAL(wf_yaml_load_val(path, &v, err, sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+    CU_ASSERT_EQUAL(v->type, LB_MAP);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(v, "a"), "1"); /* scalars stay strings */
+    const lb_val_t *b = lb_map_get(v, "b");
+    CU_ASSERT_FATAL(b && b->type == LB_ARR && b->a.n == 2);
+    CU_ASSERT_STRING_EQUAL(b->a.items[1]->s.p, "y");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(v, "c"), "");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(lb_map_get(v, "d"), "e"), "true");
+    lb_val_free(&v);
+    remove(path);
+
+    write_temp(path, "a: 1\nb:\n  c: 2\n  c: 3\n");
+    CU_ASSERT_EQUAL(wf_yaml_load_val(path, &v, err, sizeof err), LB_ECONFIG);
+    CU_ASSERT_PTR_NULL(v);
+    snprintf(want, sizeof want, "%s:4:3: duplicate key 'c' (first at line 3)", path);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    remove(path);
+
+    write_temp(path, "a: [1, 2\n");
+    CU_ASSERT_EQUAL(wf_yaml_load_val(path, &v, err, sizeof err), LB_ECONFIG);
+    snprintf(want, sizeof want, "%s:2:1: syntax error:", path);
+    CU_ASSERT_NSTRING_EQUAL(err, want, strlen(want));
+    remove(path);
+
+    CU_ASSERT_EQUAL(wf_yaml_load_val(path, &v, err, sizeof err), LB_ECONFIG); /* gone */
+    CU_ASSERT_NSTRING_EQUAL(err, path, strlen(path));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1494,6 +1564,8 @@ static const test_t tests[] = {
     {"acknowledge escalations", test_ack},
     {"case to_val/from_val round trip", test_case_roundtrip},
     {"case from_val refuses corrupt values", test_case_from_val_corrupt},
+    {"case from_val ignores unknown keys", test_case_from_val_unknown_keys},
+    {"YAML file as a value", test_yaml_load_val},
 };
 
 int main(void)

@@ -532,15 +532,18 @@ static lb_val_t *make_record(int rec, const lb_val_t *data, const wf_case_t *c, 
     return r;
 }
 
-int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const wf_act_t *act,
-             wf_outcome_t *out, wf_error_t *err)
-{
-    lb_val_t *rec = NULL, *evdata = NULL;
-    int rc;
+/* What wf_apply's checks resolved: the action, the states it moves between, its data. */
+typedef struct {
+    const wf_action_t *a;
+    int si, ti;           /* state now, state after (same index when it stays) */
+    const lb_val_t *data; /* a map or NULL */
+} wf_plan_t;
 
-    memset(out, 0, sizeof(*out));
-    if (err)
-        memset(err, 0, sizeof(*err));
+/* The checks of wf_apply, in its documented order; nothing of c changes. */
+static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_case_t *c,
+                       const wf_act_t *act, wf_plan_t *p, wf_error_t *err)
+{
+    int rc;
 
     /* 1. The action exists. */
     int ai = wf_def_action_index(def, act->action);
@@ -584,69 +587,109 @@ int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const w
     if ((rc = check_terminal(&def->states[ti], c, data, err)))
         return rc;
 
+    p->a = a;
+    p->si = si;
+    p->ti = ti;
+    p->data = data;
+    return 0;
+}
+
+/*
+ * Appends the action's record to its list (kept ordered by at) and updates
+ * the needs it opens or meets; *evdata gets the event's data (a copy of the
+ * record, or of the scalar map). Checked already: only memory can fail.
+ */
+static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *c, int64_t at,
+                        lb_val_t **evdata)
+{
+    int rec_kind = p->a->record, rc = 0;
+
+    if (rec_kind == WF_REC_NONE) {
+        if (p->data && !(*evdata = lb_val_dup(p->data)))
+            return LB_ENOMEM;
+        return 0;
+    }
+    lb_val_t *rec = make_record(rec_kind, p->data, c, at);
+    *evdata = rec ? lb_val_dup(rec) : NULL;
+    if (!*evdata) {
+        lb_val_free(&rec);
+        return LB_ENOMEM;
+    }
+    if (rec_kind == WF_REC_VISIT)
+        rc = visit_needs(c->needs, rec, cat);
+    else if (rec_kind == WF_REC_ASSIST)
+        rc = meet_needs(c->needs, lb_map_get(rec, "meets"));
+    else if (rec_kind == WF_REC_FOLLOWUP)
+        rc = meet_needs(c->needs, lb_map_get(rec, "met"));
+    if (rc) {
+        lb_val_free(&rec);
+        return rc;
+    }
+    /* rec is owned by the list, or freed by a failed insert. */
+    return insert_by_at(*record_list(c, rec_kind), rec, at);
+}
+
+/* Enters the target state (new timers), or restarts the clock in place when the action says so. */
+static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, int64_t at,
+                       wf_outcome_t *out)
+{
+    int rc;
+
+    if (p->ti != p->si) {
+        /* A late-synced action cannot move the clock back before the state began. */
+        snprintf(c->state, sizeof(c->state), "%s", def->states[p->ti].name);
+        c->entered_at = max64(at, c->entered_at);
+        c->timers_base = c->entered_at;
+        c->fired_in_state = 0;
+        if ((rc = set_timers(c, &def->states[p->ti])))
+            return rc;
+        out->state_changed = out->timers_changed = true;
+    } else if (p->a->restart_timers && at > c->timers_base) {
+        /* Only a newer action restarts the clock: a late-synced older one would move it
+         * back and re-fire steps that already fired. */
+        c->timers_base = at;
+        c->fired_in_state = 0;
+        if ((rc = set_timers(c, &def->states[p->si])))
+            return rc;
+        out->timers_changed = true;
+    }
+    return 0;
+}
+
+int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const wf_act_t *act,
+             wf_outcome_t *out, wf_error_t *err)
+{
+    lb_val_t *evdata = NULL;
+    wf_plan_t p = {.a = NULL};
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (err)
+        memset(err, 0, sizeof(*err));
+    if ((rc = plan_action(def, cat, c, act, &p, err)))
+        return rc;
+
     /* Every check passed: from here on only memory can fail. */
     if ((rc = ensure_lists(c)))
         goto cleanup;
-    const char *team = lb_map_str(data, "team"), *level = lb_map_str(data, "level");
+    const char *team = lb_map_str(p.data, "team"), *level = lb_map_str(p.data, "level");
     if (team)
         snprintf(c->team, sizeof(c->team), "%s", team);
     if (level)
         snprintf(c->level, sizeof(c->level), "%s", level);
-
-    if (a->record != WF_REC_NONE) {
-        rec = make_record(a->record, data, c, act->at);
-        evdata = rec ? lb_val_dup(rec) : NULL;
-        if (!evdata) {
-            rc = LB_ENOMEM;
-            goto cleanup;
-        }
-        if (a->record == WF_REC_VISIT)
-            rc = visit_needs(c->needs, rec, cat);
-        else if (a->record == WF_REC_ASSIST)
-            rc = meet_needs(c->needs, lb_map_get(rec, "meets"));
-        else if (a->record == WF_REC_FOLLOWUP)
-            rc = meet_needs(c->needs, lb_map_get(rec, "met"));
-        if (rc)
-            goto cleanup;
-        rc = insert_by_at(*record_list(c, a->record), rec, act->at);
-        rec = NULL; /* owned by the list, or freed by a failed insert */
-        if (rc)
-            goto cleanup;
-    } else if (data) {
-        evdata = lb_val_dup(data);
-        if (!evdata) {
-            rc = LB_ENOMEM;
-            goto cleanup;
-        }
-    }
+    if ((rc = apply_record(&p, cat, c, act->at, &evdata)))
+        goto cleanup;
 
     snprintf(out->from, sizeof(out->from), "%s", c->state);
-    if (ti != si) {
-        /* A late-synced action cannot move the clock back before the state began. */
-        snprintf(c->state, sizeof(c->state), "%s", def->states[ti].name);
-        c->entered_at = max64(act->at, c->entered_at);
-        c->timers_base = c->entered_at;
-        c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[ti])))
-            goto cleanup;
-        out->state_changed = out->timers_changed = true;
-    } else if (a->restart_timers && act->at > c->timers_base) {
-        /* Only a newer action restarts the clock: a late-synced older one would move it
-         * back and re-fire steps that already fired. */
-        c->timers_base = act->at;
-        c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[si])))
-            goto cleanup;
-        out->timers_changed = true;
-    }
+    if ((rc = apply_state(def, &p, c, act->at, out)))
+        goto cleanup;
     snprintf(out->to, sizeof(out->to), "%s", c->state);
-    out->kind = a->record != WF_REC_NONE ? record_kinds[a->record] : "case";
-    out->record = a->record != WF_REC_NONE ? wf_record_names[a->record] : NULL;
+    out->kind = p.a->record != WF_REC_NONE ? record_kinds[p.a->record] : "case";
+    out->record = p.a->record != WF_REC_NONE ? wf_record_names[p.a->record] : NULL;
     out->event_data = evdata;
     evdata = NULL;
 
 cleanup:
-    lb_val_free(&rec);
     lb_val_free(&evdata);
     if (rc)
         fail(err, rc, "", "out of memory");

@@ -97,12 +97,110 @@ static int row_grow(lbc_csv_row_t *row)
     return 0;
 }
 
+/*
+ * A malformed record found while reading a field: *why says what,
+ * *in_quote whether it was inside a quoted field (skip_record then goes on
+ * to the closing quote). Returns LB_EBADREQ for the caller to pass up.
+ */
+static int csv_bad(const char **why, bool *in_quote, const char *reason, bool quoted)
+{
+    *why = reason;
+    *in_quote = quoted;
+    return LB_EBADREQ;
+}
+
+/* A quoted field from its opening quote at r->pos, unescaped into row->store from start. */
+static int read_quoted(lbc_csv_t *r, lbc_csv_row_t *row, size_t start, const char **why,
+                       bool *in_quote)
+{
+    int rc;
+
+    r->pos++;
+    for (;;) {
+        if (r->pos >= r->len)
+            return csv_bad(why, in_quote, "unterminated quoted field", true);
+        /* Copy the run up to the next quote or line end in one go. */
+        size_t run = r->pos;
+        while (run < r->len && r->buf[run] != '"' && r->buf[run] != '\r' && r->buf[run] != '\n')
+            run++;
+        if (run > r->pos) {
+            if ((rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos)))
+                return rc;
+            r->pos = run;
+        }
+        /* The record goes on to the closing quote. */
+        if (row->store.len - start > LBC_CSV_FIELD_MAX)
+            return csv_bad(why, in_quote, "field too long", true);
+        if (r->pos >= r->len)
+            continue;
+        if (r->buf[r->pos] == '"') {
+            if (r->pos + 1 < r->len && r->buf[r->pos + 1] == '"') {
+                if ((rc = lb_buf_append(&row->store, "\"", 1)))
+                    return rc;
+                r->pos += 2;
+                continue;
+            }
+            r->pos++;
+            break;
+        }
+        /* A newline inside quotes belongs to the field; store it as LF. */
+        eat_eol(r);
+        if ((rc = lb_buf_append(&row->store, "\n", 1)))
+            return rc;
+    }
+    if (r->pos < r->len && !field_stop(r->buf[r->pos]))
+        return csv_bad(why, in_quote, "text after a closing quote", false);
+    return 0;
+}
+
+/* An unquoted field at r->pos, copied into row->store. */
+static int read_plain(lbc_csv_t *r, lbc_csv_row_t *row, const char **why, bool *in_quote)
+{
+    size_t run = r->pos;
+    while (run < r->len && !field_stop(r->buf[run]) && r->buf[run] != '"')
+        run++;
+    if (run < r->len && r->buf[run] == '"')
+        return csv_bad(why, in_quote,
+                       "quote inside an unquoted field (quote the whole field and double the quote)",
+                       false);
+    if (run - r->pos > LBC_CSV_FIELD_MAX)
+        return csv_bad(why, in_quote, "field too long", false);
+    int rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);
+    if (rc == 0)
+        r->pos = run;
+    return rc;
+}
+
+/* One field, checked and NUL-terminated in row->store; row->n counts it. */
+static int read_field(lbc_csv_t *r, lbc_csv_row_t *row, const char **why, bool *in_quote)
+{
+    if (row->n >= LBC_CSV_FIELDS_MAX)
+        return csv_bad(why, in_quote, "too many fields", false);
+    int rc = row_grow(row);
+    if (rc)
+        return rc;
+    size_t start = row->store.len;
+    row->offs[row->n] = start;
+    if (r->pos < r->len && r->buf[r->pos] == '"')
+        rc = read_quoted(r, row, start, why, in_quote);
+    else
+        rc = read_plain(r, row, why, in_quote);
+    if (rc)
+        return rc;
+    size_t flen = row->store.len - start;
+    /* An empty field may come before anything is stored (p still NULL): nothing to check. */
+    if (flen && !lb_utf8_valid((const char *)row->store.p + start, flen))
+        return csv_bad(why, in_quote, "invalid UTF-8 or NUL byte", false);
+    if ((rc = lb_buf_append(&row->store, "", 1)))
+        return rc;
+    row->n++;
+    return 0;
+}
+
 int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
 {
-    int rc = 0;
     const char *why = NULL;
     bool in_quote = false; /* the error was found inside a quoted field */
-    size_t start = 0;
 
     row->n = 0;
     row->store.len = 0;
@@ -113,89 +211,16 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
     row->line = r->line;
 
     for (;;) {
-        if (row->n >= LBC_CSV_FIELDS_MAX) {
-            why = "too many fields";
-            goto bad;
+        int rc = read_field(r, row, &why, &in_quote);
+        if (rc == LB_EBADREQ) {
+            /* Counts the lines it skips, so later line numbers stay right. */
+            skip_record(r, in_quote);
+            row->n = 0;
+            lb_set_err(err, errlen, "line %zu: %s", row->line, why);
+            return rc;
         }
-        rc = row_grow(row);
         if (rc)
-            goto done;
-        start = row->store.len;
-        row->offs[row->n] = start;
-        if (r->pos < r->len && r->buf[r->pos] == '"') {
-            r->pos++;
-            for (;;) {
-                if (r->pos >= r->len) {
-                    why = "unterminated quoted field";
-                    in_quote = true;
-                    goto bad;
-                }
-                /* Copy the run up to the next quote or line end in one go. */
-                size_t run = r->pos;
-                while (run < r->len && r->buf[run] != '"' && r->buf[run] != '\r' &&
-                       r->buf[run] != '\n')
-                    run++;
-                if (run > r->pos) {
-                    rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);
-                    if (rc)
-                        goto done;
-                    r->pos = run;
-                }
-                if (row->store.len - start > LBC_CSV_FIELD_MAX) {
-                    why = "field too long";
-                    in_quote = true; /* the record goes on to the closing quote */
-                    goto bad;
-                }
-                if (r->pos >= r->len)
-                    continue;
-                if (r->buf[r->pos] == '"') {
-                    if (r->pos + 1 < r->len && r->buf[r->pos + 1] == '"') {
-                        rc = lb_buf_append(&row->store, "\"", 1);
-                        if (rc)
-                            goto done;
-                        r->pos += 2;
-                        continue;
-                    }
-                    r->pos++;
-                    break;
-                }
-                /* A newline inside quotes belongs to the field; store it as LF. */
-                eat_eol(r);
-                rc = lb_buf_append(&row->store, "\n", 1);
-                if (rc)
-                    goto done;
-            }
-            if (r->pos < r->len && !field_stop(r->buf[r->pos])) {
-                why = "text after a closing quote";
-                goto bad;
-            }
-        } else {
-            size_t run = r->pos;
-            while (run < r->len && !field_stop(r->buf[run]) && r->buf[run] != '"')
-                run++;
-            if (run < r->len && r->buf[run] == '"') {
-                why = "quote inside an unquoted field (quote the whole field and double the quote)";
-                goto bad;
-            }
-            if (run - r->pos > LBC_CSV_FIELD_MAX) {
-                why = "field too long";
-                goto bad;
-            }
-            rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);
-            if (rc)
-                goto done;
-            r->pos = run;
-        }
-        size_t flen = row->store.len - start;
-        /* An empty field may come before anything is stored (p still NULL): nothing to check. */
-        if (flen && !lb_utf8_valid((const char *)row->store.p + start, flen)) {
-            why = "invalid UTF-8 or NUL byte";
-            goto bad;
-        }
-        rc = lb_buf_append(&row->store, "", 1);
-        if (rc)
-            goto done;
-        row->n++;
+            return rc;
         if (r->pos < r->len && r->buf[r->pos] == ',') {
             r->pos++;
             continue;
@@ -207,11 +232,4 @@ int lbc_csv_next(lbc_csv_t *r, lbc_csv_row_t *row, char *err, size_t errlen)
     for (size_t i = 0; i < row->n; i++)
         row->fields[i] = (char *)row->store.p + row->offs[i];
     return 0;
-bad:
-    skip_record(r, in_quote); /* counts the lines it skips, so later line numbers stay right */
-    row->n = 0;
-    lb_set_err(err, errlen, "line %zu: %s", row->line, why);
-    rc = LB_EBADREQ;
-done:
-    return rc;
 }

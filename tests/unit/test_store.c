@@ -824,24 +824,35 @@ static void children(store_t *s, const char *parent, int digits, child_q_t *q, i
     store_read_end(&t);
 }
 
+/*
+ * Three open cases: a (65010101, two health needs and one income need,
+ * escalated to district, unacknowledged), b (65010202, one health need) and
+ * c (66010101, visited).
+ */
+static void three_cases(store_t *s, store_case_meta_t *a, store_case_meta_t *b,
+                        store_case_meta_t *c)
+{
+    *a = meta_of("65010101", "identified", "30000000001", true);
+    a->needs_open[0] = 2; /* health */
+    a->needs_open[3] = 1; /* income */
+    snprintf(a->esc_level, sizeof a->esc_level, "district");
+    a->overdue = a->unacked = true;
+    *b = meta_of("65010202", "identified", "30000000002", true);
+    b->needs_open[0] = 1;
+    *c = meta_of("66010101", "visited", "30000000003", true);
+    c->visited = true;
+    CU_ASSERT_EQUAL(write_case(s, 1, NULL, a), 0);
+    CU_ASSERT_EQUAL(write_case(s, 2, NULL, b), 0);
+    CU_ASSERT_EQUAL(write_case(s, 3, NULL, c), 0);
+}
+
 static void test_counters(void)
 {
     char *dir = tmpdir_new();
     store_t *s = open_store(dir, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-
-    store_case_meta_t a = meta_of("65010101", "identified", "30000000001", true);
-    a.needs_open[0] = 2; /* health */
-    a.needs_open[3] = 1; /* income */
-    snprintf(a.esc_level, sizeof a.esc_level, "district");
-    a.overdue = a.unacked = true;
-    store_case_meta_t b = meta_of("65010202", "identified", "30000000002", true);
-    b.needs_open[0] = 1;
-    store_case_meta_t c = meta_of("66010101", "visited", "30000000003", true);
-    c.visited = true;
-    CU_ASSERT_EQUAL(write_case(s, 1, NULL, &a), 0);
-    CU_ASSERT_EQUAL(write_case(s, 2, NULL, &b), 0);
-    CU_ASSERT_EQUAL(write_case(s, 3, NULL, &c), 0);
+    store_case_meta_t a, b, c;
+    three_cases(s, &a, &b, &c);
 
     CU_ASSERT_EQUAL(count_of(s, "", "cases"), 3);
     CU_ASSERT_EQUAL(count_of(s, "", "open"), 3);
@@ -888,6 +899,17 @@ static void test_counters(void)
     CU_ASSERT_EQUAL(count_of(s, "", "open"), 2);
     /* cases, visited, closed, state:closed, level:survive: nothing else left. */
     CU_ASSERT_EQUAL(count_total(s, "65010101"), 5);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+static void test_counters_children(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    store_case_meta_t a, b, c;
+    three_cases(s, &a, &b, &c);
 
     /* Children: provinces, then districts of 65, then villages of 650102. */
     child_q_t q;
@@ -911,6 +933,17 @@ static void test_counters(void)
     children(s, "67", 4, &q, 0);
     CU_ASSERT_EQUAL(q.n, 0);
     children(s, "65", 2, &q, LB_EBADREQ);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+static void test_counters_corrupt_old(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    store_case_meta_t a, b, c;
+    three_cases(s, &a, &b, &c);
 
     /* A decrement below zero means old was not what was written. */
     store_case_meta_t bogus = meta_of("67010101", "identified", "30000000009", false);
@@ -924,7 +957,9 @@ static void test_counters(void)
     store_case_meta_t c_over = c;
     c_over.overdue = true;
     CU_ASSERT_EQUAL(write_case(s, 3, &c_over, &c), LB_ECORRUPT);
-    CU_ASSERT_EQUAL(count_of(s, "", "overdue"), 0);
+    /* The refused write left every counter as it was: only case 1 is overdue. */
+    CU_ASSERT_EQUAL(count_of(s, "", "overdue"), 1);
+    CU_ASSERT_EQUAL(count_of(s, "66", "overdue"), 0);
     CU_ASSERT_EQUAL(count_of(s, "66", "cases"), 1);
     store_close(&s);
     tmpdir_free(&dir);
@@ -1649,7 +1684,9 @@ int main(void)
         {"households: one open case", test_households},
         {"house_cases", test_house_cases},
         {"nid add/find", test_nid},
-        {"counters across scopes and children", test_counters},
+        {"counters across scopes", test_counters},
+        {"counters of child scopes", test_counters_children},
+        {"counters refuse an old meta that was never written", test_counters_corrupt_old},
         {"counters when the area changes", test_counters_area_move},
         {"events: append, contiguity, tip, iteration", test_events},
         {"timers: order, replace, clear, first", test_timers},

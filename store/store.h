@@ -32,6 +32,34 @@
 
 #define STORE_SCHEMA_VERSION 1
 
+/*
+ * Conventions of every call below.
+ *
+ * Threads: a store_t is used by one thread at a time (the daemon's loop);
+ * calls on it are not synchronised against each other. A transaction
+ * handle, too, belongs to one thread at a time; read transactions are not
+ * tied to the thread that began them (MDB_NOTLS), so one may be handed on.
+ * A write transaction exists only inside store_write's fn, on its thread.
+ *
+ * Memory: a pointer handed out of the store (a get's value, a callback's
+ * bytes) points into the LMDB map. In a read transaction it stays valid
+ * until the transaction ends; in a write transaction only until the next
+ * write through it or the end of the transaction, whichever comes first.
+ * It may never be written through. Strings a callback receives (area,
+ * state, scope, name) are valid during that call only.
+ *
+ * Errors: 0 or a negative LB_E* code. Besides the codes a function lists,
+ * any call that reads or writes the database can return the storage
+ * errors, translated in one place (store_int.h): LB_ECORRUPT (LMDB found a
+ * damaged page or file, or a stored entry has an impossible length),
+ * LB_ENOMEM, LB_EIO (any other LMDB or system failure); a write can also
+ * return LB_EMAPFULL (store_write grows the map and retries) and
+ * LB_EDISKFULL (the file system is full). LB_EINTERNAL always means the
+ * caller broke the contract: a NULL where an argument is required, a write
+ * through a read transaction or through a parent whose nested child is
+ * open. Out-parameters are left unspecified on error unless stated.
+ */
+
 typedef struct store store_t;
 typedef struct store_txn store_txn_t;
 
@@ -42,69 +70,122 @@ typedef struct {
 } store_opts_t;
 
 /*
- * Opens (creating if needed) the environment in folder dir (which must
- * exist). Refuses a store whose schema version is newer than
- * STORE_SCHEMA_VERSION with LB_EVERSION and a message naming both versions.
- * The map size is at least what the file already uses. err gets a message.
+ * Opens (creating if needed) the environment in folder dir, which must
+ * exist; opts may be NULL (defaults). The map size is at least what the file
+ * already uses. *out is owned by the caller until store_close; NULL on error.
+ * err (may be NULL) gets a message naming dir on every error.
+ * Errors: LB_EINTERNAL (dir or out NULL); LB_ECONFIG (dir too long for a
+ * path); LB_ENOTFOUND (read_only and dir holds no logbook store);
+ * LB_EVERSION (schema version newer than STORE_SCHEMA_VERSION: the message
+ * names both); LB_ECORRUPT (schema version missing, malformed or 0, or not an
+ * LMDB file); LB_EIO (dir missing or not accessible, lock file trouble);
+ * LB_EDISKFULL; LB_ENOMEM.
  */
 int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *err, size_t errlen);
-/* Closes; no transaction may be open. Sets *s to NULL; safe on NULL. */
+/*
+ * Closes and frees. Every transaction must have ended (read transactions
+ * with store_read_end; no store_write running). Sets *s to NULL; safe on
+ * NULL and *s NULL. Pointers obtained from the store become invalid.
+ */
 void store_close(store_t **s);
 
 /* ---- transactions ---- */
 
 /*
- * Runs fn inside one write transaction and commits it (one fsync). When fn
- * or the commit meets a full map (LB_EMAPFULL), the transaction is aborted,
- * the map doubled (up to map_max) and fn run again from the start: fn must
- * have no effects outside the transaction until store_write returns. Any
- * other error from fn aborts and is returned. A disk that is really full
- * returns LB_EDISKFULL. Returns 0 when committed.
+ * Runs fn inside one write transaction and commits it (one fsync). fn
+ * returns 0 to commit; any other value aborts and is returned as it is. The
+ * txn handed to fn is valid only until fn returns, on the calling thread.
+ * When fn or the commit meets a full map (LB_EMAPFULL), the transaction is
+ * aborted, the map doubled (up to map_max) and fn run again from the start:
+ * fn must have no effects outside the transaction until store_write returns.
  * A full map is also retried when fn swallowed the LB_EMAPFULL of a store
- * call (say in an aborted nested transaction) and returned 0. Growing needs
- * every read transaction of this process ended (LB_EINTERNAL otherwise); a
- * map at map_max gives LB_EMAPFULL. Calling store_write from fn is
- * LB_EINTERNAL.
+ * call (say in an aborted nested transaction) and returned 0. Counter changes
+ * (store_case_put) are written just before the commit.
+ * Returns 0 when committed. Errors: fn's own code; LB_EINTERNAL (s or fn
+ * NULL, called from inside fn, fn left a nested transaction open, or the map
+ * must grow while a read transaction of this process is open); LB_EMAPFULL
+ * (the map is at map_max); LB_ECORRUPT (a counter would go below zero: an
+ * old meta given to store_case_put was not what was written); LB_EIO (also
+ * a store opened read_only); LB_EDISKFULL; LB_ENOMEM. Nothing is committed
+ * on any error.
  */
 int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx);
 
 /*
  * A nested transaction inside txn (one per request): commit merges into the
  * parent, abort discards everything it did. The parent must not be used
- * while the child is open.
+ * while the child is open, and the child must be committed or aborted
+ * before fn returns. *child is owned by the caller until then; NULL on error.
+ * begin errors: LB_EINTERNAL (child NULL, parent NULL, a read transaction or
+ * already has an open child); LB_ENOMEM; storage errors.
  */
 int store_nested_begin(store_txn_t *parent, store_txn_t **child);
+/*
+ * Commits the child into its parent. Frees it and sets *child to NULL in
+ * every case. Errors: LB_EINTERNAL (child NULL, or it had an open child of its
+ * own: everything it did is discarded); storage errors from the commit
+ * (nothing merged, the child discarded); LB_ENOMEM merging its counter
+ * changes after the commit: the parent then holds the child's writes but not
+ * all its counter changes, so the caller must fail the whole store_write.
+ */
 int store_nested_commit(store_txn_t **child);
+/* Discards the child and everything it did; sets *child to NULL; safe on NULL and *child NULL. */
 void store_nested_abort(store_txn_t **child);
 
-/* A read-only snapshot of the last commit. */
+/*
+ * A read-only snapshot of the last commit (a reset handle is reused when
+ * one is cached). *txn is owned by the caller until store_read_end; NULL on
+ * error. While it is open the map cannot grow (store_write fails with
+ * LB_EINTERNAL if it must): keep read transactions short.
+ * Errors: LB_EINTERNAL (s or txn NULL); LB_ENOMEM; LB_EIO (e.g. LMDB's
+ * reader table is full); other storage errors.
+ */
 int store_read_begin(store_t *s, store_txn_t **txn);
+/*
+ * Ends a read transaction: every pointer obtained through it becomes
+ * invalid. Sets *txn to NULL; safe on NULL and *txn NULL.
+ */
 void store_read_end(store_txn_t **txn);
 
 /*
- * Doubles the map now (bounded by map_max: LB_EMAPFULL there). No
- * transaction of this process may be open: LB_EINTERNAL inside store_write
- * or while a read transaction is open.
+ * Doubles the map now (bounded by map_max). Errors: LB_EINTERNAL (s NULL,
+ * inside store_write, or a read transaction is open); LB_EMAPFULL (already at
+ * map_max); LB_EIO.
  */
 int store_grow(store_t *s);
 
 /* ---- meta ---- */
 
-/* Reads a u64 meta value; *v = 0 and 0 returned when absent. */
+/*
+ * Reads a u64 meta value: 0 with *v, or 0 and *v = 0 when absent.
+ * Errors: LB_EINTERNAL (an argument NULL, name empty); LB_ECORRUPT (the value
+ * is not 8 bytes); storage errors.
+ */
 int store_meta_get_u64(store_txn_t *txn, const char *name, uint64_t *v);
+/* Writes a u64 meta value (write txn). Errors: LB_EINTERNAL; storage errors. */
 int store_meta_put_u64(store_txn_t *txn, const char *name, uint64_t v);
-/* Blob meta. get: LB_ENOTFOUND when absent; *p valid until the txn ends. */
+/*
+ * Blob meta. get: 0 with *p and *len (*p valid as the conventions say);
+ * LB_ENOTFOUND when absent; LB_EINTERNAL (an argument NULL, name empty);
+ * storage errors. put (write txn; the bytes are copied): LB_EINTERNAL (also p
+ * NULL with len > 0); storage errors.
+ */
 int store_meta_get(store_txn_t *txn, const char *name, const void **p, size_t *len);
 int store_meta_put(store_txn_t *txn, const char *name, const void *p, size_t len);
 
-/* Allocates the next case id (1, 2, ...). */
+/*
+ * Allocates the next case id (1, 2, ...) in a write transaction; an aborted
+ * transaction gives the id back. Errors: LB_EINTERNAL (id NULL, a read txn,
+ * the ids are exhausted); LB_ECORRUPT; storage errors.
+ */
 int store_next_case_id(store_txn_t *txn, uint64_t *id);
 
 /* ---- cases ---- */
 
 /*
  * What the store must know about a case to keep its indexes and counters.
- * The caller computes it from the case before and after a change.
+ * The caller computes it from the case before and after a change. Every
+ * string is NUL-terminated within its field.
  */
 typedef struct {
     char area[9];
@@ -122,38 +203,64 @@ typedef struct {
 } store_case_meta_t;
 
 /*
- * Writes a case: case bytes, its list summary bytes, the area/state index,
- * the households map (open case id, removed when !open), house_cases, and
- * the counters of every scope the area belongs to ("" = all, then 2, 4, 6, 8
- * digit prefixes). old is the meta as last written (NULL for a new case).
- * summary NULL (slen 0) keeps the stored summary as it is (an update that
- * changes nothing a list shows writes one page less); a new case needs one.
- * LB_EEXIST (nothing written) when meta is open and the household's open
- * case is another one; LB_ECORRUPT when old does not match the indexes
- * (an index entry missing, a counter that would go below zero).
+ * Writes a case (write txn): case bytes, its list summary bytes, the
+ * area/state and overdue indexes, the households map (open case id, removed
+ * when !open), house_cases, and the counters of every scope the area belongs
+ * to ("" = all, then 2, 4, 6, 8 digit prefixes). old is the meta as last
+ * written (NULL for a new case). summary NULL (slen 0) keeps the stored
+ * summary as it is (an update that changes nothing a list shows writes one
+ * page less); a new case needs one. The bytes are copied.
+ * Errors: LB_EEXIST (nothing written) when meta is open and the household's
+ * open case is another one; LB_ECORRUPT when old does not match the indexes
+ * (an index entry missing); LB_EINTERNAL (a read txn, id 0, meta NULL, a meta
+ * string not terminated or area/state empty, data or summary NULL with a
+ * length, a new case without summary); storage errors. Other errors may
+ * leave part of the case written: abort the (nested) transaction. A counter
+ * that would go below zero (old wrong) is found when the counters are
+ * written: store_write then fails with LB_ECORRUPT.
  */
 int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
                    const store_case_meta_t *meta, const void *data, size_t len,
                    const void *summary, size_t slen);
-/* Case bytes, valid until the transaction ends. LB_ENOTFOUND. */
+/*
+ * A case's bytes (get) or its list summary bytes (summary): 0 with *data and
+ * *len (valid as the conventions say); LB_ENOTFOUND; LB_EINTERNAL (an
+ * argument NULL); storage errors.
+ */
 int store_case_get(store_txn_t *txn, uint64_t id, const void **data, size_t *len);
 int store_case_summary(store_txn_t *txn, uint64_t id, const void **data, size_t *len);
 
-/* The open case of a household: 0 and *id, or LB_ENOTFOUND. */
+/*
+ * The open case of a household: 0 and *id; LB_ENOTFOUND when it has none;
+ * LB_EBADREQ (house_id empty or over 11 bytes); LB_EINTERNAL (an argument
+ * NULL); LB_ECORRUPT; storage errors.
+ */
 int store_household_open_case(store_txn_t *txn, const char *house_id, uint64_t *id);
 /*
- * Every case of a household, oldest first; fn returns non-zero to stop, and
- * a negative value is returned as the error.
+ * Every case of a household, oldest first; fn returns 0 to go on, > 0 to
+ * stop (0 returned), < 0 an error returned as it is. fn must not write
+ * through txn. 0 also when the household has no case. Errors: LB_EBADREQ
+ * (house_id empty or over 11 bytes); LB_EINTERNAL; fn's; storage errors.
  */
 int store_house_cases(store_txn_t *txn, const char *house_id,
                       int (*fn)(uint64_t id, void *ctx), void *ctx);
 
 /* ---- personal data ---- */
 
+/*
+ * The sealed personal data of a case: put (write txn, bytes copied,
+ * replacing any earlier) and get (0 with *sealed valid as the conventions
+ * say; LB_ENOTFOUND). Errors of both: LB_EINTERNAL (an argument NULL, a read
+ * txn for put, sealed NULL with len > 0); storage errors.
+ */
 int store_pii_put(store_txn_t *txn, uint64_t id, const void *sealed, size_t len);
 int store_pii_get(store_txn_t *txn, uint64_t id, const void **sealed, size_t *len);
+/* Files case id under a national-id hash (write txn; idempotent). Errors: LB_EINTERNAL; storage. */
 int store_nid_add(store_txn_t *txn, const uint8_t hash[32], uint64_t id);
-/* Every case id filed under hash, in id order; fn as for store_house_cases. */
+/*
+ * Every case id filed under hash, in id order; fn and its returns as for
+ * store_house_cases. Errors: LB_EINTERNAL (an argument NULL); fn's; storage.
+ */
 int store_nid_find(store_txn_t *txn, const uint8_t hash[32], int (*fn)(uint64_t id, void *ctx),
                    void *ctx);
 
@@ -161,17 +268,24 @@ int store_nid_find(store_txn_t *txn, const uint8_t hash[32], int (*fn)(uint64_t 
 
 /*
  * Walks the area/state index in (area, state, id) order over cases whose area
- * starts with area_prefix ("" = all) and, when state is non-NULL, whose state
- * equals it, starting strictly after the position (after_area, after_state,
- * after_id) when after_area is non-NULL. fn gets the case id, its area and
- * state and the summary bytes; it returns 0 to go on, 1 to stop, <0 error.
+ * starts with area_prefix (NULL or "" = all) and, when state is non-NULL,
+ * whose state equals it, starting strictly after the position (after_area,
+ * after_state, after_id) when after_area is non-NULL (after_state NULL =
+ * ""). fn gets the case id, its area and state (valid during the call) and
+ * the summary bytes (valid as the conventions say); it returns 0 to go on, >
+ * 0 to stop (0 returned), < 0 an error returned as it is. fn must not write
+ * through txn.
+ * Errors: LB_EBADREQ (area_prefix or after_area over 8 bytes, state empty or
+ * over 63 bytes, after_state over 63 bytes); LB_EINTERNAL (txn or fn NULL);
+ * LB_ECORRUPT (a malformed index key, an indexed case without summary); fn's;
+ * storage errors.
  */
 typedef int (*store_list_fn)(uint64_t id, const char *area, const char *state,
                              const void *summary, size_t slen, void *ctx);
 int store_list(store_txn_t *txn, const char *area_prefix, const char *state,
                const char *after_area, const char *after_state, uint64_t after_id,
                store_list_fn fn, void *ctx);
-/* The same walk over the overdue cases only (meta.overdue), in the same order. */
+/* The same walk over the overdue cases only (meta.overdue), in the same order, same errors. */
 int store_list_overdue(store_txn_t *txn, const char *area_prefix, const char *state,
                        const char *after_area, const char *after_state, uint64_t after_id,
                        store_list_fn fn, void *ctx);
@@ -182,57 +296,100 @@ int store_list_overdue(store_txn_t *txn, const char *area_prefix, const char *st
  * Counters per scope ("" = everything, else an area prefix of 2/4/6/8 digits):
  *   cases open visited assisted resolved closed overdue unacked
  *   state:NAME  need:DIMENSION  level:LEVEL  esc:LEVEL
- * fn(scope, name, value) for every non-zero counter of scope, in name order;
- * fn returns 0 to go on, >0 to stop (0 returned), <0 an error returned.
+ * fn(scope, name, value) for every non-zero counter of scope (NULL = ""), in
+ * name order; scope and name are valid during the call; fn returns 0 to go
+ * on, > 0 to stop (0 returned), < 0 an error returned as it is.
+ * Counter changes are summed in memory and written when the write
+ * transaction commits, so a write transaction does not see its own changes
+ * here.
+ * Errors: LB_EBADREQ (scope over 8 bytes); LB_EINTERNAL (txn or fn NULL);
+ * LB_ECORRUPT (a malformed counter entry); fn's; storage errors.
  */
-/* Counter changes are summed in memory and written when the write transaction commits,
- * so a write transaction does not see its own changes here. */
 typedef int (*store_count_fn)(const char *scope, const char *name, uint64_t value, void *ctx);
 int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *ctx);
 /*
- * The same for every child scope of parent with digits total length
- * (parent "65", digits 4: every district of province 65), in scope order.
+ * The same for every child scope of parent (NULL = "") with digits total
+ * length (parent "65", digits 4: every district of province 65), in scope
+ * order. Errors as store_counts, and LB_EBADREQ when digits is not greater
+ * than parent's length or over 8.
  */
 int store_counts_children(store_txn_t *txn, const char *parent, int digits, store_count_fn fn,
                           void *ctx);
 
 /* ---- events ---- */
 
-/* The last seq (0 when none) and its chain value (zeros when none). */
+/*
+ * The last seq (0 when none) and its chain value (zeros when none).
+ * Errors: LB_EINTERNAL (an argument NULL); LB_ECORRUPT; storage errors.
+ */
 int store_event_tip(store_txn_t *txn, uint64_t *seq, uint8_t chain[32]);
 /*
- * Appends an event; seq must be tip + 1 (else LB_EINTERNAL). chain is the
- * new chain value, kept as the tip for the next append.
+ * Appends an event (write txn; bytes copied); chain is the new chain value,
+ * kept as the tip for the next append. Errors: LB_EINTERNAL (seq is not tip
+ * + 1, body NULL with len > 0, chain NULL, a read txn); LB_ECORRUPT; storage
+ * errors.
  */
 int store_event_append(store_txn_t *txn, uint64_t seq, const void *body, size_t len,
                        const uint8_t chain[32]);
+/*
+ * An event's body as published: 0 with *body valid as the conventions say;
+ * LB_ENOTFOUND; LB_EINTERNAL (an argument NULL); storage errors.
+ */
 int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *len);
-/* Events with seq > after in order; fn returns 0 go on, 1 stop, <0 error. */
+/*
+ * Events with seq > after in order; body valid as the conventions say; fn
+ * returns 0 go on, > 0 stop (0 returned), < 0 an error returned as it is; fn
+ * must not write through txn. Errors: LB_EINTERNAL (txn or fn NULL);
+ * LB_ECORRUPT; fn's; storage errors.
+ */
 int store_events(store_txn_t *txn, uint64_t after,
                  int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx);
-/* Overwrites a stored body (tests of tamper detection only). */
+/*
+ * Overwrites a stored body (tests of tamper detection only; write txn).
+ * Errors: LB_ENOTFOUND (no such event); LB_EINTERNAL; storage errors.
+ */
 int store_event_overwrite_for_test(store_txn_t *txn, uint64_t seq, const void *body, size_t len);
 
 /* ---- timers ---- */
 
-/* Sets the one pending timer of a case (replacing any previous one). */
+/*
+ * Sets the one pending timer of a case, replacing any previous one (write
+ * txn). Errors: LB_EINTERNAL; LB_ECORRUPT (the timer indexes disagree);
+ * storage errors.
+ */
 int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step);
-/* Removes the pending timer of a case (no error when none). */
+/* Removes the pending timer of a case (write txn; 0 when none). Errors as store_timer_set. */
 int store_timer_clear(store_txn_t *txn, uint64_t id);
-/* The earliest timer: 0 with due, id and step, or LB_ENOTFOUND. */
+/*
+ * The earliest timer, by (due, case id): 0 with due, id and step;
+ * LB_ENOTFOUND when none; LB_EINTERNAL (an argument NULL); LB_ECORRUPT;
+ * storage errors.
+ */
 int store_timer_first(store_txn_t *txn, int64_t *due, uint64_t *id, uint32_t *step);
 
 /* ---- idempotency ---- */
 
 /*
  * The stored reply for (client, request id), when stored at or after
- * not_before: 0 with reply valid until the txn ends, or LB_ENOTFOUND.
+ * not_before: 0 with *reply valid as the conventions say; LB_ENOTFOUND
+ * (none, or older); LB_EBADREQ (req_id empty or over 255 bytes);
+ * LB_EINTERNAL (an argument NULL); LB_ECORRUPT; storage errors.
  */
 int store_idem_get(store_txn_t *txn, const uint8_t client[32], const char *req_id,
                    int64_t not_before, const void **reply, size_t *len);
+/*
+ * Stores (or replaces) the reply for (client, request id) at time at (write
+ * txn; bytes copied). Errors: LB_EBADREQ (req_id empty or over 255 bytes);
+ * LB_EINTERNAL (client, req_id NULL, reply NULL with len > 0, a read txn);
+ * LB_ECORRUPT; storage errors.
+ */
 int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_id, int64_t at,
                    const void *reply, size_t len);
-/* Removes records stored before `before`, at most max of them; *removed. */
+/*
+ * Removes records stored before `before`, oldest first, at most max of them
+ * (write txn); *removed = how many (0 on error). Errors: LB_EINTERNAL
+ * (removed NULL, a read txn); LB_ECORRUPT; storage errors.
+ */
 int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *removed);
 
 /* ---- whole-store ---- */
@@ -245,16 +402,24 @@ typedef struct {
     uint64_t timers;
     uint64_t idem;
 } store_stats_t;
+/*
+ * Sizes of the last commit, in a read transaction of its own (so not inside
+ * store_write's view). Errors: LB_EINTERNAL (an argument NULL); the errors of
+ * store_read_begin; storage errors. *st is zeroed first.
+ */
 int store_stats(store_t *s, store_stats_t *st);
 
 /*
- * A consistent, compacted copy of the environment into folder path (created
- * when missing, must be empty); *bytes = size of the copy. LB_EEXIST when
- * the folder already holds a data.mdb.
+ * A consistent, compacted copy of the last commit into folder path (created
+ * 0700 when missing); *bytes = size of the copy (0 on error). Writes may go
+ * on meanwhile. Errors: LB_EEXIST (the folder already holds a data.mdb);
+ * LB_EBADREQ (path too long); LB_EINTERNAL (an argument NULL, path empty);
+ * LB_EIO (the folder cannot be created, e.g. its parent is missing);
+ * LB_EDISKFULL; storage errors.
  */
 int store_backup(store_t *s, const char *path, uint64_t *bytes);
 
-/* The LMDB data file path, for tools and tests. */
+/* The LMDB data file path, for tools and tests: valid until store_close; NULL when s is NULL. */
 const char *store_path(const store_t *s);
 
 #endif

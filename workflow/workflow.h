@@ -3,6 +3,14 @@
  * case state machine (PROTOCOL.md sections 4 and 5). Nothing here reads a
  * clock or does I/O after loading: time, the case and the actor come in as
  * arguments, which is what lets the engine be tested exhaustively.
+ *
+ * Threads: no global state. A loaded wf_catalog_t or wf_set_t is never
+ * changed after its load returns, so any number of threads may read it at
+ * once until it is destroyed; a wf_case_t is used by one thread at a time.
+ * Errors: 0 or a negative LB_E* code; loaders write "file:line:column:
+ * message" (or "file: message") into err, which may be NULL when errlen is
+ * 0. Strings and values a getter returns are borrowed from their owner (the
+ * set, the catalog, the case) and valid until it is destroyed or changed.
  */
 #ifndef WF_WORKFLOW_H
 #define WF_WORKFLOW_H
@@ -32,7 +40,7 @@ int wf_dimension_index(const char *dim);
 /* Household progress levels. */
 #define WF_NPROGRESS LB_NPROGRESS
 #define wf_progress_levels lb_progress_levels
-/* Roles of PROTOCOL.md section 6. */
+/* Roles of PROTOCOL.md section 6 (static storage). */
 extern const char *const wf_roles[4]; /* field committee reporter admin */
 
 /* ---------------------------------------------------------------------- */
@@ -66,14 +74,20 @@ typedef struct wf_catalog wf_catalog_t;
  * Loads the indicator catalog (config/indicators.yaml):
  *   indicators:
  *     - { code: bmn1, dimension: health, th: "...", en: "..." }
- * On error returns LB_ECONFIG and writes "file:line:column: message" to err.
+ * *out is owned by the caller (wf_catalog_destroy); NULL on error.
+ * Errors: LB_ECONFIG (unreadable file, YAML refused as for wf_yaml_load_val,
+ * or a catalog rule broken: unknown or missing keys, unknown dimension,
+ * duplicate code, no indicators or more than 4096) with "file:line:column:
+ * message" in err; LB_ENOMEM ("file: out of memory").
  */
 int wf_catalog_load(const char *path, wf_catalog_t **out, char *err, size_t errlen);
+/* Frees the catalog and sets *cat to NULL; safe on NULL and *cat NULL. */
 void wf_catalog_destroy(wf_catalog_t **cat);
-/* The dimension of an indicator code, or NULL when the code is unknown. */
+/* The dimension of an indicator code (an lb_dimensions string), or NULL when unknown. */
 const char *wf_catalog_dimension(const wf_catalog_t *cat, const char *code);
+/* The number of indicators. */
 size_t wf_catalog_count(const wf_catalog_t *cat);
-/* [{code, dimension, th, en}] as a new value (NULL on ENOMEM). */
+/* [{code, dimension, th, en}] as a new value owned by the caller; NULL on ENOMEM. */
 lb_val_t *wf_catalog_describe(const wf_catalog_t *cat);
 
 /* ---------------------------------------------------------------------- */
@@ -86,18 +100,30 @@ typedef struct wf_def wf_def_t; /* one workflow at one version */
 /*
  * Loads every *.yaml file of a folder (path is a directory) or one file
  * (path is a regular file), validating each against PROTOCOL.md section 5.
- * The whole load fails on the first invalid file: LB_ECONFIG with
- * "file:line:column: message" in err. Two files with the same name and
- * version are an error too.
+ * *out is owned by the caller (wf_set_destroy); NULL on error.
+ * Errors: LB_ECONFIG, with "file:line:column: message" in err, when path
+ * cannot be opened, a folder holds no *.yaml file (or too many), a file
+ * cannot be read or is refused (YAML rules as for wf_yaml_load_val, then
+ * the schema) or two files define the same name and version: the whole
+ * load fails on the first; LB_ENOMEM.
  */
 int wf_set_load(const char *path, wf_set_t **out, char *err, size_t errlen);
-/* The same for an explicit list of files. */
+/* The same for an explicit list of n files (n may be 0: an empty set). Same errors. */
 int wf_set_load_files(const char *const *paths, size_t n, wf_set_t **out, char *err, size_t errlen);
-/* Parses one workflow from YAML text in memory (fuzzing, tests). name is used in messages. */
+/*
+ * Parses one workflow from YAML text in memory (fuzzing, tests); name
+ * stands for the file in messages. text need not be NUL-terminated. Same
+ * errors as wf_set_load.
+ */
 int wf_set_load_text(const char *name, const char *text, size_t len, wf_set_t **out, char *err,
                      size_t errlen);
+/* Frees the set and every definition in it; sets *set to NULL; safe on NULL and *set NULL. */
 void wf_set_destroy(wf_set_t **set);
 
+/*
+ * Lookups. Definitions and their strings are borrowed from the set and valid
+ * until wf_set_destroy.
+ */
 /* The definition with that name and version; version 0 = the newest. NULL if none. */
 const wf_def_t *wf_set_get(const wf_set_t *set, const char *name, int64_t version);
 size_t wf_set_count(const wf_set_t *set);
@@ -106,16 +132,21 @@ const wf_def_t *wf_set_at(const wf_set_t *set, size_t i);
 
 const char *wf_def_name(const wf_def_t *def);
 int64_t wf_def_version(const wf_def_t *def);
+/* The initial state's name. */
 const char *wf_def_initial(const wf_def_t *def);
-/* true when the state exists and is terminal; *outcome "resolved" or "closed". */
+/*
+ * true when the state exists and is terminal; then *outcome (outcome may be
+ * NULL) is "resolved" or "closed" (static storage).
+ */
 bool wf_def_is_terminal(const wf_def_t *def, const char *state, const char **outcome);
 bool wf_def_has_state(const wf_def_t *def, const char *state);
 
 /*
- * The definition as a value: full=false gives the workflow.list entry
- * {name, version, initial, states: [str], terminal: [str]}; full=true the
- * workflow.get result (title, states with escalate steps, actions with from,
- * to, roles, require, record, restart_timers). NULL on ENOMEM.
+ * The definition as a new value owned by the caller: full=false gives the
+ * workflow.list entry {name, version, initial, states: [str], terminal:
+ * [str]}; full=true the workflow.get result (title, states with escalate
+ * steps, actions with from, to, roles, require, record, restart_timers).
+ * NULL on ENOMEM.
  */
 lb_val_t *wf_def_describe(const wf_def_t *def, bool full);
 
@@ -172,21 +203,25 @@ typedef struct {
                           that case.history needs no index of its own) */
 } wf_case_t;
 
-/* Zero-initialises c with empty record arrays. LB_ENOMEM on failure. */
+/*
+ * Zero-initialises c with empty record arrays, owned by c until
+ * wf_case_clear. 0, or LB_ENOMEM (c then zeroed).
+ */
 int wf_case_init(wf_case_t *c);
-/* Frees what c owns and zeroes it; safe on a zeroed case. */
+/* Frees what c owns and zeroes it; safe on NULL and on a zeroed case. */
 void wf_case_clear(wf_case_t *c);
 
 /* overdue (fired_in_state > 0) */
 bool wf_case_overdue(const wf_case_t *c);
-/* The newest escalation, or NULL. */
+/* The newest escalation (borrowed: valid until c changes), or NULL. */
 const wf_escalation_t *wf_case_latest_esc(const wf_case_t *c);
-/* Open needs per dimension, in wf_dimensions order. */
+/* Open needs per dimension into out, in lb_dimensions order. */
 void wf_case_needs_open(const wf_case_t *c, uint32_t out[WF_NDIM]);
 
 /*
- * The case as a value (the stored form and the core of the case.get view,
- * PROTOCOL.md section 4, without household). NULL on ENOMEM.
+ * The case as a new value owned by the caller (the stored form and the core
+ * of the case.get view, PROTOCOL.md section 4, without household). NULL on
+ * ENOMEM.
  */
 lb_val_t *wf_case_to_val(const wf_case_t *c);
 /*
@@ -198,17 +233,26 @@ lb_val_t *wf_case_to_val(const wf_case_t *c);
 lb_val_t *wf_case_to_val_lent(const wf_case_t *c);
 void wf_case_val_return(lb_val_t **v);
 
-/* The reverse; c must be zeroed. LB_ECORRUPT when v is not a case. */
+/*
+ * The reverse: fills c (which must be zeroed) from v, copying; c then owns
+ * what it holds (wf_case_clear). v is only read. Unknown keys are ignored.
+ * Errors: LB_ECORRUPT when v is NULL or not a case (a key missing, of the
+ * wrong type or out of range); LB_ENOMEM. On error c is left zeroed.
+ */
 int wf_case_from_val(const lb_val_t *v, wf_case_t *c);
 /*
  * The same, but moves the record lists out of v instead of copying them (v is
  * left a valid value with nil in their place): for a value about to be freed.
  */
 int wf_case_from_val_take(lb_val_t *v, wf_case_t *c);
-/* Appends an event seq to the case's history. */
+/* Appends an event seq to the case's history. 0, or LB_ENOMEM. */
 int wf_case_add_event(wf_case_t *c, uint64_t seq);
 
-/* Error detail from the engine: code is the returned error, field may be "". */
+/*
+ * Error detail from the engine: code is the returned error, field may be "".
+ * Every engine call taking a wf_error_t * accepts NULL for it and zeroes it
+ * first.
+ */
 typedef struct {
     int code;
     char field[WF_NAME_MAX];
@@ -220,8 +264,10 @@ typedef struct {
  * the initial state's timers, one open need per deprived indicator (an array
  * of strings, may be NULL). c must be initialised and have id, case_id,
  * house_id, area, source, team set by the caller; workflow and version are
- * set here. Errors: LB_EBADREQ for an indicator not in the catalog (field
- * "deprived").
+ * set here; deprived is only read. Errors: LB_EBADREQ (field "deprived")
+ * when deprived is neither NULL, nil nor an array of strings, or names an
+ * indicator not in the catalog; LB_ENOMEM. On error c may be partly set and
+ * should be cleared by the caller.
  */
 int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
             int64_t now, wf_error_t *err);
@@ -244,6 +290,7 @@ typedef struct {
     lb_val_t *event_data;   /* what the event carries as data (owned; may be NULL) */
 } wf_outcome_t;
 
+/* Frees o->event_data and zeroes o; safe on a zeroed outcome. */
 void wf_outcome_clear(wf_outcome_t *o);
 
 /*
@@ -251,10 +298,15 @@ void wf_outcome_clear(wf_outcome_t *o);
  * (else LB_EINVALID with message naming it), the case is in one of its
  * from-states (LB_EINVALID), the role may run it (LB_EFORBIDDEN; admin
  * always may), required data keys present and records valid against
- * PROTOCOL.md section 4 and the catalog (LB_EGUARD with field). On success c
- * has the new state, appended record (kept ordered by at), updated needs,
- * team and level, and timers; on error c may be partly changed and must be
- * discarded by the caller.
+ * PROTOCOL.md section 4 and the catalog, data a map, team and level valid,
+ * the engine's rules for entering a terminal state (LB_EGUARD with field);
+ * then LB_ENOMEM. act and its data are only read (copied into the case).
+ * On success c has the new state, appended record (kept ordered by at),
+ * updated needs, team and level, and timers, and *out is filled: its kind
+ * and record are static strings, event_data is owned by out
+ * (wf_outcome_clear). On a check's error c is unchanged; on LB_ENOMEM c may
+ * be partly changed and must be discarded by the caller. *out is zeroed
+ * first and left without data on error.
  */
 int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const wf_act_t *act,
              wf_outcome_t *out, wf_error_t *err);
@@ -262,22 +314,28 @@ int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const w
 /*
  * Fires the earliest pending timer of c when its due time is <= now: removes
  * it from c->timers, appends the escalation (at = due), increments
- * fired_in_state. Returns 1 and fills *fired when one fired, 0 when none is
- * due. The caller loops to catch up on several steps.
+ * fired_in_state. Returns 1 and fills *fired (fired may be NULL) when one
+ * fired, 0 when none is due; LB_ENOMEM, or LB_ETOOLARGE when the case holds
+ * UINT32_MAX escalations already (c unchanged on both). The caller loops to
+ * catch up on several steps.
  */
 int wf_fire_due(wf_case_t *c, int64_t now, wf_escalation_t *fired);
 
-/* The earliest pending due time into *due: 1, or 0 when none. */
+/* The earliest pending due time into *due (due may be NULL): 1, or 0 when none. */
 int wf_next_due(const wf_case_t *c, int64_t *due);
 
 /*
- * Acknowledges the newest escalation: acked_at = now, acked_by = actor.
- * LB_ENOTFOUND when the case has no escalation, LB_ECONFLICT when the newest
- * is already acknowledged.
+ * Acknowledges the newest escalation: acked_at = now (1 when now <= 0, as 0
+ * means "not acknowledged"), acked_by = actor (NULL = "", truncated to fit);
+ * *acked (may be NULL) gets a copy. LB_ENOTFOUND when the case has no
+ * escalation, LB_ECONFLICT when the newest is already acknowledged.
  */
 int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked);
 
-/* Parses "7d", "12h", "30m", "45s" into ms. 0, or LB_ECONFIG. */
+/*
+ * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).
+ * 0, or LB_ECONFIG (NULL, no digits, zero, another unit, or overflow).
+ */
 int wf_parse_duration(const char *s, int64_t *ms);
 
 #endif

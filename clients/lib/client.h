@@ -5,7 +5,14 @@
  * pipelined sends, an event subscriber that repairs gaps (the Clone pattern),
  * and the small text helpers the command-line tools share.
  *
- * Objects are not thread-safe: use one lbc_t (and its subscribers) per thread.
+ * Threads: objects are not thread-safe. An lbc_t and the subscribers that
+ * borrow it are used by one thread at a time (one per thread is simplest);
+ * functions that take no lbc_t or lbc_sub_t keep no shared state and may be
+ * called from any thread (lbc_default_paths reads the environment).
+ * Errors: 0 or a negative LB_E* code; err (may be NULL) gets a reason.
+ * A reply, body or value handed out through an out-parameter is owned by
+ * the caller (lb_val_free); a pointer returned by a getter is borrowed from
+ * its argument and valid as long as that is.
  */
 #ifndef LBC_CLIENT_H
 #define LBC_CLIENT_H
@@ -67,7 +74,7 @@ typedef struct {
     void *zmq_ctx;  /* borrowed ZeroMQ context (must outlive the lbc_t); NULL = own one */
 } lbc_opts_t;
 
-/* Zeroes *o and sets timeout_ms and retries to their defaults. */
+/* Zeroes *o and sets timeout_ms and retries to their defaults. Cannot fail. */
 void lbc_opts_init(lbc_opts_t *o);
 
 /*
@@ -84,10 +91,18 @@ int lbc_connect(const lbc_opts_t *opts, lbc_t **out, char *err, size_t errlen);
 /* Closes the socket (pending messages are dropped), frees, sets *c NULL. Safe on NULL. */
 void lbc_destroy(lbc_t **c);
 
-/* The ZeroMQ context the client uses (its own or the borrowed one). */
+/*
+ * The ZeroMQ context the client uses (its own or the borrowed one), NULL
+ * when c is NULL. Borrowed: valid until lbc_destroy (its own) or as long as
+ * the lender keeps it. ZeroMQ contexts themselves are thread-safe.
+ */
 void *lbc_zmq_ctx(const lbc_t *c);
 
-/* Writes a fresh request id: LBC_ID_LEN random hex characters and a NUL. */
+/*
+ * Writes a fresh request id: LBC_ID_LEN random hex characters (libsodium's
+ * randombytes) and a NUL. Cannot fail; aborts the process only when the
+ * system has no entropy source at all. Any thread.
+ */
 void lbc_new_id(char out[LBC_ID_LEN + 1]);
 
 /*
@@ -104,8 +119,9 @@ void lbc_new_id(char out[LBC_ID_LEN + 1]);
  * Returns 0 when a reply arrived, whether ok or an error reply (see
  * lbc_reply_ok); LB_EUNAVAIL when no reply came after the last try (err
  * says so, and names a refused CURVE handshake when one was seen);
- * LB_EBADREQ (no op, args not a map, id not 1-64 bytes); LB_EIO (ZeroMQ
- * error); LB_ENOMEM.
+ * LB_EBADREQ (c or reply NULL, no op, args not a map, id not 1-64 bytes);
+ * LB_EIO (ZeroMQ error, or a new socket could not be made for a retry);
+ * LB_ENOMEM.
  */
 int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
              size_t errlen);
@@ -119,17 +135,20 @@ int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, c
 int lbc_call_ok(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
                 size_t errlen);
 
-/* lbc_call with a caller-chosen request id (1-64 bytes), e.g. to resume a retry. */
+/*
+ * lbc_call with a caller-chosen request id (1-64 bytes), e.g. to resume a
+ * retry. Same returns and ownership as lbc_call.
+ */
 int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
                 char *err, size_t errlen);
 
-/* true when reply is a map with ok: true. */
+/* true when reply is a map with ok: true (false for NULL). */
 bool lbc_reply_ok(const lb_val_t *reply);
 
 /* The reply's result (borrowed from reply), or NULL when not ok or absent. */
 const lb_val_t *lbc_reply_result(const lb_val_t *reply);
 
-/* The reply's id (borrowed), or "" when absent. */
+/* The reply's id (borrowed from reply), or "" (static) when absent. */
 const char *lbc_reply_id(const lb_val_t *reply);
 
 /*
@@ -142,7 +161,10 @@ const char *lbc_reply_id(const lb_val_t *reply);
 int lbc_reply_error(const lb_val_t *reply, const char **code, const char **message,
                     const char **field);
 
-/* The LB_E* for a wire error code ("not_found" -> LB_ENOTFOUND); LB_EINTERNAL if unknown. */
+/*
+ * The LB_E* for a wire error code ("not_found" -> LB_ENOTFOUND); LB_EINTERNAL
+ * when unknown or NULL. Any thread.
+ */
 int lbc_errcode_parse(const char *code);
 
 /* ---------------------------------------------------------------------- */
@@ -152,15 +174,17 @@ int lbc_errcode_parse(const char *code);
 /*
  * Sends one request without waiting for its reply; pair with lbc_recv and
  * match replies by lbc_reply_id. No retries. id: 1-64 bytes (lbc_new_id).
- * Returns 0; LB_EBADREQ; LB_EUNAVAIL when the send queue stayed full for
- * timeout_ms; LB_EIO; LB_ENOMEM.
+ * args is borrowed for the call only.
+ * Returns 0; LB_EBADREQ (c NULL, no op, args not a map, bad id);
+ * LB_EUNAVAIL when the send queue stayed full for timeout_ms; LB_EIO;
+ * LB_ENOMEM.
  */
 int lbc_send(lbc_t *c, const char *id, const char *op, const lb_val_t *args);
 
 /*
  * Receives the next reply, whatever its id. timeout_ms < 0 waits forever.
- * *reply owned by the caller. Returns 0; LB_EUNAVAIL on timeout; LB_EIO.
- * Undecodable replies are dropped.
+ * *reply owned by the caller, NULL on error. Returns 0; LB_EUNAVAIL on
+ * timeout; LB_EBADREQ (c or reply NULL); LB_EIO; LB_ENOMEM. Undecodable replies are dropped.
  */
 int lbc_recv(lbc_t *c, int timeout_ms, lb_val_t **reply);
 
@@ -186,7 +210,10 @@ typedef struct {
  * keys, subscribed to the prefixes and to "hb". The subscriber borrows req
  * (which must outlive it) for events.since requests. It first catches up from
  * after_seq with events.since; when the daemon cannot be reached then, the
- * catch-up is retried by lbc_sub_next.
+ * catch-up is retried by lbc_sub_next. opts need not outlive the call
+ * (the topics are copied).
+ * *out is owned by the caller (lbc_sub_destroy, before req is destroyed);
+ * NULL on error. It is used on req's thread.
  * Returns 0; LB_EBADREQ (no endpoint); LB_EUNAVAIL (LBC_SEQ_NOW and ping
  * failed); an error reply's LB_E* (e.g. LB_EFORBIDDEN) from the catch-up;
  * LB_EIO; LB_ENOMEM.
@@ -214,7 +241,8 @@ int lbc_sub_next(lbc_sub_t *sub, int timeout_ms, uint64_t *seq, lb_val_t **body,
 
 /*
  * The cursor to persist: every matching event with seq <= it has been
- * delivered. Reopening with after_seq = this value loses nothing.
+ * delivered. Reopening with after_seq = this value loses nothing. 0 when
+ * sub is NULL. Cannot fail.
  */
 uint64_t lbc_sub_cursor(const lbc_sub_t *sub);
 
@@ -223,7 +251,8 @@ void lbc_sub_destroy(lbc_sub_t **sub);
 
 /*
  * An event's topic, KIND "." AREA, from its body's kind and area into out.
- * Returns 0; LB_EBADREQ when kind or area is missing or out is too small.
+ * Returns 0; LB_EBADREQ when kind or area is missing (or not strings), out
+ * is NULL or too small (out then holds a truncated topic). Any thread.
  */
 int lbc_event_topic(const lb_val_t *body, char *out, size_t outlen);
 
@@ -248,20 +277,29 @@ int lbc_kv_parse(lb_val_t *map, const char *arg, char *err, size_t errlen);
  * Parses a time: unix milliseconds (digits only) or ISO-8601
  * "YYYY-MM-DD", "YYYY-MM-DDTHH:MM", "YYYY-MM-DDTHH:MM:SS[.fff]" (a space may
  * replace the T), optionally followed by "Z" or "+HH:MM"/"-HH:MM"; without a
- * zone the local time zone applies. Returns 0 with *ms; LB_EBADREQ.
+ * zone the local time zone applies. Returns 0 with *ms; LB_EBADREQ (s
+ * NULL, malformed, or out of range). Any thread (reentrant time calls).
  */
 int lbc_parse_time(const char *s, int64_t *ms);
 
-/* Formats unix ms as local "YYYY-MM-DD HH:MM" into out (>= 20 bytes). */
+/*
+ * Formats unix ms as local "YYYY-MM-DD HH:MM" into out (>= 20 bytes; the
+ * plain number when the time cannot be formatted). Nothing written when
+ * out is NULL or outlen 0. Cannot fail; any thread.
+ */
 void lbc_format_time(int64_t ms, char *out, size_t outlen);
 
-/* Milliseconds on the monotonic clock: for deadlines and intervals, never for dates. */
+/*
+ * Milliseconds on the monotonic clock: for deadlines and intervals, never
+ * for dates. Cannot fail; any thread.
+ */
 int64_t lbc_mono_ms(void);
 
 /*
  * Display width of UTF-8 text in a terminal: one column per code point,
  * zero for Thai combining marks (U+0E31, U+0E34-U+0E3A, U+0E47-U+0E4E).
- * Invalid bytes count one column each.
+ * Invalid bytes count one column each. s NULL counts 0. Cannot fail; any
+ * thread.
  */
 size_t lbc_display_width(const char *s);
 

@@ -48,6 +48,8 @@ const char *lb_strerror(int err)
         return "unavailable";
     case LB_EINTERNAL:
         return "internal error";
+    case LB_ERATELIMIT:
+        return "too many requests; retry later";
     case LB_ENOMEM:
         return "out of memory";
     case LB_EIO:
@@ -94,6 +96,8 @@ const char *lb_errcode(int err)
         return "too_large";
     case LB_EUNAVAIL:
         return "unavailable";
+    case LB_ERATELIMIT:
+        return "rate_limited";
     case LB_EEXIST:
         return "conflict";
     /* The store could not take the write: the client may retry later. */

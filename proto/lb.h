@@ -32,6 +32,7 @@ enum {
     LB_ETOOLARGE = -9,  /* too_large */
     LB_EUNAVAIL = -10,  /* unavailable */
     LB_EINTERNAL = -11, /* internal */
+    LB_ERATELIMIT = -12, /* rate_limited: the key sent more than its rate allows */
 
     LB_ENOMEM = -20,   /* allocation failed (wire: internal) */
     LB_EIO = -21,      /* I/O error, errno-like (wire: unavailable) */

@@ -639,7 +639,7 @@ static const struct {
     {"bad_request", LB_EBADREQ},  {"bad_version", LB_EBADVER},  {"unknown_op", LB_EUNKNOWNOP},
     {"not_found", LB_ENOTFOUND},  {"conflict", LB_ECONFLICT},   {"invalid_transition", LB_EINVALID},
     {"guard_failed", LB_EGUARD},  {"forbidden", LB_EFORBIDDEN}, {"too_large", LB_ETOOLARGE},
-    {"unavailable", LB_EUNAVAIL}, {"internal", LB_EINTERNAL},
+    {"unavailable", LB_EUNAVAIL}, {"internal", LB_EINTERNAL}, {"rate_limited", LB_ERATELIMIT},
 };
 
 int lbc_errcode_parse(const char *code)

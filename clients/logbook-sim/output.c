@@ -1,0 +1,333 @@
+/*
+ * output.c - what logbook-sim prints: the generated province, a line per
+ * month, the final summary by district, and the HTML page of the run.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+const char *num(int64_t v)
+{
+    static char bufs[16][32];
+    static unsigned k;
+    char *out = bufs[k++ & 15], tmp[32];
+    snprintf(tmp, sizeof tmp, "%" PRId64, v < 0 ? -v : v);
+    size_t n = strlen(tmp), o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    for (size_t i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            out[o++] = ',';
+        out[o++] = tmp[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+double pct(int64_t a, int64_t b)
+{
+    return b > 0 ? 100.0 * (double)a / (double)b : 0.0;
+}
+
+static void date_of(int64_t ms, char out[16])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !localtime_r(&t, &tm))
+        snprintf(out, 16, "-");
+    else
+        strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+int64_t row_int(const lb_val_t *row, const char *key)
+{
+    int64_t v = 0;
+    lb_map_int(row, key, &v);
+    return v;
+}
+
+
+void print_generated(const sim_t *s)
+{
+    int64_t per_dim[NDIM] = {0}, ndep = 0;
+    for (uint32_t i = 0; i < s->w.n; i++)
+        for (int k = 0; k < s->w.c[i].ndep; k++, ndep++)
+            per_dim[ind[s->w.c[i].dep[k]].dim]++;
+    printf("province %s %s (%s): %s target households in %d districts, %d subdistricts, %s "
+           "villages\n  deprivations (%.2f per household):",
+           s->w.province, s->w.prov_th, s->w.prov_en, num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv),
+           s->w.n ? (double)ndep / s->w.n : 0.0);
+    static const int order[] = {DIM_INCOME, DIM_EDUCATION, DIM_LIVING, DIM_HEALTH, DIM_ACCESS};
+    for (int k = 0; k < NDIM; k++)
+        printf(" %s %.0f%%%s", lb_dimensions[order[k]], pct(per_dim[order[k]], ndep),
+               k + 1 < NDIM ? "," : "\n");
+}
+
+void print_header(void)
+{
+    printf("%5s %-10s %10s %9s %8s %9s %9s %8s %7s %8s %8s %9s %8s %8s %7s %6s\n", "month", "date",
+           "identified", "scheduled", "visited", "assisting", "follow_up", "resolved", "closed",
+           "visited%", "assisted%", "escalated", "overdue", "unacked", "acked", "secs");
+}
+
+void print_month(int month, const month_t *m, double secs)
+{
+    char date[16];
+    date_of(m->now, date);
+    printf("%5d %-10s %10s %9s %8s %9s %9s %8s %7s %7.1f%% %8.1f%% %9s %8s %8s %7s %6.1f\n",
+           month + 1, date, num(m->by_state[ST_IDENTIFIED]), num(m->by_state[ST_SCHEDULED]),
+           num(m->by_state[ST_VISITED]), num(m->by_state[ST_ASSISTING]),
+           num(m->by_state[ST_FOLLOW_UP]), num(m->by_state[ST_RESOLVED]),
+           num(m->by_state[ST_CLOSED]), pct(m->visited, m->cases), pct(m->assisted, m->cases),
+           m->fired >= 0 ? num(m->fired) : "-", num(m->overdue), num(m->unacked), num(m->acked),
+           secs);
+    fflush(stdout);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The final summary and the HTML page                                     */
+/* ---------------------------------------------------------------------- */
+
+static const district_t *district_by_code(const sim_t *s, const char *code)
+{
+    for (int i = 0; code && i < s->w.nd; i++)
+        if (strcmp(s->w.d[i].code, code) == 0)
+            return &s->w.d[i];
+    return NULL;
+}
+
+/* Pads a UTF-8 label to `width` terminal columns (Thai combining marks take none). */
+static void print_padded(const char *text, size_t width)
+{
+    size_t w = lbc_display_width(text);
+    fputs(text, stdout);
+    for (; w < width; w++)
+        putchar(' ');
+}
+
+void print_summary(const sim_t *s)
+{
+    const lb_val_t *res = lbc_reply_result(s->final), *t = lb_map_get(res, "totals");
+    const lb_val_t *rows = lb_map_get(res, "rows");
+    int64_t cases = row_int(t, "cases");
+    char date[16];
+    date_of(s->now, date);
+    printf("\nsummary after %d month%s (%s), province %s %s (%s):\n", s->w.months,
+           s->w.months == 1 ? "" : "s", s->manual ? date : "clock not moved", s->w.province, s->w.prov_th,
+           s->w.prov_en);
+    printf("  households %s in %d districts, %d subdistricts, %s villages (%s people)\n", num(s->w.n),
+           s->w.nd, s->w.ntambon, num(s->w.nv), num((int64_t)s->w.people));
+    printf("  imported   %s opened, %s already open, %s refused\n", num(s->opened), num(s->skipped),
+           num(s->import_errors));
+    bool phit = strcmp(s->w.province, "65") == 0 && s->w.n == 13831;
+    printf("  cases      %s\n", num(cases));
+    printf("  visited    %s (%.1f%%)%s\n", num(row_int(t, "visited")),
+           pct(row_int(t, "visited"), cases), phit ? "   Phitsanulok 2021: 13,831 (100%)" : "");
+    printf("  assisted   %s (%.1f%%)%s\n", num(row_int(t, "assisted")),
+           pct(row_int(t, "assisted"), cases), phit ? "   Phitsanulok 2021: 4,533 (32.8%)" : "");
+    printf("  resolved   %s (%.1f%%)\n", num(row_int(t, "resolved")),
+           pct(row_int(t, "resolved"), cases));
+    printf("  closed     %s (%.1f%%)\n", num(row_int(t, "closed")),
+           pct(row_int(t, "closed"), cases));
+    printf("  open       %s, overdue %s, unacknowledged %s\n", num(row_int(t, "open")),
+           num(row_int(t, "overdue")), num(row_int(t, "unacked")));
+    const lb_val_t *lv = lb_map_get(t, "levels"), *no = lb_map_get(t, "needs_open");
+    printf("  levels     survive %s, sufficient %s, sustainable %s\n", num(row_int(lv, "survive")),
+           num(row_int(lv, "sufficient")), num(row_int(lv, "sustainable")));
+    printf("  open needs");
+    for (int d = 0; d < NDIM; d++)
+        printf(" %s %s%s", lb_dimensions[d], num(row_int(no, lb_dimensions[d])), d + 1 < NDIM ? "," : "\n");
+    int64_t fired = 0;
+    for (int m = 0; m < s->nmon; m++)
+        fired += s->mon[m].fired > 0 ? s->mon[m].fired : 0;
+    printf("  escalations fired %s, acknowledged %s (%s already acknowledged)\n", num(fired),
+           num((int64_t)s->ok[A_ACK]), num((int64_t)s->ack_conflicts));
+    printf("\n  ");
+    print_padded("district", 40);
+    printf("%8s %8s %8s %8s %7s %8s %8s\n", "cases", "visited", "assisted", "resolved", "closed",
+           "overdue", "unacked");
+    for (uint32_t k = 0; rows && rows->type == LB_ARR && k < rows->a.n; k++) {
+        const lb_val_t *row = rows->a.items[k];
+        const char *key = lb_map_str(row, "key");
+        const district_t *d = district_by_code(s, key);
+        char label[160];
+        snprintf(label, sizeof label, "%s %s (%s)", key ? key : "?", d ? d->th : "",
+                 d ? d->en : "");
+        printf("  ");
+        print_padded(label, 40);
+        printf("%8s %8s %8s %8s %7s %8s %8s\n", num(row_int(row, "cases")),
+               num(row_int(row, "visited")), num(row_int(row, "assisted")),
+               num(row_int(row, "resolved")), num(row_int(row, "closed")),
+               num(row_int(row, "overdue")), num(row_int(row, "unacked")));
+    }
+    printf("\n  actions    ");
+    uint64_t refused = 0;
+    for (int a = 0; a <= NACT; a++) {
+        printf("%s %s%s", act_names[a], num((int64_t)s->ok[a]), a < NACT ? ", " : "\n");
+        refused += s->refused[a];
+    }
+    printf("  requests   %s in %.1f s (%s/s), refused %s\n", num((int64_t)s->requests), s->wall_s,
+           num((int64_t)((double)s->requests / (s->wall_s > 0 ? s->wall_s : 1))),
+           num((int64_t)refused));
+    if (s->first_refusal[0])
+        printf("  first refusal: %s\n", s->first_refusal);
+}
+
+static void html_text(FILE *f, const char *text)
+{
+    for (const char *p = text ? text : ""; *p; p++) {
+        switch (*p) {
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*p, f);
+        }
+    }
+}
+
+static const char *const state_colour[NSTATE] = {"#d9534f", "#f0ad4e", "#f7dc6f", "#5bc0de",
+                                                 "#5b8def", "#3c9d5d", "#999999"};
+static const char *const state_short[NSTATE] = {"identified", "scheduled", "visited", "assisting",
+                                                "follow-up",  "resolved",  "closed"};
+
+/* A stacked bar of the states, one line per month. */
+static void html_bar(FILE *f, const month_t *m)
+{
+    fputs("<div class=bar>", f);
+    for (int i = 0; i < NSTATE; i++)
+        if (m->by_state[i] > 0)
+            fprintf(f,
+                    "<span style=\"width:%.2f%%;background:%s\" title=\"%s %" PRId64 "\"></span>",
+                    pct(m->by_state[i], m->cases), state_colour[i], state_names[i], m->by_state[i]);
+    fputs("</div>", f);
+}
+
+int write_html(const sim_t *s, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "logbook-sim: %s: %s\n", path, strerror(errno));
+        return LB_EIO;
+    }
+    const lb_val_t *res = lbc_reply_result(s->final), *t = lb_map_get(res, "totals");
+    const lb_val_t *rows = lb_map_get(res, "rows");
+    int64_t cases = row_int(t, "cases");
+    fprintf(f, "<!DOCTYPE html>\n<html lang=th><head><meta charset=utf-8>\n<title>Logbook "
+               "simulation: ");
+    html_text(f, s->w.prov_en);
+    fputs("</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
+          "table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em "
+          ".5em;font-size:.92em;border-bottom:1px "
+          "solid "
+          "#ddd;text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
+          ".bar{display:flex;width:12em;height:1em}.bar span{display:block;height:100%}"
+          ".k{display:inline-block;width:1em;height:1em;vertical-align:middle}</style></head>"
+          "<body>\n",
+          f);
+    fprintf(f, "<h1>Logbook simulation: จังหวัด");
+    html_text(f, s->w.prov_th);
+    fprintf(f, " (");
+    html_text(f, s->w.prov_en);
+    fprintf(f,
+            ", %s)</h1>\n<p>%s target households in %d districts, %d subdistricts and %s "
+            "villages, followed for %d months (seed %" PRIu64 ", %s). Figures from the daemon's "
+            "<code>report.summary</code>.</p>\n",
+            s->w.province, num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv), s->w.months, s->w.seed,
+            s->manual ? "manual clock, 3 rounds of 10 days a month" : "real clock");
+    fprintf(f,
+            "<table><tr><th>cases</th><th>visited</th><th>assisted</th><th>resolved</th>"
+            "<th>closed</th><th>open</th><th>overdue</th><th>unacknowledged</th></tr>\n"
+            "<tr><td>%s</td><td>%s (%.1f%%)</td><td>%s (%.1f%%)</td><td>%s (%.1f%%)</td>"
+            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr></table>\n",
+            num(cases), num(row_int(t, "visited")), pct(row_int(t, "visited"), cases),
+            num(row_int(t, "assisted")), pct(row_int(t, "assisted"), cases),
+            num(row_int(t, "resolved")), pct(row_int(t, "resolved"), cases),
+            num(row_int(t, "closed")), num(row_int(t, "open")), num(row_int(t, "overdue")),
+            num(row_int(t, "unacked")));
+    if (strcmp(s->w.province, "65") == 0)
+        fputs("<p>For comparison, Phitsanulok 2021: 13,831 target households, all visited; "
+              "4,533 given assistance.</p>\n",
+              f);
+    fputs("<h2>Month by month</h2>\n<p>", f);
+    for (int i = 0; i < NSTATE; i++)
+        fprintf(f, "<span class=k style=\"background:%s\"></span> %s &nbsp; ", state_colour[i],
+                state_names[i]);
+    fputs("</p>\n<table><tr><th>month</th><th>date</th><th>cases by state</th>", f);
+    for (int i = 0; i < NSTATE; i++)
+        fprintf(f, "<th>%s</th>", state_short[i]);
+    fputs("<th>ever<br>visited</th><th>ever<br>assisted</th><th>escalations<br>fired</th>"
+          "<th>overdue</th><th>un&shy;acked</th><th>acked</th></tr>\n",
+          f);
+    for (int m = 0; m < s->nmon; m++) {
+        const month_t *mm = &s->mon[m];
+        char date[16];
+        date_of(mm->now, date);
+        fprintf(f, "<tr><td>%d</td><td>%s</td><td>", m + 1, date);
+        html_bar(f, mm);
+        fputs("</td>", f);
+        for (int i = 0; i < NSTATE; i++)
+            fprintf(f, "<td>%s</td>", num(mm->by_state[i]));
+        fprintf(f, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                num(mm->visited), num(mm->assisted), mm->fired >= 0 ? num(mm->fired) : "-",
+                num(mm->overdue), num(mm->unacked), num(mm->acked));
+    }
+    fputs(
+        "</table>\n<h2>By district</h2>\n<table><tr><th>district</th><th>cases</th><th>visited</th>"
+        "<th>assisted</th><th>resolved</th><th>closed</th><th>overdue</th><th>unacked</th>"
+        "<th>survive</th><th>sufficient</th><th>sustainable</th></tr>\n",
+        f);
+    for (uint32_t k = 0; rows && rows->type == LB_ARR && k < rows->a.n; k++) {
+        const lb_val_t *row = rows->a.items[k], *lv = lb_map_get(row, "levels");
+        const char *key = lb_map_str(row, "key");
+        const district_t *d = district_by_code(s, key);
+        fputs("<tr><td>", f);
+        html_text(f, key);
+        fputc(' ', f);
+        html_text(f, d ? d->th : "");
+        fputs(" (", f);
+        html_text(f, d ? d->en : "");
+        fprintf(f,
+                ")</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
+                "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+                num(row_int(row, "cases")), num(row_int(row, "visited")),
+                num(row_int(row, "assisted")), num(row_int(row, "resolved")),
+                num(row_int(row, "closed")), num(row_int(row, "overdue")),
+                num(row_int(row, "unacked")), num(row_int(lv, "survive")),
+                num(row_int(lv, "sufficient")), num(row_int(lv, "sustainable")));
+    }
+    const lb_val_t *no = lb_map_get(t, "needs_open");
+    fputs("</table>\n<h2>Open needs by dimension</h2>\n<table><tr>", f);
+    for (int d = 0; d < NDIM; d++)
+        fprintf(f, "<th>%s</th>", lb_dimensions[d]);
+    fputs("</tr><tr>", f);
+    for (int d = 0; d < NDIM; d++)
+        fprintf(f, "<td>%s</td>", num(row_int(no, lb_dimensions[d])));
+    fputs("</tr></table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
+          "<th>refused</th></tr>\n",
+          f);
+    for (int a = 0; a <= NACT; a++)
+        fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", act_names[a],
+                num((int64_t)s->ok[a]), num((int64_t)s->refused[a]));
+    fprintf(f, "</table>\n<p>%s requests in %.1f s.</p>\n</body></html>\n",
+            num((int64_t)s->requests), s->wall_s);
+    if (fclose(f)) {
+        fprintf(stderr, "logbook-sim: %s: %s\n", path, strerror(errno));
+        return LB_EIO;
+    }
+    return 0;
+}

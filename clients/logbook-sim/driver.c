@@ -192,9 +192,9 @@ static lb_val_t *import_args(lb_val_t *households)
 {
     lb_val_t *a = lb_map();
     int rc = a ? 0 : LB_ENOMEM;
-    rc |= lb_map_set(a, "households", households);
-    rc |= lb_map_set_str(a, "workflow", WORKFLOW);
-    rc |= lb_map_set_str(a, "source", "tpmap");
+    lb_put(a, "households", households, &rc);
+    lb_put_str(a, "workflow", WORKFLOW, &rc);
+    lb_put_str(a, "source", "tpmap", &rc);
     if (rc)
         lb_val_free(&a);
     return a;
@@ -263,13 +263,13 @@ static int list_page(sim_t *s, const char *after, bool overdue, lb_val_t **r)
 {
     lb_val_t *a = lb_map();
     int rc = a ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(a, "area", s->w.province);
-    rc |= lb_map_set_str(a, "workflow", WORKFLOW);
+    lb_put_str(a, "area", s->w.province, &rc);
+    lb_put_str(a, "workflow", WORKFLOW, &rc);
     if (overdue)
-        rc |= lb_map_set_bool(a, "overdue", true);
-    rc |= lb_map_set_int(a, "limit", PROTO_LIST_MAX);
+        lb_put_bool(a, "overdue", true, &rc);
+    lb_put_int(a, "limit", PROTO_LIST_MAX, &rc);
     if (after[0])
-        rc |= lb_map_set_str(a, "after", after);
+        lb_put_str(a, "after", after, &rc);
     if (rc == 0 && (rc = call(s, "case.list", a, r)) != 0 && *r)
         print_refusal("case.list", *r);
     lb_val_free(&a);
@@ -451,8 +451,8 @@ int ack_round(sim_t *s, int month)
         lb_case_id_format(s->w.c[picked[k]].cid, cid);
         lb_val_t *a = lb_map();
         rc = a ? 0 : LB_ENOMEM;
-        rc |= lb_map_set_str(a, "case_id", cid);
-        rc |= lb_map_set_str(a, "note", "ศจพ. รับทราบแล้ว / seen by the command centre");
+        lb_put_str(a, "case_id", cid, &rc);
+        lb_put_str(a, "note", "ศจพ. รับทราบแล้ว / seen by the command centre", &rc);
         if (rc == 0)
             rc = pipe_send(s->pipe, "case.ack", a, on_ack, picked[k], lvl[k]);
         lb_val_free(&a);
@@ -510,8 +510,8 @@ int summary(sim_t *s, const char *by, lb_val_t **reply)
 {
     lb_val_t *a = lb_map();
     int rc = a ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(a, "area", s->w.province);
-    rc |= lb_map_set_str(a, "by", by);
+    lb_put_str(a, "area", s->w.province, &rc);
+    lb_put_str(a, "by", by, &rc);
     if (rc == 0 && (rc = call(s, "report.summary", a, reply)) != 0 && *reply)
         print_refusal("report.summary", *reply);
     lb_val_free(&a);

@@ -477,16 +477,10 @@ lb_val_t *gen_household(world_t *s, uint32_t i, int *rc)
              atoi(v->code + 6), v->code, d->th, s->prov_th);
     const char *surname = rng_pick(&r, surnames, NELEMS(surnames));
     lb_val_t *h = lb_map(), *members = lb_arr(), *dep = lb_arr();
-    if (!h || !members || !dep) {
-        lb_val_free(&h);
-        lb_val_free(&members);
-        lb_val_free(&dep);
-        *rc = LB_ENOMEM;
-        return NULL;
-    }
-    int e = lb_map_set_str(h, "house_id", house);
-    e |= lb_map_set_str(h, "area", v->code);
-    e |= lb_map_set_str(h, "address", addr);
+    int e = h && members && dep ? 0 : LB_ENOMEM; /* sticky: members and dep pass to h below */
+    lb_put_str(h, "house_id", house, &e);
+    lb_put_str(h, "area", v->code, &e);
+    lb_put_str(h, "address", addr, &e);
     for (int k = 0; k < n; k++) {
         const char *first = p[k].sex == 'm' ? rng_pick(&r, male_names, NELEMS(male_names))
                                             : rng_pick(&r, female_names, NELEMS(female_names));
@@ -495,27 +489,29 @@ lb_val_t *gen_household(world_t *s, uint32_t i, int *rc)
             k == 1 && rng_chance(&r, 0.3) ? rng_pick(&r, surnames, NELEMS(surnames)) : surname;
         snprintf(name, sizeof name, "%s %s", first, family);
         if (k == 0)
-            e |= lb_map_set_str(h, "head", name);
+            lb_put_str(h, "head", name, &e);
         /* born before 1984: type 3 (registered then); after: type 1 */
         int birth = REF_YEAR - p[k].age;
         make_nid(nid, birth < 1984 ? 3 : 1, d->code, (uint64_t)i * MEMBERS_MAX + (uint64_t)k,
                  s->seed);
         lb_val_t *m = lb_map();
         int me = m ? 0 : LB_ENOMEM;
-        me |= lb_map_set_str(m, "nid", nid);
-        me |= lb_map_set_str(m, "name", name);
-        me |= lb_map_set_int(m, "birth_year", birth);
-        me |= lb_map_set_str(m, "sex", p[k].sex == 'm' ? "m" : "f");
-        e |= me ? (lb_val_free(&m), me) : lb_arr_push(members, m);
+        lb_put_str(m, "nid", nid, &me);
+        lb_put_str(m, "name", name, &me);
+        lb_put_int(m, "birth_year", birth, &me);
+        lb_put_str(m, "sex", p[k].sex == 'm' ? "m" : "f", &me);
+        if (me)
+            lb_val_free(&m); /* lb_push records the NULL as LB_ENOMEM */
+        lb_push(members, m, &e);
         s->people++;
     }
     for (int k = 0; k < c->ndep; k++)
-        e |= lb_arr_push(dep, lb_str(ind[c->dep[k]].code));
-    e |= lb_map_set(h, "members", members);
-    e |= lb_map_set(h, "deprived", dep);
+        lb_push(dep, lb_str(ind[c->dep[k]].code), &e);
+    lb_put(h, "members", members, &e);
+    lb_put(h, "deprived", dep, &e);
     if (e) {
         lb_val_free(&h);
-        *rc = LB_ENOMEM;
+        *rc = e;
     }
     return h;
 }

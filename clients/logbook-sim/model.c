@@ -174,12 +174,16 @@ const char *const act_names[NACT + 1] = {"schedule_visit",  "record_visit",
 
 enum { PATH_AGENCY, PATH_SELF, PATH_WAIT };
 enum { LVL_NONE, LVL_SURVIVE, LVL_SUFFICIENT, LVL_SUSTAINABLE };
-static const char *const level_names[] = {"", "survive", "sufficient", "sustainable"};
-static const char *const esc_levels[] = {"", "team", "subdistrict", "district", "province"};
 
 enum { R_MOVED, R_DECEASED, R_REFUSED, R_DUPLICATE, R_NOT_POOR, NREASON };
 static const char *const reason_names[NREASON] = {"moved", "deceased", "refused", "duplicate",
                                                   "not_poor"};
+
+/* LVL_* to its wire name (lb_progress_levels), "" for LVL_NONE. */
+static const char *level_name(int level)
+{
+    return level > LVL_NONE && level <= LB_NPROGRESS ? lb_progress_levels[level - 1] : "";
+}
 
 int state_index(const char *name)
 {
@@ -191,9 +195,9 @@ int state_index(const char *name)
 
 int esc_index(const char *level)
 {
-    for (int i = 1; level && i < NELEMS(esc_levels); i++)
-        if (strcmp(esc_levels[i], level) == 0)
-            return i;
+    for (int i = 0; level && i < LB_NESC_LEVEL; i++)
+        if (strcmp(lb_esc_levels[i], level) == 0)
+            return i + 1;
     return 0;
 }
 
@@ -356,14 +360,14 @@ static lb_val_t *assist_data(const world_t *s, sim_case_t *c)
     c->pend_open = c->open & ~meets;
     lb_val_t *data = lb_map();
     int rc = data ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(data, "agency", agency);
-    rc |= lb_map_set_str(data, "dimension", lb_dimensions[ag->dim]);
-    rc |= lb_map_set_str(data, "kind", kind_names[kind]);
+    lb_put_str(data, "agency", agency, &rc);
+    lb_put_str(data, "dimension", lb_dimensions[ag->dim], &rc);
+    lb_put_str(data, "kind", kind_names[kind], &rc);
     int amount = amount_for(&c->rng, kind);
     if (amount >= 0)
-        rc |= lb_map_set_int(data, "amount_thb", amount);
+        lb_put_int(data, "amount_thb", amount, &rc);
     if (meets)
-        rc |= lb_map_set(data, "meets", codes_of(meets));
+        lb_put(data, "meets", codes_of(meets), &rc);
     if (rc)
         lb_val_free(&data);
     return data;
@@ -397,11 +401,11 @@ static lb_val_t *followup_data(sim_case_t *c)
     c->pend_open = c->open & ~met;
     lb_val_t *data = lb_map();
     int rc = data ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(data, "level", level_names[c->pend_level]);
+    lb_put_str(data, "level", level_name(c->pend_level), &rc);
     if (met)
-        rc |= lb_map_set(data, "met", codes_of(met));
+        lb_put(data, "met", codes_of(met), &rc);
     if (rng_chance(&c->rng, 0.25))
-        rc |= lb_map_set_str(data, "note", rng_pick(&c->rng, followup_notes, NELEMS(followup_notes)));
+        lb_put_str(data, "note", rng_pick(&c->rng, followup_notes, NELEMS(followup_notes)), &rc);
     if (rc)
         lb_val_free(&data);
     return data;
@@ -413,47 +417,46 @@ lb_val_t *model_act_args(const world_t *s, sim_case_t *c)
     lb_case_id_format(c->cid, cid);
     lb_val_t *a = lb_map(), *data = NULL;
     int rc = a ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(a, "case_id", cid);
-    rc |= lb_map_set_str(a, "action", act_names[c->next]);
+    lb_put_str(a, "case_id", cid, &rc);
+    lb_put_str(a, "action", act_names[c->next], &rc);
     /* The simulation's view of the case must be the daemon's: a mismatch is a conflict. */
-    rc |= lb_map_set_str(a, "expect_state", state_names[c->st]);
+    lb_put_str(a, "expect_state", state_names[c->st], &rc);
     switch (c->next) {
     case A_SCHEDULE:
         team_of(s, c, team);
         data = lb_map();
-        rc |= data ? lb_map_set_str(data, "team", team) : LB_ENOMEM;
+        lb_rc(&rc, data ? 0 : LB_ENOMEM);
+        lb_put_str(data, "team", team, &rc);
         break;
     case A_VISIT:
         data = visit_data(s, c);
-        rc |= data ? 0 : LB_ENOMEM;
         break;
     case A_ASSIST:
         data = assist_data(s, c);
-        rc |= data ? 0 : LB_ENOMEM;
         break;
     case A_FOLLOWUP:
         data = followup_data(c);
-        rc |= data ? 0 : LB_ENOMEM;
         break;
     case A_RESOLVE:
         data = lb_map();
-        rc |= data ? lb_map_set_str(data, "level", level_names[c->level]) : LB_ENOMEM;
+        lb_rc(&rc, data ? 0 : LB_ENOMEM);
+        lb_put_str(data, "level", level_name(c->level), &rc);
         break;
     case A_REOPEN:
         data = lb_map();
-        rc |= data ? lb_map_set_str(data, "note", "ปัญหากลับมาอีก ต้องการความช่วยเหลือเพิ่ม") : LB_ENOMEM;
+        lb_rc(&rc, data ? 0 : LB_ENOMEM);
+        lb_put_str(data, "note", "ปัญหากลับมาอีก ต้องการความช่วยเหลือเพิ่ม", &rc);
         break;
     case A_CLOSE:
         data = lb_map();
-        rc |= data ? lb_map_set_str(data, "reason", reason_names[c->reason]) : LB_ENOMEM;
+        lb_rc(&rc, data ? 0 : LB_ENOMEM);
+        lb_put_str(data, "reason", reason_names[c->reason], &rc);
         break;
     default:
         break;
     }
-    if (data) {
-        rc |= lb_map_set(a, "data", data);
-        data = NULL;
-    }
+    if (c->next != A_PLAN && c->next != A_START_FU)
+        lb_put(a, "data", data, &rc); /* a NULL data (out of memory) is recorded */
     if (rc)
         lb_val_free(&a);
     return a;

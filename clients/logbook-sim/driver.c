@@ -1,6 +1,6 @@
 /*
- * driver.c - logbook-sim talking to the daemon: requests pipelined on one
- * DEALER, the import and the walk that finds each household's case, the
+ * driver.c - logbook-sim talking to the daemon: requests pipelined with
+ * lbc_pipe, the import and the walk that finds each household's case, the
  * rounds of actions, the committees' acknowledgements, the clock, snapshots.
  */
 #include <inttypes.h>
@@ -10,127 +10,9 @@
 
 #include "sim.h"
 
-/* Pipelined requests                                                      */
 /* ---------------------------------------------------------------------- */
-
-typedef void (*pipe_cb)(sim_t *s, uint32_t tag, int act, const lb_val_t *reply);
-
-typedef struct {
-    bool busy;
-    uint32_t tag;
-    int act;
-    pipe_cb cb;
-} slot_t;
-
-/*
- * Up to `max` requests in flight on one DEALER. A reply finds its slot through
- * its id ("RUN-SLOT-COUNTER"): RUN is random per run, so ids never repeat
- * against the daemon's 24-hour idempotency store when the simulation runs
- * again.
- */
-struct pipe {
-    sim_t *s;
-    int max, inflight;
-    slot_t *slots;
-    int *free_slots, nfree;
-    uint64_t counter;
-    int err; /* sticky: the first failure; nothing more is sent after it */
-};
-
-pipe_t *pipe_new(sim_t *s, int max)
-{
-    pipe_t *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->s = s;
-    p->max = max;
-    p->slots = calloc((size_t)max, sizeof *p->slots);
-    p->free_slots = calloc((size_t)max, sizeof *p->free_slots);
-    if (!p->slots || !p->free_slots) {
-        free(p->slots);
-        free(p->free_slots);
-        free(p);
-        return NULL;
-    }
-    for (int i = max - 1; i >= 0; i--)
-        p->free_slots[p->nfree++] = i;
-    return p;
-}
-
-void pipe_destroy(pipe_t **pp)
-{
-    if (!pp || !*pp)
-        return;
-    free((*pp)->slots);
-    free((*pp)->free_slots);
-    free(*pp);
-    *pp = NULL;
-}
-
-/* Waits for one reply and hands it to its slot's callback. */
-static int pipe_recv_one(pipe_t *p)
-{
-    lb_val_t *r = NULL;
-    int rc = lbc_recv(p->s->lbc, TIMEOUT_MS, &r);
-    if (rc) {
-        fprintf(stderr, "logbook-sim: no reply in %d s with %d requests in flight: %s\n",
-                TIMEOUT_MS / 1000, p->inflight, lb_strerror(rc));
-        p->err = rc;
-        return rc;
-    }
-    const char *id = lbc_reply_id(r);
-    size_t rl = strlen(p->s->run_id);
-    int slot = -1;
-    if (strncmp(id, p->s->run_id, rl) == 0 && id[rl] == '-')
-        slot = atoi(id + rl + 1);
-    if (slot < 0 || slot >= p->max || !p->slots[slot].busy) {
-        /* the daemon could not read the id, or a reply to nothing we sent: a bug either way */
-        const char *code = "", *msg = "", *field = "";
-        lbc_reply_error(r, &code, &msg, &field);
-        fprintf(stderr, "logbook-sim: unmatched reply (id '%s'): %s %s\n", id, code, msg);
-        lb_val_free(&r);
-        p->err = LB_EINTERNAL;
-        return p->err;
-    }
-    slot_t sl = p->slots[slot];
-    p->slots[slot].busy = false;
-    p->free_slots[p->nfree++] = slot;
-    p->inflight--;
-    sl.cb(p->s, sl.tag, sl.act, r);
-    lb_val_free(&r);
-    return 0;
-}
-
-/* Sends op with args (borrowed); cb gets the reply later. Blocks while `max` are in flight. */
-static int pipe_send(pipe_t *p, const char *op, const lb_val_t *args, pipe_cb cb, uint32_t tag,
-                     int act)
-{
-    while (!p->err && p->inflight >= p->max)
-        pipe_recv_one(p);
-    if (p->err)
-        return p->err;
-    int slot = p->free_slots[--p->nfree];
-    char id[LBC_ID_LEN + 48];
-    snprintf(id, sizeof id, "%s-%d-%" PRIx64, p->s->run_id, slot, p->counter++);
-    int rc = lbc_send(p->s->lbc, id, op, args);
-    if (rc) {
-        p->free_slots[p->nfree++] = slot;
-        fprintf(stderr, "logbook-sim: sending %s failed: %s\n", op, lb_strerror(rc));
-        return p->err = rc;
-    }
-    p->slots[slot] = (slot_t){true, tag, act, cb};
-    p->inflight++;
-    p->s->requests++;
-    return 0;
-}
-
-/* Waits for every reply in flight. */
-static int pipe_drain(pipe_t *p)
-{
-    while (!p->err && p->inflight > 0)
-        pipe_recv_one(p);
-    return p->err;
-}
+/* Requests                                                                */
+/* ---------------------------------------------------------------------- */
 
 /* One request, waited for (reads between phases, the clock). *reply: caller frees. */
 static int call(sim_t *s, const char *op, const lb_val_t *args, lb_val_t **reply)
@@ -163,9 +45,9 @@ static void print_refusal(const char *op, const lb_val_t *reply)
 /* Import, and finding the case each household got                         */
 /* ---------------------------------------------------------------------- */
 
-static void on_import(sim_t *s, uint32_t first, int act, const lb_val_t *reply)
+static void on_import(void *user, uint64_t first, const lb_val_t *reply)
 {
-    (void)act;
+    sim_t *s = user;
     const lb_val_t *res = lbc_reply_result(reply);
     if (!res) {
         print_refusal("case.import", reply);
@@ -183,7 +65,7 @@ static void on_import(sim_t *s, uint32_t first, int act, const lb_val_t *reply)
         lb_map_int(errs->a.items[k], "index", &idx);
         if (s->import_errors++ < 5)
             fprintf(stderr, "logbook-sim: household %" PRIu64 " refused: %s: %s\n",
-                    idx >= 0 ? s->w.c[first + (uint32_t)idx].house : 0,
+                    idx >= 0 ? s->w.c[first + (uint64_t)idx].house : 0,
                     lb_map_str(errs->a.items[k], "code"), lb_map_str(errs->a.items[k], "message"));
     }
 }
@@ -206,8 +88,8 @@ static lb_val_t *import_args(lb_val_t *households)
  */
 int import_all(sim_t *s)
 {
-    int saved = s->pipe->max;
-    s->pipe->max = saved < 2 ? saved : 2;
+    int saved = lbc_pipe_max(s->pipe);
+    lbc_pipe_set_max(s->pipe, saved < 2 ? saved : 2);
     lb_val_t *batch = NULL;
     size_t bytes = 0;
     uint32_t first = 0;
@@ -230,7 +112,7 @@ int import_all(sim_t *s)
         if (full) {
             lb_val_t *a = import_args(batch);
             batch = NULL;
-            rc = a ? pipe_send(s->pipe, "case.import", a, on_import, first, A_NONE) : LB_ENOMEM;
+            rc = a ? lbc_pipe_send(s->pipe, "case.import", a, on_import, s, first) : LB_ENOMEM;
             lb_val_free(&a);
         }
         if (rc || !h) {
@@ -249,8 +131,8 @@ int import_all(sim_t *s)
     lb_val_free(&batch);
     lb_buf_free(&b);
     if (rc == 0)
-        rc = pipe_drain(s->pipe);
-    s->pipe->max = saved;
+        rc = lbc_pipe_drain(s->pipe);
+    lbc_pipe_set_max(s->pipe, saved);
     return rc;
 }
 
@@ -338,8 +220,17 @@ int map_cases(sim_t *s)
     return 0;
 }
 
-static void on_act(sim_t *s, uint32_t i, int a, const lb_val_t *reply)
+/* A case's tag: the action (or level) in the high half, the case index in the low. */
+static uint64_t tag_of(uint32_t i, int a)
 {
+    return (uint64_t)a << 32 | i;
+}
+
+static void on_act(void *user, uint64_t tag, const lb_val_t *reply)
+{
+    sim_t *s = user;
+    uint32_t i = (uint32_t)tag;
+    int a = (int)(tag >> 32);
     sim_case_t *c = &s->w.c[i];
     if (!lbc_reply_ok(reply)) {
         const char *code, *msg, *field;
@@ -372,12 +263,12 @@ int run_round(sim_t *s)
             lb_val_t *args = model_act_args(&s->w, c);
             if (!args)
                 return LB_ENOMEM;
-            int rc = pipe_send(s->pipe, "case.act", args, on_act, i, a);
+            int rc = lbc_pipe_send(s->pipe, "case.act", args, on_act, s, tag_of(i, a));
             lb_val_free(&args);
             if (rc)
                 return rc;
         }
-        int rc = pipe_drain(s->pipe);
+        int rc = lbc_pipe_drain(s->pipe);
         if (rc)
             return rc;
     }
@@ -389,8 +280,11 @@ int run_round(sim_t *s)
 /* Committees acknowledging escalations                                    */
 /* ---------------------------------------------------------------------- */
 
-static void on_ack(sim_t *s, uint32_t i, int level, const lb_val_t *reply)
+static void on_ack(void *user, uint64_t tag, const lb_val_t *reply)
 {
+    sim_t *s = user;
+    uint32_t i = (uint32_t)tag;
+    int level = (int)(tag >> 32);
     const char *code = "", *msg, *field;
     lbc_reply_error(reply, &code, &msg, &field);
     if (lbc_reply_ok(reply)) {
@@ -454,11 +348,11 @@ int ack_round(sim_t *s, int month)
         lb_put_str(a, "case_id", cid, &rc);
         lb_put_str(a, "note", "ศจพ. รับทราบแล้ว / seen by the command centre", &rc);
         if (rc == 0)
-            rc = pipe_send(s->pipe, "case.ack", a, on_ack, picked[k], lvl[k]);
+            rc = lbc_pipe_send(s->pipe, "case.ack", a, on_ack, s, tag_of(picked[k], lvl[k]));
         lb_val_free(&a);
     }
     if (rc == 0)
-        rc = pipe_drain(s->pipe);
+        rc = lbc_pipe_drain(s->pipe);
     free(picked);
     free(lvl);
     return rc;

@@ -5,7 +5,7 @@
  * visits, assistance, follow-ups, resolutions, closures and escalation
  * acknowledgements month by month, moving a `--clock manual` daemon's clock.
  *
- * Requests are pipelined (lbc_send/lbc_recv, --rate in flight). Every choice
+ * Requests are pipelined (lbc_pipe, --rate in flight). Every choice
  * comes from --seed through one random stream per household, never from the
  * order replies arrive in, so the same seed against a fresh daemon gives the
  * same figures. Exit: 0 done, 1 the daemon refused something the simulation
@@ -290,6 +290,7 @@ static int simulate(sim_t *s)
     if (rc == 0)
         rc = summary(s, "district", &s->final);
     s->wall_s = secs_since(&t0);
+    s->requests += lbc_pipe_sent(s->pipe);
     if (rc == 0)
         print_summary(s);
     if (rc == 0 && s->html && (rc = write_html(s, s->html)) == 0)
@@ -315,9 +316,7 @@ int main(int argc, char **argv)
     int ex = connect_daemon(&s);
     if (ex)
         goto out;
-    lbc_new_id(s.run_id);
-    s.pipe = pipe_new(&s, s.rate);
-    if (!s.pipe)
+    if (lbc_pipe_new(s.lbc, s.rate, TIMEOUT_MS, &s.pipe))
         die_oom();
     rc = simulate(&s);
     uint64_t refused = 0;
@@ -326,6 +325,9 @@ int main(int argc, char **argv)
     ex = rc == LB_EUNAVAIL || rc == LB_EIO  ? EX_UNREACHABLE
          : rc || refused || s.import_errors ? EX_REFUSED
                                             : EX_OK;
+    const char *why = "";
+    if (rc && lbc_pipe_error(s.pipe, &why))
+        fprintf(stderr, "logbook-sim: %s\n", why);
     if (rc)
         fprintf(stderr, "logbook-sim: stopped: %s\n", lb_strerror(rc));
     else if (ex)
@@ -336,7 +338,7 @@ int main(int argc, char **argv)
                 refused + (uint64_t)s.import_errors == 1 ? "" : "s",
                 s.first_refusal[0] ? "; first: " : "", s.first_refusal);
 out:
-    pipe_destroy(&s.pipe);
+    lbc_pipe_destroy(&s.pipe);
     lbc_destroy(&s.lbc);
     lb_val_free(&s.final);
     umap_free(&s.by_cid);

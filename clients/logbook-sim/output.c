@@ -13,20 +13,9 @@
 
 const char *num(int64_t v)
 {
-    static char bufs[16][32];
+    static char bufs[16][LBC_COUNT_LEN];
     static unsigned k;
-    char *out = bufs[k++ & 15], tmp[32];
-    snprintf(tmp, sizeof tmp, "%" PRId64, v < 0 ? -v : v);
-    size_t n = strlen(tmp), o = 0;
-    if (v < 0)
-        out[o++] = '-';
-    for (size_t i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = tmp[i];
-    }
-    out[o] = '\0';
-    return out;
+    return lbc_fmt_count(v, bufs[k++ & 15]);
 }
 
 double pct(int64_t a, int64_t b)

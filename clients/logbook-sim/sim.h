@@ -12,6 +12,7 @@
 
 #include "../../proto/proto.h"
 #include "../lib/client.h"
+#include "../lib/pipe.h"
 #include "gen.h"
 #include "model.h"
 
@@ -33,8 +34,6 @@ typedef struct {
     int64_t acked;
 } month_t;
 
-typedef struct pipe pipe_t;
-
 typedef struct {
     /* options */
     const char *endpoint, *cert, *server_cert, *html;
@@ -46,15 +45,14 @@ typedef struct {
 
     /* the run */
     lbc_t *lbc;
-    pipe_t *pipe;
-    char run_id[LBC_ID_LEN + 1];
+    lbc_pipe_t *pipe;
     bool manual;
     int64_t now;
     int64_t fired_total; /* admin.stats escalations_fired at the last look, -1 unknown */
     int round;
     umap_t by_cid;
     uint64_t ok[NACT + 1], refused[NACT + 1], ack_conflicts;
-    uint64_t requests;
+    uint64_t requests; /* plain calls; s->pipe counts the piped ones */
     char first_refusal[320];
     int64_t opened, skipped, import_errors, foreign;
     month_t *mon;
@@ -64,8 +62,6 @@ typedef struct {
 } sim_t;
 
 /* driver.c */
-pipe_t *pipe_new(sim_t *s, int max);
-void pipe_destroy(pipe_t **pp);
 int import_all(sim_t *s);
 int map_cases(sim_t *s);
 int run_round(sim_t *s);

@@ -1,14 +1,16 @@
 /*
  * output.c - what logbook-sim prints: the generated province, a line per
- * month, the final summary by district, and the HTML page of the run.
+ * month, the final summary by district, and the HTML page: the client
+ * library's committee report with the simulation's months added.
  */
-#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../lib/report.h"
 #include "sim.h"
 
 const char *num(int64_t v)
@@ -167,156 +169,119 @@ void print_summary(const sim_t *s)
         printf("  first refusal: %s\n", s->first_refusal);
 }
 
-static void html_text(FILE *f, const char *text)
+/* printf onto b; output that does not fit is an LB_ENOMEM in *rc (sticky). */
+static void bprintf(lb_buf_t *b, int *rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void bprintf(lb_buf_t *b, int *rc, const char *fmt, ...)
 {
-    for (const char *p = text ? text : ""; *p; p++) {
-        switch (*p) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*p, f);
-        }
-    }
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        lb_rc(rc, LB_EINTERNAL);
+    else if (*rc == 0)
+        lb_rc(rc, lb_buf_append(b, line, (size_t)n));
 }
 
 static const char *const state_colour[NSTATE] = {"#d9534f", "#f0ad4e", "#f7dc6f", "#5bc0de",
                                                  "#5b8def", "#3c9d5d", "#999999"};
-static const char *const state_short[NSTATE] = {"identified", "scheduled", "visited", "assisting",
-                                                "follow-up",  "resolved",  "closed"};
 
 /* A stacked bar of the states, one line per month. */
-static void html_bar(FILE *f, const month_t *m)
+static void html_bar(lb_buf_t *b, const month_t *m, int *rc)
 {
-    fputs("<div class=bar>", f);
+    bprintf(b, rc, "<div class=sim-bar>");
     for (int i = 0; i < NSTATE; i++)
         if (m->by_state[i] > 0)
-            fprintf(f,
-                    "<span style=\"width:%.2f%%;background:%s\" title=\"%s %" PRId64 "\"></span>",
-                    pct(m->by_state[i], m->cases), state_colour[i], state_names[i], m->by_state[i]);
-    fputs("</div>", f);
+            bprintf(b, rc, "<span style=\"width:%.2f%%;background:%s\" title=\"%s %" PRId64 "\">"
+                           "</span>",
+                    pct(m->by_state[i], m->cases), state_colour[i], state_names[i],
+                    m->by_state[i]);
+    bprintf(b, rc, "</div>");
 }
 
-int write_html(const sim_t *s, const char *path)
+/*
+ * The simulation's own section: the run, its months and its actions. Only
+ * numbers and the fixed state and action names go in, so nothing needs escaping.
+ */
+static void html_sim_section(const sim_t *s, lb_buf_t *b, int *rc)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "logbook-sim: %s: %s\n", path, strerror(errno));
-        return LB_EIO;
-    }
-    const lb_val_t *res = lbc_reply_result(s->final), *t = lb_map_get(res, "totals");
-    const lb_val_t *rows = lb_map_get(res, "rows");
-    int64_t cases = row_int(t, "cases");
-    fprintf(f, "<!DOCTYPE html>\n<html lang=th><head><meta charset=utf-8>\n<title>Logbook "
-               "simulation: ");
-    html_text(f, s->w.prov_en);
-    fputs("</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
-          "table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em "
-          ".5em;font-size:.92em;border-bottom:1px "
-          "solid "
-          "#ddd;text-align:right;white-space:nowrap}td:first-child,th:first-child{text-align:left}"
-          ".bar{display:flex;width:12em;height:1em}.bar span{display:block;height:100%}"
-          ".k{display:inline-block;width:1em;height:1em;vertical-align:middle}</style></head>"
-          "<body>\n",
-          f);
-    fprintf(f, "<h1>Logbook simulation: จังหวัด");
-    html_text(f, s->w.prov_th);
-    fprintf(f, " (");
-    html_text(f, s->w.prov_en);
-    fprintf(f,
-            ", %s)</h1>\n<p>%s target households in %d districts, %d subdistricts and %s "
-            "villages, followed for %d months (seed %" PRIu64 ", %s). Figures from the daemon's "
-            "<code>report.summary</code>.</p>\n",
-            s->w.province, num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv), s->w.months, s->w.seed,
+    bprintf(b, rc, "<section class=sim>\n<style>.sim-bar{display:flex;width:12em;height:1em}"
+                   ".sim-bar span{display:block;height:100%%}.sim-k{display:inline-block;"
+                   "width:1em;height:1em;vertical-align:middle}</style>\n");
+    bprintf(b, rc, "<h2>Logbook simulation: month by month</h2>\n<p>%s target households in %d "
+                   "districts, %d subdistricts and %s villages, followed for %d months (seed %"
+                   PRIu64 ", %s).</p>\n<p>",
+            num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv), s->w.months, s->w.seed,
             s->manual ? "manual clock, 3 rounds of 10 days a month" : "real clock");
-    fprintf(f,
-            "<table><tr><th>cases</th><th>visited</th><th>assisted</th><th>resolved</th>"
-            "<th>closed</th><th>open</th><th>overdue</th><th>unacknowledged</th></tr>\n"
-            "<tr><td>%s</td><td>%s (%.1f%%)</td><td>%s (%.1f%%)</td><td>%s (%.1f%%)</td>"
-            "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr></table>\n",
-            num(cases), num(row_int(t, "visited")), pct(row_int(t, "visited"), cases),
-            num(row_int(t, "assisted")), pct(row_int(t, "assisted"), cases),
-            num(row_int(t, "resolved")), pct(row_int(t, "resolved"), cases),
-            num(row_int(t, "closed")), num(row_int(t, "open")), num(row_int(t, "overdue")),
-            num(row_int(t, "unacked")));
     if (strcmp(s->w.province, "65") == 0)
-        fputs("<p>For comparison, Phitsanulok 2021: 13,831 target households, all visited; "
-              "4,533 given assistance.</p>\n",
-              f);
-    fputs("<h2>Month by month</h2>\n<p>", f);
+        bprintf(b, rc, "For comparison, Phitsanulok 2021: 13,831 target households, all "
+                       "visited; 4,533 given assistance.</p>\n<p>");
     for (int i = 0; i < NSTATE; i++)
-        fprintf(f, "<span class=k style=\"background:%s\"></span> %s &nbsp; ", state_colour[i],
-                state_names[i]);
-    fputs("</p>\n<table><tr><th>month</th><th>date</th><th>cases by state</th>", f);
+        bprintf(b, rc, "<span class=sim-k style=\"background:%s\"></span> %s &nbsp; ",
+                state_colour[i], state_names[i]);
+    bprintf(b, rc, "</p>\n<table><tr><th>month</th><th>date</th><th>cases by state</th>");
     for (int i = 0; i < NSTATE; i++)
-        fprintf(f, "<th>%s</th>", state_short[i]);
-    fputs("<th>ever<br>visited</th><th>ever<br>assisted</th><th>escalations<br>fired</th>"
-          "<th>overdue</th><th>un&shy;acked</th><th>acked</th></tr>\n",
-          f);
+        bprintf(b, rc, "<th>%s</th>", state_names[i]);
+    bprintf(b, rc, "<th>ever visited</th><th>ever assisted</th><th>escalations fired</th>"
+                   "<th>overdue</th><th>unacked</th><th>acked</th></tr>\n");
     for (int m = 0; m < s->nmon; m++) {
         const month_t *mm = &s->mon[m];
         char date[16];
         date_of(mm->now, date);
-        fprintf(f, "<tr><td>%d</td><td>%s</td><td>", m + 1, date);
-        html_bar(f, mm);
-        fputs("</td>", f);
+        bprintf(b, rc, "<tr><td>%d</td><td>%s</td><td>", m + 1, date);
+        html_bar(b, mm, rc);
+        bprintf(b, rc, "</td>");
         for (int i = 0; i < NSTATE; i++)
-            fprintf(f, "<td>%s</td>", num(mm->by_state[i]));
-        fprintf(f, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+            bprintf(b, rc, "<td>%s</td>", num(mm->by_state[i]));
+        bprintf(b, rc, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
                 num(mm->visited), num(mm->assisted), mm->fired >= 0 ? num(mm->fired) : "-",
                 num(mm->overdue), num(mm->unacked), num(mm->acked));
     }
-    fputs(
-        "</table>\n<h2>By district</h2>\n<table><tr><th>district</th><th>cases</th><th>visited</th>"
-        "<th>assisted</th><th>resolved</th><th>closed</th><th>overdue</th><th>unacked</th>"
-        "<th>survive</th><th>sufficient</th><th>sustainable</th></tr>\n",
-        f);
-    for (uint32_t k = 0; rows && rows->type == LB_ARR && k < rows->a.n; k++) {
-        const lb_val_t *row = rows->a.items[k], *lv = lb_map_get(row, "levels");
-        const char *key = lb_map_str(row, "key");
-        const district_t *d = district_by_code(s, key);
-        fputs("<tr><td>", f);
-        html_text(f, key);
-        fputc(' ', f);
-        html_text(f, d ? d->th : "");
-        fputs(" (", f);
-        html_text(f, d ? d->en : "");
-        fprintf(f,
-                ")</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
-                "<td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-                num(row_int(row, "cases")), num(row_int(row, "visited")),
-                num(row_int(row, "assisted")), num(row_int(row, "resolved")),
-                num(row_int(row, "closed")), num(row_int(row, "overdue")),
-                num(row_int(row, "unacked")), num(row_int(lv, "survive")),
-                num(row_int(lv, "sufficient")), num(row_int(lv, "sustainable")));
-    }
-    const lb_val_t *no = lb_map_get(t, "needs_open");
-    fputs("</table>\n<h2>Open needs by dimension</h2>\n<table><tr>", f);
-    for (int d = 0; d < NDIM; d++)
-        fprintf(f, "<th>%s</th>", lb_dimensions[d]);
-    fputs("</tr><tr>", f);
-    for (int d = 0; d < NDIM; d++)
-        fprintf(f, "<td>%s</td>", num(row_int(no, lb_dimensions[d])));
-    fputs("</tr></table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
-          "<th>refused</th></tr>\n",
-          f);
+    bprintf(b, rc, "</table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
+                   "<th>refused</th></tr>\n");
     for (int a = 0; a <= NACT; a++)
-        fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", act_names[a],
+        bprintf(b, rc, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", act_names[a],
                 num((int64_t)s->ok[a]), num((int64_t)s->refused[a]));
-    fprintf(f, "</table>\n<p>%s requests in %.1f s.</p>\n</body></html>\n",
+    bprintf(b, rc, "</table>\n<p>%s requests in %.1f s.</p>\n</section>\n",
             num((int64_t)s->requests), s->wall_s);
-    if (fclose(f)) {
-        fprintf(stderr, "logbook-sim: %s: %s\n", path, strerror(errno));
-        return LB_EIO;
+}
+
+/*
+ * The committee report of the province by district (the client library's
+ * renderer, dated by the daemon's clock) with the simulation's section before
+ * its end, written with lb_file_replace.
+ */
+int write_html(const sim_t *s, const char *path)
+{
+    lbc_report_t *r = NULL;
+    lb_buf_t page, tail;
+    lb_buf_init(&page);
+    lb_buf_init(&tail);
+    int rc = lbc_report_parse(lbc_reply_result(s->final), s->w.province, "district", &r);
+    if (rc == 0) {
+        r->generated_ms = s->now;
+        rc = lbc_report_render(r, LBC_REPORT_HTML, 0, &page);
     }
-    return 0;
+    /* the rendered page ends "</body>\n</html>\n": the section goes in before it */
+    const char *end = rc == 0 ? memmem(page.p, page.len, "</body>", 7) : NULL;
+    if (rc == 0 && !end)
+        rc = LB_EINTERNAL;
+    if (rc == 0) {
+        size_t at = (size_t)(end - (const char *)page.p);
+        lb_rc(&rc, lb_buf_append(&tail, end, page.len - at));
+        page.len = at;
+        html_sim_section(s, &page, &rc);
+        lb_rc(&rc, lb_buf_append(&page, tail.p, tail.len));
+    }
+    char err[300] = "";
+    if (rc == 0)
+        rc = lb_file_replace(path, page.p, page.len, 0644, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "logbook-sim: %s: %s\n", path, err[0] ? err : lb_strerror(rc));
+    lbc_report_destroy(&r);
+    lb_buf_free(&page);
+    lb_buf_free(&tail);
+    return rc;
 }

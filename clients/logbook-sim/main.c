@@ -78,20 +78,74 @@ static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return true;
 }
 
+enum {
+    O_NOCURVE = 256,
+    O_PROVINCE,
+    O_DISTRICTS,
+    O_HOUSEHOLDS,
+    O_MONTHS,
+    O_SEED,
+    O_RATE,
+    O_NOCLOCK,
+    O_HTML
+};
+
+/*
+ * The options with a number (and --province): the value into s, or
+ * EX_USAGE after saying why.
+ */
+static int number_option(sim_t *s, int o, const char *arg)
+{
+    uint64_t v;
+    switch (o) {
+    case O_PROVINCE:
+        if (strlen(arg) != 2 || !parse_u64(arg, 10, 96, &v)) {
+            fprintf(stderr, "logbook-sim: --province wants a 2-digit code 10-96\n");
+            return EX_USAGE;
+        }
+        snprintf(s->w.province, sizeof s->w.province, "%s", arg);
+        return 0;
+    case O_DISTRICTS:
+        if (!parse_u64(arg, 1, 99, &v)) {
+            fprintf(stderr, "logbook-sim: --districts wants 1-99\n");
+            return EX_USAGE;
+        }
+        s->w.ndistricts_opt = (int)v;
+        return 0;
+    case O_HOUSEHOLDS:
+        if (!parse_u64(arg, 1, HOUSEHOLDS_MAX, &v)) {
+            fprintf(stderr, "logbook-sim: --households wants 1-%d\n", HOUSEHOLDS_MAX);
+            return EX_USAGE;
+        }
+        s->w.n = (uint32_t)v;
+        return 0;
+    case O_MONTHS:
+        if (!parse_u64(arg, 1, 120, &v)) {
+            fprintf(stderr, "logbook-sim: --months wants 1-120\n");
+            return EX_USAGE;
+        }
+        s->w.months = (int)v;
+        return 0;
+    case O_SEED:
+        if (!parse_u64(arg, 0, UINT64_MAX, &v)) {
+            fprintf(stderr, "logbook-sim: --seed wants a non-negative integer\n");
+            return EX_USAGE;
+        }
+        s->w.seed = v;
+        return 0;
+    default: /* O_RATE */
+        if (!parse_u64(arg, 1, 4096, &v)) {
+            fprintf(stderr, "logbook-sim: --rate wants 1-4096 requests in flight\n");
+            return EX_USAGE;
+        }
+        s->rate = (int)v;
+        return 0;
+    }
+}
+
 /* 0, or EX_USAGE after saying why. */
 static int parse_options(sim_t *s, int argc, char **argv)
 {
-    enum {
-        O_NOCURVE = 256,
-        O_PROVINCE,
-        O_DISTRICTS,
-        O_HOUSEHOLDS,
-        O_MONTHS,
-        O_SEED,
-        O_RATE,
-        O_NOCLOCK,
-        O_HTML
-    };
     static const struct option longs[] = {{"endpoint", required_argument, NULL, 'e'},
                                           {"cert", required_argument, NULL, 'k'},
                                           {"server-cert", required_argument, NULL, 's'},
@@ -106,7 +160,6 @@ static int parse_options(sim_t *s, int argc, char **argv)
                                           {"html", required_argument, NULL, O_HTML},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    uint64_t v;
     int o;
     while ((o = getopt_long(argc, argv, "e:k:s:h", longs, NULL)) != -1) {
         switch (o) {
@@ -129,46 +182,13 @@ static int parse_options(sim_t *s, int argc, char **argv)
             s->html = optarg;
             break;
         case O_PROVINCE:
-            if (strlen(optarg) != 2 || !parse_u64(optarg, 10, 96, &v)) {
-                fprintf(stderr, "logbook-sim: --province wants a 2-digit code 10-96\n");
-                return EX_USAGE;
-            }
-            snprintf(s->w.province, sizeof s->w.province, "%s", optarg);
-            break;
         case O_DISTRICTS:
-            if (!parse_u64(optarg, 1, 99, &v)) {
-                fprintf(stderr, "logbook-sim: --districts wants 1-99\n");
-                return EX_USAGE;
-            }
-            s->w.ndistricts_opt = (int)v;
-            break;
         case O_HOUSEHOLDS:
-            if (!parse_u64(optarg, 1, HOUSEHOLDS_MAX, &v)) {
-                fprintf(stderr, "logbook-sim: --households wants 1-%d\n", HOUSEHOLDS_MAX);
-                return EX_USAGE;
-            }
-            s->w.n = (uint32_t)v;
-            break;
         case O_MONTHS:
-            if (!parse_u64(optarg, 1, 120, &v)) {
-                fprintf(stderr, "logbook-sim: --months wants 1-120\n");
-                return EX_USAGE;
-            }
-            s->w.months = (int)v;
-            break;
         case O_SEED:
-            if (!parse_u64(optarg, 0, UINT64_MAX, &v)) {
-                fprintf(stderr, "logbook-sim: --seed wants a non-negative integer\n");
-                return EX_USAGE;
-            }
-            s->w.seed = v;
-            break;
         case O_RATE:
-            if (!parse_u64(optarg, 1, 4096, &v)) {
-                fprintf(stderr, "logbook-sim: --rate wants 1-4096 requests in flight\n");
+            if (number_option(s, o, optarg))
                 return EX_USAGE;
-            }
-            s->rate = (int)v;
             break;
         case 'h':
             usage(stdout);

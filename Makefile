@@ -108,6 +108,8 @@ $(BUILD)/tests/test_workflow: $(BUILD)/tests/unit/test_workflow.o $(WORKFLOW_LIB
 $(BUILD)/tests/test_store: $(BUILD)/tests/unit/test_store.o $(STORE_LIB) $(PROTO_LIB)
 $(BUILD)/tests/test_lbd: $(BUILD)/tests/unit/test_lbd.o $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/test_client: $(BUILD)/tests/unit/test_client.o $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+# tests/integration/test_sim.c has the name test_sim: the generator's unit tests are test_sim_gen.
+$(BUILD)/tests/test_sim_gen: $(BUILD)/tests/unit/test_sim_gen.o $(BUILD)/clients/logbook-sim/gen.o $(CLIENT_LIB) $(PROTO_LIB)
 $(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
 # Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.
 $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:

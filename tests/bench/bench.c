@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "../../clients/lib/pipe.h"
 #include "../lib/testd.h"
 
 /* ---------------------------------------------------------------------- */
@@ -90,9 +91,7 @@ static long env_long(const char *name, long def)
 
 static uint64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return lbc_mono_ns();
 }
 
 static double ms_since(uint64_t t0)
@@ -103,21 +102,9 @@ static double ms_since(uint64_t t0)
 /* 1234567 -> "1,234,567" (rotating static buffers: a few per printf). */
 static const char *num(double v)
 {
-    static char bufs[8][32];
+    static char bufs[8][LBC_COUNT_LEN];
     static int k;
-    char *out = bufs[k++ & 7];
-    char tmp[32];
-    snprintf(tmp, sizeof tmp, "%.0f", v < 0 ? -v : v);
-    size_t n = strlen(tmp), o = 0;
-    if (v < 0)
-        out[o++] = '-';
-    for (size_t i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[o++] = ',';
-        out[o++] = tmp[i];
-    }
-    out[o] = '\0';
-    return out;
+    return lbc_fmt_count((int64_t)(v < 0 ? v - 0.5 : v + 0.5), bufs[k++ & 7]);
 }
 
 /* Milliseconds with sensible precision: "0.412 ms", "3.1 ms", "14 ms". */
@@ -403,101 +390,77 @@ static lbc_t *bench_client(testd_t *t, void *zctx, int timeout_ms)
     return c;
 }
 
+/* One reply of a transitions run; the tag is when its request was sent. */
+static void on_tx(void *user, uint64_t sent_ns, const lb_val_t *r)
+{
+    tx_thread_t *th = user;
+    uint64_t t_now = now_ns();
+    if (th->n == th->cap) {
+        size_t nc = th->cap ? th->cap * 2 : 4096;
+        uint64_t *nl = realloc(th->lat, nc * sizeof *nl);
+        if (!nl) {
+            th->fail = 1;
+            return;
+        }
+        th->lat = nl;
+        th->cap = nc;
+    }
+    th->lat[th->n++] = t_now - sent_ns;
+    if (!lbc_reply_ok(r) && th->errors++ == 0)
+        snprintf(th->first_err, sizeof th->first_err, "%s", testd_code(r));
+    th->t_end = t_now;
+}
+
+/* A client with one round trip done, so the CURVE handshake is not part of the figures. */
+static lbc_t *tx_client(tx_thread_t *th)
+{
+    lbc_t *c = bench_client(th->run->t, th->run->zctx, 30000);
+    lb_val_t *r = NULL;
+    char err[256] = "";
+    if (c && (lbc_call(c, "ping", NULL, &r, err, sizeof err) || !lbc_reply_ok(r))) {
+        fprintf(stderr, "bench: thread %d: ping failed: %s\n", th->idx, err);
+        lbc_destroy(&c);
+    }
+    lb_val_free(&r);
+    return c;
+}
+
 static void *tx_thread(void *arg)
 {
     tx_thread_t *th = arg;
     tx_run_t *run = th->run;
-    int nin = run->inflight;
-    uint64_t *sent_at = calloc((size_t)nin, sizeof *sent_at);
-    bool *busy = calloc((size_t)nin, sizeof *busy);
-    lbc_t *c = bench_client(run->t, run->zctx, 30000);
+    lbc_t *c = tx_client(th);
+    lbc_pipe_t *p = NULL;
     lb_val_t *args = lb_map(), *data = lb_map();
-    lb_map_set_str(data, "note", "bench");
-    lb_map_set_str(args, "case_id", run->ids[0]);
-    lb_map_set_str(args, "action", "add_note");
-    lb_map_set(args, "data", data);
-    if (!c || !sent_at || !busy)
+    int rc = 0;
+    lb_put_str(data, "note", "bench", &rc);
+    lb_put_str(args, "action", "add_note", &rc);
+    lb_put(args, "data", data, &rc);
+    if (!c || rc || lbc_pipe_new(c, run->inflight, 30000, &p))
         th->fail = 1;
-    /* One round trip first, so the CURVE handshake is not part of the figures. */
-    if (!th->fail) {
-        lb_val_t *r = NULL;
-        char err[256];
-        if (lbc_call(c, "ping", NULL, &r, err, sizeof err) || !lbc_reply_ok(r)) {
-            fprintf(stderr, "bench: thread %d: ping failed: %s\n", th->idx, err);
-            th->fail = 1;
-        }
-        lb_val_free(&r);
-    }
     pthread_barrier_wait(&run->barrier);
     th->t_start = now_ns();
-    int pending = 0;
-    uint64_t seq = 0;
-    bool sending = !th->fail;
-    while (sending || pending > 0) {
-        for (int s = 0; sending && s < nin; s++) {
-            if (busy[s])
-                continue;
-            if (atomic_fetch_sub(&run->budget, 1) <= 0) {
-                sending = false;
-                break;
-            }
-            size_t k = atomic_fetch_add(&run->next_case, 1) % run->nids;
-            lb_map_set_str(args, "case_id", run->ids[k]);
-            char id[64];
-            snprintf(id, sizeof id, "%d-%d-%llu", th->idx, s, (unsigned long long)seq++);
-            sent_at[s] = now_ns();
-            if (lbc_send(c, id, "case.act", args) != 0) {
-                th->fail = 1;
-                sending = false;
-                break;
-            }
-            busy[s] = true;
-            pending++;
-        }
-        if (pending == 0)
+    while (!th->fail && atomic_fetch_sub(&run->budget, 1) > 0) {
+        /* A free slot first, so that the time sent is taken when it is sent. */
+        while (lbc_pipe_inflight(p) >= lbc_pipe_max(p) && lbc_pipe_recv_one(p) == 0)
+            ;
+        size_t k = atomic_fetch_add(&run->next_case, 1) % run->nids;
+        lb_map_set_str(args, "case_id", run->ids[k]);
+        if (lbc_pipe_send(p, "case.act", args, on_tx, th, now_ns()))
             break;
-        lb_val_t *r = NULL;
-        if (lbc_recv(c, 30000, &r) != 0) {
-            fprintf(stderr, "bench: thread %d: no reply in 30 s (%d in flight)\n", th->idx, pending);
-            th->lost += (uint64_t)pending;
-            th->fail = 1;
-            break;
-        }
-        uint64_t t_now = now_ns();
-        int ti = -1, s = -1;
-        unsigned long long q;
-        if (sscanf(lbc_reply_id(r), "%d-%d-%llu", &ti, &s, &q) != 3 || ti != th->idx || s < 0 ||
-            s >= nin || !busy[s]) {
-            lb_val_free(&r);
-            continue; /* not ours: cannot happen with a private socket */
-        }
-        busy[s] = false;
-        pending--;
-        if (th->n == th->cap) {
-            size_t nc = th->cap ? th->cap * 2 : 4096;
-            uint64_t *nl = realloc(th->lat, nc * sizeof *nl);
-            if (!nl) {
-                th->fail = 1;
-                lb_val_free(&r);
-                break;
-            }
-            th->lat = nl;
-            th->cap = nc;
-        }
-        th->lat[th->n++] = t_now - sent_at[s];
-        if (!lbc_reply_ok(r)) {
-            if (th->errors++ == 0)
-                snprintf(th->first_err, sizeof th->first_err, "%s", testd_code(r));
-        }
-        lb_val_free(&r);
-        th->t_end = t_now;
+    }
+    const char *why;
+    if (p && lbc_pipe_drain(p)) {
+        lbc_pipe_error(p, &why);
+        fprintf(stderr, "bench: thread %d: %s\n", th->idx, why);
+        th->lost += (uint64_t)lbc_pipe_inflight(p);
+        th->fail = 1;
     }
     if (!th->t_end)
         th->t_end = now_ns();
+    lbc_pipe_destroy(&p);
     lb_val_free(&args);
     lbc_destroy(&c);
-    free(sent_at);
-    free(busy);
     return NULL;
 }
 

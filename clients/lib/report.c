@@ -5,22 +5,9 @@
  * the renderers (report_text.c, report_html.c) by lbc_report_render.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "report_int.h"
-
-enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
-
-const char *const lbc_report_dimensions[LBC_REPORT_NDIM] = {"health", "living", "education",
-                                                            "income", "accessibility"};
-const char *const lbc_report_levels[LBC_REPORT_NLEVEL] = {"survive", "sufficient", "sustainable"};
 
 const char *const lbc_report_area_levels[4] = {"province", "district", "subdistrict", "village"};
 
@@ -184,10 +171,10 @@ static void row_parse(const lb_val_t *m, lbc_report_row_t *row)
     row->overdue = count_of(m, "overdue");
     row->unacked = count_of(m, "unacked");
     const lb_val_t *needs = lb_map_get(m, "needs_open"), *levels = lb_map_get(m, "levels");
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        row->needs[i] = count_of(needs, lbc_report_dimensions[i]);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        row->levels[i] = count_of(levels, lbc_report_levels[i]);
+    for (int i = 0; i < LB_NDIM; i++)
+        row->needs[i] = count_of(needs, lb_dimensions[i]);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        row->levels[i] = count_of(levels, lb_progress_levels[i]);
 }
 
 int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, lbc_report_t **out)

@@ -6,22 +6,22 @@
 #include "report_int.h"
 
 static const char *const area_levels_th[4] = {"จังหวัด", "อำเภอ", "ตำบล", "หมู่บ้าน"};
-static const char *const dim_en[LBC_REPORT_NDIM] = {"Health", "Living", "Education", "Income",
-                                                    "Accessibility"};
+static const char *const dim_en[LB_NDIM] = {"Health", "Living", "Education", "Income",
+                                            "Accessibility"};
 /* The dimension names of config/indicators.yaml's section comments. */
-static const char *const dim_th[LBC_REPORT_NDIM] = {"สุขภาพ", "ความเป็นอยู่", "การศึกษา", "รายได้",
-                                                    "การเข้าถึงบริการรัฐ"};
-static const char *const level_en[LBC_REPORT_NLEVEL] = {"Survive", "Sufficient", "Sustainable"};
-static const char *const level_th[LBC_REPORT_NLEVEL] = {"อยู่รอด", "อยู่พอเพียง", "อยู่อย่างยั่งยืน"};
+static const char *const dim_th[LB_NDIM] = {"สุขภาพ", "ความเป็นอยู่", "การศึกษา", "รายได้",
+                                            "การเข้าถึงบริการรัฐ"};
+static const char *const level_en[LB_NPROGRESS] = {"Survive", "Sufficient", "Sustainable"};
+static const char *const level_th[LB_NPROGRESS] = {"อยู่รอด", "อยู่พอเพียง", "อยู่อย่างยั่งยืน"};
 
 static const char *const prog_th[3] = {"เยี่ยมแล้ว", "ได้รับความช่วยเหลือ", "แก้ไขแล้ว"};
 static const char *const prog_en[3] = {"Visited", "Assisted", "Resolved"};
 
 /* Colours that stay apart in print and for the common colour-vision deficiencies. */
 static const char *const progress_colours[3] = {"#4e79a7", "#f28e2b", "#59a14f"};
-static const char *const dim_colours[LBC_REPORT_NDIM] = {"#e15759", "#76b7b2", "#edc948", "#b07aa1",
-                                                         "#9c755f"};
-static const char *const level_colours[LBC_REPORT_NLEVEL] = {"#f1ce63", "#8cd17d", "#499894"};
+static const char *const dim_colours[LB_NDIM] = {"#e15759", "#76b7b2", "#edc948", "#b07aa1",
+                                                 "#9c755f"};
+static const char *const level_colours[LB_NPROGRESS] = {"#f1ce63", "#8cd17d", "#499894"};
 
 static double pct_of(int64_t n, int64_t d)
 {
@@ -228,7 +228,7 @@ static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n
     const int64_t step = nice_step(max), top = (max + step - 1) / step * step;
     const int h = TOP + (int)n * (BH + GG) + AX;
     put(o, "<figure>");
-    legend(o, dim_th, dim_en, dim_colours, LBC_REPORT_NDIM);
+    legend(o, dim_th, dim_en, dim_colours, LB_NDIM);
     putf(o,
          "<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Open needs per "
          "dimension, per area\">\n",
@@ -242,7 +242,7 @@ static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n
         putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 2);
         put_area(o, w->key);
         put(o, "</text>\n");
-        for (int d = 0; d < LBC_REPORT_NDIM; d++) {
+        for (int d = 0; d < LB_NDIM; d++) {
             char num[32];
             double bw = (double)PW * (double)w->needs[d] / (double)top;
             sum += w->needs[d];
@@ -379,25 +379,24 @@ static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
 static void html_needs_row(out_t *o, const lbc_report_row_t *w, bool total)
 {
     html_row_start(o, w, total);
-    for (int i = 0; i < LBC_REPORT_NDIM; i++) {
+    for (int i = 0; i < LB_NDIM; i++) {
         char col[32];
-        snprintf(col, sizeof col, "needs_%s", lbc_report_dimensions[i]);
+        snprintf(col, sizeof col, "needs_%s", lb_dimensions[i]);
         td_count(o, col, w->needs[i], -1);
     }
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++) {
+    for (int i = 0; i < LB_NPROGRESS; i++) {
         char col[32];
-        snprintf(col, sizeof col, "level_%s", lbc_report_levels[i]);
+        snprintf(col, sizeof col, "level_%s", lb_progress_levels[i]);
         td_count(o, col, w->levels[i], -1);
     }
     put(o, "</tr>\n");
 }
 
-void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
+/* <head> with the styles, and the page header: title, scope, when and up to which seq. */
+static void html_head(const lbc_report_t *r, int refresh_s, out_t *o)
 {
-    const lbc_report_row_t *t = &r->totals;
     char when[32];
     lbc_format_time(r->generated_ms, when, sizeof when);
-
     put(o, "<!DOCTYPE html>\n<html lang=\"th\">\n<head>\n<meta charset=\"utf-8\">\n");
     put(o, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     if (refresh_s > 0)
@@ -424,14 +423,10 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     if (refresh_s > 0)
         putf(o, " · ปรับปรุงอัตโนมัติทุก %d วินาที / Updated every %d s", refresh_s, refresh_s);
     put(o, "</p>\n</header>\n");
+}
 
-    if (r->nrows == 0) {
-        put(o, "<p class=\"empty\">");
-        put_bi(o, "ไม่มีกรณีในพื้นที่นี้", "No cases in this area");
-        put(o, "</p>\n</body>\n</html>\n");
-        return;
-    }
-
+static void html_tiles(const lbc_report_row_t *t, out_t *o)
+{
     put(o, "<section class=\"tiles\">\n");
     tile(o, "ครัวเรือนเป้าหมาย", "Target households", t->cases, -1);
     tile(o, prog_th[0], prog_en[0], t->visited, t->cases);
@@ -442,7 +437,11 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     tile(o, "เกินกำหนด", "Overdue", t->overdue, -1);
     tile(o, "แจ้งเตือนที่ยังไม่รับทราบ", "Unacknowledged escalations", t->unacked, -1);
     put(o, "</section>\n");
+}
 
+/* The chart sections: progress per area, open needs (totals, then per area), levels reached. */
+static void html_charts(const lbc_report_t *r, out_t *o)
+{
     put(o, "<section>\n<h2>ความคืบหน้ารายพื้นที่ <span class=\"en\">/ Progress per area, "
            "percent of target households</span></h2>\n");
     size_t per = chunk_size(r->nrows, PROGRESS_CHUNK);
@@ -452,12 +451,12 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
 
     put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไข รายด้าน <span class=\"en\">/ Open needs per "
            "dimension</span></h2>\n");
-    chart_bars(o, "Open needs per dimension", dim_th, dim_en, dim_colours, t->needs,
-               LBC_REPORT_NDIM);
+    chart_bars(o, "Open needs per dimension", dim_th, dim_en, dim_colours, r->totals.needs,
+               LB_NDIM);
     int64_t max = 0;
     for (size_t i = 0; i < r->nrows; i++) {
         int64_t sum = 0;
-        for (int d = 0; d < LBC_REPORT_NDIM; d++)
+        for (int d = 0; d < LB_NDIM; d++)
             sum += r->rows[i].needs[d];
         if (sum > max)
             max = sum;
@@ -469,10 +468,13 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
 
     put(o, "<section>\n<h2>ระดับที่บรรลุ <span class=\"en\">/ Level reached (households per "
            "level)</span></h2>\n");
-    chart_bars(o, "Households per level reached", level_th, level_en, level_colours, t->levels,
-               LBC_REPORT_NLEVEL);
+    chart_bars(o, "Households per level reached", level_th, level_en, level_colours,
+               r->totals.levels, LB_NPROGRESS);
     put(o, "</section>\n");
+}
 
+static void html_progress_table(const lbc_report_t *r, out_t *o)
+{
     put(o, "<section>\n<h2>ตารางความคืบหน้า <span class=\"en\">/ Progress table</span></h2>\n");
     put(o, "<table class=\"progress\">\n<thead><tr>");
     put_th(o, "พื้นที่", "Area", NULL);
@@ -486,9 +488,12 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     put(o, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->nrows; i++)
         html_progress_row(o, &r->rows[i], false);
-    html_progress_row(o, t, true);
+    html_progress_row(o, &r->totals, true);
     put(o, "</tbody>\n</table>\n</section>\n");
+}
 
+static void html_needs_table(const lbc_report_t *r, out_t *o)
+{
     put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไขและระดับที่บรรลุ <span class=\"en\">/ Open "
            "needs and level reached</span></h2>\n");
     put(o, "<table class=\"needs\">\n<thead><tr><th></th>");
@@ -497,16 +502,20 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     put(o, "<th class=\"grp\" colspan=\"3\">ระดับที่บรรลุ<span class=\"en\">Level "
            "reached</span></th></tr>\n<tr>");
     put_th(o, "พื้นที่", "Area", NULL);
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+    for (int i = 0; i < LB_NDIM; i++)
         put_th(o, dim_th[i], dim_en[i], NULL);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+    for (int i = 0; i < LB_NPROGRESS; i++)
         put_th(o, level_th[i], level_en[i], NULL);
     put(o, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->nrows; i++)
         html_needs_row(o, &r->rows[i], false);
-    html_needs_row(o, t, true);
+    html_needs_row(o, &r->totals, true);
     put(o, "</tbody>\n</table>\n</section>\n");
+}
 
+/* What each column counts, so a printed page explains itself. */
+static void html_notes(out_t *o)
+{
     put(o, "<footer class=\"notes\">\n");
     put(o, "<p>เยี่ยมแล้ว / Visited, ได้รับความช่วยเหลือ / Assisted: cases with at least one "
            "visit or assistance record; percentages are of the target households (cases).</p>\n");
@@ -519,5 +528,22 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     put(o, "<p>ปัญหาที่ยังไม่ได้แก้ไข / Open needs: failed indicators not yet met, open cases "
            "only. ระดับที่บรรลุ / Level reached: each household's latest level (อยู่รอด → "
            "อยู่พอเพียง → อยู่อย่างยั่งยืน), resolved households included.</p>\n");
-    put(o, "</footer>\n</body>\n</html>\n");
+    put(o, "</footer>\n");
+}
+
+void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
+{
+    html_head(r, refresh_s, o);
+    if (r->nrows == 0) {
+        put(o, "<p class=\"empty\">");
+        put_bi(o, "ไม่มีกรณีในพื้นที่นี้", "No cases in this area");
+        put(o, "</p>\n</body>\n</html>\n");
+        return;
+    }
+    html_tiles(&r->totals, o);
+    html_charts(r, o);
+    html_progress_table(r, o);
+    html_needs_table(r, o);
+    html_notes(o);
+    put(o, "</body>\n</html>\n");
 }

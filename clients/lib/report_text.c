@@ -124,10 +124,10 @@ static void text_needs_row(ttab_t *t, const char *label, const lbc_report_row_t 
 {
     char c[8][32];
     const char *v[9] = {label};
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
+    for (int i = 0; i < LB_NDIM; i++)
         v[1 + i] = fmt_count(row->needs[i], c[i]);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        v[1 + LBC_REPORT_NDIM + i] = fmt_count(row->levels[i], c[LBC_REPORT_NDIM + i]);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        v[1 + LB_NDIM + i] = fmt_count(row->levels[i], c[LB_NDIM + i]);
     ttab_row(t, v);
 }
 
@@ -195,21 +195,21 @@ static void csv_field(out_t *o, const char *s)
 void lbc_report_put_csv(const lbc_report_t *r, out_t *o)
 {
     put(o, "key,cases,open,visited,assisted,resolved,closed,overdue");
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        putf(o, ",needs_%s", lbc_report_dimensions[i]);
+    for (int i = 0; i < LB_NDIM; i++)
+        putf(o, ",needs_%s", lb_dimensions[i]);
     put(o, ",unacked");
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        putf(o, ",level_%s", lbc_report_levels[i]);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        putf(o, ",level_%s", lb_progress_levels[i]);
     put(o, "\n");
     for (size_t k = 0; k < r->nrows; k++) {
         const lbc_report_row_t *w = &r->rows[k];
         csv_field(o, w->key);
         putf(o, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64,
              w->cases, w->open, w->visited, w->assisted, w->resolved, w->closed, w->overdue);
-        for (int i = 0; i < LBC_REPORT_NDIM; i++)
+        for (int i = 0; i < LB_NDIM; i++)
             putf(o, ",%" PRId64, w->needs[i]);
         putf(o, ",%" PRId64, w->unacked);
-        for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
+        for (int i = 0; i < LB_NPROGRESS; i++)
             putf(o, ",%" PRId64, w->levels[i]);
         put(o, "\n");
     }

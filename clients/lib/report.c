@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "conn.h"
 #include "report_int.h"
 
 const char *const lbc_report_area_levels[4] = {"province", "district", "subdistrict", "village"};
@@ -229,13 +230,12 @@ static int64_t generated_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* lbc_call that also turns an error reply into its LB_E* with "code: message" in err. */
 int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **out, char *err,
                      size_t errlen)
 {
     const char *grp;
     lb_val_t *args = NULL, *reply = NULL;
-    int64_t last = 0;
+    uint64_t last = 0;
     *out = NULL;
     if (area && !*area)
         area = NULL;
@@ -243,11 +243,9 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     if (rc)
         return rc;
     /* ping first: whatever report.summary then counts includes every event up to last_seq. */
-    rc = lbc_call_ok(c, "ping", NULL, &reply, err, errlen);
+    rc = lbc_last_seq(c, &last, err, errlen);
     if (rc)
         return rc;
-    lb_map_int(lbc_reply_result(reply), "last_seq", &last);
-    lb_val_free(&reply);
     args = lb_map();
     rc = args ? 0 : LB_ENOMEM;
     if (!rc && area)
@@ -264,7 +262,7 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
         }
     }
     if (!rc) {
-        (*out)->last_seq = last > 0 ? (uint64_t)last : 0;
+        (*out)->last_seq = last;
         (*out)->generated_ms = generated_now_ms();
     }
     if (rc == LB_ENOMEM)

@@ -169,31 +169,26 @@ static int stdin_file(const lb_val_t *body, int *fd)
     return rc;
 }
 
-int notify_run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32_t attempt,
-                       char *why, size_t whylen)
+/*
+ * Starts CMD with /bin/sh -c, in as its stdin and env as its environment, in
+ * a process group of its own. Returns 0 with *pid; 1 when it could not start
+ * (EAGAIN, ENOMEM: retried like a failed run); LB_ENOMEM when the spawn
+ * attributes could not be set. why says how.
+ */
+static int spawn_command(const char *cmd, int in, char **env, pid_t *pid, char *why, size_t whylen)
 {
-    envv_t env = {0};
-    int in = -1, rc;
-    pid_t pid = -1;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    bool fa_init = false, attr_init = false;
-    rc = stdin_file(body, &in);
-    if (rc == 0)
-        rc = env_build(&env, seq, body, attempt);
-    if (rc) {
-        snprintf(why, whylen, "cannot prepare the command: %s", lb_strerror(rc));
-        goto done;
-    }
     sigset_t none, dflt;
+    int rc = 0;
     sigemptyset(&none);
     sigemptyset(&dflt);
     sigaddset(&dflt, SIGPIPE);
     sigaddset(&dflt, SIGTERM);
     sigaddset(&dflt, SIGINT);
     sigaddset(&dflt, SIGCHLD);
-    fa_init = posix_spawn_file_actions_init(&fa) == 0;
-    attr_init = posix_spawnattr_init(&attr) == 0;
+    bool fa_init = posix_spawn_file_actions_init(&fa) == 0;
+    bool attr_init = posix_spawnattr_init(&attr) == 0;
     if (!fa_init || !attr_init || posix_spawn_file_actions_adddup2(&fa, in, 0) != 0 ||
         /* The child gets plain signals back (ours are blocked or ignored) and its own
          * process group: a terminal's Ctrl-C must not kill a delivery half done, and a
@@ -205,28 +200,41 @@ int notify_run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32
                                             POSIX_SPAWN_SETPGROUP) != 0) {
         snprintf(why, whylen, "cannot prepare the command: posix_spawn attributes");
         rc = LB_ENOMEM;
-        goto done;
+    } else {
+        char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+        int e = posix_spawn(pid, "/bin/sh", &fa, &attr, argv, env);
+        if (e != 0) {
+            snprintf(why, whylen, "cannot start /bin/sh: %s", strerror(e));
+            rc = 1;
+        }
     }
-    char *argv[] = {"sh", "-c", (char *)n->o.exec_cmd, NULL};
-    int e = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, env.v);
-    if (e != 0) {
-        /* EAGAIN and ENOMEM pass; treat as a failed run so it is retried with backoff. */
-        snprintf(why, whylen, "cannot start /bin/sh: %s", strerror(e));
-        pid = -1;
-        rc = 1;
-        goto done;
-    }
-    int64_t deadline = n->o.cmd_timeout_s ? lbc_mono_ms() + (int64_t)n->o.cmd_timeout_s * 1000 : -1;
-    bool told = false, timed_out = false;
-    int status = 0;
+    if (attr_init)
+        posix_spawnattr_destroy(&attr);
+    if (fa_init)
+        posix_spawn_file_actions_destroy(&fa);
+    return rc;
+}
+
+/*
+ * Waits for pid, killing its process group once timeout_s (0 = none) has
+ * passed. A SIGTERM or SIGINT meanwhile sets n->stop and is otherwise left
+ * for later. Returns 0 with *status and *timed_out; LB_EIO when waitpid
+ * fails (why says so).
+ */
+static int wait_command(notifier_t *n, pid_t pid, uint64_t seq, int *status, bool *timed_out,
+                        char *why, size_t whylen)
+{
+    int timeout_s = n->o.cmd_timeout_s;
+    int64_t deadline = timeout_s ? lbc_mono_ms() + (int64_t)timeout_s * 1000 : -1;
+    bool told = false;
+    *timed_out = false;
     for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
+        pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid)
-            break;
+            return 0;
         if (w < 0 && errno != EINTR) {
             snprintf(why, whylen, "waitpid: %s", strerror(errno));
-            rc = LB_EIO;
-            goto done;
+            return LB_EIO;
         }
         int64_t left = 1000;
         if (deadline >= 0) {
@@ -234,10 +242,10 @@ int notify_run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32
             if (left <= 0) {
                 kill(-pid, SIGKILL);
                 kill(pid, SIGKILL);
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                while (waitpid(pid, status, 0) < 0 && errno == EINTR)
                     ;
-                timed_out = true;
-                break;
+                *timed_out = true;
+                return 0;
             }
             if (left > 1000)
                 left = 1000;
@@ -252,25 +260,43 @@ int notify_run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32
             told = true;
         }
     }
-    pid = -1;
+}
+
+/* 0 when the run exited 0, else 1 with why saying how it ended. */
+static int run_outcome(int status, bool timed_out, int timeout_s, char *why, size_t whylen)
+{
     if (timed_out) {
-        snprintf(why, whylen, "timed out after %d s and was killed", n->o.cmd_timeout_s);
-        rc = 1;
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        rc = 0;
-    } else if (WIFEXITED(status)) {
+        snprintf(why, whylen, "timed out after %d s and was killed", timeout_s);
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFEXITED(status))
         snprintf(why, whylen, "exited with status %d", WEXITSTATUS(status));
-        rc = 1;
-    } else {
+    else
         snprintf(why, whylen, "was killed by signal %d",
                  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        rc = 1;
-    }
-done:
-    if (attr_init)
-        posix_spawnattr_destroy(&attr);
-    if (fa_init)
-        posix_spawn_file_actions_destroy(&fa);
+    return 1;
+}
+
+int notify_run_command(notifier_t *n, uint64_t seq, const lb_val_t *body, uint32_t attempt,
+                       char *why, size_t whylen)
+{
+    envv_t env = {0};
+    int in = -1, status = 0;
+    pid_t pid = -1;
+    bool timed_out = false;
+    int rc = stdin_file(body, &in);
+    if (rc == 0)
+        rc = env_build(&env, seq, body, attempt);
+    if (rc)
+        snprintf(why, whylen, "cannot prepare the command: %s", lb_strerror(rc));
+    if (rc == 0)
+        rc = spawn_command(n->o.exec_cmd, in, env.v, &pid, why, whylen);
+    if (rc == 0)
+        rc = wait_command(n, pid, seq, &status, &timed_out, why, whylen);
+    if (rc == 0)
+        rc = run_outcome(status, timed_out, n->o.cmd_timeout_s, why, whylen);
     if (in >= 0)
         close(in);
     env_free(&env);

@@ -140,6 +140,18 @@ static bool wanted(const notifier_t *n, const lb_val_t *body)
 }
 
 /*
+ * Records seq handled. The subscriber's cursor is >= seq: it also covers
+ * events after seq that were not ours. Returns as save.
+ */
+static int save_handled(notifier_t *n, uint64_t seq)
+{
+    lbc_cursor_t done = {.seq = lbc_sub_cursor(n->sub)};
+    if (done.seq < seq)
+        done.seq = seq;
+    return save(n, &done);
+}
+
+/*
  * Delivers one escalation: marks it pending with the run counted, runs CMD
  * (or prints), records it handled. Retries failures with backoff.
  * Returns 0 when handled (delivered, or given up after --max-tries); 1 when
@@ -174,23 +186,14 @@ static int deliver(notifier_t *n, uint64_t seq, const lb_val_t *body)
                 return rc;
             }
         }
-        if (rc == 0) {
-            /* The subscriber's cursor is >= seq: it also covers events after seq that
-             * were not ours. */
-            lbc_cursor_t done = {.seq = lbc_sub_cursor(n->sub)};
-            if (done.seq < seq)
-                done.seq = seq;
-            return save(n, &done);
-        }
+        if (rc == 0)
+            return save_handled(n, seq);
         if (n->o.max_tries && attempts >= n->o.max_tries) {
             say(PRIO_CRIT,
                 "GAVE UP on seq %" PRIu64 " (case %s, level %s, area %s) after %" PRIu32
                 " failed runs, the last %s: this alert was NOT delivered",
                 seq, case_id, str_or(body, "level", "?"), str_or(body, "area", "?"), attempts, why);
-            lbc_cursor_t done = {.seq = lbc_sub_cursor(n->sub)};
-            if (done.seq < seq)
-                done.seq = seq;
-            return save(n, &done);
+            return save_handled(n, seq);
         }
         say(PRIO_WARNING,
             "seq %" PRIu64 " (case %s): the command %s (run %" PRIu32 "); retrying in %" PRId64
@@ -213,7 +216,7 @@ static int open_sub(notifier_t *n, uint64_t after)
         topics[nt++] = bufs[i];
     }
     lbc_sub_opts_t so = {
-        .endpoint = n->o.events_ep,
+        .endpoint = n->o.conn.events_endpoint,
         .topics = nt ? topics : all,
         .ntopics = nt ? nt : 1,
         .after_seq = after,
@@ -226,11 +229,13 @@ static int open_sub(notifier_t *n, uint64_t after)
         if (rc == 0)
             return 0;
         if (rc != LB_EUNAVAIL) {
-            say(PRIO_ERR, "cannot subscribe to %s: %s (%s)", n->o.events_ep, err, lb_strerror(rc));
+            say(PRIO_ERR, "cannot subscribe to %s: %s (%s)", n->o.conn.events_endpoint, err,
+                lb_strerror(rc));
             return rc;
         }
         if (!warned)
-            say(PRIO_WARNING, "cannot reach the daemon at %s: %s; retrying", n->o.requests_ep, err);
+            say(PRIO_WARNING, "cannot reach the daemon at %s: %s; retrying", n->o.conn.endpoint,
+                err);
         warned = true;
         if (pause_ms(n, backoff))
             return 1;
@@ -246,78 +251,80 @@ static int open_sub(notifier_t *n, uint64_t after)
  */
 static bool daemon_behind(notifier_t *n)
 {
-    lb_val_t *reply = NULL;
     char err[256] = "";
-    int64_t last = -1;
-    if (lbc_call(n->req, "ping", NULL, &reply, err, sizeof err) == 0 && lbc_reply_ok(reply))
-        lb_map_int(lbc_reply_result(reply), "last_seq", &last);
-    lb_val_free(&reply);
-    if (last < 0 || (uint64_t)last >= n->saved.seq)
+    uint64_t last = 0;
+    if (lbc_last_seq(n->req, &last, err, sizeof err) != 0 || last >= n->saved.seq)
         return false;
     say(PRIO_CRIT,
-        "the daemon's last seq is %" PRId64 " but %s says seq %" PRIu64
+        "the daemon's last seq is %" PRIu64 " but %s says seq %" PRIu64
         " was handled: is this another store? Not starting; remove the state file (with "
         "--from-seq N if needed) once you know where to resume",
         last, n->o.state_path, n->saved.seq);
     return true;
 }
 
-int notify_run(notifier_t *n)
+/* start's return when a signal came first: not an exit status. */
+enum { STOPPED = -1 };
+
+/*
+ * Locks the state file and loads the cursor. *first_start: no state file yet
+ * (or none asked for). Returns EX_OK, or the exit status after saying why.
+ */
+static int load_state(notifier_t *n, bool *first_start)
 {
     char err[512] = "";
-    int rc;
-    bool first_start = true;
-    if (n->o.state_path) {
-        rc = lbc_cursor_lock(n->o.state_path, &n->lock_fd, err, sizeof err);
-        if (rc) {
-            say(PRIO_ERR, "%s%s", err,
-                rc == LB_ECONFLICT ? ": is another logbook-notify using this state file?" : "");
-            return EX_FAIL;
-        }
-        rc = lbc_cursor_load(n->o.state_path, &n->saved, err, sizeof err);
-        if (rc == 0) {
-            first_start = false;
-        } else if (rc == LB_ECORRUPT) {
-            say(PRIO_ERR,
-                "%s; not guessing where to resume: fix the file, or remove it to start from "
-                "the daemon's last seq (or --from-seq)",
-                err);
-            return EX_USAGE;
-        } else if (rc != LB_ENOTFOUND) {
-            say(PRIO_ERR, "%s", err);
-            return EX_FAIL;
-        }
-        if (!first_start && n->o.from_seq_set)
-            say(PRIO_INFO, "state file %s exists: --from-seq ignored", n->o.state_path);
-    }
-    lbc_opts_t co;
-    lbc_opts_init(&co);
-    co.endpoint = n->o.requests_ep;
-    if (!n->o.no_curve) {
-        co.client_cert = n->o.cert;
-        co.server_cert = n->o.server_cert;
-    }
-    co.timeout_ms = REQ_TIMEOUT_MS;
-    co.retries = REQ_RETRIES;
-    rc = lbc_connect(&co, &n->req, err, sizeof err);
+    *first_start = true;
+    if (!n->o.state_path)
+        return EX_OK;
+    int rc = lbc_cursor_lock(n->o.state_path, &n->lock_fd, err, sizeof err);
     if (rc) {
-        say(PRIO_ERR, "cannot connect to %s: %s", n->o.requests_ep, err);
+        say(PRIO_ERR, "%s%s", err,
+            rc == LB_ECONFLICT ? ": is another logbook-notify using this state file?" : "");
+        return EX_FAIL;
+    }
+    rc = lbc_cursor_load(n->o.state_path, &n->saved, err, sizeof err);
+    if (rc == 0) {
+        *first_start = false;
+    } else if (rc == LB_ECORRUPT) {
+        say(PRIO_ERR,
+            "%s; not guessing where to resume: fix the file, or remove it to start from "
+            "the daemon's last seq (or --from-seq)",
+            err);
+        return EX_USAGE;
+    } else if (rc != LB_ENOTFOUND) {
+        say(PRIO_ERR, "%s", err);
+        return EX_FAIL;
+    }
+    if (!*first_start && n->o.from_seq_set)
+        say(PRIO_INFO, "state file %s exists: --from-seq ignored", n->o.state_path);
+    return EX_OK;
+}
+
+/*
+ * Connects and subscribes after the saved cursor, or on a first start after
+ * --from-seq or the daemon's last seq, which is saved at once. Returns EX_OK;
+ * STOPPED when told to stop first; else the exit status after saying why.
+ */
+static int start(notifier_t *n, bool first_start)
+{
+    char err[512] = "";
+    int rc = lbc_conn_open(&n->o.conn, &n->req, err, sizeof err);
+    if (rc) {
+        say(PRIO_ERR, "cannot connect to %s: %s", n->o.conn.endpoint, err);
         return rc == LB_EBADREQ || rc == LB_ECONFIG ? EX_USAGE : EX_FAIL;
     }
     if (!first_start && daemon_behind(n))
         return EX_USAGE;
     uint64_t after = first_start ? (n->o.from_seq_set ? n->o.from_seq : LBC_SEQ_NOW) : n->saved.seq;
     rc = open_sub(n, after);
-    if (rc == 1)
-        return EX_OK;
     if (rc)
-        return EX_FAIL;
+        return rc == 1 ? STOPPED : EX_FAIL;
     /* Record the starting point at once: alerts fired from now on must survive a crash. */
     if (first_start) {
         /* With --from-seq the catch-up queue is not delivered yet: the cursor stops before it. */
         lbc_cursor_t c = {.seq = lbc_sub_cursor(n->sub)};
         if (save(n, &c))
-            return EX_OK;
+            return STOPPED;
     }
     char where[AREAS_MAX * 10 + 16] = "";
     for (size_t i = 0; i < n->o.nareas; i++) {
@@ -327,14 +334,24 @@ int notify_run(notifier_t *n)
     say(PRIO_INFO, "delivering escalations at level %s or higher%s after seq %" PRIu64 "%s",
         lb_esc_levels[n->o.min_rank], where, n->saved.seq,
         n->saved.pending ? " (one delivery pending from the last run)" : "");
+    return EX_OK;
+}
+
+/*
+ * Takes events until told to stop, delivering the wanted ones. Returns the
+ * exit status; *inflight when a delivery was left pending mid-retry.
+ */
+static int event_loop(notifier_t *n, bool *inflight)
+{
+    char err[512] = "";
     bool unreachable = false;
     int64_t backoff = BACKOFF_FIRST_MS;
     int exit_code = EX_OK;
-    bool inflight = false;
+    *inflight = false;
     while (!stop_requested(n)) {
         uint64_t seq = 0;
         lb_val_t *body = NULL;
-        rc = lbc_sub_next(n->sub, POLL_MS, &seq, &body, NULL, err, sizeof err);
+        int rc = lbc_sub_next(n->sub, POLL_MS, &seq, &body, NULL, err, sizeof err);
         if (rc == LB_ENOTFOUND) {
             save_progress(n, false);
             continue;
@@ -353,8 +370,7 @@ int notify_run(notifier_t *n)
         }
         if (rc) {
             say(PRIO_ERR, "event stream: %s (%s)", err, lb_strerror(rc));
-            exit_code = EX_FAIL;
-            break;
+            return EX_FAIL;
         }
         if (unreachable)
             say(PRIO_INFO, "the daemon answers again");
@@ -367,16 +383,30 @@ int notify_run(notifier_t *n)
         } else if (wanted(n, body)) {
             rc = deliver(n, seq, body);
             if (rc == 1)
-                inflight = true;
+                *inflight = true;
             else if (rc < 0)
                 exit_code = EX_FAIL;
         } else {
             save_progress(n, false);
         }
         lb_val_free(&body);
-        if (inflight || exit_code != EX_OK)
+        if (*inflight || exit_code != EX_OK)
             break;
     }
+    return exit_code;
+}
+
+int notify_run(notifier_t *n)
+{
+    bool first_start, inflight;
+    int rc = load_state(n, &first_start);
+    if (rc == EX_OK)
+        rc = start(n, first_start);
+    if (rc == STOPPED)
+        return EX_OK;
+    if (rc)
+        return rc;
+    int exit_code = event_loop(n, &inflight);
     /* A seq abandoned mid-retry stays pending in the file: it is the first thing run next time. */
     if (!inflight && exit_code == EX_OK)
         save_progress(n, true);

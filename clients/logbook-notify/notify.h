@@ -14,6 +14,7 @@
 
 #include "../../proto/lb.h"
 #include "../lib/client.h"
+#include "../lib/conn.h"
 #include "../lib/cursor.h"
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
@@ -34,11 +35,7 @@ enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2 };
 enum { PRIO_CRIT = 2, PRIO_ERR = 3, PRIO_WARNING = 4, PRIO_INFO = 6 };
 
 typedef struct {
-    const char *events_ep;
-    const char *requests_ep;
-    const char *cert;
-    const char *server_cert;
-    bool no_curve;
+    lbc_conn_opts_t conn; /* endpoint: requests (-r); events_endpoint (-e); -k, -s, --no-curve */
     const char *areas[AREAS_MAX];
     size_t nareas;
     int min_rank; /* index into lb_esc_levels, the ladder: this rank and above */

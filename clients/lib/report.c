@@ -1,45 +1,16 @@
 /*
- * report.c - the committee report (see report.h): fetched with one ping and
- * one report.summary, so a province costs the same as a village (the daemon
- * answers from maintained counters), then rendered as text, CSV or a single
- * HTML page that needs nothing but itself to display and print.
+ * report.c - the committee report's model (see report.h): fetched with one
+ * ping and one report.summary, so a province costs the same as a village (the
+ * daemon answers from maintained counters), parsed into rows, and handed to
+ * the renderers (report_text.c, report_html.c) by lbc_report_render.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
-#include "report.h"
+#include "conn.h"
+#include "report_int.h"
 
-enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
-
-const char *const lbc_report_dimensions[LBC_REPORT_NDIM] = {"health", "living", "education",
-                                                            "income", "accessibility"};
-const char *const lbc_report_levels[LBC_REPORT_NLEVEL] = {"survive", "sufficient", "sustainable"};
-
-static const char *const area_levels[4] = {"province", "district", "subdistrict", "village"};
-static const char *const area_levels_th[4] = {"จังหวัด", "อำเภอ", "ตำบล", "หมู่บ้าน"};
-static const char *const dim_en[LBC_REPORT_NDIM] = {"Health", "Living", "Education", "Income",
-                                                    "Accessibility"};
-/* The dimension names of config/indicators.yaml's section comments. */
-static const char *const dim_th[LBC_REPORT_NDIM] = {"สุขภาพ", "ความเป็นอยู่", "การศึกษา", "รายได้",
-                                                    "การเข้าถึงบริการรัฐ"};
-static const char *const level_en[LBC_REPORT_NLEVEL] = {"Survive", "Sufficient", "Sustainable"};
-static const char *const level_th[LBC_REPORT_NLEVEL] = {"อยู่รอด", "อยู่พอเพียง", "อยู่อย่างยั่งยืน"};
-
-static const char *const prog_th[3] = {"เยี่ยมแล้ว", "ได้รับความช่วยเหลือ", "แก้ไขแล้ว"};
-static const char *const prog_en[3] = {"Visited", "Assisted", "Resolved"};
-
-/* Colours that stay apart in print and for the common colour-vision deficiencies. */
-static const char *const progress_colours[3] = {"#4e79a7", "#f28e2b", "#59a14f"};
-static const char *const dim_colours[LBC_REPORT_NDIM] = {"#e15759", "#76b7b2", "#edc948", "#b07aa1",
-                                                         "#9c755f"};
-static const char *const level_colours[LBC_REPORT_NLEVEL] = {"#f1ce63", "#8cd17d", "#499894"};
+const char *const lbc_report_area_levels[4] = {"province", "district", "subdistrict", "village"};
 
 /*
  * Province codes (the first two digits of every area code) and names. There
@@ -142,10 +113,10 @@ const char *lbc_report_province_name(const char *code, bool thai)
 /* Grouping and fetching                                                   */
 /* ---------------------------------------------------------------------- */
 
-static int area_level_index(const char *by)
+int lbc_report_area_index(const char *by)
 {
     for (int i = 0; by && i < 4; i++)
-        if (strcmp(by, area_levels[i]) == 0)
+        if (strcmp(by, lbc_report_area_levels[i]) == 0)
             return i;
     return -1;
 }
@@ -160,10 +131,10 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
     }
     if (!by) {
         /* The level below the area; a village has nothing below it. */
-        *out = area_levels[alen >= 6 ? 3 : alen / 2];
+        *out = lbc_report_area_levels[alen >= 6 ? 3 : alen / 2];
         return 0;
     }
-    int lv = area_level_index(by);
+    int lv = lbc_report_area_index(by);
     if (lv < 0) {
         lb_set_err(err, errlen, "by must be province, district, subdistrict or village, not '%s'",
                    by);
@@ -172,10 +143,10 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
     /* A coarser row would be labelled with a code it only partly covers. */
     if (alen > (size_t)(2 * (lv + 1))) {
         lb_set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
-                   area_levels[alen / 2 - 1]);
+                   lbc_report_area_levels[alen / 2 - 1]);
         return LB_EBADREQ;
     }
-    *out = area_levels[lv];
+    *out = lbc_report_area_levels[lv];
     return 0;
 }
 
@@ -201,10 +172,10 @@ static void row_parse(const lb_val_t *m, lbc_report_row_t *row)
     row->overdue = count_of(m, "overdue");
     row->unacked = count_of(m, "unacked");
     const lb_val_t *needs = lb_map_get(m, "needs_open"), *levels = lb_map_get(m, "levels");
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        row->needs[i] = count_of(needs, lbc_report_dimensions[i]);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        row->levels[i] = count_of(levels, lbc_report_levels[i]);
+    for (int i = 0; i < LB_NDIM; i++)
+        row->needs[i] = count_of(needs, lb_dimensions[i]);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        row->levels[i] = count_of(levels, lb_progress_levels[i]);
 }
 
 int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, lbc_report_t **out)
@@ -259,13 +230,12 @@ static int64_t generated_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* lbc_call that also turns an error reply into its LB_E* with "code: message" in err. */
 int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **out, char *err,
                      size_t errlen)
 {
     const char *grp;
     lb_val_t *args = NULL, *reply = NULL;
-    int64_t last = 0;
+    uint64_t last = 0;
     *out = NULL;
     if (area && !*area)
         area = NULL;
@@ -273,11 +243,9 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     if (rc)
         return rc;
     /* ping first: whatever report.summary then counts includes every event up to last_seq. */
-    rc = lbc_call_ok(c, "ping", NULL, &reply, err, errlen);
+    rc = lbc_last_seq(c, &last, err, errlen);
     if (rc)
         return rc;
-    lb_map_int(lbc_reply_result(reply), "last_seq", &last);
-    lb_val_free(&reply);
     args = lb_map();
     rc = args ? 0 : LB_ENOMEM;
     if (!rc && area)
@@ -294,7 +262,7 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
         }
     }
     if (!rc) {
-        (*out)->last_seq = last > 0 ? (uint64_t)last : 0;
+        (*out)->last_seq = last;
         (*out)->generated_ms = generated_now_ms();
     }
     if (rc == LB_ENOMEM)
@@ -315,833 +283,6 @@ int lbc_report_format_parse(const char *s, lbc_report_format_t *f)
     return LB_EBADREQ;
 }
 
-/* ---------------------------------------------------------------------- */
-/* Output helpers                                                          */
-/* ---------------------------------------------------------------------- */
-
-/* An output buffer with a sticky status, so renderers check once at the end. */
-typedef struct {
-    lb_buf_t *b;
-    int rc;
-} out_t;
-
-static void put(out_t *o, const char *s)
-{
-    if (!o->rc && lb_buf_append(o->b, s, strlen(s)))
-        o->rc = LB_ENOMEM;
-}
-
-static void putf(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void putf(out_t *o, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    if (o->rc)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        o->rc = LB_EINTERNAL;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        put(o, small);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        o->rc = LB_ENOMEM;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    put(o, big);
-    free(big);
-}
-
-/* Text for HTML element content and attribute values alike. */
-static void put_esc(out_t *o, const char *s)
-{
-    for (const char *p = s; p && *p; p++) {
-        switch (*p) {
-        case '&':
-            put(o, "&amp;");
-            break;
-        case '<':
-            put(o, "&lt;");
-            break;
-        case '>':
-            put(o, "&gt;");
-            break;
-        case '"':
-            put(o, "&quot;");
-            break;
-        case '\'':
-            put(o, "&#39;");
-            break;
-        default:
-            if (!o->rc && lb_buf_append(o->b, p, 1))
-                o->rc = LB_ENOMEM;
-        }
-    }
-}
-
-/* 13831 -> "13,831". */
-static const char *fmt_count(int64_t v, char buf[32])
-{
-    char digits[24];
-    int n = snprintf(digits, sizeof digits, "%" PRId64, v < 0 ? -v : v);
-    size_t k = 0;
-    if (v < 0)
-        buf[k++] = '-';
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[k++] = ',';
-        buf[k++] = digits[i];
-    }
-    buf[k] = '\0';
-    return buf;
-}
-
-/*
- * n of d as a whole percentage. Never "100%" while one is missing and never
- * "0%" once one counts: a committee reads those two as "done" and "nothing".
- */
-static const char *fmt_pct(int64_t n, int64_t d, char buf[8])
-{
-    if (d <= 0) {
-        snprintf(buf, 8, "-");
-        return buf;
-    }
-    int64_t p = (200 * n + d) / (2 * d);
-    if (p >= 100 && n < d)
-        snprintf(buf, 8, ">99%%");
-    else if (p == 0 && n > 0)
-        snprintf(buf, 8, "<1%%");
-    else
-        snprintf(buf, 8, "%d%%", (int)p);
-    return buf;
-}
-
-static double pct_of(int64_t n, int64_t d)
-{
-    if (d <= 0 || n <= 0)
-        return 0.0;
-    return n >= d ? 100.0 : 100.0 * (double)n / (double)d;
-}
-
-static int key_level(const char *key)
-{
-    size_t n = key ? strlen(key) : 0;
-    return n >= 2 && n <= 8 && n % 2 == 0 ? (int)n / 2 - 1 : -1;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Text                                                                    */
-/* ---------------------------------------------------------------------- */
-
-#define TCOLS_MAX 12
-
-/* An aligned table of owned cells; the first column left-aligned, the rest right. */
-typedef struct {
-    size_t ncols, nrows, cap;
-    char **cells;
-    int rc;
-} ttab_t;
-
-static void ttab_row(ttab_t *t, const char *const *vals)
-{
-    if (t->rc)
-        return;
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **cells = realloc(t->cells, cap * t->ncols * sizeof *cells);
-        if (!cells) {
-            t->rc = LB_ENOMEM;
-            return;
-        }
-        t->cells = cells;
-        t->cap = cap;
-    }
-    char **row = t->cells + t->nrows * t->ncols;
-    for (size_t c = 0; c < t->ncols; c++) {
-        row[c] = strdup(vals[c] ? vals[c] : "");
-        if (!row[c])
-            t->rc = LB_ENOMEM;
-    }
-    t->nrows++;
-}
-
-static void ttab_print(const ttab_t *t, out_t *o)
-{
-    size_t w[TCOLS_MAX] = {0};
-    if (t->rc) {
-        o->rc = t->rc;
-        return;
-    }
-    for (size_t r = 0; r < t->nrows; r++)
-        for (size_t c = 0; c < t->ncols; c++) {
-            size_t dw = lbc_display_width(t->cells[r * t->ncols + c]);
-            if (dw > w[c])
-                w[c] = dw;
-        }
-    for (size_t r = 0; r < t->nrows; r++) {
-        for (size_t c = 0; c < t->ncols; c++) {
-            const char *s = t->cells[r * t->ncols + c];
-            size_t pad = w[c] - lbc_display_width(s);
-            if (c > 0)
-                put(o, "  ");
-            for (size_t k = 0; c > 0 && k < pad; k++)
-                put(o, " ");
-            put(o, s);
-            /* No trailing blanks after the last column. */
-            for (size_t k = 0; c == 0 && c + 1 < t->ncols && k < pad; k++)
-                put(o, " ");
-        }
-        put(o, "\n");
-    }
-}
-
-static void ttab_free(ttab_t *t)
-{
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
-    free(t->cells);
-    memset(t, 0, sizeof *t);
-}
-
-/* "65 Phitsanulok พิษณุโลก" for a known province, else the code. */
-static const char *text_area_label(const char *key, char *buf, size_t len)
-{
-    const char *en = lbc_report_province_name(key, false);
-    if (en)
-        snprintf(buf, len, "%s %s %s", key, en, lbc_report_province_name(key, true));
-    else
-        snprintf(buf, len, "%s", key);
-    return buf;
-}
-
-static void text_scope(const lbc_report_t *r, out_t *o)
-{
-    int lv = key_level(r->area);
-    if (lv < 0) {
-        put(o, "all areas in scope");
-        return;
-    }
-    putf(o, "%s %s", area_levels[lv], r->area);
-    if (lv == 0 && lbc_report_province_name(r->area, false))
-        putf(o, " %s (%s)", lbc_report_province_name(r->area, false),
-             lbc_report_province_name(r->area, true));
-}
-
-static void text_progress_row(ttab_t *t, const char *label, const lbc_report_row_t *row)
-{
-    char c[8][32], p[3][8];
-    const char *v[12] = {label,
-                         fmt_count(row->cases, c[0]),
-                         fmt_count(row->open, c[1]),
-                         fmt_count(row->visited, c[2]),
-                         fmt_pct(row->visited, row->cases, p[0]),
-                         fmt_count(row->assisted, c[3]),
-                         fmt_pct(row->assisted, row->cases, p[1]),
-                         fmt_count(row->resolved, c[4]),
-                         fmt_pct(row->resolved, row->cases, p[2]),
-                         fmt_count(row->closed, c[5]),
-                         fmt_count(row->overdue, c[6]),
-                         fmt_count(row->unacked, c[7])};
-    ttab_row(t, v);
-}
-
-static void text_needs_row(ttab_t *t, const char *label, const lbc_report_row_t *row)
-{
-    char c[8][32];
-    const char *v[9] = {label};
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        v[1 + i] = fmt_count(row->needs[i], c[i]);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        v[1 + LBC_REPORT_NDIM + i] = fmt_count(row->levels[i], c[LBC_REPORT_NDIM + i]);
-    ttab_row(t, v);
-}
-
-static void render_text(const lbc_report_t *r, out_t *o)
-{
-    static const char *const h1[12] = {"AREA", "CASES",    "OPEN", "VISITED", "%",       "ASSISTED",
-                                       "%",    "RESOLVED", "%",    "CLOSED",  "OVERDUE", "UNACKED"};
-    static const char *const h2[9] = {"AREA",      "HEALTH",     "LIVING",
-                                      "EDUCATION", "INCOME",     "ACCESSIBILITY",
-                                      "SURVIVE",   "SUFFICIENT", "SUSTAINABLE"};
-    char when[32], label[128];
-    put(o, "Logbook report: ");
-    text_scope(r, o);
-    putf(o, ", by %s\n", r->by);
-    lbc_format_time(r->generated_ms, when, sizeof when);
-    if (r->last_seq)
-        putf(o, "Counts include every event up to seq %" PRIu64 "; generated %s.\n", r->last_seq,
-             when);
-    else
-        putf(o, "Generated %s.\n", when);
-    if (r->nrows == 0) {
-        put(o, "\nNo cases in this area.\n");
-        return;
-    }
-    ttab_t t = {.ncols = 12};
-    ttab_row(&t, h1);
-    for (size_t i = 0; i < r->nrows; i++)
-        text_progress_row(&t, text_area_label(r->rows[i].key, label, sizeof label), &r->rows[i]);
-    text_progress_row(&t, "TOTAL", &r->totals);
-    put(o, "\nProgress (percentages of the cases)\n");
-    ttab_print(&t, o);
-    ttab_free(&t);
-
-    t = (ttab_t){.ncols = 9};
-    ttab_row(&t, h2);
-    for (size_t i = 0; i < r->nrows; i++)
-        text_needs_row(&t, text_area_label(r->rows[i].key, label, sizeof label), &r->rows[i]);
-    text_needs_row(&t, "TOTAL", &r->totals);
-    put(o, "\nOpen needs per dimension (open cases), and cases per level reached\n");
-    ttab_print(&t, o);
-    ttab_free(&t);
-}
-
-/* ---------------------------------------------------------------------- */
-/* CSV                                                                     */
-/* ---------------------------------------------------------------------- */
-
-/* RFC 4180 quoting, for a key that is not the digits the daemon promises. */
-static void csv_field(out_t *o, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        put(o, s);
-        return;
-    }
-    put(o, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            put(o, "\"");
-        if (!o->rc && lb_buf_append(o->b, p, 1))
-            o->rc = LB_ENOMEM;
-    }
-    put(o, "\"");
-}
-
-static void render_csv(const lbc_report_t *r, out_t *o)
-{
-    put(o, "key,cases,open,visited,assisted,resolved,closed,overdue");
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        putf(o, ",needs_%s", lbc_report_dimensions[i]);
-    put(o, ",unacked");
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        putf(o, ",level_%s", lbc_report_levels[i]);
-    put(o, "\n");
-    for (size_t k = 0; k < r->nrows; k++) {
-        const lbc_report_row_t *w = &r->rows[k];
-        csv_field(o, w->key);
-        putf(o, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64,
-             w->cases, w->open, w->visited, w->assisted, w->resolved, w->closed, w->overdue);
-        for (int i = 0; i < LBC_REPORT_NDIM; i++)
-            putf(o, ",%" PRId64, w->needs[i]);
-        putf(o, ",%" PRId64, w->unacked);
-        for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-            putf(o, ",%" PRId64, w->levels[i]);
-        put(o, "\n");
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* HTML                                                                    */
-/* ---------------------------------------------------------------------- */
-
-/*
- * Fonts: whatever Thai face the reader's system has (Windows, macOS,
- * Debian's fonts-thai-tlwg, Noto); nothing is loaded from elsewhere.
- * Print: A4 with 12 mm margins, table headers repeated on each page, charts
- * and rows never split, colours kept.
- */
-static const char html_css[] =
-    "@page{size:A4;margin:12mm}\n"
-    "*{box-sizing:border-box}\n"
-    "html{-webkit-print-color-adjust:exact;print-color-adjust:exact}\n"
-    "body{font-family:\"Noto Sans Thai\",\"Sarabun\",\"TH Sarabun New\",\"Leelawadee UI\","
-    "Tahoma,\"Thonburi\",\"Loma\",\"Garuda\",\"Noto Sans\",sans-serif;font-size:10pt;"
-    "line-height:1.35;color:#1a1a1a;background:#fff;max-width:186mm;margin:0 auto;"
-    "padding:8mm 0}\n"
-    "h1{font-size:16pt;margin:0 0 1mm}\n"
-    "h1 .en{font-size:11pt;color:#555;font-weight:normal;display:block}\n"
-    "h2{font-size:11.5pt;margin:6mm 0 2mm;padding-bottom:1mm;border-bottom:.4mm solid #888;"
-    "break-after:avoid;page-break-after:avoid}\n"
-    "h2 .en{color:#555;font-weight:normal}\n"
-    ".scope{font-size:11pt;margin:1mm 0}\n"
-    ".meta{color:#555;font-size:8.5pt;margin:0 0 3mm}\n"
-    ".tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:2mm;margin:3mm 0}\n"
-    ".tile{border:.3mm solid #bbb;border-radius:1.5mm;padding:1.5mm 2.5mm;break-inside:avoid}\n"
-    ".tile .v{font-size:15pt;font-weight:bold;font-variant-numeric:tabular-nums}\n"
-    ".tile .p{font-size:9pt;color:#444;margin-left:1.5mm}\n"
-    ".tile .l{font-size:8pt;color:#333}\n"
-    ".tile .l .en{display:block;color:#666}\n"
-    /* Room above the line: Thai marks overflowing a box at a page top print on the page before. */
-    ".legend{font-size:8.5pt;line-height:1.7;margin:0 0 1mm;padding-top:1mm}\n"
-    ".legend span.k{margin-right:4mm;white-space:nowrap}\n"
-    ".legend svg{width:3mm;height:3mm;display:inline;vertical-align:middle;margin-right:1mm}\n"
-    "figure{margin:1mm 0 4mm;break-inside:avoid;page-break-inside:avoid}\n"
-    "figure svg{width:100%;height:auto;display:block}\n"
-    "svg text{font-size:11px;fill:#222}\n"
-    "svg text.v{font-size:9.5px;fill:#333}\n"
-    "svg text.ax{font-size:9px;fill:#666}\n"
-    "svg line.g{stroke:#ddd;stroke-width:1}\n"
-    "table{border-collapse:collapse;width:100%;font-size:8.5pt;margin:1mm 0 3mm}\n"
-    "thead{display:table-header-group}\n"
-    "tr{break-inside:avoid;page-break-inside:avoid}\n"
-    "th,td{padding:.8mm 1.2mm;border-bottom:.2mm solid #ddd;text-align:right}\n"
-    "th{background:#eef1f5;font-weight:600;vertical-align:bottom}\n"
-    "th .en{display:block;font-weight:normal;color:#555;font-size:7.5pt}\n"
-    "th:first-child,td:first-child{text-align:left}\n"
-    "td{font-variant-numeric:tabular-nums}\n"
-    "td .pc{color:#555;font-size:7.5pt;margin-left:1mm}\n"
-    "th.grp{text-align:center;border-bottom:.3mm solid #999}\n"
-    "tr.total td{font-weight:bold;border-top:.4mm solid #666;border-bottom:none}\n"
-    ".notes{font-size:8pt;color:#444;margin-top:4mm}\n"
-    ".notes p{margin:.6mm 0}\n"
-    ".empty{font-size:11pt;margin:8mm 0}\n"
-    "@media print{body{max-width:none;padding:0}h2{margin-top:4mm}}\n";
-
-/* Chart geometry, in viewBox units (the page scales them to its width). */
-#define SVG_W 700
-/*
- * Areas per chart: a chart never splits across pages, so each must fit in
- * what is left of a page after the headings (about 120 mm at 186 mm wide).
- */
-#define PROGRESS_CHUNK 12
-#define NEEDS_CHUNK 24
-
-/* Areas per chart: at most max, spread evenly (26 areas by 12: 9, 9, 8, not 12, 12, 2). */
-static size_t chunk_size(size_t n, size_t max)
-{
-    size_t charts = n ? (n + max - 1) / max : 1;
-    return (n + charts - 1) / charts;
-}
-
-/* "พิษณุโลก / Phitsanulok" style label: Thai beside English. */
-static void put_bi(out_t *o, const char *th, const char *en)
-{
-    put_esc(o, th);
-    put(o, " / ");
-    put_esc(o, en);
-}
-
-/* A table header cell with the Thai label above the English one. */
-static void put_th(out_t *o, const char *th, const char *en, const char *attrs)
-{
-    putf(o, "<th%s%s>", attrs ? " " : "", attrs ? attrs : "");
-    put_esc(o, th);
-    put(o, "<span class=\"en\">");
-    put_esc(o, en);
-    put(o, "</span></th>");
-}
-
-/* An area's label in charts and tables: the code, and a province's Thai name. */
-static void put_area(out_t *o, const char *key)
-{
-    const char *th = lbc_report_province_name(key, true);
-    put_esc(o, key);
-    if (th) {
-        put(o, " ");
-        put_esc(o, th);
-    }
-}
-
-static void put_swatch(out_t *o, const char *colour)
-{
-    putf(o,
-         "<svg viewBox=\"0 0 10 10\" aria-hidden=\"true\"><rect width=\"10\" height=\"10\" "
-         "fill=\"%s\"/></svg>",
-         colour);
-}
-
-static void legend(out_t *o, const char *const *th, const char *const *en,
-                   const char *const *colours, int n)
-{
-    put(o, "<div class=\"legend\">");
-    for (int i = 0; i < n; i++) {
-        put(o, "<span class=\"k\">");
-        put_swatch(o, colours[i]);
-        put_bi(o, th[i], en[i]);
-        put(o, "</span>");
-    }
-    put(o, "</div>\n");
-}
-
-/* A tick step of 1, 2 or 5 times a power of ten giving at most 5 steps up to max. */
-static int64_t nice_step(int64_t max)
-{
-    int64_t p = 1;
-    for (;;) {
-        if (max <= 5 * p)
-            return p;
-        if (max <= 10 * p)
-            return 2 * p;
-        if (max <= 25 * p)
-            return 5 * p;
-        p *= 10;
-    }
-}
-
-/* Vertical grid lines with labels under the plot, for a count scale up to top. */
-static void svg_grid(out_t *o, int x0, int pw, int y0, int y1, int64_t top, int64_t step,
-                     bool percent)
-{
-    for (int64_t t = 0; t <= top; t += step) {
-        double x = x0 + (double)pw * (double)t / (double)top;
-        char num[32];
-        putf(o, "<line class=\"g\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x, y0, x, y1);
-        putf(o, "<text class=\"ax\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s%s</text>\n", x,
-             y1 + 11, fmt_count(t, num), percent ? "%" : "");
-    }
-}
-
-/*
- * Visited, assisted and resolved as percentages of the cases, three bars per
- * area. Each chart carries its legend, so a printed page is readable alone.
- */
-static void chart_progress(out_t *o, const lbc_report_row_t *rows, size_t n)
-{
-    enum { LW = 150, X0 = 158, PW = 470, BH = 8, GAP = 2, GG = 10, TOP = 4, AX = 16 };
-    const int gh = 3 * BH + 2 * GAP;
-    const int h = TOP + (int)n * (gh + GG) + AX;
-    put(o, "<figure>");
-    legend(o, prog_th, prog_en, progress_colours, 3);
-    putf(o,
-         "<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Visited, assisted and "
-         "resolved, percent of cases, per area\">\n",
-         SVG_W, h);
-    svg_grid(o, X0, PW, TOP, h - AX, 100, 25, true);
-    for (size_t i = 0; i < n; i++) {
-        const lbc_report_row_t *w = &rows[i];
-        const int64_t vals[3] = {w->visited, w->assisted, w->resolved};
-        int y = TOP + (int)i * (gh + GG) + GG / 2;
-        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + gh / 2 + 4);
-        put_area(o, w->key);
-        put(o, "</text>\n");
-        for (int k = 0; k < 3; k++) {
-            char pc[8], a[32], b[32];
-            double bw = PW * pct_of(vals[k], w->cases) / 100.0;
-            int by = y + k * (BH + GAP);
-            putf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">", X0, by, bw,
-                 BH, progress_colours[k]);
-            put(o, "<title>");
-            put_esc(o, w->key);
-            putf(o, " %s %s/%s</title></rect>", prog_en[k], fmt_count(vals[k], a),
-                 fmt_count(w->cases, b));
-            putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", X0 + bw + 4, by + BH,
-                 fmt_pct(vals[k], w->cases, pc));
-        }
-    }
-    put(o, "</svg></figure>\n");
-}
-
-/* Open needs per area, one bar stacked by dimension, with the area's total at its end. */
-static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n, int64_t max)
-{
-    enum { LW = 150, X0 = 158, PW = 470, BH = 12, GG = 7, TOP = 4, AX = 16 };
-    const int64_t step = nice_step(max), top = (max + step - 1) / step * step;
-    const int h = TOP + (int)n * (BH + GG) + AX;
-    put(o, "<figure>");
-    legend(o, dim_th, dim_en, dim_colours, LBC_REPORT_NDIM);
-    putf(o,
-         "<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Open needs per "
-         "dimension, per area\">\n",
-         SVG_W, h);
-    svg_grid(o, X0, PW, TOP, h - AX, top, step, false);
-    for (size_t i = 0; i < n; i++) {
-        const lbc_report_row_t *w = &rows[i];
-        int y = TOP + (int)i * (BH + GG) + GG / 2;
-        int64_t sum = 0;
-        double x = X0;
-        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 2);
-        put_area(o, w->key);
-        put(o, "</text>\n");
-        for (int d = 0; d < LBC_REPORT_NDIM; d++) {
-            char num[32];
-            double bw = (double)PW * (double)w->needs[d] / (double)top;
-            sum += w->needs[d];
-            if (w->needs[d] == 0)
-                continue;
-            putf(o, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">", x, y, bw,
-                 BH, dim_colours[d]);
-            put(o, "<title>");
-            put_esc(o, w->key);
-            putf(o, " %s %s</title></rect>", dim_en[d], fmt_count(w->needs[d], num));
-            x += bw;
-        }
-        char num[32];
-        putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", x + 4, y + BH - 2,
-             fmt_count(sum, num));
-    }
-    put(o, "</svg></figure>\n");
-}
-
-/* One bar per category (a dimension or a level) for the whole report. */
-static void chart_bars(out_t *o, const char *aria, const char *const *th, const char *const *en,
-                       const char *const *colours, const int64_t *vals, int n)
-{
-    enum { LW = 230, X0 = 238, PW = 400, BH = 14, GG = 8, TOP = 4, AX = 16 };
-    int64_t max = 0;
-    for (int i = 0; i < n; i++)
-        if (vals[i] > max)
-            max = vals[i];
-    const int64_t step = nice_step(max > 0 ? max : 1), top = (max + step - 1) / step * step;
-    const int h = TOP + n * (BH + GG) + AX;
-    putf(o, "<figure><svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", SVG_W, h);
-    put_esc(o, aria);
-    put(o, "\">\n");
-    svg_grid(o, X0, PW, TOP, h - AX, top > 0 ? top : step, step, false);
-    for (int i = 0; i < n; i++) {
-        char num[32];
-        int y = TOP + i * (BH + GG) + GG / 2;
-        double bw = top > 0 ? (double)PW * (double)vals[i] / (double)top : 0.0;
-        putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 3);
-        put_bi(o, th[i], en[i]);
-        put(o, "</text>");
-        putf(o, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>", X0, y, bw, BH,
-             colours[i]);
-        putf(o, "<text class=\"v\" x=\"%.1f\" y=\"%d\">%s</text>\n", X0 + bw + 4, y + BH - 3,
-             fmt_count(vals[i], num));
-    }
-    put(o, "</svg></figure>\n");
-}
-
-static void html_scope(const lbc_report_t *r, out_t *o)
-{
-    int lv = key_level(r->area);
-    static const char *const en[4] = {"Province", "District", "Subdistrict", "Village"};
-    if (lv < 0) {
-        put_bi(o, "ทุกพื้นที่ในความรับผิดชอบ", "All areas in scope");
-    } else if (lv == 0 && lbc_report_province_name(r->area, false)) {
-        put(o, "จังหวัด");
-        put_esc(o, lbc_report_province_name(r->area, true));
-        put(o, " / ");
-        put_esc(o, lbc_report_province_name(r->area, false));
-        put(o, " province (");
-        put_esc(o, r->area);
-        put(o, ")");
-    } else {
-        put_esc(o, area_levels_th[lv]);
-        put(o, " ");
-        put_esc(o, r->area);
-        put(o, " / ");
-        put_esc(o, en[lv]);
-        put(o, " ");
-        put_esc(o, r->area);
-    }
-    int by = area_level_index(r->by);
-    if (by >= 0) {
-        put(o, " — ราย");
-        put_esc(o, area_levels_th[by]);
-        put(o, " / by ");
-        put_esc(o, r->by);
-    }
-}
-
-static void tile(out_t *o, const char *th, const char *en, int64_t v, int64_t of)
-{
-    char num[32], pc[8];
-    putf(o, "<div class=\"tile\"><div class=\"v\">%s", fmt_count(v, num));
-    if (of >= 0)
-        putf(o, "<span class=\"p\">%s</span>", fmt_pct(v, of, pc));
-    put(o, "</div><div class=\"l\">");
-    put_esc(o, th);
-    put(o, "<span class=\"en\">");
-    put_esc(o, en);
-    put(o, "</span></div></div>\n");
-}
-
-/* A number cell, with its percentage of the cases when of >= 0. */
-static void td_count(out_t *o, const char *col, int64_t v, int64_t of)
-{
-    char num[32], pc[8];
-    putf(o, "<td data-col=\"%s\">%s", col, fmt_count(v, num));
-    if (of >= 0)
-        putf(o, "<span class=\"pc\">%s</span>", fmt_pct(v, of, pc));
-    put(o, "</td>");
-}
-
-/* A row's opening and its first cell: the area, or the total. */
-static void html_row_start(out_t *o, const lbc_report_row_t *w, bool total)
-{
-    if (total) {
-        put(o, "<tr class=\"total\" data-key=\"total\"><td>");
-        put_bi(o, "รวม", "Total");
-    } else {
-        put(o, "<tr data-key=\"");
-        put_esc(o, w->key);
-        put(o, "\"><td>");
-        put_area(o, w->key);
-    }
-    put(o, "</td>");
-}
-
-static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
-{
-    html_row_start(o, w, total);
-    td_count(o, "cases", w->cases, -1);
-    td_count(o, "open", w->open, -1);
-    td_count(o, "visited", w->visited, w->cases);
-    td_count(o, "assisted", w->assisted, w->cases);
-    td_count(o, "resolved", w->resolved, w->cases);
-    td_count(o, "closed", w->closed, -1);
-    td_count(o, "overdue", w->overdue, -1);
-    td_count(o, "unacked", w->unacked, -1);
-    put(o, "</tr>\n");
-}
-
-static void html_needs_row(out_t *o, const lbc_report_row_t *w, bool total)
-{
-    html_row_start(o, w, total);
-    for (int i = 0; i < LBC_REPORT_NDIM; i++) {
-        char col[32];
-        snprintf(col, sizeof col, "needs_%s", lbc_report_dimensions[i]);
-        td_count(o, col, w->needs[i], -1);
-    }
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++) {
-        char col[32];
-        snprintf(col, sizeof col, "level_%s", lbc_report_levels[i]);
-        td_count(o, col, w->levels[i], -1);
-    }
-    put(o, "</tr>\n");
-}
-
-static void render_html(const lbc_report_t *r, int refresh_s, out_t *o)
-{
-    const lbc_report_row_t *t = &r->totals;
-    char when[32];
-    lbc_format_time(r->generated_ms, when, sizeof when);
-
-    put(o, "<!DOCTYPE html>\n<html lang=\"th\">\n<head>\n<meta charset=\"utf-8\">\n");
-    put(o, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    if (refresh_s > 0)
-        putf(o, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
-    put(o, "<meta name=\"generator\" content=\"logbook-report\">\n");
-    putf(o, "<meta name=\"logbook-last-seq\" content=\"%" PRIu64 "\">\n", r->last_seq);
-    put(o, "<title>รายงานติดตามครัวเรือนเป้าหมาย / Household follow-up report");
-    if (r->area[0]) {
-        put(o, " ");
-        put_esc(o, r->area);
-    }
-    put(o, "</title>\n<style>\n");
-    put(o, html_css);
-    put(o, "</style>\n</head>\n<body>\n<header>\n");
-    put(o, "<h1>รายงานติดตามครัวเรือนเป้าหมาย<span class=\"en\">Household follow-up "
-           "report (TPMAP Logbook)</span></h1>\n<p class=\"scope\">");
-    html_scope(r, o);
-    put(o, "</p>\n<p class=\"meta\">");
-    put_bi(o, "จัดทำเมื่อ", "Generated");
-    put(o, " ");
-    put_esc(o, when);
-    if (r->last_seq)
-        putf(o, " · นับรวมเหตุการณ์ถึงลำดับที่ / Counts include events up to seq %" PRIu64, r->last_seq);
-    if (refresh_s > 0)
-        putf(o, " · ปรับปรุงอัตโนมัติทุก %d วินาที / Updated every %d s", refresh_s, refresh_s);
-    put(o, "</p>\n</header>\n");
-
-    if (r->nrows == 0) {
-        put(o, "<p class=\"empty\">");
-        put_bi(o, "ไม่มีกรณีในพื้นที่นี้", "No cases in this area");
-        put(o, "</p>\n</body>\n</html>\n");
-        return;
-    }
-
-    put(o, "<section class=\"tiles\">\n");
-    tile(o, "ครัวเรือนเป้าหมาย", "Target households", t->cases, -1);
-    tile(o, prog_th[0], prog_en[0], t->visited, t->cases);
-    tile(o, prog_th[1], prog_en[1], t->assisted, t->cases);
-    tile(o, prog_th[2], prog_en[2], t->resolved, t->cases);
-    tile(o, "อยู่ระหว่างดำเนินการ", "Open", t->open, -1);
-    tile(o, "ปิดกรณี", "Closed", t->closed, -1);
-    tile(o, "เกินกำหนด", "Overdue", t->overdue, -1);
-    tile(o, "แจ้งเตือนที่ยังไม่รับทราบ", "Unacknowledged escalations", t->unacked, -1);
-    put(o, "</section>\n");
-
-    put(o, "<section>\n<h2>ความคืบหน้ารายพื้นที่ <span class=\"en\">/ Progress per area, "
-           "percent of target households</span></h2>\n");
-    size_t per = chunk_size(r->nrows, PROGRESS_CHUNK);
-    for (size_t i = 0; i < r->nrows; i += per)
-        chart_progress(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per);
-    put(o, "</section>\n");
-
-    put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไข รายด้าน <span class=\"en\">/ Open needs per "
-           "dimension</span></h2>\n");
-    chart_bars(o, "Open needs per dimension", dim_th, dim_en, dim_colours, t->needs,
-               LBC_REPORT_NDIM);
-    int64_t max = 0;
-    for (size_t i = 0; i < r->nrows; i++) {
-        int64_t sum = 0;
-        for (int d = 0; d < LBC_REPORT_NDIM; d++)
-            sum += r->rows[i].needs[d];
-        if (sum > max)
-            max = sum;
-    }
-    per = chunk_size(r->nrows, NEEDS_CHUNK);
-    for (size_t i = 0; max > 0 && i < r->nrows; i += per)
-        chart_needs_by_area(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per, max);
-    put(o, "</section>\n");
-
-    put(o, "<section>\n<h2>ระดับที่บรรลุ <span class=\"en\">/ Level reached (households per "
-           "level)</span></h2>\n");
-    chart_bars(o, "Households per level reached", level_th, level_en, level_colours, t->levels,
-               LBC_REPORT_NLEVEL);
-    put(o, "</section>\n");
-
-    put(o, "<section>\n<h2>ตารางความคืบหน้า <span class=\"en\">/ Progress table</span></h2>\n");
-    put(o, "<table class=\"progress\">\n<thead><tr>");
-    put_th(o, "พื้นที่", "Area", NULL);
-    put_th(o, "ครัวเรือนเป้าหมาย", "Target households", NULL);
-    put_th(o, "อยู่ระหว่างดำเนินการ", "Open", NULL);
-    for (int i = 0; i < 3; i++)
-        put_th(o, prog_th[i], prog_en[i], NULL);
-    put_th(o, "ปิดกรณี", "Closed", NULL);
-    put_th(o, "เกินกำหนด", "Overdue", NULL);
-    put_th(o, "ยังไม่รับทราบ", "Unacknowledged", NULL);
-    put(o, "</tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i < r->nrows; i++)
-        html_progress_row(o, &r->rows[i], false);
-    html_progress_row(o, t, true);
-    put(o, "</tbody>\n</table>\n</section>\n");
-
-    put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไขและระดับที่บรรลุ <span class=\"en\">/ Open "
-           "needs and level reached</span></h2>\n");
-    put(o, "<table class=\"needs\">\n<thead><tr><th></th>");
-    put(o, "<th class=\"grp\" colspan=\"5\">ปัญหาที่ยังไม่ได้แก้ไข<span class=\"en\">Open "
-           "needs</span></th>");
-    put(o, "<th class=\"grp\" colspan=\"3\">ระดับที่บรรลุ<span class=\"en\">Level "
-           "reached</span></th></tr>\n<tr>");
-    put_th(o, "พื้นที่", "Area", NULL);
-    for (int i = 0; i < LBC_REPORT_NDIM; i++)
-        put_th(o, dim_th[i], dim_en[i], NULL);
-    for (int i = 0; i < LBC_REPORT_NLEVEL; i++)
-        put_th(o, level_th[i], level_en[i], NULL);
-    put(o, "</tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i < r->nrows; i++)
-        html_needs_row(o, &r->rows[i], false);
-    html_needs_row(o, t, true);
-    put(o, "</tbody>\n</table>\n</section>\n");
-
-    put(o, "<footer class=\"notes\">\n");
-    put(o, "<p>เยี่ยมแล้ว / Visited, ได้รับความช่วยเหลือ / Assisted: cases with at least one "
-           "visit or assistance record; percentages are of the target households (cases).</p>\n");
-    put(o, "<p>แก้ไขแล้ว / Resolved: resolved at level sufficient or sustainable. ปิดกรณี / "
-           "Closed: closed without resolution (moved, deceased, refused, duplicate, not poor)."
-           "</p>\n");
-    put(o, "<p>เกินกำหนด / Overdue: open cases with an escalation step fired in their current "
-           "state. ยังไม่รับทราบ / Unacknowledged: open cases whose latest escalation no "
-           "committee has acknowledged.</p>\n");
-    put(o, "<p>ปัญหาที่ยังไม่ได้แก้ไข / Open needs: failed indicators not yet met, open cases "
-           "only. ระดับที่บรรลุ / Level reached: each household's latest level (อยู่รอด → "
-           "อยู่พอเพียง → อยู่อย่างยั่งยืน), resolved households included.</p>\n");
-    put(o, "</footer>\n</body>\n</html>\n");
-}
-
 int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_s, lb_buf_t *out)
 {
     out_t o = {out, 0};
@@ -1150,13 +291,13 @@ int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_
         return LB_EBADREQ;
     switch (f) {
     case LBC_REPORT_TEXT:
-        render_text(r, &o);
+        lbc_report_put_text(r, &o);
         break;
     case LBC_REPORT_CSV:
-        render_csv(r, &o);
+        lbc_report_put_csv(r, &o);
         break;
     case LBC_REPORT_HTML:
-        render_html(r, refresh_s, &o);
+        lbc_report_put_html(r, refresh_s, &o);
         break;
     case LBC_REPORT_JSON:
         o.rc = r->result ? lb_val_to_json(r->result, 2, out) : LB_EBADREQ;

@@ -15,21 +15,24 @@
 #include "../../proto/lb.h"
 #include "client.h"
 
-#define LBC_REPORT_NDIM 5   /* dimensions of need, PROTOCOL.md section 4 */
-#define LBC_REPORT_NLEVEL 3 /* progress levels */
 #define LBC_REPORT_KEY_MAX 16
 
-/* "health", "living", "education", "income", "accessibility": the CSV column order. */
-extern const char *const lbc_report_dimensions[LBC_REPORT_NDIM];
-/* "survive", "sufficient", "sustainable". */
-extern const char *const lbc_report_levels[LBC_REPORT_NLEVEL];
+/*
+ * The dimensions and progress levels are proto/lb.h's vocabularies, listed
+ * once there; these names remain for code written against this header.
+ * lb_dimensions' order is the CSV column order.
+ */
+#define LBC_REPORT_NDIM LB_NDIM
+#define LBC_REPORT_NLEVEL LB_NPROGRESS
+#define lbc_report_dimensions lb_dimensions
+#define lbc_report_levels lb_progress_levels
 
 /* One row of report.summary (PROTOCOL.md section 3), counters only. */
 typedef struct {
     char key[LBC_REPORT_KEY_MAX]; /* the area code; the totals row holds the area asked for */
     int64_t cases, open, visited, assisted, resolved, closed, overdue, unacked;
-    int64_t needs[LBC_REPORT_NDIM];    /* open needs, in lbc_report_dimensions order */
-    int64_t levels[LBC_REPORT_NLEVEL]; /* cases at each level, in lbc_report_levels order */
+    int64_t needs[LBC_REPORT_NDIM];    /* open needs, in lb_dimensions order */
+    int64_t levels[LBC_REPORT_NLEVEL]; /* cases at each level, in lb_progress_levels order */
 } lbc_report_row_t;
 
 typedef struct {

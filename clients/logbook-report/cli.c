@@ -5,7 +5,6 @@
  * report.h.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../lib/conn.h"
 #include "cli.h"
 
 enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
@@ -99,26 +99,88 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
     return true;
 }
 
+/* The option_table index of a (n: the long name's length, before any '='), or -1. */
+static int find_option(const char *a, size_t n)
+{
+    for (size_t j = 0; j < sizeof option_table / sizeof option_table[0]; j++) {
+        if ((a[1] != '-' && option_table[j].s && a[1] == option_table[j].s && !a[2]) ||
+            (a[1] == '-' && strlen(option_table[j].l) == n &&
+             strncmp(a + 2, option_table[j].l, n) == 0))
+            return (int)j;
+    }
+    return -1;
+}
+
+/* Applies one option with its value (NULL for a flag). 0, or EX_USAGE after saying why. */
+static int set_option(const char *prog, int id, const char *val, opts_t *o)
+{
+    switch (id) {
+    case O_AREA:
+        o->area = *val ? val : NULL;
+        break;
+    case O_BY:
+        o->by = val;
+        break;
+    case O_FORMAT:
+        o->format = val;
+        break;
+    case O_OUTPUT:
+        o->output = val;
+        break;
+    case O_WATCH:
+        if (!parse_int(val, 1, LBC_REPORT_WATCH_MAX, &o->watch_s)) {
+            usage_error(prog, "--watch takes whole seconds from 1 to %d", LBC_REPORT_WATCH_MAX);
+            return EX_USAGE;
+        }
+        break;
+    case O_ENDPOINT:
+        o->c.endpoint = val;
+        break;
+    case O_EVENTS:
+        o->c.events_endpoint = val;
+        break;
+    case O_CERT:
+        o->c.client_cert = val;
+        break;
+    case O_SERVER:
+        o->c.server_cert = val;
+        break;
+    case O_TIMEOUT:
+        if (!parse_int(val, 1, 3600 * 1000, &o->c.timeout_ms)) {
+            usage_error(prog, "--timeout takes milliseconds");
+            return EX_USAGE;
+        }
+        break;
+    case O_RETRIES:
+        if (!parse_int(val, 0, 100, &o->c.retries)) {
+            usage_error(prog, "--retries takes a number from 0 to 100");
+            return EX_USAGE;
+        }
+        break;
+    case O_NOCURVE:
+        o->c.no_curve = true;
+        break;
+    case O_JSON:
+        o->c.json = true;
+        break;
+    default:
+        o->help = true;
+        break;
+    }
+    return 0;
+}
+
+/* -x VALUE, --long VALUE and --long=VALUE; no positional arguments. 0 or EX_USAGE. */
 static int parse_opts(const char *prog, int argc, char **argv, opts_t *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        int k = -1;
-        size_t n = 0;
         if (a[0] != '-' || a[1] == '\0') {
             usage_error(prog, "unexpected argument '%s'", a);
             return EX_USAGE;
         }
         const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
-        n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        for (size_t j = 0; j < sizeof option_table / sizeof option_table[0]; j++) {
-            if ((a[1] != '-' && option_table[j].s && a[1] == option_table[j].s && !a[2]) ||
-                (a[1] == '-' && strlen(option_table[j].l) == n &&
-                 strncmp(a + 2, option_table[j].l, n) == 0)) {
-                k = (int)j;
-                break;
-            }
-        }
+        int k = find_option(a, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
         if (k < 0) {
             usage_error(prog, "unknown option %s", a);
             return EX_USAGE;
@@ -136,59 +198,8 @@ static int parse_opts(const char *prog, int argc, char **argv, opts_t *o)
             usage_error(prog, "--%s takes no value", option_table[k].l);
             return EX_USAGE;
         }
-        switch (option_table[k].id) {
-        case O_AREA:
-            o->area = *val ? val : NULL;
-            break;
-        case O_BY:
-            o->by = val;
-            break;
-        case O_FORMAT:
-            o->format = val;
-            break;
-        case O_OUTPUT:
-            o->output = val;
-            break;
-        case O_WATCH:
-            if (!parse_int(val, 1, LBC_REPORT_WATCH_MAX, &o->watch_s)) {
-                usage_error(prog, "--watch takes whole seconds from 1 to %d", LBC_REPORT_WATCH_MAX);
-                return EX_USAGE;
-            }
-            break;
-        case O_ENDPOINT:
-            o->c.endpoint = val;
-            break;
-        case O_EVENTS:
-            o->c.events_endpoint = val;
-            break;
-        case O_CERT:
-            o->c.client_cert = val;
-            break;
-        case O_SERVER:
-            o->c.server_cert = val;
-            break;
-        case O_TIMEOUT:
-            if (!parse_int(val, 1, 3600 * 1000, &o->c.timeout_ms)) {
-                usage_error(prog, "--timeout takes milliseconds");
-                return EX_USAGE;
-            }
-            break;
-        case O_RETRIES:
-            if (!parse_int(val, 0, 100, &o->c.retries)) {
-                usage_error(prog, "--retries takes a number from 0 to 100");
-                return EX_USAGE;
-            }
-            break;
-        case O_NOCURVE:
-            o->c.no_curve = true;
-            break;
-        case O_JSON:
-            o->c.json = true;
-            break;
-        default:
-            o->help = true;
-            break;
-        }
+        if (set_option(prog, option_table[k].id, val, o) != 0)
+            return EX_USAGE;
     }
     return 0;
 }
@@ -285,18 +296,15 @@ static void print_help(const char *prog, FILE *f)
 static int connect_client(const char *prog, const opts_t *o, lbc_t **c)
 {
     char err[512] = "";
-    lbc_opts_t lo;
-    lbc_opts_init(&lo);
-    lo.endpoint = o->c.endpoint;
-    if (!o->c.no_curve) {
-        lo.client_cert = o->c.client_cert;
-        lo.server_cert = o->c.server_cert;
-    }
-    if (o->c.timeout_ms > 0)
-        lo.timeout_ms = o->c.timeout_ms;
-    if (o->c.retries >= 0)
-        lo.retries = o->c.retries;
-    int rc = lbc_connect(&lo, c, err, sizeof err);
+    const lbc_conn_opts_t co = {
+        .endpoint = o->c.endpoint,
+        .client_cert = o->c.client_cert,
+        .server_cert = o->c.server_cert,
+        .no_curve = o->c.no_curve,
+        .timeout_ms = o->c.timeout_ms,
+        .retries = o->c.retries,
+    };
+    int rc = lbc_conn_open(&co, c, err, sizeof err);
     if (rc == 0)
         return EX_OK;
     fprintf(stderr, "%s: cannot connect to %s: %s\n", prog, o->c.endpoint, err);
@@ -370,13 +378,10 @@ static void on_stop(int sig)
 /* The daemon's last_seq, or 0 when it cannot be asked. */
 static uint64_t daemon_seq(lbc_t *c)
 {
-    lb_val_t *reply = NULL;
     char err[256];
-    int64_t last = 0;
-    if (lbc_call_ok(c, "ping", NULL, &reply, err, sizeof err) == 0)
-        lb_map_int(lbc_reply_result(reply), "last_seq", &last);
-    lb_val_free(&reply);
-    return last > 0 ? (uint64_t)last : 0;
+    uint64_t last = 0;
+    lbc_last_seq(c, &last, err, sizeof err);
+    return last;
 }
 
 /*

@@ -1,7 +1,7 @@
 /*
- * logbook-report.c - the committee report as a program of its own, for cron
- * jobs and web folders (`logbook-report --area 65 --format html -o FILE
- * --watch 60`). The command is cli.c, which `logbook report` runs too.
+ * main.c - logbook-report: the committee report as a program of its own,
+ * for cron jobs and web folders (`logbook-report --area 65 --format html
+ * -o FILE --watch 60`). The command is cli.c, which `logbook report` runs too.
  */
 #include "cli.h"
 

@@ -1,5 +1,5 @@
 /*
- * internal.h - what the loop (server.c) and the operation handlers (ops.c)
+ * internal.h - what the loop (server.c) and the operation handlers (case_io.c, ops_*.c, optable.c)
  * share: the daemon's state and one request's context. Not a public header.
  */
 #ifndef LBD_INTERNAL_H

@@ -81,16 +81,17 @@ lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const 
     lb_val_t *b = lb_map();
     if (!b)
         return NULL;
-    int rc = lb_map_set_int(b, "v", 1);
-    rc |= lb_map_set_int(b, "seq", 0);
-    rc |= lb_map_set_int(b, "at", at);
-    rc |= lb_map_set_str(b, "kind", kind);
-    rc |= lb_map_set_str(b, "type", type);
-    rc |= lb_map_set_str(b, "case_id", c->case_id);
-    rc |= lb_map_set_str(b, "house_id", c->house_id);
-    rc |= lb_map_set_str(b, "area", c->area);
-    rc |= lb_map_set_str(b, "workflow", c->workflow);
-    rc |= lb_map_set_str(b, "actor", actor);
+    int rc = 0;
+    lb_put_int(b, "v", 1, &rc);
+    lb_put_int(b, "seq", 0, &rc);
+    lb_put_int(b, "at", at, &rc);
+    lb_put_str(b, "kind", kind, &rc);
+    lb_put_str(b, "type", type, &rc);
+    lb_put_str(b, "case_id", c->case_id, &rc);
+    lb_put_str(b, "house_id", c->house_id, &rc);
+    lb_put_str(b, "area", c->area, &rc);
+    lb_put_str(b, "workflow", c->workflow, &rc);
+    lb_put_str(b, "actor", actor, &rc);
     if (rc)
         lb_val_free(&b);
     return b;
@@ -132,17 +133,18 @@ static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t
     lb_val_t *s = lb_map();
     if (!s)
         return LB_ENOMEM;
-    int rc = lb_map_set_str(s, "case_id", c->case_id);
-    rc |= lb_map_set_str(s, "house_id", c->house_id);
-    rc |= lb_map_set_str(s, "area", c->area);
-    rc |= lb_map_set_str(s, "workflow", c->workflow);
-    rc |= lb_map_set_str(s, "state", c->state);
-    rc |= lb_map_set_int(s, "entered_at", c->entered_at);
+    int rc = 0;
+    lb_put_str(s, "case_id", c->case_id, &rc);
+    lb_put_str(s, "house_id", c->house_id, &rc);
+    lb_put_str(s, "area", c->area, &rc);
+    lb_put_str(s, "workflow", c->workflow, &rc);
+    lb_put_str(s, "state", c->state, &rc);
+    lb_put_int(s, "entered_at", c->entered_at, &rc);
     if (c->team[0])
-        rc |= lb_map_set_str(s, "team", c->team);
-    rc |= lb_map_set_bool(s, "overdue", m->overdue);
+        lb_put_str(s, "team", c->team, &rc);
+    lb_put_bool(s, "overdue", m->overdue, &rc);
     if (m->esc_level[0])
-        rc |= lb_map_set_str(s, "escalation", m->esc_level);
+        lb_put_str(s, "escalation", m->esc_level, &rc);
     if (rc == 0)
         rc = proto_pack(s, out);
     lb_val_free(&s);

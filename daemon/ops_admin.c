@@ -24,28 +24,28 @@ int lbd_op_admin_stats(lbd_ctx_t *ctx)
     if ((rc = lbd_result_map(ctx)))
         return rc;
     lb_val_t *r = ctx->result;
-    rc = lb_map_set_int(r, "cases", (int64_t)st.cases);
-    rc |= lb_map_set_int(r, "events", (int64_t)st.events);
-    rc |= lb_map_set_int(r, "db_bytes", (int64_t)st.db_bytes);
-    rc |= lb_map_set_int(r, "map_bytes", (int64_t)st.map_bytes);
-    rc |= lb_map_set_int(r, "timers", (int64_t)st.timers);
-    rc |= lb_map_set_int(r, "idem_records", (int64_t)st.idem);
-    rc |= lb_map_set_int(r, "requests", (int64_t)d->n_requests);
-    rc |= lb_map_set_int(r, "writes", (int64_t)d->n_writes);
-    rc |= lb_map_set_int(r, "reads", (int64_t)d->n_reads);
-    rc |= lb_map_set_int(r, "commits", (int64_t)d->n_commits);
-    rc |= lb_map_set_int(r, "max_batch", (int64_t)d->max_batch);
-    rc |= lb_map_set_int(r, "idem_hits", (int64_t)d->n_idem_hits);
-    rc |= lb_map_set_int(r, "events_published", (int64_t)d->n_events);
-    rc |= lb_map_set_int(r, "escalations_fired", (int64_t)d->n_fired);
-    rc |= lb_map_set_int(r, "errors", (int64_t)d->n_errors);
+    lb_put_int(r, "cases", (int64_t)st.cases, &rc);
+    lb_put_int(r, "events", (int64_t)st.events, &rc);
+    lb_put_int(r, "db_bytes", (int64_t)st.db_bytes, &rc);
+    lb_put_int(r, "map_bytes", (int64_t)st.map_bytes, &rc);
+    lb_put_int(r, "timers", (int64_t)st.timers, &rc);
+    lb_put_int(r, "idem_records", (int64_t)st.idem, &rc);
+    lb_put_int(r, "requests", (int64_t)d->n_requests, &rc);
+    lb_put_int(r, "writes", (int64_t)d->n_writes, &rc);
+    lb_put_int(r, "reads", (int64_t)d->n_reads, &rc);
+    lb_put_int(r, "commits", (int64_t)d->n_commits, &rc);
+    lb_put_int(r, "max_batch", (int64_t)d->max_batch, &rc);
+    lb_put_int(r, "idem_hits", (int64_t)d->n_idem_hits, &rc);
+    lb_put_int(r, "events_published", (int64_t)d->n_events, &rc);
+    lb_put_int(r, "escalations_fired", (int64_t)d->n_fired, &rc);
+    lb_put_int(r, "errors", (int64_t)d->n_errors, &rc);
     /* where write batches spend their time: executing requests, and committing (fsync) */
-    rc |= lb_map_set_int(r, "batch_exec_us", (int64_t)d->us_exec);
-    rc |= lb_map_set_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec));
-    rc |= lb_map_set_int(r, "now", lbd_now(d));
-    rc |= lb_map_set_bool(r, "manual_clock", d->manual_clock);
-    rc |= lb_map_set_int(r, "workflows", (int64_t)wf_set_count(d->wfs));
-    rc |= lb_map_set_int(r, "clients", (int64_t)d->reg.n);
+    lb_put_int(r, "batch_exec_us", (int64_t)d->us_exec, &rc);
+    lb_put_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec), &rc);
+    lb_put_int(r, "now", lbd_now(d), &rc);
+    lb_put_bool(r, "manual_clock", d->manual_clock, &rc);
+    lb_put_int(r, "workflows", (int64_t)wf_set_count(d->wfs), &rc);
+    lb_put_int(r, "clients", (int64_t)d->reg.n, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -71,8 +71,8 @@ int lbd_op_admin_reload(lbd_ctx_t *ctx)
         return lbd_fail(ctx, LB_EBADREQ, NULL, "reload refused, old definitions kept: %s", err);
     if ((rc = lbd_result_map(ctx)))
         return rc;
-    rc = lb_map_set_int(ctx->result, "workflows", (int64_t)wf_set_count(ctx->d->wfs));
-    rc |= lb_map_set_int(ctx->result, "clients", (int64_t)ctx->d->reg.n);
+    lb_put_int(ctx->result, "workflows", (int64_t)wf_set_count(ctx->d->wfs), &rc);
+    lb_put_int(ctx->result, "clients", (int64_t)ctx->d->reg.n, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -110,10 +110,10 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
     if ((rc = lbd_result_map(ctx)))
         return rc;
-    rc = lb_map_set_int(ctx->result, "events", (int64_t)v.n);
-    rc |= lb_map_set_bool(ctx->result, "ok", v.first_bad == 0);
+    lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0, &rc);
     if (v.first_bad)
-        rc |= lb_map_set_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad);
+        lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 

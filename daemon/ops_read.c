@@ -26,9 +26,9 @@ int lbd_op_ping(lbd_ctx_t *ctx)
         return rc;
     if ((rc = lbd_result_map(ctx)))
         return rc;
-    rc = lb_map_set_str(ctx->result, "version", LBD_VERSION);
-    rc |= lb_map_set_int(ctx->result, "uptime_s", (mono - ctx->d->started_ms) / 1000);
-    rc |= lb_map_set_int(ctx->result, "last_seq", (int64_t)seq);
+    lb_put_str(ctx->result, "version", LBD_VERSION, &rc);
+    lb_put_int(ctx->result, "uptime_s", (mono - ctx->d->started_ms) / 1000, &rc);
+    lb_put_int(ctx->result, "last_seq", (int64_t)seq, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -369,18 +369,22 @@ static lb_val_t *row_new(const char *key)
                                        "resolved", "closed", "overdue", "unacked"};
     lb_val_t *r = lb_map();
     int rc = r ? 0 : LB_ENOMEM;
-    rc |= lb_map_set_str(r, "key", key);
+    lb_put_str(r, "key", key, &rc);
     for (size_t i = 0; i < 8; i++)
-        rc |= lb_map_set_int(r, ints[i], 0);
-    rc |= lb_map_set(r, "by_state", lb_map());
+        lb_put_int(r, ints[i], 0, &rc);
+    lb_put(r, "by_state", lb_map(), &rc);
     lb_val_t *needs = lb_map();
+    if (!needs)
+        lb_rc(&rc, LB_ENOMEM);
     for (int i = 0; i < WF_NDIM; i++)
-        rc |= lb_map_set_int(needs, wf_dimensions[i], 0);
-    rc |= lb_map_set(r, "needs_open", needs);
+        lb_put_int(needs, wf_dimensions[i], 0, &rc);
+    lb_put(r, "needs_open", needs, &rc);
     lb_val_t *levels = lb_map();
+    if (!levels)
+        lb_rc(&rc, LB_ENOMEM);
     for (int i = 0; i < WF_NPROGRESS; i++)
-        rc |= lb_map_set_int(levels, wf_progress_levels[i], 0);
-    rc |= lb_map_set(r, "levels", levels);
+        lb_put_int(levels, wf_progress_levels[i], 0, &rc);
+    lb_put(r, "levels", levels, &rc);
     if (rc)
         lb_val_free(&r);
     return r;
@@ -470,14 +474,16 @@ static int rows_from_totals(report_t *r, lb_val_t *out)
         lb_val_t *row = row_new(sub->m.keys[i]);
         int64_t n = sub->m.vals[i]->i;
         int rc = row ? 0 : LB_ENOMEM;
-        rc |= lb_map_set_int(row, "cases", n);
-        rc |= row_add(row, strcmp(field, "by_state") == 0   ? "state:"
-                           : strcmp(field, "levels") == 0 ? "level:"
-                                                           : "need:",
-                      0);
+        lb_put_int(row, "cases", n, &rc);
+        const char *pre = strcmp(field, "by_state") == 0 ? "state:"
+                          : strcmp(field, "levels") == 0 ? "level:"
+                                                         : "need:";
+        if (rc == 0)
+            lb_rc(&rc, row_add(row, pre, 0));
         lb_val_t *s = lb_map_get(row, field);
-        rc |= lb_map_set_int(s, sub->m.keys[i], n);
-        if (rc || lb_arr_push(out, row))
+        lb_put_int(s, sub->m.keys[i], n, &rc);
+        lb_push(out, row, &rc); /* out owns row now, or it was freed */
+        if (rc)
             return LB_ENOMEM;
     }
     return 0;
@@ -539,10 +545,10 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
         rc = rows_from_totals(&r, rows);
     }
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        lb_map_set_str(r.totals, "key", area ? area : "");
-        rc = lb_map_set(ctx->result, "rows", rows);
+        lb_put_str(r.totals, "key", area ? area : "", &rc);
+        lb_put(ctx->result, "rows", rows, &rc);
         rows = NULL;
-        rc |= lb_map_set(ctx->result, "totals", r.totals);
+        lb_put(ctx->result, "totals", r.totals, &rc);
         r.totals = NULL;
     }
     lb_val_free(&r.rows);
@@ -587,7 +593,7 @@ int lbd_op_events_since(lbd_ctx_t *ctx)
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         rc = lb_map_set(ctx->result, "events", s.events);
         s.events = NULL;
-        rc |= lb_map_set_int(ctx->result, "last_seq", (int64_t)tip);
+        lb_put_int(ctx->result, "last_seq", (int64_t)tip, &rc);
     }
     lb_val_free(&s.events);
     return rc;

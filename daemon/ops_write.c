@@ -93,14 +93,17 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     lb_val_t *ev = lbd_event_new(c, ctx->now, "case", "opened", ctx->client->name);
     if (!ev)
         return LB_ENOMEM;
-    rc = lb_map_set_str(ev, "to", c->state);
+    /* Every field is checked: an allocation failure must fail the request, never
+     * append an event to the audit chain with fields silently missing. */
+    rc = 0;
+    lb_put_str(ev, "to", c->state, &rc);
     lb_val_t *data = lb_map();
-    if (data) {
-        lb_map_set_str(data, "source", c->source);
-        if (c->team[0])
-            lb_map_set_str(data, "team", c->team);
-    }
-    rc |= lb_map_set(ev, "data", data);
+    if (!data)
+        lb_rc(&rc, LB_ENOMEM);
+    lb_put_str(data, "source", c->source, &rc);
+    if (c->team[0])
+        lb_put_str(data, "team", c->team, &rc);
+    lb_put(ev, "data", data, &rc);
     if (rc == 0)
         rc = lbd_record_change(d, ctx->txn, ctx->pubs, c, NULL, ev, seq_out);
     lb_val_free(&ev);
@@ -121,9 +124,9 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
                       arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
                       arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        rc = lb_map_set_str(ctx->result, "case_id", c.case_id);
-        rc |= lb_map_set_str(ctx->result, "state", c.state);
-        rc |= lb_map_set_int(ctx->result, "seq", (int64_t)seq);
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_str(ctx->result, "state", c.state, &rc);
+        lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
     }
     wf_case_clear(&c);
     return rc;
@@ -165,9 +168,9 @@ int lbd_op_case_import(lbd_ctx_t *ctx)
         } else {
             lb_val_t *e = lb_map();
             int r = e ? 0 : LB_ENOMEM;
-            r |= lb_map_set_int(e, "index", i);
-            r |= lb_map_set_str(e, "code", lb_errcode(code));
-            r |= lb_map_set_str(e, "message", msg[0] ? msg : lb_strerror(code));
+            lb_put_int(e, "index", i, &r);
+            lb_put_str(e, "code", lb_errcode(code), &r);
+            lb_put_str(e, "message", msg[0] ? msg : lb_strerror(code), &r);
             if (r == 0)
                 r = lb_arr_push(errors, e);
             else
@@ -180,9 +183,9 @@ int lbd_op_case_import(lbd_ctx_t *ctx)
     ctx->errfield[0] = '\0';
     ctx->errcase[0] = '\0';
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        rc = lb_map_set_int(ctx->result, "opened", opened);
-        rc |= lb_map_set_int(ctx->result, "skipped", skipped);
-        rc |= lb_map_set(ctx->result, "errors", errors);
+        lb_put_int(ctx->result, "opened", opened, &rc);
+        lb_put_int(ctx->result, "skipped", skipped, &rc);
+        lb_put(ctx->result, "errors", errors, &rc);
         errors = NULL;
     }
     lb_val_free(&errors);
@@ -247,24 +250,23 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
     ev = lbd_event_new(&c, ctx->now, out.kind, "acted", ctx->client->name);
     rc = ev ? 0 : LB_ENOMEM;
     if (rc == 0 && out.state_changed) {
-        rc |= lb_map_set_str(ev, "from", out.from);
-        rc |= lb_map_set_str(ev, "to", out.to);
+        lb_put_str(ev, "from", out.from, &rc);
+        lb_put_str(ev, "to", out.to, &rc);
     }
-    if (rc == 0)
-        rc = lb_map_set_str(ev, "action", act.action);
-    if (rc == 0 && out.event_data) {
-        rc = lb_map_set(ev, "data", out.event_data);
+    lb_put_str(ev, "action", act.action, &rc);
+    if (out.event_data) {
+        lb_put(ev, "data", out.event_data, &rc); /* ev owns it now, or it was freed */
         out.event_data = NULL;
     }
     uint64_t seq = 0;
     if (rc == 0)
         rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        rc = lb_map_set_str(ctx->result, "case_id", c.case_id);
-        rc |= lb_map_set_str(ctx->result, "state", c.state);
-        rc |= lb_map_set_int(ctx->result, "seq", (int64_t)seq);
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_str(ctx->result, "state", c.state, &rc);
+        lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
         if (c.level[0])
-            rc |= lb_map_set_str(ctx->result, "level", c.level);
+            lb_put_str(ctx->result, "level", c.level, &rc);
     }
 out:
     lb_val_free(&ev);
@@ -298,22 +300,24 @@ int lbd_op_case_ack(lbd_ctx_t *ctx)
     ev = lbd_event_new(&c, ctx->now, "escalation", "acked", ctx->client->name);
     rc = ev ? 0 : LB_ENOMEM;
     if (rc == 0) {
-        rc |= lb_map_set_str(ev, "level", e.level);
-        rc |= lb_map_set_int(ev, "step", e.step);
+        lb_put_str(ev, "level", e.level, &rc);
+        lb_put_int(ev, "step", e.step, &rc);
         const char *note = lb_map_str(ctx->req->args, "note");
         if (note) {
             lb_val_t *data = lb_map();
-            rc |= lb_map_set_str(data, "note", note);
-            rc |= lb_map_set(ev, "data", data);
+            if (!data)
+                lb_rc(&rc, LB_ENOMEM);
+            lb_put_str(data, "note", note, &rc);
+            lb_put(ev, "data", data, &rc);
         }
     }
     uint64_t seq = 0;
     if (rc == 0)
         rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        rc = lb_map_set_str(ctx->result, "case_id", c.case_id);
-        rc |= lb_map_set_int(ctx->result, "step", e.step);
-        rc |= lb_map_set_str(ctx->result, "level", e.level);
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_int(ctx->result, "step", e.step, &rc);
+        lb_put_str(ctx->result, "level", e.level, &rc);
     }
 out:
     lb_val_free(&ev);
@@ -349,12 +353,14 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
             lb_val_t *ev = lbd_event_new(&c, now, "escalation", "fired", "logbookd");
             rc = ev ? 0 : LB_ENOMEM;
             if (rc == 0) {
-                rc |= lb_map_set_str(ev, "level", e.level);
-                rc |= lb_map_set_int(ev, "step", e.step);
+                lb_put_str(ev, "level", e.level, &rc);
+                lb_put_int(ev, "step", e.step, &rc);
                 lb_val_t *data = lb_map();
-                rc |= lb_map_set_str(data, "state", e.state);
-                rc |= lb_map_set_int(data, "due", e.at);
-                rc |= lb_map_set(ev, "data", data);
+                if (!data)
+                    lb_rc(&rc, LB_ENOMEM);
+                lb_put_str(data, "state", e.state, &rc);
+                lb_put_int(data, "due", e.at, &rc);
+                lb_put(ev, "data", data, &rc);
             }
             uint64_t seq = 0;
             if (rc == 0)

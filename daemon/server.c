@@ -642,14 +642,23 @@ static int setup_socket(lbd_t *d, void *s, const char *domain)
 {
     int one = 1, zero = 0;
     int64_t max = d->cfg.max_message_bytes;
-    int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    rc |= zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    if (d->cfg.curve) {
-        rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
-        rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, d->keys.server_secret, 32);
-        rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
-    }
-    return rc ? LB_EIO : 0;
+    const struct {
+        int opt;
+        const void *val;
+        size_t len;
+    } opts[] = {
+        {ZMQ_MAXMSGSIZE, &max, sizeof max},
+        {ZMQ_LINGER, &zero, sizeof zero},
+        /* CURVE only from here */
+        {ZMQ_CURVE_SERVER, &one, sizeof one},
+        {ZMQ_CURVE_SECRETKEY, d->keys.server_secret, 32},
+        {ZMQ_ZAP_DOMAIN, domain, strlen(domain)},
+    };
+    size_t n = d->cfg.curve ? sizeof opts / sizeof opts[0] : 2;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_setsockopt(s, opts[i].opt, opts[i].val, opts[i].len) != 0)
+            return LB_EIO;
+    return 0;
 }
 
 /* The newest stored event's time, for the manual clock's start. */

@@ -70,6 +70,12 @@ typedef struct {
 
 /* The daemon's clock in unix ms (manual or real). */
 int64_t lbd_now(const lbd_t *d);
+int64_t lbd_real_ms(void);
+int64_t lbd_mono_ms(void);
+
+/* Loads the catalog and workflows the config names. */
+int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat, char *err,
+                         size_t errlen);
 
 /* Fails a request: sets the message (printf style) and returns code. */
 int lbd_fail(lbd_ctx_t *ctx, int code, const char *field, const char *fmt, ...)

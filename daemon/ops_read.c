@@ -16,9 +16,7 @@
 
 int lbd_op_ping(lbd_ctx_t *ctx)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t mono = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t mono = lbd_mono_ms();
     uint64_t seq = 0;
     uint8_t chain[32];
     int rc = store_event_tip(ctx->txn, &seq, chain);

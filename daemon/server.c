@@ -29,30 +29,11 @@
 volatile sig_atomic_t lbd_stop_flag;
 volatile sig_atomic_t lbd_reload_flag;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t real_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t lbd_now(const lbd_t *d)
-{
-    return d->manual_clock ? d->manual_now : real_ms();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -580,54 +561,6 @@ static void handle_zap(lbd_t *d)
 /* setup                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static int load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat,
-                            char *err, size_t errlen)
-{
-    int rc = wf_catalog_load(cfg->indicators, cat, err, errlen);
-    if (rc)
-        return rc;
-    if (cfg->n_workflows == 1)
-        rc = wf_set_load(cfg->workflows[0], wfs, err, errlen);
-    else
-        rc = wf_set_load_files((const char *const *)cfg->workflows, cfg->n_workflows, wfs, err,
-                               errlen);
-    if (rc == 0 && !wf_set_get(*wfs, cfg->default_workflow, 0)) {
-        snprintf(err, errlen, "default_workflow '%s' is not among the loaded workflows",
-                 cfg->default_workflow);
-        rc = LB_ECONFIG;
-    }
-    if (rc) {
-        wf_catalog_destroy(cat);
-        wf_set_destroy(wfs);
-    }
-    return rc;
-}
-
-int lbd_reload(lbd_t *d, char *err, size_t errlen)
-{
-    wf_set_t *wfs = NULL;
-    wf_catalog_t *cat = NULL;
-    lbd_registry_t reg = {0};
-    int rc = load_definitions(&d->cfg, &wfs, &cat, err, errlen);
-    if (rc == 0)
-        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
-    if (rc) {
-        wf_set_destroy(&wfs);
-        wf_catalog_destroy(&cat);
-        lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
-        return rc;
-    }
-    wf_set_destroy(&d->wfs);
-    wf_catalog_destroy(&d->cat);
-    lbd_registry_clear(&d->reg);
-    d->wfs = wfs;
-    d->cat = cat;
-    d->reg = reg;
-    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
-            wf_set_count(wfs), wf_catalog_count(cat), reg.n);
-    return 0;
-}
-
 static int bind_all(void *sock, char **eps, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
@@ -709,7 +642,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         return LB_ENOMEM;
     d->opts = *opts;
     d->sigfd = -1;
-    d->started_ms = mono_ms();
+    d->started_ms = lbd_mono_ms();
     int rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
     if (rc)
         goto fail;
@@ -721,7 +654,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     }
     if ((rc = lbd_keys_load(&d->cfg, &d->keys, err, errlen)))
         goto fail;
-    if ((rc = load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
+    if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
     if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
@@ -746,7 +679,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     d->manual_clock = opts->manual_clock;
     if (d->manual_clock) {
         int64_t at = newest_event_at(d->store);
-        d->manual_now = real_ms() > at ? real_ms() : at;
+        d->manual_now = lbd_real_ms() > at ? lbd_real_ms() : at;
     }
 
     /* Signals arrive through a signalfd polled with the sockets; block them before
@@ -843,11 +776,11 @@ int lbd_run(lbd_t *d)
     /* Steps that fell due while the daemon was down fire now, before serving. */
     int64_t next_due = fire_timers(d);
     sd_notify("READY=1");
-    int64_t next_hb = mono_ms();
-    int64_t next_prune = mono_ms() + 60 * 1000;
+    int64_t next_hb = lbd_mono_ms();
+    int64_t next_prune = lbd_mono_ms() + 60 * 1000;
     int status = 0;
     while (!lbd_stop_flag) {
-        int64_t now_m = mono_ms();
+        int64_t now_m = lbd_mono_ms();
         if (now_m >= next_hb) {
             heartbeat(d);
             next_hb = now_m + HEARTBEAT_MS;

@@ -81,6 +81,36 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
 int lbd_fail(lbd_ctx_t *ctx, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- the op table (optable.c) ---- */
+
+typedef enum { LBD_OP_READ = 0, LBD_OP_WRITE } lbd_op_kind_t;
+
+/* One row per op: everything the daemon knows about it. */
+typedef struct {
+    proto_op_t op;                 /* the row's own op: rows follow proto_op_t's order */
+    const proto_schema_t *schema;  /* its arguments (proto's object, shared with clients) */
+    int (*fn)(lbd_ctx_t *ctx);     /* the handler */
+    unsigned roles;                /* bit (1 << lbd_role_t) set for each role that may run it */
+    lbd_op_kind_t kind;            /* LBD_OP_WRITE: runs in the group-commit batch */
+    bool events_stream;            /* also needs a client allowed on the events stream */
+} lbd_op_t;
+
+/* The row of op, or NULL when op is out of range. Static storage. */
+const lbd_op_t *lbd_op_get(proto_op_t op);
+/* true when op's row is LBD_OP_WRITE; false for an out-of-range op. */
+bool lbd_op_writes(proto_op_t op);
+/*
+ * Checks every row (in place, has a handler, proto's schema, some role, the
+ * same kind as proto_op_writes). 0, or LB_EINTERNAL with the row named in
+ * err. lbd_new refuses to start on a failure.
+ */
+int lbd_optable_check(char *err, size_t errlen);
+/*
+ * Decodes a request body: proto's envelope, then the args against the op's
+ * row schema (proto_default_limits). Errors and rules as proto_decode_request;
+ * call proto_req_clear afterwards in every case.
+ */
+int lbd_request_decode(const void *buf, size_t len, proto_req_t *req, proto_err_t *err);
 /* Runs the handler of ctx->req->op (roles checked here). 0 or an LB_E* code. */
 int lbd_execute(lbd_ctx_t *ctx);
 

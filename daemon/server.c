@@ -354,8 +354,8 @@ static void serve_batch(lbd_t *d)
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
-        p->decode_rc = proto_decode_request(zmq_msg_data(body), zmq_msg_size(body),
-                                            &proto_default_limits, &p->req, &p->perr);
+        p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
+                                          &p->perr);
         if (p->decode_rc) {
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
@@ -364,7 +364,7 @@ static void serve_batch(lbd_t *d)
             pending_clear(p);
             continue;
         }
-        if (!proto_op_writes(p->req.op)) {
+        if (!lbd_op_writes(p->req.op)) {
             /* A read waits for the commit only when its sender has a write in this batch. */
             bool after_write = false;
             for (size_t i = 0; i < n && !after_write; i++)
@@ -643,7 +643,9 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     d->opts = *opts;
     d->sigfd = -1;
     d->started_ms = lbd_mono_ms();
-    int rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
+    int rc = lbd_optable_check(err, errlen);
+    if (rc == 0)
+        rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;

@@ -38,6 +38,32 @@ int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap);
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e);
 int lbd_result_map(lbd_ctx_t *ctx);
 
+/* ---- bulk ops (bulk.c) ---- */
+
+/* What a bulk op does with one item; see lbd_bulk_run. */
+typedef struct {
+    /*
+     * Every check of the item, before anything is written: 0 to apply it,
+     * LB_ECONFLICT to skip it (already done), a request-level code (bad
+     * request, forbidden, not found...) with a message in msg to report it in
+     * `errors`, or an internal code (<= LB_ENOMEM) to fail the whole request.
+     */
+    int (*check)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg, char *msg, size_t msglen);
+    /* Applies a checked item; any error fails the whole request. */
+    int (*apply)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg);
+    const char *done_key; /* the result's count of applied items ("opened") */
+} lbd_bulk_t;
+
+/*
+ * Runs bulk over the array items (NULL: none) and sets ctx->result to
+ * {done_key: n, skipped: n, errors: [{index, code, message}]}. 0, or the
+ * first internal code (the request fails and its nested transaction is
+ * aborted by the caller, so items applied before it leave no trace);
+ * LB_ENOMEM. ctx's error detail is cleared: item errors are not the
+ * request's. arg is passed to both callbacks.
+ */
+int lbd_bulk_run(lbd_ctx_t *ctx, const lb_val_t *items, const lbd_bulk_t *bulk, void *arg);
+
 /* ---- handlers (ops_read.c, ops_write.c, ops_admin.c) ---- */
 
 int lbd_op_ping(lbd_ctx_t *ctx);

@@ -132,64 +132,42 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
     return rc;
 }
 
+typedef struct {
+    const char *wfname, *source;
+} import_t;
+
+static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg, size_t msglen)
+{
+    const import_t *im = arg;
+    proto_err_t perr = {0};
+    int code = proto_check_household(h, &perr);
+    if (code) {
+        snprintf(msg, msglen, "%s", perr.message);
+        return code;
+    }
+    code = open_check(ctx, h, im->wfname);
+    snprintf(msg, msglen, "%s", ctx->errmsg);
+    return code;
+}
+
+static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
+{
+    const import_t *im = arg;
+    wf_case_t c = {0};
+    uint64_t seq;
+    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c);
+    wf_case_clear(&c);
+    return rc;
+}
+
 int lbd_op_case_import(lbd_ctx_t *ctx)
 {
-    const lb_val_t *hs = lb_map_get(ctx->req->args, "households");
-    const char *wfname = arg_str(ctx, "workflow", ctx->d->cfg.default_workflow);
-    const char *source = arg_str(ctx, "source", "tpmap");
-    if (!wf_set_get(ctx->d->wfs, wfname, 0))
-        return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", wfname);
-    lb_val_t *errors = lb_arr();
-    if (!errors)
-        return LB_ENOMEM;
-    int64_t opened = 0, skipped = 0;
-    int rc = 0;
-    for (uint32_t i = 0; rc == 0 && i < hs->a.n; i++) {
-        const lb_val_t *h = hs->a.items[i];
-        proto_err_t perr = {0};
-        ctx->errmsg[0] = '\0';
-        int code = proto_check_household(h, &perr);
-        const char *msg = perr.message;
-        if (code == 0) {
-            code = open_check(ctx, h, wfname);
-            msg = ctx->errmsg;
-        }
-        if (code == 0) {
-            /* Checked: from here only the store can fail, and that fails the request. */
-            wf_case_t c = {0};
-            uint64_t seq;
-            rc = open_one(ctx, h, wfname, source, NULL, &seq, &c);
-            wf_case_clear(&c);
-            opened++;
-        } else if (code == LB_ECONFLICT) {
-            skipped++;
-        } else if (code <= LB_ENOMEM) {
-            rc = code; /* the store, not the household */
-        } else {
-            lb_val_t *e = lb_map();
-            int r = e ? 0 : LB_ENOMEM;
-            lb_put_int(e, "index", i, &r);
-            lb_put_str(e, "code", lb_errcode(code), &r);
-            lb_put_str(e, "message", msg[0] ? msg : lb_strerror(code), &r);
-            if (r == 0)
-                r = lb_arr_push(errors, e);
-            else
-                lb_val_free(&e);
-            if (r)
-                rc = LB_ENOMEM;
-        }
-    }
-    ctx->errmsg[0] = '\0';
-    ctx->errfield[0] = '\0';
-    ctx->errcase[0] = '\0';
-    if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        lb_put_int(ctx->result, "opened", opened, &rc);
-        lb_put_int(ctx->result, "skipped", skipped, &rc);
-        lb_put(ctx->result, "errors", errors, &rc);
-        errors = NULL;
-    }
-    lb_val_free(&errors);
-    return rc;
+    import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
+                   arg_str(ctx, "source", "tpmap")};
+    if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
+        return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
+    static const lbd_bulk_t bulk = {import_check, import_apply, "opened"};
+    return lbd_bulk_run(ctx, lb_map_get(ctx->req->args, "households"), &bulk, &im);
 }
 
 /* ---------------------------------------------------------------------- */

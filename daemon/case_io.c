@@ -219,7 +219,8 @@ int lbd_case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
     lb_val_free(&v);
     if (rc) {
         wf_case_clear(c);
-        return LB_ECORRUPT;
+        /* Out of memory is not damage: a retry may work, and nobody should restore a backup. */
+        return rc == LB_ENOMEM ? LB_ENOMEM : LB_ECORRUPT;
     }
     if (snap)
         case_snap(d, c, snap);

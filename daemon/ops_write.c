@@ -318,7 +318,10 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
             return rc;
         wf_case_t c;
         lbd_case_snap_t old;
-        if ((rc = lbd_case_load(d, txn, id, &c, &old))) {
+        rc = lbd_case_load(d, txn, id, &c, &old);
+        if (rc && rc != LB_ENOTFOUND && rc != LB_ECORRUPT)
+            return rc; /* out of memory, I/O: the timer stays for the next try */
+        if (rc) {
             /* A timer without its case cannot fire; drop it rather than spin on it. */
             lbd_log(LBD_LOG_ERROR, "timer for missing case %llu dropped: %s",
                     (unsigned long long)id, lb_strerror(rc));

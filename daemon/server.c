@@ -634,6 +634,63 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * Blocks the signals (then taken through a signalfd), starts libzmq and binds
+ * the sockets, the ZAP handler first. 0, LB_EIO or LB_ECONFIG (a bind) with
+ * the reason in err; what was made is freed by lbd_destroy.
+ */
+static int start_zmq(lbd_t *d, char *err, size_t errlen)
+{
+    /* Signals arrive through a signalfd polled with the sockets; block them before
+     * zmq_ctx_new starts libzmq's threads so no thread takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->sigfd < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        return LB_EIO;
+    }
+    d->zctx = zmq_ctx_new();
+    if (!d->zctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    if (d->cfg.curve) {
+        /* The ZAP handler must be bound before any socket that uses it. */
+        d->zap = zmq_socket(d->zctx, ZMQ_REP);
+        if (!d->zap || zmq_bind(d->zap, "inproc://zeromq.zap.01") != 0) {
+            snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+            return LB_EIO;
+        }
+    } else {
+        lbd_log(LBD_LOG_WARN, "security.curve is false: every client is admin, nothing is "
+                              "encrypted on the wire (development only)");
+    }
+    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
+    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+    if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
+        setup_socket(d, d->pub, "events")) {
+        snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    int hwm = 100000;
+    if (zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(d->router, ZMQ_RCVHWM, &hwm, sizeof hwm)) {
+        snprintf(err, errlen, "cannot set socket queue sizes: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
+    if (rc == 0)
+        rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
+    return rc;
+}
+
 int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -684,53 +741,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         d->manual_now = lbd_real_ms() > at ? lbd_real_ms() : at;
     }
 
-    /* Signals arrive through a signalfd polled with the sockets; block them before
-     * zmq_ctx_new starts libzmq's threads so no thread takes them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (d->sigfd < 0) {
-        snprintf(err, errlen, "signalfd: %s", strerror(errno));
-        rc = LB_EIO;
-        goto fail;
-    }
-    d->zctx = zmq_ctx_new();
-    if (!d->zctx) {
-        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-        rc = LB_EIO;
-        goto fail;
-    }
-    if (d->cfg.curve) {
-        /* The ZAP handler must be bound before any socket that uses it. */
-        d->zap = zmq_socket(d->zctx, ZMQ_REP);
-        if (!d->zap || zmq_bind(d->zap, "inproc://zeromq.zap.01") != 0) {
-            snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
-            rc = LB_EIO;
-            goto fail;
-        }
-    } else {
-        lbd_log(LBD_LOG_WARN, "security.curve is false: every client is admin, nothing is "
-                              "encrypted on the wire (development only)");
-    }
-    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
-    if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
-        setup_socket(d, d->pub, "events")) {
-        snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
-        rc = LB_EIO;
-        goto fail;
-    }
-    int hwm = 100000;
-    zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if ((rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen)) ||
-        (rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen)))
+    if ((rc = start_zmq(d, err, errlen)))
         goto fail;
     *out = d;
     return 0;

@@ -159,6 +159,31 @@ static const char *chk_data_depth(const lb_val_t *v)
     return val_depth(v) <= PROTO_DATA_DEPTH_MAX ? NULL : "nested more than 6 levels deep";
 }
 
+/* One person is one member: the same national id twice in a household is a data error. */
+static const char *chk_members_unique(const lb_val_t *v)
+{
+    for (uint32_t i = 0; i < v->a.n; i++) {
+        const char *a = lb_map_str(v->a.items[i], "nid");
+        for (uint32_t j = 0; a && j < i; j++) {
+            const char *b = lb_map_str(v->a.items[j], "nid");
+            if (b && strcmp(a, b) == 0)
+                return "lists the same national id twice";
+        }
+    }
+    return NULL;
+}
+
+/* case.find: a rule across keys. */
+static int find_one_of(const lb_val_t *args, proto_err_t *err)
+{
+    bool h = lb_map_get(args, "house_id") != NULL, n = lb_map_get(args, "nid") != NULL;
+    if (h && n)
+        return arg_fail(err, LB_EBADREQ, "nid", "give house_id or nid, not both");
+    if (!h && !n)
+        return arg_fail(err, LB_EBADREQ, "house_id", "house_id or nid is required");
+    return 0;
+}
+
 /* Reusable rules. */
 #define ARG_CASE_ID                                                                                \
     {                                                                                              \
@@ -200,19 +225,6 @@ static const arg_spec_t member_fields[] = {
 };
 static const arg_spec_t member_item = {.key = "", .type = A_MAP, .fields = member_fields};
 
-/* One person is one member: the same national id twice in a household is a data error. */
-static const char *chk_members_unique(const lb_val_t *v)
-{
-    for (uint32_t i = 0; i < v->a.n; i++) {
-        const char *a = lb_map_str(v->a.items[i], "nid");
-        for (uint32_t j = 0; a && j < i; j++) {
-            const char *b = lb_map_str(v->a.items[j], "nid");
-            if (b && strcmp(a, b) == 0)
-                return "lists the same national id twice";
-        }
-    }
-    return NULL;
-}
 static const arg_spec_t indicator_item = {.key = "", .type = A_STR, .min = 1, .max = 16};
 
 static const arg_spec_t household_fields[] = {
@@ -327,16 +339,6 @@ static const arg_spec_t args_admin_clock[] = {
     {.key = "advance_s", .type = A_INT, .required = true, .min = 0, .max = PROTO_CLOCK_ADVANCE_MAX},
     ARG_END,
 };
-
-static int find_one_of(const lb_val_t *args, proto_err_t *err)
-{
-    bool h = lb_map_get(args, "house_id") != NULL, n = lb_map_get(args, "nid") != NULL;
-    if (h && n)
-        return arg_fail(err, LB_EBADREQ, "nid", "give house_id or nid, not both");
-    if (!h && !n)
-        return arg_fail(err, LB_EBADREQ, "house_id", "house_id or nid is required");
-    return 0;
-}
 
 struct proto_schema {
     const arg_spec_t *args;

@@ -24,18 +24,47 @@ typedef struct {
 
 /* ---- case I/O (case_io.c) ---- */
 
-/* An event body with the common keys, in the order of PROTOCOL.md section 7. */
+/*
+ * An event body with the common keys, in the order of PROTOCOL.md section 7
+ * (seq 0 until lbd_emit). The caller's (lb_val_free); NULL on LB_ENOMEM,
+ * never a partial body. Handlers add their keys with lb_put* and must check
+ * the sticky code before emitting.
+ */
 lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const char *type,
                         const char *actor);
+/* The definition a case runs under (its version, else the newest of its name), or NULL. */
 const wf_def_t *lbd_case_def(const lbd_t *d, const wf_case_t *c);
+/*
+ * Writes c with its indexes, counters, list summary and pending timer; old
+ * is c as loaded (NULL for a new case), so only what changed is rewritten.
+ * 0, LB_ENOMEM or a store code (abort txn).
+ */
 int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c,
                   const lbd_case_snap_t *old);
+/*
+ * Loads case id into *c (the caller's: wf_case_clear) and, when snap is not
+ * NULL, what lbd_case_save needs to compare. 0; LB_ENOTFOUND; LB_ECORRUPT
+ * (the stored record does not decode); LB_ENOMEM; a store code. *c is
+ * cleared on error.
+ */
 int lbd_case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
                   lbd_case_snap_t *snap);
+/*
+ * A change is its event and the case recording it as last_seq, always both:
+ * emits ev (still the caller's), adds its seq to c and saves c. 0, or an
+ * error after which txn must be aborted.
+ */
 int lbd_record_change(const lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, wf_case_t *c,
                       const lbd_case_snap_t *old, lb_val_t *ev, uint64_t *seq);
+/*
+ * Loads the case args.case_id names and checks the client covers its area:
+ * 0 with *c the caller's; else ctx is failed (LB_EBADREQ, LB_ENOTFOUND,
+ * LB_EFORBIDDEN, or the load's code) and *c holds nothing.
+ */
 int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap);
+/* Fails ctx with the workflow engine's error; returns its code. */
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e);
+/* Sets ctx->result to an empty map. 0 or LB_ENOMEM. */
 int lbd_result_map(lbd_ctx_t *ctx);
 
 /* ---- bulk ops (bulk.c) ---- */

@@ -3,6 +3,12 @@
  * keys and personal-data sealing, the operation handlers and the request
  * loop with group commit. The daemon owns the order of work; proto/,
  * workflow/ and store/ do the rest.
+ *
+ * Threads: logbookd does all its work on one thread. Nothing here locks;
+ * every function is for that thread only, except lbd_log (any thread, one
+ * write(2)-sized line each) and the two flags (set from anywhere).
+ * Errors: 0 or a negative LB_E* code (proto/lb.h); a function that takes
+ * (err, errlen) also writes the reason there, NUL-terminated and truncated.
  */
 #ifndef LBD_DAEMON_H
 #define LBD_DAEMON_H
@@ -20,7 +26,13 @@
 /* ---- logging ---- */
 
 enum { LBD_LOG_ERROR = 0, LBD_LOG_WARN, LBD_LOG_INFO, LBD_LOG_DEBUG };
+/* Messages above this level are dropped. Set once at start-up (from the config). */
 extern int lbd_log_level;
+/*
+ * Writes one line "TIME LEVEL message" to stderr (journald adds the rest),
+ * cut at 1 KiB. Never fails, never allocates. Never pass secrets or personal
+ * data.
+ */
 void lbd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "error", "warn", "info", "debug" -> level, or -1. */
 int lbd_log_level_parse(const char *s);
@@ -46,8 +58,17 @@ typedef struct {
     int log_level;
 } lbd_config_t;
 
-/* Reads and checks a config file. LB_ECONFIG with the reason in err. */
+/*
+ * Reads and checks a config file against the option table of config.c:
+ * unknown keys, missing required ones (data_dir, workflows, indicators),
+ * wrong types and values out of bounds are refused; relative paths resolve
+ * against the file's folder. 0 with cfg filled (its strings are the
+ * caller's until lbd_config_clear); LB_ECONFIG with the reason naming the
+ * file and the key in err; LB_ENOMEM. On error cfg holds nothing to free
+ * beyond what lbd_config_clear frees (call it in every case).
+ */
 int lbd_config_load(const char *path, lbd_config_t *cfg, char *err, size_t errlen);
+/* Frees what cfg holds and zeroes it; safe on a zeroed or cleared cfg. */
 void lbd_config_clear(lbd_config_t *cfg);
 
 /* ---- clients registry (PROTOCOL.md section 6) ---- */
@@ -72,13 +93,24 @@ typedef struct {
 /*
  * Loads the registry file (may be NULL: empty registry) and adds `admin`
  * with admin_key (role admin, every area, events allowed) unless a client
- * of that key is listed. LB_ECONFIG with the reason.
+ * of that key is listed (admin_key NULL: no admin added). 0 with *reg the
+ * caller's until lbd_registry_clear; LB_ECONFIG with the reason (file and
+ * client named) in err for a bad file, a bad entry, a name or key listed
+ * twice, or a listed client named "admin" with another key; LB_ENOMEM. *reg
+ * is untouched on error.
  */
 int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg,
                       char *err, size_t errlen);
+/* Frees the clients and zeroes reg; safe on a zeroed or cleared reg. */
 void lbd_registry_clear(lbd_registry_t *reg);
+/*
+ * The client of a key or a name, or NULL. Borrowed from reg: valid until
+ * reg is cleared, which a reload does (lbd_reload), so never keep one
+ * across requests.
+ */
 const lbd_client_t *lbd_registry_by_key(const lbd_registry_t *reg, const uint8_t key[32]);
 const lbd_client_t *lbd_registry_by_name(const lbd_registry_t *reg, const char *name);
+/* "field", "committee", "reporter", "admin"; static storage. */
 const char *lbd_role_name(lbd_role_t r);
 /* true when area (2-8 digits) lies inside one of the client's prefixes. */
 bool lbd_client_covers(const lbd_client_t *c, const char *area);
@@ -95,20 +127,32 @@ typedef struct {
 
 /*
  * Loads the keys from DATA_DIR/keys, creating what is missing on first start
- * (server and admin certificates, the two data keys, mode 0600).
+ * (server and admin certificates, the two data keys, mode 0600, written
+ * crash-safe). 0 with keys filled (the caller's until lbd_keys_clear);
+ * LB_ECONFIG (a file unreadable, unwritable or malformed; reason in err),
+ * LB_ENOMEM, LB_EINTERNAL (libsodium will not start). On error keys holds
+ * nothing.
  */
 int lbd_keys_load(const lbd_config_t *cfg, lbd_keys_t *keys, char *err, size_t errlen);
+/* Wipes and frees the secrets, zeroes keys; safe on a zeroed or cleared keys. */
 void lbd_keys_clear(lbd_keys_t *keys);
 
 /*
  * Seals the personal part of a household (the whole household map) with the
  * case id as associated data, so a ciphertext cannot be moved to another case.
+ * Appends the sealed bytes to out (out->len unchanged on error). 0 or
+ * LB_ENOMEM. The plaintext copy is wiped before return.
  */
 int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *household,
                  lb_buf_t *out);
+/*
+ * Opens what lbd_pii_seal made for case_id. 0 with *household owned by the
+ * caller (lb_val_free); LB_ECORRUPT when the bytes do not open with this key
+ * and case id or do not decode; LB_ENOMEM. *household NULL on error.
+ */
 int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed, size_t len,
                  lb_val_t **household);
-/* Keyed hash of a national id for look-up. */
+/* Keyed hash of a national id for look-up. Never fails. */
 void lbd_nid_hash(const lbd_keys_t *keys, const char *nid, uint8_t out[32]);
 
 /* ---- the daemon ---- */
@@ -121,13 +165,28 @@ typedef struct {
     bool foreground;
 } lbd_opts_t;
 
+/* Set (to 1) to stop lbd_run / reload at its next turn; any thread or a signal handler. */
 extern volatile sig_atomic_t lbd_stop_flag;
 extern volatile sig_atomic_t lbd_reload_flag;
 
-/* Loads config, keys, workflows, registry and the store; binds sockets. */
+/*
+ * Checks the op table, loads config, keys, workflows, catalog, registry and
+ * the store, blocks SIGTERM/SIGINT/SIGHUP (taken through a signalfd
+ * afterwards), starts libzmq and binds the sockets. Call before any other
+ * thread exists. 0 with *out the caller's (lbd_destroy); on error *out is
+ * NULL, err says why and the code is LB_ECONFIG (config, keys, definitions,
+ * registry, a bind), LB_EVERSION/LB_ECORRUPT (the store), LB_EIO (signalfd,
+ * libzmq), LB_EINTERNAL (the op table) or LB_ENOMEM.
+ */
 int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen);
-/* Serves until lbd_stop_flag is set; returns 0 on clean shutdown. */
+/*
+ * Fires timers that fell due while down, tells systemd READY=1, then serves
+ * until lbd_stop_flag is set. 0 on a clean stop, LB_EIO when polling failed
+ * (the supervisor should restart). Request and store errors are answered or
+ * logged, never returned.
+ */
 int lbd_run(lbd_t *d);
+/* Closes sockets, then libzmq, then the store; frees d, sets *d NULL; safe on NULL. */
 void lbd_destroy(lbd_t **d);
 
 #endif

@@ -1,6 +1,12 @@
 /*
- * internal.h - what the loop (server.c) and the operation handlers (ops.c)
- * share: the daemon's state and one request's context. Not a public header.
+ * internal.h - what the loop (server.c) and the operation handlers (case_io.c,
+ * ops_*.c, optable.c, bulk.c) share: the daemon's state and one request's
+ * context. Not a public header. Calls run one way: server.c -> optable.c ->
+ * ops_*.c -> case_io.c -> state.c; the handlers never call into server.c.
+ * One back edge is intended and is data, not a call: admin.clock moves
+ * d->manual_now inside a write batch, and server.c restores it when
+ * store_write re-runs or fails the batch. Everything here is for the daemon's
+ * one thread.
  */
 #ifndef LBD_INTERNAL_H
 #define LBD_INTERNAL_H
@@ -68,27 +74,105 @@ typedef struct {
     char errcase[LB_CASE_ID_MAX];
 } lbd_ctx_t;
 
-/* The daemon's clock in unix ms (manual or real). */
-int64_t lbd_now(const lbd_t *d);
+/* ---- state (state.c) ---- */
 
-/* Fails a request: sets the message (printf style) and returns code. */
+/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. */
+int64_t lbd_now(const lbd_t *d);
+/* CLOCK_REALTIME and CLOCK_MONOTONIC in ms. Never fail. */
+int64_t lbd_real_ms(void);
+int64_t lbd_mono_ms(void);
+
+/*
+ * Loads the catalog and workflows cfg names and checks default_workflow is
+ * among them. 0 with *wfs and *cat the caller's (wf_set_destroy,
+ * wf_catalog_destroy); LB_ECONFIG (reason in err) or LB_ENOMEM with both
+ * NULL.
+ */
+int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat, char *err,
+                         size_t errlen);
+
+/*
+ * Reloads workflows, catalog and registry. 0 when swapped in: every wf_def_t,
+ * lbd_client_t and catalog pointer taken from d before is then dangling, so
+ * call it only between requests (the loop, or admin.reload, whose request
+ * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in
+ * err (and logged): the old definitions stay.
+ */
+int lbd_reload(lbd_t *d, char *err, size_t errlen);
+
+/* ---- requests ---- */
+
+/*
+ * Fails a request: sets ctx's message (printf style, truncated at 255 bytes)
+ * and field (NULL: none) and returns code, so handlers `return lbd_fail(...)`.
+ */
 int lbd_fail(lbd_ctx_t *ctx, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Runs the handler of ctx->req->op (roles checked here). 0 or an LB_E* code. */
+/* ---- the op table (optable.c) ---- */
+
+typedef enum { LBD_OP_READ = 0, LBD_OP_WRITE } lbd_op_kind_t;
+
+/* One row per op: everything the daemon knows about it. */
+typedef struct {
+    proto_op_t op;                 /* the row's own op: rows follow proto_op_t's order */
+    const proto_schema_t *schema;  /* its arguments (proto's object, shared with clients) */
+    int (*fn)(lbd_ctx_t *ctx);     /* the handler */
+    unsigned roles;                /* bit (1 << lbd_role_t) set for each role that may run it */
+    lbd_op_kind_t kind;            /* LBD_OP_WRITE: runs in the group-commit batch */
+    bool events_stream;            /* also needs a client allowed on the events stream */
+} lbd_op_t;
+
+/* The row of op, or NULL when op is out of range. Static storage. */
+const lbd_op_t *lbd_op_get(proto_op_t op);
+/* true when op's row is LBD_OP_WRITE; false for an out-of-range op. */
+bool lbd_op_writes(proto_op_t op);
+/*
+ * Checks every row (in place, has a handler, proto's schema, some role, the
+ * same kind as proto_op_writes). 0, or LB_EINTERNAL with the row named in
+ * err. lbd_new refuses to start on a failure.
+ */
+int lbd_optable_check(char *err, size_t errlen);
+/*
+ * Decodes a request body: proto's envelope, then the args against the op's
+ * row schema (proto_default_limits). Errors and rules as proto_decode_request;
+ * call proto_req_clear afterwards in every case.
+ */
+int lbd_request_decode(const void *buf, size_t len, proto_req_t *req, proto_err_t *err);
+/*
+ * Runs the handler of ctx->req->op in ctx->txn: LB_EUNKNOWNOP for an op
+ * without a row, LB_EFORBIDDEN when the client's role (or its events
+ * permission) does not allow it, else what the handler returns. 0 with
+ * ctx->result set (the caller frees it); a request error (> LB_ENOMEM) with
+ * ctx's error detail set; an internal code (<= LB_ENOMEM, LB_EMAPFULL
+ * included: re-run the batch) when the store or memory failed. ctx->result
+ * may be set on error too and is the caller's to free. On any error the
+ * caller must abort ctx->txn: a handler may have written part of its work.
+ */
 int lbd_execute(lbd_ctx_t *ctx);
 
-/* Fires every timer due at `now`, at most max cases; *fired = escalations emitted. */
+/*
+ * Fires every timer due at `now` in txn, at most max cases: appends an
+ * escalation event per step (to the store and to pubs) and saves each case.
+ * *fired = events emitted. A timer whose case is missing or corrupt is
+ * dropped (logged). 0, or a store code / LB_ENOMEM: abort txn then, since
+ * some cases may be half fired.
+ */
 int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size_t max,
                  size_t *fired);
 
-/* Reloads workflows, catalog and registry; on error keeps the old ones. */
-int lbd_reload(lbd_t *d, char *err, size_t errlen);
-
-/* Appends an encoded event to the store and to pubs. body has no seq/chain yet. */
+/*
+ * Sets body's seq to the store's tip + 1, encodes it with the audit chain,
+ * appends it to the store (txn) and to pubs (bytes and topic KIND.AREA).
+ * body stays the caller's (it gets the seq key). *seq = the new seq (may be
+ * NULL). 0; LB_ENOMEM; a store code (pubs unchanged then, but txn must be
+ * aborted); LB_EINTERNAL when body is not a chainable map.
+ */
 int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq);
 
+/* Forgets the queued events, keeps the memory (a batch re-run). */
 void lbd_pubs_reset(lbd_pubs_t *p);
+/* Frees the queue and zeroes p; safe on a zeroed p. */
 void lbd_pubs_free(lbd_pubs_t *p);
 
 #endif

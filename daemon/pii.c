@@ -57,7 +57,7 @@ int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed
                                                    p + 1, keys->pii_key) == 0) {
         proto_err_t perr;
         rc = proto_unpack(plain, (size_t)got, &proto_default_limits, household, &perr);
-        if (rc)
+        if (rc && rc != LB_ENOMEM)
             rc = LB_ECORRUPT;
     }
     sodium_free(plain);

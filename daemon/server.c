@@ -29,30 +29,11 @@
 volatile sig_atomic_t lbd_stop_flag;
 volatile sig_atomic_t lbd_reload_flag;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t real_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t lbd_now(const lbd_t *d)
-{
-    return d->manual_clock ? d->manual_now : real_ms();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -373,8 +354,8 @@ static void serve_batch(lbd_t *d)
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
-        p->decode_rc = proto_decode_request(zmq_msg_data(body), zmq_msg_size(body),
-                                            &proto_default_limits, &p->req, &p->perr);
+        p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
+                                          &p->perr);
         if (p->decode_rc) {
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
@@ -383,7 +364,7 @@ static void serve_batch(lbd_t *d)
             pending_clear(p);
             continue;
         }
-        if (!proto_op_writes(p->req.op)) {
+        if (!lbd_op_writes(p->req.op)) {
             /* A read waits for the commit only when its sender has a write in this batch. */
             bool after_write = false;
             for (size_t i = 0; i < n && !after_write; i++)
@@ -580,54 +561,6 @@ static void handle_zap(lbd_t *d)
 /* setup                                                                   */
 /* ---------------------------------------------------------------------- */
 
-static int load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat,
-                            char *err, size_t errlen)
-{
-    int rc = wf_catalog_load(cfg->indicators, cat, err, errlen);
-    if (rc)
-        return rc;
-    if (cfg->n_workflows == 1)
-        rc = wf_set_load(cfg->workflows[0], wfs, err, errlen);
-    else
-        rc = wf_set_load_files((const char *const *)cfg->workflows, cfg->n_workflows, wfs, err,
-                               errlen);
-    if (rc == 0 && !wf_set_get(*wfs, cfg->default_workflow, 0)) {
-        snprintf(err, errlen, "default_workflow '%s' is not among the loaded workflows",
-                 cfg->default_workflow);
-        rc = LB_ECONFIG;
-    }
-    if (rc) {
-        wf_catalog_destroy(cat);
-        wf_set_destroy(wfs);
-    }
-    return rc;
-}
-
-int lbd_reload(lbd_t *d, char *err, size_t errlen)
-{
-    wf_set_t *wfs = NULL;
-    wf_catalog_t *cat = NULL;
-    lbd_registry_t reg = {0};
-    int rc = load_definitions(&d->cfg, &wfs, &cat, err, errlen);
-    if (rc == 0)
-        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
-    if (rc) {
-        wf_set_destroy(&wfs);
-        wf_catalog_destroy(&cat);
-        lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
-        return rc;
-    }
-    wf_set_destroy(&d->wfs);
-    wf_catalog_destroy(&d->cat);
-    lbd_registry_clear(&d->reg);
-    d->wfs = wfs;
-    d->cat = cat;
-    d->reg = reg;
-    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
-            wf_set_count(wfs), wf_catalog_count(cat), reg.n);
-    return 0;
-}
-
 static int bind_all(void *sock, char **eps, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
@@ -642,14 +575,23 @@ static int setup_socket(lbd_t *d, void *s, const char *domain)
 {
     int one = 1, zero = 0;
     int64_t max = d->cfg.max_message_bytes;
-    int rc = zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    rc |= zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
-    if (d->cfg.curve) {
-        rc |= zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
-        rc |= zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, d->keys.server_secret, 32);
-        rc |= zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, domain, strlen(domain));
-    }
-    return rc ? LB_EIO : 0;
+    const struct {
+        int opt;
+        const void *val;
+        size_t len;
+    } opts[] = {
+        {ZMQ_MAXMSGSIZE, &max, sizeof max},
+        {ZMQ_LINGER, &zero, sizeof zero},
+        /* CURVE only from here */
+        {ZMQ_CURVE_SERVER, &one, sizeof one},
+        {ZMQ_CURVE_SECRETKEY, d->keys.server_secret, 32},
+        {ZMQ_ZAP_DOMAIN, domain, strlen(domain)},
+    };
+    size_t n = d->cfg.curve ? sizeof opts / sizeof opts[0] : 2;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_setsockopt(s, opts[i].opt, opts[i].val, opts[i].len) != 0)
+            return LB_EIO;
+    return 0;
 }
 
 /* The newest stored event's time, for the manual clock's start. */
@@ -692,6 +634,63 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * Blocks the signals (then taken through a signalfd), starts libzmq and binds
+ * the sockets, the ZAP handler first. 0, LB_EIO or LB_ECONFIG (a bind) with
+ * the reason in err; what was made is freed by lbd_destroy.
+ */
+static int start_zmq(lbd_t *d, char *err, size_t errlen)
+{
+    /* Signals arrive through a signalfd polled with the sockets; block them before
+     * zmq_ctx_new starts libzmq's threads so no thread takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (d->sigfd < 0) {
+        snprintf(err, errlen, "signalfd: %s", strerror(errno));
+        return LB_EIO;
+    }
+    d->zctx = zmq_ctx_new();
+    if (!d->zctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    if (d->cfg.curve) {
+        /* The ZAP handler must be bound before any socket that uses it. */
+        d->zap = zmq_socket(d->zctx, ZMQ_REP);
+        if (!d->zap || zmq_bind(d->zap, "inproc://zeromq.zap.01") != 0) {
+            snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
+            return LB_EIO;
+        }
+    } else {
+        lbd_log(LBD_LOG_WARN, "security.curve is false: every client is admin, nothing is "
+                              "encrypted on the wire (development only)");
+    }
+    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
+    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+    if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
+        setup_socket(d, d->pub, "events")) {
+        snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    int hwm = 100000;
+    if (zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
+        zmq_setsockopt(d->router, ZMQ_RCVHWM, &hwm, sizeof hwm)) {
+        snprintf(err, errlen, "cannot set socket queue sizes: %s", zmq_strerror(zmq_errno()));
+        return LB_EIO;
+    }
+    int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
+    if (rc == 0)
+        rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
+    return rc;
+}
+
 int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -700,8 +699,10 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         return LB_ENOMEM;
     d->opts = *opts;
     d->sigfd = -1;
-    d->started_ms = mono_ms();
-    int rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
+    d->started_ms = lbd_mono_ms();
+    int rc = lbd_optable_check(err, errlen);
+    if (rc == 0)
+        rc = lbd_config_load(opts->config_path, &d->cfg, err, errlen);
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;
@@ -712,7 +713,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     }
     if ((rc = lbd_keys_load(&d->cfg, &d->keys, err, errlen)))
         goto fail;
-    if ((rc = load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
+    if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
     if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
@@ -737,56 +738,10 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     d->manual_clock = opts->manual_clock;
     if (d->manual_clock) {
         int64_t at = newest_event_at(d->store);
-        d->manual_now = real_ms() > at ? real_ms() : at;
+        d->manual_now = lbd_real_ms() > at ? lbd_real_ms() : at;
     }
 
-    /* Signals arrive through a signalfd polled with the sockets; block them before
-     * zmq_ctx_new starts libzmq's threads so no thread takes them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (d->sigfd < 0) {
-        snprintf(err, errlen, "signalfd: %s", strerror(errno));
-        rc = LB_EIO;
-        goto fail;
-    }
-    d->zctx = zmq_ctx_new();
-    if (!d->zctx) {
-        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-        rc = LB_EIO;
-        goto fail;
-    }
-    if (d->cfg.curve) {
-        /* The ZAP handler must be bound before any socket that uses it. */
-        d->zap = zmq_socket(d->zctx, ZMQ_REP);
-        if (!d->zap || zmq_bind(d->zap, "inproc://zeromq.zap.01") != 0) {
-            snprintf(err, errlen, "cannot start the ZAP handler: %s", zmq_strerror(zmq_errno()));
-            rc = LB_EIO;
-            goto fail;
-        }
-    } else {
-        lbd_log(LBD_LOG_WARN, "security.curve is false: every client is admin, nothing is "
-                              "encrypted on the wire (development only)");
-    }
-    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
-    if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
-        setup_socket(d, d->pub, "events")) {
-        snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
-        rc = LB_EIO;
-        goto fail;
-    }
-    int hwm = 100000;
-    zmq_setsockopt(d->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if ((rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen)) ||
-        (rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen)))
+    if ((rc = start_zmq(d, err, errlen)))
         goto fail;
     *out = d;
     return 0;
@@ -834,11 +789,11 @@ int lbd_run(lbd_t *d)
     /* Steps that fell due while the daemon was down fire now, before serving. */
     int64_t next_due = fire_timers(d);
     sd_notify("READY=1");
-    int64_t next_hb = mono_ms();
-    int64_t next_prune = mono_ms() + 60 * 1000;
+    int64_t next_hb = lbd_mono_ms();
+    int64_t next_prune = lbd_mono_ms() + 60 * 1000;
     int status = 0;
     while (!lbd_stop_flag) {
-        int64_t now_m = mono_ms();
+        int64_t now_m = lbd_mono_ms();
         if (now_m >= next_hb) {
             heartbeat(d);
             next_hb = now_m + HEARTBEAT_MS;

@@ -159,6 +159,31 @@ static const char *chk_data_depth(const lb_val_t *v)
     return val_depth(v) <= PROTO_DATA_DEPTH_MAX ? NULL : "nested more than 6 levels deep";
 }
 
+/* One person is one member: the same national id twice in a household is a data error. */
+static const char *chk_members_unique(const lb_val_t *v)
+{
+    for (uint32_t i = 0; i < v->a.n; i++) {
+        const char *a = lb_map_str(v->a.items[i], "nid");
+        for (uint32_t j = 0; a && j < i; j++) {
+            const char *b = lb_map_str(v->a.items[j], "nid");
+            if (b && strcmp(a, b) == 0)
+                return "lists the same national id twice";
+        }
+    }
+    return NULL;
+}
+
+/* case.find: a rule across keys. */
+static int find_one_of(const lb_val_t *args, proto_err_t *err)
+{
+    bool h = lb_map_get(args, "house_id") != NULL, n = lb_map_get(args, "nid") != NULL;
+    if (h && n)
+        return arg_fail(err, LB_EBADREQ, "nid", "give house_id or nid, not both");
+    if (!h && !n)
+        return arg_fail(err, LB_EBADREQ, "house_id", "house_id or nid is required");
+    return 0;
+}
+
 /* Reusable rules. */
 #define ARG_CASE_ID                                                                                \
     {                                                                                              \
@@ -200,19 +225,6 @@ static const arg_spec_t member_fields[] = {
 };
 static const arg_spec_t member_item = {.key = "", .type = A_MAP, .fields = member_fields};
 
-/* One person is one member: the same national id twice in a household is a data error. */
-static const char *chk_members_unique(const lb_val_t *v)
-{
-    for (uint32_t i = 0; i < v->a.n; i++) {
-        const char *a = lb_map_str(v->a.items[i], "nid");
-        for (uint32_t j = 0; a && j < i; j++) {
-            const char *b = lb_map_str(v->a.items[j], "nid");
-            if (b && strcmp(a, b) == 0)
-                return "lists the same national id twice";
-        }
-    }
-    return NULL;
-}
 static const arg_spec_t indicator_item = {.key = "", .type = A_STR, .min = 1, .max = 16};
 
 static const arg_spec_t household_fields[] = {
@@ -328,43 +340,56 @@ static const arg_spec_t args_admin_clock[] = {
     ARG_END,
 };
 
-static int find_one_of(const lb_val_t *args, proto_err_t *err)
-{
-    bool h = lb_map_get(args, "house_id") != NULL, n = lb_map_get(args, "nid") != NULL;
-    if (h && n)
-        return arg_fail(err, LB_EBADREQ, "nid", "give house_id or nid, not both");
-    if (!h && !n)
-        return arg_fail(err, LB_EBADREQ, "house_id", "house_id or nid is required");
-    return 0;
-}
+struct proto_schema {
+    const arg_spec_t *args;
+    int (*extra)(const lb_val_t *args, proto_err_t *err); /* rules across keys, or NULL */
+};
+
+const proto_schema_t proto_schema_ping = {args_none, NULL};
+const proto_schema_t proto_schema_workflow_list = {args_none, NULL};
+const proto_schema_t proto_schema_workflow_get = {args_workflow_get, NULL};
+const proto_schema_t proto_schema_case_open = {args_case_open, NULL};
+const proto_schema_t proto_schema_case_import = {args_case_import, NULL};
+const proto_schema_t proto_schema_case_act = {args_case_act, NULL};
+const proto_schema_t proto_schema_case_ack = {args_case_ack, NULL};
+const proto_schema_t proto_schema_case_get = {args_case_get, NULL};
+const proto_schema_t proto_schema_case_find = {args_case_find, find_one_of};
+const proto_schema_t proto_schema_case_history = {args_case_history, NULL};
+const proto_schema_t proto_schema_case_list = {args_case_list, NULL};
+const proto_schema_t proto_schema_report_summary = {args_report_summary, NULL};
+const proto_schema_t proto_schema_events_since = {args_events_since, NULL};
+const proto_schema_t proto_schema_admin_stats = {args_none, NULL};
+const proto_schema_t proto_schema_admin_backup = {args_admin_backup, NULL};
+const proto_schema_t proto_schema_admin_reload = {args_none, NULL};
+const proto_schema_t proto_schema_admin_verify = {args_none, NULL};
+const proto_schema_t proto_schema_admin_clock = {args_admin_clock, NULL};
 
 typedef struct {
     const char *name;
     bool writes;
-    const arg_spec_t *args;
-    int (*extra)(const lb_val_t *args, proto_err_t *err); /* rules across keys, or NULL */
+    const proto_schema_t *schema;
 } op_def_t;
 
 static const op_def_t op_defs[PROTO_OP_COUNT] = {
-    [PROTO_OP_PING] = {"ping", false, args_none, NULL},
-    [PROTO_OP_WORKFLOW_LIST] = {"workflow.list", false, args_none, NULL},
-    [PROTO_OP_WORKFLOW_GET] = {"workflow.get", false, args_workflow_get, NULL},
-    [PROTO_OP_CASE_OPEN] = {"case.open", true, args_case_open, NULL},
-    [PROTO_OP_CASE_IMPORT] = {"case.import", true, args_case_import, NULL},
-    [PROTO_OP_CASE_ACT] = {"case.act", true, args_case_act, NULL},
-    [PROTO_OP_CASE_ACK] = {"case.ack", true, args_case_ack, NULL},
-    [PROTO_OP_CASE_GET] = {"case.get", false, args_case_get, NULL},
-    [PROTO_OP_CASE_FIND] = {"case.find", false, args_case_find, find_one_of},
-    [PROTO_OP_CASE_HISTORY] = {"case.history", false, args_case_history, NULL},
-    [PROTO_OP_CASE_LIST] = {"case.list", false, args_case_list, NULL},
-    [PROTO_OP_REPORT_SUMMARY] = {"report.summary", false, args_report_summary, NULL},
-    [PROTO_OP_EVENTS_SINCE] = {"events.since", false, args_events_since, NULL},
-    [PROTO_OP_ADMIN_STATS] = {"admin.stats", false, args_none, NULL},
-    [PROTO_OP_ADMIN_BACKUP] = {"admin.backup", false, args_admin_backup, NULL},
-    [PROTO_OP_ADMIN_RELOAD] = {"admin.reload", false, args_none, NULL},
-    [PROTO_OP_ADMIN_VERIFY] = {"admin.verify", false, args_none, NULL},
+    [PROTO_OP_PING] = {"ping", false, &proto_schema_ping},
+    [PROTO_OP_WORKFLOW_LIST] = {"workflow.list", false, &proto_schema_workflow_list},
+    [PROTO_OP_WORKFLOW_GET] = {"workflow.get", false, &proto_schema_workflow_get},
+    [PROTO_OP_CASE_OPEN] = {"case.open", true, &proto_schema_case_open},
+    [PROTO_OP_CASE_IMPORT] = {"case.import", true, &proto_schema_case_import},
+    [PROTO_OP_CASE_ACT] = {"case.act", true, &proto_schema_case_act},
+    [PROTO_OP_CASE_ACK] = {"case.ack", true, &proto_schema_case_ack},
+    [PROTO_OP_CASE_GET] = {"case.get", false, &proto_schema_case_get},
+    [PROTO_OP_CASE_FIND] = {"case.find", false, &proto_schema_case_find},
+    [PROTO_OP_CASE_HISTORY] = {"case.history", false, &proto_schema_case_history},
+    [PROTO_OP_CASE_LIST] = {"case.list", false, &proto_schema_case_list},
+    [PROTO_OP_REPORT_SUMMARY] = {"report.summary", false, &proto_schema_report_summary},
+    [PROTO_OP_EVENTS_SINCE] = {"events.since", false, &proto_schema_events_since},
+    [PROTO_OP_ADMIN_STATS] = {"admin.stats", false, &proto_schema_admin_stats},
+    [PROTO_OP_ADMIN_BACKUP] = {"admin.backup", false, &proto_schema_admin_backup},
+    [PROTO_OP_ADMIN_RELOAD] = {"admin.reload", false, &proto_schema_admin_reload},
+    [PROTO_OP_ADMIN_VERIFY] = {"admin.verify", false, &proto_schema_admin_verify},
     /* Advancing the clock fires due timers, which append escalation events. */
-    [PROTO_OP_ADMIN_CLOCK] = {"admin.clock", true, args_admin_clock, NULL},
+    [PROTO_OP_ADMIN_CLOCK] = {"admin.clock", true, &proto_schema_admin_clock},
 };
 
 const char *proto_op_name(proto_op_t op)
@@ -389,6 +414,13 @@ bool proto_op_writes(proto_op_t op)
     if ((int)op < 0 || (int)op >= PROTO_OP_COUNT)
         return false;
     return op_defs[op].writes;
+}
+
+const proto_schema_t *proto_op_schema(proto_op_t op)
+{
+    if ((int)op < 0 || (int)op >= PROTO_OP_COUNT)
+        return NULL;
+    return op_defs[op].schema;
 }
 
 static const char *type_name(arg_type_t t)
@@ -552,8 +584,33 @@ static bool envelope_key(const char *k)
            strcmp(k, "args") == 0;
 }
 
+int proto_check_args(const proto_schema_t *schema, const lb_val_t *args, proto_err_t *err)
+{
+    proto_err_t scratch;
+    if (!err)
+        err = &scratch;
+    if (!schema || !args || args->type != LB_MAP)
+        return arg_fail(err, LB_EINTERNAL, "", "no schema or args not a map");
+    int rc = check_map(schema->args, args, "", err);
+    if (rc == 0 && schema->extra)
+        rc = schema->extra(args, err);
+    return rc;
+}
+
 int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim, proto_req_t *req,
                          proto_err_t *err)
+{
+    proto_err_t scratch;
+    if (!err)
+        err = &scratch;
+    int rc = proto_decode_envelope(buf, len, lim, req, err);
+    if (rc == 0)
+        rc = proto_check_args(op_defs[req->op].schema, req->args, err);
+    return rc;
+}
+
+int proto_decode_envelope(const void *buf, size_t len, const proto_limits_t *lim, proto_req_t *req,
+                          proto_err_t *err)
 {
     proto_err_t scratch;
     if (!err)
@@ -617,12 +674,7 @@ int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim,
         return arg_fail(err, LB_EBADREQ, "args", "args must be a map");
     }
     req->args = args;
-
-    const op_def_t *def = &op_defs[req->op];
-    rc = check_map(def->args, args, "", err);
-    if (rc == 0 && def->extra)
-        rc = def->extra(args, err);
-    return rc;
+    return 0;
 }
 
 void proto_req_clear(proto_req_t *req)

@@ -80,6 +80,22 @@ int proto_op_lookup(const char *name);
 /* true for ops that write (go through the group-commit batch). */
 bool proto_op_writes(proto_op_t op);
 
+/*
+ * An op's argument schema: the keys its args may hold with their types,
+ * bounds and formats, and any rule across keys. Opaque; proto.c defines one
+ * static object per op, valid for the life of the program. The daemon's op
+ * table points at these, so each op's schema is written once.
+ */
+typedef struct proto_schema proto_schema_t;
+extern const proto_schema_t proto_schema_ping, proto_schema_workflow_list,
+    proto_schema_workflow_get, proto_schema_case_open, proto_schema_case_import,
+    proto_schema_case_act, proto_schema_case_ack, proto_schema_case_get, proto_schema_case_find,
+    proto_schema_case_history, proto_schema_case_list, proto_schema_report_summary,
+    proto_schema_events_since, proto_schema_admin_stats, proto_schema_admin_backup,
+    proto_schema_admin_reload, proto_schema_admin_verify, proto_schema_admin_clock;
+/* The schema proto_decode_request checks op's args with; NULL for an out-of-range op. */
+const proto_schema_t *proto_op_schema(proto_op_t op);
+
 typedef struct {
     char id[PROTO_ID_MAX + 1]; /* "" when unreadable */
     proto_op_t op;
@@ -110,6 +126,19 @@ typedef struct {
  */
 int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim,
                          proto_req_t *req, proto_err_t *err);
+/*
+ * The first half of proto_decode_request: the envelope only (v, id, op,
+ * args a map, absent args made an empty map). The args are left unchecked
+ * for the caller's proto_check_args. Same errors, same rules for req and err.
+ */
+int proto_decode_envelope(const void *buf, size_t len, const proto_limits_t *lim,
+                          proto_req_t *req, proto_err_t *err);
+/*
+ * The second half: checks args (a map) against schema. 0, LB_EBADREQ or
+ * LB_ETOOLARGE with err filled (field relative to args), LB_EINTERNAL when
+ * schema is NULL or args not a map. err may be NULL.
+ */
+int proto_check_args(const proto_schema_t *schema, const lb_val_t *args, proto_err_t *err);
 void proto_req_clear(proto_req_t *req);
 
 /*

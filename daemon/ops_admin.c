@@ -1,0 +1,138 @@
+/*
+ * ops_admin.c - the admin operations: stats, backup, reload, verify (the
+ * audit chain) and the manual clock.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops.h"
+
+/* ---------------------------------------------------------------------- */
+/* admin                                                                   */
+/* ---------------------------------------------------------------------- */
+
+int lbd_op_admin_stats(lbd_ctx_t *ctx)
+{
+    lbd_t *d = ctx->d;
+    store_stats_t st;
+    int rc = store_stats(d->store, &st);
+    if (rc)
+        return rc;
+    if ((rc = lbd_result_map(ctx)))
+        return rc;
+    lb_val_t *r = ctx->result;
+    lb_put_int(r, "cases", (int64_t)st.cases, &rc);
+    lb_put_int(r, "events", (int64_t)st.events, &rc);
+    lb_put_int(r, "db_bytes", (int64_t)st.db_bytes, &rc);
+    lb_put_int(r, "map_bytes", (int64_t)st.map_bytes, &rc);
+    lb_put_int(r, "timers", (int64_t)st.timers, &rc);
+    lb_put_int(r, "idem_records", (int64_t)st.idem, &rc);
+    lb_put_int(r, "requests", (int64_t)d->n_requests, &rc);
+    lb_put_int(r, "writes", (int64_t)d->n_writes, &rc);
+    lb_put_int(r, "reads", (int64_t)d->n_reads, &rc);
+    lb_put_int(r, "commits", (int64_t)d->n_commits, &rc);
+    lb_put_int(r, "max_batch", (int64_t)d->max_batch, &rc);
+    lb_put_int(r, "idem_hits", (int64_t)d->n_idem_hits, &rc);
+    lb_put_int(r, "events_published", (int64_t)d->n_events, &rc);
+    lb_put_int(r, "escalations_fired", (int64_t)d->n_fired, &rc);
+    lb_put_int(r, "errors", (int64_t)d->n_errors, &rc);
+    /* where write batches spend their time: executing requests, and committing (fsync) */
+    lb_put_int(r, "batch_exec_us", (int64_t)d->us_exec, &rc);
+    lb_put_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec), &rc);
+    lb_put_int(r, "now", lbd_now(d), &rc);
+    lb_put_bool(r, "manual_clock", d->manual_clock, &rc);
+    lb_put_int(r, "workflows", (int64_t)wf_set_count(d->wfs), &rc);
+    lb_put_int(r, "clients", (int64_t)d->reg.n, &rc);
+    return rc ? LB_ENOMEM : 0;
+}
+
+int lbd_op_admin_backup(lbd_ctx_t *ctx)
+{
+    const char *path = lb_map_str(ctx->req->args, "path");
+    uint64_t bytes = 0;
+    int rc = store_backup(ctx->d->store, path, &bytes);
+    if (rc)
+        return lbd_fail(ctx, rc == LB_EEXIST ? LB_ECONFLICT : LB_EUNAVAIL, "path",
+                        "backup to %s failed: %s", path, lb_strerror(rc));
+    lbd_log(LBD_LOG_INFO, "backup written to %s (%llu bytes)", path, (unsigned long long)bytes);
+    if ((rc = lbd_result_map(ctx)))
+        return rc;
+    return lb_map_set_int(ctx->result, "bytes", (int64_t)bytes);
+}
+
+int lbd_op_admin_reload(lbd_ctx_t *ctx)
+{
+    char err[512];
+    int rc = lbd_reload(ctx->d, err, sizeof err);
+    if (rc)
+        return lbd_fail(ctx, LB_EBADREQ, NULL, "reload refused, old definitions kept: %s", err);
+    if ((rc = lbd_result_map(ctx)))
+        return rc;
+    lb_put_int(ctx->result, "workflows", (int64_t)wf_set_count(ctx->d->wfs), &rc);
+    lb_put_int(ctx->result, "clients", (int64_t)ctx->d->reg.n, &rc);
+    return rc ? LB_ENOMEM : 0;
+}
+
+typedef struct {
+    uint8_t chain[32];
+    uint64_t n, expect, first_bad;
+} verify_t;
+
+static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
+{
+    verify_t *v = arg;
+    v->n++;
+    if (seq != v->expect || proto_event_check(body, len, v->chain, v->chain) != 0) {
+        v->first_bad = seq;
+        return 1;
+    }
+    v->expect++;
+    return 0;
+}
+
+int lbd_op_admin_verify(lbd_ctx_t *ctx)
+{
+    verify_t v = {.expect = 1};
+    uint64_t tip;
+    uint8_t tip_chain[32];
+    int rc = store_event_tip(ctx->txn, &tip, tip_chain);
+    if (rc == 0)
+        rc = store_events(ctx->txn, 0, verify_cb, &v);
+    if (rc)
+        return rc;
+    /* The stored tip must be where the chain ends, or events were cut off the end. */
+    if (!v.first_bad && (v.expect != tip + 1 || memcmp(v.chain, tip_chain, 32) != 0))
+        v.first_bad = v.expect <= tip ? v.expect : tip;
+    if (v.first_bad)
+        lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
+    if ((rc = lbd_result_map(ctx)))
+        return rc;
+    lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0, &rc);
+    if (v.first_bad)
+        lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
+    return rc ? LB_ENOMEM : 0;
+}
+
+int lbd_op_admin_clock(lbd_ctx_t *ctx)
+{
+    lbd_t *d = ctx->d;
+    if (!d->manual_clock)
+        return lbd_fail(ctx, LB_EFORBIDDEN, NULL, "the daemon does not run with --clock manual");
+    int64_t adv = 0;
+    lb_map_int(ctx->req->args, "advance_s", &adv);
+    int64_t now = d->manual_now + adv * 1000;
+    size_t fired = 0;
+    /* Timers due at the new time fire in this transaction, before the reply. */
+    int rc = lbd_fire_due(d, ctx->txn, ctx->pubs, now, SIZE_MAX, &fired);
+    if (rc)
+        return rc;
+    d->manual_now = now; /* the batch is re-run from the start if the map grows: see server.c */
+    d->n_fired += fired;
+    if ((rc = lbd_result_map(ctx)))
+        return rc;
+    return lb_map_set_int(ctx->result, "now", now);
+}

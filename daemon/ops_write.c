@@ -1,0 +1,362 @@
+/*
+ * ops_write.c - the write operations (case.open, case.import, case.act,
+ * case.ack) and the escalation timers firing. Each runs in the request's own
+ * nested transaction, so a failing request leaves no trace.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops.h"
+
+/* ---------------------------------------------------------------------- */
+/* opening cases                                                           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Every check of opening a household's case, before anything is written: after
+ * it passes, only the store itself can fail the writes (and that fails the
+ * whole request). case.import relies on this to open thousands of households
+ * without a nested transaction each.
+ */
+static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname)
+{
+    const char *house = lb_map_str(h, "house_id");
+    const char *area = lb_map_str(h, "area");
+    if (!lbd_client_covers(ctx->client, area))
+        return lbd_fail(ctx, LB_EFORBIDDEN, "household.area", "area %s is outside your areas",
+                        area);
+    if (!wf_set_get(ctx->d->wfs, wfname, 0))
+        return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", wfname);
+    const lb_val_t *dep = lb_map_get(h, "deprived");
+    for (uint32_t i = 0; dep && i < dep->a.n; i++)
+        if (!wf_catalog_dimension(ctx->d->cat, dep->a.items[i]->s.p))
+            return lbd_fail(ctx, LB_EBADREQ, "household.deprived",
+                            "indicator '%s' is not in the catalog", dep->a.items[i]->s.p);
+    uint64_t existing;
+    int rc = store_household_open_case(ctx->txn, house, &existing);
+    if (rc == 0) {
+        lb_case_id_format(existing, ctx->errcase);
+        return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
+                        "household %s already has open case %s", house, ctx->errcase);
+    }
+    return rc == LB_ENOTFOUND ? 0 : rc;
+}
+
+/* Opens one household's case. Errors are request errors (ctx filled). */
+static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
+                    const char *team, uint64_t *seq_out, wf_case_t *c)
+{
+    lbd_t *d = ctx->d;
+    const char *house = lb_map_str(h, "house_id");
+    const char *area = lb_map_str(h, "area");
+    int rc = open_check(ctx, h, wfname);
+    if (rc)
+        return rc;
+    const wf_def_t *def = wf_set_get(d->wfs, wfname, 0);
+    uint64_t id;
+    if ((rc = store_next_case_id(ctx->txn, &id)))
+        return rc;
+    if ((rc = wf_case_init(c)))
+        return rc;
+    c->id = id;
+    lb_case_id_format(id, c->case_id);
+    snprintf(c->house_id, sizeof c->house_id, "%s", house);
+    snprintf(c->area, sizeof c->area, "%s", area);
+    snprintf(c->source, sizeof c->source, "%s", source);
+    snprintf(c->team, sizeof c->team, "%s", team ? team : "");
+    wf_error_t werr = {0};
+    if ((rc = wf_open(def, d->cat, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
+        if (rc == LB_EBADREQ && strcmp(werr.field, "deprived") == 0)
+            snprintf(werr.field, sizeof werr.field, "household.deprived");
+        return lbd_fail_wf(ctx, &werr);
+    }
+    /* Personal data: sealed beside the case, national ids also as keyed hashes. */
+    lb_buf_t sealed = {0};
+    rc = lbd_pii_seal(&d->keys, c->case_id, h, &sealed);
+    if (rc == 0)
+        rc = store_pii_put(ctx->txn, id, sealed.p, sealed.len);
+    lb_buf_free(&sealed);
+    const lb_val_t *members = lb_map_get(h, "members");
+    for (uint32_t i = 0; rc == 0 && members && i < members->a.n; i++) {
+        const char *nid = lb_map_str(members->a.items[i], "nid");
+        if (nid) {
+            uint8_t hash[32];
+            lbd_nid_hash(&d->keys, nid, hash);
+            rc = store_nid_add(ctx->txn, hash, id);
+        }
+    }
+    if (rc)
+        return rc;
+    lb_val_t *ev = lbd_event_new(c, ctx->now, "case", "opened", ctx->client->name);
+    if (!ev)
+        return LB_ENOMEM;
+    /* Every field is checked: an allocation failure must fail the request, never
+     * append an event to the audit chain with fields silently missing. */
+    rc = 0;
+    lb_put_str(ev, "to", c->state, &rc);
+    lb_val_t *data = lb_map();
+    if (!data)
+        lb_rc(&rc, LB_ENOMEM);
+    lb_put_str(data, "source", c->source, &rc);
+    if (c->team[0])
+        lb_put_str(data, "team", c->team, &rc);
+    lb_put(ev, "data", data, &rc);
+    if (rc == 0)
+        rc = lbd_record_change(d, ctx->txn, ctx->pubs, c, NULL, ev, seq_out);
+    lb_val_free(&ev);
+    return rc;
+}
+
+static const char *arg_str(const lbd_ctx_t *ctx, const char *key, const char *def)
+{
+    const char *s = lb_map_str(ctx->req->args, key);
+    return s ? s : def;
+}
+
+int lbd_op_case_open(lbd_ctx_t *ctx)
+{
+    wf_case_t c = {0};
+    uint64_t seq = 0;
+    int rc = open_one(ctx, lb_map_get(ctx->req->args, "household"),
+                      arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
+                      arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c);
+    if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_str(ctx->result, "state", c.state, &rc);
+        lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
+    }
+    wf_case_clear(&c);
+    return rc;
+}
+
+typedef struct {
+    const char *wfname, *source;
+} import_t;
+
+static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg, size_t msglen)
+{
+    const import_t *im = arg;
+    proto_err_t perr = {0};
+    int code = proto_check_household(h, &perr);
+    if (code) {
+        snprintf(msg, msglen, "%s", perr.message);
+        return code;
+    }
+    code = open_check(ctx, h, im->wfname);
+    snprintf(msg, msglen, "%s", ctx->errmsg);
+    return code;
+}
+
+static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
+{
+    const import_t *im = arg;
+    wf_case_t c = {0};
+    uint64_t seq;
+    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c);
+    wf_case_clear(&c);
+    return rc;
+}
+
+int lbd_op_case_import(lbd_ctx_t *ctx)
+{
+    import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
+                   arg_str(ctx, "source", "tpmap")};
+    if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
+        return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
+    static const lbd_bulk_t bulk = {import_check, import_apply, "opened"};
+    return lbd_bulk_run(ctx, lb_map_get(ctx->req->args, "households"), &bulk, &im);
+}
+
+/* ---------------------------------------------------------------------- */
+/* acting on cases                                                         */
+/* ---------------------------------------------------------------------- */
+
+int lbd_op_case_act(lbd_ctx_t *ctx)
+{
+    wf_case_t c;
+    lbd_case_snap_t old;
+    int rc = lbd_load_arg_case(ctx, &c, &old);
+    if (rc)
+        return rc;
+    const lb_val_t *args = ctx->req->args;
+    wf_outcome_t out = {0};
+    lb_val_t *ev = NULL;
+    const char *expect = lb_map_str(args, "expect_state");
+    if (expect && strcmp(expect, c.state) != 0) {
+        snprintf(ctx->errcase, sizeof ctx->errcase, "%s", c.case_id);
+        rc = lbd_fail(ctx, LB_ECONFLICT, "expect_state", "case %s is in state %s, not %s",
+                      c.case_id, c.state, expect);
+        goto out;
+    }
+    int64_t at = ctx->now;
+    if (lb_map_int(args, "at", &at) == 0 && at > ctx->now + LBD_FUTURE_SLACK_MS) {
+        rc = lbd_fail(ctx, LB_EBADREQ, "at", "at is more than 5 minutes ahead of the daemon's clock");
+        goto out;
+    }
+    /* Teams that opened a case offline sync its earlier work late, so `at` may precede
+     * opened_at; a year before it is a wrong clock, not late syncing. */
+    if (at < c.opened_at - LBD_PAST_SLACK_MS) {
+        rc = lbd_fail(ctx, LB_EBADREQ, "at", "at is more than a year before case %s was opened",
+                      c.case_id);
+        goto out;
+    }
+    const wf_def_t *def = lbd_case_def(ctx->d, &c);
+    if (!def) {
+        rc = lbd_fail(ctx, LB_ENOTFOUND, "case_id", "workflow '%s' of case %s is not loaded",
+                      c.workflow, c.case_id);
+        goto out;
+    }
+    wf_act_t act = {.action = lb_map_str(args, "action"),
+                    .data = lb_map_get(args, "data"),
+                    .role = lbd_role_name(ctx->client->role),
+                    .actor = ctx->client->name,
+                    .at = at};
+    wf_error_t werr = {0};
+    if ((rc = wf_apply(def, ctx->d->cat, &c, &act, &out, &werr))) {
+        /* The engine names fields inside data; on the wire paths are relative to args. */
+        if (rc == LB_EGUARD && werr.field[0]) {
+            char path[WF_NAME_MAX + 8];
+            snprintf(path, sizeof path, "data.%s", werr.field);
+            snprintf(werr.field, sizeof werr.field, "%.*s", (int)sizeof werr.field - 1, path);
+        }
+        rc = lbd_fail_wf(ctx, &werr);
+        goto out;
+    }
+    ev = lbd_event_new(&c, ctx->now, out.kind, "acted", ctx->client->name);
+    rc = ev ? 0 : LB_ENOMEM;
+    if (rc == 0 && out.state_changed) {
+        lb_put_str(ev, "from", out.from, &rc);
+        lb_put_str(ev, "to", out.to, &rc);
+    }
+    lb_put_str(ev, "action", act.action, &rc);
+    if (out.event_data) {
+        lb_put(ev, "data", out.event_data, &rc); /* ev owns it now, or it was freed */
+        out.event_data = NULL;
+    }
+    uint64_t seq = 0;
+    if (rc == 0)
+        rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
+    if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_str(ctx->result, "state", c.state, &rc);
+        lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
+        if (c.level[0])
+            lb_put_str(ctx->result, "level", c.level, &rc);
+    }
+out:
+    lb_val_free(&ev);
+    wf_outcome_clear(&out);
+    wf_case_clear(&c);
+    return rc;
+}
+
+int lbd_op_case_ack(lbd_ctx_t *ctx)
+{
+    wf_case_t c;
+    lbd_case_snap_t old;
+    int rc = lbd_load_arg_case(ctx, &c, &old);
+    if (rc)
+        return rc;
+    wf_escalation_t e;
+    lb_val_t *ev = NULL;
+    rc = wf_ack(&c, ctx->client->name, ctx->now, &e);
+    if (rc == LB_ENOTFOUND) {
+        rc = lbd_fail(ctx, rc, "case_id", "case %s has no escalation to acknowledge", c.case_id);
+        goto out;
+    }
+    if (rc == LB_ECONFLICT) {
+        snprintf(ctx->errcase, sizeof ctx->errcase, "%s", c.case_id);
+        rc = lbd_fail(ctx, rc, "case_id", "the latest escalation of case %s is already acknowledged",
+                      c.case_id);
+        goto out;
+    }
+    if (rc)
+        goto out;
+    ev = lbd_event_new(&c, ctx->now, "escalation", "acked", ctx->client->name);
+    rc = ev ? 0 : LB_ENOMEM;
+    if (rc == 0) {
+        lb_put_str(ev, "level", e.level, &rc);
+        lb_put_int(ev, "step", e.step, &rc);
+        const char *note = lb_map_str(ctx->req->args, "note");
+        if (note) {
+            lb_val_t *data = lb_map();
+            if (!data)
+                lb_rc(&rc, LB_ENOMEM);
+            lb_put_str(data, "note", note, &rc);
+            lb_put(ev, "data", data, &rc);
+        }
+    }
+    uint64_t seq = 0;
+    if (rc == 0)
+        rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
+    if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
+        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
+        lb_put_int(ctx->result, "step", e.step, &rc);
+        lb_put_str(ctx->result, "level", e.level, &rc);
+    }
+out:
+    lb_val_free(&ev);
+    wf_case_clear(&c);
+    return rc;
+}
+
+int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size_t max,
+                 size_t *fired)
+{
+    *fired = 0;
+    for (size_t n = 0; n < max; n++) {
+        int64_t due;
+        uint64_t id;
+        uint32_t step;
+        int rc = store_timer_first(txn, &due, &id, &step);
+        if (rc == LB_ENOTFOUND || (rc == 0 && due > now))
+            return 0;
+        if (rc)
+            return rc;
+        wf_case_t c;
+        lbd_case_snap_t old;
+        rc = lbd_case_load(d, txn, id, &c, &old);
+        if (rc && rc != LB_ENOTFOUND && rc != LB_ECORRUPT)
+            return rc; /* out of memory, I/O: the timer stays for the next try */
+        if (rc) {
+            /* A timer without its case cannot fire; drop it rather than spin on it. */
+            lbd_log(LBD_LOG_ERROR, "timer for missing case %llu dropped: %s",
+                    (unsigned long long)id, lb_strerror(rc));
+            if ((rc = store_timer_clear(txn, id)))
+                return rc;
+            continue;
+        }
+        wf_escalation_t e;
+        while (rc == 0 && wf_fire_due(&c, now, &e) == 1) {
+            lb_val_t *ev = lbd_event_new(&c, now, "escalation", "fired", "logbookd");
+            rc = ev ? 0 : LB_ENOMEM;
+            if (rc == 0) {
+                lb_put_str(ev, "level", e.level, &rc);
+                lb_put_int(ev, "step", e.step, &rc);
+                lb_val_t *data = lb_map();
+                if (!data)
+                    lb_rc(&rc, LB_ENOMEM);
+                lb_put_str(data, "state", e.state, &rc);
+                lb_put_int(data, "due", e.at, &rc);
+                lb_put(ev, "data", data, &rc);
+            }
+            uint64_t seq = 0;
+            if (rc == 0)
+                rc = lbd_emit(txn, pubs, ev, &seq);
+            if (rc == 0)
+                rc = wf_case_add_event(&c, seq);
+            lb_val_free(&ev);
+            c.last_seq = seq;
+            (*fired)++;
+        }
+        if (rc == 0)
+            rc = lbd_case_save(d, txn, &c, &old);
+        wf_case_clear(&c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

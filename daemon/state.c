@@ -1,0 +1,77 @@
+/*
+ * state.c - what the request loop (server.c) and the operation handlers both
+ * use of the daemon's state: its clocks, and loading and reloading the
+ * definitions. Kept apart so the handlers never call into the loop: the
+ * dependencies run server.c -> optable.c/ops_*.c -> case_io.c -> state.c.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "internal.h"
+
+int64_t lbd_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lbd_real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t lbd_now(const lbd_t *d)
+{
+    return d->manual_clock ? d->manual_now : lbd_real_ms();
+}
+
+int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t **cat, char *err,
+                         size_t errlen)
+{
+    int rc = wf_catalog_load(cfg->indicators, cat, err, errlen);
+    if (rc)
+        return rc;
+    if (cfg->n_workflows == 1)
+        rc = wf_set_load(cfg->workflows[0], wfs, err, errlen);
+    else
+        rc = wf_set_load_files((const char *const *)cfg->workflows, cfg->n_workflows, wfs, err,
+                               errlen);
+    if (rc == 0 && !wf_set_get(*wfs, cfg->default_workflow, 0)) {
+        snprintf(err, errlen, "default_workflow '%s' is not among the loaded workflows",
+                 cfg->default_workflow);
+        rc = LB_ECONFIG;
+    }
+    if (rc) {
+        wf_catalog_destroy(cat);
+        wf_set_destroy(wfs);
+    }
+    return rc;
+}
+
+int lbd_reload(lbd_t *d, char *err, size_t errlen)
+{
+    wf_set_t *wfs = NULL;
+    wf_catalog_t *cat = NULL;
+    lbd_registry_t reg = {0};
+    int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
+    if (rc == 0)
+        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
+    if (rc) {
+        wf_set_destroy(&wfs);
+        wf_catalog_destroy(&cat);
+        lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
+        return rc;
+    }
+    wf_set_destroy(&d->wfs);
+    wf_catalog_destroy(&d->cat);
+    lbd_registry_clear(&d->reg);
+    d->wfs = wfs;
+    d->cat = cat;
+    d->reg = reg;
+    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
+            wf_set_count(wfs), wf_catalog_count(cat), reg.n);
+    return 0;
+}

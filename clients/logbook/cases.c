@@ -1,0 +1,456 @@
+/*
+ * cases.c - the logbook commands that change a case: open, act and its
+ * shortcuts (schedule, visit, assist, followup, close, resolve), which find
+ * the fitting action in the case's workflow, and ack.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logbook.h"
+
+/* ---- open ---- */
+
+int cmd_open(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"workflow=", "head=", "member=*", "deprived=*",
+                                       "source=",   "team=", NULL};
+    PROLOGUE(spec, 2, 2)
+    lb_val_t *args = lb_map(), *hh = lb_map(), *reply = NULL;
+    lb_val_t *members = NULL, *deprived = NULL;
+    int e = (!args || !hh) ? LB_ENOMEM : 0;
+    if (!e)
+        e = lb_map_set_str(hh, "house_id", a.pos[0]);
+    if (!e)
+        e = lb_map_set_str(hh, "area", a.pos[1]);
+    if (!e)
+        e = set_opt_str(hh, "head", opt(&a, "head"));
+    for (int k = 0; !e && k < a.nopts; k++) {
+        if (strcmp(a.opt_name[k], "member=*") == 0) {
+            const char *v = a.opt_val[k], *colon = strchr(v, ':');
+            lb_val_t *mem = lb_map();
+            if (!members)
+                members = lb_arr();
+            size_t nl = colon ? (size_t)(colon - v) : strlen(v);
+            if (!mem || !members) {
+                lb_val_free(&mem);
+                e = LB_ENOMEM;
+                break;
+            }
+            if (nl)
+                e = lb_map_set(mem, "nid", lb_strn(v, nl));
+            if (!e && colon && colon[1])
+                e = lb_map_set_str(mem, "name", colon + 1);
+            if (!e)
+                e = lb_arr_push(members, mem);
+            else
+                lb_val_free(&mem);
+        } else if (strcmp(a.opt_name[k], "deprived=*") == 0) {
+            if (!deprived)
+                deprived = lb_arr();
+            e = deprived ? push_list(deprived, a.opt_val[k], ',') : LB_ENOMEM;
+        }
+    }
+    if (!e && members) {
+        e = lb_map_set(hh, "members", members);
+        members = NULL;
+    }
+    if (!e && deprived) {
+        e = lb_map_set(hh, "deprived", deprived);
+        deprived = NULL;
+    }
+    if (!e) {
+        e = lb_map_set(args, "household", hh);
+        hh = NULL;
+    }
+    if (!e)
+        e = set_opt_str(args, "workflow", opt(&a, "workflow"));
+    if (!e)
+        e = set_opt_str(args, "source", opt(&a, "source"));
+    if (!e)
+        e = set_opt_str(args, "team", opt(&a, "team"));
+    if (e) {
+        fprintf(stderr, "error: out of memory\n");
+        rc = EX_UNREACHABLE;
+        goto done;
+    }
+    rc = request(app, "case.open", args, &reply);
+    if (rc)
+        goto done;
+    const lb_val_t *res = lbc_reply_result(reply);
+    if (app->json) {
+        print_json(res);
+    } else {
+        int64_t seq = 0;
+        lb_map_int(res, "seq", &seq);
+        printf("opened %s for house %s (state %s, seq %" PRId64 ")\n",
+               lb_map_str(res, "case_id") ? lb_map_str(res, "case_id") : "?", a.pos[0],
+               lb_map_str(res, "state") ? lb_map_str(res, "state") : "?", seq);
+    }
+done:
+    lb_val_free(&members);
+    lb_val_free(&deprived);
+    lb_val_free(&hh);
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+/* ---- act and its shortcuts ---- */
+
+static int do_act(app_t *app, const char *case_id, const char *action, lb_val_t *data,
+                  const char *expect, const args_t *a, const char *cmd)
+{
+    lb_val_t *args = lb_map(), *reply = NULL;
+    int rc = 0;
+    if (!args || lb_map_set_str(args, "case_id", case_id) ||
+        lb_map_set_str(args, "action", action)) {
+        rc = EX_UNREACHABLE;
+        goto done;
+    }
+    if (data && data->m.n > 0) {
+        if (lb_map_set(args, "data", lb_val_dup(data))) {
+            rc = EX_UNREACHABLE;
+            goto done;
+        }
+    }
+    if (expect && lb_map_set_str(args, "expect_state", expect)) {
+        rc = EX_UNREACHABLE;
+        goto done;
+    }
+    rc = set_at(args, a, cmd);
+    if (rc)
+        goto done;
+    rc = request(app, "case.act", args, &reply);
+    if (rc)
+        goto done;
+    const lb_val_t *res = lbc_reply_result(reply);
+    if (app->json) {
+        print_json(res);
+    } else {
+        int64_t seq = 0;
+        const char *level = lb_map_str(res, "level");
+        lb_map_int(res, "seq", &seq);
+        printf("%s: %s -> state %s%s%s (seq %" PRId64 ")\n", case_id, action,
+               lb_map_str(res, "state") ? lb_map_str(res, "state") : "?", level ? ", level " : "",
+               level ? level : "", seq);
+    }
+done:
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+int cmd_act(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"at=", "expect=", NULL};
+    PROLOGUE(spec, 2, -1)
+    lb_val_t *data = lb_map();
+    char err[256];
+    if (!data)
+        return EX_UNREACHABLE;
+    for (int i = 2; i < a.npos; i++) {
+        int e = lbc_kv_parse(data, a.pos[i], err, sizeof err);
+        if (e) {
+            usage_error(argv[0], "%s", e == LB_ENOMEM ? "out of memory" : err);
+            lb_val_free(&data);
+            return EX_USAGE;
+        }
+    }
+    rc = do_act(app, a.pos[0], a.pos[1], data, opt(&a, "expect"), &a, argv[0]);
+    lb_val_free(&data);
+    return rc;
+}
+
+typedef enum { SC_SCHEDULE, SC_VISIT, SC_ASSIST, SC_FOLLOWUP, SC_CLOSE, SC_RESOLVE } shortcut_t;
+
+static const struct {
+    const char *word;     /* preferred when several actions fit */
+    const char *fallback; /* the bundled workflow's name, when none fits */
+    const char *what;
+} shortcuts[] = {
+    [SC_SCHEDULE] = {"schedule", "schedule_visit", "schedules a team"},
+    [SC_VISIT] = {"visit", "record_visit", "records a visit"},
+    [SC_ASSIST] = {"assist", "record_assistance", "records assistance"},
+    [SC_FOLLOWUP] = {"follow", "record_follow_up", "records a follow-up"},
+    [SC_CLOSE] = {"close", "close", "closes the case"},
+    [SC_RESOLVE] = {"resolve", "resolve", "resolves the case"},
+};
+
+static bool list_has(const lb_val_t *l, const char *s)
+{
+    if (l && l->type == LB_STR)
+        return strcmp(l->s.p, s) == 0 || strcmp(l->s.p, "*") == 0;
+    for (uint32_t i = 0; l && l->type == LB_ARR && i < l->a.n; i++)
+        if (l->a.items[i]->type == LB_STR && strcmp(l->a.items[i]->s.p, s) == 0)
+            return true;
+    return false;
+}
+
+static bool action_fits(shortcut_t sc, const lb_val_t *act, const lb_val_t *states)
+{
+    const char *record = lb_map_str(act, "record");
+    const char *to = lb_map_str(act, "to");
+    const lb_val_t *tostate = to ? lb_map_get(states, to) : NULL;
+    const lb_val_t *term = lb_map_get(tostate, "terminal");
+    bool terminal = term && term->type == LB_BOOL && term->b;
+    const char *outcome = lb_map_str(tostate, "outcome");
+    switch (sc) {
+    case SC_SCHEDULE:
+        return !record && list_has(lb_map_get(act, "require"), "team") && !terminal;
+    case SC_VISIT:
+        return record && strcmp(record, "visit") == 0;
+    case SC_ASSIST:
+        return record && strcmp(record, "assistance") == 0;
+    case SC_FOLLOWUP:
+        return record && strcmp(record, "follow_up") == 0;
+    case SC_CLOSE:
+        return terminal && (!outcome || strcmp(outcome, "closed") == 0);
+    case SC_RESOLVE:
+        return terminal && outcome && strcmp(outcome, "resolved") == 0;
+    }
+    return false;
+}
+
+/*
+ * Finds the action of the case's workflow that does what the shortcut means,
+ * from the case's current state, so the shortcuts work for any workflow.
+ * Falls back to the bundled workflow's action name (the daemon then says
+ * what is wrong). *state gets the case's state (for expect_state).
+ */
+static int resolve_shortcut(app_t *app, const char *case_id, shortcut_t sc, char **action,
+                            char **state)
+{
+    lb_val_t *args = lb_map(), *reply = NULL, *wreply = NULL;
+    int rc = 0;
+    *action = NULL;
+    *state = NULL;
+    if (!args || lb_map_set_str(args, "case_id", case_id)) {
+        rc = EX_UNREACHABLE;
+        goto done;
+    }
+    rc = request(app, "case.get", args, &reply);
+    if (rc)
+        goto done;
+    const lb_val_t *cs = lbc_reply_result(reply);
+    const char *st = lb_map_str(cs, "state"), *wf = lb_map_str(cs, "workflow");
+    if (st)
+        *state = strdup(st);
+    lb_val_free(&args);
+    args = lb_map();
+    if (!args || !wf || !st || lb_map_set_str(args, "name", wf)) {
+        rc = args ? EX_OK : EX_UNREACHABLE;
+        goto done;
+    }
+    rc = request(app, "workflow.get", args, &wreply);
+    if (rc)
+        goto done;
+    const lb_val_t *def = lbc_reply_result(wreply);
+    const lb_val_t *acts = lb_map_get(def, "actions"), *states = lb_map_get(def, "states");
+    const char *pick = NULL;
+    int fits = 0;
+    for (uint32_t i = 0; acts && acts->type == LB_MAP && i < acts->m.n; i++) {
+        const lb_val_t *act = acts->m.vals[i];
+        if (!list_has(lb_map_get(act, "from"), st) || !action_fits(sc, act, states))
+            continue;
+        fits++;
+        if (!pick ||
+            (strstr(acts->m.keys[i], shortcuts[sc].word) && !strstr(pick, shortcuts[sc].word)))
+            pick = acts->m.keys[i];
+    }
+    if (fits > 1 && !strstr(pick, shortcuts[sc].word)) {
+        fprintf(stderr,
+                "error: several actions of workflow %s fit from state %s; use: logbook act %s "
+                "ACTION ...\n",
+                wf, st, case_id);
+        rc = EX_REFUSED;
+        goto done;
+    }
+    if (pick)
+        *action = strdup(pick);
+done:
+    if (rc == EX_OK && !*action)
+        *action = strdup(shortcuts[sc].fallback);
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    lb_val_free(&wreply);
+    return rc;
+}
+
+static int run_shortcut(app_t *app, const args_t *a, const char *cmd, shortcut_t sc,
+                        const char *case_id, lb_val_t *data)
+{
+    char *action = NULL, *state = NULL;
+    int rc = resolve_shortcut(app, case_id, sc, &action, &state);
+    if (rc == EX_OK) {
+        if (!action) {
+            fprintf(stderr, "error: out of memory\n");
+            rc = EX_UNREACHABLE;
+        } else {
+            /* The action was chosen for this state: refuse if it changed meanwhile. */
+            rc = do_act(app, case_id, action, data, state, a, cmd);
+        }
+    }
+    free(action);
+    free(state);
+    return rc;
+}
+
+int cmd_schedule(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"at=", NULL};
+    PROLOGUE(spec, 2, 2)
+    lb_val_t *data = lb_map();
+    if (!data || lb_map_set_str(data, "team", a.pos[1])) {
+        lb_val_free(&data);
+        return EX_UNREACHABLE;
+    }
+    rc = run_shortcut(app, &a, argv[0], SC_SCHEDULE, a.pos[0], data);
+    lb_val_free(&data);
+    return rc;
+}
+
+int cmd_visit(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"at=", "team=", "note=", NULL};
+    PROLOGUE(spec, 2, -1)
+    lb_val_t *data = lb_map(), *findings = lb_map();
+    int e = (!data || !findings) ? LB_ENOMEM : 0;
+    for (int i = 1; !e && i < a.npos; i++) {
+        const char *eq = strchr(a.pos[i], '=');
+        if (!eq || eq == a.pos[i] || !eq[1]) {
+            usage_error(argv[0], "expected DIMENSION=CODE[,CODE...], got '%s'", a.pos[i]);
+            rc = EX_USAGE;
+            goto done;
+        }
+        char *dim = strndup(a.pos[i], (size_t)(eq - a.pos[i]));
+        lb_val_t *codes = lb_map_get(findings, dim ? dim : "");
+        if (dim && !codes) {
+            e = lb_map_set(findings, dim, lb_arr());
+            codes = lb_map_get(findings, dim);
+        }
+        if (!e)
+            e = codes ? push_list(codes, eq + 1, ',') : LB_ENOMEM;
+        free(dim);
+    }
+    if (!e) {
+        e = lb_map_set(data, "findings", findings);
+        findings = NULL;
+    }
+    if (!e)
+        e = set_opt_str(data, "team", opt(&a, "team"));
+    if (!e)
+        e = set_opt_str(data, "note", opt(&a, "note"));
+    if (e) {
+        rc = EX_UNREACHABLE;
+        goto done;
+    }
+    rc = run_shortcut(app, &a, argv[0], SC_VISIT, a.pos[0], data);
+done:
+    lb_val_free(&findings);
+    lb_val_free(&data);
+    return rc;
+}
+
+int cmd_assist(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {
+        "agency=", "dimension=", "kind=", "amount=", "meets=", "note=", "at=", NULL};
+    PROLOGUE(spec, 1, 1)
+    const char *agency = opt(&a, "agency"), *dim = opt(&a, "dimension"), *kind = opt(&a, "kind");
+    const char *amount = opt(&a, "amount"), *meets = opt(&a, "meets");
+    int64_t thb = 0;
+    if (!agency || !dim || !kind) {
+        usage_error(argv[0], "--agency, --dimension and --kind are required");
+        return EX_USAGE;
+    }
+    if (amount && !parse_count(amount, 0, INT64_MAX / 2, &thb)) {
+        usage_error(argv[0], "--amount must be a whole number of baht");
+        return EX_USAGE;
+    }
+    lb_val_t *data = lb_map();
+    int e = data ? 0 : LB_ENOMEM;
+    if (!e)
+        e = lb_map_set_str(data, "agency", agency);
+    if (!e)
+        e = lb_map_set_str(data, "dimension", dim);
+    if (!e)
+        e = lb_map_set_str(data, "kind", kind);
+    if (!e && amount)
+        e = lb_map_set_int(data, "amount_thb", thb);
+    if (!e)
+        e = set_opt_list(data, "meets", meets);
+    if (!e)
+        e = set_opt_str(data, "note", opt(&a, "note"));
+    rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_ASSIST, a.pos[0], data);
+    lb_val_free(&data);
+    return rc;
+}
+
+int cmd_followup(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"met=", "note=", "at=", NULL};
+    PROLOGUE(spec, 2, 2)
+    lb_val_t *data = lb_map();
+    int e = data ? lb_map_set_str(data, "level", a.pos[1]) : LB_ENOMEM;
+    if (!e)
+        e = set_opt_list(data, "met", opt(&a, "met"));
+    if (!e)
+        e = set_opt_str(data, "note", opt(&a, "note"));
+    rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_FOLLOWUP, a.pos[0], data);
+    lb_val_free(&data);
+    return rc;
+}
+
+static int cmd_close_resolve(app_t *app, int argc, char **argv, shortcut_t sc, const char *key)
+{
+    static const char *const spec[] = {"at=", "note=", NULL};
+    PROLOGUE(spec, 2, 2)
+    lb_val_t *data = lb_map();
+    int e = data ? lb_map_set_str(data, key, a.pos[1]) : LB_ENOMEM;
+    if (!e)
+        e = set_opt_str(data, "note", opt(&a, "note"));
+    rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], sc, a.pos[0], data);
+    lb_val_free(&data);
+    return rc;
+}
+
+int cmd_close(app_t *app, int argc, char **argv)
+{
+    return cmd_close_resolve(app, argc, argv, SC_CLOSE, "reason");
+}
+
+int cmd_resolve(app_t *app, int argc, char **argv)
+{
+    return cmd_close_resolve(app, argc, argv, SC_RESOLVE, "level");
+}
+
+/* ---- ack ---- */
+
+int cmd_ack(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"note=", NULL};
+    PROLOGUE(spec, 1, 1)
+    lb_val_t *args = lb_map(), *reply = NULL;
+    if (!args || lb_map_set_str(args, "case_id", a.pos[0]) ||
+        set_opt_str(args, "note", opt(&a, "note"))) {
+        lb_val_free(&args);
+        return EX_UNREACHABLE;
+    }
+    rc = request(app, "case.ack", args, &reply);
+    if (rc == 0) {
+        const lb_val_t *res = lbc_reply_result(reply);
+        if (app->json) {
+            print_json(res);
+        } else {
+            int64_t step = 0;
+            lb_map_int(res, "step", &step);
+            printf("%s: acknowledged escalation step %" PRId64 " (level %s)\n", a.pos[0], step,
+                   lb_map_str(res, "level") ? lb_map_str(res, "level") : "?");
+        }
+    }
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}

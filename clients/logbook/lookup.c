@@ -1,0 +1,354 @@
+/*
+ * lookup.c - the logbook commands that read cases: show (one case with its
+ * records and timers), history (its events, paged), find (by house or
+ * national id) and list (summaries, following the daemon's cursor).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logbook.h"
+
+#define LIST_PAGE_MAX PROTO_LIST_MAX
+#define HISTORY_PAGE 1000
+
+/* ---- show ---- */
+
+/* Prints a list of record maps as a table with the given columns (time keys formatted). */
+static void print_records(const char *title, const lb_val_t *list, const char *const *keys,
+                          const char *const *hdr, size_t ncols)
+{
+    if (!list || list->type != LB_ARR || list->a.n == 0)
+        return;
+    table_t t;
+    table_init(&t, ncols, hdr);
+    for (uint32_t i = 0; i < list->a.n; i++) {
+        const lb_val_t *r = list->a.items[i];
+        char **row = calloc(ncols, sizeof *row);
+        if (!row)
+            break;
+        for (size_t c = 0; c < ncols; c++) {
+            const char *k = keys[c];
+            if (strcmp(k, "at") == 0 || strcmp(k, "due") == 0 || strcmp(k, "acked_at") == 0)
+                row[c] = time_text(r, k);
+            else if (strcmp(k, "findings") == 0)
+                row[c] = findings_text(lb_map_get(r, k));
+            else
+                row[c] = val_text(lb_map_get(r, k));
+        }
+        table_add_owned(&t, row);
+        free(row);
+    }
+    printf("\n%s (%u)\n", title, list->a.n);
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+static void show_case(const lb_val_t *cs)
+{
+    char *s;
+    kv_line("case", lb_map_str(cs, "case_id"));
+    kv_line("house", lb_map_str(cs, "house_id"));
+    kv_line("area", lb_map_str(cs, "area"));
+    int64_t wv = 0;
+    char buf[160];
+    if (lb_map_str(cs, "workflow")) {
+        if (lb_map_int(cs, "workflow_version", &wv) == 0)
+            snprintf(buf, sizeof buf, "%s v%" PRId64, lb_map_str(cs, "workflow"), wv);
+        else
+            snprintf(buf, sizeof buf, "%s", lb_map_str(cs, "workflow"));
+        kv_line("workflow", buf);
+    }
+    s = time_text(cs, "entered_at");
+    snprintf(buf, sizeof buf, "%s%s%s", lb_map_str(cs, "state") ? lb_map_str(cs, "state") : "?",
+             s && *s ? " since " : "", s ? s : "");
+    kv_line("state", buf);
+    free(s);
+    s = time_text(cs, "opened_at");
+    kv_line("opened", s);
+    free(s);
+    kv_line("source", lb_map_str(cs, "source"));
+    kv_line("team", lb_map_str(cs, "team"));
+    kv_line("level", lb_map_str(cs, "level"));
+    const lb_val_t *hh = lb_map_get(cs, "household");
+    kv_line("head", lb_map_str(hh, "head"));
+    kv_line("address", lb_map_str(hh, "address"));
+    s = val_text(lb_map_get(hh, "deprived"));
+    kv_line("deprived", s);
+    free(s);
+    int64_t last = 0;
+    if (lb_map_int(cs, "last_seq", &last) == 0) {
+        snprintf(buf, sizeof buf, "%" PRId64, last);
+        kv_line("last seq", buf);
+    }
+
+    static const char *const mk[] = {"nid", "name", "birth_year", "sex"};
+    static const char *const mh[] = {"NID", "NAME", "BORN", "SEX"};
+    print_records("members", lb_map_get(hh, "members"), mk, mh, 4);
+    static const char *const nk[] = {"dimension", "indicator", "status", "note"};
+    static const char *const nh[] = {"DIMENSION", "INDICATOR", "STATUS", "NOTE"};
+    print_records("needs", lb_map_get(cs, "needs"), nk, nh, 4);
+    static const char *const vk[] = {"at", "team", "findings", "note"};
+    static const char *const vh[] = {"AT", "TEAM", "FINDINGS", "NOTE"};
+    print_records("visits", lb_map_get(cs, "visits"), vk, vh, 4);
+    static const char *const ak[] = {"at",         "agency", "dimension", "kind",
+                                     "amount_thb", "meets",  "note"};
+    static const char *const ah[] = {"AT", "AGENCY", "DIMENSION", "KIND", "THB", "MEETS", "NOTE"};
+    print_records("assistance", lb_map_get(cs, "assistance"), ak, ah, 7);
+    static const char *const fk[] = {"at", "level", "met", "note"};
+    static const char *const fh[] = {"AT", "LEVEL", "MET", "NOTE"};
+    print_records("follow-ups", lb_map_get(cs, "follow_ups"), fk, fh, 4);
+    static const char *const ok[] = {"at", "note"};
+    static const char *const oh[] = {"AT", "NOTE"};
+    print_records("notes", lb_map_get(cs, "notes"), ok, oh, 2);
+    static const char *const ek[] = {"step", "level", "at", "acked_at", "acked_by"};
+    static const char *const eh[] = {"STEP", "LEVEL", "AT", "ACKED", "BY"};
+    print_records("escalations", lb_map_get(cs, "escalations"), ek, eh, 5);
+    static const char *const tk[] = {"due", "step", "level"};
+    static const char *const th[] = {"DUE", "STEP", "LEVEL"};
+    print_records("timers", lb_map_get(cs, "timers"), tk, th, 3);
+}
+
+int cmd_show(app_t *app, int argc, char **argv)
+{
+    PROLOGUE(NULL, 1, 1)
+    lb_val_t *args = lb_map(), *reply = NULL;
+    if (!args || lb_map_set_str(args, "case_id", a.pos[0])) {
+        lb_val_free(&args);
+        return EX_UNREACHABLE;
+    }
+    rc = request(app, "case.get", args, &reply);
+    if (rc == 0) {
+        if (app->json)
+            print_json(lbc_reply_result(reply));
+        else
+            show_case(lbc_reply_result(reply));
+    }
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+/* ---- history ---- */
+
+int cmd_history(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"after=", NULL};
+    PROLOGUE(spec, 1, 1)
+    int64_t after = 0;
+    if (opt(&a, "after") && !parse_count(opt(&a, "after"), 0, INT64_MAX, &after)) {
+        usage_error(argv[0], "--after must be a seq number");
+        return EX_USAGE;
+    }
+    lb_val_t *all = lb_arr(), *args = NULL, *reply = NULL;
+    if (!all)
+        return EX_UNREACHABLE;
+    /* Page until a short page: a long-lived case may have more events than one reply holds. */
+    for (;;) {
+        args = lb_map();
+        if (!args || lb_map_set_str(args, "case_id", a.pos[0]) ||
+            (after > 0 && lb_map_set_int(args, "after_seq", after)) ||
+            lb_map_set_int(args, "limit", HISTORY_PAGE)) {
+            rc = EX_UNREACHABLE;
+            goto done;
+        }
+        rc = request(app, "case.history", args, &reply);
+        if (rc)
+            goto done;
+        const lb_val_t *evs = lb_map_get(lbc_reply_result(reply), "events");
+        uint32_t n = evs && evs->type == LB_ARR ? evs->a.n : 0;
+        int64_t last = after;
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t s;
+            if (lb_map_int(evs->a.items[i], "seq", &s) == 0 && s > last)
+                last = s;
+            if (lb_arr_push(all, lb_val_dup(evs->a.items[i]))) {
+                rc = EX_UNREACHABLE;
+                goto done;
+            }
+        }
+        lb_val_free(&args);
+        lb_val_free(&reply);
+        if (n < HISTORY_PAGE || last <= after)
+            break;
+        after = last;
+    }
+    if (app->json) {
+        lb_val_t *res = lb_map();
+        if (res && lb_map_set(res, "events", all) == 0)
+            print_json(res);
+        all = NULL;
+        lb_val_free(&res);
+        goto done;
+    }
+    static const char *const hdr[] = {"SEQ",    "AT",    "KIND",  "TYPE",
+                                      "ACTION", "STATE", "ACTOR", "DATA"};
+    table_t t;
+    table_init(&t, 8, hdr);
+    for (uint32_t i = 0; i < all->a.n; i++) {
+        const lb_val_t *ev = all->a.items[i];
+        char *row[8];
+        const char *from = lb_map_str(ev, "from"), *to = lb_map_str(ev, "to");
+        const char *step_level = lb_map_str(ev, "level");
+        row[0] = val_text(lb_map_get(ev, "seq"));
+        row[1] = time_text(ev, "at");
+        row[2] = val_text(lb_map_get(ev, "kind"));
+        row[3] = val_text(lb_map_get(ev, "type"));
+        row[4] = val_text(lb_map_get(ev, "action"));
+        if (from && to && strcmp(from, to) != 0) {
+            if (asprintf(&row[5], "%s -> %s", from, to) < 0)
+                row[5] = NULL;
+        } else {
+            row[5] = strdup(to ? to : (step_level ? step_level : ""));
+        }
+        row[6] = val_text(lb_map_get(ev, "actor"));
+        const lb_val_t *d = lb_map_get(ev, "data");
+        row[7] = d ? val_text(d) : strdup("");
+        table_add_owned(&t, row);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+done:
+    lb_val_free(&all);
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+/* ---- find ---- */
+
+int cmd_find(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"house=", "nid=", NULL};
+    PROLOGUE(spec, 0, 0)
+    const char *house = opt(&a, "house"), *nid = opt(&a, "nid");
+    if (!house == !nid) {
+        usage_error(argv[0], "give exactly one of --house HOUSE_ID and --nid NATIONAL_ID");
+        return EX_USAGE;
+    }
+    lb_val_t *args = lb_map(), *reply = NULL;
+    if (!args || lb_map_set_str(args, house ? "house_id" : "nid", house ? house : nid)) {
+        lb_val_free(&args);
+        return EX_UNREACHABLE;
+    }
+    rc = request(app, "case.find", args, &reply);
+    if (rc == 0) {
+        const lb_val_t *res = lbc_reply_result(reply), *cases = lb_map_get(res, "cases");
+        if (app->json) {
+            print_json(res);
+        } else if (!cases || cases->type != LB_ARR || cases->a.n == 0) {
+            fprintf(stderr, "no cases\n");
+        } else {
+            for (uint32_t i = 0; i < cases->a.n; i++) {
+                char *s = val_text(cases->a.items[i]);
+                printf("%s\n", s ? s : "");
+                free(s);
+            }
+        }
+    }
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+/* ---- list ---- */
+
+int cmd_list(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {
+        "area=", "state=", "team=", "workflow=", "overdue", "limit=", NULL};
+    PROLOGUE(spec, 0, 0)
+    int64_t limit = 100;
+    if (opt(&a, "limit") && !parse_count(opt(&a, "limit"), 1, INT64_MAX, &limit)) {
+        usage_error(argv[0], "--limit must be a positive number");
+        return EX_USAGE;
+    }
+    lb_val_t *all = lb_arr(), *args = NULL, *reply = NULL;
+    char *cursor = NULL;
+    if (!all)
+        return EX_UNREACHABLE;
+    while ((int64_t)all->a.n < limit) {
+        int64_t want = limit - (int64_t)all->a.n;
+        args = lb_map();
+        int e = args ? 0 : LB_ENOMEM;
+        if (!e)
+            e = set_opt_str(args, "area", opt(&a, "area"));
+        if (!e)
+            e = set_opt_str(args, "state", opt(&a, "state"));
+        if (!e)
+            e = set_opt_str(args, "team", opt(&a, "team"));
+        if (!e)
+            e = set_opt_str(args, "workflow", opt(&a, "workflow"));
+        if (!e && flag(&a, "overdue"))
+            e = lb_map_set_bool(args, "overdue", true);
+        if (!e)
+            e = lb_map_set_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want);
+        if (!e && cursor)
+            e = lb_map_set_str(args, "after", cursor);
+        if (e) {
+            rc = EX_UNREACHABLE;
+            goto done;
+        }
+        rc = request(app, "case.list", args, &reply);
+        if (rc)
+            goto done;
+        const lb_val_t *res = lbc_reply_result(reply);
+        const lb_val_t *cases = lb_map_get(res, "cases");
+        for (uint32_t i = 0; cases && cases->type == LB_ARR && i < cases->a.n; i++)
+            if ((int64_t)all->a.n < limit && lb_arr_push(all, lb_val_dup(cases->a.items[i]))) {
+                rc = EX_UNREACHABLE;
+                goto done;
+            }
+        free(cursor);
+        cursor = lb_map_str(res, "next") ? strdup(lb_map_str(res, "next")) : NULL;
+        bool empty = !cases || cases->type != LB_ARR || cases->a.n == 0;
+        lb_val_free(&args);
+        lb_val_free(&reply);
+        if (!cursor || empty)
+            break;
+    }
+    if (app->json) {
+        lb_val_t *res = lb_map();
+        if (res && lb_map_set(res, "cases", all) == 0 &&
+            (!cursor || !lb_map_set_str(res, "next", cursor)))
+            print_json(res);
+        all = NULL;
+        lb_val_free(&res);
+        goto done;
+    }
+    if (all->a.n == 0) {
+        fprintf(stderr, "no cases\n");
+        goto done;
+    }
+    static const char *const hdr[] = {"CASE",  "HOUSE", "AREA",    "WORKFLOW",  "STATE",
+                                      "SINCE", "TEAM",  "OVERDUE", "ESCALATION"};
+    table_t t;
+    table_init(&t, 9, hdr);
+    for (uint32_t i = 0; i < all->a.n; i++) {
+        const lb_val_t *s = all->a.items[i];
+        const lb_val_t *od = lb_map_get(s, "overdue");
+        char *row[9] = {
+            val_text(lb_map_get(s, "case_id")),
+            val_text(lb_map_get(s, "house_id")),
+            val_text(lb_map_get(s, "area")),
+            val_text(lb_map_get(s, "workflow")),
+            val_text(lb_map_get(s, "state")),
+            time_text(s, "entered_at"),
+            val_text(lb_map_get(s, "team")),
+            strdup(od && od->type == LB_BOOL && od->b ? "overdue" : ""),
+            val_text(lb_map_get(s, "escalation")),
+        };
+        table_add_owned(&t, row);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+    if (cursor)
+        fprintf(stderr, "(more cases: raise --limit)\n");
+done:
+    free(cursor);
+    lb_val_free(&all);
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}

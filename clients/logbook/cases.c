@@ -12,64 +12,55 @@
 
 /* ---- open ---- */
 
+/* The household of open's arguments, or NULL when out of memory. */
+static lb_val_t *open_household(const args_t *a)
+{
+    lb_val_t *hh = lb_map(), *members = NULL, *deprived = NULL;
+    int e = hh ? 0 : LB_ENOMEM;
+    lb_put_str(hh, "house_id", a->pos[0], &e);
+    lb_put_str(hh, "area", a->pos[1], &e);
+    put_opt_str(hh, "head", opt(a, "head"), &e);
+    for (int k = 0; !e && k < a->nopts; k++) {
+        const char *v = a->opt_val[k];
+        if (strcmp(a->opt_name[k], "member=*") == 0) {
+            const char *colon = strchr(v, ':');
+            size_t nl = colon ? (size_t)(colon - v) : strlen(v);
+            lb_val_t *mem = lb_map();
+            if (!mem)
+                lb_rc(&e, LB_ENOMEM);
+            if (nl)
+                lb_put(mem, "nid", lb_strn(v, nl), &e);
+            if (colon && colon[1])
+                lb_put_str(mem, "name", colon + 1, &e);
+            if (!members)
+                members = lb_arr();
+            lb_push(members, mem, &e);
+        } else if (strcmp(a->opt_name[k], "deprived=*") == 0) {
+            if (!deprived)
+                deprived = lb_arr();
+            push_list(deprived, v, ',', &e);
+        }
+    }
+    if (members)
+        lb_put(hh, "members", members, &e);
+    if (deprived)
+        lb_put(hh, "deprived", deprived, &e);
+    if (e)
+        lb_val_free(&hh);
+    return hh;
+}
+
 int cmd_open(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"workflow=", "head=", "member=*", "deprived=*",
                                        "source=",   "team=", NULL};
     PROLOGUE(spec, 2, 2)
-    lb_val_t *args = lb_map(), *hh = lb_map(), *reply = NULL;
-    lb_val_t *members = NULL, *deprived = NULL;
-    int e = (!args || !hh) ? LB_ENOMEM : 0;
-    if (!e)
-        e = lb_map_set_str(hh, "house_id", a.pos[0]);
-    if (!e)
-        e = lb_map_set_str(hh, "area", a.pos[1]);
-    if (!e)
-        e = set_opt_str(hh, "head", opt(&a, "head"));
-    for (int k = 0; !e && k < a.nopts; k++) {
-        if (strcmp(a.opt_name[k], "member=*") == 0) {
-            const char *v = a.opt_val[k], *colon = strchr(v, ':');
-            lb_val_t *mem = lb_map();
-            if (!members)
-                members = lb_arr();
-            size_t nl = colon ? (size_t)(colon - v) : strlen(v);
-            if (!mem || !members) {
-                lb_val_free(&mem);
-                e = LB_ENOMEM;
-                break;
-            }
-            if (nl)
-                e = lb_map_set(mem, "nid", lb_strn(v, nl));
-            if (!e && colon && colon[1])
-                e = lb_map_set_str(mem, "name", colon + 1);
-            if (!e)
-                e = lb_arr_push(members, mem);
-            else
-                lb_val_free(&mem);
-        } else if (strcmp(a.opt_name[k], "deprived=*") == 0) {
-            if (!deprived)
-                deprived = lb_arr();
-            e = deprived ? push_list(deprived, a.opt_val[k], ',') : LB_ENOMEM;
-        }
-    }
-    if (!e && members) {
-        e = lb_map_set(hh, "members", members);
-        members = NULL;
-    }
-    if (!e && deprived) {
-        e = lb_map_set(hh, "deprived", deprived);
-        deprived = NULL;
-    }
-    if (!e) {
-        e = lb_map_set(args, "household", hh);
-        hh = NULL;
-    }
-    if (!e)
-        e = set_opt_str(args, "workflow", opt(&a, "workflow"));
-    if (!e)
-        e = set_opt_str(args, "source", opt(&a, "source"));
-    if (!e)
-        e = set_opt_str(args, "team", opt(&a, "team"));
+    lb_val_t *args = lb_map(), *reply = NULL;
+    int e = args ? 0 : LB_ENOMEM;
+    lb_put(args, "household", open_household(&a), &e);
+    put_opt_str(args, "workflow", opt(&a, "workflow"), &e);
+    put_opt_str(args, "source", opt(&a, "source"), &e);
+    put_opt_str(args, "team", opt(&a, "team"), &e);
     if (e) {
         fprintf(stderr, "error: out of memory\n");
         rc = EX_UNREACHABLE;
@@ -89,9 +80,6 @@ int cmd_open(app_t *app, int argc, char **argv)
                lb_map_str(res, "state") ? lb_map_str(res, "state") : "?", seq);
     }
 done:
-    lb_val_free(&members);
-    lb_val_free(&deprived);
-    lb_val_free(&hh);
     lb_val_free(&args);
     lb_val_free(&reply);
     return rc;
@@ -324,24 +312,20 @@ int cmd_visit(app_t *app, int argc, char **argv)
             rc = EX_USAGE;
             goto done;
         }
+        /* Repeating a dimension adds to its codes. */
         char *dim = strndup(a.pos[i], (size_t)(eq - a.pos[i]));
-        lb_val_t *codes = lb_map_get(findings, dim ? dim : "");
+        lb_val_t *codes = dim ? lb_map_get(findings, dim) : NULL;
         if (dim && !codes) {
-            e = lb_map_set(findings, dim, lb_arr());
+            lb_put(findings, dim, lb_arr(), &e);
             codes = lb_map_get(findings, dim);
         }
-        if (!e)
-            e = codes ? push_list(codes, eq + 1, ',') : LB_ENOMEM;
+        push_list(codes, eq + 1, ',', &e);
         free(dim);
     }
-    if (!e) {
-        e = lb_map_set(data, "findings", findings);
-        findings = NULL;
-    }
-    if (!e)
-        e = set_opt_str(data, "team", opt(&a, "team"));
-    if (!e)
-        e = set_opt_str(data, "note", opt(&a, "note"));
+    lb_put(data, "findings", findings, &e);
+    findings = NULL;
+    put_opt_str(data, "team", opt(&a, "team"), &e);
+    put_opt_str(data, "note", opt(&a, "note"), &e);
     if (e) {
         rc = EX_UNREACHABLE;
         goto done;
@@ -371,18 +355,13 @@ int cmd_assist(app_t *app, int argc, char **argv)
     }
     lb_val_t *data = lb_map();
     int e = data ? 0 : LB_ENOMEM;
-    if (!e)
-        e = lb_map_set_str(data, "agency", agency);
-    if (!e)
-        e = lb_map_set_str(data, "dimension", dim);
-    if (!e)
-        e = lb_map_set_str(data, "kind", kind);
-    if (!e && amount)
-        e = lb_map_set_int(data, "amount_thb", thb);
-    if (!e)
-        e = set_opt_list(data, "meets", meets);
-    if (!e)
-        e = set_opt_str(data, "note", opt(&a, "note"));
+    lb_put_str(data, "agency", agency, &e);
+    lb_put_str(data, "dimension", dim, &e);
+    lb_put_str(data, "kind", kind, &e);
+    if (amount)
+        lb_put_int(data, "amount_thb", thb, &e);
+    put_opt_list(data, "meets", meets, &e);
+    put_opt_str(data, "note", opt(&a, "note"), &e);
     rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_ASSIST, a.pos[0], data);
     lb_val_free(&data);
     return rc;
@@ -393,11 +372,10 @@ int cmd_followup(app_t *app, int argc, char **argv)
     static const char *const spec[] = {"met=", "note=", "at=", NULL};
     PROLOGUE(spec, 2, 2)
     lb_val_t *data = lb_map();
-    int e = data ? lb_map_set_str(data, "level", a.pos[1]) : LB_ENOMEM;
-    if (!e)
-        e = set_opt_list(data, "met", opt(&a, "met"));
-    if (!e)
-        e = set_opt_str(data, "note", opt(&a, "note"));
+    int e = data ? 0 : LB_ENOMEM;
+    lb_put_str(data, "level", a.pos[1], &e);
+    put_opt_list(data, "met", opt(&a, "met"), &e);
+    put_opt_str(data, "note", opt(&a, "note"), &e);
     rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], SC_FOLLOWUP, a.pos[0], data);
     lb_val_free(&data);
     return rc;
@@ -408,9 +386,9 @@ static int cmd_close_resolve(app_t *app, int argc, char **argv, shortcut_t sc, c
     static const char *const spec[] = {"at=", "note=", NULL};
     PROLOGUE(spec, 2, 2)
     lb_val_t *data = lb_map();
-    int e = data ? lb_map_set_str(data, key, a.pos[1]) : LB_ENOMEM;
-    if (!e)
-        e = set_opt_str(data, "note", opt(&a, "note"));
+    int e = data ? 0 : LB_ENOMEM;
+    lb_put_str(data, key, a.pos[1], &e);
+    put_opt_str(data, "note", opt(&a, "note"), &e);
     rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], sc, a.pos[0], data);
     lb_val_free(&data);
     return rc;
@@ -433,8 +411,10 @@ int cmd_ack(app_t *app, int argc, char **argv)
     static const char *const spec[] = {"note=", NULL};
     PROLOGUE(spec, 1, 1)
     lb_val_t *args = lb_map(), *reply = NULL;
-    if (!args || lb_map_set_str(args, "case_id", a.pos[0]) ||
-        set_opt_str(args, "note", opt(&a, "note"))) {
+    int e = args ? 0 : LB_ENOMEM;
+    lb_put_str(args, "case_id", a.pos[0], &e);
+    put_opt_str(args, "note", opt(&a, "note"), &e);
+    if (e) {
         lb_val_free(&args);
         return EX_UNREACHABLE;
     }

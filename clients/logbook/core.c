@@ -295,11 +295,13 @@ int request(app_t *app, const char *op, const lb_val_t *args, lb_val_t **reply)
 /* Argument builders                                                       */
 /* ---------------------------------------------------------------------- */
 
-/* Appends the comma-separated items of s to arr (trimmed, empty ones dropped). */
-int push_list(lb_val_t *arr, const char *s, char sep)
+/* Appends the sep-separated items of s to arr (trimmed, empty ones dropped); sticky. */
+void push_list(lb_val_t *arr, const char *s, char sep, int *rc)
 {
     const char *p = s;
-    for (;;) {
+    if (!arr)
+        lb_rc(rc, LB_ENOMEM);
+    while (!*rc) {
         const char *end = strchr(p, sep);
         if (!end)
             end = p + strlen(p);
@@ -308,31 +310,27 @@ int push_list(lb_val_t *arr, const char *s, char sep)
             b++;
         while (e > b && isspace((unsigned char)e[-1]))
             e--;
-        if (e > b && lb_arr_push(arr, lb_strn(b, (size_t)(e - b))) != 0)
-            return LB_ENOMEM;
+        if (e > b)
+            lb_push(arr, lb_strn(b, (size_t)(e - b)), rc);
         if (!*end)
-            return 0;
+            return;
         p = end + 1;
     }
 }
 
-int set_opt_str(lb_val_t *m, const char *key, const char *val)
+void put_opt_str(lb_val_t *m, const char *key, const char *val, int *rc)
 {
-    return val ? lb_map_set_str(m, key, val) : 0;
+    if (val)
+        lb_put_str(m, key, val, rc);
 }
 
-/* Sets key to the list of val's comma-separated items, when val (an option) is given. */
-int set_opt_list(lb_val_t *m, const char *key, const char *val)
+void put_opt_list(lb_val_t *m, const char *key, const char *val, int *rc)
 {
-    if (!val)
-        return 0;
+    if (!val || *rc)
+        return;
     lb_val_t *list = lb_arr();
-    int e = list ? push_list(list, val, ',') : LB_ENOMEM;
-    if (e) {
-        lb_val_free(&list);
-        return e;
-    }
-    return lb_map_set(m, key, list); /* frees list on failure */
+    push_list(list, val, ',', rc);
+    lb_put(m, key, list, rc); /* frees list after an error */
 }
 
 /* Sets "at" from --at when given. EX_USAGE on a bad time. */

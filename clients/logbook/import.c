@@ -99,12 +99,13 @@ static int import_new_batch(import_t *im)
     im->batch = NULL;
     im->bytes = 0;
     im->args = lb_map();
-    if (!im->args || lb_map_set(im->args, "households", lb_arr()) ||
-        set_opt_str(im->args, "workflow", im->workflow) ||
-        set_opt_str(im->args, "source", im->source))
-        return LB_ENOMEM;
-    im->batch = lb_map_get(im->args, "households");
-    return 0;
+    int e = im->args ? 0 : LB_ENOMEM;
+    lb_put(im->args, "households", lb_arr(), &e);
+    put_opt_str(im->args, "workflow", im->workflow, &e);
+    put_opt_str(im->args, "source", im->source, &e);
+    if (!e)
+        im->batch = lb_map_get(im->args, "households");
+    return e;
 }
 
 /*
@@ -206,33 +207,20 @@ static lb_val_t *row_household(lbc_csv_row_t *row, const int *col)
     const char *v[COL_COUNT];
     for (int c = 0; c < COL_COUNT; c++)
         v[c] = col[c] >= 0 ? trim(row->fields[col[c]]) : "";
-    if (!e)
-        e = lb_map_set_str(hh, "house_id", v[COL_HOUSE]);
-    if (!e)
-        e = lb_map_set_str(hh, "area", v[COL_AREA]);
-    if (!e && *v[COL_HEAD])
-        e = lb_map_set_str(hh, "head", v[COL_HEAD]);
-    if (!e && *v[COL_NID]) {
+    lb_put_str(hh, "house_id", v[COL_HOUSE], &e);
+    lb_put_str(hh, "area", v[COL_AREA], &e);
+    if (*v[COL_HEAD])
+        lb_put_str(hh, "head", v[COL_HEAD], &e);
+    if (*v[COL_NID]) {
         lb_val_t *members = lb_arr(), *m = lb_map();
-        if (!members || !m || lb_map_set_str(m, "nid", v[COL_NID])) {
-            lb_val_free(&members);
-            lb_val_free(&m);
-            e = LB_ENOMEM;
-        } else {
-            e = lb_arr_push(members, m);
-            if (!e)
-                e = lb_map_set(hh, "members", members);
-            else
-                lb_val_free(&members);
-        }
+        lb_put_str(m, "nid", v[COL_NID], &e);
+        lb_push(members, m, &e);
+        lb_put(hh, "members", members, &e);
     }
-    if (!e && *v[COL_DEPRIVED]) {
+    if (*v[COL_DEPRIVED]) {
         lb_val_t *d = lb_arr();
-        e = d ? push_list(d, v[COL_DEPRIVED], ';') : LB_ENOMEM;
-        if (!e)
-            e = lb_map_set(hh, "deprived", d);
-        else
-            lb_val_free(&d);
+        push_list(d, v[COL_DEPRIVED], ';', &e);
+        lb_put(hh, "deprived", d, &e);
     }
     if (e)
         lb_val_free(&hh);
@@ -423,32 +411,21 @@ int cmd_import(app_t *app, int argc, char **argv)
     qsort(im.errs, im.nerrs, sizeof *im.errs, cmp_err);
     if (app->json) {
         lb_val_t *res = lb_map(), *errs = lb_arr();
-        int je = (!res || !errs) ? LB_ENOMEM : 0;
+        int je = res ? 0 : LB_ENOMEM;
         for (size_t i = 0; !je && i < im.nerrs; i++) {
             lb_val_t *x = lb_map();
-            je = x ? 0 : LB_ENOMEM;
-            if (!je)
-                je = lb_map_set_int(x, "line", (int64_t)im.errs[i].line);
-            if (!je)
-                je = lb_map_set_str(x, "code", im.errs[i].code);
-            if (!je)
-                je = lb_map_set_str(x, "message", im.errs[i].message);
-            if (!je)
-                je = lb_arr_push(errs, x);
-            else
-                lb_val_free(&x);
+            if (!x)
+                lb_rc(&je, LB_ENOMEM);
+            lb_put_int(x, "line", (int64_t)im.errs[i].line, &je);
+            lb_put_str(x, "code", im.errs[i].code, &je);
+            lb_put_str(x, "message", im.errs[i].message, &je);
+            lb_push(errs, x, &je);
         }
-        if (!je)
-            je = lb_map_set_int(res, "opened", im.opened);
-        if (!je)
-            je = lb_map_set_int(res, "skipped", im.skipped);
-        if (!je) {
-            je = lb_map_set(res, "errors", errs);
-            errs = NULL;
-        }
+        lb_put_int(res, "opened", im.opened, &je);
+        lb_put_int(res, "skipped", im.skipped, &je);
+        lb_put(res, "errors", errs, &je);
         if (!je)
             print_json(res);
-        lb_val_free(&errs);
         lb_val_free(&res);
     } else {
         printf("opened %" PRId64 ", skipped %" PRId64 " (already open), errors %zu\n", im.opened,

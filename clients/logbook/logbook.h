@@ -95,14 +95,18 @@ void print_error_reply(const lb_val_t *reply);
  */
 int request(app_t *app, const char *op, const lb_val_t *args, lb_val_t **reply);
 
-/* Appends the sep-separated items of s to arr (trimmed, empty ones dropped). 0 or LB_ENOMEM. */
-int push_list(lb_val_t *arr, const char *s, char sep);
-
-/* Sets key to val when val (an option) is given. 0 or an LB_E* code. */
-int set_opt_str(lb_val_t *m, const char *key, const char *val);
-
-/* Sets key to the list of val's comma-separated items, when val is given. 0 or LB_E*. */
-int set_opt_list(lb_val_t *m, const char *key, const char *val);
+/*
+ * Sticky builders in the manner of lb_put_* (proto/lb.h): each does nothing
+ * while *rc is non-zero and records its first error there (LB_ENOMEM).
+ * push_list: appends the sep-separated items of s to arr, trimmed, empty
+ * ones dropped (arr NULL records LB_ENOMEM).
+ * put_opt_str: sets key to val when val (an option's value) is not NULL.
+ * put_opt_list: sets key to the list of val's comma-separated items, when
+ * val is not NULL.
+ */
+void push_list(lb_val_t *arr, const char *s, char sep, int *rc);
+void put_opt_str(lb_val_t *m, const char *key, const char *val, int *rc);
+void put_opt_list(lb_val_t *m, const char *key, const char *val, int *rc);
 
 /* Sets "at" from --at when given. 0; EX_USAGE on a bad time (printed); EX_UNREACHABLE. */
 int set_at(lb_val_t *m, const args_t *a, const char *cmd);

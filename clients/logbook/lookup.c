@@ -272,20 +272,14 @@ int cmd_list(app_t *app, int argc, char **argv)
         int64_t want = limit - (int64_t)all->a.n;
         args = lb_map();
         int e = args ? 0 : LB_ENOMEM;
-        if (!e)
-            e = set_opt_str(args, "area", opt(&a, "area"));
-        if (!e)
-            e = set_opt_str(args, "state", opt(&a, "state"));
-        if (!e)
-            e = set_opt_str(args, "team", opt(&a, "team"));
-        if (!e)
-            e = set_opt_str(args, "workflow", opt(&a, "workflow"));
-        if (!e && flag(&a, "overdue"))
-            e = lb_map_set_bool(args, "overdue", true);
-        if (!e)
-            e = lb_map_set_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want);
-        if (!e && cursor)
-            e = lb_map_set_str(args, "after", cursor);
+        put_opt_str(args, "area", opt(&a, "area"), &e);
+        put_opt_str(args, "state", opt(&a, "state"), &e);
+        put_opt_str(args, "team", opt(&a, "team"), &e);
+        put_opt_str(args, "workflow", opt(&a, "workflow"), &e);
+        if (flag(&a, "overdue"))
+            lb_put_bool(args, "overdue", true, &e);
+        lb_put_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want, &e);
+        put_opt_str(args, "after", cursor, &e);
         if (e) {
             rc = EX_UNREACHABLE;
             goto done;

@@ -132,56 +132,59 @@ int cmd_show(app_t *app, int argc, char **argv)
 
 /* ---- history ---- */
 
-int cmd_history(app_t *app, int argc, char **argv)
+/* Prints {key: list} (and next: cursor when not NULL) as JSON, taking list over. */
+static void print_json_list(const char *key, lb_val_t *list, const char *next)
 {
-    static const char *const spec[] = {"after=", NULL};
-    PROLOGUE(spec, 1, 1)
-    int64_t after = 0;
-    if (opt(&a, "after") && !parse_count(opt(&a, "after"), 0, INT64_MAX, &after)) {
-        usage_error(argv[0], "--after must be a seq number");
-        return EX_USAGE;
-    }
-    lb_val_t *all = lb_arr(), *args = NULL, *reply = NULL;
-    if (!all)
-        return EX_UNREACHABLE;
-    /* Page until a short page: a long-lived case may have more events than one reply holds. */
+    lb_val_t *res = lb_map();
+    int e = res ? 0 : LB_ENOMEM;
+    lb_put(res, key, list, &e);
+    put_opt_str(res, "next", next, &e);
+    if (!e)
+        print_json(res);
+    lb_val_free(&res);
+}
+
+/*
+ * Appends the case's events after seq after to all. Pages until a short
+ * page: a long-lived case may have more events than one reply holds.
+ */
+static int history_fetch(app_t *app, const char *case_id, int64_t after, lb_val_t *all)
+{
+    lb_val_t *args = NULL, *reply = NULL;
+    int rc = EX_OK;
     for (;;) {
         args = lb_map();
-        if (!args || lb_map_set_str(args, "case_id", a.pos[0]) ||
-            (after > 0 && lb_map_set_int(args, "after_seq", after)) ||
-            lb_map_set_int(args, "limit", HISTORY_PAGE)) {
-            rc = EX_UNREACHABLE;
-            goto done;
-        }
-        rc = request(app, "case.history", args, &reply);
+        int e = args ? 0 : LB_ENOMEM;
+        lb_put_str(args, "case_id", case_id, &e);
+        if (after > 0)
+            lb_put_int(args, "after_seq", after, &e);
+        lb_put_int(args, "limit", HISTORY_PAGE, &e);
+        rc = e ? EX_UNREACHABLE : request(app, "case.history", args, &reply);
         if (rc)
-            goto done;
+            break;
         const lb_val_t *evs = lb_map_get(lbc_reply_result(reply), "events");
         uint32_t n = evs && evs->type == LB_ARR ? evs->a.n : 0;
         int64_t last = after;
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; !rc && i < n; i++) {
             int64_t s;
             if (lb_map_int(evs->a.items[i], "seq", &s) == 0 && s > last)
                 last = s;
-            if (lb_arr_push(all, lb_val_dup(evs->a.items[i]))) {
+            if (lb_arr_push(all, lb_val_dup(evs->a.items[i])))
                 rc = EX_UNREACHABLE;
-                goto done;
-            }
         }
         lb_val_free(&args);
         lb_val_free(&reply);
-        if (n < HISTORY_PAGE || last <= after)
+        if (rc || n < HISTORY_PAGE || last <= after)
             break;
         after = last;
     }
-    if (app->json) {
-        lb_val_t *res = lb_map();
-        if (res && lb_map_set(res, "events", all) == 0)
-            print_json(res);
-        all = NULL;
-        lb_val_free(&res);
-        goto done;
-    }
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+static void history_print_table(const lb_val_t *all)
+{
     static const char *const hdr[] = {"SEQ",    "AT",    "KIND",  "TYPE",
                                       "ACTION", "STATE", "ACTOR", "DATA"};
     table_t t;
@@ -209,10 +212,28 @@ int cmd_history(app_t *app, int argc, char **argv)
     }
     table_print(&t, stdout);
     table_free(&t);
-done:
+}
+
+int cmd_history(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {"after=", NULL};
+    PROLOGUE(spec, 1, 1)
+    int64_t after = 0;
+    if (opt(&a, "after") && !parse_count(opt(&a, "after"), 0, INT64_MAX, &after)) {
+        usage_error(argv[0], "--after must be a seq number");
+        return EX_USAGE;
+    }
+    lb_val_t *all = lb_arr();
+    if (!all)
+        return EX_UNREACHABLE;
+    rc = history_fetch(app, a.pos[0], after, all);
+    if (rc == EX_OK && app->json) {
+        print_json_list("events", all, NULL);
+        all = NULL;
+    } else if (rc == EX_OK) {
+        history_print_table(all);
+    }
     lb_val_free(&all);
-    lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 
@@ -254,67 +275,65 @@ int cmd_find(app_t *app, int argc, char **argv)
 
 /* ---- list ---- */
 
-int cmd_list(app_t *app, int argc, char **argv)
+/* case.list arguments for one page of at most want summaries after cursor; NULL on ENOMEM. */
+static lb_val_t *list_page_args(const args_t *a, int64_t want, const char *cursor)
 {
-    static const char *const spec[] = {
-        "area=", "state=", "team=", "workflow=", "overdue", "limit=", NULL};
-    PROLOGUE(spec, 0, 0)
-    int64_t limit = 100;
-    if (opt(&a, "limit") && !parse_count(opt(&a, "limit"), 1, INT64_MAX, &limit)) {
-        usage_error(argv[0], "--limit must be a positive number");
-        return EX_USAGE;
-    }
-    lb_val_t *all = lb_arr(), *args = NULL, *reply = NULL;
-    char *cursor = NULL;
-    if (!all)
-        return EX_UNREACHABLE;
+    lb_val_t *args = lb_map();
+    int e = args ? 0 : LB_ENOMEM;
+    put_opt_str(args, "area", opt(a, "area"), &e);
+    put_opt_str(args, "state", opt(a, "state"), &e);
+    put_opt_str(args, "team", opt(a, "team"), &e);
+    put_opt_str(args, "workflow", opt(a, "workflow"), &e);
+    if (flag(a, "overdue"))
+        lb_put_bool(args, "overdue", true, &e);
+    lb_put_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want, &e);
+    put_opt_str(args, "after", cursor, &e);
+    if (e)
+        lb_val_free(&args);
+    return args;
+}
+
+/*
+ * Appends up to limit summaries to all, page by page, following the
+ * daemon's cursor. *cursor: where the next page would start when more cases
+ * remain, else NULL (caller frees either way). Returns an exit code.
+ */
+static int list_fetch(app_t *app, const args_t *a, int64_t limit, lb_val_t *all, char **cursor)
+{
+    lb_val_t *args = NULL, *reply = NULL;
+    int rc = EX_OK;
+    *cursor = NULL;
     while ((int64_t)all->a.n < limit) {
-        int64_t want = limit - (int64_t)all->a.n;
-        args = lb_map();
-        int e = args ? 0 : LB_ENOMEM;
-        put_opt_str(args, "area", opt(&a, "area"), &e);
-        put_opt_str(args, "state", opt(&a, "state"), &e);
-        put_opt_str(args, "team", opt(&a, "team"), &e);
-        put_opt_str(args, "workflow", opt(&a, "workflow"), &e);
-        if (flag(&a, "overdue"))
-            lb_put_bool(args, "overdue", true, &e);
-        lb_put_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want, &e);
-        put_opt_str(args, "after", cursor, &e);
-        if (e) {
+        args = list_page_args(a, limit - (int64_t)all->a.n, *cursor);
+        if (!args) {
             rc = EX_UNREACHABLE;
-            goto done;
+            break;
         }
         rc = request(app, "case.list", args, &reply);
         if (rc)
-            goto done;
+            break;
         const lb_val_t *res = lbc_reply_result(reply);
         const lb_val_t *cases = lb_map_get(res, "cases");
-        for (uint32_t i = 0; cases && cases->type == LB_ARR && i < cases->a.n; i++)
-            if ((int64_t)all->a.n < limit && lb_arr_push(all, lb_val_dup(cases->a.items[i]))) {
+        for (uint32_t i = 0; !rc && cases && cases->type == LB_ARR && i < cases->a.n; i++)
+            if ((int64_t)all->a.n < limit && lb_arr_push(all, lb_val_dup(cases->a.items[i])))
                 rc = EX_UNREACHABLE;
-                goto done;
-            }
-        free(cursor);
-        cursor = lb_map_str(res, "next") ? strdup(lb_map_str(res, "next")) : NULL;
+        if (rc)
+            break;
+        free(*cursor);
+        *cursor = lb_map_str(res, "next") ? strdup(lb_map_str(res, "next")) : NULL;
         bool empty = !cases || cases->type != LB_ARR || cases->a.n == 0;
         lb_val_free(&args);
         lb_val_free(&reply);
-        if (!cursor || empty)
+        if (!*cursor || empty)
             break;
     }
-    if (app->json) {
-        lb_val_t *res = lb_map();
-        if (res && lb_map_set(res, "cases", all) == 0 &&
-            (!cursor || !lb_map_set_str(res, "next", cursor)))
-            print_json(res);
-        all = NULL;
-        lb_val_free(&res);
-        goto done;
-    }
-    if (all->a.n == 0) {
-        fprintf(stderr, "no cases\n");
-        goto done;
-    }
+    lb_val_free(&args);
+    lb_val_free(&reply);
+    return rc;
+}
+
+static void list_print_table(const lb_val_t *all)
+{
     static const char *const hdr[] = {"CASE",  "HOUSE", "AREA",    "WORKFLOW",  "STATE",
                                       "SINCE", "TEAM",  "OVERDUE", "ESCALATION"};
     table_t t;
@@ -337,12 +356,37 @@ int cmd_list(app_t *app, int argc, char **argv)
     }
     table_print(&t, stdout);
     table_free(&t);
-    if (cursor)
-        fprintf(stderr, "(more cases: raise --limit)\n");
+}
+
+int cmd_list(app_t *app, int argc, char **argv)
+{
+    static const char *const spec[] = {
+        "area=", "state=", "team=", "workflow=", "overdue", "limit=", NULL};
+    PROLOGUE(spec, 0, 0)
+    int64_t limit = 100;
+    if (opt(&a, "limit") && !parse_count(opt(&a, "limit"), 1, INT64_MAX, &limit)) {
+        usage_error(argv[0], "--limit must be a positive number");
+        return EX_USAGE;
+    }
+    lb_val_t *all = lb_arr();
+    char *cursor = NULL;
+    if (!all)
+        return EX_UNREACHABLE;
+    rc = list_fetch(app, &a, limit, all, &cursor);
+    if (rc)
+        goto done;
+    if (app->json) {
+        print_json_list("cases", all, cursor);
+        all = NULL;
+    } else if (all->a.n == 0) {
+        fprintf(stderr, "no cases\n");
+    } else {
+        list_print_table(all);
+        if (cursor)
+            fprintf(stderr, "(more cases: raise --limit)\n");
+    }
 done:
     free(cursor);
     lb_val_free(&all);
-    lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }

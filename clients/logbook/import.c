@@ -20,8 +20,6 @@
 #define IMPORT_BATCH_BYTES (900 * 1024)
 #define IMPORT_FILE_MAX ((size_t)2 * 1024 * 1024 * 1024)
 
-/* ---- import ---- */
-
 typedef struct {
     size_t line;
     char *code;
@@ -275,6 +273,170 @@ static int cmp_err(const void *x, const void *y)
     return a->line < b->line ? -1 : a->line > b->line;
 }
 
+/* import_flush, with the progress bar moved on to pos bytes into the file. */
+static int import_send(import_t *im, size_t pos)
+{
+    im->done_bytes = pos;
+    int rc = import_flush(im);
+    import_progress(im, false);
+    return rc;
+}
+
+/*
+ * Adds hh (taken over; size bytes encoded, from the given file line) to the
+ * batch. The batch goes first when hh would take it over IMPORT_BATCH_BYTES,
+ * and after when it is full. pos: how far into the file, for the progress bar.
+ */
+static int import_add(import_t *im, lb_val_t *hh, size_t size, size_t line, size_t pos)
+{
+    int rc = EX_OK;
+    if (im->batch->a.n > 0 && im->bytes + size > IMPORT_BATCH_BYTES)
+        rc = import_send(im, pos);
+    if (rc) {
+        lb_val_free(&hh);
+        return rc;
+    }
+    im->lines[im->batch->a.n] = line;
+    if (lb_arr_push(im->batch, hh))
+        return EX_UNREACHABLE;
+    im->bytes += size;
+    if (im->batch->a.n >= im->batch_max)
+        rc = import_send(im, pos);
+    return rc;
+}
+
+/*
+ * Reads the header line into col (each known column's field index, -1 when
+ * absent) and *ncols. Returns EX_OK, or EX_USAGE after printing why.
+ */
+static int import_header(const char *path, lbc_csv_t *r, lbc_csv_row_t *row, int *col,
+                         size_t *ncols)
+{
+    char err[256];
+    int e = lbc_csv_next(r, row, err, sizeof err);
+    if (e) {
+        fprintf(stderr, "error: %s: %s\n", path,
+                e == LB_ENOTFOUND ? "empty file, expected a header line" : err);
+        return EX_USAGE;
+    }
+    for (int c = 0; c < COL_COUNT; c++)
+        col[c] = -1;
+    for (size_t i = 0; i < row->n; i++) {
+        char *name = trim(row->fields[i]);
+        for (char *p = name; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        int found = -1;
+        for (int c = 0; c < COL_COUNT; c++)
+            if (strcmp(name, col_names[c]) == 0)
+                found = c;
+        if (found < 0 || col[found] >= 0) {
+            fprintf(stderr,
+                    "error: %s: line %zu: %s column '%s' (expected house_id, area, head, "
+                    "nid, deprived)\n",
+                    path, row->line, found < 0 ? "unknown" : "repeated", name);
+            return EX_USAGE;
+        }
+        col[found] = (int)i;
+    }
+    if (col[COL_HOUSE] < 0 || col[COL_AREA] < 0) {
+        fprintf(stderr, "error: %s: the header needs house_id and area columns\n", path);
+        return EX_USAGE;
+    }
+    *ncols = row->n;
+    return EX_OK;
+}
+
+/*
+ * Reads the data rows after the header and sends them in batches, the last
+ * one too. A row the CSV reader refuses, or one with the wrong number of
+ * fields, is listed as an error with its line. Returns an exit code.
+ */
+static int import_rows(import_t *im, lbc_csv_t *r, lbc_csv_row_t *row, const int *col,
+                       size_t ncols)
+{
+    lb_buf_t scratch;
+    char err[256], buf[160];
+    int rc = EX_OK;
+    lb_buf_init(&scratch);
+    while (rc == EX_OK) {
+        int e = lbc_csv_next(r, row, err, sizeof err);
+        if (e == LB_ENOTFOUND)
+            break;
+        if (e == LB_ENOMEM) {
+            rc = EX_UNREACHABLE;
+            break;
+        }
+        const char *msg = err;
+        if (e == 0 && row->n != ncols) {
+            snprintf(buf, sizeof buf, "line %zu: expected %zu fields, found %zu", row->line,
+                     ncols, row->n);
+            msg = buf;
+            e = LB_EBADREQ;
+        }
+        if (e) {
+            /* "line N: why" -> the line goes in its own field */
+            const char *why = strstr(msg, ": ");
+            if (import_add_err(im, row->line, "bad_request", why ? why + 2 : msg))
+                rc = EX_UNREACHABLE;
+            continue;
+        }
+        lb_val_t *hh = row_household(row, col);
+        scratch.len = 0;
+        if (!hh || proto_pack(hh, &scratch) != 0) {
+            lb_val_free(&hh);
+            rc = EX_UNREACHABLE;
+            break;
+        }
+        rc = import_add(im, hh, scratch.len, row->line, r->pos);
+    }
+    if (rc == EX_OK && im->batch->a.n > 0)
+        rc = import_flush(im);
+    lb_buf_free(&scratch);
+    return rc;
+}
+
+/* Prints the counts and every refused row, in line order, as text or JSON. */
+static void import_report(import_t *im, bool json)
+{
+    qsort(im->errs, im->nerrs, sizeof *im->errs, cmp_err);
+    if (!json) {
+        printf("opened %" PRId64 ", skipped %" PRId64 " (already open), errors %zu\n",
+               im->opened, im->skipped, im->nerrs);
+        for (size_t i = 0; i < im->nerrs; i++)
+            printf("line %zu: %s: %s\n", im->errs[i].line, im->errs[i].code,
+                   im->errs[i].message);
+        return;
+    }
+    lb_val_t *res = lb_map(), *errs = lb_arr();
+    int e = res ? 0 : LB_ENOMEM;
+    for (size_t i = 0; !e && i < im->nerrs; i++) {
+        lb_val_t *x = lb_map();
+        if (!x)
+            lb_rc(&e, LB_ENOMEM);
+        lb_put_int(x, "line", (int64_t)im->errs[i].line, &e);
+        lb_put_str(x, "code", im->errs[i].code, &e);
+        lb_put_str(x, "message", im->errs[i].message, &e);
+        lb_push(errs, x, &e);
+    }
+    lb_put_int(res, "opened", im->opened, &e);
+    lb_put_int(res, "skipped", im->skipped, &e);
+    lb_put(res, "errors", errs, &e);
+    if (!e)
+        print_json(res);
+    lb_val_free(&res);
+}
+
+static void import_free(import_t *im)
+{
+    for (size_t i = 0; i < im->nerrs; i++) {
+        free(im->errs[i].code);
+        free(im->errs[i].message);
+    }
+    free(im->errs);
+    free(im->lines);
+    lb_val_free(&im->args);
+}
+
 int cmd_import(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"workflow=", "source=", "batch=", NULL};
@@ -284,14 +446,11 @@ int cmd_import(app_t *app, int argc, char **argv)
                    .source = opt(&a, "source"),
                    .batch_max = PROTO_IMPORT_MAX};
     char *data = NULL;
-    size_t len = 0;
+    size_t len = 0, ncols = 0;
     lbc_csv_t r;
     lbc_csv_row_t row = {0};
-    lb_buf_t scratch;
-    char err[256];
     int col[COL_COUNT];
     int64_t bm;
-    lb_buf_init(&scratch);
     if (opt(&a, "batch")) {
         if (!parse_count(opt(&a, "batch"), 1, PROTO_IMPORT_MAX, &bm)) {
             usage_error(argv[0], "--batch must be 1-%d", PROTO_IMPORT_MAX);
@@ -311,145 +470,24 @@ int cmd_import(app_t *app, int argc, char **argv)
     }
     im.progress = isatty(STDERR_FILENO);
     im.total_bytes = len;
-
     lbc_csv_init(&r, data, len);
-    e = lbc_csv_next(&r, &row, err, sizeof err);
-    if (e) {
-        fprintf(stderr, "error: %s: %s\n", a.pos[0],
-                e == LB_ENOTFOUND ? "empty file, expected a header line" : err);
-        rc = EX_USAGE;
-        goto done;
+    rc = import_header(a.pos[0], &r, &row, col, &ncols);
+    if (rc == EX_OK)
+        rc = import_rows(&im, &r, &row, col, ncols);
+    if (rc == EX_OK) {
+        import_progress(&im, true);
+        import_report(&im, app->json);
+        /* Rows that were not imported make the run a failure for scripts. */
+        rc = im.nerrs ? EX_REFUSED : EX_OK;
     }
-    for (int c = 0; c < COL_COUNT; c++)
-        col[c] = -1;
-    for (size_t i = 0; i < row.n; i++) {
-        char *name = trim(row.fields[i]);
-        for (char *p = name; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        int found = -1;
-        for (int c = 0; c < COL_COUNT; c++)
-            if (strcmp(name, col_names[c]) == 0)
-                found = c;
-        if (found < 0 || col[found] >= 0) {
-            fprintf(stderr,
-                    "error: %s: line %zu: %s column '%s' (expected house_id, area, head, "
-                    "nid, deprived)\n",
-                    a.pos[0], row.line, found < 0 ? "unknown" : "repeated", name);
-            rc = EX_USAGE;
-            goto done;
-        }
-        col[found] = (int)i;
-    }
-    if (col[COL_HOUSE] < 0 || col[COL_AREA] < 0) {
-        fprintf(stderr, "error: %s: the header needs house_id and area columns\n", a.pos[0]);
-        rc = EX_USAGE;
-        goto done;
-    }
-    size_t ncols = row.n;
-
-    for (;;) {
-        e = lbc_csv_next(&r, &row, err, sizeof err);
-        if (e == LB_ENOTFOUND)
-            break;
-        if (e == LB_ENOMEM) {
-            rc = EX_UNREACHABLE;
-            goto done;
-        }
-        const char *msg = err;
-        char buf[160];
-        if (e == 0 && row.n != ncols) {
-            snprintf(buf, sizeof buf, "line %zu: expected %zu fields, found %zu", row.line, ncols,
-                     row.n);
-            msg = buf;
-            e = LB_EBADREQ;
-        }
-        if (e) {
-            /* "line N: why" -> the line goes in its own field */
-            const char *why = strstr(msg, ": ");
-            if (import_add_err(&im, row.line, "bad_request", why ? why + 2 : msg)) {
-                rc = EX_UNREACHABLE;
-                goto done;
-            }
-            continue;
-        }
-        lb_val_t *hh = row_household(&row, col);
-        scratch.len = 0;
-        if (!hh || proto_pack(hh, &scratch) != 0) {
-            lb_val_free(&hh);
-            rc = EX_UNREACHABLE;
-            goto done;
-        }
-        if (im.batch->a.n > 0 && im.bytes + scratch.len > IMPORT_BATCH_BYTES) {
-            im.done_bytes = r.pos;
-            rc = import_flush(&im);
-            import_progress(&im, false);
-            if (rc) {
-                lb_val_free(&hh);
-                goto done;
-            }
-        }
-        im.lines[im.batch->a.n] = row.line;
-        if (lb_arr_push(im.batch, hh)) {
-            rc = EX_UNREACHABLE;
-            goto done;
-        }
-        im.bytes += scratch.len;
-        if (im.batch->a.n >= im.batch_max) {
-            im.done_bytes = r.pos;
-            rc = import_flush(&im);
-            import_progress(&im, false);
-            if (rc)
-                goto done;
-        }
-    }
-    if (im.batch->a.n > 0) {
-        rc = import_flush(&im);
-        if (rc)
-            goto done;
-    }
-    import_progress(&im, true);
-    qsort(im.errs, im.nerrs, sizeof *im.errs, cmp_err);
-    if (app->json) {
-        lb_val_t *res = lb_map(), *errs = lb_arr();
-        int je = res ? 0 : LB_ENOMEM;
-        for (size_t i = 0; !je && i < im.nerrs; i++) {
-            lb_val_t *x = lb_map();
-            if (!x)
-                lb_rc(&je, LB_ENOMEM);
-            lb_put_int(x, "line", (int64_t)im.errs[i].line, &je);
-            lb_put_str(x, "code", im.errs[i].code, &je);
-            lb_put_str(x, "message", im.errs[i].message, &je);
-            lb_push(errs, x, &je);
-        }
-        lb_put_int(res, "opened", im.opened, &je);
-        lb_put_int(res, "skipped", im.skipped, &je);
-        lb_put(res, "errors", errs, &je);
-        if (!je)
-            print_json(res);
-        lb_val_free(&res);
-    } else {
-        printf("opened %" PRId64 ", skipped %" PRId64 " (already open), errors %zu\n", im.opened,
-               im.skipped, im.nerrs);
-        for (size_t i = 0; i < im.nerrs; i++)
-            printf("line %zu: %s: %s\n", im.errs[i].line, im.errs[i].code, im.errs[i].message);
-    }
-    /* Rows that were not imported make the run a failure for scripts. */
-    rc = im.nerrs ? EX_REFUSED : EX_OK;
 done:
     if (rc && rc != EX_REFUSED && (im.opened || im.skipped))
         fprintf(stderr,
                 "note: %" PRId64 " households were opened and %" PRId64
                 " skipped before the import stopped; running it again skips them\n",
                 im.opened, im.skipped);
-    for (size_t i = 0; i < im.nerrs; i++) {
-        free(im.errs[i].code);
-        free(im.errs[i].message);
-    }
-    free(im.errs);
-    free(im.lines);
-    lb_val_free(&im.args);
+    import_free(&im);
     lbc_csv_row_free(&row);
-    lb_buf_free(&scratch);
     free(data);
     return rc;
 }

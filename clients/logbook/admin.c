@@ -19,33 +19,34 @@
 
 /* ---- ping ---- */
 
+typedef struct {
+    const char *endpoint;
+    struct timespec sent;
+} ping_t;
+
+/* Called as soon as the reply is in, so the round trip ends here. */
+static void pong_text(const lb_val_t *res, const void *ctx)
+{
+    const ping_t *p = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t up = 0, last = 0;
+    lb_map_int(res, "uptime_s", &up);
+    lb_map_int(res, "last_seq", &last);
+    double ms = (double)(now.tv_sec - p->sent.tv_sec) * 1000.0 +
+                (double)(now.tv_nsec - p->sent.tv_nsec) / 1e6;
+    printf("logbookd %s at %s: up %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64
+           ", last seq %" PRId64 ", round trip %.1f ms\n",
+           map_str_or(res, "version", "?"), p->endpoint, up / 86400, up / 3600 % 24, up / 60 % 60,
+           up % 60, last, ms);
+}
+
 int cmd_ping(app_t *app, int argc, char **argv)
 {
     PROLOGUE(NULL, 0, 0)
-    lb_val_t *reply = NULL;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = request(app, "ping", NULL, &reply);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc)
-        return rc;
-    const lb_val_t *res = lbc_reply_result(reply);
-    if (app->json) {
-        print_json(res);
-    } else {
-        int64_t up = 0, last = 0;
-        const char *ver = lb_map_str(res, "version");
-        lb_map_int(res, "uptime_s", &up);
-        lb_map_int(res, "last_seq", &last);
-        double ms =
-            (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-        printf("logbookd %s at %s: up %" PRId64 "d %02" PRId64 ":%02" PRId64 ":%02" PRId64
-               ", last seq %" PRId64 ", round trip %.1f ms\n",
-               ver ? ver : "?", app->endpoint, up / 86400, up / 3600 % 24, up / 60 % 60, up % 60,
-               last, ms);
-    }
-    lb_val_free(&reply);
-    return EX_OK;
+    ping_t p = {.endpoint = app->endpoint};
+    clock_gettime(CLOCK_MONOTONIC, &p.sent);
+    return request_print(app, "ping", NULL, pong_text, &p);
 }
 
 /* ---- watch ---- */
@@ -263,19 +264,58 @@ static bool parse_advance(const char *s, int64_t *secs)
     return true;
 }
 
+static void stats_text(const lb_val_t *res, const void *ctx)
+{
+    (void)ctx;
+    for (uint32_t i = 0; res && res->type == LB_MAP && i < res->m.n; i++) {
+        char *s = val_text(res->m.vals[i]);
+        printf("%-20s %s\n", res->m.keys[i], s ? s : "");
+        free(s);
+    }
+}
+
+/* ctx: the backup's path. */
+static void backup_text(const lb_val_t *res, const void *ctx)
+{
+    int64_t bytes = 0;
+    lb_map_int(res, "bytes", &bytes);
+    printf("backup written to %s (%" PRId64 " bytes)\n", (const char *)ctx, bytes);
+}
+
+static void clock_text(const lb_val_t *res, const void *ctx)
+{
+    int64_t now = 0;
+    char when[32];
+    (void)ctx;
+    lb_map_int(res, "now", &now);
+    lbc_format_time(now, when, sizeof when);
+    printf("daemon clock now %s (%" PRId64 " ms)\n", when, now);
+}
+
+static void reload_text(const lb_val_t *res, const void *ctx)
+{
+    (void)res;
+    (void)ctx;
+    printf("reloaded workflows and clients registry\n");
+}
+
 int cmd_admin(app_t *app, int argc, char **argv)
 {
     PROLOGUE(NULL, 1, 2)
     const char *sub = a.pos[0];
-    lb_val_t *args = NULL, *reply = NULL;
+    lb_val_t *args = NULL;
     char *abs = NULL;
     const char *op;
+    text_fn text;
     if (strcmp(sub, "stats") == 0 && a.npos == 1) {
         op = "admin.stats";
+        text = stats_text;
     } else if (strcmp(sub, "reload") == 0 && a.npos == 1) {
         op = "admin.reload";
+        text = reload_text;
     } else if (strcmp(sub, "backup") == 0 && a.npos == 2) {
         op = "admin.backup";
+        text = backup_text;
         const char *path = a.pos[1];
         /* The daemon writes the file; a relative path means relative to here, not to it. */
         if (path[0] != '/') {
@@ -293,6 +333,7 @@ int cmd_admin(app_t *app, int argc, char **argv)
         }
     } else if (strcmp(sub, "clock") == 0 && a.npos == 2) {
         op = "admin.clock";
+        text = clock_text;
         int64_t secs;
         if (!parse_advance(a.pos[1], &secs)) {
             usage_error(argv[0],
@@ -310,69 +351,38 @@ int cmd_admin(app_t *app, int argc, char **argv)
         fprintf(stderr, "usage: logbook %s\n", find_command("admin")->usage);
         return EX_USAGE;
     }
-    rc = request(app, op, args, &reply);
-    if (rc)
-        goto done;
-    const lb_val_t *res = lbc_reply_result(reply);
-    if (app->json) {
-        print_json(res);
-    } else if (strcmp(op, "admin.stats") == 0) {
-        for (uint32_t i = 0; res && res->type == LB_MAP && i < res->m.n; i++) {
-            char *s = val_text(res->m.vals[i]);
-            printf("%-20s %s\n", res->m.keys[i], s ? s : "");
-            free(s);
-        }
-    } else if (strcmp(op, "admin.backup") == 0) {
-        int64_t bytes = 0;
-        lb_map_int(res, "bytes", &bytes);
-        printf("backup written to %s (%" PRId64 " bytes)\n", lb_map_str(args, "path"), bytes);
-    } else if (strcmp(op, "admin.clock") == 0) {
-        int64_t now = 0;
-        char when[32];
-        lb_map_int(res, "now", &now);
-        lbc_format_time(now, when, sizeof when);
-        printf("daemon clock now %s (%" PRId64 " ms)\n", when, now);
-    } else {
-        printf("reloaded workflows and clients registry\n");
-    }
+    rc = request_print(app, op, args, text, lb_map_str(args, "path"));
 done:
     free(abs);
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 
 /* ---- workflows ---- */
 
+static void workflows_text(const lb_val_t *res, const void *ctx)
+{
+    static const char *const hdr[] = {"WORKFLOW", "VERSION", "INITIAL", "STATES"};
+    table_t t;
+    (void)ctx;
+    table_init(&t, 4, hdr);
+    for (uint32_t i = 0; res && res->type == LB_ARR && i < res->a.n; i++) {
+        const lb_val_t *w = res->a.items[i];
+        char *row[4] = {val_text(lb_map_get(w, "name")), val_text(lb_map_get(w, "version")),
+                        val_text(lb_map_get(w, "initial")), val_text(lb_map_get(w, "states"))};
+        table_add_owned(&t, row);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
 int cmd_workflows(app_t *app, int argc, char **argv)
 {
     PROLOGUE(NULL, 0, 0)
-    lb_val_t *reply = NULL;
-    rc = request(app, "workflow.list", NULL, &reply);
-    if (rc)
-        return rc;
-    const lb_val_t *res = lbc_reply_result(reply);
-    if (app->json) {
-        print_json(res);
-    } else {
-        static const char *const hdr[] = {"WORKFLOW", "VERSION", "INITIAL", "STATES"};
-        table_t t;
-        table_init(&t, 4, hdr);
-        for (uint32_t i = 0; res && res->type == LB_ARR && i < res->a.n; i++) {
-            const lb_val_t *w = res->a.items[i];
-            char *row[4] = {val_text(lb_map_get(w, "name")), val_text(lb_map_get(w, "version")),
-                            val_text(lb_map_get(w, "initial")), val_text(lb_map_get(w, "states"))};
-            table_add_owned(&t, row);
-        }
-        table_print(&t, stdout);
-        table_free(&t);
-    }
-    lb_val_free(&reply);
-    return EX_OK;
+    return request_print(app, "workflow.list", NULL, workflows_text, NULL);
 }
 
 /* ---- report ---- */
-
 
 /* The same code as logbook-report, so both print the same thing. */
 int cmd_report(app_t *app, int argc, char **argv)

@@ -50,83 +50,66 @@ static lb_val_t *open_household(const args_t *a)
     return hh;
 }
 
+/* ctx: the house id. */
+static void opened_text(const lb_val_t *res, const void *ctx)
+{
+    int64_t seq = 0;
+    lb_map_int(res, "seq", &seq);
+    printf("opened %s for house %s (state %s, seq %" PRId64 ")\n", map_str_or(res, "case_id", "?"),
+           (const char *)ctx, map_str_or(res, "state", "?"), seq);
+}
+
 int cmd_open(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"workflow=", "head=", "member=*", "deprived=*",
                                        "source=",   "team=", NULL};
     PROLOGUE(spec, 2, 2)
-    lb_val_t *args = lb_map(), *reply = NULL;
+    lb_val_t *args = lb_map();
     int e = args ? 0 : LB_ENOMEM;
     lb_put(args, "household", open_household(&a), &e);
     put_opt_str(args, "workflow", opt(&a, "workflow"), &e);
     put_opt_str(args, "source", opt(&a, "source"), &e);
     put_opt_str(args, "team", opt(&a, "team"), &e);
-    if (e) {
+    if (e)
         fprintf(stderr, "error: out of memory\n");
-        rc = EX_UNREACHABLE;
-        goto done;
-    }
-    rc = request(app, "case.open", args, &reply);
-    if (rc)
-        goto done;
-    const lb_val_t *res = lbc_reply_result(reply);
-    if (app->json) {
-        print_json(res);
-    } else {
-        int64_t seq = 0;
-        lb_map_int(res, "seq", &seq);
-        printf("opened %s for house %s (state %s, seq %" PRId64 ")\n",
-               lb_map_str(res, "case_id") ? lb_map_str(res, "case_id") : "?", a.pos[0],
-               lb_map_str(res, "state") ? lb_map_str(res, "state") : "?", seq);
-    }
-done:
+    rc = e ? EX_UNREACHABLE : request_print(app, "case.open", args, opened_text, a.pos[0]);
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 
 /* ---- act and its shortcuts ---- */
 
+/* What acted_text prints the result of. */
+typedef struct {
+    const char *case_id, *action;
+} act_t;
+
+static void acted_text(const lb_val_t *res, const void *ctx)
+{
+    const act_t *act = ctx;
+    int64_t seq = 0;
+    const char *level = lb_map_str(res, "level");
+    lb_map_int(res, "seq", &seq);
+    printf("%s: %s -> state %s%s%s (seq %" PRId64 ")\n", act->case_id, act->action,
+           map_str_or(res, "state", "?"), level ? ", level " : "", level ? level : "", seq);
+}
+
+/* Runs action on the case with data (copied; NULL or empty: none), refused unless in state expect. */
 static int do_act(app_t *app, const char *case_id, const char *action, lb_val_t *data,
                   const char *expect, const args_t *a, const char *cmd)
 {
-    lb_val_t *args = lb_map(), *reply = NULL;
-    int rc = 0;
-    if (!args || lb_map_set_str(args, "case_id", case_id) ||
-        lb_map_set_str(args, "action", action)) {
-        rc = EX_UNREACHABLE;
-        goto done;
+    lb_val_t *args = case_args(case_id);
+    int e = args ? 0 : LB_ENOMEM;
+    lb_put_str(args, "action", action, &e);
+    if (data && data->m.n > 0)
+        lb_put(args, "data", lb_val_dup(data), &e);
+    put_opt_str(args, "expect_state", expect, &e);
+    int rc = e ? EX_UNREACHABLE : set_at(args, a, cmd);
+    if (rc == EX_OK) {
+        act_t act = {case_id, action};
+        rc = request_print(app, "case.act", args, acted_text, &act);
     }
-    if (data && data->m.n > 0) {
-        if (lb_map_set(args, "data", lb_val_dup(data))) {
-            rc = EX_UNREACHABLE;
-            goto done;
-        }
-    }
-    if (expect && lb_map_set_str(args, "expect_state", expect)) {
-        rc = EX_UNREACHABLE;
-        goto done;
-    }
-    rc = set_at(args, a, cmd);
-    if (rc)
-        goto done;
-    rc = request(app, "case.act", args, &reply);
-    if (rc)
-        goto done;
-    const lb_val_t *res = lbc_reply_result(reply);
-    if (app->json) {
-        print_json(res);
-    } else {
-        int64_t seq = 0;
-        const char *level = lb_map_str(res, "level");
-        lb_map_int(res, "seq", &seq);
-        printf("%s: %s -> state %s%s%s (seq %" PRId64 ")\n", case_id, action,
-               lb_map_str(res, "state") ? lb_map_str(res, "state") : "?", level ? ", level " : "",
-               level ? level : "", seq);
-    }
-done:
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 
@@ -210,11 +193,11 @@ static bool action_fits(shortcut_t sc, const lb_val_t *act, const lb_val_t *stat
 static int resolve_shortcut(app_t *app, const char *case_id, shortcut_t sc, char **action,
                             char **state)
 {
-    lb_val_t *args = lb_map(), *reply = NULL, *wreply = NULL;
+    lb_val_t *args = case_args(case_id), *reply = NULL, *wreply = NULL;
     int rc = 0;
     *action = NULL;
     *state = NULL;
-    if (!args || lb_map_set_str(args, "case_id", case_id)) {
+    if (!args) {
         rc = EX_UNREACHABLE;
         goto done;
     }
@@ -406,31 +389,23 @@ int cmd_resolve(app_t *app, int argc, char **argv)
 
 /* ---- ack ---- */
 
+/* ctx: the case id. */
+static void acked_text(const lb_val_t *res, const void *ctx)
+{
+    int64_t step = 0;
+    lb_map_int(res, "step", &step);
+    printf("%s: acknowledged escalation step %" PRId64 " (level %s)\n", (const char *)ctx, step,
+           map_str_or(res, "level", "?"));
+}
+
 int cmd_ack(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"note=", NULL};
     PROLOGUE(spec, 1, 1)
-    lb_val_t *args = lb_map(), *reply = NULL;
+    lb_val_t *args = case_args(a.pos[0]);
     int e = args ? 0 : LB_ENOMEM;
-    lb_put_str(args, "case_id", a.pos[0], &e);
     put_opt_str(args, "note", opt(&a, "note"), &e);
-    if (e) {
-        lb_val_free(&args);
-        return EX_UNREACHABLE;
-    }
-    rc = request(app, "case.ack", args, &reply);
-    if (rc == 0) {
-        const lb_val_t *res = lbc_reply_result(reply);
-        if (app->json) {
-            print_json(res);
-        } else {
-            int64_t step = 0;
-            lb_map_int(res, "step", &step);
-            printf("%s: acknowledged escalation step %" PRId64 " (level %s)\n", a.pos[0], step,
-                   lb_map_str(res, "level") ? lb_map_str(res, "level") : "?");
-        }
-    }
+    rc = e ? EX_UNREACHABLE : request_print(app, "case.ack", args, acked_text, a.pos[0]);
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }

@@ -291,6 +291,21 @@ int request(app_t *app, const char *op, const lb_val_t *args, lb_val_t **reply)
     return EX_OK;
 }
 
+int request_print(app_t *app, const char *op, const lb_val_t *args, text_fn text, const void *ctx)
+{
+    lb_val_t *reply = NULL;
+    int rc = request(app, op, args, &reply);
+    if (rc)
+        return rc;
+    const lb_val_t *res = lbc_reply_result(reply);
+    if (app->json)
+        print_json(res);
+    else if (text)
+        text(res, ctx);
+    lb_val_free(&reply);
+    return EX_OK;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Argument builders                                                       */
 /* ---------------------------------------------------------------------- */
@@ -331,6 +346,14 @@ void put_opt_list(lb_val_t *m, const char *key, const char *val, int *rc)
     lb_val_t *list = lb_arr();
     push_list(list, val, ',', rc);
     lb_put(m, key, list, rc); /* frees list after an error */
+}
+
+lb_val_t *case_args(const char *case_id)
+{
+    lb_val_t *args = lb_map();
+    if (args && lb_map_set_str(args, "case_id", case_id))
+        lb_val_free(&args);
+    return args;
 }
 
 /* Sets "at" from --at when given. EX_USAGE on a bad time. */

@@ -95,6 +95,18 @@ void print_error_reply(const lb_val_t *reply);
  */
 int request(app_t *app, const char *op, const lb_val_t *args, lb_val_t **reply);
 
+/* Prints an ok reply's result for people; ctx is the caller's. */
+typedef void (*text_fn)(const lb_val_t *res, const void *ctx);
+
+/*
+ * request(), then its result printed: as JSON with --json, else by text
+ * (NULL: nothing). Returns request()'s exit code; the reply is freed.
+ */
+int request_print(app_t *app, const char *op, const lb_val_t *args, text_fn text, const void *ctx);
+
+/* New request arguments {case_id}, or NULL when out of memory. */
+lb_val_t *case_args(const char *case_id);
+
 /*
  * Sticky builders in the manner of lb_put_* (proto/lb.h): each does nothing
  * while *rc is non-zero and records its first error there (LB_ENOMEM).
@@ -120,6 +132,9 @@ bool parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out);
 
 /* Prints v as indented JSON and a newline on stdout. */
 void print_json(const lb_val_t *v);
+
+/* The string under key in m (borrowed), or dflt when missing or not a string. */
+const char *map_str_or(const lb_val_t *m, const char *key, const char *dflt);
 
 /*
  * Table text, newly allocated (caller frees; NULL when out of memory):

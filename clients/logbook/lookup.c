@@ -45,8 +45,9 @@ static void print_records(const char *title, const lb_val_t *list, const char *c
     table_free(&t);
 }
 
-static void show_case(const lb_val_t *cs)
+static void show_case(const lb_val_t *cs, const void *ctx)
 {
+    (void)ctx;
     char *s;
     kv_line("case", lb_map_str(cs, "case_id"));
     kv_line("house", lb_map_str(cs, "house_id"));
@@ -61,8 +62,8 @@ static void show_case(const lb_val_t *cs)
         kv_line("workflow", buf);
     }
     s = time_text(cs, "entered_at");
-    snprintf(buf, sizeof buf, "%s%s%s", lb_map_str(cs, "state") ? lb_map_str(cs, "state") : "?",
-             s && *s ? " since " : "", s ? s : "");
+    snprintf(buf, sizeof buf, "%s%s%s", map_str_or(cs, "state", "?"), s && *s ? " since " : "",
+             s ? s : "");
     kv_line("state", buf);
     free(s);
     s = time_text(cs, "opened_at");
@@ -113,20 +114,9 @@ static void show_case(const lb_val_t *cs)
 int cmd_show(app_t *app, int argc, char **argv)
 {
     PROLOGUE(NULL, 1, 1)
-    lb_val_t *args = lb_map(), *reply = NULL;
-    if (!args || lb_map_set_str(args, "case_id", a.pos[0])) {
-        lb_val_free(&args);
-        return EX_UNREACHABLE;
-    }
-    rc = request(app, "case.get", args, &reply);
-    if (rc == 0) {
-        if (app->json)
-            print_json(lbc_reply_result(reply));
-        else
-            show_case(lbc_reply_result(reply));
-    }
+    lb_val_t *args = case_args(a.pos[0]);
+    rc = args ? request_print(app, "case.get", args, show_case, NULL) : EX_UNREACHABLE;
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 
@@ -153,9 +143,8 @@ static int history_fetch(app_t *app, const char *case_id, int64_t after, lb_val_
     lb_val_t *args = NULL, *reply = NULL;
     int rc = EX_OK;
     for (;;) {
-        args = lb_map();
+        args = case_args(case_id);
         int e = args ? 0 : LB_ENOMEM;
-        lb_put_str(args, "case_id", case_id, &e);
         if (after > 0)
             lb_put_int(args, "after_seq", after, &e);
         lb_put_int(args, "limit", HISTORY_PAGE, &e);
@@ -239,6 +228,21 @@ int cmd_history(app_t *app, int argc, char **argv)
 
 /* ---- find ---- */
 
+static void found_text(const lb_val_t *res, const void *ctx)
+{
+    const lb_val_t *cases = lb_map_get(res, "cases");
+    (void)ctx;
+    if (!cases || cases->type != LB_ARR || cases->a.n == 0) {
+        fprintf(stderr, "no cases\n");
+        return;
+    }
+    for (uint32_t i = 0; i < cases->a.n; i++) {
+        char *s = val_text(cases->a.items[i]);
+        printf("%s\n", s ? s : "");
+        free(s);
+    }
+}
+
 int cmd_find(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"house=", "nid=", NULL};
@@ -248,28 +252,11 @@ int cmd_find(app_t *app, int argc, char **argv)
         usage_error(argv[0], "give exactly one of --house HOUSE_ID and --nid NATIONAL_ID");
         return EX_USAGE;
     }
-    lb_val_t *args = lb_map(), *reply = NULL;
-    if (!args || lb_map_set_str(args, house ? "house_id" : "nid", house ? house : nid)) {
-        lb_val_free(&args);
-        return EX_UNREACHABLE;
-    }
-    rc = request(app, "case.find", args, &reply);
-    if (rc == 0) {
-        const lb_val_t *res = lbc_reply_result(reply), *cases = lb_map_get(res, "cases");
-        if (app->json) {
-            print_json(res);
-        } else if (!cases || cases->type != LB_ARR || cases->a.n == 0) {
-            fprintf(stderr, "no cases\n");
-        } else {
-            for (uint32_t i = 0; i < cases->a.n; i++) {
-                char *s = val_text(cases->a.items[i]);
-                printf("%s\n", s ? s : "");
-                free(s);
-            }
-        }
-    }
+    lb_val_t *args = lb_map();
+    int e = args ? 0 : LB_ENOMEM;
+    lb_put_str(args, house ? "house_id" : "nid", house ? house : nid, &e);
+    rc = e ? EX_UNREACHABLE : request_print(app, "case.find", args, found_text, NULL);
     lb_val_free(&args);
-    lb_val_free(&reply);
     return rc;
 }
 

@@ -19,6 +19,12 @@ void print_json(const lb_val_t *v)
     fputc('\n', stdout);
 }
 
+const char *map_str_or(const lb_val_t *m, const char *key, const char *dflt)
+{
+    const char *s = lb_map_str(m, key);
+    return s ? s : dflt;
+}
+
 /* A value as table text, newly allocated: scalars plainly, lists joined, maps as JSON. */
 char *val_text(const lb_val_t *v)
 {

@@ -59,6 +59,64 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+/*
+ * Subscribes to the events of topics after seq after (< 0: from now on).
+ * Ctrl-C and SIGTERM stop the watch loop: the handlers are in place first,
+ * and the signals are blocked while libzmq starts its threads so that only
+ * this thread takes them (STYLE.md). Returns an exit code.
+ */
+static int watch_subscribe(app_t *app, const args_t *a, int64_t after, lbc_sub_t **sub)
+{
+    char err[512] = "";
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigset_t stopset, oldset;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGINT);
+    sigaddset(&stopset, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
+    int rc = app_connect(app);
+    lbc_sub_opts_t so = {
+        .endpoint = app->events_endpoint,
+        .topics = a->pos,
+        .ntopics = (size_t)a->npos,
+        .after_seq = after >= 0 ? (uint64_t)after : LBC_SEQ_NOW,
+    };
+    int e = rc ? 0 : lbc_sub_open(app->c, &so, sub, err, sizeof err);
+    pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+    if (rc)
+        return rc;
+    if (e) {
+        fprintf(stderr, "error: cannot subscribe to %s: %s\n", app->events_endpoint, err);
+        return e == LB_EUNAVAIL || e == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
+    }
+    return EX_OK;
+}
+
+/* One event as one line: seq, time, topic, case, type, action, state change, level, actor. */
+static void print_event(uint64_t seq, const lb_val_t *body)
+{
+    char topic[128] = "", when[32];
+    int64_t at = 0;
+    lbc_event_topic(body, topic, sizeof topic);
+    lb_map_int(body, "at", &at);
+    lbc_format_time(at, when, sizeof when);
+    const char *from = lb_map_str(body, "from"), *to = lb_map_str(body, "to");
+    const char *action = lb_map_str(body, "action"), *level = lb_map_str(body, "level");
+    printf("%" PRIu64 "  %s  %-22s %s  %s", seq, when, topic, map_str_or(body, "case_id", "?"),
+           map_str_or(body, "type", ""));
+    if (action)
+        printf("  %s", action);
+    if (from && to && strcmp(from, to) != 0)
+        printf("  %s -> %s", from, to);
+    if (level)
+        printf("  level %s", level);
+    printf("  by %s\n", map_str_or(body, "actor", "?"));
+}
+
 int cmd_watch(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {"after=", NULL};
@@ -71,40 +129,15 @@ int cmd_watch(app_t *app, int argc, char **argv)
         usage_error(argv[0], "--after must be a seq number");
         return EX_USAGE;
     }
-    /* Ctrl-C and SIGTERM stop the loop below: the handlers are in place first, and the
-     * signals are blocked while libzmq starts its threads so that only this thread
-     * takes them (STYLE.md). */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigset_t stopset, oldset;
-    sigemptyset(&stopset);
-    sigaddset(&stopset, SIGINT);
-    sigaddset(&stopset, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
-    rc = app_connect(app);
-    lbc_sub_opts_t so = {
-        .endpoint = app->events_endpoint,
-        .topics = a.pos,
-        .ntopics = (size_t)a.npos,
-        .after_seq = after >= 0 ? (uint64_t)after : LBC_SEQ_NOW,
-    };
-    int e = rc ? 0 : lbc_sub_open(app->c, &so, &sub, err, sizeof err);
-    pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+    rc = watch_subscribe(app, &a, after, &sub);
     if (rc)
         return rc;
-    if (e) {
-        fprintf(stderr, "error: cannot subscribe to %s: %s\n", app->events_endpoint, err);
-        return e == LB_EUNAVAIL || e == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
-    }
     if (!app->json)
         fprintf(stderr, "watching %s from seq %llu (Ctrl-C to stop)\n", app->events_endpoint,
                 (unsigned long long)lbc_sub_cursor(sub));
     while (!stop_flag) {
         uint64_t seq = 0;
-        e = lbc_sub_next(sub, 500, &seq, &body, NULL, err, sizeof err);
+        int e = lbc_sub_next(sub, 500, &seq, &body, NULL, err, sizeof err);
         if (e == LB_ENOTFOUND)
             continue;
         if (e == LB_EUNAVAIL || e == LB_ECORRUPT) {
@@ -121,23 +154,7 @@ int cmd_watch(app_t *app, int argc, char **argv)
             lb_val_fprint_json(body, 0, stdout);
             fputc('\n', stdout);
         } else {
-            char topic[128] = "", when[32];
-            int64_t at = 0;
-            lbc_event_topic(body, topic, sizeof topic);
-            lb_map_int(body, "at", &at);
-            lbc_format_time(at, when, sizeof when);
-            const char *from = lb_map_str(body, "from"), *to = lb_map_str(body, "to");
-            const char *action = lb_map_str(body, "action"), *level = lb_map_str(body, "level");
-            printf("%" PRIu64 "  %s  %-22s %s  %s", seq, when, topic,
-                   lb_map_str(body, "case_id") ? lb_map_str(body, "case_id") : "?",
-                   lb_map_str(body, "type") ? lb_map_str(body, "type") : "");
-            if (action)
-                printf("  %s", action);
-            if (from && to && strcmp(from, to) != 0)
-                printf("  %s -> %s", from, to);
-            if (level)
-                printf("  level %s", level);
-            printf("  by %s\n", lb_map_str(body, "actor") ? lb_map_str(body, "actor") : "?");
+            print_event(seq, body);
         }
         fflush(stdout);
         lb_val_free(&body);

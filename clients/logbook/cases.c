@@ -94,7 +94,7 @@ static void acted_text(const lb_val_t *res, const void *ctx)
            map_str_or(res, "state", "?"), level ? ", level " : "", level ? level : "", seq);
 }
 
-/* Runs action on the case with data (copied; NULL or empty: none), refused unless in state expect. */
+/* Runs action on the case with data (copied; NULL or empty: none), expecting state expect. */
 static int do_act(app_t *app, const char *case_id, const char *action, lb_val_t *data,
                   const char *expect, const args_t *a, const char *cmd)
 {

@@ -351,8 +351,7 @@ static int import_header(const char *path, lbc_csv_t *r, lbc_csv_row_t *row, int
  * one too. A row the CSV reader refuses, or one with the wrong number of
  * fields, is listed as an error with its line. Returns an exit code.
  */
-static int import_rows(import_t *im, lbc_csv_t *r, lbc_csv_row_t *row, const int *col,
-                       size_t ncols)
+static int import_rows(import_t *im, lbc_csv_t *r, lbc_csv_row_t *row, const int *col, size_t ncols)
 {
     lb_buf_t scratch;
     char err[256], buf[160];
@@ -368,8 +367,8 @@ static int import_rows(import_t *im, lbc_csv_t *r, lbc_csv_row_t *row, const int
         }
         const char *msg = err;
         if (e == 0 && row->n != ncols) {
-            snprintf(buf, sizeof buf, "line %zu: expected %zu fields, found %zu", row->line,
-                     ncols, row->n);
+            snprintf(buf, sizeof buf, "line %zu: expected %zu fields, found %zu", row->line, ncols,
+                     row->n);
             msg = buf;
             e = LB_EBADREQ;
         }
@@ -400,11 +399,10 @@ static void import_report(import_t *im, bool json)
 {
     qsort(im->errs, im->nerrs, sizeof *im->errs, cmp_err);
     if (!json) {
-        printf("opened %" PRId64 ", skipped %" PRId64 " (already open), errors %zu\n",
-               im->opened, im->skipped, im->nerrs);
+        printf("opened %" PRId64 ", skipped %" PRId64 " (already open), errors %zu\n", im->opened,
+               im->skipped, im->nerrs);
         for (size_t i = 0; i < im->nerrs; i++)
-            printf("line %zu: %s: %s\n", im->errs[i].line, im->errs[i].code,
-                   im->errs[i].message);
+            printf("line %zu: %s: %s\n", im->errs[i].line, im->errs[i].code, im->errs[i].message);
         return;
     }
     lb_val_t *res = lb_map(), *errs = lb_arr();

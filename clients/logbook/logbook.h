@@ -55,7 +55,7 @@ void usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pr
  */
 int global_opt(app_t *app, int argc, char **argv, int *i);
 
-/* The value of option name (spec spelling without '='), "" for a flag, or NULL; the last one wins. */
+/* The value of option name (spec spelling without '='), "" for a flag, NULL; the last one wins. */
 const char *opt(const args_t *a, const char *name);
 
 /* true when the flag (or option) name was given. */

@@ -45,6 +45,52 @@ static void print_records(const char *title, const lb_val_t *list, const char *c
     table_free(&t);
 }
 
+#define CASE_LIST_COLS 7
+
+/* The record lists show prints, each as a table with these columns (keys and headings). */
+typedef struct {
+    const char *title;
+    const char *key;
+    bool in_household; /* under "household" rather than the case itself */
+    const char *keys[CASE_LIST_COLS];
+    const char *hdr[CASE_LIST_COLS];
+} case_list_t;
+
+static const case_list_t case_lists[] = {
+    {"members",
+     "members",
+     true,
+     {"nid", "name", "birth_year", "sex"},
+     {"NID", "NAME", "BORN", "SEX"}},
+    {"needs",
+     "needs",
+     false,
+     {"dimension", "indicator", "status", "note"},
+     {"DIMENSION", "INDICATOR", "STATUS", "NOTE"}},
+    {"visits",
+     "visits",
+     false,
+     {"at", "team", "findings", "note"},
+     {"AT", "TEAM", "FINDINGS", "NOTE"}},
+    {"assistance",
+     "assistance",
+     false,
+     {"at", "agency", "dimension", "kind", "amount_thb", "meets", "note"},
+     {"AT", "AGENCY", "DIMENSION", "KIND", "THB", "MEETS", "NOTE"}},
+    {"follow-ups",
+     "follow_ups",
+     false,
+     {"at", "level", "met", "note"},
+     {"AT", "LEVEL", "MET", "NOTE"}},
+    {"notes", "notes", false, {"at", "note"}, {"AT", "NOTE"}},
+    {"escalations",
+     "escalations",
+     false,
+     {"step", "level", "at", "acked_at", "acked_by"},
+     {"STEP", "LEVEL", "AT", "ACKED", "BY"}},
+    {"timers", "timers", false, {"due", "step", "level"}, {"DUE", "STEP", "LEVEL"}},
+};
+
 static void show_case(const lb_val_t *cs, const void *ctx)
 {
     (void)ctx;
@@ -84,31 +130,14 @@ static void show_case(const lb_val_t *cs, const void *ctx)
         kv_line("last seq", buf);
     }
 
-    static const char *const mk[] = {"nid", "name", "birth_year", "sex"};
-    static const char *const mh[] = {"NID", "NAME", "BORN", "SEX"};
-    print_records("members", lb_map_get(hh, "members"), mk, mh, 4);
-    static const char *const nk[] = {"dimension", "indicator", "status", "note"};
-    static const char *const nh[] = {"DIMENSION", "INDICATOR", "STATUS", "NOTE"};
-    print_records("needs", lb_map_get(cs, "needs"), nk, nh, 4);
-    static const char *const vk[] = {"at", "team", "findings", "note"};
-    static const char *const vh[] = {"AT", "TEAM", "FINDINGS", "NOTE"};
-    print_records("visits", lb_map_get(cs, "visits"), vk, vh, 4);
-    static const char *const ak[] = {"at",         "agency", "dimension", "kind",
-                                     "amount_thb", "meets",  "note"};
-    static const char *const ah[] = {"AT", "AGENCY", "DIMENSION", "KIND", "THB", "MEETS", "NOTE"};
-    print_records("assistance", lb_map_get(cs, "assistance"), ak, ah, 7);
-    static const char *const fk[] = {"at", "level", "met", "note"};
-    static const char *const fh[] = {"AT", "LEVEL", "MET", "NOTE"};
-    print_records("follow-ups", lb_map_get(cs, "follow_ups"), fk, fh, 4);
-    static const char *const ok[] = {"at", "note"};
-    static const char *const oh[] = {"AT", "NOTE"};
-    print_records("notes", lb_map_get(cs, "notes"), ok, oh, 2);
-    static const char *const ek[] = {"step", "level", "at", "acked_at", "acked_by"};
-    static const char *const eh[] = {"STEP", "LEVEL", "AT", "ACKED", "BY"};
-    print_records("escalations", lb_map_get(cs, "escalations"), ek, eh, 5);
-    static const char *const tk[] = {"due", "step", "level"};
-    static const char *const th[] = {"DUE", "STEP", "LEVEL"};
-    print_records("timers", lb_map_get(cs, "timers"), tk, th, 3);
+    for (size_t i = 0; i < sizeof case_lists / sizeof case_lists[0]; i++) {
+        const case_list_t *l = &case_lists[i];
+        const lb_val_t *list = lb_map_get(l->in_household ? hh : cs, l->key);
+        size_t ncols = 0;
+        while (ncols < CASE_LIST_COLS && l->keys[ncols])
+            ncols++;
+        print_records(l->title, list, l->keys, l->hdr, ncols);
+    }
 }
 
 int cmd_show(app_t *app, int argc, char **argv)

@@ -108,7 +108,6 @@ char *findings_text(const lb_val_t *f)
     return (char *)b.p;
 }
 
-
 void table_init(table_t *t, size_t ncols, const char *const *hdr)
 {
     memset(t, 0, sizeof *t);

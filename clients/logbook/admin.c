@@ -1,7 +1,6 @@
 /*
- * admin.c - the logbook commands about the daemon rather than one case:
- * ping, watch (the event stream), keygen, verify, admin (stats, backup,
- * reload, clock), workflows and report (shared with logbook-report).
+ * admin.c - logbook commands about the daemon rather than one case: ping, watch (events),
+ * keygen, verify, admin (stats, backup, reload, clock), workflows and report.
  */
 #include <ctype.h>
 #include <errno.h>

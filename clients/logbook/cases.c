@@ -1,7 +1,6 @@
 /*
- * cases.c - the logbook commands that change a case: open, act and its
- * shortcuts (schedule, visit, assist, followup, close, resolve), which find
- * the fitting action in the case's workflow, and ack.
+ * cases.c - logbook commands that change a case: open, act, ack, and the shortcuts
+ * (schedule, visit, assist, followup, close, resolve) that find the fitting action.
  */
 #include <inttypes.h>
 #include <stdio.h>

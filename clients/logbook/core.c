@@ -1,7 +1,6 @@
 /*
- * core.c - what every logbook command stands on: the option parser (global
- * options anywhere, per-command specs), the connection and one request with
- * its error printing, and builders for request arguments.
+ * core.c - what every logbook command stands on: option parsing, connecting, one request
+ * with its error printing, and builders for request arguments.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,6 @@
 /*
- * import.c - logbook import: opens cases from a CSV file in case.import
- * batches sized under the daemon's message limit, setting aside the rows the
- * daemon refuses so one bad row never sinks its batch, and reports them by line.
+ * import.c - logbook import: opens cases from a CSV file in case.import batches under the
+ * daemon's message limit; rows the daemon refuses are set aside and reported by line.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,6 @@
 /*
- * logbook.h - private to the logbook command-line program: the state every
- * command gets, the option parser, the request helpers, the text output and
- * the commands the table in main.c dispatches to.
+ * logbook.h - private to the logbook program: the state every command gets, the option
+ * parser, requests, text output, and the commands main.c's table dispatches to.
  */
 #ifndef LOGBOOK_H
 #define LOGBOOK_H
@@ -160,7 +159,10 @@ void table_init(table_t *t, size_t ncols, const char *const *hdr);
 /* Appends a row of ncols strings, taking them over (NULL cells print empty). */
 void table_add_owned(table_t *t, char **vals);
 
+/* Prints the rows on f, each column padded to its widest cell; no trailing blanks. */
 void table_print(const table_t *t, FILE *f);
+
+/* Frees the cells and zeroes *t. */
 void table_free(table_t *t);
 
 /* Prints "label  value" with the label padded; nothing when value is NULL or "". */

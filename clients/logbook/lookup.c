@@ -1,7 +1,6 @@
 /*
- * lookup.c - the logbook commands that read cases: show (one case with its
- * records and timers), history (its events, paged), find (by house or
- * national id) and list (summaries, following the daemon's cursor).
+ * lookup.c - logbook commands that read cases: show (a case with its records and timers),
+ * history (its events), find (by house or national id) and list (summaries, paged).
  */
 #include <inttypes.h>
 #include <stdio.h>

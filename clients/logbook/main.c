@@ -1,9 +1,6 @@
 /*
- * main.c - the logbook command-line client for field teams, committees and
- * admins: the command table (one subcommand per operation of PROTOCOL.md),
- * help texts and dispatch. Human tables by default, JSON with --json.
- * Exit codes: 0 done, 1 refused by the daemon (or a failed check), 2 usage
- * error, 3 the daemon cannot be reached.
+ * main.c - logbook, the command-line client for field teams, committees and admins: the
+ * command table (one subcommand per operation of PROTOCOL.md), help texts and dispatch.
  */
 #include <stdio.h>
 #include <string.h>

@@ -33,8 +33,14 @@ static const opt_t options[] = {
     {"security.curve", OPT_BOOL, "true", 0, 0, F(curve), 0},
     {"security.server_cert", OPT_PATH, "", 0, 0, F(server_cert), 0},
     {"security.clients", OPT_PATH, "", 0, 0, F(clients), 0},
+    {"security.keys_dir", OPT_PATH, "", 0, 0, F(keys_dir), 0},
+    {"security.bootstrap_admin", OPT_BOOL, "true", 0, 0, F(bootstrap_admin), 0},
     {"limits.max_message_bytes", OPT_INT, "1048576", 1024, 256 << 20, F(max_message_bytes), 0},
     {"limits.batch_max", OPT_INT, "512", 1, 100000, F(batch_max), 0},
+    {"limits.case_records", OPT_INT, "2000", 10, 100000, F(case_records), 0},
+    {"limits.rate_per_key", OPT_INT, "200", 1, 10000000, F(rate_per_key), 0},
+    {"limits.burst_per_key", OPT_INT, "400", 1, 10000000, F(burst_per_key), 0},
+    {"limits.max_connections", OPT_INT, "10000", 16, 10000000, F(max_connections), 0},
     {"log_level", OPT_LOGLEVEL, "info", 0, 0, F(log_level), 0},
 };
 #undef F
@@ -247,15 +253,27 @@ int lbd_config_load(const char *path, lbd_config_t *cfg, char *err, size_t errle
         if (rc)
             goto out;
     }
-    if (cfg->server_cert[0] == '\0') {
-        free(cfg->server_cert);
-        size_t n = strlen(cfg->data_dir) + 32;
-        cfg->server_cert = malloc(n);
-        if (!cfg->server_cert) {
+    if (cfg->keys_dir[0] == '\0') {
+        free(cfg->keys_dir);
+        if (asprintf(&cfg->keys_dir, "%s/keys", cfg->data_dir) < 0) {
+            cfg->keys_dir = NULL;
             rc = LB_ENOMEM;
             goto out;
         }
-        snprintf(cfg->server_cert, n, "%s/keys/server.key_secret", cfg->data_dir);
+    }
+    if (cfg->server_cert[0] == '\0') {
+        free(cfg->server_cert);
+        if (asprintf(&cfg->server_cert, "%s/server.key_secret", cfg->keys_dir) < 0) {
+            cfg->server_cert = NULL;
+            rc = LB_ENOMEM;
+            goto out;
+        }
+    }
+    if (cfg->burst_per_key < cfg->rate_per_key) {
+        snprintf(err, errlen, "%s: limits.burst_per_key (%lld) must be at least limits.rate_per_key (%lld)",
+                 path, (long long)cfg->burst_per_key, (long long)cfg->rate_per_key);
+        rc = LB_ECONFIG;
+        goto out;
     }
     rc = 0;
 out:
@@ -283,5 +301,6 @@ void lbd_config_clear(lbd_config_t *cfg)
     free(cfg->default_workflow);
     free(cfg->server_cert);
     free(cfg->clients);
+    free(cfg->keys_dir);
     memset(cfg, 0, sizeof *cfg);
 }

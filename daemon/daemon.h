@@ -53,8 +53,14 @@ typedef struct {
     bool curve;
     char *server_cert;
     char *clients;
+    char *keys_dir;       /* security.keys_dir; default DATA_DIR/keys */
+    bool bootstrap_admin; /* security.bootstrap_admin: admit the generated admin key */
     int64_t max_message_bytes;
     int64_t batch_max;
+    int64_t case_records;    /* limits.case_records: records one case may hold */
+    int64_t rate_per_key;    /* limits.rate_per_key: requests a second, per client key */
+    int64_t burst_per_key;   /* limits.burst_per_key: the token bucket's size */
+    int64_t max_connections; /* limits.max_connections: sizes the descriptor limit */
     int log_level;
 } lbd_config_t;
 

@@ -91,8 +91,8 @@ int lbd_keys_load(const lbd_config_t *cfg, lbd_keys_t *keys, char *err, size_t e
         snprintf(err, errlen, "libsodium failed to initialise");
         return LB_EINTERNAL;
     }
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/keys", cfg->data_dir);
+    char path[4200];
+    const char *dir = cfg->keys_dir;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return LB_ECONFIG;

@@ -40,6 +40,7 @@ WORKFLOW_LIB := $(BUILD)/libworkflow.a
 STORE_LIB    := $(BUILD)/libstore.a
 DAEMON_LIB   := $(BUILD)/libdaemon.a
 CLIENT_LIB   := $(BUILD)/libclient.a
+TEST_LIB     := $(BUILD)/libtestlib.a
 
 PROGRAMS := $(BIN)/logbookd $(patsubst %,$(BIN)/%,$(CLIENT_PROGS))
 
@@ -85,6 +86,7 @@ $(WORKFLOW_LIB): $(call obj,$(WORKFLOW_SRC))
 $(STORE_LIB): $(call obj,$(STORE_SRC))
 $(DAEMON_LIB): $(call obj,$(DAEMON_SRC))
 $(CLIENT_LIB): $(call obj,$(CLIENT_SRC))
+$(TEST_LIB): $(call obj,$(TESTLIB_SRC))
 $(BUILD)/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
@@ -103,12 +105,18 @@ $(patsubst %,$(BIN)/%,$(CLIENT_PROGS)): $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLIENT_LIB) $(PROTO_LIB) $(LIBS)
 
 # One CUnit binary per module, linking only that module (and lb/proto basics).
-$(BUILD)/tests/test_proto: $(BUILD)/tests/unit/test_proto.o $(PROTO_LIB)
-$(BUILD)/tests/test_workflow: $(BUILD)/tests/unit/test_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_store: $(BUILD)/tests/unit/test_store.o $(STORE_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_lbd: $(BUILD)/tests/unit/test_lbd.o $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(BUILD)/tests/test_client: $(BUILD)/tests/unit/test_client.o $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
-$(INTEG_BINS): $(BUILD)/tests/%: $(BUILD)/tests/integration/%.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+# A binary is tests/unit/test_NAME.c (or tests/integration/test_NAME.c) plus
+# every .c in the folder NAME/ beside it: big suites split into files there.
+# The test library is an archive, so a unit test pulls in only what it uses
+# (cu.o, tval.o), never testd.o and its client library.
+test_parts = $(call obj,$(1) $(wildcard $(dir $(1))$(patsubst test_%,%,$(basename $(notdir $(1))))/*.c))
+$(foreach s,$(UNIT_SRC) $(INTEG_SRC),$(eval $(BUILD)/tests/$(basename $(notdir $(s))): $(call test_parts,$(s))))
+$(BUILD)/tests/test_proto: $(TEST_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_workflow: $(TEST_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_store: $(TEST_LIB) $(STORE_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_lbd: $(TEST_LIB) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(BUILD)/tests/test_client: $(TEST_LIB) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LIB)
+$(INTEG_BINS): $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 # Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.
 $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
 	@mkdir -p $(dir $@)
@@ -170,7 +178,7 @@ $(BUILD)/tests/bench.o: tests/bench/bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(call obj,$(TESTLIB_SRC)) $(CLIENT_LIB) $(PROTO_LIB)
+$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	@if [ -d $@ ]; then rm -rf $@; fi
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

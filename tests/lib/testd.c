@@ -16,11 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
 #include <zmq.h>
 
 #include "../../proto/proto.h"
+#include "cu.h"
 #include "testd.h"
 
 int testd_bad_exits;
@@ -194,6 +193,7 @@ int testd_stop(testd_t *t)
     int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (rc != 0) {
         testd_bad_exits++;
+        cu_fail_outside("logbookd did not exit 0 when stopped");
         fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status, t->log);
         char cmd[400];
         snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", t->log);
@@ -319,12 +319,7 @@ lb_val_t *testd_household(unsigned long n, const char *area)
 
 int testd_run_all(void)
 {
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return cu_run_registered();
 }
 
 /* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack. */

@@ -35,9 +35,9 @@ typedef struct {
 } testd_opts_t;
 
 /*
- * Runs every registered CUnit suite verbosely and cleans the registry up. 1
- * when anything failed: an assertion, a test, a suite's set-up or clean-up,
- * or a daemon that did not exit 0 (testd_bad_exits); else 0. For main().
+ * Runs every registered CUnit suite: cu_run_registered() (cu.h), which also
+ * counts daemons that did not exit 0 (testd_bad_exits). New mains call
+ * cu_run() or cu_run_suites() instead; this stays for the ones not yet moved.
  */
 int testd_run_all(void);
 
@@ -47,8 +47,8 @@ int testd_start(testd_t *t, const testd_opts_t *o);
 /* Starts the daemon again on the same folder and ports. */
 int testd_restart(testd_t *t);
 /*
- * Daemons that did not exit 0 when stopped (a sanitizer report, a crash):
- * every test main adds this to its failures.
+ * Daemons that did not exit 0 when stopped (a sanitizer report, a crash);
+ * each is also counted with cu_fail_outside(), so cu_run() fails on it.
  */
 extern int testd_bad_exits;
 

@@ -16,6 +16,7 @@
 
 #include "../../proto/proto.h"
 #include "../lib/testd.h"
+#include "../lib/cu.h"
 
 static testd_t D;
 static char field_sec[400], committee_sec[400], reporter_sec[400], admin2_sec[400], ev_sec[400];
@@ -495,19 +496,20 @@ static void test_tamper_detected_with_exact_seq(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("security", suite_init, suite_clean);
-    CU_add_test(s, "role x operation matrix", test_role_operation_matrix);
-    CU_add_test(s, "area scopes on reads, writes, lists and reports", test_area_scope);
-    CU_add_test(s, "reporters never see names or national ids", test_reporter_sees_no_personal_data);
-    CU_add_test(s, "the events socket admits only keys with events: true",
-                test_events_socket_admission);
-    CU_add_test(s, "hostile input gets an error and changes nothing",
-                test_hostile_input_changes_nothing);
-    CU_add_test(s, "no name or national id in any file of the data folder",
-                test_no_plaintext_personal_data_on_disk);
-    CU_pSuite t = CU_add_suite("audit chain", NULL, NULL);
-    CU_add_test(t, "one changed byte is found at its seq", test_tamper_detected_with_exact_seq);
-    return testd_run_all();
+    static const cu_test_t security_tests[] = {
+        {"role x operation matrix", test_role_operation_matrix},
+        {"area scopes on reads, writes, lists and reports", test_area_scope},
+        {"reporters never see names or national ids", test_reporter_sees_no_personal_data},
+        {"the events socket admits only keys with events: true", test_events_socket_admission},
+        {"hostile input gets an error and changes nothing", test_hostile_input_changes_nothing},
+        {"no name or national id in any file of the data folder", test_no_plaintext_personal_data_on_disk},
+    };
+    static const cu_test_t audit_chain_tests[] = {
+        {"one changed byte is found at its seq", test_tamper_detected_with_exact_seq},
+    };
+    const cu_suite_t suites[] = {
+        {.name = "security", .init = suite_init, .clean = suite_clean, .tests = security_tests, .n = CU_COUNT(security_tests)},
+        {.name = "audit chain", .tests = audit_chain_tests, .n = CU_COUNT(audit_chain_tests)},
+    };
+    return cu_run_suites(suites, CU_COUNT(suites));
 }

@@ -796,7 +796,7 @@ static int files_in(const char *dir)
     DIR *d = opendir(dir);
     int files = 0;
     for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             files++;
     if (d)
         closedir(d);

@@ -230,12 +230,12 @@ void test_list_follows_cursor(void)
  */
 void test_import_csv(void)
 {
-    char csv[512];
-    if (!getcwd(csv, sizeof csv - 40)) {
+    char cwd[400], csv[512];
+    if (!getcwd(cwd, sizeof cwd)) {
         CU_FAIL("getcwd");
         return;
     }
-    strcat(csv, "/tests/data/csv/households.csv");
+    snprintf(csv, sizeof csv, "%s/tests/data/csv/households.csv", cwd);
     run_t r;
     /* small batches: line numbers must survive the batching */
     cli(&r, "import", csv, "--batch", "3");

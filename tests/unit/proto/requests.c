@@ -426,7 +426,7 @@ static void test_other_op_errors(void)
     lb_val_t *r = R("ping", "{}");
     char key[200] = "";
     for (int i = 0; i < 60; i++)
-        strcat(key, "\xe0\xb8\x81"); /* Thai ko kai, 3 bytes */
+        memcpy(key + 3 * i, "\xe0\xb8\x81", 4); /* Thai ko kai, 3 bytes, and the NUL */
     lb_map_set_int(lb_map_get(r, "args"), key, 1);
     lb_buf_t b;
     proto_req_t req;

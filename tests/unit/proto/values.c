@@ -259,12 +259,12 @@ static void test_nid(void)
         make_nid(base, nid);
         CU_ASSERT_EQUAL(lb_valid_nid(nid), first >= 1 && first <= 8);
         /* every other last digit is wrong */
-        for (char d = '0'; d <= '9'; d++) {
+        for (int d = '0'; d <= '9'; d++) {
             if (d == nid[12])
                 continue;
             char bad[14];
             memcpy(bad, nid, 14);
-            bad[12] = d;
+            bad[12] = (char)d;
             CU_ASSERT(!lb_valid_nid(bad));
         }
     }

@@ -36,7 +36,10 @@ int main(void)
         {"a bad configuration exits 2", test_bad_config_exits_2},
     };
     const cu_suite_t suites[] = {
-        {.name = "daemon", .init = suite_init, .clean = suite_clean, .tests = daemon,
+        {.name = "daemon",
+         .init = suite_init,
+         .clean = suite_clean,
+         .tests = daemon,
          .n = CU_COUNT(daemon)},
         {.name = "lifecycle", .tests = lifecycle, .n = CU_COUNT(lifecycle)},
     };

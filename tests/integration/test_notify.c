@@ -462,7 +462,6 @@ static int check_delivered_lines(const char *out, char mine[3][LB_CASE_ID_MAX])
     }
     free(text);
     return lines;
-
 }
 
 /*
@@ -921,7 +920,11 @@ int main(void)
     };
     const cu_suite_t suites[] = {
         {.name = "cursor file", .tests = cursor_file_tests, .n = CU_COUNT(cursor_file_tests)},
-        {.name = "logbook-notify", .init = suite_init, .clean = suite_clean, .tests = logbook_notify_tests, .n = CU_COUNT(logbook_notify_tests)},
+        {.name = "logbook-notify",
+         .init = suite_init,
+         .clean = suite_clean,
+         .tests = logbook_notify_tests,
+         .n = CU_COUNT(logbook_notify_tests)},
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

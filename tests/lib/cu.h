@@ -17,7 +17,8 @@ typedef struct {
     CU_TestFunc fn;
 } cu_test_t;
 
-/* One suite: its init/clean run once around its tests, setup/teardown around each (all may be NULL). */
+/* One suite: its init/clean run once around its tests, setup/teardown around each (all may be
+ * NULL). */
 typedef struct {
     const char *name;
     CU_InitializeFunc init;

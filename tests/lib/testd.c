@@ -29,7 +29,8 @@ static int free_port(void)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -165,8 +166,9 @@ int testd_start(testd_t *t, const testd_opts_t *o)
         return -1;
     if (o->tmpfs_kb > 0) {
         char cmd[900];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && mount -t tmpfs -o size=%dk tmpfs '%s' 2>/dev/null",
-                 t->data, o->tmpfs_kb, t->data);
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p '%s' && mount -t tmpfs -o size=%dk tmpfs '%s' 2>/dev/null", t->data,
+                 o->tmpfs_kb, t->data);
         if (geteuid() != 0 || system(cmd) != 0)
             return -2;
         t->tmpfs = true;
@@ -194,7 +196,8 @@ int testd_stop(testd_t *t)
     if (rc != 0) {
         testd_bad_exits++;
         cu_fail_outside("logbookd did not exit 0 when stopped");
-        fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status, t->log);
+        fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status,
+                t->log);
         char cmd[400];
         snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", t->log);
         if (system(cmd) != 0)
@@ -322,7 +325,8 @@ int testd_run_all(void)
     return cu_run_registered();
 }
 
-/* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack. */
+/* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack.
+ */
 lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms)
 {
     char admin[400], server[400], err[256];

@@ -12,7 +12,7 @@
 #include "../../clients/lib/client.h"
 
 typedef struct {
-    char dir[256];       /* scratch folder: config, data, log */
+    char dir[256]; /* scratch folder: config, data, log */
     char config[300];
     char data[300];
     char log[300];
@@ -74,8 +74,7 @@ lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms);
 const char *testd_code(const lb_val_t *reply);
 
 /* Writes a new client certificate NAME into the scratch folder; returns its Z85 public key. */
-int testd_keygen(testd_t *t, const char *name, char pub_z85[41], char *secret_path,
-                 size_t pathlen);
+int testd_keygen(testd_t *t, const char *name, char pub_z85[41], char *secret_path, size_t pathlen);
 /* Rewrites the clients registry and sends SIGHUP; waits until the reload is visible. */
 int testd_set_clients(testd_t *t, const char *yaml);
 

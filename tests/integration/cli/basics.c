@@ -1,5 +1,6 @@
 /*
- * basics.c - test_cli: ping, the environment, open and show, act, the shortcuts through the shipped workflow, the clock and ack.
+ * basics.c - test_cli: ping, the environment, open and show, act, the shortcuts through the shipped
+ * workflow, the clock and ack.
  */
 #include <CUnit/Basic.h>
 #include <ctype.h>

@@ -121,7 +121,7 @@ static char **child_env(const char *const *extra)
  * Returns the pid or -1.
  */
 pid_t spawn_cli(const char *const *args, const char *const *env_extra, const char *cwd,
-                       const char *out_path, const char *err_path)
+                const char *out_path, const char *err_path)
 {
     const char *argv[ARGV_MAX + 2];
     size_t n = 0;
@@ -164,8 +164,7 @@ int wait_exit(pid_t pid)
 static unsigned run_counter;
 
 /* Runs logbook with exactly these arguments and waits for it. */
-void run_argv(run_t *r, const char *const *args, const char *const *env_extra,
-                     const char *cwd)
+void run_argv(run_t *r, const char *const *args, const char *const *env_extra, const char *cwd)
 {
     char out[400], err[400];
     unsigned k = run_counter++;
@@ -231,7 +230,6 @@ void cli_bare_(run_t *r, const char *first, ...)
     run_argv(r, args, NULL, NULL);
 }
 
-
 bool contains(const char *hay, const char *needle)
 {
     return hay && strstr(hay, needle) != NULL;
@@ -295,7 +293,6 @@ void cli_open(char out[LB_CASE_ID_MAX], const char *house, const char *area)
     CU_ASSERT(out[0] != '\0');
     run_free(&r);
 }
-
 
 /*
  * Polls path until it contains needle, the process exits (it is reaped then)

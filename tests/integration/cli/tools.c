@@ -1,5 +1,6 @@
 /*
- * tools.c - test_cli: watch, keygen, verify, admin, and the exit codes for refusals, an unreachable daemon and usage errors.
+ * tools.c - test_cli: watch, keygen, verify, admin, and the exit codes for refusals, an unreachable
+ * daemon and usage errors.
  */
 #include <CUnit/Basic.h>
 #include <ctype.h>

@@ -1,5 +1,6 @@
 /*
- * lifecycle.c - test_daemon: daemons of their own: restarts, timers due during downtime, SIGKILL under load, a full disk, a bad config.
+ * lifecycle.c - test_daemon: daemons of their own: restarts, timers due during downtime, SIGKILL
+ * under load, a full disk, a bad config.
  */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
@@ -113,7 +114,8 @@ void test_sigkill_under_load_loses_nothing(void)
     load_t l[NT];
     pthread_t th[NT];
     for (int i = 0; i < NT; i++) {
-        l[i] = (load_t){&t, PER, calloc(PER, LB_CASE_ID_MAX), 0, 20000000000UL + (unsigned long)i * 100000};
+        l[i] = (load_t){&t, PER, calloc(PER, LB_CASE_ID_MAX), 0,
+                        20000000000UL + (unsigned long)i * 100000};
         pthread_create(&th[i], NULL, load_thread, &l[i]);
     }
     /* Kill once a good number of writes are acknowledged. */
@@ -152,7 +154,6 @@ void test_sigkill_under_load_loses_nothing(void)
     testd_cleanup(&t);
 }
 
-
 void test_full_disk_refuses_writes_keeps_reads(void)
 {
     testd_opts_t o = {.tmpfs_kb = 4096};
@@ -177,8 +178,9 @@ void test_full_disk_refuses_writes_keeps_reads(void)
         lb_val_t *hs = lb_arr();
         for (int i = 0; i < 500; i++) {
             lb_val_t *h = testd_household(house++, AREA);
-            lb_map_set_str(h, "address", "หมู่ 1 ตำบลในเมือง อำเภอเมืองพิษณุโลก จังหวัดพิษณุโลก 65000 "
-                                         "บ้านเลขที่ยาวเพื่อให้ข้อมูลเต็มดิสก์เร็วขึ้น");
+            lb_map_set_str(h, "address",
+                           "หมู่ 1 ตำบลในเมือง อำเภอเมืองพิษณุโลก จังหวัดพิษณุโลก 65000 "
+                           "บ้านเลขที่ยาวเพื่อให้ข้อมูลเต็มดิสก์เร็วขึ้น");
             lb_arr_push(hs, h);
         }
         lb_map_set(a, "households", hs);

@@ -1,5 +1,6 @@
 /*
- * operations.c - test_daemon: escalations on the manual clock, list paging, import, admin operations, SIGHUP reloads, late subscribers, roles and area scopes.
+ * operations.c - test_daemon: escalations on the manual clock, list paging, import, admin
+ * operations, SIGHUP reloads, late subscribers, roles and area scopes.
  */
 #include <CUnit/Basic.h>
 #include <fcntl.h>
@@ -194,15 +195,15 @@ void test_admin_ops(void)
     lb_val_free(&a);
 }
 
-
 void test_sighup_reload(void)
 {
     char pub[41], sec[400];
     CU_ASSERT_EQUAL_FATAL(testd_keygen(&D, "hupper", pub, sec, sizeof sec), 0);
     char yaml[512], path[400];
-    snprintf(yaml, sizeof yaml,
-             "clients:\n  - { name: hupper, public_key: \"%s\", role: committee, areas: [\"65\"] }\n",
-             pub);
+    snprintf(
+        yaml, sizeof yaml,
+        "clients:\n  - { name: hupper, public_key: \"%s\", role: committee, areas: [\"65\"] }\n",
+        pub);
     snprintf(path, sizeof path, "%s/clients.yaml", D.dir);
     FILE *f = fopen(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);

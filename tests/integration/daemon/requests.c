@@ -1,5 +1,6 @@
 /*
- * requests.c - test_daemon: CURVE admission, case.open/get/find, bad requests, transitions, idempotent retries, the event stream.
+ * requests.c - test_daemon: CURVE admission, case.open/get/find, bad requests, transitions,
+ * idempotent retries, the event stream.
  */
 #include <CUnit/Basic.h>
 #include <fcntl.h>

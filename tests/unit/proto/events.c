@@ -51,7 +51,7 @@ static void test_replies(void)
         0);
     v = decode_reply(&b);
     want = tval("{'v':1,'id':'r9','ok':false,'error':{'code':'conflict',"
-             "'message':'household has an open case','case_id':'C000000042'}}");
+                "'message':'household has an open case','case_id':'C000000042'}}");
     CU_ASSERT(lb_val_equal(v, want));
     lb_val_free(&v);
     lb_val_free(&want);
@@ -60,7 +60,7 @@ static void test_replies(void)
     CU_ASSERT_EQUAL(proto_reply_error("", LB_EBADREQ, NULL, "household.area", "", &b), 0);
     v = decode_reply(&b);
     want = tval("{'v':1,'id':'','ok':false,'error':{'code':'bad_request',"
-             "'message':'bad request','field':'household.area'}}");
+                "'message':'bad request','field':'household.area'}}");
     CU_ASSERT(lb_val_equal(v, want));
     lb_val_free(&v);
     lb_val_free(&want);
@@ -92,9 +92,10 @@ static void test_replies(void)
 
 static lb_val_t *event_body(int64_t seq)
 {
-    lb_val_t *b = tval("{'v':1,'at':1700000000000,'kind':'case','type':'open','case_id':'C000000001',"
-                    "'house_id':'65010000001','area':'65010101','workflow':'tpmap-household',"
-                    "'actor':'admin','to':'identified','data':{'team':'t1'}}");
+    lb_val_t *b =
+        tval("{'v':1,'at':1700000000000,'kind':'case','type':'open','case_id':'C000000001',"
+             "'house_id':'65010000001','area':'65010101','workflow':'tpmap-household',"
+             "'actor':'admin','to':'identified','data':{'team':'t1'}}");
     lb_map_set_int(b, "seq", seq);
     return b;
 }

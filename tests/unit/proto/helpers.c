@@ -33,8 +33,7 @@ void pack_or_die(const lb_val_t *v, lb_buf_t *b)
 }
 
 /* Packs doc (consumed), decodes it and checks the result code and error field. */
-void expect_at(lb_val_t *doc, int code, const char *field, const proto_limits_t *lim,
-                      int line)
+void expect_at(lb_val_t *doc, int code, const char *field, const proto_limits_t *lim, int line)
 {
     lb_buf_t b;
     proto_req_t req;

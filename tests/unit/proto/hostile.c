@@ -1,5 +1,6 @@
 /*
- * hostile.c - test_proto: hostile request bytes: every truncated prefix, random buffers, random mutations of valid requests (ASan and valgrind catch bad reads).
+ * hostile.c - test_proto: hostile request bytes: every truncated prefix, random buffers, random
+ * mutations of valid requests (ASan and valgrind catch bad reads).
  */
 #include <CUnit/CUnit.h>
 #include <ctype.h>

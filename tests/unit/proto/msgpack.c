@@ -1,5 +1,6 @@
 /*
- * msgpack.c - test_proto: strict msgpack encoding and decoding: round trips, scalars, keys, limits, depth.
+ * msgpack.c - test_proto: strict msgpack encoding and decoding: round trips, scalars, keys, limits,
+ * depth.
  */
 #include <CUnit/CUnit.h>
 #include <ctype.h>

@@ -1,5 +1,6 @@
 /*
- * requests.c - test_proto: request schemas: every op valid, the envelope, and each op's error codes and fields.
+ * requests.c - test_proto: request schemas: every op valid, the envelope, and each op's error codes
+ * and fields.
  */
 #include <CUnit/CUnit.h>
 #include <ctype.h>
@@ -324,7 +325,7 @@ static void test_check_household(void)
     lb_val_free(&h);
     /* the same person twice */
     h = tval("{'house_id':'65010000001','area':'65010101','members':[{'nid':'1101700203450'},"
-          "{'name':'x'},{'nid':'1101700203450'}]}");
+             "{'name':'x'},{'nid':'1101700203450'}]}");
     CU_ASSERT_EQUAL(proto_check_household(h, &err), LB_EBADREQ);
     CU_ASSERT_STRING_EQUAL(err.field, "members");
     lb_val_free(&h);

@@ -341,7 +341,8 @@ static void test_tval_helper(void)
     CU_ASSERT(tval_eq(v, "[7,'seven']"));
     lb_val_free(&v);
 
-    CU_ASSERT_TRUE(tval_json_ok("{\"a\": [1, -2.5e3, \"x\\n\\u0e01\", true, null, {}], \"b\": {}}\n"));
+    CU_ASSERT_TRUE(
+        tval_json_ok("{\"a\": [1, -2.5e3, \"x\\n\\u0e01\", true, null, {}], \"b\": {}}\n"));
     CU_ASSERT_FALSE(tval_json_ok("{\"a\": 1,}"));
     CU_ASSERT_FALSE(tval_json_ok("{\"a\" 1}"));
     CU_ASSERT_FALSE(tval_json_ok("[1, 2"));

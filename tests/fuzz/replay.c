@@ -96,7 +96,8 @@ static int run_dir(const char *dir, size_t *count)
             goto cleanup;
         n++;
     }
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n) /* names is NULL when the folder is empty */
+        qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         size_t plen = strlen(dir) + strlen(names[i]) + 2;

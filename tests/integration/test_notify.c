@@ -21,6 +21,7 @@
 #include "../../clients/lib/cursor.h"
 #include "../../proto/proto.h"
 #include "../lib/testd.h"
+#include "../lib/cu.h"
 
 extern char **environ;
 
@@ -428,6 +429,71 @@ static int suite_clean(void)
 }
 
 /*
+ * Checks each line "SEQ CASE LEVEL AREA STATE HOUSE JSON" the test command
+ * wrote to out: one of the cases in mine, in district 6501, with its event's
+ * JSON. Returns the number of lines.
+ */
+static int check_delivered_lines(const char *out, char mine[3][LB_CASE_ID_MAX])
+{
+    char *text = slurp(out);
+    int lines = 0;
+    for (char *line = text; line && *line; lines++) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        uint64_t seq = 0;
+        char cid[32] = "", level[32] = "", area[16] = "", state[64] = "", house[16] = "";
+        int used = 0;
+        CU_ASSERT_EQUAL(sscanf(line, "%" SCNu64 " %31s %31s %15s %63s %15s %n", &seq, cid, level,
+                               area, state, house, &used),
+                        6);
+        CU_ASSERT_EQUAL(strncmp(area, "6501", 4), 0);
+        CU_ASSERT_TRUE(strcmp(cid, mine[0]) == 0 || strcmp(cid, mine[1]) == 0 ||
+                       strcmp(cid, mine[2]) == 0);
+        CU_ASSERT_STRING_EQUAL(state, "identified");
+        CU_ASSERT_EQUAL(strlen(house), 11);
+        CU_ASSERT_TRUE(rank(level) >= 0);
+        char seqkey[40];
+        snprintf(seqkey, sizeof seqkey, "\"seq\": %" PRIu64 ",", seq);
+        CU_ASSERT_PTR_NOT_NULL(strstr(line + used, seqkey));
+        CU_ASSERT_PTR_NOT_NULL(strstr(line + used, "\"type\": \"fired\""));
+        CU_ASSERT_EQUAL(line[used], '{');
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(text);
+    return lines;
+}
+
+/*
+ * Checks the command's runs log ("SEQ ATTEMPT" per run): per seq the
+ * attempts count up from 1. Returns how often seq `caught` ran.
+ */
+static int count_runs(const char *runs, uint64_t caught)
+{
+    uint64_t rseq[MAX_SEQS];
+    size_t nr = 0;
+    char *r = slurp(runs);
+    int caught_runs = 0;
+    for (char *line = r; line && *line && nr < MAX_SEQS;) {
+        uint64_t s = 0;
+        unsigned att = 0;
+        CU_ASSERT_EQUAL(sscanf(line, "%" SCNu64 " %u", &s, &att), 2);
+        unsigned prev = 0;
+        for (size_t i = 0; i < nr; i++)
+            if (rseq[i] == s)
+                prev++;
+        CU_ASSERT_EQUAL(att, prev + 1);
+        if (s == caught)
+            caught_runs++;
+        rseq[nr++] = s;
+        char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(r);
+    return caught_runs;
+}
+
+/*
  * Two districts; the notifier follows 6501. Batches fire while it runs, while
  * it is SIGKILLed between deliveries and while it is SIGKILLed with the
  * command caught after delivering but before exiting (the one window the
@@ -495,56 +561,10 @@ static void test_exactly_once_across_kills(void)
     assert_exactly(got, ngot, want, nwant);
 
     /* every line is one of ours, with its JSON */
-    char *text = slurp(n.out);
-    int lines = 0;
-    for (char *line = text; line && *line; lines++) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        uint64_t seq = 0;
-        char cid[32] = "", level[32] = "", area[16] = "", state[64] = "", house[16] = "";
-        int used = 0;
-        CU_ASSERT_EQUAL(sscanf(line, "%" SCNu64 " %31s %31s %15s %63s %15s %n", &seq, cid, level,
-                               area, state, house, &used),
-                        6);
-        CU_ASSERT_EQUAL(strncmp(area, "6501", 4), 0);
-        CU_ASSERT_TRUE(strcmp(cid, mine[0]) == 0 || strcmp(cid, mine[1]) == 0 ||
-                       strcmp(cid, mine[2]) == 0);
-        CU_ASSERT_STRING_EQUAL(state, "identified");
-        CU_ASSERT_EQUAL(strlen(house), 11);
-        CU_ASSERT_TRUE(rank(level) >= 0);
-        char seqkey[40];
-        snprintf(seqkey, sizeof seqkey, "\"seq\": %" PRIu64 ",", seq);
-        CU_ASSERT_PTR_NOT_NULL(strstr(line + used, seqkey));
-        CU_ASSERT_PTR_NOT_NULL(strstr(line + used, "\"type\": \"fired\""));
-        CU_ASSERT_EQUAL(line[used], '{');
-        line = nl ? nl + 1 : line + strlen(line);
-    }
-    CU_ASSERT_EQUAL(lines, 9);
-    free(text);
+    CU_ASSERT_EQUAL(check_delivered_lines(n.out, mine), 9);
 
     /* runs: per seq the attempts count up from 1; the caught one ran exactly twice */
-    uint64_t rseq[MAX_SEQS];
-    size_t nr = 0;
-    char *r = slurp(n.runs);
-    int caught_runs = 0;
-    for (char *line = r; line && *line && nr < MAX_SEQS;) {
-        uint64_t s = 0;
-        unsigned att = 0;
-        CU_ASSERT_EQUAL(sscanf(line, "%" SCNu64 " %u", &s, &att), 2);
-        unsigned prev = 0;
-        for (size_t i = 0; i < nr; i++)
-            if (rseq[i] == s)
-                prev++;
-        CU_ASSERT_EQUAL(att, prev + 1);
-        if (s == caught[3])
-            caught_runs++;
-        rseq[nr++] = s;
-        char *nl = strchr(line, '\n');
-        line = nl ? nl + 1 : line + strlen(line);
-    }
-    free(r);
-    CU_ASSERT_EQUAL(caught_runs, 2);
+    CU_ASSERT_EQUAL(count_runs(n.runs, caught[3]), 2);
 
     /* stopped cleanly: nothing pending, cursor at or past the last delivery */
     lbc_cursor_t end;
@@ -886,17 +906,25 @@ static void test_cursor_file(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite f = CU_add_suite("cursor file", NULL, NULL);
-    CU_add_test(f, "round trip, damage refused, lock", test_cursor_file);
-    CU_pSuite s = CU_add_suite("logbook-notify", suite_init, suite_clean);
-    CU_add_test(s, "exactly once across SIGKILLs and downtime", test_exactly_once_across_kills);
-    CU_add_test(s, "a failing command is retried with backoff", test_failing_command_is_retried);
-    CU_add_test(s, "--max-tries gives up loudly and goes on", test_max_tries_gives_up);
-    CU_add_test(s, "--level filter, stdout lines, --from-seq replay", test_level_filter_and_stdout);
-    CU_add_test(s, "SIGTERM finishes the delivery in hand", test_sigterm_finishes_delivery);
-    CU_add_test(s, "the daemon restarts under a running notifier", test_daemon_restart);
-    CU_add_test(s, "refusals: damaged state, state in use, bad options", test_refusals);
-    return testd_run_all();
+    static const cu_test_t cursor_file_tests[] = {
+        {"round trip, damage refused, lock", test_cursor_file},
+    };
+    static const cu_test_t logbook_notify_tests[] = {
+        {"exactly once across SIGKILLs and downtime", test_exactly_once_across_kills},
+        {"a failing command is retried with backoff", test_failing_command_is_retried},
+        {"--max-tries gives up loudly and goes on", test_max_tries_gives_up},
+        {"--level filter, stdout lines, --from-seq replay", test_level_filter_and_stdout},
+        {"SIGTERM finishes the delivery in hand", test_sigterm_finishes_delivery},
+        {"the daemon restarts under a running notifier", test_daemon_restart},
+        {"refusals: damaged state, state in use, bad options", test_refusals},
+    };
+    const cu_suite_t suites[] = {
+        {.name = "cursor file", .tests = cursor_file_tests, .n = CU_COUNT(cursor_file_tests)},
+        {.name = "logbook-notify",
+         .init = suite_init,
+         .clean = suite_clean,
+         .tests = logbook_notify_tests,
+         .n = CU_COUNT(logbook_notify_tests)},
+    };
+    return cu_run_suites(suites, CU_COUNT(suites));
 }

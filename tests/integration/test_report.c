@@ -20,6 +20,7 @@
 
 #include "../../clients/lib/csv.h"
 #include "../lib/testd.h"
+#include "../lib/cu.h"
 
 static testd_t D;
 static char admin_key[400], server_key[400];
@@ -795,7 +796,7 @@ static int files_in(const char *dir)
     DIR *d = opendir(dir);
     int files = 0;
     for (struct dirent *e; d && (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             files++;
     if (d)
         closedir(d);
@@ -884,17 +885,16 @@ static void test_watch_polling(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("report", suite_init, suite_clean);
-    CU_add_test(s, "CSV by district: every number of the fixture", test_csv_by_district);
-    CU_add_test(s, "CSV with the default groupings and scopes", test_csv_default_groupings);
-    CU_add_test(s, "logbook report and logbook-report print the same", test_outputs_identical);
-    CU_add_test(s, "text: aligned tables with percentages", test_text);
-    CU_add_test(s, "HTML: self-contained, SVG charts, Thai labels, totals", test_html);
-    CU_add_test(s, "usage errors, scoped keys, unreachable daemon", test_usage_and_refusals);
-    CU_add_test(s, "--watch keeps the page current and stops on SIGTERM", test_watch);
-    CU_add_test(s, "--watch polls for a key without events access", test_watch_polling);
-    CU_add_test(s, "an area without cases", test_empty_area);
-    return testd_run_all();
+    static const cu_test_t tests[] = {
+        {"CSV by district: every number of the fixture", test_csv_by_district},
+        {"CSV with the default groupings and scopes", test_csv_default_groupings},
+        {"logbook report and logbook-report print the same", test_outputs_identical},
+        {"text: aligned tables with percentages", test_text},
+        {"HTML: self-contained, SVG charts, Thai labels, totals", test_html},
+        {"usage errors, scoped keys, unreachable daemon", test_usage_and_refusals},
+        {"--watch keeps the page current and stops on SIGTERM", test_watch},
+        {"--watch polls for a key without events access", test_watch_polling},
+        {"an area without cases", test_empty_area},
+    };
+    return cu_run("report", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

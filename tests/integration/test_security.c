@@ -16,6 +16,7 @@
 
 #include "../../proto/proto.h"
 #include "../lib/testd.h"
+#include "../lib/cu.h"
 
 static testd_t D;
 static char field_sec[400], committee_sec[400], reporter_sec[400], admin2_sec[400], ev_sec[400];
@@ -43,7 +44,8 @@ static int suite_init(void)
              "  - { name: committee, public_key: \"%s\", role: committee, areas: [\"65\"] }\n"
              "  - { name: reporter, public_key: \"%s\", role: reporter, areas: [\"*\"] }\n"
              "  - { name: admin2, public_key: \"%s\", role: admin, areas: [\"*\"] }\n"
-             "  - { name: listener, public_key: \"%s\", role: reporter, areas: [\"*\"], events: true }\n",
+             "  - { name: listener, public_key: \"%s\", role: reporter, areas: [\"*\"], events: "
+             "true }\n",
              fpub, cpub, rpub, apub, epub);
     if (testd_set_clients(&D, yaml))
         return -1;
@@ -51,7 +53,8 @@ static int suite_init(void)
     for (int i = 0; i < 3; i++) {
         testd_nid(987654321000ULL + (unsigned long long)i * 7919, NIDS[i]);
         lb_val_t *a = lb_map();
-        lb_val_t *h = testd_household(30000000000UL + (unsigned long)i, i == 2 ? "65020101" : "65010101");
+        lb_val_t *h =
+            testd_household(30000000000UL + (unsigned long)i, i == 2 ? "65020101" : "65010101");
         lb_map_set_str(h, "head", NAMES[i]);
         lb_val_t *ms = lb_arr();
         lb_val_t *m = lb_map();
@@ -138,15 +141,12 @@ static void test_role_operation_matrix(void)
         const char *op;
         int f, c, r, a;
     } m[] = {
-        {"ping", 1, 1, 1, 1},           {"workflow.list", 1, 1, 1, 1},
-        {"workflow.get", 1, 1, 1, 1},   {"case.open", 1, 1, 0, 1},
-        {"case.import", 0, 1, 0, 1},    {"case.act", 1, 1, 0, 1},
-        {"case.ack", 0, 1, 0, 1},       {"case.get", 1, 1, 1, 1},
-        {"case.find", 1, 1, 1, 1},      {"case.history", 1, 1, 1, 1},
-        {"case.list", 1, 1, 1, 1},      {"report.summary", 1, 1, 1, 1},
-        {"events.since", 0, 0, 0, 1},   {"admin.stats", 0, 0, 0, 1},
-        {"admin.backup", 0, 0, 0, 1},   {"admin.reload", 0, 0, 0, 1},
-        {"admin.verify", 0, 0, 0, 1},   {"admin.clock", 0, 0, 0, 1},
+        {"ping", 1, 1, 1, 1},         {"workflow.list", 1, 1, 1, 1}, {"workflow.get", 1, 1, 1, 1},
+        {"case.open", 1, 1, 0, 1},    {"case.import", 0, 1, 0, 1},   {"case.act", 1, 1, 0, 1},
+        {"case.ack", 0, 1, 0, 1},     {"case.get", 1, 1, 1, 1},      {"case.find", 1, 1, 1, 1},
+        {"case.history", 1, 1, 1, 1}, {"case.list", 1, 1, 1, 1},     {"report.summary", 1, 1, 1, 1},
+        {"events.since", 0, 0, 0, 1}, {"admin.stats", 0, 0, 0, 1},   {"admin.backup", 0, 0, 0, 1},
+        {"admin.reload", 0, 0, 0, 1}, {"admin.verify", 0, 0, 0, 1},  {"admin.clock", 0, 0, 0, 1},
     };
     const char *certs[4] = {field_sec, committee_sec, reporter_sec, admin2_sec};
     int n = 0;
@@ -312,7 +312,10 @@ static void test_hostile_input_changes_nothing(void)
     free(p);
     /* deeply nested arrays inside a request */
     lb_buf_t b = {0};
-    const char head[] = "\x84\xa1v\x01\xa2id\xa2n1\xa2op\xa8" "case.get\xa4" "args\x81\xa7" "case_id";
+    const char head[] = "\x84\xa1v\x01\xa2id\xa2n1\xa2op\xa8"
+                        "case.get\xa4"
+                        "args\x81\xa7"
+                        "case_id";
     lb_buf_append(&b, head, sizeof head - 1);
     for (int i = 0; i < 100000; i++)
         lb_buf_append(&b, "\x91", 1);
@@ -322,7 +325,9 @@ static void test_hostile_input_changes_nothing(void)
     lb_val_free(&r);
     /* a huge declared array in a few bytes */
     b.len = 0;
-    const char huge[] = "\x84\xa1v\x01\xa2id\xa2n2\xa2op\xab" "case.import\xa4" "args\x81\xaa"
+    const char huge[] = "\x84\xa1v\x01\xa2id\xa2n2\xa2op\xab"
+                        "case.import\xa4"
+                        "args\x81\xaa"
                         "households\xdd\xff\xff\xff\xff";
     lb_buf_append(&b, huge, sizeof huge - 1);
     r = testd_raw(&D, b.p, b.len, 3000);
@@ -333,7 +338,10 @@ static void test_hostile_input_changes_nothing(void)
     size_t bad_len[] = {10, 11, 2};
     for (int i = 0; i < 3; i++) {
         b.len = 0;
-        const char pre[] = "\x84\xa1v\x01\xa2id\xa2n3\xa2op\xa8" "case.get\xa4" "args\x81\xa7" "case_id";
+        const char pre[] = "\x84\xa1v\x01\xa2id\xa2n3\xa2op\xa8"
+                           "case.get\xa4"
+                           "args\x81\xa7"
+                           "case_id";
         lb_buf_append(&b, pre, sizeof pre - 1);
         uint8_t hdr = (uint8_t)(0xa0 | bad_len[i]);
         lb_buf_append(&b, &hdr, 1);
@@ -495,19 +503,25 @@ static void test_tamper_detected_with_exact_seq(void)
 
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("security", suite_init, suite_clean);
-    CU_add_test(s, "role x operation matrix", test_role_operation_matrix);
-    CU_add_test(s, "area scopes on reads, writes, lists and reports", test_area_scope);
-    CU_add_test(s, "reporters never see names or national ids", test_reporter_sees_no_personal_data);
-    CU_add_test(s, "the events socket admits only keys with events: true",
-                test_events_socket_admission);
-    CU_add_test(s, "hostile input gets an error and changes nothing",
-                test_hostile_input_changes_nothing);
-    CU_add_test(s, "no name or national id in any file of the data folder",
-                test_no_plaintext_personal_data_on_disk);
-    CU_pSuite t = CU_add_suite("audit chain", NULL, NULL);
-    CU_add_test(t, "one changed byte is found at its seq", test_tamper_detected_with_exact_seq);
-    return testd_run_all();
+    static const cu_test_t security_tests[] = {
+        {"role x operation matrix", test_role_operation_matrix},
+        {"area scopes on reads, writes, lists and reports", test_area_scope},
+        {"reporters never see names or national ids", test_reporter_sees_no_personal_data},
+        {"the events socket admits only keys with events: true", test_events_socket_admission},
+        {"hostile input gets an error and changes nothing", test_hostile_input_changes_nothing},
+        {"no name or national id in any file of the data folder",
+         test_no_plaintext_personal_data_on_disk},
+    };
+    static const cu_test_t audit_chain_tests[] = {
+        {"one changed byte is found at its seq", test_tamper_detected_with_exact_seq},
+    };
+    const cu_suite_t suites[] = {
+        {.name = "security",
+         .init = suite_init,
+         .clean = suite_clean,
+         .tests = security_tests,
+         .n = CU_COUNT(security_tests)},
+        {.name = "audit chain", .tests = audit_chain_tests, .n = CU_COUNT(audit_chain_tests)},
+    };
+    return cu_run_suites(suites, CU_COUNT(suites));
 }

@@ -16,11 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-
 #include <zmq.h>
 
 #include "../../proto/proto.h"
+#include "cu.h"
 #include "testd.h"
 
 int testd_bad_exits;
@@ -30,7 +29,8 @@ static int free_port(void)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+        getsockname(fd, (struct sockaddr *)&a, &len)) {
         if (fd >= 0)
             close(fd);
         return -1;
@@ -166,8 +166,9 @@ int testd_start(testd_t *t, const testd_opts_t *o)
         return -1;
     if (o->tmpfs_kb > 0) {
         char cmd[900];
-        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && mount -t tmpfs -o size=%dk tmpfs '%s' 2>/dev/null",
-                 t->data, o->tmpfs_kb, t->data);
+        snprintf(cmd, sizeof cmd,
+                 "mkdir -p '%s' && mount -t tmpfs -o size=%dk tmpfs '%s' 2>/dev/null", t->data,
+                 o->tmpfs_kb, t->data);
         if (geteuid() != 0 || system(cmd) != 0)
             return -2;
         t->tmpfs = true;
@@ -194,7 +195,9 @@ int testd_stop(testd_t *t)
     int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     if (rc != 0) {
         testd_bad_exits++;
-        fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status, t->log);
+        cu_fail_outside("logbookd did not exit 0 when stopped");
+        fprintf(stderr, "\ntestd: logbookd exited with %d (status %d); end of %s:\n", rc, status,
+                t->log);
         char cmd[400];
         snprintf(cmd, sizeof cmd, "tail -n 40 '%s' >&2", t->log);
         if (system(cmd) != 0)
@@ -319,15 +322,11 @@ lb_val_t *testd_household(unsigned long n, const char *area)
 
 int testd_run_all(void)
 {
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = CU_get_number_of_failures() || CU_get_number_of_tests_failed() ||
-                 CU_get_run_summary()->nSuitesFailed || testd_bad_exits;
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return cu_run_registered();
 }
 
-/* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack. */
+/* Talks ZeroMQ directly (REQ, the admin's CURVE keys): the client library only sends valid msgpack.
+ */
 lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms)
 {
     char admin[400], server[400], err[256];

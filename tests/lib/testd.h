@@ -12,7 +12,7 @@
 #include "../../clients/lib/client.h"
 
 typedef struct {
-    char dir[256];       /* scratch folder: config, data, log */
+    char dir[256]; /* scratch folder: config, data, log */
     char config[300];
     char data[300];
     char log[300];
@@ -35,9 +35,9 @@ typedef struct {
 } testd_opts_t;
 
 /*
- * Runs every registered CUnit suite verbosely and cleans the registry up. 1
- * when anything failed: an assertion, a test, a suite's set-up or clean-up,
- * or a daemon that did not exit 0 (testd_bad_exits); else 0. For main().
+ * Runs every registered CUnit suite: cu_run_registered() (cu.h), which also
+ * counts daemons that did not exit 0 (testd_bad_exits). New mains call
+ * cu_run() or cu_run_suites() instead; this stays for the ones not yet moved.
  */
 int testd_run_all(void);
 
@@ -47,8 +47,8 @@ int testd_start(testd_t *t, const testd_opts_t *o);
 /* Starts the daemon again on the same folder and ports. */
 int testd_restart(testd_t *t);
 /*
- * Daemons that did not exit 0 when stopped (a sanitizer report, a crash):
- * every test main adds this to its failures.
+ * Daemons that did not exit 0 when stopped (a sanitizer report, a crash);
+ * each is also counted with cu_fail_outside(), so cu_run() fails on it.
  */
 extern int testd_bad_exits;
 
@@ -74,8 +74,7 @@ lb_val_t *testd_raw(testd_t *t, const void *buf, size_t len, int timeout_ms);
 const char *testd_code(const lb_val_t *reply);
 
 /* Writes a new client certificate NAME into the scratch folder; returns its Z85 public key. */
-int testd_keygen(testd_t *t, const char *name, char pub_z85[41], char *secret_path,
-                 size_t pathlen);
+int testd_keygen(testd_t *t, const char *name, char pub_z85[41], char *secret_path, size_t pathlen);
 /* Rewrites the clients registry and sends SIGHUP; waits until the reload is visible. */
 int testd_set_clients(testd_t *t, const char *yaml);
 

@@ -211,6 +211,12 @@ int wf_case_init(wf_case_t *c);
 /* Frees what c owns and zeroes it; safe on NULL and on a zeroed case. */
 void wf_case_clear(wf_case_t *c);
 
+/*
+ * The records a case holds: visits + assistance + follow_ups + notes (what
+ * the record cap of wf_apply counts). Saturates at UINT32_MAX.
+ */
+uint32_t wf_case_records(const wf_case_t *c);
+
 /* overdue (fired_in_state > 0) */
 bool wf_case_overdue(const wf_case_t *c);
 /* The newest escalation (borrowed: valid until c changes), or NULL. */
@@ -232,6 +238,28 @@ lb_val_t *wf_case_to_val(const wf_case_t *c);
  */
 lb_val_t *wf_case_to_val_lent(const wf_case_t *c);
 void wf_case_val_return(lb_val_t **v);
+
+/*
+ * Limits for decoding a stored case (the bytes of proto_pack(wf_case_to_val(c)))
+ * with proto_unpack: the four fields of a proto_limits_t, in its order
+ *   proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS,
+ *                            WF_CASE_DECODE_STR, WF_CASE_DECODE_NODES};
+ * The request limits (proto_default_limits: 10,000 elements, 2,000,000
+ * values) do not fit stored cases: the record cap bounds only records (and
+ * lets a closing action add one past it), while a case's history (one seq
+ * per event) and escalations grow with every state change, acknowledgement
+ * and fired step, and every record may hold 5 x 1,024 indicator codes. So
+ * counts are not limited here: proto_unpack checks every declared count
+ * against the bytes that remain before allocating, so what a decode
+ * allocates stays proportional to the stored bytes. Depth and string size
+ * are what the engine can write: a case nests 5 deep (case, visits, record,
+ * findings, codes) and its longest string is a note (WF_TEXT_MAX bytes).
+ */
+#define WF_TEXT_MAX 65536 /* bytes of a note, or any string value in data */
+#define WF_CASE_DECODE_DEPTH 16
+#define WF_CASE_DECODE_ITEMS UINT32_MAX
+#define WF_CASE_DECODE_STR WF_TEXT_MAX
+#define WF_CASE_DECODE_NODES UINT32_MAX
 
 /*
  * The reverse: fills c (which must be zeroed) from v, copying; c then owns
@@ -257,6 +285,12 @@ typedef struct {
     int code;
     char field[WF_NAME_MAX];
     char message[256];
+    /*
+     * The case an error is about when the case itself, not the request, is
+     * the cause (LB_ETOOLARGE: the case is full): its case_id, for the
+     * reply's error.case_id. "" otherwise.
+     */
+    char case_id[LB_CASE_ID_MAX];
 } wf_error_t;
 
 /*
@@ -272,12 +306,24 @@ typedef struct {
 int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
             int64_t now, wf_error_t *err);
 
+/* The record cap when wf_act_t.max_records is 0 (config limits.case_records). */
+#define WF_CASE_RECORDS_DEFAULT 2000
+
 typedef struct {
     const char *action;
     const lb_val_t *data; /* map or NULL */
     const char *role;     /* field, committee, reporter, admin */
     const char *actor;    /* client name, for records */
     int64_t at;           /* when it happened (already bounded by the caller) */
+    uint32_t max_records; /* records a case may hold (wf_case_records); 0 = the default */
+    /*
+     * true: data of an action that appends no record may hold only team,
+     * level, reason and the action's require keys (wf_apply, check 5).
+     * false keeps the open rule (any key with a scalar value) for clients
+     * that still send others (e.g. note); the daemon sets it once they
+     * have moved.
+     */
+    bool strict_data;
 } wf_act_t;
 
 typedef struct {
@@ -294,13 +340,27 @@ typedef struct {
 void wf_outcome_clear(wf_outcome_t *o);
 
 /*
- * Runs one action on c in place. Checks, in this order: the action exists
- * (else LB_EINVALID with message naming it), the case is in one of its
- * from-states (LB_EINVALID), the role may run it (LB_EFORBIDDEN; admin
- * always may), required data keys present and records valid against
- * PROTOCOL.md section 4 and the catalog, data a map, team and level valid,
- * the engine's rules for entering a terminal state (LB_EGUARD with field);
- * then LB_ENOMEM. act and its data are only read (copied into the case).
+ * Runs one action on c in place. Checks, in this order:
+ *  1. the action exists (else LB_EINVALID, field "action", message naming it);
+ *  2. the case is in one of its from-states (LB_EINVALID, field "action");
+ *  3. the role may run it (LB_EFORBIDDEN; admin always may);
+ *  4. the record cap: an action appending a record to a case that holds
+ *     act->max_records (0 = WF_CASE_RECORDS_DEFAULT) records or more is
+ *     LB_ETOOLARGE, field "", err->case_id = c->case_id; an action whose
+ *     `to` state is terminal is exempt, so a full case can still be closed
+ *     (and then holds one record over the cap at most);
+ *  5. data is a map or absent (LB_EGUARD, field "data"); for an action that
+ *     appends no record, when act->strict_data is set, its keys are only
+ *     team, level, reason and the action's require keys (else LB_EGUARD,
+ *     field = the key; unknown keys are named before missing ones); the
+ *     require keys are present and not nil (LB_EGUARD, field = the key);
+ *  6. the record valid against PROTOCOL.md section 4 and the catalog (notes
+ *     and need notes at most WF_TEXT_MAX bytes, agency 256), or without a
+ *     record every value a scalar and strings at most WF_TEXT_MAX bytes;
+ *     team and level valid; the engine's rules for entering a terminal
+ *     state (LB_EGUARD with field);
+ * then LB_ENOMEM. Fields are relative to data (the daemon prefixes "data.").
+ * act and its data are only read (copied into the case).
  * On success c has the new state, appended record (kept ordered by at),
  * updated needs, team and level, and timers, and *out is filled: its kind
  * and record are static strings, event_data is owned by out

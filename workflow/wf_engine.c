@@ -731,3 +731,27 @@ cleanup:
         fail(err, rc, "", "out of memory");
     return rc;
 }
+
+int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
+{
+    if (!def || !c)
+        return LB_EINTERNAL;
+    if (wf_def_state_index(def, c->state) >= 0)
+        return 0;
+    const char *to = wf_def_migrate(def, c->state);
+    if (!to)
+        return LB_ENOTFOUND;
+    const wf_state_t *st = &def->states[wf_def_state_index(def, to)];
+    /* As entering a state by an action: the clock never runs back before the old state began. */
+    int64_t base = max64(now, c->entered_at);
+    c->timers_base = base;
+    int rc = set_timers(c, st);
+    if (rc)
+        return rc;
+    snprintf(c->state, sizeof(c->state), "%s", st->name);
+    snprintf(c->workflow, sizeof(c->workflow), "%s", def->name);
+    c->workflow_version = def->version;
+    c->entered_at = base;
+    c->fired_in_state = 0;
+    return 1;
+}

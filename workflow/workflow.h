@@ -142,6 +142,43 @@ bool wf_def_is_terminal(const wf_def_t *def, const char *state, const char **out
 bool wf_def_has_state(const wf_def_t *def, const char *state);
 
 /*
+ * Reloads that never strand a case. A workflow file may carry a top-level
+ *   migrate: { old_state: new_state, ... }
+ * naming, for states an earlier version had and this one has not, the state
+ * of this file their cases move to. The loader refuses (LB_ECONFIG with
+ * file:line:column) a migrate that is not a map, a key that is not a state
+ * name or is a state of this file, and a value that is not a state of this
+ * file. workflow.get (wf_def_describe full) lists it as `migrate` when
+ * present.
+ *
+ * wf_def_migrate: the state def's migrate map sends old_state to (a string
+ * of def), or NULL when it has no entry (also for NULL arguments).
+ */
+const char *wf_def_migrate(const wf_def_t *def, const char *old_state);
+
+/*
+ * The states of workflow name that replacing old_set by new_set would
+ * strand: for every definition of name in old_set (each version), every
+ * non-terminal state that the definition which would run its cases after the
+ * reload lacks. That definition is the one of new_set with the same version,
+ * else the newest of name in new_set (PROTOCOL.md 9.9), else none (name is
+ * gone: all its non-terminal states are reported). Terminal states are left
+ * out: a case in one never acts again.
+ * fn(state, old_version, migrate_to, ctx) is called once per (version,
+ * state), in set order: state (borrowed from old_set), the old version, and
+ * migrate_to = where the new definition's migrate map sends the state, or
+ * NULL when it does not (then every open case of name in that state would be
+ * stranded: count them, and refuse the reload when there are any). fn
+ * returns 0 to go on, > 0 to stop (0 returned), < 0 an error returned as it
+ * is. Either set may be NULL (empty). Errors: LB_EINTERNAL (name or fn NULL);
+ * fn's. Pure: reads both sets only.
+ */
+typedef int (*wf_vanished_fn)(const char *state, int64_t old_version, const char *migrate_to,
+                              void *ctx);
+int wf_set_vanished(const wf_set_t *old_set, const wf_set_t *new_set, const char *name,
+                    wf_vanished_fn fn, void *ctx);
+
+/*
  * The definition as a new value owned by the caller: full=false gives the
  * workflow.list entry {name, version, initial, states: [str], terminal:
  * [str]}; full=true the workflow.get result (title, states with escalate
@@ -391,6 +428,19 @@ int wf_next_due(const wf_case_t *c, int64_t *due);
  * escalation, LB_ECONFLICT when the newest is already acknowledged.
  */
 int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked);
+
+/*
+ * Moves c into def's states after a reload: when c->state is a state of def,
+ * nothing changes (0). Otherwise, when def's migrate map names it, c enters
+ * the mapped state as if by an action at now: entered_at = timers_base =
+ * max(now, entered_at), fired_in_state = 0, the new state's timers, and
+ * workflow/workflow_version = def's (the case now follows def); returns 1.
+ * The caller then saves the case (its state changed: indexes and counters)
+ * and may log an event. Escalations and records are kept.
+ * Errors: LB_ENOTFOUND (the state is in neither: c unchanged); LB_EINTERNAL
+ * (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ */
+int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).

@@ -834,8 +834,9 @@ static int store_tally_case(uint64_t id, const void *data, size_t len, void *ctx
 
     memset(&m, 0, sizeof m);
     int ret = t->fn(id, data, len, &m, t->ctx);
+    /* fn may not stop the walk: the sums need every case. */
     if (ret)
-        return ret < 0 ? ret : LB_EINTERNAL; /* fn may not stop the walk: the sums need every case */
+        return ret < 0 ? ret : LB_EINTERNAL;
     if (!store_meta_ok(&m))
         return LB_EINTERNAL;
     store_cnt_of(&m, &set);
@@ -864,8 +865,8 @@ static int store_cdelta_cmp(const void *a, const void *b)
 }
 
 /* Fills diff from a counter key and its two values; returns 1 (they differ). */
-static int store_diff_set(store_count_diff_t *diff, const uint8_t *k, size_t klen,
-                          uint64_t stored, uint64_t computed)
+static int store_diff_set(store_count_diff_t *diff, const uint8_t *k, size_t klen, uint64_t stored,
+                          uint64_t computed)
 {
     const uint8_t *z = memchr(k, 0, klen);
     size_t sl = z ? (size_t)(z - k) : 0;
@@ -911,8 +912,8 @@ int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ct
         if ((int)(z - (const uint8_t *)k.mv_data) > digits)
             continue; /* a deeper scope than asked for */
         uint64_t stored = store_get_be64(v.mv_data);
-        int c = i < t.sum.n ? store_keycmp(t.sum.v[i].key, t.sum.v[i].klen, k.mv_data, k.mv_size)
-                            : 1;
+        int c =
+            i < t.sum.n ? store_keycmp(t.sum.v[i].key, t.sum.v[i].klen, k.mv_data, k.mv_size) : 1;
         if (c < 0) {
             /* The cases make a counter, sorting before this one, that the store does not hold. */
             ret = store_diff_set(diff, t.sum.v[i].key, t.sum.v[i].klen, 0,

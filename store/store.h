@@ -344,10 +344,10 @@ typedef int (*store_meta_fn)(uint64_t id, const void *data, size_t len, store_ca
 
 /* The first counter whose stored value is not what the cases make. */
 typedef struct {
-    char scope[9];        /* "" = everything, else an area prefix */
-    char name[96];        /* as store_counts names it: "open", "state:visited", ... */
-    uint64_t stored;      /* what the counts database holds (0 = absent) */
-    uint64_t computed;    /* what the cases make */
+    char scope[9];     /* "" = everything, else an area prefix */
+    char name[96];     /* as store_counts names it: "open", "state:visited", ... */
+    uint64_t stored;   /* what the counts database holds (0 = absent) */
+    uint64_t computed; /* what the cases make */
 } store_count_diff_t;
 
 /*
@@ -428,10 +428,10 @@ int store_timer_first(store_txn_t *txn, int64_t *due, uint64_t *id, uint32_t *st
  * unknown, so a caller should accept a retry as the same request.
  */
 typedef struct {
-    int64_t at;           /* when it was stored */
-    bool has_digest;      /* false: no digest kept (old record) */
-    uint8_t digest[32];   /* valid when has_digest */
-    const void *reply;    /* the reply bytes, valid as the conventions say */
+    int64_t at;         /* when it was stored */
+    bool has_digest;    /* false: no digest kept (old record) */
+    uint8_t digest[32]; /* valid when has_digest */
+    const void *reply;  /* the reply bytes, valid as the conventions say */
     size_t len;
 } store_idem_rec_t;
 

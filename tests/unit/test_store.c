@@ -1053,7 +1053,7 @@ static void test_counts_verify(void)
     CU_ASSERT_EQUAL(d.computed, 2);
     v.m[2].visited = false;
 
-    /* A counter the cases make and the store lacks (level:sufficient sorts after cases..overdue). */
+    /* A counter the cases make and the store lacks (it sorts after cases ... overdue). */
     snprintf(v.m[3].level, sizeof v.m[3].level, "sufficient");
     CU_ASSERT_EQUAL(verify(s, 0, &v, &d), 1);
     CU_ASSERT_STRING_EQUAL(d.scope, "");

@@ -156,6 +156,31 @@ int trust_wait_exit(testd_t *t, int timeout_ms)
     }
 }
 
+int trust_wait_exit_or_ready(testd_t *t, int timeout_ms)
+{
+    int64_t end = trust_ms() + timeout_ms;
+    char cert[400];
+    snprintf(cert, sizeof cert, "%s/keys/admin.key_secret", t->data);
+    while (trust_ms() < end) {
+        int code = trust_wait_exit(t, 50);
+        if (code != -1)
+            return code;
+        char server[400];
+        snprintf(server, sizeof server, "%s/keys/server.key", t->data);
+        if (access(cert, R_OK) == 0 && access(server, R_OK) == 0) {
+            lbc_t *c = testd_client(t, NULL, 200, 0);
+            lb_val_t *r = NULL;
+            char err[256];
+            bool up = c && lbc_call(c, "ping", NULL, &r, err, sizeof err) == 0 && lbc_reply_ok(r);
+            lb_val_free(&r);
+            lbc_destroy(&c);
+            if (up)
+                return -1;
+        }
+    }
+    return -1;
+}
+
 bool trust_wait_file(const char *path, int timeout_ms)
 {
     int64_t end = trust_ms() + timeout_ms;

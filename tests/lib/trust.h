@@ -43,6 +43,12 @@ int trust_spawn(testd_t *t);
  */
 int trust_wait_exit(testd_t *t, int timeout_ms);
 
+/*
+ * Waits up to timeout_ms until t->pid exits (its exit code, as
+ * trust_wait_exit) or answers ping with the admin key (-1, left running).
+ */
+int trust_wait_exit_or_ready(testd_t *t, int timeout_ms);
+
 /* Polls until path exists, up to timeout_ms. */
 bool trust_wait_file(const char *path, int timeout_ms);
 

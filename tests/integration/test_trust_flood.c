@@ -7,7 +7,9 @@
  * Interface decisions the fixers follow (the issue leaves them open):
  *  - New error code `rate_limited` (wire string). limits.rate_per_key
  *    (default 200 requests/s) and limits.burst_per_key (default 400) size a
- *    per-key token bucket; every request of the key takes a token.
+ *    per-key token bucket; every request of the key takes a token, and a key
+ *    the daemon has not seen yet starts with a full bucket (the burst).
+ *    rate_limited is answered before anything runs (no idempotency record).
  *  - Refused-before-execute requests (bad_request, forbidden, not_found,
  *    unknown_op, bad_version, too_large, rate_limited) store no
  *    idempotency record; admin.stats `idem_records` counts the records.

@@ -207,7 +207,7 @@ static void test_events_follow_scope(void)
     char other[32], mine[32];
     CU_ASSERT_EQUAL_FATAL(trust_open_case(&D, NULL, 55500000010UL, "65020101", other), 0);
     CU_ASSERT_EQUAL_FATAL(trust_open_case(&D, NULL, 55500000011UL, "65010101", mine), 0);
-    int outside = 0, n_outside = 0;
+    int outside = 0;
     CU_ASSERT_TRUE(read_until_case(&s1, mine, "6501", &outside, 5000));
     CU_ASSERT_EQUAL(outside, 0); /* the 6502 event came first and must not have arrived */
     int64_t end = trust_ms() + 5000;
@@ -223,7 +223,6 @@ static void test_events_follow_scope(void)
         lb_val_free(&b);
     }
     CU_ASSERT_TRUE(saw_other && saw_mine); /* a national key gets all */
-    (void)n_outside;
     trust_sub_close(&s1);
     trust_sub_close(&sn);
     /* events.since: only the key's areas for sub6501, everything for national */

@@ -107,6 +107,14 @@ typedef struct {
  */
 int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg,
                       char *err, size_t errlen);
+/*
+ * lbd_registry_load(cfg->clients, ...) as security.bootstrap_admin says:
+ * true admits admin_key as above; false leaves it out, and then the file
+ * must list a client of role admin, else LB_ECONFIG (an operator must never
+ * lock themselves out). Same returns and ownership as lbd_registry_load.
+ */
+int lbd_registry_load_cfg(const lbd_config_t *cfg, const uint8_t admin_key[32],
+                          lbd_registry_t *reg, char *err, size_t errlen);
 /* Frees the clients and zeroes reg; safe on a zeroed or cleared reg. */
 void lbd_registry_clear(lbd_registry_t *reg);
 /*

@@ -715,7 +715,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
-    if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
+    if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
     d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
     if (!d->batch) {

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "../proto/lb.h"
 #include "../proto/proto.h"
@@ -168,6 +169,16 @@ int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed
                  lb_val_t **household);
 /* Keyed hash of a national id for look-up. Never fails. */
 void lbd_nid_hash(const lbd_keys_t *keys, const char *nid, uint8_t out[32]);
+
+/* ---- descriptors (fdlimit.c) ---- */
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open when that is
+ * unlimited) and logs a warning when the result is below max_connections
+ * plus a reserve of 64. Returns the soft limit now in force (0 when it
+ * cannot be read). Never fails: a daemon with fewer descriptors still serves.
+ */
+rlim_t lbd_fd_limit_raise(int64_t max_connections);
 
 /* ---- the daemon ---- */
 

@@ -706,6 +706,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;
+    lbd_fd_limit_raise(d->cfg.max_connections);
     if (mkdir_p(d->cfg.data_dir) != 0) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
         rc = LB_ECONFIG;

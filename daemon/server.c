@@ -688,6 +688,9 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
     int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
     if (rc == 0)
         rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
+    void *watched[] = {d->router, d->pub};
+    if (rc == 0 && lbd_fdmon_start(d->zctx, watched, 2, &d->fdmon))
+        lbd_log(LBD_LOG_WARN, "cannot watch for running out of descriptors");
     return rc;
 }
 
@@ -858,6 +861,7 @@ void lbd_destroy(lbd_t **dp)
         zmq_close(d->zap);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
+    lbd_fdmon_join(&d->fdmon);
     store_close(&d->store);
     if (d->sigfd >= 0)
         close(d->sigfd);

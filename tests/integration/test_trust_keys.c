@@ -25,12 +25,15 @@
  *    accepted, the cases move, each with an event.
  */
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,6 +271,53 @@ static void test_soft_fd_limit_raised(void)
     reset();
 }
 
+/* Descriptors the process pid holds now, or -1. */
+static int open_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* finding 12: libzmq failing to accept for want of descriptors is logged */
+static void test_out_of_descriptors_logged(void)
+{
+    reset();
+    CU_ASSERT_EQUAL_FATAL(testd_start(&T, NULL), 0);
+    int used = open_fds(T.pid);
+    CU_ASSERT_TRUE_FATAL(used > 0);
+    /* a few to spare, then more connections than that */
+    struct rlimit tight = {.rlim_cur = (rlim_t)used + 4, .rlim_max = (rlim_t)used + 4};
+    CU_ASSERT_EQUAL_FATAL(prlimit(T.pid, RLIMIT_NOFILE, &tight, NULL), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    sa.sin_port = htons((uint16_t)atoi(strrchr(T.req_ep, ':') + 1));
+    int fds[16];
+    for (int i = 0; i < 16; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        CU_ASSERT_TRUE(fds[i] >= 0 && connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0);
+    }
+    bool logged = false;
+    for (int64_t end = trust_ms() + 10000; !logged && trust_ms() < end;) {
+        logged = log_contains("out of descriptors");
+        if (!logged && trust_wait_exit(&T, 20) != -1)
+            break; /* the daemon died: not what running short should do */
+    }
+    CU_ASSERT_TRUE(logged);
+    for (int i = 0; i < 16; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    CU_ASSERT_EQUAL(testd_stop(&T), 0);
+    reset();
+}
+
 /* ---- finding 13: reloads never strand cases ---- */
 
 static const char *const WF_V2 =
@@ -402,6 +452,8 @@ int main(void)
                 test_crash_safe_first_start);
     CU_add_test(s, "finding 12: the soft RLIMIT_NOFILE is raised to the hard limit",
                 test_soft_fd_limit_raised);
+    CU_add_test(s, "finding 12: accepts failing for want of descriptors are logged",
+                test_out_of_descriptors_logged);
     CU_add_test(s, "finding 13: a reload that strands cases is refused; migrate moves them",
                 test_reload_never_strands_cases);
     return testd_run_all();

@@ -72,11 +72,16 @@ static int check_mode(const char *path, bool folder, char *err, size_t errlen)
     }
     if ((st.st_mode & 077) == 0)
         return 0;
-    snprintf(err, errlen,
-             "%s is mode %03o: %s secret keys must not be open to group or others; "
-             "run: chmod %s '%s'",
-             path, (unsigned)(st.st_mode & 0777), folder ? "a folder of" : "its",
-             folder ? "700" : "600", path);
+    if (folder)
+        snprintf(err, errlen,
+                 "%s is mode %03o: the folder of the secret keys must be the daemon user's "
+                 "alone; run: chmod 700 '%s'",
+                 path, (unsigned)(st.st_mode & 0777), path);
+    else
+        snprintf(err, errlen,
+                 "%s is mode %03o: a secret key must be the daemon user's alone (no group or "
+                 "other bits); run: chmod 600 '%s'",
+                 path, (unsigned)(st.st_mode & 0777), path);
     return LB_ECONFIG;
 }
 

@@ -45,6 +45,7 @@ struct lbd {
     void *pub;
     void *zap;
     int sigfd;
+    lbd_fdmon_t *fdmon; /* logs accepts that fail for want of descriptors */
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
 

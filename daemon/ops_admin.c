@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ops.h"
@@ -53,7 +54,11 @@ int lbd_op_admin_backup(lbd_ctx_t *ctx)
 {
     const char *path = lb_map_str(ctx->req->args, "path");
     uint64_t bytes = 0;
+    /* LMDB creates the copy 0666 less the umask: a copy of every household's data must be
+     * the daemon's alone, so the umask is 077 while it writes (one thread creates files). */
+    mode_t mask = umask(077);
     int rc = store_backup(ctx->d->store, path, &bytes);
+    umask(mask);
     if (rc)
         return lbd_fail(ctx, rc == LB_EEXIST ? LB_ECONFLICT : LB_EUNAVAIL, "path",
                         "backup to %s failed: %s", path, lb_strerror(rc));

@@ -688,6 +688,9 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
     int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
     if (rc == 0)
         rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
+    void *watched[] = {d->router, d->pub};
+    if (rc == 0 && lbd_fdmon_start(d->zctx, watched, 2, &d->fdmon))
+        lbd_log(LBD_LOG_WARN, "cannot watch for running out of descriptors");
     return rc;
 }
 
@@ -706,6 +709,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;
+    lbd_fd_limit_raise(d->cfg.max_connections);
     if (mkdir_p(d->cfg.data_dir) != 0) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
         rc = LB_ECONFIG;
@@ -715,7 +719,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
-    if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
+    if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
     d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
     if (!d->batch) {
@@ -857,6 +861,7 @@ void lbd_destroy(lbd_t **dp)
         zmq_close(d->zap);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
+    lbd_fdmon_join(&d->fdmon);
     store_close(&d->store);
     if (d->sigfd >= 0)
         close(d->sigfd);

@@ -58,7 +58,7 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     lbd_registry_t reg = {0};
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
     if (rc == 0)
-        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
+        rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
     if (rc) {
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);

@@ -88,14 +88,15 @@ static int parse_cursor(const char *text, lbc_cursor_t *c, char *err, size_t err
         c->has_head = true;
         return parse_head(p, &c->head, err, errlen);
     }
-    if (*p == '\0')
+    if (*p == '\0' && !v2)
         return 0;
     if (strncmp(p, "pending ", 8) != 0 || parse_u64(p + 8, &e, &c->pending) != 0 || *e != ' ' ||
         parse_u64(e + 1, &e, &v) != 0 || *e != '\n' || (e[1] != '\0' && !v2)) {
         lb_set_err(err, errlen, "line 3: expected \"pending SEQ ATTEMPTS\" and nothing after it");
         return LB_ECORRUPT;
     }
-    if (v2 && e[1] != '\0') {
+    if (v2) {
+        /* Version 2 is written only with a head: without one it is not ours. */
         c->has_head = true;
         if (parse_head(e + 1, &c->head, err, errlen))
             return LB_ECORRUPT;

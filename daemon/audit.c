@@ -113,9 +113,8 @@ static int load_key(lbd_audit_t *a, const char *dir, char *err, size_t errlen)
         /* The secret first: a crash then leaves a seed without its public file, never the
          * reverse, and the public half is derived again below. */
         randombytes_buf(seed, crypto_sign_SEEDBYTES);
-        rc = lb_file_replace(seed_path, seed, crypto_sign_SEEDBYTES, 0600, err, errlen)
-                 ? LB_ECONFIG
-                 : 0;
+        rc = lb_file_replace(seed_path, seed, crypto_sign_SEEDBYTES, 0600, err, errlen) ? LB_ECONFIG
+                                                                                        : 0;
     }
     if (rc == 0)
         crypto_sign_seed_keypair(a->pk, a->sk, seed);

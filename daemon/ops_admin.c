@@ -93,7 +93,7 @@ static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
     return 0;
 }
 
-/* {seq, chain, sig}: the store's tip signed with the audit key (PROTOCOL.md 9.12); NULL on ENOMEM. */
+/* {seq, chain, sig}: the store's tip signed with the audit key (9.12); NULL on ENOMEM. */
 static lb_val_t *verify_head(lbd_t *d, uint64_t seq, const uint8_t chain[32])
 {
     uint8_t sig[64];

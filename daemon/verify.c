@@ -118,8 +118,9 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         const char *wf = lb_map_str(ev, "workflow");
         if (strcmp(type, "opened") != 0 || !area || strcmp(area, c->area) != 0 || !house ||
             strcmp(house, c->house_id) != 0 || !wf || strcmp(wf, c->workflow) != 0) {
-            snprintf(why, whylen, "its area, household or workflow is not the one it was opened "
-                                  "with");
+            snprintf(why, whylen,
+                     "its area, household or workflow is not the one it was opened "
+                     "with");
             return 1;
         }
     }

@@ -110,8 +110,8 @@ static int subscribe(app_t *app, lbc_sub_t **sub)
     sigaddset(&stopset, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
     int rc = app_connect(app);
-    lbc_sub_opts_t so = {.endpoint = app->events_endpoint, .topics = hb, .ntopics = 1,
-                         .after_seq = LBC_SEQ_NOW};
+    lbc_sub_opts_t so = {
+        .endpoint = app->events_endpoint, .topics = hb, .ntopics = 1, .after_seq = LBC_SEQ_NOW};
     int e = rc ? 0 : lbc_sub_open(app->c, &so, sub, err, sizeof err);
     pthread_sigmask(SIG_SETMASK, &oldset, NULL);
     if (rc)
@@ -133,14 +133,18 @@ static int take_head(app_t *app, const char *path, const uint8_t pk[32], lbc_cur
 {
     char why[300] = "", err[512] = "";
     if (!lbc_head_verify(h, pk)) {
-        fprintf(stderr, "error: a heartbeat's head (seq %" PRIu64 ") is not signed by the audit "
-                        "key\n", h->seq);
+        fprintf(stderr,
+                "error: a heartbeat's head (seq %" PRIu64 ") is not signed by the audit "
+                "key\n",
+                h->seq);
         return EX_REFUSED;
     }
     if (kept->has_head && (h->seq < kept->head.seq ||
                            (h->seq == kept->head.seq && memcmp(h->chain, kept->head.chain, 32)))) {
-        fprintf(stderr, "ALERT: the daemon's head is seq %" PRIu64 ", witnessed was %" PRIu64
-                        ": its log was cut short or rewritten\n", h->seq, kept->head.seq);
+        fprintf(stderr,
+                "ALERT: the daemon's head is seq %" PRIu64 ", witnessed was %" PRIu64
+                ": its log was cut short or rewritten\n",
+                h->seq, kept->head.seq);
         return EX_REFUSED;
     }
     if (kept->has_head && h->seq == kept->head.seq)
@@ -165,8 +169,7 @@ static int take_head(app_t *app, const char *path, const uint8_t pk[32], lbc_cur
 }
 
 /* Follows the heartbeats until stopped (or, once, until the first head is kept). */
-static int follow(app_t *app, const char *path, const uint8_t pk[32], lbc_cursor_t *kept,
-                  bool once)
+static int follow(app_t *app, const char *path, const uint8_t pk[32], lbc_cursor_t *kept, bool once)
 {
     lbc_sub_t *sub = NULL;
     int rc = subscribe(app, &sub);

@@ -31,6 +31,8 @@ typedef struct {
     lb_buf_t bytes;
 } lbd_pubs_t;
 
+typedef struct lbd_audit lbd_audit_t; /* audit.c */
+
 struct lbd {
     lbd_opts_t opts;
     lbd_config_t cfg;
@@ -39,6 +41,7 @@ struct lbd {
     wf_set_t *wfs;
     wf_catalog_t *cat;
     store_t *store;
+    lbd_audit_t *audit; /* the audit key and the signed tip file */
 
     void *zctx;
     void *router;
@@ -175,5 +178,36 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq);
 void lbd_pubs_reset(lbd_pubs_t *p);
 /* Frees the queue and zeroes p; safe on a zeroed p. */
 void lbd_pubs_free(lbd_pubs_t *p);
+
+/* ---- the audit key and the signed tip (audit.c, PROTOCOL.md 9.12) ---- */
+
+/*
+ * Loads the Ed25519 audit key from keys_dir/audit.secret (its 32-byte seed),
+ * creating it (0600) when missing, and writes keys_dir/audit.pub (0644, the
+ * public key in the ZeroMQ certificate format) when that is missing or does
+ * not match; then reads the signed tip file keys_dir/audit.tip when there is
+ * one. 0 with *out the caller's (lbd_audit_destroy); LB_ECONFIG (a file
+ * cannot be read or written, or the tip file is not signed by this key;
+ * reason in err); LB_ENOMEM; LB_EINTERNAL.
+ */
+int lbd_audit_open(const char *keys_dir, lbd_audit_t **out, char *err, size_t errlen);
+/*
+ * Refuses a store that cannot be the one whose heads were published: the
+ * event at the store's own tip is missing or does not carry the tip's chain,
+ * the tip is below the recorded signed head, or the event at the recorded
+ * seq has another chain. 0, LB_ECONFIG with the seqs and what to do in err,
+ * or a store code.
+ */
+int lbd_audit_check_store(const lbd_audit_t *a, store_t *s, char *err, size_t errlen);
+/* sig = Ed25519 over be64(seq) || chain. Never fails. */
+void lbd_audit_sign(lbd_audit_t *a, uint64_t seq, const uint8_t chain[32], uint8_t sig[64]);
+/*
+ * Records (seq, chain) signed in the tip file (lb_file_replace), unless it is
+ * what the file holds already. Call before publishing that head. 0, or
+ * lb_file_replace's code (logged).
+ */
+int lbd_audit_record(lbd_audit_t *a, uint64_t seq, const uint8_t chain[32]);
+/* Wipes and frees, sets *a NULL; safe on NULL. */
+void lbd_audit_destroy(lbd_audit_t **a);
 
 #endif

@@ -93,6 +93,17 @@ typedef struct {
  */
 int lbd_bulk_run(lbd_ctx_t *ctx, const lb_val_t *items, const lbd_bulk_t *bulk, void *arg);
 
+/* ---- admin.verify's case check (verify.c) ---- */
+
+/*
+ * Compares every stored case, by id, with what its own events say: state,
+ * area, household, workflow, the appended records, escalations, last_seq.
+ * 0 with *checked cases compared and bad_case the id of the first that
+ * disagrees (why says how), or "" when all agree; LB_ENOMEM or a store code.
+ */
+int lbd_verify_cases(const lbd_t *d, store_txn_t *txn, uint64_t *checked,
+                     char bad_case[LB_CASE_ID_MAX], char *why, size_t whylen);
+
 /* ---- handlers (ops_read.c, ops_write.c, ops_admin.c) ---- */
 
 int lbd_op_ping(lbd_ctx_t *ctx);

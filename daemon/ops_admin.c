@@ -98,6 +98,21 @@ static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
     return 0;
 }
 
+/* {seq, chain, sig}: the store's tip signed with the audit key (9.12); NULL on ENOMEM. */
+static lb_val_t *verify_head(lbd_t *d, uint64_t seq, const uint8_t chain[32])
+{
+    uint8_t sig[64];
+    lbd_audit_sign(d->audit, seq, chain, sig);
+    lb_val_t *h = lb_map();
+    int rc = h ? 0 : LB_ENOMEM;
+    lb_put_int(h, "seq", (int64_t)seq, &rc);
+    lb_put(h, "chain", lb_bin(chain, 32), &rc);
+    lb_put(h, "sig", lb_bin(sig, 64), &rc);
+    if (rc)
+        lb_val_free(&h);
+    return h;
+}
+
 int lbd_op_admin_verify(lbd_ctx_t *ctx)
 {
     verify_t v = {.expect = 1};
@@ -113,12 +128,24 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         v.first_bad = v.expect <= tip ? v.expect : tip;
     if (v.first_bad)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
+    uint64_t ncases;
+    char bad_case[LB_CASE_ID_MAX], why[200] = "";
+    if ((rc = lbd_verify_cases(ctx->d, ctx->txn, &ncases, bad_case, why, sizeof why)))
+        return rc;
+    if (bad_case[0])
+        lbd_log(LBD_LOG_ERROR, "case %s disagrees with its events: %s", bad_case, why);
     if ((rc = lbd_result_map(ctx)))
         return rc;
     lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
-    lb_put_bool(ctx->result, "ok", v.first_bad == 0, &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && !bad_case[0], &rc);
     if (v.first_bad)
         lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
+    lb_put_int(ctx->result, "cases", (int64_t)ncases, &rc);
+    if (bad_case[0]) {
+        lb_put_str(ctx->result, "first_bad_case", bad_case, &rc);
+        lb_put_str(ctx->result, "case_problem", why, &rc);
+    }
+    lb_put(ctx->result, "head", verify_head(ctx->d, tip, tip_chain), &rc);
     return rc ? LB_ENOMEM : 0;
 }
 

@@ -467,12 +467,27 @@ static int64_t fire_timers(lbd_t *d)
     }
 }
 
+/* {seq, at, chain, sig}: the signed head (PROTOCOL.md 9.12), recorded in the tip file first. */
 static void heartbeat(lbd_t *d)
 {
+    uint64_t seq = d->last_seq;
+    uint8_t chain[32], sig[64];
+    store_txn_t *r;
+    if (store_read_begin(d->store, &r))
+        return;
+    int rc = store_event_tip(r, &seq, chain);
+    store_read_end(&r);
+    if (rc || lbd_audit_record(d->audit, seq, chain))
+        return;
+    lbd_audit_sign(d->audit, seq, chain, sig);
     lb_val_t *hb = lb_map();
     lb_buf_t b = {0};
-    if (hb && lb_map_set_int(hb, "seq", (int64_t)d->last_seq) == 0 &&
-        lb_map_set_int(hb, "at", lbd_now(d)) == 0 && proto_pack(hb, &b) == 0) {
+    lb_rc(&rc, hb ? 0 : LB_ENOMEM);
+    lb_put_int(hb, "seq", (int64_t)seq, &rc);
+    lb_put_int(hb, "at", lbd_now(d), &rc);
+    lb_put(hb, "chain", lb_bin(chain, 32), &rc);
+    lb_put(hb, "sig", lb_bin(sig, 64), &rc);
+    if (rc == 0 && proto_pack(hb, &b) == 0) {
         zmq_send(d->pub, "hb", 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(d->pub, b.p, b.len, ZMQ_DONTWAIT);
     }
@@ -739,6 +754,9 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         if (rc)
             goto fail;
     }
+    if ((rc = lbd_audit_open(d->cfg.keys_dir, &d->audit, err, errlen)) ||
+        (rc = lbd_audit_check_store(d->audit, d->store, err, errlen)))
+        goto fail;
     d->manual_clock = opts->manual_clock;
     if (d->manual_clock) {
         int64_t at = newest_event_at(d->store);
@@ -843,6 +861,7 @@ int lbd_run(lbd_t *d)
             (unsigned long long)d->last_seq, (unsigned long long)d->n_requests,
             (unsigned long long)d->n_writes, (unsigned long long)d->n_commits,
             (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6);
+    heartbeat(d); /* records the last head: a store cut below it refuses to start */
     sd_notify("STOPPING=1");
     return status;
 }
@@ -869,6 +888,7 @@ void lbd_destroy(lbd_t **dp)
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);
     lbd_keys_clear(&d->keys);
+    lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);
     free(d->batch);
     free(d);

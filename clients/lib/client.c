@@ -65,6 +65,8 @@ struct lbc_sub {
     sub_ev_t *head; /* ready to deliver, ascending seq */
     sub_ev_t *tail;
     sub_ev_t *pending; /* a live event that arrived after a gap, held until repaired */
+    bool has_hb;       /* hb: the newest signed head a heartbeat carried */
+    lbc_head_t hb;
 };
 
 int64_t lbc_mono_ms(void)
@@ -1053,6 +1055,19 @@ static void sub_live(lbc_sub_t *s, sub_ev_t *e, bool matches)
     }
 }
 
+/* Keeps a heartbeat's signed head when it is the newest seen. */
+static void sub_hb_head(lbc_sub_t *s, uint64_t seq, const lb_val_t *hb)
+{
+    const lb_val_t *chain = lb_map_get(hb, "chain"), *sig = lb_map_get(hb, "sig");
+    if (!chain || chain->type != LB_BIN || chain->s.n != 32 || !sig || sig->type != LB_BIN ||
+        sig->s.n != 64 || (s->has_hb && seq < s->hb.seq))
+        return;
+    s->hb.seq = seq;
+    memcpy(s->hb.chain, chain->s.p, 32);
+    memcpy(s->hb.sig, sig->s.p, 64);
+    s->has_hb = true;
+}
+
 /* Reads one published message: [topic, body]. */
 static int sub_read(lbc_sub_t *s)
 {
@@ -1105,6 +1120,7 @@ static int sub_read(lbc_sub_t *s)
     if (strcmp(tbuf, "hb") == 0) {
         if (seq > s->target)
             s->target = seq;
+        sub_hb_head(s, seq, v);
         lb_val_free(&v);
         goto done;
     }
@@ -1118,6 +1134,14 @@ done:
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
     return rc;
+}
+
+int lbc_sub_head(const lbc_sub_t *s, lbc_head_t *out)
+{
+    if (!s || !s->has_hb)
+        return LB_ENOTFOUND;
+    *out = s->hb;
+    return 0;
 }
 
 int lbc_sub_next(lbc_sub_t *s, int timeout_ms, uint64_t *seq, lb_val_t **body, lb_buf_t *raw,

@@ -121,6 +121,7 @@ void lbd_events_handle(lbd_t *d)
             char p[EV_PREFIX_MAX + 1];
             memcpy(p, b + 1, n - 1);
             p[n - 1] = '\0';
+            lbd_log(LBD_LOG_DEBUG, "events: %s subscribes to '%s'", c->name, p);
             bool national = false;
             for (size_t i = 0; i < c->n_areas; i++)
                 national |= c->areas[i][0] == '\0';

@@ -607,8 +607,11 @@ int lbd_op_events_since(lbd_ctx_t *ctx)
     lb_map_int(ctx->req->args, "seq", &seq);
     lb_map_int(ctx->req->args, "limit", &limit);
     bool all = lbd_client_covers(ctx->client, "");
-    since_t s = {lb_arr(), limit, 0, all ? NULL : ctx->client, all ? INT64_MAX : SINCE_SCAN_MAX,
-                 (uint64_t)seq};
+    since_t s = {.events = lb_arr(),
+                 .limit = limit,
+                 .scope = all ? NULL : ctx->client,
+                 .left = all ? INT64_MAX : SINCE_SCAN_MAX,
+                 .scanned = (uint64_t)seq};
     uint64_t tip;
     uint8_t chain[32];
     int rc = s.events ? store_event_tip(ctx->txn, &tip, chain) : LB_ENOMEM;

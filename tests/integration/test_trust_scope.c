@@ -280,7 +280,7 @@ static int sub_open_topics(const char *cert, const char *const *topics, int n, t
     return rc ? -1 : 0;
 }
 
-/* v1 subscriptions by prefix keep working: narrowed to the key's areas, whole for a national key. */
+/* v1 subscriptions by prefix keep working: narrowed to a key's areas, whole for a national key. */
 static void test_v1_prefixes_follow_scope(void)
 {
     static const char *const topics[] = {"hb", "case.65"};

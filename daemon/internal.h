@@ -49,6 +49,9 @@ struct lbd {
     void *zap;
     int sigfd;
     lbd_fdmon_t *fdmon; /* logs accepts that fail for want of descriptors */
+    void *ev_mon;    /* PAIR receiving the events socket's monitor (listeners closed) */
+    char **ev_bound; /* the events endpoints as bound (cfg.n_ev), for a re-bind */
+    bool ev_rebind;  /* a reload changed who may receive which events: re-bind (events.c) */
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
 
@@ -103,6 +106,35 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
  * err (and logged): the old definitions stay.
  */
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
+
+/* ---- the events socket (events.c) ---- */
+
+/*
+ * Makes d->pub (an XPUB socket, options set) a manual-mode publisher, starts
+ * its monitor and binds cfg's events endpoints. 0; LB_EIO (an option, the
+ * monitor), LB_ECONFIG (a bind; reason in err), LB_ENOMEM. What was made is
+ * freed by lbd_events_close.
+ */
+int lbd_events_bind(lbd_t *d, char *err, size_t errlen);
+/*
+ * Takes the subscription messages waiting on d->pub and subscribes each peer
+ * to the part of its request inside its key's areas (every topic for a
+ * national key, `hb` for every admitted key, nothing for a key not allowed
+ * events). Unsubscriptions are not applied. Never fails (a refused option is
+ * logged).
+ */
+void lbd_events_handle(lbd_t *d);
+/*
+ * Unbinds every events endpoint, which closes every subscriber's connection,
+ * waits (at most a second) until the listeners are closed and binds them
+ * again; subscribers reconnect through the ZAP handler. Clears d->ev_rebind.
+ * 0, or LB_EIO when an endpoint could not be bound again (logged).
+ */
+int lbd_events_rebind(lbd_t *d);
+/* true when a key allowed events in old lost them, or its role or areas changed, in now. */
+bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *now);
+/* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
+void lbd_events_close(lbd_t *d);
 
 /* ---- requests ---- */
 

@@ -73,19 +73,28 @@ int lbd_result_map(lbd_ctx_t *ctx);
 typedef struct {
     /*
      * Every check of the item, before anything is written: 0 to apply it,
-     * LB_ECONFLICT to skip it (already done), a request-level code (bad
-     * request, forbidden, not found...) with a message in msg to report it in
+     * LB_ECONFLICT with ctx->errcase set to skip it (already done, and the
+     * key may see what is there), a request-level code (bad request,
+     * forbidden, not found, a conflict with errcase empty: what is there is
+     * outside the key's scope) with a message in msg to report it in
      * `errors`, or an internal code (<= LB_ENOMEM) to fail the whole request.
      */
     int (*check)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg, char *msg, size_t msglen);
     /* Applies a checked item; any error fails the whole request. */
     int (*apply)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg);
+    /*
+     * Describes a skipped item for the result's `existing` list, right after
+     * check skipped it: adds keys to entry (a map that already holds `index`).
+     * 0 or LB_ENOMEM. NULL: skipped items are only counted.
+     */
+    int (*existing)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg, lb_val_t *entry);
     const char *done_key; /* the result's count of applied items ("opened") */
 } lbd_bulk_t;
 
 /*
  * Runs bulk over the array items (NULL: none) and sets ctx->result to
- * {done_key: n, skipped: n, errors: [{index, code, message}]}. 0, or the
+ * {done_key: n, skipped: n, errors: [{index, code, message}], existing:
+ * [{index, ...bulk->existing's keys}]}. 0, or the
  * first internal code (the request fails and its nested transaction is
  * aborted by the caller, so items applied before it leave no trace);
  * LB_ENOMEM. ctx's error detail is cleared: item errors are not the

@@ -557,30 +557,61 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
 
 /* ---- events.since ---- */
 
+#define SINCE_SCAN_MAX 100000 /* events read per call for a key that sees only some areas */
+
 typedef struct {
     lb_val_t *events;
     int64_t limit;
     int rc;
+    const lbd_client_t *scope; /* whose areas the events must lie in; NULL: every area */
+    int64_t left;              /* events still to read in this call */
+    uint64_t scanned;          /* the last seq read */
 } since_t;
+
+/* true when the stored event lies in s->scope's areas (s->rc set when it does not decode). */
+static bool since_in_scope(since_t *s, const void *body, size_t len)
+{
+    lb_val_t *v = NULL;
+    proto_err_t perr;
+    int rc = proto_unpack(body, len, &proto_default_limits, &v, &perr);
+    const char *area = rc == 0 ? lb_map_str(v, "area") : NULL;
+    bool in = area && lbd_client_covers(s->scope, area);
+    if (rc)
+        s->rc = rc == LB_ENOMEM ? LB_ENOMEM : LB_ECORRUPT;
+    lb_val_free(&v);
+    return in;
+}
 
 static int since_cb(uint64_t seq, const void *body, size_t len, void *arg)
 {
     since_t *s = arg;
-    (void)seq;
+    s->scanned = seq;
+    s->left--;
+    if (s->scope && !since_in_scope(s, body, len))
+        return s->rc || s->left <= 0 ? 1 : 0;
     /* The stored bytes go out as they are: byte-identical to what was published. */
     if (lb_arr_push(s->events, lb_raw(body, len))) {
         s->rc = LB_ENOMEM;
         return 1;
     }
-    return (int64_t)s->events->a.n >= s->limit ? 1 : 0;
+    return (int64_t)s->events->a.n >= s->limit || s->left <= 0 ? 1 : 0;
 }
 
+/*
+ * Events after seq in the caller's areas (PROTOCOL.md 9.11). `scanned` says how
+ * far the stream was read, so a key that sees few areas can go on from there.
+ */
 int lbd_op_events_since(lbd_ctx_t *ctx)
 {
     int64_t seq = 0, limit = 1000;
     lb_map_int(ctx->req->args, "seq", &seq);
     lb_map_int(ctx->req->args, "limit", &limit);
-    since_t s = {lb_arr(), limit, 0};
+    bool all = lbd_client_covers(ctx->client, "");
+    since_t s = {.events = lb_arr(),
+                 .limit = limit,
+                 .scope = all ? NULL : ctx->client,
+                 .left = all ? INT64_MAX : SINCE_SCAN_MAX,
+                 .scanned = (uint64_t)seq};
     uint64_t tip;
     uint8_t chain[32];
     int rc = s.events ? store_event_tip(ctx->txn, &tip, chain) : LB_ENOMEM;
@@ -588,10 +619,14 @@ int lbd_op_events_since(lbd_ctx_t *ctx)
         rc = store_events(ctx->txn, (uint64_t)seq, since_cb, &s);
     if (rc == 0)
         rc = s.rc;
+    /* Read to the end without stopping: nothing up to the tip is left for this key. */
+    if (rc == 0 && (int64_t)s.events->a.n < limit && s.left > 0 && tip > s.scanned)
+        s.scanned = tip;
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         rc = lb_map_set(ctx->result, "events", s.events);
         s.events = NULL;
         lb_put_int(ctx->result, "last_seq", (int64_t)tip, &rc);
+        lb_put_int(ctx->result, "scanned", (int64_t)s.scanned, &rc);
     }
     lb_val_free(&s.events);
     return rc;

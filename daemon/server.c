@@ -687,7 +687,7 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
                               "encrypted on the wire (development only)");
     }
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+    d->pub = zmq_socket(d->zctx, ZMQ_XPUB);
     if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
         setup_socket(d, d->pub, "events")) {
         snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
@@ -702,9 +702,11 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
     }
     int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
     if (rc == 0)
-        rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
-    void *watched[] = {d->router, d->pub};
-    if (rc == 0 && lbd_fdmon_start(d->zctx, watched, 2, &d->fdmon))
+        rc = lbd_events_bind(d, err, errlen);
+    /* The events socket has a monitor of its own (events.c: re-binds wait for its
+     * listeners to close), and libzmq allows one monitor a socket: watch requests. */
+    void *watched[] = {d->router};
+    if (rc == 0 && lbd_fdmon_start(d->zctx, watched, 1, &d->fdmon))
         lbd_log(LBD_LOG_WARN, "cannot watch for running out of descriptors");
     return rc;
 }
@@ -828,12 +830,13 @@ int lbd_run(lbd_t *d)
         int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
         if (!d->manual_clock && until_due < wait)
             wait = until_due < 0 ? 0 : until_due;
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {d->router, 0, ZMQ_POLLIN, 0},
             {NULL, d->sigfd, ZMQ_POLLIN, 0},
+            {d->pub, 0, ZMQ_POLLIN, 0}, /* subscriptions (events.c) */
             {d->zap, 0, ZMQ_POLLIN, 0},
         };
-        int nitems = d->zap ? 3 : 2;
+        int nitems = d->zap ? 4 : 3;
         if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
             lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             status = LB_EIO; /* a failure, not a clean stop: let the supervisor restart us */
@@ -841,8 +844,10 @@ int lbd_run(lbd_t *d)
         }
         if (items[1].revents & ZMQ_POLLIN)
             handle_signals(d);
-        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
             handle_zap(d);
+        if (items[2].revents & ZMQ_POLLIN)
+            lbd_events_handle(d);
         if (lbd_reload_flag) {
             lbd_reload_flag = 0;
             char err[512];
@@ -852,6 +857,8 @@ int lbd_run(lbd_t *d)
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
         }
+        if (d->ev_rebind) /* a reload (SIGHUP or admin.reload) revoked or changed events */
+            lbd_events_rebind(d);
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
@@ -878,6 +885,7 @@ void lbd_destroy(lbd_t **dp)
         zmq_close(d->pub);
     if (d->zap)
         zmq_close(d->zap);
+    lbd_events_close(d);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     lbd_fdmon_join(&d->fdmon);

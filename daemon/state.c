@@ -65,6 +65,9 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
     }
+    /* Live subscribers were admitted under the old registry: the loop re-binds them. */
+    if (d->cfg.curve && lbd_events_scopes_changed(&d->reg, &reg))
+        d->ev_rebind = true;
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);

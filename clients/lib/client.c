@@ -862,6 +862,14 @@ static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
             s->covered = seq;
             progressed = true;
         }
+        /* A key that sees only some areas gets only their events: `scanned` says how far
+         * the daemon read for it, so the events of other areas are no gap. */
+        int64_t scanned = -1;
+        if (lb_map_int(res, "scanned", &scanned) == 0 && scanned > 0 &&
+            (uint64_t)scanned > s->covered) {
+            s->covered = (uint64_t)scanned;
+            progressed = true;
+        }
         lb_val_free(&args);
         lb_val_free(&reply);
         if (!progressed && s->covered < upto) {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zmq.h>
 
 #include "../../proto/proto.h"
 #include "../lib/testd.h"
@@ -251,6 +252,55 @@ static void test_events_follow_scope(void)
         lb_val_free(&r);
     }
     lb_val_free(&a);
+}
+
+/* A SUB socket like trust_sub_open's, subscribed to the given v1 prefixes only. */
+static int sub_open_topics(const char *cert, const char *const *topics, int n, trust_sub_t *s)
+{
+    char server[400], err[256];
+    snprintf(server, sizeof server, "%s/keys/server.key", D.data);
+    lb_cert_t *ck = NULL, *sk = NULL;
+    memset(s, 0, sizeof *s);
+    if (lb_cert_load(cert, &ck, err, sizeof err) || lb_cert_load(server, &sk, err, sizeof err)) {
+        lb_cert_destroy(&ck);
+        return -1;
+    }
+    s->ctx = zmq_ctx_new();
+    s->sock = zmq_socket(s->ctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, sk->public_key, 32);
+    zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, ck->public_key, 32);
+    zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, ck->secret_key, 32);
+    for (int i = 0; i < n; i++)
+        zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, topics[i], strlen(topics[i]));
+    int rc = zmq_connect(s->sock, D.ev_ep);
+    lb_cert_destroy(&ck);
+    lb_cert_destroy(&sk);
+    return rc ? -1 : 0;
+}
+
+/* v1 subscriptions by prefix keep working: narrowed to a key's areas, whole for a national key. */
+static void test_v1_prefixes_follow_scope(void)
+{
+    static const char *const topics[] = {"hb", "case.65"};
+    trust_sub_t s1, sn;
+    CU_ASSERT_EQUAL_FATAL(sub_open_topics(sub6501, topics, 2, &s1), 0);
+    CU_ASSERT_EQUAL_FATAL(sub_open_topics(national, topics, 2, &sn), 0);
+    CU_ASSERT_TRUE_FATAL(wait_hb(&s1) && wait_hb(&sn));
+    char other[32], mine[32], far[32];
+    CU_ASSERT_EQUAL_FATAL(trust_open_case(&D, NULL, 55500000040UL, "91010101", far), 0);
+    CU_ASSERT_EQUAL_FATAL(trust_open_case(&D, NULL, 55500000041UL, "65020101", other), 0);
+    CU_ASSERT_EQUAL_FATAL(trust_open_case(&D, NULL, 55500000042UL, "65010101", mine), 0);
+    int outside = 0;
+    CU_ASSERT_TRUE(read_until_case(&s1, mine, "6501", &outside, 5000));
+    CU_ASSERT_EQUAL(outside, 0);
+    outside = 0;
+    CU_ASSERT_TRUE(read_until_case(&sn, other, "65", &outside, 5000));
+    CU_ASSERT_TRUE(read_until_case(&sn, mine, "65", &outside, 5000));
+    CU_ASSERT_EQUAL(outside, 0); /* the 9101 case is not under case.65 */
+    trust_sub_close(&s1);
+    trust_sub_close(&sn);
 }
 
 /* ---- reporters ---- */
@@ -507,6 +557,8 @@ int main(void)
                 test_claim_first_is_visible_to_import);
     CU_add_test(s, "finding 9: events on SUB and events.since follow area scopes",
                 test_events_follow_scope);
+    CU_add_test(s, "finding 9: v1 prefix subscriptions (hb, case.65) keep working under scopes",
+                test_v1_prefixes_follow_scope);
     CU_add_test(s, "finding 10: reporters see no house id, birth year, notes or actors",
                 test_reporter_sees_no_identities);
     CU_pSuite r = CU_add_suite("trust: revocation", NULL, NULL);

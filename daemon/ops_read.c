@@ -55,20 +55,6 @@ int lbd_op_workflow_get(lbd_ctx_t *ctx)
 /* reading cases                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* Removes what a role may not see from a decrypted household. */
-static void household_redact(lb_val_t *h, lbd_role_t role)
-{
-    if (role != LBD_ROLE_REPORTER)
-        return;
-    lb_map_del(h, "head");
-    lb_map_del(h, "address");
-    lb_val_t *members = lb_map_get(h, "members");
-    for (uint32_t i = 0; members && members->type == LB_ARR && i < members->a.n; i++) {
-        lb_map_del(members->a.items[i], "nid");
-        lb_map_del(members->a.items[i], "name");
-    }
-}
-
 int lbd_op_case_get(lbd_ctx_t *ctx)
 {
     wf_case_t c;
@@ -95,9 +81,10 @@ int lbd_op_case_get(lbd_ctx_t *ctx)
             goto out;
         }
         lb_map_del(h, "deprived");
-        household_redact(h, ctx->client->role);
         rc = lb_map_set(ctx->result, "household", h);
     }
+    if (rc == 0)
+        rc = lbd_redact(ctx, ctx->result);
 out:
     wf_case_clear(&c);
     return rc;
@@ -190,6 +177,8 @@ int lbd_op_case_history(lbd_ctx_t *ctx)
         rc = lb_map_set(ctx->result, "events", events);
         events = NULL;
     }
+    if (rc == 0)
+        rc = lbd_redact(ctx, ctx->result);
     lb_val_free(&events);
     wf_case_clear(&c);
     return rc;
@@ -348,7 +337,7 @@ int lbd_op_case_list(lbd_ctx_t *ctx)
         }
     }
     lb_val_free(&l.cases);
-    return rc;
+    return rc ? rc : lbd_redact(ctx, ctx->result);
 }
 
 /* ---- report.summary ---- */
@@ -773,5 +762,6 @@ int lbd_op_events_since(lbd_ctx_t *ctx)
         lb_put_int(ctx->result, "last_seq", (int64_t)tip, &rc);
     }
     lb_val_free(&s.events);
-    return rc;
+    /* a reporter gets decoded, redacted copies without chain, not the published bytes */
+    return rc ? rc : lbd_redact(ctx, ctx->result);
 }

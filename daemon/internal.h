@@ -17,6 +17,8 @@
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
 #define LBD_FUTURE_SLACK_MS (5LL * 60 * 1000)
 #define LBD_PAST_SLACK_MS (365LL * 24 * 3600 * 1000)
+/* Cases whose due timers fire in one transaction: one slice per loop turn (server.c). */
+#define LBD_FIRE_SLICE 1000
 
 /* One event ready to publish after commit. */
 typedef struct {
@@ -54,6 +56,7 @@ struct lbd {
     bool ev_rebind;  /* a reload changed who may receive which events: re-bind (events.c) */
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
+    void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
 
     bool manual_clock;
     int64_t manual_now;

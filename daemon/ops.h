@@ -113,6 +113,27 @@ int lbd_bulk_run(lbd_ctx_t *ctx, const lb_val_t *items, const lbd_bulk_t *bulk, 
 int lbd_verify_cases(const lbd_t *d, store_txn_t *txn, uint64_t *checked,
                      char bad_case[LB_CASE_ID_MAX], char *why, size_t whylen);
 
+/* ---- what reporters see (redact.c) ---- */
+
+#define LBD_PSEUDONYM_MAX 34    /* "P", 32 hex digits, NUL */
+#define LBD_REDACTED "redacted" /* what a reporter sees for an actor */
+
+/*
+ * For a reporter key (PROTOCOL.md 9.14), rewrites v (a read's result) in
+ * place: every house_id becomes its pseudonym, actor and acked_by become
+ * LBD_REDACTED, and note, address, head, name, nid, birth_year, birth_date
+ * and chain are removed at any depth; LB_RAW items (stored events) are
+ * decoded and then treated the same. A no-op for every other role. 0;
+ * LB_ENOMEM; LB_ECORRUPT (a stored event that does not decode).
+ */
+int lbd_redact(const lbd_ctx_t *ctx, lb_val_t *v);
+/*
+ * The pseudonym of a house id: "P" and 32 hex digits of BLAKE2b-128 keyed
+ * with a key derived from the nid key. Stable while the nid key is; not
+ * reversible without it. Never fails.
+ */
+void lbd_pseudonym(const lbd_keys_t *keys, const char *house_id, char out[LBD_PSEUDONYM_MAX]);
+
 /* ---- handlers (ops_read.c, ops_write.c, ops_admin.c) ---- */
 
 int lbd_op_ping(lbd_ctx_t *ctx);

@@ -158,8 +158,9 @@ int lbd_op_admin_clock(lbd_ctx_t *ctx)
     lb_map_int(ctx->req->args, "advance_s", &adv);
     int64_t now = d->manual_now + adv * 1000;
     size_t fired = 0;
-    /* Timers due at the new time fire in this transaction, before the reply. */
-    int rc = lbd_fire_due(d, ctx->txn, ctx->pubs, now, SIZE_MAX, &fired);
+    /* The first slice of timers due at the new time fires in this transaction; the loop
+     * fires the rest between request batches and holds the reply until none is due. */
+    int rc = lbd_fire_due(d, ctx->txn, ctx->pubs, now, LBD_FIRE_SLICE, &fired);
     if (rc)
         return rc;
     d->manual_now = now; /* the batch is re-run from the start if the map grows: see server.c */

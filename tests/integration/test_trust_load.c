@@ -221,6 +221,35 @@ static void test_escalation_storm_keeps_replies_and_heartbeats(void)
     reset();
 }
 
+/*
+ * Firing in slices must not make admin.clock answer early: its reply comes
+ * when every timer due at the new time has fired, so a client that waited
+ * for it reads every escalation it caused. Twenty slices' worth, and the
+ * ping goes on the same connection right after the reply: without the wait
+ * it lands while most slices are still to fire.
+ */
+static void test_clock_reply_waits_for_its_escalations(void)
+{
+    reset();
+    int n = 20000;
+    testd_opts_t o = {.manual_clock = true};
+    CU_ASSERT_EQUAL_FATAL(testd_start(&T, &o), 0);
+    CU_ASSERT_EQUAL_FATAL(import_many(300000, n, false), 0);
+    int64_t seq0 = trust_last_seq(&T), fired0 = trust_stat(&T, "escalations_fired");
+    lb_val_t *a = lb_map();
+    lb_map_set_int(a, "advance_s", 8 * 86400);
+    lb_val_t *r = testd_call(&T, "admin.clock", a);
+    CU_ASSERT_STRING_EQUAL(testd_code(r), "");
+    lb_val_free(&r);
+    lb_val_free(&a);
+    r = testd_call(&T, "ping", NULL); /* the admin client's connection: no new handshake */
+    CU_ASSERT_EQUAL(trust_result_int(r, "last_seq", -1), seq0 + n);
+    lb_val_free(&r);
+    CU_ASSERT_EQUAL(trust_stat(&T, "escalations_fired") - fired0, n);
+    CU_ASSERT_EQUAL(testd_stop(&T), 0);
+    reset();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -230,5 +259,7 @@ int main(void)
                 test_summary_by_village_over_thousands);
     CU_add_test(s, "thousands of escalations due at once: pings and heartbeats interleave",
                 test_escalation_storm_keeps_replies_and_heartbeats);
+    CU_add_test(s, "admin.clock answers when every escalation it made due has fired",
+                test_clock_reply_waits_for_its_escalations);
     return testd_run_all();
 }

@@ -731,7 +731,7 @@ int store_next_case_id(store_txn_t *txn, uint64_t *id)
 
 /* ---- whole-store ---- */
 
-static int store_entries(store_txn_t *t, int db, uint64_t *n)
+int store_db_entries(store_txn_t *t, int db, uint64_t *n)
 {
     MDB_stat st;
     int ret = store_lmdb_err(NULL, mdb_stat(t->txn, t->s->dbi[db], &st));
@@ -753,13 +753,13 @@ int store_stats(store_t *s, store_stats_t *st)
     ret = store_read_begin(s, &t);
     if (ret)
         goto done;
-    ret = store_entries(t, STORE_DB_CASES, &st->cases);
+    ret = store_db_entries(t, STORE_DB_CASES, &st->cases);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_EVENTS, &st->events);
+        ret = store_db_entries(t, STORE_DB_EVENTS, &st->events);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_TIMERS, &st->timers);
+        ret = store_db_entries(t, STORE_DB_TIMERS, &st->timers);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_IDEM, &st->idem);
+        ret = store_db_entries(t, STORE_DB_IDEM, &st->idem);
     if (ret)
         goto done;
     ret = store_lmdb_err(NULL, mdb_env_info(s->env, &info));

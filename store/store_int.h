@@ -109,6 +109,8 @@ int store_db_cursor(store_txn_t *t, int db, MDB_cursor **cur);
 int store_db_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen);
 int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void **v, size_t *vlen);
 int store_db_del(store_txn_t *t, int db, const void *k, size_t klen);
+/* The number of entries of db in t's view (O(1): LMDB keeps it in the tree's root). */
+int store_db_entries(store_txn_t *t, int db, uint64_t *n);
 
 /* Big-endian integers and the order-preserving signed encoding. */
 static inline void store_be64(uint8_t *p, uint64_t v)

@@ -213,7 +213,10 @@ int lbd_case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
         return rc;
     lb_val_t *v = NULL;
     proto_err_t perr;
-    rc = proto_unpack(p, n, &proto_default_limits, &v, &perr);
+    /* Not the request limits: a case's history outgrows them (workflow.h, WF_CASE_DECODE_*). */
+    static const proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS,
+                                          WF_CASE_DECODE_STR, WF_CASE_DECODE_NODES};
+    rc = proto_unpack(p, n, &stored, &v, &perr);
     if (rc == 0)
         rc = wf_case_from_val_take(v, c); /* v is freed next: move its lists, don't copy */
     lb_val_free(&v);
@@ -262,6 +265,8 @@ int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap)
 
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e)
 {
+    if (e->case_id[0]) /* the case itself is the cause (too_large: it is full) */
+        snprintf(ctx->errcase, sizeof ctx->errcase, "%s", e->case_id);
     return lbd_fail(ctx, e->code, e->field[0] ? e->field : NULL, "%s", e->message);
 }
 

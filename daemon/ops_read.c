@@ -473,11 +473,6 @@ static int rows_from_totals(report_t *r, lb_val_t *out)
         int64_t n = sub->m.vals[i]->i;
         int rc = row ? 0 : LB_ENOMEM;
         lb_put_int(row, "cases", n, &rc);
-        const char *pre = strcmp(field, "by_state") == 0 ? "state:"
-                          : strcmp(field, "levels") == 0 ? "level:"
-                                                         : "need:";
-        if (rc == 0)
-            lb_rc(&rc, row_add(row, pre, 0));
         lb_val_t *s = lb_map_get(row, field);
         lb_put_int(s, sub->m.keys[i], n, &rc);
         lb_push(out, row, &rc); /* out owns row now, or it was freed */

@@ -12,6 +12,7 @@
 #define LBD_INTERNAL_H
 
 #include "daemon.h"
+#include "ratelimit.h"
 
 #define LBD_VERSION "0.1.0"
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
@@ -56,6 +57,10 @@ struct lbd {
     /* counters for admin.stats */
     uint64_t n_requests, n_writes, n_reads, n_commits, n_idem_hits, n_events, n_fired;
     uint64_t max_batch, n_errors;
+    uint64_t n_timers_deferred; /* timers of unreadable cases pushed back (ops_write.c) */
+    uint64_t n_rate_limited;    /* requests refused by the per-key token bucket */
+    lbd_rl_t *rl;               /* the token bucket; NULL without CURVE (no keys to tell apart) */
+    lbd_pubs_t late_pubs;       /* events committed outside a batch (reload migrations) */
     uint64_t us_exec, us_write; /* time running write batches, and that plus their commits */
 };
 
@@ -101,6 +106,13 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
 
 /* ---- requests ---- */
+
+/*
+ * The digest a request id is bound to (reqid.c): BLAKE2b-256 over the op
+ * name (with its NUL) and proto_pack of the args. 0; LB_ENOMEM;
+ * LB_EINTERNAL (a request that did not decode).
+ */
+int lbd_req_digest(const proto_req_t *req, uint8_t out[32]);
 
 /*
  * Fails a request: sets ctx's message (printf style, truncated at 255 bytes)
@@ -155,7 +167,8 @@ int lbd_execute(lbd_ctx_t *ctx);
  * Fires every timer due at `now` in txn, at most max cases: appends an
  * escalation event per step (to the store and to pubs) and saves each case.
  * *fired = events emitted. A timer whose case is missing or corrupt is
- * dropped (logged). 0, or a store code / LB_ENOMEM: abort txn then, since
+ * kept: pushed back by a few minutes, logged with the case id and counted
+ * in d->n_timers_deferred. 0, or a store code / LB_ENOMEM: abort txn then, since
  * some cases may be half fired.
  */
 int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size_t max,

@@ -39,6 +39,8 @@ int lbd_op_admin_stats(lbd_ctx_t *ctx)
     lb_put_int(r, "events_published", (int64_t)d->n_events, &rc);
     lb_put_int(r, "escalations_fired", (int64_t)d->n_fired, &rc);
     lb_put_int(r, "errors", (int64_t)d->n_errors, &rc);
+    lb_put_int(r, "rate_limited", (int64_t)d->n_rate_limited, &rc);
+    lb_put_int(r, "timers_deferred", (int64_t)d->n_timers_deferred, &rc);
     /* where write batches spend their time: executing requests, and committing (fsync) */
     lb_put_int(r, "batch_exec_us", (int64_t)d->us_exec, &rc);
     lb_put_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec), &rc);

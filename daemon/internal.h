@@ -101,9 +101,40 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
  * lbd_client_t and catalog pointer taken from d before is then dangling, so
  * call it only between requests (the loop, or admin.reload, whose request
  * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in
- * err (and logged): the old definitions stay.
+ * err (and logged): the old definitions stay; also when open cases are in a
+ * state the new definitions lack and their `migrate` does not map
+ * (lbd_reload_check). The mapped cases move after the swap; LB_EUNAVAIL when
+ * that failed part way (the new definitions are in, err says what is left).
  */
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
+
+/* ---- reloads that never strand a case (reload.c, called by lbd_reload) ---- */
+
+typedef struct {
+    uint64_t *v;
+    size_t n, cap;
+} lbd_ids_t;
+
+/* Frees the ids and zeroes v; safe on a zeroed v. */
+void lbd_ids_free(lbd_ids_t *v);
+/*
+ * Before new_set replaces d->wfs: counts, per workflow and old version, the
+ * open cases in the states new_set lacks (wf_set_vanished). 0 with the ids of
+ * the cases new_set's migrate maps appended to *move (the caller frees it);
+ * LB_ECONFIG when a state with open cases is not mapped (err: "N open cases
+ * are in state S, which workflow W version V no longer has; map it with
+ * migrate: {S: NEW}"); LB_ENOMEM or a store code (err says so).
+ */
+int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *err,
+                     size_t errlen);
+/*
+ * After the swap: moves the cases of ids into their mapped states, at most
+ * 256 a transaction, each with an event {type: migrated, from, to, data:
+ * {from_version, version}} queued on d->late_pubs for the loop to publish.
+ * *moved = cases moved. 0, or LB_EUNAVAIL when a transaction failed (err
+ * says how many cases were left; the committed ones stay moved).
+ */
+int lbd_reload_migrate(lbd_t *d, const lbd_ids_t *ids, size_t *moved, char *err, size_t errlen);
 
 /* ---- requests ---- */
 

@@ -69,6 +69,8 @@ int lbd_op_admin_reload(lbd_ctx_t *ctx)
 {
     char err[512];
     int rc = lbd_reload(ctx->d, err, sizeof err);
+    if (rc == LB_EUNAVAIL) /* swapped in, but cases were left unmoved */
+        return lbd_fail(ctx, rc, NULL, "%s", err);
     if (rc)
         return lbd_fail(ctx, LB_EBADREQ, NULL, "reload refused, old definitions kept: %s", err);
     if ((rc = lbd_result_map(ctx)))

@@ -197,7 +197,9 @@ static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
 {
     lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
     int rc = 0;
-    if (!*rtxn)
+    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
+        store_read_end(rtxn); /* it commits case migrations: reads after it must see them */
+    else if (!*rtxn)
         rc = store_read_begin(d->store, rtxn);
     if (rc == 0) {
         ctx.txn = *rtxn;

@@ -112,10 +112,19 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         v.first_bad = v.expect <= tip ? v.expect : tip;
     if (v.first_bad)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
-    if ((rc = lbd_result_map(ctx)))
+    lb_val_t *unreadable = lb_arr(); /* cases that do not decode (their timers wait) */
+    uint64_t n_unreadable = 0;
+    rc = unreadable ? lbd_verify_unreadable(ctx->d, ctx->txn, unreadable, 100, &n_unreadable)
+                    : LB_ENOMEM;
+    if (rc == 0)
+        rc = lbd_result_map(ctx);
+    if (rc) {
+        lb_val_free(&unreadable);
         return rc;
+    }
     lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
-    lb_put_bool(ctx->result, "ok", v.first_bad == 0, &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && n_unreadable == 0, &rc);
+    lb_put(ctx->result, "unreadable_cases", unreadable, &rc);
     if (v.first_bad)
         lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
     return rc ? LB_ENOMEM : 0;

@@ -101,7 +101,11 @@ static int store_cnt_rehash(store_cdeltas_t *m, uint32_t nslot)
 
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta)
 {
-    store_cdeltas_t *m = &t->cnt;
+    return store_cdeltas_add(&t->cnt, key, klen, delta);
+}
+
+int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64_t delta)
+{
     if (klen > sizeof m->v[0].key)
         return LB_EINTERNAL;
     if (delta == 0)
@@ -146,11 +150,16 @@ static int store_cnt_merge(store_txn_t *parent, const store_txn_t *child)
     return 0;
 }
 
+void store_cdeltas_free(store_cdeltas_t *m)
+{
+    free(m->v);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
 static void store_cnt_free(store_txn_t *t)
 {
-    free(t->cnt.v);
-    free(t->cnt.slot);
-    memset(&t->cnt, 0, sizeof t->cnt);
+    store_cdeltas_free(&t->cnt);
 }
 
 /* One counter key's stored value plus delta. */

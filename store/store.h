@@ -317,6 +317,55 @@ int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *c
 int store_counts_children(store_txn_t *txn, const char *parent, int digits, store_count_fn fn,
                           void *ctx);
 
+/* ---- verification (admin.verify) ---- */
+
+/*
+ * Every case with id > after, in id order: fn(id, bytes, len, ctx), the
+ * bytes valid as the conventions say. fn returns 0 to go on, > 0 to stop (0
+ * returned), < 0 an error returned as it is; it must not write through txn.
+ * A full scan: for verification and tools, not for requests. With it a
+ * caller checks cases against events (each seq of a case's history is an
+ * event of that case; last_seq is the newest) through store_event_get.
+ * Errors: LB_EINTERNAL (txn or fn NULL); LB_ECORRUPT (a case key not 8
+ * bytes); fn's; storage errors.
+ */
+int store_cases_each(store_txn_t *txn, uint64_t after,
+                     int (*fn)(uint64_t id, const void *data, size_t len, void *ctx), void *ctx);
+
+/*
+ * The meta of a stored case, as the caller would give it to store_case_put:
+ * fills *meta (zeroed before the call) from the case's bytes. 0, or a
+ * negative code that ends the verification and is returned as it is (say
+ * LB_ECORRUPT for bytes that do not decode). Never > 0: the sums need
+ * every case.
+ */
+typedef int (*store_meta_fn)(uint64_t id, const void *data, size_t len, store_case_meta_t *meta,
+                             void *ctx);
+
+/* The first counter whose stored value is not what the cases make. */
+typedef struct {
+    char scope[9];     /* "" = everything, else an area prefix */
+    char name[96];     /* as store_counts names it: "open", "state:visited", ... */
+    uint64_t stored;   /* what the counts database holds (0 = absent) */
+    uint64_t computed; /* what the cases make */
+} store_count_diff_t;
+
+/*
+ * Recomputes the report counters from the cases and compares them with the
+ * stored ones, for every scope of at most digits characters (0 = only "",
+ * 2 = also provinces, ..., 8 = every scope). Each case's meta comes from fn;
+ * its counters are what store_case_put would add for it, summed in memory
+ * (memory grows with the number of distinct scope/counter pairs: a smaller
+ * digits bounds it). Returns 0 when every counter agrees; 1 when one differs,
+ * with *diff naming the first in (scope, name) byte order; else an error,
+ * *diff zeroed: LB_EBADREQ (digits outside 0..8); LB_EINTERNAL (txn, fn or
+ * diff NULL, fn returned > 0 or a meta that store_case_put would refuse);
+ * LB_ECORRUPT (a malformed counter entry); LB_ENOMEM; fn's; storage errors.
+ * A full scan of cases and counters, in txn's view: use a read transaction.
+ */
+int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ctx,
+                        store_count_diff_t *diff);
+
 /* ---- events ---- */
 
 /*
@@ -379,10 +428,10 @@ int store_timer_first(store_txn_t *txn, int64_t *due, uint64_t *id, uint32_t *st
  * unknown, so a caller should accept a retry as the same request.
  */
 typedef struct {
-    int64_t at;           /* when it was stored */
-    bool has_digest;      /* false: no digest kept (old record) */
-    uint8_t digest[32];   /* valid when has_digest */
-    const void *reply;    /* the reply bytes, valid as the conventions say */
+    int64_t at;         /* when it was stored */
+    bool has_digest;    /* false: no digest kept (old record) */
+    uint8_t digest[32]; /* valid when has_digest */
+    const void *reply;  /* the reply bytes, valid as the conventions say */
     size_t len;
 } store_idem_rec_t;
 

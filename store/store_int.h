@@ -98,6 +98,14 @@ int store_lmdb_err(store_t *s, int rc);
  */
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
 
+/*
+ * The same sum on a map of its own (zero-initialised; store_cdeltas_free
+ * after): used to recompute counters for verification. A delta of 0 adds
+ * nothing. LB_EINTERNAL (klen over the key size), LB_ENOMEM.
+ */
+int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64_t delta);
+void store_cdeltas_free(store_cdeltas_t *m);
+
 /* Write access check for the mutating calls: LB_EINTERNAL on a read txn. */
 int store_txn_writable(const store_txn_t *t);
 

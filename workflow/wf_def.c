@@ -365,8 +365,10 @@ static int parse_migrate(const wf_ectx_t *e, const wf_ynode_t *mn, wf_def_t *def
             return wf_ynerr(e, key, "invalid state name '%s' (want [a-z0-9_], 1 to 63 characters)",
                             key->s);
         if (wf_def_state_index(def, key->s) >= 0)
-            return wf_ynerr(e, key, "migrate: '%s' is a state of this workflow; only states it "
-                            "no longer has can be migrated", key->s);
+            return wf_ynerr(e, key,
+                            "migrate: '%s' is a state of this workflow; only states it "
+                            "no longer has can be migrated",
+                            key->s);
         if ((rc = wf_ystr(e, val, "migrate target", &to)))
             return rc;
         int ti = wf_def_state_index(def, to);

@@ -595,8 +595,10 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
     if (a->record != WF_REC_NONE && !def->states[ti].terminal && held >= cap) {
         if (err)
             snprintf(err->case_id, sizeof(err->case_id), "%s", c->case_id);
-        return fail(err, LB_ETOOLARGE, "", "case %s holds %u records, the most a case may hold: "
-                    "only an action closing it may add one", c->case_id, held);
+        return fail(err, LB_ETOOLARGE, "",
+                    "case %s holds %u records, the most a case may hold: "
+                    "only an action closing it may add one",
+                    c->case_id, held);
     }
 
     /* 5. data is a map; without a record, of known keys only; required keys are present. */

@@ -994,6 +994,170 @@ static void test_counters_area_move(void)
     tmpdir_free(&dir);
 }
 
+/* ---- verification ---- */
+
+/* What the verifier's caller would decode from each case: here a table by id. */
+typedef struct {
+    store_case_meta_t m[4]; /* index = case id */
+    int fail_id;            /* fn fails with LB_ECORRUPT on this id */
+    int seen;
+} verify_ctx_t;
+
+static int verify_meta(uint64_t id, const void *data, size_t len, store_case_meta_t *meta,
+                       void *ctx)
+{
+    verify_ctx_t *v = ctx;
+    char want[32];
+    snprintf(want, sizeof want, "case:%llu:", (unsigned long long)id);
+    CU_ASSERT_TRUE(len > strlen(want) && memcmp(data, want, strlen(want)) == 0);
+    v->seen++;
+    if ((int)id == v->fail_id)
+        return LB_ECORRUPT;
+    CU_ASSERT_FATAL(id < 4);
+    *meta = v->m[id];
+    return 0;
+}
+
+static int verify(store_t *s, int digits, verify_ctx_t *v, store_count_diff_t *d)
+{
+    store_txn_t *t = NULL;
+    int rc = store_read_begin(s, &t);
+    v->seen = 0;
+    if (rc == 0)
+        rc = store_counts_verify(t, digits, verify_meta, v, d);
+    store_read_end(&t);
+    return rc;
+}
+
+static void test_counts_verify(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    verify_ctx_t v = {.fail_id = 0};
+    store_count_diff_t d;
+    three_cases(s, &v.m[1], &v.m[2], &v.m[3]);
+
+    /* The metas as written: every scope agrees. */
+    for (int digits = 0; digits <= 8; digits++)
+        CU_ASSERT_EQUAL(verify(s, digits, &v, &d), 0);
+    CU_ASSERT_EQUAL(v.seen, 3);
+    CU_ASSERT_STRING_EQUAL(d.name, "");
+
+    /* Case 2 is in fact visited: "" sorts first, so its counter is named. */
+    v.m[2].visited = true;
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "visited");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 2);
+    v.m[2].visited = false;
+
+    /* A counter the cases make and the store lacks (it sorts after cases ... overdue). */
+    snprintf(v.m[3].level, sizeof v.m[3].level, "sufficient");
+    CU_ASSERT_EQUAL(verify(s, 0, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "level:sufficient");
+    CU_ASSERT_EQUAL(d.stored, 0);
+    CU_ASSERT_EQUAL(d.computed, 1);
+    v.m[3].level[0] = '\0';
+
+    /* A stored counter no case makes: case 1's overdue flag was lost. */
+    v.m[1].overdue = false;
+    CU_ASSERT_EQUAL(verify(s, 2, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "overdue");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 0);
+    v.m[1].overdue = true;
+
+    /* Case 2 really lives in the next village: only the 8-digit scopes differ. */
+    snprintf(v.m[2].area, sizeof v.m[2].area, "65010203");
+    CU_ASSERT_EQUAL(verify(s, 6, &v, &d), 0);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "65010202");
+    CU_ASSERT_STRING_EQUAL(d.name, "cases");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 0);
+    snprintf(v.m[2].area, sizeof v.m[2].area, "65010202");
+
+    /* Errors: fn's own, a meta the store would refuse, bad digits, NULLs. */
+    v.fail_id = 2;
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), LB_ECORRUPT);
+    CU_ASSERT_EQUAL(v.seen, 2);
+    v.fail_id = 0;
+    v.m[3].state[0] = '\0';
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), LB_EINTERNAL);
+    snprintf(v.m[3].state, sizeof v.m[3].state, "visited");
+    CU_ASSERT_EQUAL(verify(s, 9, &v, &d), LB_EBADREQ);
+    CU_ASSERT_EQUAL(verify(s, -1, &v, &d), LB_EBADREQ);
+    store_txn_t *t = NULL;
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_counts_verify(t, 8, NULL, &v, &d), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(store_counts_verify(t, 8, verify_meta, &v, NULL), LB_EINTERNAL);
+    store_read_end(&t);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 0);
+
+    /* An empty store agrees with itself. */
+    store_close(&s);
+    tmpdir_free(&dir);
+    dir = tmpdir_new();
+    s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 0);
+    CU_ASSERT_EQUAL(v.seen, 0);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+typedef struct {
+    uint64_t ids[8];
+    int n, stop_at;
+} each_ctx_t;
+
+static int each_fn(uint64_t id, const void *data, size_t len, void *ctx)
+{
+    each_ctx_t *e = ctx;
+    (void)data;
+    (void)len;
+    e->ids[e->n++] = id;
+    if (e->n == e->stop_at)
+        return 1;
+    return e->n >= 8 ? -99 : 0;
+}
+
+static void test_cases_each(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    store_case_meta_t a, b, c;
+    three_cases(s, &a, &b, &c);
+    store_txn_t *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(store_read_begin(s, &t), 0);
+
+    each_ctx_t e = {.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 3);
+    CU_ASSERT(e.ids[0] == 1 && e.ids[1] == 2 && e.ids[2] == 3);
+    e = (each_ctx_t){.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 1, each_fn, &e), 0);
+    CU_ASSERT(e.n == 2 && e.ids[0] == 2);
+    e = (each_ctx_t){.n = 0, .stop_at = 1};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 1);
+    e = (each_ctx_t){.n = 7};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), -99);
+    e = (each_ctx_t){.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 3, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(store_cases_each(t, UINT64_MAX, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 0);
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, NULL, &e), LB_EINTERNAL);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 /* ---- events ---- */
 
 typedef struct {
@@ -1891,6 +2055,8 @@ int main(void)
         {"counters of child scopes", test_counters_children},
         {"counters refuse an old meta that was never written", test_counters_corrupt_old},
         {"counters when the area changes", test_counters_area_move},
+        {"counters recomputed from the cases", test_counts_verify},
+        {"every case in id order", test_cases_each},
         {"events: append, contiguity, tip, iteration", test_events},
         {"timers: order, replace, clear, first", test_timers},
         {"idempotency records and pruning", test_idem},

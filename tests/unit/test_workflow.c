@@ -1116,8 +1116,7 @@ static void test_scalar_data_keys(void)
         EXPECT_OK(act_strict(g_et, &c, "touch", "field", scalars[i], T0));
         CU_ASSERT(lb_val_equal(g_out.event_data, J(scalars[i])));
     }
-    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'reason':['a']}", T0), LB_EGUARD,
-               "reason");
+    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'reason':['a']}", T0), LB_EGUARD, "reason");
     EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'team':'t','reason':null}", T0), LB_EGUARD,
                "reason");
     /* Record actions are checked by their record schema, as before. */
@@ -1127,10 +1126,8 @@ static void test_scalar_data_keys(void)
 
     new_case(&c, g_tp, NULL, T0);
     /* Unknown keys are named before missing ones (as arguments, PROTOCOL.md 9.5). */
-    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'why':'moved'}", T0), LB_EGUARD,
-               "why");
-    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'team':'t'}", T0), LB_EGUARD,
-               "reason");
+    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'why':'moved'}", T0), LB_EGUARD, "why");
+    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'team':'t'}", T0), LB_EGUARD, "reason");
     EXPECT_ERR(act_strict(g_tp, &c, "schedule_visit", "field", "{'team':'t','why':'x'}", T0),
                LB_EGUARD, "why");
     CU_ASSERT_EQUAL(c.team[0], '\0'); /* refused: nothing changed */
@@ -1141,9 +1138,9 @@ static void test_scalar_data_keys(void)
 
     /* A key some other action requires is still unknown to this one. */
     new_case(&c, g_sm, NULL, T0);
-    EXPECT_ERR(act_strict(g_sm, &c, "certify", "committee", "{'certified_by':'x','agency':'y'}",
-                          T0),
-               LB_EGUARD, "agency");
+    EXPECT_ERR(
+        act_strict(g_sm, &c, "certify", "committee", "{'certified_by':'x','agency':'y'}", T0),
+        LB_EGUARD, "agency");
     EXPECT_OK(act_strict(g_sm, &c, "certify", "committee", "{'certified_by':'x'}", T0));
     CU_ASSERT_STRING_EQUAL(c.state, "certified");
     wf_case_clear(&c);
@@ -1206,9 +1203,8 @@ static void test_record_cap(void)
 {
     char err[256];
     wf_set_t *set = NULL;
-    CU_ASSERT_EQUAL_FATAL(wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err,
-                                           sizeof(err)),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err, sizeof(err)), 0);
     const wf_def_t *def = wf_set_get(set, "cap-test", 0);
     wf_case_t c;
     new_case(&c, def, NULL, T0);
@@ -1262,9 +1258,8 @@ static void test_case_decode_limits(void)
 {
     char err[256];
     wf_set_t *set = NULL;
-    CU_ASSERT_EQUAL_FATAL(wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err,
-                                           sizeof(err)),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err, sizeof(err)), 0);
     const wf_def_t *def = wf_set_get(set, "cap-test", 0);
     wf_case_t c, d;
     new_case(&c, def, NULL, T0);
@@ -1281,8 +1276,7 @@ static void test_case_decode_limits(void)
     lb_val_free(&v);
 
     proto_err_t perr;
-    CU_ASSERT_EQUAL(proto_unpack(buf.p, buf.len, &proto_default_limits, &v, &perr),
-                    LB_ETOOLARGE);
+    CU_ASSERT_EQUAL(proto_unpack(buf.p, buf.len, &proto_default_limits, &v, &perr), LB_ETOOLARGE);
     lb_val_free(&v);
     const proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS, WF_CASE_DECODE_STR,
                                    WF_CASE_DECODE_NODES};
@@ -1766,7 +1760,8 @@ static void test_migrate_map(void)
 
     /* workflow.get shows the map; workflow.list does not. */
     lb_val_t *full = wf_def_describe(d2, true), *brief = wf_def_describe(d2, false);
-    CU_ASSERT(lb_val_equal(lb_map_get(full, "migrate"), J("{'checking':'review','waiting':'open'}")));
+    CU_ASSERT(
+        lb_val_equal(lb_map_get(full, "migrate"), J("{'checking':'review','waiting':'open'}")));
     CU_ASSERT_PTR_NULL(lb_map_get(brief, "migrate"));
     lb_val_free(&full);
     lb_val_free(&brief);

@@ -2,7 +2,9 @@
  * state.c - what the request loop (server.c) and the operation handlers both
  * use of the daemon's state: its clocks, and loading and reloading the
  * definitions. Kept apart so the handlers never call into the loop: the
- * dependencies run server.c -> optable.c/ops_*.c -> case_io.c -> state.c.
+ * dependencies run server.c -> optable.c/ops_*.c -> case_io.c -> state.c;
+ * lbd_reload's case migrations are in reload.c (state.c -> reload.c ->
+ * case_io.c), which the handlers do not call.
  */
 #include <stdio.h>
 #include <time.h>
@@ -56,10 +58,14 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     wf_set_t *wfs = NULL;
     wf_catalog_t *cat = NULL;
     lbd_registry_t reg = {0};
+    lbd_ids_t move = {0}; /* cases to migrate after the swap */
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
+    if (rc == 0)
+        rc = lbd_reload_check(d, wfs, &move, err, errlen);
     if (rc == 0)
         rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
     if (rc) {
+        lbd_ids_free(&move);
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
@@ -76,5 +82,11 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     d->reg = reg;
     lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
             wf_set_count(wfs), wf_catalog_count(cat), reg.n);
-    return 0;
+    size_t moved = 0;
+    rc = lbd_reload_migrate(d, &move, &moved, err, errlen);
+    if (move.n)
+        lbd_log(rc ? LBD_LOG_ERROR : LBD_LOG_INFO, "%zu cases migrated%s%s", moved,
+                rc ? ": " : "", rc ? err : "");
+    lbd_ids_free(&move);
+    return rc;
 }

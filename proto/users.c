@@ -225,6 +225,8 @@ int lb_users_parse(const char *text, size_t len, const char *path, lb_users_t *o
         lb_set_err(err, errlen, "%s:0: the file is over %d bytes", path, LB_USERS_FILE_MAX);
         return LB_EBADREQ;
     }
+    if (len == 0)
+        return 0; /* text may be NULL then */
     entry_t *v = NULL;
     size_t n = 0, cap = 0, line = 0;
     int rc = 0;

@@ -261,6 +261,49 @@ static void test_save_load(void)
     rmdir(dir);
 }
 
+/* The envelope key `as` (PROTOCOL.md 9.3, 9.15): a str of 1 to 63 bytes, stored in req.as. */
+static void test_request_as(void)
+{
+    lb_val_t *r = R("ping", NULL);
+    lb_map_set_str(r, "as", "somchai");
+    lb_buf_t b;
+    pack_or_die(r, &b);
+    proto_req_t req;
+    proto_err_t perr;
+    CU_ASSERT_EQUAL(proto_decode_request(b.p, b.len, NULL, &req, &perr), 0);
+    CU_ASSERT_STRING_EQUAL(req.as, "somchai");
+    proto_req_clear(&req);
+    CU_ASSERT_STRING_EQUAL(req.as, "");
+    lb_buf_free(&b);
+    lb_val_free(&r);
+    /* absent: "" */
+    r = R("ping", NULL);
+    pack_or_die(r, &b);
+    CU_ASSERT_EQUAL(proto_decode_request(b.p, b.len, NULL, &req, &perr), 0);
+    CU_ASSERT_STRING_EQUAL(req.as, "");
+    proto_req_clear(&req);
+    lb_buf_free(&b);
+    lb_val_free(&r);
+    /* 63 bytes pass, 64 do not; not a string; empty */
+    char name[65];
+    memset(name, 'a', 64);
+    name[63] = '\0';
+    r = R("ping", NULL);
+    lb_map_set_str(r, "as", name);
+    EXPECT(r, 0, NULL);
+    name[63] = 'a';
+    name[64] = '\0';
+    r = R("ping", NULL);
+    lb_map_set_str(r, "as", name);
+    EXPECT(r, LB_EBADREQ, "as");
+    r = R("ping", NULL);
+    lb_map_set_int(r, "as", 1);
+    EXPECT(r, LB_EBADREQ, "as");
+    r = R("ping", NULL);
+    lb_map_set_str(r, "as", "");
+    EXPECT(r, LB_EBADREQ, "as");
+}
+
 const cu_test_t proto_users_tests[] = {
     {"roles", test_roles},
     {"parse good", test_parse_good},
@@ -268,5 +311,6 @@ const cu_test_t proto_users_tests[] = {
     {"passwords", test_passwords},
     {"put", test_put},
     {"save and load", test_save_load},
+    {"request as", test_request_as},
 };
 const size_t proto_users_count = CU_COUNT(proto_users_tests);

@@ -56,6 +56,7 @@ typedef struct {
     char *clients;
     char *keys_dir;       /* security.keys_dir; default DATA_DIR/keys */
     bool bootstrap_admin; /* security.bootstrap_admin: admit the generated admin key */
+    char *users;          /* security.users: the users file of gateway keys ("": no users) */
     int64_t max_message_bytes;
     int64_t batch_max;
     int64_t case_records;    /* limits.case_records: records one case may hold */

@@ -96,6 +96,8 @@ $(BIN)/logbookd: $(call obj,daemon/main.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# `logbook user` falls back on the installed users file, $(PREFIX)/etc/logbook/users.tsv.
+$(BUILD)/clients/logbook/user.o: ALL_CFLAGS += -DLB_PREFIX='"$(PREFIX)"'
 # `logbook report` is `logbook-report`: logbook links that program's files but its main.c.
 REPORT_CLI_SRC := $(filter-out clients/logbook-report/main.c,$(wildcard clients/logbook-report/*.c))
 $(BIN)/logbook: $(call obj,$(REPORT_CLI_SRC))

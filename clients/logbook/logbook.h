@@ -217,4 +217,7 @@ int cmd_admin(app_t *app, int argc, char **argv);
 int cmd_workflows(app_t *app, int argc, char **argv);
 int cmd_report(app_t *app, int argc, char **argv);
 
+/* user.c */
+int cmd_user(app_t *app, int argc, char **argv);
+
 #endif

@@ -62,11 +62,11 @@ static bool same(const lb_users_t *a, const lb_users_t *b)
         return false;
     for (size_t i = 0; i < a->n; i++) {
         const lb_user_t *x = &a->v[i], *y = &b->v[i];
-        if (strcmp(x->name, y->name) || x->role != y->role || x->disabled != y->disabled ||
-            strcmp(x->hash, y->hash) || x->n_areas != y->n_areas)
+        if (strcmp(x->name, y->name) != 0 || x->role != y->role || x->disabled != y->disabled ||
+            strcmp(x->hash, y->hash) != 0 || x->n_areas != y->n_areas)
             return false;
         for (size_t j = 0; j < x->n_areas; j++)
-            if (strcmp(x->areas[j], y->areas[j]))
+            if (strcmp(x->areas[j], y->areas[j]) != 0)
                 return false;
     }
     return true;

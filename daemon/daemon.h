@@ -6,7 +6,8 @@
  *
  * Threads: logbookd does all its work on one thread. Nothing here locks;
  * every function is for that thread only, except lbd_log (any thread, one
- * write(2)-sized line each) and the two flags (set from anywhere).
+ * write(2)-sized line each) and the two flags (set from anywhere). The one
+ * other thread, lbd_fdmon's watcher, only reads libzmq events and logs.
  * Errors: 0 or a negative LB_E* code (proto/lb.h); a function that takes
  * (err, errlen) also writes the reason there, NUL-terminated and truncated.
  */
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "../proto/lb.h"
 #include "../proto/proto.h"
@@ -118,6 +120,14 @@ typedef struct {
  */
 int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg,
                       char *err, size_t errlen);
+/*
+ * lbd_registry_load(cfg->clients, ...) as security.bootstrap_admin says:
+ * true admits admin_key as above; false leaves it out, and then the file
+ * must list a client of role admin, else LB_ECONFIG (an operator must never
+ * lock themselves out). Same returns and ownership as lbd_registry_load.
+ */
+int lbd_registry_load_cfg(const lbd_config_t *cfg, const uint8_t admin_key[32],
+                          lbd_registry_t *reg, char *err, size_t errlen);
 /* Frees the clients and zeroes reg; safe on a zeroed or cleared reg. */
 void lbd_registry_clear(lbd_registry_t *reg);
 /*
@@ -171,6 +181,33 @@ int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed
                  lb_val_t **household);
 /* Keyed hash of a national id for look-up. Never fails. */
 void lbd_nid_hash(const lbd_keys_t *keys, const char *nid, uint8_t out[32]);
+
+/* ---- descriptors (fdlimit.c) ---- */
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open when that is
+ * unlimited) and logs a warning when the result is below max_connections
+ * plus a reserve of 64. Returns the soft limit now in force (0 when it
+ * cannot be read). Never fails: a daemon with fewer descriptors still serves.
+ */
+rlim_t lbd_fd_limit_raise(int64_t max_connections);
+
+typedef struct lbd_fdmon lbd_fdmon_t;
+/*
+ * Watches socks[0..n) (1 to 4 bound libzmq sockets of zctx) for accepts
+ * that fail with EMFILE/ENFILE and logs them, at most one error line every
+ * 10 s with the count. A thread of its own drains libzmq's monitors at
+ * once, because libzmq blocks its I/O thread on a monitor nobody reads.
+ * Call from the sockets' thread. 0 with *out the caller's (lbd_fdmon_join),
+ * or LB_EIO with *out NULL and nothing left watching.
+ */
+int lbd_fdmon_start(void *zctx, void *const *socks, size_t n, lbd_fdmon_t **out);
+/*
+ * Waits for the watcher to end, which it does when zctx terminates: call it
+ * after zmq_ctx_term (which waits in turn for the watcher's socket). Frees
+ * *m and sets it NULL; safe on NULL.
+ */
+void lbd_fdmon_join(lbd_fdmon_t **m);
 
 /* ---- the daemon ---- */
 

@@ -18,6 +18,8 @@
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
 #define LBD_FUTURE_SLACK_MS (5LL * 60 * 1000)
 #define LBD_PAST_SLACK_MS (365LL * 24 * 3600 * 1000)
+/* Cases whose due timers fire in one transaction: one slice per loop turn (server.c). */
+#define LBD_FIRE_SLICE 1000
 
 /* One event ready to publish after commit. */
 typedef struct {
@@ -32,6 +34,8 @@ typedef struct {
     lb_buf_t bytes;
 } lbd_pubs_t;
 
+typedef struct lbd_audit lbd_audit_t; /* audit.c */
+
 struct lbd {
     lbd_opts_t opts;
     lbd_config_t cfg;
@@ -41,14 +45,20 @@ struct lbd {
     wf_set_t *wfs;
     wf_catalog_t *cat;
     store_t *store;
+    lbd_audit_t *audit; /* the audit key and the signed tip file */
 
     void *zctx;
     void *router;
     void *pub;
     void *zap;
     int sigfd;
+    lbd_fdmon_t *fdmon; /* logs accepts that fail for want of descriptors */
+    void *ev_mon;    /* PAIR receiving the events socket's monitor (listeners closed) */
+    char **ev_bound; /* the events endpoints as bound (cfg.n_ev), for a re-bind */
+    bool ev_rebind;  /* a reload changed who may receive which events: re-bind (events.c) */
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
+    void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
 
     bool manual_clock;
     int64_t manual_now;
@@ -101,6 +111,35 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
  * err (and logged): the old definitions stay.
  */
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
+
+/* ---- the events socket (events.c) ---- */
+
+/*
+ * Makes d->pub (an XPUB socket, options set) a manual-mode publisher, starts
+ * its monitor and binds cfg's events endpoints. 0; LB_EIO (an option, the
+ * monitor), LB_ECONFIG (a bind; reason in err), LB_ENOMEM. What was made is
+ * freed by lbd_events_close.
+ */
+int lbd_events_bind(lbd_t *d, char *err, size_t errlen);
+/*
+ * Takes the subscription messages waiting on d->pub and subscribes each peer
+ * to the part of its request inside its key's areas (every topic for a
+ * national key, `hb` for every admitted key, nothing for a key not allowed
+ * events). Unsubscriptions are not applied. Never fails (a refused option is
+ * logged).
+ */
+void lbd_events_handle(lbd_t *d);
+/*
+ * Unbinds every events endpoint, which closes every subscriber's connection,
+ * waits (at most a second) until the listeners are closed and binds them
+ * again; subscribers reconnect through the ZAP handler. Clears d->ev_rebind.
+ * 0, or LB_EIO when an endpoint could not be bound again (logged).
+ */
+int lbd_events_rebind(lbd_t *d);
+/* true when a key allowed events in old lost them, or its role or areas changed, in now. */
+bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *now);
+/* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
+void lbd_events_close(lbd_t *d);
 
 /* ---- requests ---- */
 
@@ -176,5 +215,36 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq);
 void lbd_pubs_reset(lbd_pubs_t *p);
 /* Frees the queue and zeroes p; safe on a zeroed p. */
 void lbd_pubs_free(lbd_pubs_t *p);
+
+/* ---- the audit key and the signed tip (audit.c, PROTOCOL.md 9.12) ---- */
+
+/*
+ * Loads the Ed25519 audit key from keys_dir/audit.secret (its 32-byte seed),
+ * creating it (0600) when missing, and writes keys_dir/audit.pub (0644, the
+ * public key in the ZeroMQ certificate format) when that is missing or does
+ * not match; then reads the signed tip file keys_dir/audit.tip when there is
+ * one. 0 with *out the caller's (lbd_audit_destroy); LB_ECONFIG (a file
+ * cannot be read or written, or the tip file is not signed by this key;
+ * reason in err); LB_ENOMEM; LB_EINTERNAL.
+ */
+int lbd_audit_open(const char *keys_dir, lbd_audit_t **out, char *err, size_t errlen);
+/*
+ * Refuses a store that cannot be the one whose heads were published: the
+ * event at the store's own tip is missing or does not carry the tip's chain,
+ * the tip is below the recorded signed head, or the event at the recorded
+ * seq has another chain. 0, LB_ECONFIG with the seqs and what to do in err,
+ * or a store code.
+ */
+int lbd_audit_check_store(const lbd_audit_t *a, store_t *s, char *err, size_t errlen);
+/* sig = Ed25519 over be64(seq) || chain. Never fails. */
+void lbd_audit_sign(lbd_audit_t *a, uint64_t seq, const uint8_t chain[32], uint8_t sig[64]);
+/*
+ * Records (seq, chain) signed in the tip file (lb_file_replace), unless it is
+ * what the file holds already. Call before publishing that head. 0, or
+ * lb_file_replace's code (logged).
+ */
+int lbd_audit_record(lbd_audit_t *a, uint64_t seq, const uint8_t chain[32]);
+/* Wipes and frees, sets *a NULL; safe on NULL. */
+void lbd_audit_destroy(lbd_audit_t **a);
 
 #endif

@@ -73,25 +73,66 @@ int lbd_result_map(lbd_ctx_t *ctx);
 typedef struct {
     /*
      * Every check of the item, before anything is written: 0 to apply it,
-     * LB_ECONFLICT to skip it (already done), a request-level code (bad
-     * request, forbidden, not found...) with a message in msg to report it in
+     * LB_ECONFLICT with ctx->errcase set to skip it (already done, and the
+     * key may see what is there), a request-level code (bad request,
+     * forbidden, not found, a conflict with errcase empty: what is there is
+     * outside the key's scope) with a message in msg to report it in
      * `errors`, or an internal code (<= LB_ENOMEM) to fail the whole request.
      */
     int (*check)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg, char *msg, size_t msglen);
     /* Applies a checked item; any error fails the whole request. */
     int (*apply)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg);
+    /*
+     * Describes a skipped item for the result's `existing` list, right after
+     * check skipped it: adds keys to entry (a map that already holds `index`).
+     * 0 or LB_ENOMEM. NULL: skipped items are only counted.
+     */
+    int (*existing)(lbd_ctx_t *ctx, const lb_val_t *item, void *arg, lb_val_t *entry);
     const char *done_key; /* the result's count of applied items ("opened") */
 } lbd_bulk_t;
 
 /*
  * Runs bulk over the array items (NULL: none) and sets ctx->result to
- * {done_key: n, skipped: n, errors: [{index, code, message}]}. 0, or the
+ * {done_key: n, skipped: n, errors: [{index, code, message}], existing:
+ * [{index, ...bulk->existing's keys}]}. 0, or the
  * first internal code (the request fails and its nested transaction is
  * aborted by the caller, so items applied before it leave no trace);
  * LB_ENOMEM. ctx's error detail is cleared: item errors are not the
  * request's. arg is passed to both callbacks.
  */
 int lbd_bulk_run(lbd_ctx_t *ctx, const lb_val_t *items, const lbd_bulk_t *bulk, void *arg);
+
+/* ---- admin.verify's case check (verify.c) ---- */
+
+/*
+ * Compares every stored case, by id, with what its own events say: state,
+ * area, household, workflow, the appended records, escalations, last_seq.
+ * 0 with *checked cases compared and bad_case the id of the first that
+ * disagrees (why says how), or "" when all agree; LB_ENOMEM or a store code.
+ */
+int lbd_verify_cases(const lbd_t *d, store_txn_t *txn, uint64_t *checked,
+                     char bad_case[LB_CASE_ID_MAX], char *why, size_t whylen);
+
+/* ---- what reporters see (redact.c) ---- */
+
+#define LBD_PSEUDONYM_MAX 34    /* "P", 32 hex digits, NUL */
+#define LBD_REDACTED "redacted" /* what a reporter sees for an actor */
+
+/*
+ * For a reporter key (PROTOCOL.md 9.14), rewrites v (a read's result) in
+ * place: every house_id becomes its pseudonym, actor and acked_by become
+ * LBD_REDACTED, and note, address, head, name, nid, birth_year, birth_date
+ * and chain are removed at any depth; LB_RAW items (stored events) are
+ * decoded and then treated the same. A no-op for every other role. 0;
+ * LB_ENOMEM; LB_ECORRUPT (a stored event that does not decode).
+ */
+int lbd_redact(const lbd_ctx_t *ctx, lb_val_t *v);
+/*
+ * The pseudonym of a house id: "P" and 32 hex digits of BLAKE2b-128 keyed
+ * with a key derived from the nid key. Stable while the nid key is; not
+ * reversible without it. Never fails.
+ */
+void lbd_pseudonym(const lbd_keys_t *keys, const char *house_id, char out[LBD_PSEUDONYM_MAX]);
 
 /* ---- handlers (ops_read.c, ops_write.c, ops_admin.c) ---- */
 

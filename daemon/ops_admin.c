@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ops.h"
@@ -53,7 +54,11 @@ int lbd_op_admin_backup(lbd_ctx_t *ctx)
 {
     const char *path = lb_map_str(ctx->req->args, "path");
     uint64_t bytes = 0;
+    /* LMDB creates the copy 0666 less the umask: a copy of every household's data must be
+     * the daemon's alone, so the umask is 077 while it writes (one thread creates files). */
+    mode_t mask = umask(077);
     int rc = store_backup(ctx->d->store, path, &bytes);
+    umask(mask);
     if (rc)
         return lbd_fail(ctx, rc == LB_EEXIST ? LB_ECONFLICT : LB_EUNAVAIL, "path",
                         "backup to %s failed: %s", path, lb_strerror(rc));
@@ -93,6 +98,21 @@ static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
     return 0;
 }
 
+/* {seq, chain, sig}: the store's tip signed with the audit key (9.12); NULL on ENOMEM. */
+static lb_val_t *verify_head(lbd_t *d, uint64_t seq, const uint8_t chain[32])
+{
+    uint8_t sig[64];
+    lbd_audit_sign(d->audit, seq, chain, sig);
+    lb_val_t *h = lb_map();
+    int rc = h ? 0 : LB_ENOMEM;
+    lb_put_int(h, "seq", (int64_t)seq, &rc);
+    lb_put(h, "chain", lb_bin(chain, 32), &rc);
+    lb_put(h, "sig", lb_bin(sig, 64), &rc);
+    if (rc)
+        lb_val_free(&h);
+    return h;
+}
+
 int lbd_op_admin_verify(lbd_ctx_t *ctx)
 {
     verify_t v = {.expect = 1};
@@ -108,12 +128,24 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         v.first_bad = v.expect <= tip ? v.expect : tip;
     if (v.first_bad)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
+    uint64_t ncases;
+    char bad_case[LB_CASE_ID_MAX], why[200] = "";
+    if ((rc = lbd_verify_cases(ctx->d, ctx->txn, &ncases, bad_case, why, sizeof why)))
+        return rc;
+    if (bad_case[0])
+        lbd_log(LBD_LOG_ERROR, "case %s disagrees with its events: %s", bad_case, why);
     if ((rc = lbd_result_map(ctx)))
         return rc;
     lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
-    lb_put_bool(ctx->result, "ok", v.first_bad == 0, &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && !bad_case[0], &rc);
     if (v.first_bad)
         lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
+    lb_put_int(ctx->result, "cases", (int64_t)ncases, &rc);
+    if (bad_case[0]) {
+        lb_put_str(ctx->result, "first_bad_case", bad_case, &rc);
+        lb_put_str(ctx->result, "case_problem", why, &rc);
+    }
+    lb_put(ctx->result, "head", verify_head(ctx->d, tip, tip_chain), &rc);
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -126,8 +158,9 @@ int lbd_op_admin_clock(lbd_ctx_t *ctx)
     lb_map_int(ctx->req->args, "advance_s", &adv);
     int64_t now = d->manual_now + adv * 1000;
     size_t fired = 0;
-    /* Timers due at the new time fire in this transaction, before the reply. */
-    int rc = lbd_fire_due(d, ctx->txn, ctx->pubs, now, SIZE_MAX, &fired);
+    /* The first slice of timers due at the new time fires in this transaction; the loop
+     * fires the rest between request batches and holds the reply until none is due. */
+    int rc = lbd_fire_due(d, ctx->txn, ctx->pubs, now, LBD_FIRE_SLICE, &fired);
     if (rc)
         return rc;
     d->manual_now = now; /* the batch is re-run from the start if the map grows: see server.c */

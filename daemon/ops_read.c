@@ -55,20 +55,6 @@ int lbd_op_workflow_get(lbd_ctx_t *ctx)
 /* reading cases                                                           */
 /* ---------------------------------------------------------------------- */
 
-/* Removes what a role may not see from a decrypted household. */
-static void household_redact(lb_val_t *h, lbd_role_t role)
-{
-    if (role != LBD_ROLE_REPORTER)
-        return;
-    lb_map_del(h, "head");
-    lb_map_del(h, "address");
-    lb_val_t *members = lb_map_get(h, "members");
-    for (uint32_t i = 0; members && members->type == LB_ARR && i < members->a.n; i++) {
-        lb_map_del(members->a.items[i], "nid");
-        lb_map_del(members->a.items[i], "name");
-    }
-}
-
 int lbd_op_case_get(lbd_ctx_t *ctx)
 {
     wf_case_t c;
@@ -95,9 +81,10 @@ int lbd_op_case_get(lbd_ctx_t *ctx)
             goto out;
         }
         lb_map_del(h, "deprived");
-        household_redact(h, ctx->client->role);
         rc = lb_map_set(ctx->result, "household", h);
     }
+    if (rc == 0)
+        rc = lbd_redact(ctx, ctx->result);
 out:
     wf_case_clear(&c);
     return rc;
@@ -190,6 +177,8 @@ int lbd_op_case_history(lbd_ctx_t *ctx)
         rc = lb_map_set(ctx->result, "events", events);
         events = NULL;
     }
+    if (rc == 0)
+        rc = lbd_redact(ctx, ctx->result);
     lb_val_free(&events);
     wf_case_clear(&c);
     return rc;
@@ -348,90 +337,210 @@ int lbd_op_case_list(lbd_ctx_t *ctx)
         }
     }
     lb_val_free(&l.cases);
-    return rc;
+    return rc ? rc : lbd_redact(ctx, ctx->result);
 }
 
 /* ---- report.summary ---- */
 
+/*
+ * A national report by village has tens of thousands of rows (finding 6:
+ * 75,000 villages took 15 s of one loop turn). So counters add into plain
+ * structs found through a hash index, never by a search over the rows, and
+ * each row becomes a value only to be packed, one at a time.
+ */
+#define ROW_NINT 8
+static const char *const row_ints[ROW_NINT] = {"cases",    "open",   "visited", "assisted",
+                                               "resolved", "closed", "overdue", "unacked"};
+
 typedef struct {
-    lb_val_t *rows; /* map key -> row, insertion order then sorted on output */
-    lb_val_t *totals;
+    uint16_t state; /* index into report_t.states */
+    int64_t n;
+} row_state_t;
+
+typedef struct {
+    char key[9];
+    int64_t ints[ROW_NINT];
+    int64_t needs[LB_NDIM];
+    int64_t levels[LB_NPROGRESS];
+    row_state_t *st; /* by_state in the order the counters came */
+    uint16_t nst, capst;
+} row_t;
+
+typedef struct {
+    row_t *v;
+    uint32_t n, cap;
+    uint32_t *slot;  /* open addressing: 0 = empty, else index + 1 into v */
+    uint32_t nslots; /* a power of two, kept at least twice n */
+} rowtab_t;
+
+#define REPORT_STATES_MAX 4096 /* distinct state names in one report */
+
+typedef struct {
+    rowtab_t tab;
+    row_t totals;
+    char *states[REPORT_STATES_MAX]; /* names of the by_state keys */
+    uint32_t nstates;
     const char *by;
+    const char *rekey; /* when set, every counter goes to this row (a scope inside the key) */
     int rc;
-    lb_val_t *last; /* the row of the previous counter: counters arrive grouped by scope */
+    row_t *last; /* the row of the previous counter: counters arrive grouped by scope */
 } report_t;
 
-static lb_val_t *row_new(const char *key)
+static uint32_t key_hash(const char *s)
 {
-    static const char *const ints[] = {"cases",    "open",   "visited", "assisted",
-                                       "resolved", "closed", "overdue", "unacked"};
-    lb_val_t *r = lb_map();
-    int rc = r ? 0 : LB_ENOMEM;
-    lb_put_str(r, "key", key, &rc);
-    for (size_t i = 0; i < 8; i++)
-        lb_put_int(r, ints[i], 0, &rc);
-    lb_put(r, "by_state", lb_map(), &rc);
-    lb_val_t *needs = lb_map();
-    if (!needs)
-        lb_rc(&rc, LB_ENOMEM);
-    for (int i = 0; i < LB_NDIM; i++)
-        lb_put_int(needs, lb_dimensions[i], 0, &rc);
-    lb_put(r, "needs_open", needs, &rc);
-    lb_val_t *levels = lb_map();
-    if (!levels)
-        lb_rc(&rc, LB_ENOMEM);
-    for (int i = 0; i < LB_NPROGRESS; i++)
-        lb_put_int(levels, lb_progress_levels[i], 0, &rc);
-    lb_put(r, "levels", levels, &rc);
-    if (rc)
-        lb_val_free(&r);
-    return r;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
 }
 
-static int row_add(lb_val_t *row, const char *name, uint64_t value)
+/* The slot where key is, or the empty slot where it would go. */
+static uint32_t *rowtab_slot(const rowtab_t *t, const char *key)
 {
-    const char *colon = strchr(name, ':');
-    lb_val_t *target = row;
-    const char *key = name;
-    if (colon) {
-        static const struct {
-            const char *prefix, *field;
-        } sub[] = {{"state", "by_state"}, {"need", "needs_open"}, {"level", "levels"}};
-        target = NULL;
-        for (size_t i = 0; i < 3; i++)
-            if (strncmp(name, sub[i].prefix, (size_t)(colon - name)) == 0 &&
-                strlen(sub[i].prefix) == (size_t)(colon - name))
-                target = lb_map_get(row, sub[i].field);
-        if (!target)
-            return 0; /* esc:LEVEL and future counters are not part of a row */
-        key = colon + 1;
+    uint32_t mask = t->nslots - 1;
+    for (uint32_t i = key_hash(key) & mask;; i = (i + 1) & mask) {
+        uint32_t s = t->slot[i];
+        if (s == 0 || strcmp(t->v[s - 1].key, key) == 0)
+            return &t->slot[i];
     }
-    lb_val_t *cur = lb_map_get(target, key);
-    if (!cur && target == row)
-        return 0;
-    int64_t base = cur && cur->type == LB_INT ? cur->i : 0;
-    return lb_map_set_int(target, key, base + (int64_t)value);
 }
 
-/* Adds a counter to the row keyed by the grouping of `by` (areas) or to totals. */
+/* Makes room for one more row: the array and, at half load, the index. 0 or LB_ENOMEM. */
+static int rowtab_reserve(rowtab_t *t)
+{
+    if (t->n == t->cap) {
+        uint32_t cap = t->cap ? t->cap * 2 : 64;
+        row_t *v = cap > t->cap ? realloc(t->v, cap * sizeof *v) : NULL;
+        if (!v)
+            return LB_ENOMEM;
+        t->v = v;
+        t->cap = cap;
+    }
+    if ((t->n + 1) * 2 <= t->nslots)
+        return 0;
+    uint32_t nslots = t->nslots ? t->nslots * 2 : 128;
+    uint32_t *slot = nslots > t->nslots ? calloc(nslots, sizeof *slot) : NULL;
+    if (!slot)
+        return LB_ENOMEM;
+    free(t->slot);
+    t->slot = slot;
+    t->nslots = nslots;
+    for (uint32_t i = 0; i < t->n; i++)
+        *rowtab_slot(t, t->v[i].key) = i + 1;
+    return 0;
+}
+
+/* The row for key (at most 8 characters), made when it is new; NULL on LB_ENOMEM. */
+static row_t *rowtab_get(rowtab_t *t, const char *key)
+{
+    if (rowtab_reserve(t))
+        return NULL;
+    uint32_t *s = rowtab_slot(t, key);
+    if (*s == 0) {
+        row_t *r = &t->v[t->n++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->key, sizeof r->key, "%s", key);
+        *s = t->n;
+    }
+    return &t->v[*s - 1];
+}
+
+static void rowtab_free(rowtab_t *t)
+{
+    for (uint32_t i = 0; i < t->n; i++)
+        free(t->v[i].st);
+    free(t->v);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+static int name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* Adds n to row's by_state entry for state; 0 or LB_ENOMEM. */
+static int row_add_state(report_t *r, row_t *row, const char *state, int64_t n)
+{
+    uint32_t s = 0;
+    while (s < r->nstates && strcmp(r->states[s], state) != 0)
+        s++;
+    if (s == r->nstates) {
+        if (s == REPORT_STATES_MAX || !(r->states[s] = strdup(state)))
+            return LB_ENOMEM;
+        r->nstates++;
+    }
+    for (uint16_t i = 0; i < row->nst; i++)
+        if (row->st[i].state == s) {
+            row->st[i].n += n;
+            return 0;
+        }
+    if (row->nst == row->capst) {
+        uint16_t cap = row->capst ? row->capst * 2 : 4;
+        row_state_t *st = realloc(row->st, cap * sizeof *st);
+        if (!st)
+            return LB_ENOMEM;
+        row->st = st;
+        row->capst = cap;
+    }
+    row->st[row->nst++] = (row_state_t){(uint16_t)s, n};
+    return 0;
+}
+
+/* Adds one counter (a store counter name: "open", "state:visited", "need:health"...) to row. */
+static int row_add(report_t *r, row_t *row, const char *name, int64_t value)
+{
+    int i;
+    if (strncmp(name, "state:", 6) == 0)
+        return row_add_state(r, row, name + 6, value);
+    if (strncmp(name, "need:", 5) == 0) {
+        if ((i = name_index(lb_dimensions, LB_NDIM, name + 5)) >= 0)
+            row->needs[i] += value;
+    } else if (strncmp(name, "level:", 6) == 0) {
+        if ((i = name_index(lb_progress_levels, LB_NPROGRESS, name + 6)) >= 0)
+            row->levels[i] += value;
+    } else if ((i = name_index(row_ints, ROW_NINT, name)) >= 0) {
+        row->ints[i] += value;
+    }
+    return 0; /* esc:LEVEL and future counters are not part of a row */
+}
+
+/* The row as the wire has it (PROTOCOL.md section 3), with key. NULL on LB_ENOMEM. */
+static lb_val_t *row_val(const report_t *r, const row_t *row, const char *key)
+{
+    lb_val_t *v = lb_map(), *st = lb_map(), *needs = lb_map(), *levels = lb_map();
+    int rc = v && st && needs && levels ? 0 : LB_ENOMEM;
+    lb_put_str(v, "key", key, &rc);
+    for (int i = 0; i < ROW_NINT; i++)
+        lb_put_int(v, row_ints[i], row->ints[i], &rc);
+    for (uint16_t i = 0; i < row->nst; i++)
+        lb_put_int(st, r->states[row->st[i].state], row->st[i].n, &rc);
+    for (int i = 0; i < LB_NDIM; i++)
+        lb_put_int(needs, lb_dimensions[i], row->needs[i], &rc);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        lb_put_int(levels, lb_progress_levels[i], row->levels[i], &rc);
+    lb_put(v, "by_state", st, &rc);
+    lb_put(v, "needs_open", needs, &rc);
+    lb_put(v, "levels", levels, &rc);
+    if (rc)
+        lb_val_free(&v);
+    return v;
+}
+
+/* Adds a counter to the row keyed by the grouping of `by` (areas), or by r->rekey. */
 static int report_cb(const char *scope, const char *name, uint64_t value, void *arg)
 {
     report_t *r = arg;
-    /* A national report by village has tens of thousands of rows: look up only on a new scope. */
-    const char *last_key = r->last ? lb_map_str(r->last, "key") : NULL;
-    lb_val_t *row = last_key && strcmp(last_key, scope) == 0 ? r->last : lb_map_get(r->rows, scope);
-    if (!row) {
-        row = row_new(scope);
-        if (!row || lb_map_set(r->rows, scope, row)) {
-            r->rc = LB_ENOMEM;
-            return 1;
-        }
-    }
-    r->last = row;
-    if (row_add(row, name, value)) {
+    const char *key = r->rekey ? r->rekey : scope;
+    row_t *row = r->last && strcmp(r->last->key, key) == 0 ? r->last : rowtab_get(&r->tab, key);
+    if (!row || (r->rc = row_add(r, row, name, (int64_t)value)) != 0) {
         r->rc = LB_ENOMEM;
         return 1;
     }
+    r->last = row;
     return 0;
 }
 
@@ -439,10 +548,8 @@ static int totals_cb(const char *scope, const char *name, uint64_t value, void *
 {
     report_t *r = arg;
     (void)scope;
-    if (row_add(r->totals, name, value)) {
-        r->rc = LB_ENOMEM;
+    if ((r->rc = row_add(r, &r->totals, name, (int64_t)value)) != 0)
         return 1;
-    }
     return 0;
 }
 
@@ -457,34 +564,129 @@ static int by_digits(const char *by)
 
 static int cmp_rows(const void *a, const void *b)
 {
-    const lb_val_t *x = *(lb_val_t *const *)a, *y = *(lb_val_t *const *)b;
-    return strcmp(lb_map_str(x, "key"), lb_map_str(y, "key"));
+    return strcmp(((const row_t *)a)->key, ((const row_t *)b)->key);
 }
 
-/* by state/dimension/level: one row per key of the totals' sub-map. */
+/*
+ * One row value reused for every row of a report by area: the ints are set
+ * in place and only by_state is made anew, so packing a row allocates almost
+ * nothing. PROTOCOL.md section 3 has the row's keys.
+ */
+typedef struct {
+    lb_val_t *v;
+    lb_val_t *key; /* LB_STR made with room for 8 digits */
+    lb_val_t *ints[ROW_NINT], *needs[LB_NDIM], *levels[LB_NPROGRESS];
+} row_tmpl_t;
+
+static int row_tmpl_init(const report_t *r, row_tmpl_t *t)
+{
+    const row_t zero = {0};
+    memset(t, 0, sizeof *t);
+    if (!(t->v = row_val(r, &zero, "00000000")))
+        return LB_ENOMEM;
+    t->key = lb_map_get(t->v, "key");
+    for (int i = 0; i < ROW_NINT; i++)
+        t->ints[i] = lb_map_get(t->v, row_ints[i]);
+    for (int i = 0; i < LB_NDIM; i++)
+        t->needs[i] = lb_map_get(lb_map_get(t->v, "needs_open"), lb_dimensions[i]);
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        t->levels[i] = lb_map_get(lb_map_get(t->v, "levels"), lb_progress_levels[i]);
+    return 0;
+}
+
+/* Packs row into out (appended). 0 or LB_ENOMEM. */
+static int row_tmpl_pack(const report_t *r, row_tmpl_t *t, const row_t *row, lb_buf_t *out)
+{
+    size_t kn = strlen(row->key); /* at most 8: the key node has room for it */
+    memcpy(t->key->s.p, row->key, kn + 1);
+    t->key->s.n = (uint32_t)kn;
+    for (int i = 0; i < ROW_NINT; i++)
+        t->ints[i]->i = row->ints[i];
+    for (int i = 0; i < LB_NDIM; i++)
+        t->needs[i]->i = row->needs[i];
+    for (int i = 0; i < LB_NPROGRESS; i++)
+        t->levels[i]->i = row->levels[i];
+    lb_val_t *st = lb_map();
+    int rc = st ? 0 : LB_ENOMEM;
+    for (uint16_t i = 0; i < row->nst; i++)
+        lb_put_int(st, r->states[row->st[i].state], row->st[i].n, &rc);
+    lb_put(t->v, "by_state", st, &rc);
+    return rc ? rc : proto_pack(t->v, out);
+}
+
+/* by area: the rows sorted by key, each packed as it is made (no tree of every row at once). */
+static int rows_from_tab(report_t *r, lb_val_t *out)
+{
+    rowtab_t *t = &r->tab;
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof *t->v, cmp_rows); /* the index is stale from here on */
+    row_tmpl_t tmpl;
+    lb_buf_t b = {0};
+    int rc = row_tmpl_init(r, &tmpl);
+    for (uint32_t i = 0; rc == 0 && i < t->n; i++) {
+        b.len = 0;
+        rc = row_tmpl_pack(r, &tmpl, &t->v[i], &b);
+        if (rc == 0)
+            rc = lb_arr_push(out, lb_raw(b.p, b.len));
+    }
+    lb_val_free(&tmpl.v);
+    lb_buf_free(&b);
+    return rc;
+}
+
+/* by state/dimension/level: one row per key of the totals' sub-map, counted in `cases`. */
 static int rows_from_totals(report_t *r, lb_val_t *out)
 {
-    const char *field = strcmp(r->by, "state") == 0       ? "by_state"
-                        : strcmp(r->by, "dimension") == 0 ? "needs_open"
-                                                          : "levels";
-    const lb_val_t *sub = lb_map_get(r->totals, field);
-    for (uint32_t i = 0; sub && i < sub->m.n; i++) {
-        lb_val_t *row = row_new(sub->m.keys[i]);
-        int64_t n = sub->m.vals[i]->i;
-        int rc = row ? 0 : LB_ENOMEM;
-        lb_put_int(row, "cases", n, &rc);
-        const char *pre = strcmp(field, "by_state") == 0 ? "state:"
-                          : strcmp(field, "levels") == 0 ? "level:"
-                                                         : "need:";
-        if (rc == 0)
-            lb_rc(&rc, row_add(row, pre, 0));
-        lb_val_t *s = lb_map_get(row, field);
-        lb_put_int(s, sub->m.keys[i], n, &rc);
-        lb_push(out, row, &rc); /* out owns row now, or it was freed */
-        if (rc)
+    const row_t *t = &r->totals;
+    int n = strcmp(r->by, "state") == 0       ? t->nst
+            : strcmp(r->by, "dimension") == 0 ? LB_NDIM
+                                              : LB_NPROGRESS;
+    for (int i = 0; i < n; i++) {
+        row_t row = {0};
+        row_state_t st;
+        const char *key;
+        if (strcmp(r->by, "state") == 0) {
+            st = t->st[i];
+            row.st = &st;
+            row.nst = 1;
+            row.ints[0] = st.n;
+            key = r->states[st.state];
+        } else if (strcmp(r->by, "dimension") == 0) {
+            row.ints[0] = row.needs[i] = t->needs[i];
+            key = lb_dimensions[i];
+        } else {
+            row.ints[0] = row.levels[i] = t->levels[i];
+            key = lb_progress_levels[i];
+        }
+        if (lb_arr_push(out, row_val(r, &row, key)))
             return LB_ENOMEM;
     }
     return 0;
+}
+
+/* Counts the client's scope (or area) into r: totals, and rows when `by` is an area level. */
+static int report_count(lbd_ctx_t *ctx, report_t *r, const char *area)
+{
+    const char *prefixes[64];
+    size_t np = scope_prefixes(ctx->client, area, prefixes, 64);
+    int digits = by_digits(r->by), rc = 0;
+    for (size_t i = 0; rc == 0 && i < np; i++) {
+        const char *p = prefixes[i];
+        rc = store_counts(ctx->txn, p, totals_cb, r);
+        if (rc == 0 && digits && (int)strlen(p) >= digits) {
+            /* The grouping is coarser than the scope: the row holds only the scope's part. */
+            char key[9];
+            snprintf(key, sizeof key, "%.*s", digits, p);
+            r->rekey = key;
+            rc = store_counts(ctx->txn, p, report_cb, r);
+            r->rekey = NULL;
+        } else if (rc == 0 && digits) {
+            rc = store_counts_children(ctx->txn, p, digits, report_cb, r);
+        }
+        if (rc == 0)
+            rc = r->rc;
+    }
+    return rc;
 }
 
 int lbd_op_report_summary(lbd_ctx_t *ctx)
@@ -492,95 +694,92 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
     const char *area = lb_map_str(ctx->req->args, "area");
     if (area && !lbd_client_covers(ctx->client, area))
         return lbd_fail(ctx, LB_EFORBIDDEN, "area", "area %s is outside your areas", area);
-    report_t r = {lb_map(), row_new(""), lb_map_str(ctx->req->args, "by"), 0};
-    lb_val_t *rows = lb_arr();
-    int rc = r.rows && r.totals && rows ? 0 : LB_ENOMEM;
-    const char *prefixes[64];
-    size_t np = scope_prefixes(ctx->client, area, prefixes, 64);
-    int digits = by_digits(r.by);
-    for (size_t i = 0; rc == 0 && i < np; i++) {
-        const char *p = prefixes[i];
-        rc = store_counts(ctx->txn, p, totals_cb, &r);
-        if (rc == 0 && digits) {
-            if ((int)strlen(p) >= digits) {
-                /* The grouping is coarser than the scope: the row holds only the scope's part. */
-                char key[9];
-                snprintf(key, sizeof key, "%.*s", digits, p);
-                lb_val_t *tmp = lb_map();
-                report_t sub = {tmp, NULL, r.by, 0};
-                rc = tmp ? store_counts(ctx->txn, p, report_cb, &sub) : LB_ENOMEM;
-                lb_val_t *part = tmp ? lb_map_get(tmp, p) : NULL;
-                for (uint32_t k = 0; rc == 0 && part && k < part->m.n; k++) {
-                    const lb_val_t *v = part->m.vals[k];
-                    if (v->type == LB_INT)
-                        rc = report_cb(key, part->m.keys[k], (uint64_t)v->i, &r);
-                    else if (v->type == LB_MAP) {
-                        const char *pre = strcmp(part->m.keys[k], "by_state") == 0 ? "state:"
-                                          : strcmp(part->m.keys[k], "levels") == 0 ? "level:"
-                                                                                   : "need:";
-                        for (uint32_t j = 0; j < v->m.n; j++) {
-                            char name[96];
-                            snprintf(name, sizeof name, "%s%s", pre, v->m.keys[j]);
-                            report_cb(key, name, (uint64_t)v->m.vals[j]->i, &r);
-                        }
-                    }
-                }
-                lb_val_free(&tmp);
-            } else {
-                rc = store_counts_children(ctx->txn, p, digits, report_cb, &r);
-            }
-        }
-        if (rc == 0)
-            rc = r.rc;
+    report_t *r = calloc(1, sizeof *r);
+    lb_val_t *rows = lb_arr(), *totals = NULL;
+    int rc = r && rows ? 0 : LB_ENOMEM;
+    if (rc == 0) {
+        r->by = lb_map_str(ctx->req->args, "by");
+        rc = report_count(ctx, r, area);
     }
-    if (rc == 0 && digits) {
-        /* rows, kept in a map while counters arrive, go out as an array sorted by key */
-        for (uint32_t i = 0; rc == 0 && i < r.rows->m.n; i++)
-            rc = lb_arr_push(rows, lb_val_dup(r.rows->m.vals[i]));
-        if (rc == 0 && rows->a.n > 1) /* no rows: items is NULL, which qsort may not get */
-            qsort(rows->a.items, rows->a.n, sizeof *rows->a.items, cmp_rows);
-    } else if (rc == 0) {
-        rc = rows_from_totals(&r, rows);
-    }
+    if (rc == 0)
+        rc = by_digits(r->by) ? rows_from_tab(r, rows) : rows_from_totals(r, rows);
+    if (rc == 0 && !(totals = row_val(r, &r->totals, area ? area : "")))
+        rc = LB_ENOMEM;
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        lb_put_str(r.totals, "key", area ? area : "", &rc);
         lb_put(ctx->result, "rows", rows, &rc);
         rows = NULL;
-        lb_put(ctx->result, "totals", r.totals, &rc);
-        r.totals = NULL;
+        lb_put(ctx->result, "totals", totals, &rc);
+        totals = NULL;
     }
-    lb_val_free(&r.rows);
-    lb_val_free(&r.totals);
+    if (r) {
+        rowtab_free(&r->tab);
+        free(r->totals.st);
+        for (uint32_t i = 0; i < r->nstates; i++)
+            free(r->states[i]);
+        free(r);
+    }
     lb_val_free(&rows);
+    lb_val_free(&totals);
     return rc;
 }
 
 /* ---- events.since ---- */
 
+#define SINCE_SCAN_MAX 100000 /* events read per call for a key that sees only some areas */
+
 typedef struct {
     lb_val_t *events;
     int64_t limit;
     int rc;
+    const lbd_client_t *scope; /* whose areas the events must lie in; NULL: every area */
+    int64_t left;              /* events still to read in this call */
+    uint64_t scanned;          /* the last seq read */
 } since_t;
+
+/* true when the stored event lies in s->scope's areas (s->rc set when it does not decode). */
+static bool since_in_scope(since_t *s, const void *body, size_t len)
+{
+    lb_val_t *v = NULL;
+    proto_err_t perr;
+    int rc = proto_unpack(body, len, &proto_default_limits, &v, &perr);
+    const char *area = rc == 0 ? lb_map_str(v, "area") : NULL;
+    bool in = area && lbd_client_covers(s->scope, area);
+    if (rc)
+        s->rc = rc == LB_ENOMEM ? LB_ENOMEM : LB_ECORRUPT;
+    lb_val_free(&v);
+    return in;
+}
 
 static int since_cb(uint64_t seq, const void *body, size_t len, void *arg)
 {
     since_t *s = arg;
-    (void)seq;
+    s->scanned = seq;
+    s->left--;
+    if (s->scope && !since_in_scope(s, body, len))
+        return s->rc || s->left <= 0 ? 1 : 0;
     /* The stored bytes go out as they are: byte-identical to what was published. */
     if (lb_arr_push(s->events, lb_raw(body, len))) {
         s->rc = LB_ENOMEM;
         return 1;
     }
-    return (int64_t)s->events->a.n >= s->limit ? 1 : 0;
+    return (int64_t)s->events->a.n >= s->limit || s->left <= 0 ? 1 : 0;
 }
 
+/*
+ * Events after seq in the caller's areas (PROTOCOL.md 9.11). `scanned` says how
+ * far the stream was read, so a key that sees few areas can go on from there.
+ */
 int lbd_op_events_since(lbd_ctx_t *ctx)
 {
     int64_t seq = 0, limit = 1000;
     lb_map_int(ctx->req->args, "seq", &seq);
     lb_map_int(ctx->req->args, "limit", &limit);
-    since_t s = {lb_arr(), limit, 0};
+    bool all = lbd_client_covers(ctx->client, "");
+    since_t s = {.events = lb_arr(),
+                 .limit = limit,
+                 .scope = all ? NULL : ctx->client,
+                 .left = all ? INT64_MAX : SINCE_SCAN_MAX,
+                 .scanned = (uint64_t)seq};
     uint64_t tip;
     uint8_t chain[32];
     int rc = s.events ? store_event_tip(ctx->txn, &tip, chain) : LB_ENOMEM;
@@ -588,11 +787,16 @@ int lbd_op_events_since(lbd_ctx_t *ctx)
         rc = store_events(ctx->txn, (uint64_t)seq, since_cb, &s);
     if (rc == 0)
         rc = s.rc;
+    /* Read to the end without stopping: nothing up to the tip is left for this key. */
+    if (rc == 0 && (int64_t)s.events->a.n < limit && s.left > 0 && tip > s.scanned)
+        s.scanned = tip;
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         rc = lb_map_set(ctx->result, "events", s.events);
         s.events = NULL;
         lb_put_int(ctx->result, "last_seq", (int64_t)tip, &rc);
+        lb_put_int(ctx->result, "scanned", (int64_t)s.scanned, &rc);
     }
     lb_val_free(&s.events);
-    return rc;
+    /* a reporter gets decoded, redacted copies without chain, not the published bytes */
+    return rc ? rc : lbd_redact(ctx, ctx->result);
 }

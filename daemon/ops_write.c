@@ -16,12 +16,40 @@
 /* ---------------------------------------------------------------------- */
 
 /*
+ * The household's open case, if it has one: LB_ECONFLICT. When the requester's
+ * areas cover that case, ctx->errcase names it and `area` (may be NULL) gets its
+ * area; when they do not, the failure names nothing of it, neither case id nor
+ * area, so a key learns nothing about households outside its scope (PROTOCOL.md
+ * 9.11). 0 when there is none; a load or store code otherwise.
+ */
+static int open_conflict(lbd_ctx_t *ctx, const char *house, char area[9])
+{
+    uint64_t id;
+    int rc = store_household_open_case(ctx->txn, house, &id);
+    if (rc)
+        return rc == LB_ENOTFOUND ? 0 : rc;
+    wf_case_t c;
+    if ((rc = lbd_case_load(ctx->d, ctx->txn, id, &c, NULL)))
+        return rc;
+    bool visible = lbd_client_covers(ctx->client, c.area);
+    if (visible && area)
+        snprintf(area, 9, "%s", c.area);
+    wf_case_clear(&c);
+    if (!visible)
+        return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
+                        "household %s already has an open case", house);
+    lb_case_id_format(id, ctx->errcase);
+    return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
+                    "household %s already has open case %s", house, ctx->errcase);
+}
+
+/*
  * Every check of opening a household's case, before anything is written: after
  * it passes, only the store itself can fail the writes (and that fails the
  * whole request). case.import relies on this to open thousands of households
  * without a nested transaction each.
  */
-static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname)
+static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, char existing[9])
 {
     const char *house = lb_map_str(h, "house_id");
     const char *area = lb_map_str(h, "area");
@@ -35,14 +63,7 @@ static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname)
         if (!wf_catalog_dimension(ctx->d->cat, dep->a.items[i]->s.p))
             return lbd_fail(ctx, LB_EBADREQ, "household.deprived",
                             "indicator '%s' is not in the catalog", dep->a.items[i]->s.p);
-    uint64_t existing;
-    int rc = store_household_open_case(ctx->txn, house, &existing);
-    if (rc == 0) {
-        lb_case_id_format(existing, ctx->errcase);
-        return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
-                        "household %s already has open case %s", house, ctx->errcase);
-    }
-    return rc == LB_ENOTFOUND ? 0 : rc;
+    return open_conflict(ctx, house, existing);
 }
 
 /* Opens one household's case. Errors are request errors (ctx filled). */
@@ -52,7 +73,7 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     lbd_t *d = ctx->d;
     const char *house = lb_map_str(h, "house_id");
     const char *area = lb_map_str(h, "area");
-    int rc = open_check(ctx, h, wfname);
+    int rc = open_check(ctx, h, wfname, NULL);
     if (rc)
         return rc;
     const wf_def_t *def = wf_set_get(d->wfs, wfname, 0);
@@ -134,20 +155,32 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
 
 typedef struct {
     const char *wfname, *source;
+    char existing_area[9]; /* the area of the open case the last checked item ran into */
 } import_t;
 
 static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg, size_t msglen)
 {
-    const import_t *im = arg;
+    import_t *im = arg;
     proto_err_t perr = {0};
     int code = proto_check_household(h, &perr);
     if (code) {
         snprintf(msg, msglen, "%s", perr.message);
         return code;
     }
-    code = open_check(ctx, h, im->wfname);
+    code = open_check(ctx, h, im->wfname, im->existing_area);
     snprintf(msg, msglen, "%s", ctx->errmsg);
     return code;
+}
+
+/* A household skipped for its open case, which the key may see: {house_id, case_id, area}. */
+static int import_existing(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, lb_val_t *entry)
+{
+    const import_t *im = arg;
+    int rc = 0;
+    lb_put_str(entry, "house_id", lb_map_str(h, "house_id"), &rc);
+    lb_put_str(entry, "case_id", ctx->errcase, &rc);
+    lb_put_str(entry, "area", im->existing_area, &rc);
+    return rc;
 }
 
 static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
@@ -163,10 +196,10 @@ static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
 int lbd_op_case_import(lbd_ctx_t *ctx)
 {
     import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                   arg_str(ctx, "source", "tpmap")};
+                   arg_str(ctx, "source", "tpmap"), ""};
     if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
-    static const lbd_bulk_t bulk = {import_check, import_apply, "opened"};
+    static const lbd_bulk_t bulk = {import_check, import_apply, import_existing, "opened"};
     return lbd_bulk_run(ctx, lb_map_get(ctx->req->args, "households"), &bulk, &im);
 }
 

@@ -1,7 +1,8 @@
 /*
  * registry.c - the clients registry (PROTOCOL.md section 6): which CURVE
  * public keys may connect, with which role, over which areas, and whether
- * they may subscribe to events. The generated admin certificate is always in.
+ * they may subscribe to events. The generated admin certificate is in unless
+ * security.bootstrap_admin is false.
  * The roles are proto/users.h's list; a gateway key acts for people (users.c).
  */
 #include <stdio.h>
@@ -176,6 +177,33 @@ int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registr
 out:
     lbd_registry_clear(&r);
     lb_val_free(&root);
+    return rc;
+}
+
+int lbd_registry_load_cfg(const lbd_config_t *cfg, const uint8_t admin_key[32], lbd_registry_t *reg,
+                          char *err, size_t errlen)
+{
+    lbd_registry_t r = {0};
+    int rc =
+        lbd_registry_load(cfg->clients, cfg->bootstrap_admin ? admin_key : NULL, &r, err, errlen);
+    if (rc || cfg->bootstrap_admin)
+        goto out;
+    /* Without the generated key only the registry's admins can reload, back up or fix it. */
+    bool admin = false;
+    for (size_t i = 0; i < r.n; i++)
+        admin |= r.v[i].role == LBD_ROLE_ADMIN;
+    if (!admin) {
+        snprintf(err, errlen,
+                 "security.bootstrap_admin is false but %s lists no client of role admin: "
+                 "nobody could administer the daemon; add one, or set bootstrap_admin: true",
+                 cfg->clients && cfg->clients[0] ? cfg->clients : "the clients registry");
+        rc = LB_ECONFIG;
+    }
+out:
+    if (rc == 0)
+        *reg = r;
+    else
+        lbd_registry_clear(&r);
     return rc;
 }
 

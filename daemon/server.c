@@ -22,7 +22,6 @@
 #include "internal.h"
 
 #define MAX_FRAMES 8       /* routing envelope frames we keep (REQ through proxies) */
-#define FIRE_PER_TXN 1000  /* escalation cases fired per transaction, so requests are not starved */
 #define HEARTBEAT_MS 1000
 #define IDEM_PRUNE_PER_TXN 1000
 
@@ -288,6 +287,68 @@ static void publish(lbd_t *d, const lbd_pubs_t *pubs)
     }
 }
 
+/*
+ * admin.clock replies wait until every timer due at the new time has fired:
+ * the handler fires one slice, the loop the rest between request batches.
+ */
+typedef struct {
+    pending_t *v;
+    size_t n, cap;
+} held_t;
+
+/* Keeps p's envelope and reply for release_held; p is left empty. Sent at once on ENOMEM. */
+static void hold_reply(lbd_t *d, pending_t *p)
+{
+    held_t *h = d->held;
+    if (!h && (h = d->held = calloc(1, sizeof *h)) == NULL) {
+        send_reply(d, p);
+        return;
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 4;
+        pending_t *v = realloc(h->v, cap * sizeof *v);
+        if (!v) {
+            send_reply(d, p);
+            return;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
+    pending_t *q = &h->v[h->n++];
+    memset(q, 0, sizeof *q);
+    for (int i = 0; i < p->nframes; i++) {
+        zmq_msg_init(&q->frames[i]);
+        zmq_msg_move(&q->frames[i], &p->frames[i]);
+    }
+    q->nframes = p->nframes;
+    q->reply = p->reply;
+    memset(&p->reply, 0, sizeof p->reply);
+    p->answered = true;
+}
+
+/* Sends the held replies (every timer they waited for has fired) and forgets them. */
+static void release_held(lbd_t *d)
+{
+    held_t *h = d->held;
+    for (size_t i = 0; h && i < h->n; i++) {
+        send_reply(d, &h->v[i]);
+        pending_clear(&h->v[i]);
+    }
+    if (h)
+        h->n = 0;
+}
+
+static void free_held(lbd_t *d)
+{
+    held_t *h = d->held;
+    for (size_t i = 0; h && i < h->n; i++)
+        pending_clear(&h->v[i]);
+    if (h)
+        free(h->v);
+    free(h);
+    d->held = NULL;
+}
+
 /* Commits the batch's writes in one transaction, then replies and publishes. */
 static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
 {
@@ -324,7 +385,10 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
             continue;
         if (p->dup_of >= 0)
             lb_buf_append(&p->reply, batch[p->dup_of].reply.p, batch[p->dup_of].reply.len);
-        send_reply(d, p);
+        if (p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0)
+            hold_reply(d, p);
+        else
+            send_reply(d, p);
     }
     publish(d, &b.pubs);
     lbd_pubs_free(&b.pubs);
@@ -436,30 +500,40 @@ static int fire_fn(store_txn_t *txn, void *arg)
 {
     fire_t *f = arg;
     lbd_pubs_reset(&f->pubs);
-    return lbd_fire_due(f->d, txn, &f->pubs, f->now, FIRE_PER_TXN, &f->fired);
+    return lbd_fire_due(f->d, txn, &f->pubs, f->now, LBD_FIRE_SLICE, &f->fired);
 }
 
-/* Fires due timers; returns the next due time (INT64_MAX when none). */
+/* The first timer's due time, INT64_MAX when none; on a store error, now + a heartbeat. */
+static int64_t first_due(lbd_t *d, int64_t now)
+{
+    store_txn_t *r;
+    if (store_read_begin(d->store, &r))
+        return now + HEARTBEAT_MS;
+    int64_t due = INT64_MAX;
+    uint64_t id;
+    uint32_t step;
+    int rc = store_timer_first(r, &due, &id, &step);
+    store_read_end(&r);
+    return rc ? INT64_MAX : due;
+}
+
+/*
+ * Fires one slice of due timers (LBD_FIRE_SLICE cases in one transaction)
+ * and returns the next due time: at most now while more are due, so the
+ * loop serves a request batch and a heartbeat before the next slice and a
+ * storm of escalations never holds the loop for long; nothing due is
+ * skipped. When none is due any more, held admin.clock replies go out.
+ */
 static int64_t fire_timers(lbd_t *d)
 {
-    for (;;) {
-        int64_t now = lbd_now(d), due = INT64_MAX;
-        store_txn_t *r;
-        if (store_read_begin(d->store, &r))
-            return now + HEARTBEAT_MS;
-        uint64_t id;
-        uint32_t step;
-        int rc = store_timer_first(r, &due, &id, &step);
-        store_read_end(&r);
-        if (rc)
-            return INT64_MAX;
-        if (due > now)
-            return due;
+    int64_t now = lbd_now(d), due = first_due(d, now);
+    if (due <= now) {
         fire_t f = {.d = d, .now = now};
-        rc = store_write(d->store, fire_fn, &f);
+        int rc = store_write(d->store, fire_fn, &f);
         if (rc) {
             lbd_log(LBD_LOG_ERROR, "escalation timers not fired: %s", lb_strerror(rc));
             lbd_pubs_free(&f.pubs);
+            release_held(d); /* the clock moved; its timers fire on a later try */
             return now + HEARTBEAT_MS;
         }
         d->n_commits++;
@@ -468,15 +542,34 @@ static int64_t fire_timers(lbd_t *d)
         lbd_pubs_free(&f.pubs);
         if (f.fired)
             lbd_log(LBD_LOG_DEBUG, "%zu escalation steps fired", f.fired);
+        due = first_due(d, now);
     }
+    if (due > now)
+        release_held(d);
+    return due;
 }
 
+/* {seq, at, chain, sig}: the signed head (PROTOCOL.md 9.12), recorded in the tip file first. */
 static void heartbeat(lbd_t *d)
 {
+    uint64_t seq = d->last_seq;
+    uint8_t chain[32], sig[64];
+    store_txn_t *r;
+    if (store_read_begin(d->store, &r))
+        return;
+    int rc = store_event_tip(r, &seq, chain);
+    store_read_end(&r);
+    if (rc || lbd_audit_record(d->audit, seq, chain))
+        return;
+    lbd_audit_sign(d->audit, seq, chain, sig);
     lb_val_t *hb = lb_map();
     lb_buf_t b = {0};
-    if (hb && lb_map_set_int(hb, "seq", (int64_t)d->last_seq) == 0 &&
-        lb_map_set_int(hb, "at", lbd_now(d)) == 0 && proto_pack(hb, &b) == 0) {
+    lb_rc(&rc, hb ? 0 : LB_ENOMEM);
+    lb_put_int(hb, "seq", (int64_t)seq, &rc);
+    lb_put_int(hb, "at", lbd_now(d), &rc);
+    lb_put(hb, "chain", lb_bin(chain, 32), &rc);
+    lb_put(hb, "sig", lb_bin(sig, 64), &rc);
+    if (rc == 0 && proto_pack(hb, &b) == 0) {
         zmq_send(d->pub, "hb", 2, ZMQ_SNDMORE | ZMQ_DONTWAIT);
         zmq_send(d->pub, b.p, b.len, ZMQ_DONTWAIT);
     }
@@ -550,7 +643,9 @@ static void handle_zap(lbd_t *d)
         return;
     }
     const lbd_client_t *c = lbd_registry_by_key(&d->reg, (const uint8_t *)frames[6]);
-    bool ok = c && (strcmp(domain, "events") != 0 || c->events);
+    /* The published stream is one byte sequence for all and names house ids and actors, so a
+     * reporter never subscribes, events: true or not; it reads redacted events.since (9.14). */
+    bool ok = c && (strcmp(domain, "events") != 0 || (c->events && c->role != LBD_ROLE_REPORTER));
     if (!ok) {
         char z[41];
         zmq_z85_encode(z, (const uint8_t *)frames[6], 32);
@@ -676,7 +771,7 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
                               "encrypted on the wire (development only)");
     }
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    d->pub = zmq_socket(d->zctx, ZMQ_PUB);
+    d->pub = zmq_socket(d->zctx, ZMQ_XPUB);
     if (!d->router || !d->pub || setup_socket(d, d->router, "requests") ||
         setup_socket(d, d->pub, "events")) {
         snprintf(err, errlen, "cannot set up sockets: %s", zmq_strerror(zmq_errno()));
@@ -691,7 +786,12 @@ static int start_zmq(lbd_t *d, char *err, size_t errlen)
     }
     int rc = bind_all(d->router, d->cfg.req_endpoints, d->cfg.n_req, err, errlen);
     if (rc == 0)
-        rc = bind_all(d->pub, d->cfg.ev_endpoints, d->cfg.n_ev, err, errlen);
+        rc = lbd_events_bind(d, err, errlen);
+    /* The events socket has a monitor of its own (events.c: re-binds wait for its
+     * listeners to close), and libzmq allows one monitor a socket: watch requests. */
+    void *watched[] = {d->router};
+    if (rc == 0 && lbd_fdmon_start(d->zctx, watched, 1, &d->fdmon))
+        lbd_log(LBD_LOG_WARN, "cannot watch for running out of descriptors");
     return rc;
 }
 
@@ -710,6 +810,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     if (rc)
         goto fail;
     lbd_log_level = d->cfg.log_level;
+    lbd_fd_limit_raise(d->cfg.max_connections);
     if (mkdir_p(d->cfg.data_dir) != 0) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
         rc = LB_ECONFIG;
@@ -719,7 +820,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
-    if ((rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &d->reg, err, errlen)))
+    if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
     if ((rc = lbd_users_init(&d->users, d->cfg.users, err, errlen)))
         goto fail;
@@ -741,6 +842,9 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         if (rc)
             goto fail;
     }
+    if ((rc = lbd_audit_open(d->cfg.keys_dir, &d->audit, err, errlen)) ||
+        (rc = lbd_audit_check_store(d->audit, d->store, err, errlen)))
+        goto fail;
     d->manual_clock = opts->manual_clock;
     if (d->manual_clock) {
         int64_t at = newest_event_at(d->store);
@@ -793,7 +897,9 @@ int lbd_run(lbd_t *d)
             LBD_VERSION, d->cfg.req_endpoints[0], d->cfg.ev_endpoints[0], wf_set_count(d->wfs),
             d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "");
     /* Steps that fell due while the daemon was down fire now, before serving. */
-    int64_t next_due = fire_timers(d);
+    int64_t next_due;
+    while ((next_due = fire_timers(d)) <= lbd_now(d) && !lbd_stop_flag)
+        ;
     sd_notify("READY=1");
     int64_t next_hb = lbd_mono_ms();
     int64_t next_prune = lbd_mono_ms() + 60 * 1000;
@@ -812,14 +918,17 @@ int lbd_run(lbd_t *d)
         if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
             wait = LBD_USERS_POLL_MS; /* the users file is watched by polling */
         int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
-        if (!d->manual_clock && until_due < wait)
-            wait = until_due < 0 ? 0 : until_due;
-        zmq_pollitem_t items[3] = {
+        if (until_due <= 0)
+            wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
+        else if (!d->manual_clock && until_due < wait)
+            wait = until_due;
+        zmq_pollitem_t items[4] = {
             {d->router, 0, ZMQ_POLLIN, 0},
             {NULL, d->sigfd, ZMQ_POLLIN, 0},
+            {d->pub, 0, ZMQ_POLLIN, 0}, /* subscriptions (events.c) */
             {d->zap, 0, ZMQ_POLLIN, 0},
         };
-        int nitems = d->zap ? 3 : 2;
+        int nitems = d->zap ? 4 : 3;
         if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
             lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             status = LB_EIO; /* a failure, not a clean stop: let the supervisor restart us */
@@ -827,8 +936,10 @@ int lbd_run(lbd_t *d)
         }
         if (items[1].revents & ZMQ_POLLIN)
             handle_signals(d);
-        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
             handle_zap(d);
+        if (items[2].revents & ZMQ_POLLIN)
+            lbd_events_handle(d);
         if (lbd_reload_flag) {
             lbd_reload_flag = 0;
             char err[512];
@@ -839,6 +950,8 @@ int lbd_run(lbd_t *d)
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
         }
+        if (d->ev_rebind) /* a reload (SIGHUP or admin.reload) revoked or changed events */
+            lbd_events_rebind(d);
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
@@ -848,6 +961,7 @@ int lbd_run(lbd_t *d)
             (unsigned long long)d->last_seq, (unsigned long long)d->n_requests,
             (unsigned long long)d->n_writes, (unsigned long long)d->n_commits,
             (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6);
+    heartbeat(d); /* records the last head: a store cut below it refuses to start */
     sd_notify("STOPPING=1");
     return status;
 }
@@ -864,8 +978,10 @@ void lbd_destroy(lbd_t **dp)
         zmq_close(d->pub);
     if (d->zap)
         zmq_close(d->zap);
+    lbd_events_close(d);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
+    lbd_fdmon_join(&d->fdmon);
     store_close(&d->store);
     if (d->sigfd >= 0)
         close(d->sigfd);
@@ -874,8 +990,10 @@ void lbd_destroy(lbd_t **dp)
     lbd_registry_clear(&d->reg);
     lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
+    lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);
     free(d->batch);
+    free_held(d);
     free(d);
     *dp = NULL;
 }

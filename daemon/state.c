@@ -58,7 +58,7 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     lbd_registry_t reg = {0};
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
     if (rc == 0)
-        rc = lbd_registry_load(d->cfg.clients, d->keys.admin_public, &reg, err, errlen);
+        rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
     /* the users file goes in force at the loop's next turn, after the batch in flight */
     if (rc == 0)
         rc = lbd_users_stage(&d->users, d->cfg.users, err, errlen);
@@ -69,6 +69,9 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
     }
+    /* Live subscribers were admitted under the old registry: the loop re-binds them. */
+    if (d->cfg.curve && lbd_events_scopes_changed(&d->reg, &reg))
+        d->ev_rebind = true;
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);

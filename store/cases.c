@@ -7,6 +7,7 @@
  */
 #include "store_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define STORE_AREA_MAX 8   /* village code, the deepest scope */
@@ -777,5 +778,163 @@ int store_counts_children(store_txn_t *txn, const char *parent, int digits, stor
 done:
     if (cur)
         mdb_cursor_close(cur);
+    return ret;
+}
+
+/* ---- verification ---- */
+
+int store_cases_each(store_txn_t *txn, uint64_t after,
+                     int (*fn)(uint64_t id, const void *data, size_t len, void *ctx), void *ctx)
+{
+    uint8_t seek[8];
+    MDB_cursor *cur = NULL;
+
+    if (!txn || !fn)
+        return LB_EINTERNAL;
+    if (after == UINT64_MAX)
+        return 0;
+    int ret = store_db_cursor(txn, STORE_DB_CASES, &cur);
+    if (ret)
+        return ret;
+    store_be64(seek, after + 1);
+    MDB_val k = {8, seek}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 8) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        int r = fn(store_get_be64(k.mv_data), v.mv_data, v.mv_size, ctx);
+        if (r) {
+            ret = r < 0 ? r : 0;
+            goto done;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND)
+        ret = store_lmdb_err(txn->s, rc);
+done:
+    mdb_cursor_close(cur);
+    return ret;
+}
+
+typedef struct {
+    store_cdeltas_t sum; /* key scope | 0 | name -> the value the cases make */
+    int digits;
+    store_meta_fn fn;
+    void *ctx;
+} store_tally_t;
+
+/* Adds one case's counters to every scope up to digits long that its area belongs to. */
+static int store_tally_case(uint64_t id, const void *data, size_t len, void *ctx)
+{
+    store_tally_t *t = ctx;
+    store_case_meta_t m;
+    store_cntset_t set;
+
+    memset(&m, 0, sizeof m);
+    int ret = t->fn(id, data, len, &m, t->ctx);
+    /* fn may not stop the walk: the sums need every case. */
+    if (ret)
+        return ret < 0 ? ret : LB_EINTERNAL;
+    if (!store_meta_ok(&m))
+        return LB_EINTERNAL;
+    store_cnt_of(&m, &set);
+    size_t al = strlen(m.area);
+    for (size_t i = 0; i < STORE_NSCOPES; i++) {
+        size_t l = store_scope_lens[i];
+        if (l > al || l > (size_t)t->digits)
+            break;
+        for (int j = 0; j < set.n; j++) {
+            uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
+            size_t nl = strlen(set.c[j].name);
+            memcpy(k, m.area, l);
+            k[l] = 0;
+            memcpy(k + l + 1, set.c[j].name, nl);
+            if ((ret = store_cdeltas_add(&t->sum, k, l + 1 + nl, set.c[j].v)))
+                return ret;
+        }
+    }
+    return 0;
+}
+
+static int store_cdelta_cmp(const void *a, const void *b)
+{
+    const store_cdelta_t *x = a, *y = b;
+    return store_keycmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Fills diff from a counter key and its two values; returns 1 (they differ). */
+static int store_diff_set(store_count_diff_t *diff, const uint8_t *k, size_t klen, uint64_t stored,
+                          uint64_t computed)
+{
+    const uint8_t *z = memchr(k, 0, klen);
+    size_t sl = z ? (size_t)(z - k) : 0;
+    size_t nl = z ? klen - sl - 1 : 0;
+    memset(diff, 0, sizeof *diff);
+    if (sl >= sizeof diff->scope || nl >= sizeof diff->name)
+        return LB_ECORRUPT;
+    memcpy(diff->scope, k, sl);
+    memcpy(diff->name, z + 1, nl);
+    diff->stored = stored;
+    diff->computed = computed;
+    return 1;
+}
+
+int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ctx,
+                        store_count_diff_t *diff)
+{
+    store_tally_t t = {.digits = digits, .fn = fn, .ctx = ctx};
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint32_t i = 0;
+
+    if (!txn || !fn || !diff)
+        return LB_EINTERNAL;
+    memset(diff, 0, sizeof *diff);
+    if (digits < 0 || digits > STORE_AREA_MAX)
+        return LB_EBADREQ;
+    int ret = store_cases_each(txn, 0, store_tally_case, &t);
+    if (ret)
+        goto done;
+    /* Both sides in key order: one merge walk finds the first counter that differs. */
+    if (t.sum.n)
+        qsort(t.sum.v, t.sum.n, sizeof *t.sum.v, store_cdelta_cmp);
+    if ((ret = store_db_cursor(txn, STORE_DB_COUNTS, &cur)))
+        goto done;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *z = memchr(k.mv_data, 0, k.mv_size);
+        if (!z || v.mv_size != 8) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        if ((int)(z - (const uint8_t *)k.mv_data) > digits)
+            continue; /* a deeper scope than asked for */
+        uint64_t stored = store_get_be64(v.mv_data);
+        int c =
+            i < t.sum.n ? store_keycmp(t.sum.v[i].key, t.sum.v[i].klen, k.mv_data, k.mv_size) : 1;
+        if (c < 0) {
+            /* The cases make a counter, sorting before this one, that the store does not hold. */
+            ret = store_diff_set(diff, t.sum.v[i].key, t.sum.v[i].klen, 0,
+                                 (uint64_t)t.sum.v[i].delta);
+            goto done;
+        }
+        uint64_t computed = (i < t.sum.n && c == 0) ? (uint64_t)t.sum.v[i++].delta : 0;
+        if (stored != computed) {
+            ret = store_diff_set(diff, k.mv_data, k.mv_size, stored, computed);
+            goto done;
+        }
+    }
+    if (rc != MDB_NOTFOUND) {
+        ret = store_lmdb_err(txn->s, rc);
+        goto done;
+    }
+    if (i < t.sum.n)
+        ret = store_diff_set(diff, t.sum.v[i].key, t.sum.v[i].klen, 0, (uint64_t)t.sum.v[i].delta);
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    store_cdeltas_free(&t.sum);
     return ret;
 }

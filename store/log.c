@@ -9,6 +9,7 @@
 
 #define STORE_REQ_ID_MAX 255 /* keeps idem keys well under LMDB's 511 bytes */
 #define STORE_CHAIN 32
+#define STORE_DIGEST 32 /* request digest of an idempotency record */
 
 /* ---- events ---- */
 
@@ -220,6 +221,17 @@ done:
 
 /* ---- idempotency ---- */
 
+/*
+ * Two record formats live side by side in idem:
+ *   1 (before request digests):  at (8) | reply
+ *   2:                           STORE_IDEM_V2 | at (8) | digest (32) | reply
+ * Format 1's first byte is the top byte of the biased at, which is 0 only for
+ * times before 292 million BC, so a leading 0 marks format 2. Old records stay
+ * readable (without digest) until pruning removes them.
+ */
+#define STORE_IDEM_V2 0x00
+#define STORE_IDEM_V2_HDR (1 + 8 + STORE_DIGEST)
+
 /* client | request id; the length of req_id is checked here. */
 static int store_idem_key(uint8_t *k, const uint8_t client[32], const char *req_id, size_t *klen)
 {
@@ -234,42 +246,79 @@ static int store_idem_key(uint8_t *k, const uint8_t client[32], const char *req_
     return 0;
 }
 
-int store_idem_get(store_txn_t *txn, const uint8_t client[32], const char *req_id,
-                   int64_t not_before, const void **reply, size_t *len)
+/* Splits a stored record of either format; LB_ECORRUPT when it is too short for its format. */
+static int store_idem_parse(const void *v, size_t vlen, store_idem_rec_t *rec)
+{
+    const uint8_t *p = v;
+    memset(rec, 0, sizeof *rec);
+    if (vlen >= 1 && p[0] == STORE_IDEM_V2) {
+        if (vlen < STORE_IDEM_V2_HDR)
+            return LB_ECORRUPT;
+        rec->at = store_get_i64(p + 1);
+        rec->has_digest = true;
+        memcpy(rec->digest, p + 9, STORE_DIGEST);
+        rec->reply = p + STORE_IDEM_V2_HDR;
+        rec->len = vlen - STORE_IDEM_V2_HDR;
+        return 0;
+    }
+    if (vlen < 8)
+        return LB_ECORRUPT;
+    rec->at = store_get_i64(p);
+    rec->reply = p + 8;
+    rec->len = vlen - 8;
+    return 0;
+}
+
+int store_idem_find(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                    int64_t not_before, store_idem_rec_t *rec)
 {
     uint8_t k[32 + STORE_REQ_ID_MAX];
     size_t klen;
     const void *v;
     size_t vlen;
 
-    if (!txn || !reply || !len)
+    if (!txn || !rec)
         return LB_EINTERNAL;
     int ret = store_idem_key(k, client, req_id, &klen);
     if (ret == 0)
         ret = store_db_get(txn, STORE_DB_IDEM, k, klen, &v, &vlen);
+    if (ret == 0)
+        ret = store_idem_parse(v, vlen, rec);
+    if (ret == 0 && rec->at < not_before)
+        ret = LB_ENOTFOUND;
+    if (ret)
+        memset(rec, 0, sizeof *rec);
+    return ret;
+}
+
+int store_idem_get(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                   int64_t not_before, const void **reply, size_t *len)
+{
+    store_idem_rec_t rec;
+
+    if (!reply || !len)
+        return LB_EINTERNAL;
+    int ret = store_idem_find(txn, client, req_id, not_before, &rec);
     if (ret)
         return ret;
-    if (vlen < 8)
-        return LB_ECORRUPT;
-    if (store_get_i64(v) < not_before)
-        return LB_ENOTFOUND;
-    *reply = (const uint8_t *)v + 8;
-    *len = vlen - 8;
+    *reply = rec.reply;
+    *len = rec.len;
     return 0;
 }
 
-int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_id, int64_t at,
-                   const void *reply, size_t len)
+int store_idem_put_digest(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                          int64_t at, const uint8_t digest[32], const void *reply, size_t len)
 {
     uint8_t k[32 + STORE_REQ_ID_MAX], tk[8 + 32 + STORE_REQ_ID_MAX];
-    size_t klen;
+    size_t klen, hdr = digest ? STORE_IDEM_V2_HDR : 8;
     const void *old;
     size_t oldlen;
+    store_idem_rec_t orec;
 
     int ret = store_txn_writable(txn);
     if (ret)
         return ret;
-    if ((!reply && len) || len > SIZE_MAX - 8)
+    if ((!reply && len) || len > SIZE_MAX - hdr)
         return LB_EINTERNAL;
     ret = store_idem_key(k, client, req_id, &klen);
     if (ret)
@@ -279,9 +328,9 @@ int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_i
     /* A replaced record leaves no stale entry in the pruning index. */
     ret = store_db_get(txn, STORE_DB_IDEM, k, klen, &old, &oldlen);
     if (ret == 0) {
-        if (oldlen < 8)
-            return LB_ECORRUPT;
-        memcpy(tk, old, 8);
+        if ((ret = store_idem_parse(old, oldlen, &orec)))
+            return ret;
+        store_i64(tk, orec.at);
         ret = store_db_del(txn, STORE_DB_IDEM_TIME, tk, 8 + klen);
         if (ret && ret != LB_ENOTFOUND)
             return ret;
@@ -289,18 +338,59 @@ int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_i
         return ret;
     }
 
-    /* MDB_RESERVE: at | reply is assembled in place, no temporary copy. */
-    MDB_val key = {klen, k}, val = {8 + len, NULL};
+    /* MDB_RESERVE: the record is assembled in place, no temporary copy. */
+    MDB_val key = {klen, k}, val = {hdr + len, NULL};
     ret = store_lmdb_err(txn->s,
                          mdb_put(txn->txn, txn->s->dbi[STORE_DB_IDEM], &key, &val, MDB_RESERVE));
     if (ret)
         return ret;
-    store_i64(val.mv_data, at);
+    uint8_t *p = val.mv_data;
+    if (digest) {
+        p[0] = STORE_IDEM_V2;
+        store_i64(p + 1, at);
+        memcpy(p + 9, digest, STORE_DIGEST);
+    } else {
+        store_i64(p, at);
+    }
     if (len)
-        memcpy((uint8_t *)val.mv_data + 8, reply, len);
+        memcpy(p + hdr, reply, len);
 
     store_i64(tk, at);
     return store_db_put(txn, STORE_DB_IDEM_TIME, tk, 8 + klen, NULL, 0);
+}
+
+int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_id, int64_t at,
+                   const void *reply, size_t len)
+{
+    return store_idem_put_digest(txn, client, req_id, at, NULL, reply, len);
+}
+
+int store_idem_count(store_txn_t *txn, uint64_t *n)
+{
+    if (!txn || !n)
+        return LB_EINTERNAL;
+    return store_db_entries(txn, STORE_DB_IDEM, n);
+}
+
+int store_idem_oldest(store_txn_t *txn, int64_t *at)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+
+    if (!txn || !at)
+        return LB_EINTERNAL;
+    int ret = store_db_cursor(txn, STORE_DB_IDEM_TIME, &cur);
+    if (ret)
+        return ret;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    if (rc == MDB_NOTFOUND)
+        ret = LB_ENOTFOUND;
+    else if ((ret = store_lmdb_err(txn->s, rc)) == 0 && k.mv_size <= 8 + 32)
+        ret = LB_ECORRUPT;
+    if (ret == 0)
+        *at = store_get_i64(k.mv_data);
+    mdb_cursor_close(cur);
+    return ret;
 }
 
 int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *removed)
@@ -347,8 +437,6 @@ int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *remov
         ret = store_db_del(txn, STORE_DB_IDEM, ik, iklen);
         if (ret == LB_ENOTFOUND)
             ret = 0;
-        if (ret)
-            goto done;
         if (ret)
             goto done;
         n++;

@@ -101,7 +101,11 @@ static int store_cnt_rehash(store_cdeltas_t *m, uint32_t nslot)
 
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta)
 {
-    store_cdeltas_t *m = &t->cnt;
+    return store_cdeltas_add(&t->cnt, key, klen, delta);
+}
+
+int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64_t delta)
+{
     if (klen > sizeof m->v[0].key)
         return LB_EINTERNAL;
     if (delta == 0)
@@ -146,11 +150,16 @@ static int store_cnt_merge(store_txn_t *parent, const store_txn_t *child)
     return 0;
 }
 
+void store_cdeltas_free(store_cdeltas_t *m)
+{
+    free(m->v);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
 static void store_cnt_free(store_txn_t *t)
 {
-    free(t->cnt.v);
-    free(t->cnt.slot);
-    memset(&t->cnt, 0, sizeof t->cnt);
+    store_cdeltas_free(&t->cnt);
 }
 
 /* One counter key's stored value plus delta. */
@@ -731,7 +740,7 @@ int store_next_case_id(store_txn_t *txn, uint64_t *id)
 
 /* ---- whole-store ---- */
 
-static int store_entries(store_txn_t *t, int db, uint64_t *n)
+int store_db_entries(store_txn_t *t, int db, uint64_t *n)
 {
     MDB_stat st;
     int ret = store_lmdb_err(NULL, mdb_stat(t->txn, t->s->dbi[db], &st));
@@ -753,13 +762,13 @@ int store_stats(store_t *s, store_stats_t *st)
     ret = store_read_begin(s, &t);
     if (ret)
         goto done;
-    ret = store_entries(t, STORE_DB_CASES, &st->cases);
+    ret = store_db_entries(t, STORE_DB_CASES, &st->cases);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_EVENTS, &st->events);
+        ret = store_db_entries(t, STORE_DB_EVENTS, &st->events);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_TIMERS, &st->timers);
+        ret = store_db_entries(t, STORE_DB_TIMERS, &st->timers);
     if (ret == 0)
-        ret = store_entries(t, STORE_DB_IDEM, &st->idem);
+        ret = store_db_entries(t, STORE_DB_IDEM, &st->idem);
     if (ret)
         goto done;
     ret = store_lmdb_err(NULL, mdb_env_info(s->env, &info));

@@ -16,7 +16,8 @@
  *   events      seq (u64)                    -> body bytes as published
  *   timers      due (i64 biased) | id        -> step (u32)
  *   case_timer  id                           -> due (one pending timer a case)
- *   idem        client (32) | request id     -> at (i64) | reply bytes
+ *   idem        client (32) | request id     -> [0 | at (i64) | digest (32) |] reply
+ *                                              (or at | reply: a record without digest)
  *   idem_time   at | client | request id     -> ""   (pruning)
  *   counts      scope | 0 | counter name     -> u64  (report counters)
  *   meta        name                         -> bytes (schema, tips, counters)
@@ -316,6 +317,55 @@ int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *c
 int store_counts_children(store_txn_t *txn, const char *parent, int digits, store_count_fn fn,
                           void *ctx);
 
+/* ---- verification (admin.verify) ---- */
+
+/*
+ * Every case with id > after, in id order: fn(id, bytes, len, ctx), the
+ * bytes valid as the conventions say. fn returns 0 to go on, > 0 to stop (0
+ * returned), < 0 an error returned as it is; it must not write through txn.
+ * A full scan: for verification and tools, not for requests. With it a
+ * caller checks cases against events (each seq of a case's history is an
+ * event of that case; last_seq is the newest) through store_event_get.
+ * Errors: LB_EINTERNAL (txn or fn NULL); LB_ECORRUPT (a case key not 8
+ * bytes); fn's; storage errors.
+ */
+int store_cases_each(store_txn_t *txn, uint64_t after,
+                     int (*fn)(uint64_t id, const void *data, size_t len, void *ctx), void *ctx);
+
+/*
+ * The meta of a stored case, as the caller would give it to store_case_put:
+ * fills *meta (zeroed before the call) from the case's bytes. 0, or a
+ * negative code that ends the verification and is returned as it is (say
+ * LB_ECORRUPT for bytes that do not decode). Never > 0: the sums need
+ * every case.
+ */
+typedef int (*store_meta_fn)(uint64_t id, const void *data, size_t len, store_case_meta_t *meta,
+                             void *ctx);
+
+/* The first counter whose stored value is not what the cases make. */
+typedef struct {
+    char scope[9];     /* "" = everything, else an area prefix */
+    char name[96];     /* as store_counts names it: "open", "state:visited", ... */
+    uint64_t stored;   /* what the counts database holds (0 = absent) */
+    uint64_t computed; /* what the cases make */
+} store_count_diff_t;
+
+/*
+ * Recomputes the report counters from the cases and compares them with the
+ * stored ones, for every scope of at most digits characters (0 = only "",
+ * 2 = also provinces, ..., 8 = every scope). Each case's meta comes from fn;
+ * its counters are what store_case_put would add for it, summed in memory
+ * (memory grows with the number of distinct scope/counter pairs: a smaller
+ * digits bounds it). Returns 0 when every counter agrees; 1 when one differs,
+ * with *diff naming the first in (scope, name) byte order; else an error,
+ * *diff zeroed: LB_EBADREQ (digits outside 0..8); LB_EINTERNAL (txn, fn or
+ * diff NULL, fn returned > 0 or a meta that store_case_put would refuse);
+ * LB_ECORRUPT (a malformed counter entry); LB_ENOMEM; fn's; storage errors.
+ * A full scan of cases and counters, in txn's view: use a read transaction.
+ */
+int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ctx,
+                        store_count_diff_t *diff);
+
 /* ---- events ---- */
 
 /*
@@ -370,25 +420,72 @@ int store_timer_first(store_txn_t *txn, int64_t *due, uint64_t *id, uint32_t *st
 /* ---- idempotency ---- */
 
 /*
- * The stored reply for (client, request id), when stored at or after
- * not_before: 0 with *reply valid as the conventions say; LB_ENOTFOUND
+ * One idempotency record: a request's reply, when it was stored and, for
+ * records written by store_idem_put_digest, a digest of the request (the
+ * daemon's BLAKE2b-256 of op and canonical args; the store only keeps it).
+ * Records written without one (store_idem_put, or by a store before
+ * digests existed) have has_digest false: the request they answered is
+ * unknown, so a caller should accept a retry as the same request.
+ */
+typedef struct {
+    int64_t at;         /* when it was stored */
+    bool has_digest;    /* false: no digest kept (old record) */
+    uint8_t digest[32]; /* valid when has_digest */
+    const void *reply;  /* the reply bytes, valid as the conventions say */
+    size_t len;
+} store_idem_rec_t;
+
+/*
+ * The record for (client, request id) when stored at or after not_before:
+ * 0 with *rec filled (rec->reply valid as the conventions say); LB_ENOTFOUND
  * (none, or older); LB_EBADREQ (req_id empty or over 255 bytes);
- * LB_EINTERNAL (an argument NULL); LB_ECORRUPT; storage errors.
+ * LB_EINTERNAL (an argument NULL); LB_ECORRUPT (a record too short for its
+ * format); storage errors. *rec is zeroed on every error.
+ */
+int store_idem_find(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                    int64_t not_before, store_idem_rec_t *rec);
+/*
+ * store_idem_find's reply only: 0 with *reply and *len. Same errors. Kept
+ * for callers that do not check digests.
  */
 int store_idem_get(store_txn_t *txn, const uint8_t client[32], const char *req_id,
                    int64_t not_before, const void **reply, size_t *len);
 /*
- * Stores (or replaces) the reply for (client, request id) at time at (write
- * txn; bytes copied). Errors: LB_EBADREQ (req_id empty or over 255 bytes);
- * LB_EINTERNAL (client, req_id NULL, reply NULL with len > 0, a read txn);
- * LB_ECORRUPT; storage errors.
+ * Stores (or replaces) the record for (client, request id) at time at with
+ * the request's digest (32 bytes; NULL = none, read back with has_digest
+ * false) and reply (write txn; bytes copied). A replaced record moves to its
+ * new time in the pruning order. Errors: LB_EBADREQ (req_id empty or over 255
+ * bytes); LB_EINTERNAL (client, req_id NULL, reply NULL with len > 0, a read
+ * txn); LB_ECORRUPT (the record replaced was malformed); storage errors.
  */
+int store_idem_put_digest(store_txn_t *txn, const uint8_t client[32], const char *req_id,
+                          int64_t at, const uint8_t digest[32], const void *reply, size_t len);
+/* store_idem_put_digest without digest. Same errors. */
 int store_idem_put(store_txn_t *txn, const uint8_t client[32], const char *req_id, int64_t at,
                    const void *reply, size_t len);
 /*
+ * The number of idempotency records in txn's view (a write txn sees its
+ * own puts and prunes) into *n, in O(1): LMDB keeps the count, so it never
+ * drifts from the records and needs no upgrade for old stores.
+ * Errors: LB_EINTERNAL (an argument NULL); storage errors.
+ */
+int store_idem_count(store_txn_t *txn, uint64_t *n);
+/*
+ * The time of the oldest record (the first of the pruning index) into *at,
+ * in O(log n): lets a caller decide in a read transaction whether a prune
+ * is due. LB_ENOTFOUND when there is none; LB_EINTERNAL (an argument NULL);
+ * LB_ECORRUPT (a malformed index key); storage errors.
+ */
+int store_idem_oldest(store_txn_t *txn, int64_t *at);
+/*
  * Removes records stored before `before`, oldest first, at most max of them
- * (write txn); *removed = how many (0 on error). Errors: LB_EINTERNAL
- * (removed NULL, a read txn); LB_ECORRUPT; storage errors.
+ * (write txn); *removed = how many (0 on error). Walks the pruning index by
+ * time, so a call costs O(max log n) whatever the number of records: meant
+ * to be called with a small max every loop turn (or whenever
+ * store_idem_oldest says a record is due), so that every record older than
+ * the cutoff goes continuously. *removed < max means none older is left.
+ * Errors: LB_EINTERNAL (removed NULL, a read txn); LB_ECORRUPT; storage
+ * errors.
  */
 int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *removed);
 

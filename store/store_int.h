@@ -98,6 +98,14 @@ int store_lmdb_err(store_t *s, int rc);
  */
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
 
+/*
+ * The same sum on a map of its own (zero-initialised; store_cdeltas_free
+ * after): used to recompute counters for verification. A delta of 0 adds
+ * nothing. LB_EINTERNAL (klen over the key size), LB_ENOMEM.
+ */
+int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64_t delta);
+void store_cdeltas_free(store_cdeltas_t *m);
+
 /* Write access check for the mutating calls: LB_EINTERNAL on a read txn. */
 int store_txn_writable(const store_txn_t *t);
 
@@ -109,6 +117,8 @@ int store_db_cursor(store_txn_t *t, int db, MDB_cursor **cur);
 int store_db_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen);
 int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void **v, size_t *vlen);
 int store_db_del(store_txn_t *t, int db, const void *k, size_t klen);
+/* The number of entries of db in t's view (O(1): LMDB keeps it in the tree's root). */
+int store_db_entries(store_txn_t *t, int db, uint64_t *n);
 
 /* Big-endian integers and the order-preserving signed encoding. */
 static inline void store_be64(uint8_t *p, uint64_t v)

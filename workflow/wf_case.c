@@ -45,6 +45,16 @@ bool wf_case_overdue(const wf_case_t *c)
     return c->fired_in_state > 0;
 }
 
+uint32_t wf_case_records(const wf_case_t *c)
+{
+    const lb_val_t *lists[] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    uint64_t n = 0;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (lists[i] && lists[i]->type == LB_ARR)
+            n += lists[i]->a.n;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 const wf_escalation_t *wf_case_latest_esc(const wf_case_t *c)
 {
     return c->n_esc ? &c->esc[c->n_esc - 1] : NULL;

@@ -17,8 +17,8 @@
 
 #define WF_DIR_FILES_MAX 1024
 
-static const char *const top_keys[] = {"workflow", "version", "title", "initial",
-                                       "states",   "actions", NULL};
+static const char *const top_keys[] = {"workflow", "version", "title",   "initial",
+                                       "states",   "actions", "migrate", NULL};
 static const char *const top_required[] = {"workflow", "version", "initial", "states", NULL};
 static const char *const state_keys[] = {"title", "terminal", "outcome", "escalate", NULL};
 static const char *const step_keys[] = {"after", "to", NULL};
@@ -44,6 +44,7 @@ static void def_free(wf_def_t **pdef)
     }
     free(def->states);
     free(def->actions);
+    free(def->migrate);
     free(def->title);
     free(def->file);
     free(def);
@@ -336,6 +337,50 @@ static int parse_actions(const wf_ectx_t *e, const wf_ynode_t *an, wf_def_t *def
     return 0;
 }
 
+/*
+ * migrate: {old_state: new_state}: where the cases of a state that an earlier
+ * version had and this one has not go when this file replaces it. A key that
+ * is a state here would never be consulted, and a value that is not one
+ * would strand the cases again, so both are refused.
+ */
+static int parse_migrate(const wf_ectx_t *e, const wf_ynode_t *mn, wf_def_t *def)
+{
+    if (!mn || wf_yis_null(mn))
+        return 0;
+    if (mn->kind != WF_Y_MAP)
+        return wf_ynerr(e, mn, "migrate must be a map of old state to new state");
+    size_t n = mn->nkids / 2;
+    if (n == 0)
+        return 0;
+    if (n > WF_STATES_MAX)
+        return wf_ynerr(e, mn, "more than %d migrate entries", WF_STATES_MAX);
+    def->migrate = calloc(n, sizeof(*def->migrate));
+    if (!def->migrate)
+        return LB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const wf_ynode_t *key = mn->kids[2 * i], *val = mn->kids[2 * i + 1];
+        const char *to;
+        int rc;
+        if (!wf_valid_name(key->s, "_"))
+            return wf_ynerr(e, key, "invalid state name '%s' (want [a-z0-9_], 1 to 63 characters)",
+                            key->s);
+        if (wf_def_state_index(def, key->s) >= 0)
+            return wf_ynerr(e, key,
+                            "migrate: '%s' is a state of this workflow; only states it "
+                            "no longer has can be migrated",
+                            key->s);
+        if ((rc = wf_ystr(e, val, "migrate target", &to)))
+            return rc;
+        int ti = wf_def_state_index(def, to);
+        if (ti < 0)
+            return wf_ynerr(e, val, "migrate: '%s' is not a state of this workflow", to);
+        wf_migrate_t *m = &def->migrate[def->nmigrate++];
+        snprintf(m->from, sizeof(m->from), "%s", key->s);
+        m->to = ti;
+    }
+    return 0;
+}
+
 static int def_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_def_t *def)
 {
     const wf_ynode_t *n;
@@ -381,7 +426,9 @@ static int def_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_def_t *def)
     if (def->states[def->initial].terminal)
         return wf_ynerr(e, n, "initial state '%s' is terminal", s);
 
-    return parse_actions(e, wf_ymap_get(root, "actions"), def);
+    if ((rc = parse_actions(e, wf_ymap_get(root, "actions"), def)))
+        return rc;
+    return parse_migrate(e, wf_ymap_get(root, "migrate"), def);
 }
 
 /* One definition from YAML text; file names it in messages. */
@@ -661,6 +708,44 @@ bool wf_def_has_state(const wf_def_t *def, const char *state)
     return wf_def_state_index(def, state) >= 0;
 }
 
+const char *wf_def_migrate(const wf_def_t *def, const char *old_state)
+{
+    for (size_t i = 0; def && old_state && i < def->nmigrate; i++)
+        if (strcmp(def->migrate[i].from, old_state) == 0)
+            return def->states[def->migrate[i].to].name;
+    return NULL;
+}
+
+/* The definition that runs a case of (name, version) in set (PROTOCOL.md 9.9). */
+static const wf_def_t *runner(const wf_set_t *set, const char *name, int64_t version)
+{
+    const wf_def_t *d = wf_set_get(set, name, version);
+    return d ? d : wf_set_get(set, name, 0);
+}
+
+int wf_set_vanished(const wf_set_t *old_set, const wf_set_t *new_set, const char *name,
+                    wf_vanished_fn fn, void *ctx)
+{
+    if (!name || !fn)
+        return LB_EINTERNAL;
+    for (size_t i = 0; old_set && i < old_set->n; i++) {
+        const wf_def_t *od = old_set->defs[i];
+        if (strcmp(od->name, name) != 0)
+            continue;
+        const wf_def_t *nd = runner(new_set, name, od->version);
+        for (size_t k = 0; k < od->nstates; k++) {
+            const wf_state_t *st = &od->states[k];
+            /* A case in a terminal state never acts again: it needs no state to act from. */
+            if (st->terminal || (nd && wf_def_state_index(nd, st->name) >= 0))
+                continue;
+            int rc = fn(st->name, od->version, nd ? wf_def_migrate(nd, st->name) : NULL, ctx);
+            if (rc)
+                return rc < 0 ? rc : 0;
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Views                                                                   */
 /* ---------------------------------------------------------------------- */
@@ -753,6 +838,14 @@ lb_val_t *wf_def_describe(const wf_def_t *def, bool full)
         for (size_t i = 0; !rc && i < def->nactions; i++)
             lb_put(actions, def->actions[i].name, describe_action(def, &def->actions[i]), &rc);
         lb_put(m, "actions", actions, &rc);
+        if (def->nmigrate) {
+            lb_val_t *mig = rc ? NULL : lb_map();
+            if (!rc && !mig)
+                rc = LB_ENOMEM;
+            for (size_t i = 0; !rc && i < def->nmigrate; i++)
+                lb_put_str(mig, def->migrate[i].from, def->states[def->migrate[i].to].name, &rc);
+            lb_put(m, "migrate", mig, &rc);
+        }
     }
     if (rc)
         lb_val_free(&m);

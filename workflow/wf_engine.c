@@ -22,7 +22,6 @@
 
 #include "wf_internal.h"
 
-#define WF_TEXT_MAX 65536  /* bytes of a note */
 #define WF_AGENCY_MAX 256  /* bytes of an agency name */
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
@@ -38,6 +37,8 @@ static const char *const followup_required[] = {"level", NULL};
 static const char *const note_keys[] = {"team", "level", "note", NULL};
 static const char *const note_required[] = {"note", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};
+/* What data of an action without record may hold besides its require keys. */
+static const char *const scalar_keys[] = {"team", "level", "reason", NULL};
 
 static const char *const *const record_keys[WF_NREC] = {visit_keys, assist_keys, followup_keys,
                                                         note_keys};
@@ -398,14 +399,37 @@ static int check_record(int rec, const lb_val_t *data, const wf_catalog_t *cat, 
     return 0;
 }
 
-/* Without a record, data is a small map of scalars kept with the event. */
+/*
+ * Without a record, data is a small map of scalars kept with the event: team,
+ * level, reason and the keys the action requires, nothing else, so that what
+ * an event carries is what the workflow declared.
+ */
+static int check_scalar_keys(const wf_action_t *a, const lb_val_t *data, wf_error_t *err)
+{
+    for (uint32_t i = 0; data && i < data->m.n; i++) {
+        const char *k = data->m.keys[i];
+        bool ok = in_list(scalar_keys, k);
+        for (size_t r = 0; !ok && r < a->nrequire; r++)
+            ok = strcmp(a->require[r], k) == 0;
+        if (!ok)
+            return fail(err, LB_EGUARD, k,
+                        "unknown key '%s': action %s appends no record, so data may hold only "
+                        "team, level, reason and the keys it requires",
+                        k, a->name);
+    }
+    return 0;
+}
+
 static int check_scalars(const lb_val_t *data, wf_error_t *err)
 {
     for (uint32_t i = 0; data && i < data->m.n; i++) {
-        lb_type_t t = data->m.vals[i]->type;
-        if (t != LB_STR && t != LB_INT && t != LB_FLOAT && t != LB_BOOL)
+        const lb_val_t *v = data->m.vals[i];
+        if (v->type != LB_STR && v->type != LB_INT && v->type != LB_FLOAT && v->type != LB_BOOL)
             return fail(err, LB_EGUARD, data->m.keys[i],
                         "%s must be a string, number or boolean", data->m.keys[i]);
+        if (v->type == LB_STR && v->s.n > WF_TEXT_MAX)
+            return fail(err, LB_EGUARD, data->m.keys[i], "%s is longer than %d bytes",
+                        data->m.keys[i], WF_TEXT_MAX);
     }
     return 0;
 }
@@ -564,26 +588,40 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
         return fail(err, LB_EFORBIDDEN, "", "role %s may not run action %s",
                     act->role ? act->role : "(none)", a->name);
 
-    /* 4. Required data keys are present. */
+    /* 4. The case has room for the record, unless the action closes it. */
+    int ti = a->to >= 0 ? a->to : si;
+    uint32_t cap = act->max_records ? act->max_records : WF_CASE_RECORDS_DEFAULT;
+    uint32_t held = wf_case_records(c);
+    if (a->record != WF_REC_NONE && !def->states[ti].terminal && held >= cap) {
+        if (err)
+            snprintf(err->case_id, sizeof(err->case_id), "%s", c->case_id);
+        return fail(err, LB_ETOOLARGE, "",
+                    "case %s holds %u records, the most a case may hold: "
+                    "only an action closing it may add one",
+                    c->case_id, held);
+    }
+
+    /* 5. data is a map; without a record, of known keys only; required keys are present. */
     const lb_val_t *data = act->data;
     if (data && data->type == LB_NIL)
         data = NULL;
     if (data && data->type != LB_MAP)
         return fail(err, LB_EGUARD, "data", "data must be a map");
+    if (a->record == WF_REC_NONE && act->strict_data && (rc = check_scalar_keys(a, data, err)))
+        return rc;
     for (size_t i = 0; i < a->nrequire; i++) {
         const lb_val_t *v = lb_map_get(data, a->require[i]);
         if (!v || v->type == LB_NIL)
             return fail(err, LB_EGUARD, a->require[i], "missing %s", a->require[i]);
     }
 
-    /* 5. The record (or the scalar map) is valid, and the engine's own rules hold. */
+    /* 6. The record (or the scalar map) is valid, and the engine's own rules hold. */
     rc = a->record != WF_REC_NONE ? check_record(a->record, data, cat, err)
                                   : check_scalars(data, err);
     if (rc)
         return rc;
     if ((rc = check_team_level(data, err)))
         return rc;
-    int ti = a->to >= 0 ? a->to : si;
     if ((rc = check_terminal(&def->states[ti], c, data, err)))
         return rc;
 
@@ -694,4 +732,28 @@ cleanup:
     if (rc)
         fail(err, rc, "", "out of memory");
     return rc;
+}
+
+int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
+{
+    if (!def || !c)
+        return LB_EINTERNAL;
+    if (wf_def_state_index(def, c->state) >= 0)
+        return 0;
+    const char *to = wf_def_migrate(def, c->state);
+    if (!to)
+        return LB_ENOTFOUND;
+    const wf_state_t *st = &def->states[wf_def_state_index(def, to)];
+    /* As entering a state by an action: the clock never runs back before the old state began. */
+    int64_t base = max64(now, c->entered_at);
+    c->timers_base = base;
+    int rc = set_timers(c, st);
+    if (rc)
+        return rc;
+    snprintf(c->state, sizeof(c->state), "%s", st->name);
+    snprintf(c->workflow, sizeof(c->workflow), "%s", def->name);
+    c->workflow_version = def->version;
+    c->entered_at = base;
+    c->fired_in_state = 0;
+    return 1;
 }

@@ -122,6 +122,12 @@ typedef struct {
     bool restart_timers;
 } wf_action_t;
 
+/* One entry of a file's migrate map: a state of an earlier version and where its cases go. */
+typedef struct {
+    char from[WF_NAME_MAX]; /* not a state of this definition */
+    int to;                 /* state index */
+} wf_migrate_t;
+
 struct wf_def {
     char name[WF_NAME_MAX];
     int64_t version;
@@ -131,6 +137,8 @@ struct wf_def {
     size_t nstates;
     wf_action_t *actions;
     size_t nactions;
+    wf_migrate_t *migrate;   /* the migrate map, in file order */
+    size_t nmigrate;
     char *file;              /* where it came from, for duplicate messages */
     unsigned vline, vcol;    /* position of its version, ditto */
 };

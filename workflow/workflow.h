@@ -142,6 +142,43 @@ bool wf_def_is_terminal(const wf_def_t *def, const char *state, const char **out
 bool wf_def_has_state(const wf_def_t *def, const char *state);
 
 /*
+ * Reloads that never strand a case. A workflow file may carry a top-level
+ *   migrate: { old_state: new_state, ... }
+ * naming, for states an earlier version had and this one has not, the state
+ * of this file their cases move to. The loader refuses (LB_ECONFIG with
+ * file:line:column) a migrate that is not a map, a key that is not a state
+ * name or is a state of this file, and a value that is not a state of this
+ * file. workflow.get (wf_def_describe full) lists it as `migrate` when
+ * present.
+ *
+ * wf_def_migrate: the state def's migrate map sends old_state to (a string
+ * of def), or NULL when it has no entry (also for NULL arguments).
+ */
+const char *wf_def_migrate(const wf_def_t *def, const char *old_state);
+
+/*
+ * The states of workflow name that replacing old_set by new_set would
+ * strand: for every definition of name in old_set (each version), every
+ * non-terminal state that the definition which would run its cases after the
+ * reload lacks. That definition is the one of new_set with the same version,
+ * else the newest of name in new_set (PROTOCOL.md 9.9), else none (name is
+ * gone: all its non-terminal states are reported). Terminal states are left
+ * out: a case in one never acts again.
+ * fn(state, old_version, migrate_to, ctx) is called once per (version,
+ * state), in set order: state (borrowed from old_set), the old version, and
+ * migrate_to = where the new definition's migrate map sends the state, or
+ * NULL when it does not (then every open case of name in that state would be
+ * stranded: count them, and refuse the reload when there are any). fn
+ * returns 0 to go on, > 0 to stop (0 returned), < 0 an error returned as it
+ * is. Either set may be NULL (empty). Errors: LB_EINTERNAL (name or fn NULL);
+ * fn's. Pure: reads both sets only.
+ */
+typedef int (*wf_vanished_fn)(const char *state, int64_t old_version, const char *migrate_to,
+                              void *ctx);
+int wf_set_vanished(const wf_set_t *old_set, const wf_set_t *new_set, const char *name,
+                    wf_vanished_fn fn, void *ctx);
+
+/*
  * The definition as a new value owned by the caller: full=false gives the
  * workflow.list entry {name, version, initial, states: [str], terminal:
  * [str]}; full=true the workflow.get result (title, states with escalate
@@ -211,6 +248,12 @@ int wf_case_init(wf_case_t *c);
 /* Frees what c owns and zeroes it; safe on NULL and on a zeroed case. */
 void wf_case_clear(wf_case_t *c);
 
+/*
+ * The records a case holds: visits + assistance + follow_ups + notes (what
+ * the record cap of wf_apply counts). Saturates at UINT32_MAX.
+ */
+uint32_t wf_case_records(const wf_case_t *c);
+
 /* overdue (fired_in_state > 0) */
 bool wf_case_overdue(const wf_case_t *c);
 /* The newest escalation (borrowed: valid until c changes), or NULL. */
@@ -232,6 +275,28 @@ lb_val_t *wf_case_to_val(const wf_case_t *c);
  */
 lb_val_t *wf_case_to_val_lent(const wf_case_t *c);
 void wf_case_val_return(lb_val_t **v);
+
+/*
+ * Limits for decoding a stored case (the bytes of proto_pack(wf_case_to_val(c)))
+ * with proto_unpack: the four fields of a proto_limits_t, in its order
+ *   proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS,
+ *                            WF_CASE_DECODE_STR, WF_CASE_DECODE_NODES};
+ * The request limits (proto_default_limits: 10,000 elements, 2,000,000
+ * values) do not fit stored cases: the record cap bounds only records (and
+ * lets a closing action add one past it), while a case's history (one seq
+ * per event) and escalations grow with every state change, acknowledgement
+ * and fired step, and every record may hold 5 x 1,024 indicator codes. So
+ * counts are not limited here: proto_unpack checks every declared count
+ * against the bytes that remain before allocating, so what a decode
+ * allocates stays proportional to the stored bytes. Depth and string size
+ * are what the engine can write: a case nests 5 deep (case, visits, record,
+ * findings, codes) and its longest string is a note (WF_TEXT_MAX bytes).
+ */
+#define WF_TEXT_MAX 65536 /* bytes of a note, or any string value in data */
+#define WF_CASE_DECODE_DEPTH 16
+#define WF_CASE_DECODE_ITEMS UINT32_MAX
+#define WF_CASE_DECODE_STR WF_TEXT_MAX
+#define WF_CASE_DECODE_NODES UINT32_MAX
 
 /*
  * The reverse: fills c (which must be zeroed) from v, copying; c then owns
@@ -257,6 +322,12 @@ typedef struct {
     int code;
     char field[WF_NAME_MAX];
     char message[256];
+    /*
+     * The case an error is about when the case itself, not the request, is
+     * the cause (LB_ETOOLARGE: the case is full): its case_id, for the
+     * reply's error.case_id. "" otherwise.
+     */
+    char case_id[LB_CASE_ID_MAX];
 } wf_error_t;
 
 /*
@@ -272,12 +343,24 @@ typedef struct {
 int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
             int64_t now, wf_error_t *err);
 
+/* The record cap when wf_act_t.max_records is 0 (config limits.case_records). */
+#define WF_CASE_RECORDS_DEFAULT 2000
+
 typedef struct {
     const char *action;
     const lb_val_t *data; /* map or NULL */
     const char *role;     /* field, committee, reporter, admin */
     const char *actor;    /* client name, for records */
     int64_t at;           /* when it happened (already bounded by the caller) */
+    uint32_t max_records; /* records a case may hold (wf_case_records); 0 = the default */
+    /*
+     * true: data of an action that appends no record may hold only team,
+     * level, reason and the action's require keys (wf_apply, check 5).
+     * false keeps the open rule (any key with a scalar value) for clients
+     * that still send others (e.g. note); the daemon sets it once they
+     * have moved.
+     */
+    bool strict_data;
 } wf_act_t;
 
 typedef struct {
@@ -294,13 +377,27 @@ typedef struct {
 void wf_outcome_clear(wf_outcome_t *o);
 
 /*
- * Runs one action on c in place. Checks, in this order: the action exists
- * (else LB_EINVALID with message naming it), the case is in one of its
- * from-states (LB_EINVALID), the role may run it (LB_EFORBIDDEN; admin
- * always may), required data keys present and records valid against
- * PROTOCOL.md section 4 and the catalog, data a map, team and level valid,
- * the engine's rules for entering a terminal state (LB_EGUARD with field);
- * then LB_ENOMEM. act and its data are only read (copied into the case).
+ * Runs one action on c in place. Checks, in this order:
+ *  1. the action exists (else LB_EINVALID, field "action", message naming it);
+ *  2. the case is in one of its from-states (LB_EINVALID, field "action");
+ *  3. the role may run it (LB_EFORBIDDEN; admin always may);
+ *  4. the record cap: an action appending a record to a case that holds
+ *     act->max_records (0 = WF_CASE_RECORDS_DEFAULT) records or more is
+ *     LB_ETOOLARGE, field "", err->case_id = c->case_id; an action whose
+ *     `to` state is terminal is exempt, so a full case can still be closed
+ *     (and then holds one record over the cap at most);
+ *  5. data is a map or absent (LB_EGUARD, field "data"); for an action that
+ *     appends no record, when act->strict_data is set, its keys are only
+ *     team, level, reason and the action's require keys (else LB_EGUARD,
+ *     field = the key; unknown keys are named before missing ones); the
+ *     require keys are present and not nil (LB_EGUARD, field = the key);
+ *  6. the record valid against PROTOCOL.md section 4 and the catalog (notes
+ *     and need notes at most WF_TEXT_MAX bytes, agency 256), or without a
+ *     record every value a scalar and strings at most WF_TEXT_MAX bytes;
+ *     team and level valid; the engine's rules for entering a terminal
+ *     state (LB_EGUARD with field);
+ * then LB_ENOMEM. Fields are relative to data (the daemon prefixes "data.").
+ * act and its data are only read (copied into the case).
  * On success c has the new state, appended record (kept ordered by at),
  * updated needs, team and level, and timers, and *out is filled: its kind
  * and record are static strings, event_data is owned by out
@@ -331,6 +428,19 @@ int wf_next_due(const wf_case_t *c, int64_t *due);
  * escalation, LB_ECONFLICT when the newest is already acknowledged.
  */
 int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked);
+
+/*
+ * Moves c into def's states after a reload: when c->state is a state of def,
+ * nothing changes (0). Otherwise, when def's migrate map names it, c enters
+ * the mapped state as if by an action at now: entered_at = timers_base =
+ * max(now, entered_at), fired_in_state = 0, the new state's timers, and
+ * workflow/workflow_version = def's (the case now follows def); returns 1.
+ * The caller then saves the case (its state changed: indexes and counters)
+ * and may log an event. Escalations and records are kept.
+ * Errors: LB_ENOTFOUND (the state is in neither: c unchanged); LB_EINTERNAL
+ * (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ */
+int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).

@@ -65,6 +65,8 @@ struct lbc_sub {
     sub_ev_t *head; /* ready to deliver, ascending seq */
     sub_ev_t *tail;
     sub_ev_t *pending; /* a live event that arrived after a gap, held until repaired */
+    bool has_hb;       /* hb: the newest signed head a heartbeat carried */
+    lbc_head_t hb;
 };
 
 int64_t lbc_mono_ms(void)
@@ -860,6 +862,14 @@ static int sub_repair(lbc_sub_t *s, uint64_t upto, char *err, size_t errlen)
             s->covered = seq;
             progressed = true;
         }
+        /* A key that sees only some areas gets only their events: `scanned` says how far
+         * the daemon read for it, so the events of other areas are no gap. */
+        int64_t scanned = -1;
+        if (lb_map_int(res, "scanned", &scanned) == 0 && scanned > 0 &&
+            (uint64_t)scanned > s->covered) {
+            s->covered = (uint64_t)scanned;
+            progressed = true;
+        }
         lb_val_free(&args);
         lb_val_free(&reply);
         if (!progressed && s->covered < upto) {
@@ -1053,6 +1063,19 @@ static void sub_live(lbc_sub_t *s, sub_ev_t *e, bool matches)
     }
 }
 
+/* Keeps a heartbeat's signed head when it is the newest seen. */
+static void sub_hb_head(lbc_sub_t *s, uint64_t seq, const lb_val_t *hb)
+{
+    const lb_val_t *chain = lb_map_get(hb, "chain"), *sig = lb_map_get(hb, "sig");
+    if (!chain || chain->type != LB_BIN || chain->s.n != 32 || !sig || sig->type != LB_BIN ||
+        sig->s.n != 64 || (s->has_hb && seq < s->hb.seq))
+        return;
+    s->hb.seq = seq;
+    memcpy(s->hb.chain, chain->s.p, 32);
+    memcpy(s->hb.sig, sig->s.p, 64);
+    s->has_hb = true;
+}
+
 /* Reads one published message: [topic, body]. */
 static int sub_read(lbc_sub_t *s)
 {
@@ -1105,6 +1128,7 @@ static int sub_read(lbc_sub_t *s)
     if (strcmp(tbuf, "hb") == 0) {
         if (seq > s->target)
             s->target = seq;
+        sub_hb_head(s, seq, v);
         lb_val_free(&v);
         goto done;
     }
@@ -1118,6 +1142,14 @@ done:
     zmq_msg_close(&topic);
     zmq_msg_close(&body);
     return rc;
+}
+
+int lbc_sub_head(const lbc_sub_t *s, lbc_head_t *out)
+{
+    if (!s || !s->has_hb)
+        return LB_ENOTFOUND;
+    *out = s->hb;
+    return 0;
 }
 
 int lbc_sub_next(lbc_sub_t *s, int timeout_ms, uint64_t *seq, lb_val_t **body, lb_buf_t *raw,

@@ -249,6 +249,20 @@ uint64_t lbc_sub_cursor(const lbc_sub_t *sub);
 /* Closes the SUB socket, frees, sets *sub NULL. Safe on NULL. */
 void lbc_sub_destroy(lbc_sub_t **sub);
 
+/* A signed chain head (PROTOCOL.md 9.12): sig = Ed25519 over be64(seq) || chain. */
+typedef struct {
+    uint64_t seq;
+    uint8_t chain[32];
+    uint8_t sig[64];
+} lbc_head_t;
+
+/*
+ * The newest head a heartbeat carried (the highest seq; not verified: see
+ * lbc_head_verify). 0 with *out; LB_ENOTFOUND when no heartbeat with a
+ * chain and sig has arrived yet (an older daemon sends none).
+ */
+int lbc_sub_head(const lbc_sub_t *sub, lbc_head_t *out);
+
 /*
  * An event's topic, KIND "." AREA, from its body's kind and area into out.
  * Returns 0; LB_EBADREQ when kind or area is missing (or not strings), out

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../../proto/lb.h"
+#include "client.h"
 
 #define LBC_CURSOR_FILE_MAX 4096 /* a cursor file is a few lines; anything larger is not ours */
 
@@ -25,6 +26,9 @@ typedef struct {
     uint64_t pending;
     /* Runs started for `pending` (>= 1 when pending != 0, else 0). */
     uint32_t attempts;
+    /* The newest signed chain head seen (a witness of the daemon's log), when has_head. */
+    bool has_head;
+    lbc_head_t head;
 } lbc_cursor_t;
 
 /*
@@ -35,9 +39,11 @@ typedef struct {
  * attempts without pending); LB_EIO. err (may be NULL) gets a reason.
  */
 int lbc_cursor_load(const char *path, lbc_cursor_t *out, char *err, size_t errlen);
+/* (Version 2 files add a line "head SEQ CHAIN SIG", hex; version 1 files stay readable.) */
 
 /*
- * Writes *c to path with lb_file_replace (mode 0600). Returns 0; LB_EBADREQ
+ * Writes *c to path with lb_file_replace (mode 0600): version 1 without a
+ * head, so older consumers still read it, version 2 with one. Returns 0; LB_EBADREQ
  * when *c breaks an invariant (see lbc_cursor_t); lb_file_replace's errors.
  */
 int lbc_cursor_save(const char *path, const lbc_cursor_t *c, char *err, size_t errlen);
@@ -52,5 +58,23 @@ int lbc_cursor_lock(const char *path, int *fd, char *err, size_t errlen);
 
 /* Releases the lock taken by lbc_cursor_lock, sets *fd to -1. Safe on -1. */
 void lbc_cursor_unlock(int *fd);
+
+/* ---- signed heads (head.c) ---- */
+
+/*
+ * Reads the daemon's audit public key (Ed25519) from path: a ZeroMQ-format
+ * certificate file (public-key = Z85 of the key, as logbookd writes
+ * audit.pub) or exactly 32 raw bytes. 0; LB_EIO (cannot read); LB_ECONFIG
+ * (neither form); err says why.
+ */
+int lbc_audit_key_load(const char *path, uint8_t pk[32], char *err, size_t errlen);
+/*
+ * The audit key beside a server certificate: audit.pub, else audit.key, in
+ * server_cert's folder. Returns as lbc_audit_key_load (LB_EIO when neither
+ * file is there).
+ */
+int lbc_audit_key_beside(const char *server_cert, uint8_t pk[32], char *err, size_t errlen);
+/* true when h->sig is the audit key pk's signature of be64(h->seq) || h->chain. */
+bool lbc_head_verify(const lbc_head_t *h, const uint8_t pk[32]);
 
 #endif

@@ -68,10 +68,30 @@ static int64_t next_backoff(int64_t ms)
 /* State                                                                   */
 /* ---------------------------------------------------------------------- */
 
+/*
+ * The newest signed head the heartbeats carried (PROTOCOL.md 9.12) goes into
+ * every save beside the cursor, so the state file is a witness of the
+ * daemon's log too (logbook verify --witness FILE). With the audit key at
+ * hand only heads that verify are kept.
+ */
+static void attach_head(notifier_t *n, lbc_cursor_t *c)
+{
+    lbc_head_t h;
+    c->has_head = n->saved.has_head;
+    c->head = n->saved.head;
+    if (n->sub && lbc_sub_head(n->sub, &h) == 0 && (!c->has_head || h.seq > c->head.seq) &&
+        (!n->has_audit_key || lbc_head_verify(&h, n->audit_pk))) {
+        c->head = h;
+        c->has_head = true;
+    }
+}
+
 /* One save; 0 or the LB_E* of lbc_cursor_save (logged). */
-static int save_once(notifier_t *n, const lbc_cursor_t *c)
+static int save_once(notifier_t *n, const lbc_cursor_t *c_in)
 {
     char err[512] = "";
+    lbc_cursor_t withhead = *c_in, *c = &withhead;
+    attach_head(n, c);
     if (n->o.state_path) {
         int rc = lbc_cursor_save(n->o.state_path, c, err, sizeof err);
         if (rc) {
@@ -315,6 +335,8 @@ static int start(notifier_t *n, bool first_start)
     }
     if (!first_start && daemon_behind(n))
         return EX_USAGE;
+    n->has_audit_key =
+        lbc_audit_key_beside(n->o.conn.server_cert, n->audit_pk, err, sizeof err) == 0;
     uint64_t after = first_start ? (n->o.from_seq_set ? n->o.from_seq : LBC_SEQ_NOW) : n->saved.seq;
     rc = open_sub(n, after);
     if (rc)

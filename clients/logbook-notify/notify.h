@@ -57,6 +57,8 @@ typedef struct {
     sigset_t stop_set; /* SIGTERM, SIGINT */
     sigset_t wait_set; /* the same and SIGCHLD */
     bool stop;
+    bool has_audit_key; /* audit.pub found beside the server certificate */
+    uint8_t audit_pk[32];
 } notifier_t;
 
 /* ---------------------------------------------------------------------- */

@@ -217,7 +217,8 @@ int cmd_keygen(app_t *app, int argc, char **argv)
 
 int cmd_verify(app_t *app, int argc, char **argv)
 {
-    PROLOGUE(NULL, 0, 0)
+    static const char *const spec[] = {"witness=", "audit-key=", NULL};
+    PROLOGUE(spec, 0, 0)
     lb_val_t *reply = NULL;
     rc = request(app, "admin.verify", NULL, &reply);
     if (rc)
@@ -225,6 +226,7 @@ int cmd_verify(app_t *app, int argc, char **argv)
     const lb_val_t *res = lbc_reply_result(reply), *ok = lb_map_get(res, "ok");
     bool good = ok && ok->type == LB_BOOL && ok->b;
     int64_t events = 0, bad = 0;
+    const char *bad_case = lb_map_str(res, "first_bad_case");
     lb_map_int(res, "events", &events);
     if (app->json) {
         print_json(res);
@@ -233,11 +235,21 @@ int cmd_verify(app_t *app, int argc, char **argv)
     } else if (lb_map_int(res, "first_bad_seq", &bad) == 0) {
         printf("audit chain BROKEN: first bad seq %" PRId64 " (of %" PRId64 " events)\n", bad,
                events);
-    } else {
+    } else if (!bad_case) {
         printf("audit chain BROKEN (%" PRId64 " events)\n", events);
     }
+    if (bad_case && !app->json)
+        printf("case %s does NOT match its events: %s\n", bad_case,
+               map_str_or(res, "case_problem", "?"));
     lb_val_free(&reply);
-    return good ? EX_OK : EX_REFUSED;
+    char why[300] = "";
+    int w = opt(&a, "witness") ? witness_verify_file(app, &a, opt(&a, "witness"), why, sizeof why)
+                               : EX_OK;
+    if (w == EX_REFUSED)
+        printf("witnessed head NOT in the store: %s\n", why);
+    else if (w == EX_OK && opt(&a, "witness") && !app->json)
+        printf("witnessed head is in the store\n");
+    return w != EX_OK ? w : good ? EX_OK : EX_REFUSED;
 }
 
 /* ---- admin ---- */

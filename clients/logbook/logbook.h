@@ -217,6 +217,17 @@ int cmd_admin(app_t *app, int argc, char **argv);
 int cmd_workflows(app_t *app, int argc, char **argv);
 int cmd_report(app_t *app, int argc, char **argv);
 
+/* witness.c */
+int cmd_witness(app_t *app, int argc, char **argv);
+/*
+ * verify --witness: loads the head in the witness file at path, checks its
+ * signature with the audit key (--audit-key in a, else audit.pub beside -s)
+ * and that the store's event at its seq has its chain. EX_OK; EX_REFUSED
+ * with why set when the head is forged or not in the store; EX_USAGE or
+ * EX_UNREACHABLE after printing why.
+ */
+int witness_verify_file(app_t *app, const args_t *a, const char *path, char *why, size_t whylen);
+
 /* user.c */
 int cmd_user(app_t *app, int argc, char **argv);
 

@@ -62,8 +62,14 @@ static const command_t commands[] = {
      "escalation.6501), with gaps repaired. --after replays from a seq on."},
     {"keygen", cmd_keygen, "keygen NAME [--dir D] [--force]",
      "Writes a CURVE certificate pair D/NAME.key and D/NAME.key_secret (0600)."},
-    {"verify", cmd_verify, "verify",
-     "Recomputes the audit chain (admin.verify); exits 1 when it is broken."},
+    {"verify", cmd_verify, "verify [--witness FILE [--audit-key FILE]]",
+     "Recomputes the audit chain and compares every case with its events (admin.verify);\n"
+     "with --witness, also checks that the store still holds the signed head kept in FILE\n"
+     "(by logbook witness or logbook-notify). Exits 1 when anything is broken."},
+    {"witness", cmd_witness, "witness --state FILE [--once] [--audit-key FILE]",
+     "Follows the daemon's signed heartbeats and keeps the newest head in FILE (keep it\n"
+     "off the daemon's disk); --once records the current head and exits. The audit key is\n"
+     "audit.pub beside the server certificate (-s). Exits 1 on a head that goes back."},
     {"admin", cmd_admin, "admin stats | admin backup PATH | admin reload | admin clock ADVANCE",
      "Daemon statistics, a hot backup to PATH (on the daemon's machine), a reload\n"
      "of workflows and the clients registry, or moving the clock of a daemon run\n"

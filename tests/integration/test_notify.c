@@ -832,6 +832,22 @@ static void test_cursor_file(void)
     CU_ASSERT_EQUAL(lbc_cursor_save(path, &c, err, sizeof err), 0);
     CU_ASSERT_EQUAL(lbc_cursor_load(path, &r, err, sizeof err), 0);
     CU_ASSERT_TRUE(r.seq == c.seq && r.pending == c.pending && r.attempts == 3);
+    /* a signed head (version 2), with and without pending; a version 1 file has none */
+    for (int p = 0; p < 2; p++) {
+        c = (lbc_cursor_t){.seq = 8, .pending = p ? 9 : 0, .attempts = p ? 1 : 0, .has_head = true};
+        c.head.seq = 12;
+        memset(c.head.chain, 0xab, 32);
+        memset(c.head.sig, 0x0c, 64);
+        CU_ASSERT_EQUAL(lbc_cursor_save(path, &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(lbc_cursor_load(path, &r, err, sizeof err), 0);
+        CU_ASSERT_TRUE(r.has_head && r.head.seq == 12 && r.pending == c.pending &&
+                       !memcmp(r.head.chain, c.head.chain, 32) &&
+                       !memcmp(r.head.sig, c.head.sig, 64));
+    }
+    c = (lbc_cursor_t){.seq = 7};
+    CU_ASSERT_EQUAL(lbc_cursor_save(path, &c, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(lbc_cursor_load(path, &r, err, sizeof err), 0);
+    CU_ASSERT_FALSE(r.has_head);
     struct stat st;
     CU_ASSERT_EQUAL(stat(path, &st), 0);
     CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
@@ -860,6 +876,8 @@ static void test_cursor_file(void)
         "logbook-cursor 1\nseq 1\npending 2 1\nmore\n",
         "logbook-cursor 1\nseq 1\n\n",
         "logbook-cursor 1\nseq 1 \n",
+        "logbook-cursor 1\nseq 1\nhead 2 00 00\n",
+        "logbook-cursor 2\nseq 1\nhead 2 00 00\n",
     };
     for (size_t i = 0; i < sizeof damaged / sizeof damaged[0]; i++) {
         CU_ASSERT_EQUAL(write_file(path, damaged[i], 0600), 0);

@@ -44,7 +44,7 @@ static int suite_init(void)
              "  - { name: committee, public_key: \"%s\", role: committee, areas: [\"65\"] }\n"
              "  - { name: reporter, public_key: \"%s\", role: reporter, areas: [\"*\"] }\n"
              "  - { name: admin2, public_key: \"%s\", role: admin, areas: [\"*\"] }\n"
-             "  - { name: listener, public_key: \"%s\", role: reporter, areas: [\"*\"], events: "
+             "  - { name: listener, public_key: \"%s\", role: committee, areas: [\"*\"], events: "
              "true }\n",
              fpub, cpub, rpub, apub, epub);
     if (testd_set_clients(&D, yaml))

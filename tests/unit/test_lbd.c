@@ -260,6 +260,31 @@ static void test_registry(void)
     lbd_registry_clear(&reg);
 }
 
+/* security.bootstrap_admin: false drops the generated key, and needs an admin in the file. */
+static void test_registry_bootstrap_off(void)
+{
+    uint8_t admin_key[32];
+    memset(admin_key, 7, sizeof admin_key);
+    lbd_config_t cfg = {.clients = "tests/data/lbd/clients-good.yaml", .bootstrap_admin = false};
+    lbd_registry_t reg = {0};
+    char err[512] = "";
+    CU_ASSERT_EQUAL(lbd_registry_load_cfg(&cfg, admin_key, &reg, err, sizeof err), LB_ECONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "bootstrap_admin"));
+    CU_ASSERT_EQUAL(reg.n, 0);
+    cfg.clients = "tests/data/lbd/clients-with-admin.yaml";
+    CU_ASSERT_EQUAL_FATAL(lbd_registry_load_cfg(&cfg, admin_key, &reg, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(reg.n, 2);
+    CU_ASSERT_PTR_NULL(lbd_registry_by_key(&reg, admin_key));
+    const lbd_client_t *a = lbd_registry_by_name(&reg, "admin"); /* the name is free then */
+    CU_ASSERT(a && a->role == LBD_ROLE_ADMIN);
+    lbd_registry_clear(&reg);
+    cfg.bootstrap_admin = true;
+    cfg.clients = "tests/data/lbd/clients-good.yaml";
+    CU_ASSERT_EQUAL_FATAL(lbd_registry_load_cfg(&cfg, admin_key, &reg, err, sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL(lbd_registry_by_key(&reg, admin_key));
+    lbd_registry_clear(&reg);
+}
+
 /* ---- the op table ---- */
 
 static void test_optable(void)
@@ -487,6 +512,7 @@ int main(void)
     } tests[] = {
         {"config: errors name the file and the key", test_config_errors},
         {"registry: admin added, lookups, scopes, errors", test_registry},
+        {"registry: bootstrap_admin false needs an admin in the file", test_registry_bootstrap_off},
         {"op table: one complete row per op", test_optable},
         {"event body: common keys in order, no partial body", test_event_new},
         {"case.open: allocation failures fail it whole", test_open_alloc_failures},

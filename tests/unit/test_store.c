@@ -994,6 +994,170 @@ static void test_counters_area_move(void)
     tmpdir_free(&dir);
 }
 
+/* ---- verification ---- */
+
+/* What the verifier's caller would decode from each case: here a table by id. */
+typedef struct {
+    store_case_meta_t m[4]; /* index = case id */
+    int fail_id;            /* fn fails with LB_ECORRUPT on this id */
+    int seen;
+} verify_ctx_t;
+
+static int verify_meta(uint64_t id, const void *data, size_t len, store_case_meta_t *meta,
+                       void *ctx)
+{
+    verify_ctx_t *v = ctx;
+    char want[32];
+    snprintf(want, sizeof want, "case:%llu:", (unsigned long long)id);
+    CU_ASSERT_TRUE(len > strlen(want) && memcmp(data, want, strlen(want)) == 0);
+    v->seen++;
+    if ((int)id == v->fail_id)
+        return LB_ECORRUPT;
+    CU_ASSERT_FATAL(id < 4);
+    *meta = v->m[id];
+    return 0;
+}
+
+static int verify(store_t *s, int digits, verify_ctx_t *v, store_count_diff_t *d)
+{
+    store_txn_t *t = NULL;
+    int rc = store_read_begin(s, &t);
+    v->seen = 0;
+    if (rc == 0)
+        rc = store_counts_verify(t, digits, verify_meta, v, d);
+    store_read_end(&t);
+    return rc;
+}
+
+static void test_counts_verify(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    verify_ctx_t v = {.fail_id = 0};
+    store_count_diff_t d;
+    three_cases(s, &v.m[1], &v.m[2], &v.m[3]);
+
+    /* The metas as written: every scope agrees. */
+    for (int digits = 0; digits <= 8; digits++)
+        CU_ASSERT_EQUAL(verify(s, digits, &v, &d), 0);
+    CU_ASSERT_EQUAL(v.seen, 3);
+    CU_ASSERT_STRING_EQUAL(d.name, "");
+
+    /* Case 2 is in fact visited: "" sorts first, so its counter is named. */
+    v.m[2].visited = true;
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "visited");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 2);
+    v.m[2].visited = false;
+
+    /* A counter the cases make and the store lacks (it sorts after cases ... overdue). */
+    snprintf(v.m[3].level, sizeof v.m[3].level, "sufficient");
+    CU_ASSERT_EQUAL(verify(s, 0, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "level:sufficient");
+    CU_ASSERT_EQUAL(d.stored, 0);
+    CU_ASSERT_EQUAL(d.computed, 1);
+    v.m[3].level[0] = '\0';
+
+    /* A stored counter no case makes: case 1's overdue flag was lost. */
+    v.m[1].overdue = false;
+    CU_ASSERT_EQUAL(verify(s, 2, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "");
+    CU_ASSERT_STRING_EQUAL(d.name, "overdue");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 0);
+    v.m[1].overdue = true;
+
+    /* Case 2 really lives in the next village: only the 8-digit scopes differ. */
+    snprintf(v.m[2].area, sizeof v.m[2].area, "65010203");
+    CU_ASSERT_EQUAL(verify(s, 6, &v, &d), 0);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 1);
+    CU_ASSERT_STRING_EQUAL(d.scope, "65010202");
+    CU_ASSERT_STRING_EQUAL(d.name, "cases");
+    CU_ASSERT_EQUAL(d.stored, 1);
+    CU_ASSERT_EQUAL(d.computed, 0);
+    snprintf(v.m[2].area, sizeof v.m[2].area, "65010202");
+
+    /* Errors: fn's own, a meta the store would refuse, bad digits, NULLs. */
+    v.fail_id = 2;
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), LB_ECORRUPT);
+    CU_ASSERT_EQUAL(v.seen, 2);
+    v.fail_id = 0;
+    v.m[3].state[0] = '\0';
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), LB_EINTERNAL);
+    snprintf(v.m[3].state, sizeof v.m[3].state, "visited");
+    CU_ASSERT_EQUAL(verify(s, 9, &v, &d), LB_EBADREQ);
+    CU_ASSERT_EQUAL(verify(s, -1, &v, &d), LB_EBADREQ);
+    store_txn_t *t = NULL;
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_counts_verify(t, 8, NULL, &v, &d), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(store_counts_verify(t, 8, verify_meta, &v, NULL), LB_EINTERNAL);
+    store_read_end(&t);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 0);
+
+    /* An empty store agrees with itself. */
+    store_close(&s);
+    tmpdir_free(&dir);
+    dir = tmpdir_new();
+    s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(verify(s, 8, &v, &d), 0);
+    CU_ASSERT_EQUAL(v.seen, 0);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+typedef struct {
+    uint64_t ids[8];
+    int n, stop_at;
+} each_ctx_t;
+
+static int each_fn(uint64_t id, const void *data, size_t len, void *ctx)
+{
+    each_ctx_t *e = ctx;
+    (void)data;
+    (void)len;
+    e->ids[e->n++] = id;
+    if (e->n == e->stop_at)
+        return 1;
+    return e->n >= 8 ? -99 : 0;
+}
+
+static void test_cases_each(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    store_case_meta_t a, b, c;
+    three_cases(s, &a, &b, &c);
+    store_txn_t *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(store_read_begin(s, &t), 0);
+
+    each_ctx_t e = {.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 3);
+    CU_ASSERT(e.ids[0] == 1 && e.ids[1] == 2 && e.ids[2] == 3);
+    e = (each_ctx_t){.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 1, each_fn, &e), 0);
+    CU_ASSERT(e.n == 2 && e.ids[0] == 2);
+    e = (each_ctx_t){.n = 0, .stop_at = 1};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 1);
+    e = (each_ctx_t){.n = 7};
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, each_fn, &e), -99);
+    e = (each_ctx_t){.n = 0};
+    CU_ASSERT_EQUAL(store_cases_each(t, 3, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(store_cases_each(t, UINT64_MAX, each_fn, &e), 0);
+    CU_ASSERT_EQUAL(e.n, 0);
+    CU_ASSERT_EQUAL(store_cases_each(t, 0, NULL, &e), LB_EINTERNAL);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 /* ---- events ---- */
 
 typedef struct {
@@ -1289,6 +1453,209 @@ static void test_idem(void)
     CU_ASSERT_EQUAL(pr.removed, 0);
     CU_ASSERT_EQUAL(store_stats(s, &st), 0);
     CU_ASSERT_EQUAL(st.idem, 0);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+typedef struct {
+    int client;
+    const char *req;
+    int64_t at;
+    const uint8_t *digest; /* NULL: put without one */
+    const char *reply;
+} idem_dput_t;
+
+static int idem_dput_fn(store_txn_t *txn, void *ctx)
+{
+    const idem_dput_t *o = ctx;
+    uint8_t client[32];
+    memset(client, o->client, sizeof client);
+    uint64_t before = 0, after = 0;
+    int rc = store_idem_count(txn, &before);
+    if (rc == 0)
+        rc = store_idem_put_digest(txn, client, o->req, o->at, o->digest, o->reply,
+                                   strlen(o->reply));
+    /* A write transaction sees its own records in the count. */
+    if (rc == 0)
+        rc = store_idem_count(txn, &after);
+    CU_ASSERT_TRUE(rc != 0 || after == before || after == before + 1);
+    return rc;
+}
+
+static int idem_find(store_t *s, int client, const char *req, store_idem_rec_t *rec, char *out,
+                     size_t n)
+{
+    store_txn_t *t = NULL;
+    uint8_t c[32];
+    memset(c, client, sizeof c);
+    int rc = store_read_begin(s, &t);
+    if (rc == 0)
+        rc = store_idem_find(t, c, req, 0, rec);
+    if (rc == 0)
+        snprintf(out, n, "%.*s", (int)rec->len, (const char *)rec->reply);
+    store_read_end(&t);
+    return rc;
+}
+
+static uint64_t idem_count(store_t *s)
+{
+    store_txn_t *t = NULL;
+    uint64_t n = UINT64_MAX;
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_idem_count(t, &n), 0);
+    store_read_end(&t);
+    return n;
+}
+
+static int idem_oldest(store_t *s, int64_t *at)
+{
+    store_txn_t *t = NULL;
+    int rc = store_read_begin(s, &t);
+    if (rc == 0)
+        rc = store_idem_oldest(t, at);
+    store_read_end(&t);
+    return rc;
+}
+
+static void test_idem_digest(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    char buf[64];
+    store_idem_rec_t rec;
+    uint8_t d1[32], d2[32];
+    int64_t at = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    memset(d1, 0xd1, sizeof d1);
+    memset(d2, 0xd2, sizeof d2);
+
+    CU_ASSERT_EQUAL(idem_count(s), 0);
+    CU_ASSERT_EQUAL(idem_oldest(s, &at), LB_ENOTFOUND);
+
+    /* With a digest: it comes back with the reply. */
+    idem_dput_t a = {1, "r1", 100, d1, "reply-a"};
+    CU_ASSERT_EQUAL(store_write(s, idem_dput_fn, &a), 0);
+    CU_ASSERT_EQUAL(idem_find(s, 1, "r1", &rec, buf, sizeof buf), 0);
+    CU_ASSERT_TRUE(rec.has_digest);
+    CU_ASSERT_EQUAL(memcmp(rec.digest, d1, 32), 0);
+    CU_ASSERT_EQUAL(rec.at, 100);
+    CU_ASSERT_STRING_EQUAL(buf, "reply-a");
+    /* store_idem_get reads the same record, reply only. */
+    CU_ASSERT_EQUAL(idem_get(s, 1, "r1", 0, buf, sizeof buf), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "reply-a");
+
+    /* Without one (the format written before digests): has_digest false. */
+    idem_dput_t b = {1, "r2", 200, NULL, "reply-b"};
+    CU_ASSERT_EQUAL(store_write(s, idem_dput_fn, &b), 0);
+    CU_ASSERT_EQUAL(idem_find(s, 1, "r2", &rec, buf, sizeof buf), 0);
+    CU_ASSERT_FALSE(rec.has_digest);
+    CU_ASSERT_EQUAL(rec.at, 200);
+    CU_ASSERT_STRING_EQUAL(buf, "reply-b");
+    /* An empty reply with a digest. */
+    idem_dput_t e = {2, "r1", 150, d2, ""};
+    CU_ASSERT_EQUAL(store_write(s, idem_dput_fn, &e), 0);
+    CU_ASSERT_EQUAL(idem_find(s, 2, "r1", &rec, buf, sizeof buf), 0);
+    CU_ASSERT_TRUE(rec.has_digest);
+    CU_ASSERT_EQUAL(rec.len, 0);
+    CU_ASSERT_EQUAL(idem_count(s), 3);
+
+    /* Replacing an old-format record by a new one, and back: one record, one index entry. */
+    idem_dput_t b2 = {1, "r2", 250, d2, "reply-b2"};
+    CU_ASSERT_EQUAL(store_write(s, idem_dput_fn, &b2), 0);
+    CU_ASSERT_EQUAL(idem_find(s, 1, "r2", &rec, buf, sizeof buf), 0);
+    CU_ASSERT_TRUE(rec.has_digest);
+    CU_ASSERT_EQUAL(memcmp(rec.digest, d2, 32), 0);
+    CU_ASSERT_STRING_EQUAL(buf, "reply-b2");
+    idem_dput_t a2 = {1, "r1", 300, NULL, "reply-a2"};
+    CU_ASSERT_EQUAL(store_write(s, idem_dput_fn, &a2), 0);
+    CU_ASSERT_EQUAL(idem_find(s, 1, "r1", &rec, buf, sizeof buf), 0);
+    CU_ASSERT_FALSE(rec.has_digest);
+    CU_ASSERT_EQUAL(idem_count(s), 3);
+    CU_ASSERT_EQUAL(idem_oldest(s, &at), 0);
+    CU_ASSERT_EQUAL(at, 150);
+
+    /* Errors: *rec zeroed. */
+    memset(&rec, 0x55, sizeof rec);
+    CU_ASSERT_EQUAL(idem_find(s, 9, "r1", &rec, buf, sizeof buf), LB_ENOTFOUND);
+    CU_ASSERT_FALSE(rec.has_digest);
+    CU_ASSERT_PTR_NULL(rec.reply);
+    CU_ASSERT_EQUAL(idem_find(s, 1, "", &rec, buf, sizeof buf), LB_EBADREQ);
+
+    /* Pruning in slices of one: each removes the oldest, the count follows. */
+    idem_op_t pr = {1, 0, NULL, 1000, NULL, 1, 0};
+    int64_t want[] = {250, 300};
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(store_write(s, idem_fn, &pr), 0);
+        CU_ASSERT_EQUAL(pr.removed, 1);
+        CU_ASSERT_EQUAL(idem_oldest(s, &at), 0);
+        CU_ASSERT_EQUAL(at, want[i]);
+        CU_ASSERT_EQUAL(idem_count(s), (uint64_t)(2 - i));
+    }
+    CU_ASSERT_EQUAL(store_write(s, idem_fn, &pr), 0);
+    CU_ASSERT_EQUAL(idem_oldest(s, &at), LB_ENOTFOUND);
+    CU_ASSERT_EQUAL(idem_count(s), 0);
+
+    store_txn_t *t = NULL;
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_idem_count(t, NULL), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(store_idem_oldest(t, NULL), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(store_idem_find(t, d1, "r1", 0, NULL), LB_EINTERNAL);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
+/*
+ * Many records pruned continuously: each call removes a bounded slice, the
+ * records kept are exactly those not older than the cutoff.
+ */
+typedef struct {
+    int n;
+    int64_t base;
+} idem_many_t;
+
+static int idem_many_fn(store_txn_t *txn, void *ctx)
+{
+    const idem_many_t *m = ctx;
+    uint8_t client[32], d[32];
+    char req[32];
+    memset(client, 7, sizeof client);
+    for (int i = 0; i < m->n; i++) {
+        memset(d, i, sizeof d);
+        snprintf(req, sizeof req, "req-%05d", i);
+        /* Stored in reverse time order, so key order and time order differ. */
+        int rc = store_idem_put_digest(txn, client, req, m->base + (m->n - i), d, "x", 1);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void test_idem_prune_slices(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    idem_many_t m = {3000, 1000};
+    CU_ASSERT_EQUAL(store_write(s, idem_many_fn, &m), 0);
+    CU_ASSERT_EQUAL(idem_count(s), 3000);
+
+    /* Cutoff: everything stored before base + 2001 (2000 records) goes, 16 a call. */
+    idem_op_t pr = {1, 0, NULL, 1000 + 2001, NULL, 16, 0};
+    int calls = 0;
+    size_t total = 0;
+    do {
+        CU_ASSERT_EQUAL_FATAL(store_write(s, idem_fn, &pr), 0);
+        CU_ASSERT_TRUE(pr.removed <= 16);
+        total += pr.removed;
+        calls++;
+    } while (pr.removed == 16 && calls < 1000);
+    CU_ASSERT_EQUAL(total, 2000);
+    CU_ASSERT_EQUAL(calls, 126); /* 125 full slices, then one that finds none left */
+    CU_ASSERT_EQUAL(idem_count(s), 1000);
+    int64_t at = 0;
+    CU_ASSERT_EQUAL(idem_oldest(s, &at), 0);
+    CU_ASSERT_EQUAL(at, 1000 + 2001);
     store_close(&s);
     tmpdir_free(&dir);
 }
@@ -1688,9 +2055,13 @@ int main(void)
         {"counters of child scopes", test_counters_children},
         {"counters refuse an old meta that was never written", test_counters_corrupt_old},
         {"counters when the area changes", test_counters_area_move},
+        {"counters recomputed from the cases", test_counts_verify},
+        {"every case in id order", test_cases_each},
         {"events: append, contiguity, tip, iteration", test_events},
         {"timers: order, replace, clear, first", test_timers},
         {"idempotency records and pruning", test_idem},
+        {"idempotency digests, old-format records, count, oldest", test_idem_digest},
+        {"idempotency pruning in bounded slices", test_idem_prune_slices},
         {"nested transactions", test_nested},
         {"store_write fn error aborts", test_write_error_aborts},
         {"read snapshots and renewal", test_read_snapshot},

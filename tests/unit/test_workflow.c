@@ -12,6 +12,7 @@
 
 #include <CUnit/Basic.h>
 
+#include "../../proto/proto.h"
 #include "../../workflow/workflow.h"
 
 #define FIX "tests/data/workflows/"
@@ -1083,6 +1084,220 @@ static void test_scalar_data(void)
     wf_case_clear(&c);
 }
 
+/* The same as act() with the strict data rule on. */
+static int act_strict(const wf_def_t *def, wf_case_t *c, const char *action, const char *role,
+                      const char *data, int64_t at)
+{
+    wf_outcome_clear(&g_out);
+    wf_act_t a = {.action = action,
+                  .data = data ? J(data) : NULL,
+                  .role = role,
+                  .actor = "tester",
+                  .at = at,
+                  .strict_data = true};
+    return wf_apply(def, g_cat, c, &a, &g_out, &g_err);
+}
+
+/* strict_data: without a record, data holds team, level, reason and the require keys only. */
+static void test_scalar_data_keys(void)
+{
+    wf_case_t c;
+    new_case(&c, g_et, NULL, T0);
+    EXPECT_OK(act_strict(g_et, &c, "touch", "field", "{'reason':'phone call','team':'t1'}", T0));
+    CU_ASSERT(lb_val_equal(g_out.event_data, J("{'reason':'phone call','team':'t1'}")));
+    CU_ASSERT_STRING_EQUAL(g_out.kind, "case");
+    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'why':'phone call'}", T0), LB_EGUARD,
+               "why");
+    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'reason':'r','note':'n'}", T0), LB_EGUARD,
+               "note");
+    /* reason is any scalar where no closed outcome constrains it; still scalars only. */
+    const char *scalars[] = {"{'reason':3}", "{'reason':1.5}", "{'reason':true}"};
+    for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+        EXPECT_OK(act_strict(g_et, &c, "touch", "field", scalars[i], T0));
+        CU_ASSERT(lb_val_equal(g_out.event_data, J(scalars[i])));
+    }
+    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'reason':['a']}", T0), LB_EGUARD, "reason");
+    EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'team':'t','reason':null}", T0), LB_EGUARD,
+               "reason");
+    /* Record actions are checked by their record schema, as before. */
+    EXPECT_ERR(act_strict(g_et, &c, "note", "committee", "{'note':'n','why':1}", T0), LB_EGUARD,
+               "why");
+    wf_case_clear(&c);
+
+    new_case(&c, g_tp, NULL, T0);
+    /* Unknown keys are named before missing ones (as arguments, PROTOCOL.md 9.5). */
+    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'why':'moved'}", T0), LB_EGUARD, "why");
+    EXPECT_ERR(act_strict(g_tp, &c, "close", "committee", "{'team':'t'}", T0), LB_EGUARD, "reason");
+    EXPECT_ERR(act_strict(g_tp, &c, "schedule_visit", "field", "{'team':'t','why':'x'}", T0),
+               LB_EGUARD, "why");
+    CU_ASSERT_EQUAL(c.team[0], '\0'); /* refused: nothing changed */
+    CU_ASSERT_STRING_EQUAL(c.state, "identified");
+    EXPECT_OK(act_strict(g_tp, &c, "schedule_visit", "field",
+                         "{'team':'t','level':'survive','reason':'asked by the head'}", T0));
+    wf_case_clear(&c);
+
+    /* A key some other action requires is still unknown to this one. */
+    new_case(&c, g_sm, NULL, T0);
+    EXPECT_ERR(
+        act_strict(g_sm, &c, "certify", "committee", "{'certified_by':'x','agency':'y'}", T0),
+        LB_EGUARD, "agency");
+    EXPECT_OK(act_strict(g_sm, &c, "certify", "committee", "{'certified_by':'x'}", T0));
+    CU_ASSERT_STRING_EQUAL(c.state, "certified");
+    wf_case_clear(&c);
+
+    /* Strings keep the note limit (strict or not). */
+    new_case(&c, g_et, NULL, T0);
+    char *big = malloc(WF_TEXT_MAX + 2);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    memset(big, 'a', WF_TEXT_MAX + 1);
+    big[WF_TEXT_MAX + 1] = '\0';
+    lb_val_t *d = J("{}");
+    CU_ASSERT_EQUAL(lb_map_set(d, "why", lb_str(big)), 0);
+    wf_act_t a = {.action = "touch", .data = d, .role = "field", .actor = "t", .at = T0};
+    wf_outcome_clear(&g_out);
+    EXPECT_ERR(wf_apply(g_et, g_cat, &c, &a, &g_out, &g_err), LB_EGUARD, "why");
+    big[WF_TEXT_MAX] = '\0';
+    CU_ASSERT_EQUAL(lb_map_set(d, "why", lb_str(big)), 0);
+    EXPECT_OK(wf_apply(g_et, g_cat, &c, &a, &g_out, &g_err));
+    free(big);
+    wf_case_clear(&c);
+}
+
+/* A workflow whose closing actions append a record, for the cap's exemption. */
+static const char cap_yaml[] = "workflow: cap-test\n"
+                               "version: 1\n"
+                               "initial: open\n"
+                               "states:\n"
+                               "  open:\n"
+                               "  done: { terminal: true, outcome: closed }\n"
+                               "actions:\n"
+                               "  note: { from: [open], record: note }\n"
+                               "  visit: { from: [open], record: visit }\n"
+                               "  touch: { from: [open] }\n"
+                               "  close_with_note: { from: [open], to: done, record: note }\n";
+
+static int act_cap(const wf_def_t *def, wf_case_t *c, const char *action, const char *data,
+                   uint32_t cap)
+{
+    wf_outcome_clear(&g_out);
+    wf_act_t a = {.action = action,
+                  .data = data ? J(data) : NULL,
+                  .role = "field",
+                  .actor = "tester",
+                  .at = T0,
+                  .max_records = cap};
+    return wf_apply(def, g_cat, c, &a, &g_out, &g_err);
+}
+
+/* Appends n notes with the default cap, freeing each request's data as it goes. */
+static void add_notes(const wf_def_t *def, wf_case_t *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        CU_ASSERT_EQUAL_FATAL(act_cap(def, c, "note", "{'note':'n'}", 0), 0);
+        wf_outcome_clear(&g_out);
+        lb_val_free(&g_garbage[--g_ngarbage]);
+    }
+}
+
+static void test_record_cap(void)
+{
+    char err[256];
+    wf_set_t *set = NULL;
+    CU_ASSERT_EQUAL_FATAL(
+        wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err, sizeof(err)), 0);
+    const wf_def_t *def = wf_set_get(set, "cap-test", 0);
+    wf_case_t c;
+    new_case(&c, def, NULL, T0);
+
+    /* Every kind of record counts. */
+    EXPECT_OK(act_cap(def, &c, "note", "{'note':'1'}", 3));
+    EXPECT_OK(act_cap(def, &c, "visit", "{'findings':{}}", 3));
+    CU_ASSERT_EQUAL(wf_case_records(&c), 2);
+    EXPECT_OK(act_cap(def, &c, "note", "{'note':'2'}", 3));
+    CU_ASSERT_EQUAL(wf_case_records(&c), 3);
+
+    /* Full: a record is refused, naming the case; the case is unchanged. */
+    EXPECT_ERR(act_cap(def, &c, "note", "{'note':'3'}", 3), LB_ETOOLARGE, "");
+    CU_ASSERT_STRING_EQUAL(g_err.case_id, "C000000042");
+    CU_ASSERT_PTR_NOT_NULL(strstr(g_err.message, "C000000042"));
+    EXPECT_ERR(act_cap(def, &c, "visit", "{'findings':{}}", 3), LB_ETOOLARGE, "");
+    CU_ASSERT_EQUAL(wf_case_records(&c), 3);
+    CU_ASSERT_EQUAL(c.notes->a.n, 2);
+    /* The cap comes before the data checks: even a bad record is refused as too large. */
+    EXPECT_ERR(act_cap(def, &c, "note", "{'bogus':1}", 3), LB_ETOOLARGE, "");
+    /* A larger cap admits it; other errors leave case_id empty. */
+    EXPECT_OK(act_cap(def, &c, "note", "{'note':'3'}", 4));
+    EXPECT_ERR(act_cap(def, &c, "note", "{'bogus':1}", 5), LB_EGUARD, "bogus");
+    CU_ASSERT_STRING_EQUAL(g_err.case_id, "");
+    CU_ASSERT_EQUAL(wf_case_records(&c), 4);
+
+    /* Actions without a record still run on a full case. */
+    EXPECT_OK(act_cap(def, &c, "touch", "{'reason':'r'}", 3));
+
+    /* A closing action is exempt, even with a record. */
+    EXPECT_OK(act_cap(def, &c, "close_with_note", "{'note':'closing'}", 3));
+    CU_ASSERT_STRING_EQUAL(c.state, "done");
+    CU_ASSERT_EQUAL(wf_case_records(&c), 5);
+    wf_case_clear(&c);
+
+    /* 0 = the default of 2,000. */
+    new_case(&c, def, NULL, T0);
+    add_notes(def, &c, WF_CASE_RECORDS_DEFAULT);
+    EXPECT_ERR(act_cap(def, &c, "note", "{'note':'n'}", 0), LB_ETOOLARGE, "");
+    EXPECT_OK(act_cap(def, &c, "close_with_note", "{'note':'closing'}", 0));
+    CU_ASSERT_EQUAL(wf_case_records(&c), WF_CASE_RECORDS_DEFAULT + 1);
+    wf_case_clear(&c);
+    wf_set_destroy(&set);
+}
+
+/*
+ * A case at the cap with a long history round-trips through msgpack with
+ * the stored-case limits, though not with the request limits.
+ */
+static void test_case_decode_limits(void)
+{
+    char err[256];
+    wf_set_t *set = NULL;
+    CU_ASSERT_EQUAL_FATAL(
+        wf_set_load_text("cap.yaml", cap_yaml, strlen(cap_yaml), &set, err, sizeof(err)), 0);
+    const wf_def_t *def = wf_set_get(set, "cap-test", 0);
+    wf_case_t c, d;
+    new_case(&c, def, NULL, T0);
+    add_notes(def, &c, WF_CASE_RECORDS_DEFAULT);
+    CU_ASSERT_EQUAL_FATAL(act_cap(def, &c, "close_with_note", "{'note':'closing'}", 0), 0);
+    /* Events beyond any record count: state changes, escalations, acknowledgements. */
+    for (uint64_t seq = 1; seq <= 30000; seq++)
+        CU_ASSERT_EQUAL_FATAL(wf_case_add_event(&c, seq), 0);
+
+    lb_val_t *v = wf_case_to_val(&c);
+    lb_buf_t buf;
+    lb_buf_init(&buf);
+    CU_ASSERT_EQUAL_FATAL(proto_pack(v, &buf), 0);
+    lb_val_free(&v);
+
+    proto_err_t perr;
+    CU_ASSERT_EQUAL(proto_unpack(buf.p, buf.len, &proto_default_limits, &v, &perr), LB_ETOOLARGE);
+    lb_val_free(&v);
+    const proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS, WF_CASE_DECODE_STR,
+                                   WF_CASE_DECODE_NODES};
+    CU_ASSERT_EQUAL_FATAL(proto_unpack(buf.p, buf.len, &stored, &v, &perr), 0);
+    memset(&d, 0, sizeof(d));
+    CU_ASSERT_EQUAL(wf_case_from_val(v, &d), 0);
+    CU_ASSERT_EQUAL(wf_case_records(&d), WF_CASE_RECORDS_DEFAULT + 1);
+    CU_ASSERT_EQUAL(d.history->a.n, 30000);
+    lb_val_free(&v);
+
+    /* A count larger than the bytes left is still refused before anything is allocated. */
+    const uint8_t lying[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    CU_ASSERT_EQUAL(proto_unpack(lying, sizeof(lying), &stored, &v, &perr), LB_EBADREQ);
+    CU_ASSERT_PTR_NULL(v);
+
+    lb_buf_free(&buf);
+    wf_case_clear(&d);
+    wf_case_clear(&c);
+    wf_set_destroy(&set);
+}
+
 static void test_outcome_kinds(void)
 {
     wf_case_t c;
@@ -1475,6 +1690,183 @@ static void write_temp(char path[64], const char *text)
     fclose(f);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Reloads: migrate                                                        */
+/* ---------------------------------------------------------------------- */
+
+#define MIG "tests/data/workflows-migrate/"
+
+static void test_bad_migrate(void)
+{
+    expect_bad(MIG "bad-migrate-existing.yaml", 8, 3,
+               "migrate: 'open' is a state of this workflow");
+    expect_bad(MIG "bad-migrate-target.yaml", 8, 13,
+               "migrate: 'reviewing' is not a state of this workflow");
+    expect_bad(MIG "bad-migrate-list.yaml", 7, 10, "migrate must be a map");
+    expect_bad(MIG "bad-migrate-name.yaml", 8, 3, "invalid state name 'Checking'");
+    expect_bad(MIG "bad-migrate-value.yaml", 8, 13, "migrate target");
+}
+
+static wf_set_t *load_mig(const char *sub)
+{
+    char err[512] = "";
+    wf_set_t *set = NULL;
+    char path[256];
+    snprintf(path, sizeof(path), MIG "%s", sub);
+    int rc = wf_set_load(path, &set, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "\n  %s\n", err);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    return set;
+}
+
+typedef struct {
+    char got[512];
+    int calls, stop_after;
+} vanished_t;
+
+static int vanished_cb(const char *state, int64_t old_version, const char *migrate_to, void *ctx)
+{
+    vanished_t *v = ctx;
+    size_t n = strlen(v->got);
+    snprintf(v->got + n, sizeof(v->got) - n, "%s%s@%lld->%s", n ? " " : "", state,
+             (long long)old_version, migrate_to ? migrate_to : "-");
+    if (++v->calls == v->stop_after)
+        return 1;
+    return 0;
+}
+
+static void expect_vanished(const wf_set_t *old_set, const wf_set_t *new_set, const char *name,
+                            const char *want)
+{
+    vanished_t v = {.got = "", .calls = 0, .stop_after = 0};
+    CU_ASSERT_EQUAL(wf_set_vanished(old_set, new_set, name, vanished_cb, &v), 0);
+    CU_ASSERT_STRING_EQUAL(v.got, want);
+    if (strcmp(v.got, want) != 0)
+        fprintf(stderr, "\n  want '%s'\n  got  '%s'\n", want, v.got);
+}
+
+static void test_migrate_map(void)
+{
+    wf_set_t *v1 = load_mig("v1"), *v2 = load_mig("v2"), *part = load_mig("v2-partial");
+    const wf_def_t *d1 = wf_set_get(v1, "mig-test", 0), *d2 = wf_set_get(v2, "mig-test", 0);
+    CU_ASSERT_PTR_NULL(wf_def_migrate(d1, "checking")); /* no migrate map */
+    CU_ASSERT_STRING_EQUAL(wf_def_migrate(d2, "checking"), "review");
+    CU_ASSERT_STRING_EQUAL(wf_def_migrate(d2, "waiting"), "open");
+    CU_ASSERT_PTR_NULL(wf_def_migrate(d2, "open"));
+    CU_ASSERT_PTR_NULL(wf_def_migrate(d2, NULL));
+    CU_ASSERT_PTR_NULL(wf_def_migrate(NULL, "checking"));
+    CU_ASSERT_PTR_NULL(wf_def_migrate(wf_set_get(part, "mig-test", 0), "waiting"));
+
+    /* workflow.get shows the map; workflow.list does not. */
+    lb_val_t *full = wf_def_describe(d2, true), *brief = wf_def_describe(d2, false);
+    CU_ASSERT(
+        lb_val_equal(lb_map_get(full, "migrate"), J("{'checking':'review','waiting':'open'}")));
+    CU_ASSERT_PTR_NULL(lb_map_get(brief, "migrate"));
+    lb_val_free(&full);
+    lb_val_free(&brief);
+    full = wf_def_describe(d1, true);
+    CU_ASSERT_PTR_NULL(lb_map_get(full, "migrate"));
+    lb_val_free(&full);
+
+    wf_set_destroy(&v1);
+    wf_set_destroy(&v2);
+    wf_set_destroy(&part);
+}
+
+static void test_vanished_states(void)
+{
+    wf_set_t *v1 = load_mig("v1"), *v2 = load_mig("v2"), *part = load_mig("v2-partial");
+    wf_set_t *other = load_mig("v2-renamed"), *both = NULL;
+    char err[512];
+    const char *files[] = {MIG "v1/mig-test.yaml", MIG "v2/mig-test.yaml"};
+    CU_ASSERT_EQUAL_FATAL(wf_set_load_files(files, 2, &both, err, sizeof(err)), 0);
+
+    /* Terminal states (archived) are never reported. */
+    expect_vanished(v1, v2, "mig-test", "checking@1->review waiting@1->open");
+    expect_vanished(v1, part, "mig-test", "checking@1->review waiting@1->-");
+    /* The same set, or a reload that keeps version 1 loaded: nothing vanishes. */
+    expect_vanished(v1, v1, "mig-test", "");
+    expect_vanished(v1, both, "mig-test", "");
+    /* Version 1 dropped from a set that had both: only its cases move. */
+    expect_vanished(both, v2, "mig-test", "checking@1->review waiting@1->open");
+    /* Back from 2 to 1: review vanishes and version 1 has no map for it. */
+    expect_vanished(v2, v1, "mig-test", "review@2->-");
+    /* The workflow is gone altogether, or the set is empty. */
+    expect_vanished(v1, other, "mig-test", "open@1->- checking@1->- waiting@1->-");
+    expect_vanished(v1, NULL, "mig-test", "open@1->- checking@1->- waiting@1->-");
+    /* A name the old set does not have, or no old set: nothing. */
+    expect_vanished(v1, v2, "nope", "");
+    expect_vanished(NULL, v2, "mig-test", "");
+
+    /* fn stops the walk with > 0, fails it with < 0. */
+    vanished_t v = {.got = "", .calls = 0, .stop_after = 1};
+    CU_ASSERT_EQUAL(wf_set_vanished(v1, v2, "mig-test", vanished_cb, &v), 0);
+    CU_ASSERT_STRING_EQUAL(v.got, "checking@1->review");
+    CU_ASSERT_EQUAL(wf_set_vanished(v1, v2, NULL, vanished_cb, &v), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(wf_set_vanished(v1, v2, "mig-test", NULL, NULL), LB_EINTERNAL);
+
+    wf_set_destroy(&v1);
+    wf_set_destroy(&v2);
+    wf_set_destroy(&part);
+    wf_set_destroy(&other);
+    wf_set_destroy(&both);
+}
+
+static void test_case_migrate(void)
+{
+    wf_set_t *v1 = load_mig("v1"), *v2 = load_mig("v2"), *part = load_mig("v2-partial");
+    const wf_def_t *d1 = wf_set_get(v1, "mig-test", 0), *d2 = wf_set_get(v2, "mig-test", 0);
+    const wf_def_t *dp = wf_set_get(part, "mig-test", 0);
+    wf_case_t c;
+
+    /* A case in checking with a fired escalation moves to review with review's timers. */
+    new_case(&c, d1, NULL, T0);
+    EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + HOUR));
+    CU_ASSERT_EQUAL(wf_fire_due(&c, T0 + 2 * DAY, NULL), 1);
+    CU_ASSERT_TRUE(wf_case_overdue(&c));
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0 + 3 * DAY), 1);
+    CU_ASSERT_STRING_EQUAL(c.state, "review");
+    CU_ASSERT_EQUAL(c.workflow_version, 2);
+    CU_ASSERT_EQUAL(c.entered_at, T0 + 3 * DAY);
+    CU_ASSERT_EQUAL(c.timers_base, T0 + 3 * DAY);
+    CU_ASSERT_FALSE(wf_case_overdue(&c));
+    CU_ASSERT_EQUAL(c.n_esc, 1); /* history of escalations kept */
+    CU_ASSERT_EQUAL_FATAL(c.n_timers, 2);
+    CU_ASSERT_EQUAL(c.timers[0].due, T0 + 5 * DAY);
+    CU_ASSERT_STRING_EQUAL(c.timers[1].level, "district");
+    /* Now it fits: nothing more to do, and it acts under version 2. */
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0 + 4 * DAY), 0);
+    CU_ASSERT_EQUAL(c.entered_at, T0 + 3 * DAY);
+    EXPECT_OK(act(d2, &c, "finish", "field", NULL, T0 + 4 * DAY));
+    wf_case_clear(&c);
+
+    /* waiting -> open: a clock set back in time never moves entered_at back. */
+    new_case(&c, d1, NULL, T0);
+    EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + DAY));
+    EXPECT_OK(act(d1, &c, "wait", "field", NULL, T0 + 2 * DAY));
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0), 1);
+    CU_ASSERT_STRING_EQUAL(c.state, "open");
+    CU_ASSERT_EQUAL(c.entered_at, T0 + 2 * DAY);
+    CU_ASSERT_EQUAL(c.n_timers, 0);
+    wf_case_clear(&c);
+
+    /* Unmapped: LB_ENOTFOUND, the case unchanged. */
+    new_case(&c, d1, NULL, T0);
+    EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + DAY));
+    EXPECT_OK(act(d1, &c, "wait", "field", NULL, T0 + 2 * DAY));
+    CU_ASSERT_EQUAL(wf_case_migrate(dp, &c, T0 + 3 * DAY), LB_ENOTFOUND);
+    CU_ASSERT_STRING_EQUAL(c.state, "waiting");
+    CU_ASSERT_EQUAL(c.workflow_version, 1);
+    CU_ASSERT_EQUAL(c.entered_at, T0 + 2 * DAY);
+    CU_ASSERT_EQUAL(wf_case_migrate(NULL, &c, T0), LB_EINTERNAL);
+    wf_case_clear(&c);
+
+    wf_set_destroy(&v1);
+    wf_set_destroy(&v2);
+    wf_set_destroy(&part);
+}
+
 static void test_yaml_load_val(void)
 {
     char path[64], err[256], want[128];
@@ -1556,6 +1948,9 @@ static const test_t tests[] = {
     {"team and level", test_team_and_level},
     {"records ordered by at", test_records_ordered_by_at},
     {"non-record data is scalars", test_scalar_data},
+    {"strict non-record data: team, level, reason, require keys", test_scalar_data_keys},
+    {"record cap, closing actions exempt", test_record_cap},
+    {"stored-case decode limits", test_case_decode_limits},
     {"outcome kinds and event data", test_outcome_kinds},
     {"resolve guard", test_resolve_guard},
     {"close reason", test_close_reason},
@@ -1566,6 +1961,10 @@ static const test_t tests[] = {
     {"case from_val refuses corrupt values", test_case_from_val_corrupt},
     {"case from_val ignores unknown keys", test_case_from_val_unknown_keys},
     {"YAML file as a value", test_yaml_load_val},
+    {"refuse bad migrate maps", test_bad_migrate},
+    {"migrate map and describe", test_migrate_map},
+    {"states a reload strands", test_vanished_states},
+    {"case migrate", test_case_migrate},
 };
 
 int main(void)

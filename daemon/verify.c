@@ -1,0 +1,270 @@
+/*
+ * verify.c - admin.verify's second half: every stored case is compared with
+ * what its own events say (state, area, household, workflow, the appended
+ * records, escalations), so a case record edited in data.mdb is named even
+ * though the event chain is intact.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+#define NKINDS 4
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note"};
+
+/* What a case's events say it must hold. */
+typedef struct {
+    char state[WF_NAME_MAX];
+    lb_buf_t recs[NKINDS]; /* the records' encodings, one after another */
+    size_t nrecs[NKINDS];
+    uint32_t fired, acked;
+    uint64_t last;
+} replay_t;
+
+/* One encoded record: where it sits in a buffer. */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} span_t;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Splits n consecutive msgpack values of buf into sorted spans; NULL on ENOMEM. */
+static span_t *spans_of(const lb_buf_t *buf, size_t n, const size_t *lens)
+{
+    span_t *s = calloc(n ? n : 1, sizeof *s);
+    if (!s)
+        return NULL;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        s[i].p = (const uint8_t *)buf->p + off;
+        s[i].n = lens[i];
+        off += lens[i];
+    }
+    qsort(s, n, sizeof *s, span_cmp);
+    return s;
+}
+
+/*
+ * Whether the case's record list holds the same records as the events, in
+ * any order (the case keeps them ordered by at, the events by seq). Both
+ * come from one value copied, so their encodings are equal byte for byte.
+ * 1 same, 0 not, LB_ENOMEM.
+ */
+static int same_records(const lb_val_t *list, const lb_buf_t *ev, const size_t *evlens, size_t nev)
+{
+    size_t n = list && list->type == LB_ARR ? list->a.n : 0;
+    if (n != nev)
+        return 0;
+    lb_buf_t mine = {0};
+    size_t *lens = calloc(n ? n : 1, sizeof *lens);
+    span_t *a = NULL, *b = NULL;
+    int rc = lens ? 0 : LB_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t before = mine.len;
+        rc = proto_pack(list->a.items[i], &mine);
+        lens[i] = mine.len - before;
+    }
+    if (rc == 0 && (!(a = spans_of(&mine, n, lens)) || !(b = spans_of(ev, nev, evlens))))
+        rc = LB_ENOMEM;
+    int same = 1;
+    for (size_t i = 0; rc == 0 && same && i < n; i++)
+        same = span_cmp(&a[i], &b[i]) == 0;
+    free(a);
+    free(b);
+    free(lens);
+    lb_buf_free(&mine);
+    return rc ? rc : same;
+}
+
+/* Record lengths are kept beside the bytes: each kind's list of sizes. */
+typedef struct {
+    size_t *v;
+    size_t n, cap;
+} lens_t;
+
+static int lens_push(lens_t *l, size_t n)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        size_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return LB_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = n;
+    return 0;
+}
+
+/* Applies one event of the case to r: 0, 1 when it cannot be the case's (why set), LB_ENOMEM. */
+static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, replay_t *r,
+                        lens_t *lens, char *why, size_t whylen)
+{
+    const char *cid = lb_map_str(ev, "case_id"), *type = lb_map_str(ev, "type");
+    const char *kind = lb_map_str(ev, "kind"), *to = lb_map_str(ev, "to");
+    if (!cid || strcmp(cid, c->case_id) != 0 || !type || !kind) {
+        snprintf(why, whylen, "its history names an event of another case");
+        return 1;
+    }
+    if (first) {
+        const char *area = lb_map_str(ev, "area"), *house = lb_map_str(ev, "house_id");
+        const char *wf = lb_map_str(ev, "workflow");
+        if (strcmp(type, "opened") != 0 || !area || strcmp(area, c->area) != 0 || !house ||
+            strcmp(house, c->house_id) != 0 || !wf || strcmp(wf, c->workflow) != 0) {
+            snprintf(why, whylen,
+                     "its area, household or workflow is not the one it was opened "
+                     "with");
+            return 1;
+        }
+    }
+    if (to)
+        snprintf(r->state, sizeof r->state, "%s", to);
+    if (strcmp(kind, "escalation") == 0) {
+        r->fired += strcmp(type, "fired") == 0;
+        r->acked += strcmp(type, "acked") == 0;
+        return 0;
+    }
+    for (int k = 0; k < NKINDS; k++) {
+        if (strcmp(kind, rec_kinds[k]) != 0)
+            continue;
+        const lb_val_t *data = lb_map_get(ev, "data");
+        size_t before = r->recs[k].len;
+        int rc = data ? proto_pack(data, &r->recs[k]) : 0;
+        if (rc == 0 && data)
+            rc = lens_push(&lens[k], r->recs[k].len - before);
+        r->nrecs[k] += data ? 1 : 0;
+        return rc ? LB_ENOMEM : 0;
+    }
+    return 0;
+}
+
+/* Replays the case's history: 0, 1 (why set), LB_ENOMEM or a store code. */
+static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *lens, char *why,
+                  size_t whylen)
+{
+    const lb_val_t *h = c->history;
+    for (uint32_t i = 0; i < h->a.n; i++) {
+        const lb_val_t *s = h->a.items[i];
+        const void *body;
+        size_t len;
+        if (s->type != LB_INT || s->i <= 0 || (i > 0 && (uint64_t)s->i <= r->last)) {
+            snprintf(why, whylen, "its history is not a rising list of seqs");
+            return 1;
+        }
+        r->last = (uint64_t)s->i;
+        int rc = store_event_get(txn, r->last, &body, &len);
+        if (rc == LB_ENOTFOUND) {
+            snprintf(why, whylen, "its event %llu is missing", (unsigned long long)r->last);
+            return 1;
+        }
+        if (rc)
+            return rc;
+        lb_val_t *ev = NULL;
+        proto_err_t perr;
+        if (proto_unpack(body, len, &proto_default_limits, &ev, &perr) != 0) {
+            snprintf(why, whylen, "its event %llu does not decode", (unsigned long long)r->last);
+            return 1;
+        }
+        rc = replay_event(c, ev, i == 0, r, lens, why, whylen);
+        lb_val_free(&ev);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Compares the case with its replayed events: 0 same, 1 not (why set), LB_ENOMEM. */
+static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
+                   size_t whylen)
+{
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    uint32_t acked = 0;
+    for (uint32_t i = 0; i < c->n_esc; i++)
+        acked += c->esc[i].acked_at != 0;
+    if (strcmp(r->state, c->state) != 0) {
+        snprintf(why, whylen, "its state is %s, its events say %s", c->state, r->state);
+        return 1;
+    }
+    if (r->fired != c->n_esc || r->acked != acked) {
+        snprintf(why, whylen, "its escalations do not match its events");
+        return 1;
+    }
+    if (c->last_seq != r->last) {
+        snprintf(why, whylen, "its last_seq is not its newest event");
+        return 1;
+    }
+    for (int k = 0; k < NKINDS; k++) {
+        int same = same_records(lists[k], &r->recs[k], lens[k].v, r->nrecs[k]);
+        if (same < 0)
+            return same;
+        if (!same) {
+            snprintf(why, whylen, "its %s records are not the ones its events appended",
+                     rec_kinds[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One case: 0 agrees, 1 does not (why set), or an error. */
+static int verify_case(const lbd_t *d, store_txn_t *txn, uint64_t id, char *why, size_t whylen)
+{
+    wf_case_t c;
+    int rc = lbd_case_load(d, txn, id, &c, NULL);
+    if (rc == LB_ECORRUPT) {
+        snprintf(why, whylen, "its record does not decode");
+        return 1;
+    }
+    if (rc)
+        return rc;
+    replay_t r = {.last = 0};
+    lens_t lens[NKINDS] = {{0}};
+    /* Cases written before the history was kept have none: nothing to compare them with. */
+    if (c.history && c.history->a.n > 0) {
+        rc = replay(txn, &c, &r, lens, why, whylen);
+        if (rc == 0)
+            rc = compare(&c, &r, lens, why, whylen);
+    }
+    for (int k = 0; k < NKINDS; k++) {
+        lb_buf_free(&r.recs[k]);
+        free(lens[k].v);
+    }
+    wf_case_clear(&c);
+    return rc;
+}
+
+int lbd_verify_cases(const lbd_t *d, store_txn_t *txn, uint64_t *checked,
+                     char bad_case[LB_CASE_ID_MAX], char *why, size_t whylen)
+{
+    const void *p;
+    size_t len;
+    uint64_t last = 0;
+    *checked = 0;
+    bad_case[0] = '\0';
+    int rc = store_meta_get(txn, "case_seq", &p, &len);
+    if (rc == 0 && len == 8)
+        for (int i = 0; i < 8; i++)
+            last = last << 8 | ((const uint8_t *)p)[i];
+    else if (rc != LB_ENOTFOUND)
+        return rc ? rc : LB_ECORRUPT;
+    for (uint64_t id = 1; id <= last; id++) {
+        rc = verify_case(d, txn, id, why, whylen);
+        if (rc == LB_ENOTFOUND)
+            continue; /* an id given back by an aborted transaction */
+        if (rc < 0)
+            return rc;
+        (*checked)++;
+        if (rc == 1) {
+            lb_case_id_format(id, bad_case);
+            return 0;
+        }
+    }
+    return 0;
+}

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "ratelimit.h"
+#include "users.h"
 
 #define LBD_VERSION "0.1.0"
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
@@ -41,6 +42,11 @@ struct lbd {
     lbd_config_t cfg;
     lbd_keys_t keys;
     lbd_registry_t reg;
+    /* Registries an admin.reload replaced during the batch in hand: its requests still
+     * point at their clients, so they are freed when the batch ends (lbd_retired_free). */
+    lbd_registry_t *retired;
+    size_t n_retired;
+    lbd_users_t users; /* the people gateway keys act for (users.c) */
     wf_set_t *wfs;
     wf_catalog_t *cat;
     store_t *store;
@@ -146,6 +152,9 @@ int lbd_events_rebind(lbd_t *d);
 bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *now);
 /* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
 void lbd_events_close(lbd_t *d);
+
+/* Frees the registries retired by reloads since the last call. Between batches only. */
+void lbd_retired_free(lbd_t *d);
 
 /* ---- reloads that never strand a case (reload.c, called by lbd_reload) ---- */
 

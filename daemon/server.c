@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "internal.h"
@@ -46,6 +47,7 @@ typedef struct {
     int decode_rc;
     proto_err_t perr;
     lbd_client_t anon; /* the client when CURVE is off */
+    lbd_client_t as_client; /* the person a gateway key acts for (lbd_act_as) */
     const lbd_client_t *client;
     uint8_t key[32];
     lb_buf_t reply;
@@ -427,20 +429,29 @@ static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
  * rate_limited (only the envelope is decoded, for the id the reply echoes)
  * and stored nowhere. 1 when refused and answered.
  */
-static int rate_limited(lbd_t *d, pending_t *p)
+static int rate_limited(lbd_t *d, pending_t *p, const char *as)
 {
     bool full = false;
-    if (!d->rl || lbd_rl_take(d->rl, p->key, lbd_mono_ms(), &full)) {
+    uint8_t bucket[32];
+    /* A gateway key carries many people: its buckets are per person (as), taken after the
+     * envelope names the person, so one person's flood does not stop the others. */
+    if (p->client->role == LBD_ROLE_GATEWAY && !as)
+        return 0;
+    memcpy(bucket, p->key, 32);
+    if (as)
+        crypto_generichash(bucket, sizeof bucket, (const uint8_t *)as, strlen(as), p->key, 32);
+    if (!d->rl || lbd_rl_take(d->rl, bucket, lbd_mono_ms(), &full)) {
         if (full)
             lbd_log(LBD_LOG_WARN, "rate limiter full: a key is served without a bucket");
         return 0;
     }
     d->n_rate_limited++;
     zmq_msg_t *body = &p->frames[p->nframes - 1];
-    proto_decode_envelope(zmq_msg_data(body), zmq_msg_size(body), &proto_default_limits, &p->req,
-                          &p->perr);
+    if (!as) /* with as, the request is decoded already */
+        proto_decode_envelope(zmq_msg_data(body), zmq_msg_size(body), &proto_default_limits,
+                              &p->req, &p->perr);
     return answer_now(d, p, LB_ERATELIMIT,
-                      "too many requests from this key (limits.rate_per_key); retry later");
+                      "too many requests (limits.rate_per_key); retry later");
 }
 
 /*
@@ -508,12 +519,20 @@ static void serve_batch(lbd_t *d)
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
-        if (rate_limited(d, p)) {
+        if (rate_limited(d, p, NULL)) {
             pending_clear(p);
             continue;
         }
         p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
                                           &p->perr);
+        if (p->decode_rc == 0 && p->client->role == LBD_ROLE_GATEWAY && p->req.as[0] &&
+            rate_limited(d, p, p->req.as)) {
+            pending_clear(p);
+            continue;
+        }
+        if (p->decode_rc == 0)
+            p->decode_rc = lbd_act_as(&d->users, p->client, p->req.as, &p->as_client,
+                                      &p->client, &p->perr);
         if (p->decode_rc) {
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
@@ -557,6 +576,7 @@ static void serve_batch(lbd_t *d)
     if (rtxn)
         store_read_end(&rtxn);
     publish_late(d);
+    lbd_retired_free(d); /* no request of this batch points into them any more */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -912,6 +932,8 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
+    if ((rc = lbd_users_init(&d->users, d->cfg.users, err, errlen)))
+        goto fail;
     d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
     if (!d->batch) {
         rc = LB_ENOMEM;
@@ -1001,6 +1023,8 @@ int lbd_run(lbd_t *d)
         }
         bool more_prune = prune_idem(d);
         int64_t wait = more_prune ? 0 : next_hb - now_m;
+        if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
+            wait = LBD_USERS_POLL_MS; /* the users file is watched by polling */
         int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
         if (until_due <= 0)
             wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
@@ -1030,6 +1054,7 @@ int lbd_run(lbd_t *d)
             lbd_reload(d, err, sizeof err);
             publish_late(d);
         }
+        lbd_users_poll(&d->users, d->cfg.users, lbd_mono_ms());
         if (items[0].revents & ZMQ_POLLIN) {
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
@@ -1072,6 +1097,8 @@ void lbd_destroy(lbd_t **dp)
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);
+    lbd_retired_free(d);
+    lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
     lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);

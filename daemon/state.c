@@ -7,6 +7,7 @@
  * case_io.c), which the handlers do not call.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "internal.h"
@@ -53,6 +54,15 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
     return rc;
 }
 
+void lbd_retired_free(lbd_t *d)
+{
+    for (size_t i = 0; i < d->n_retired; i++)
+        lbd_registry_clear(&d->retired[i]);
+    free(d->retired);
+    d->retired = NULL;
+    d->n_retired = 0;
+}
+
 int lbd_reload(lbd_t *d, char *err, size_t errlen)
 {
     wf_set_t *wfs = NULL;
@@ -64,10 +74,24 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         rc = lbd_reload_check(d, wfs, &move, err, errlen);
     if (rc == 0)
         rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
+    /* the users file goes in force at the loop's next turn, after the batch in flight */
+    if (rc == 0)
+        rc = lbd_users_stage(&d->users, d->cfg.users, err, errlen);
+    if (rc == 0) {
+        /* room to retire the old registry: requests of this batch still point into it */
+        lbd_registry_t *r = realloc(d->retired, (d->n_retired + 1) * sizeof *r);
+        if (r)
+            d->retired = r;
+        else
+            rc = LB_ENOMEM;
+        if (rc)
+            lb_set_err(err, errlen, "out of memory");
+    }
     if (rc) {
         lbd_ids_free(&move);
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
+        lbd_registry_clear(&reg);
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
     }
@@ -76,7 +100,7 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         d->ev_rebind = true;
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
-    lbd_registry_clear(&d->reg);
+    d->retired[d->n_retired++] = d->reg;
     d->wfs = wfs;
     d->cat = cat;
     d->reg = reg;

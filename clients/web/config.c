@@ -13,7 +13,7 @@
 
 #include "web.h"
 
-#define FLAT_MAX 4096  /* scalars in one file */
+#define FLAT_MAX 4096 /* scalars in one file */
 #define DEPTH_MAX 8
 #define FILE_MAX (4 << 20)
 
@@ -126,9 +126,8 @@ static int flatten(yaml_parser_t *p, flat_list_t *out, char *err, size_t errlen,
                 if (cur)
                     level_path(path, sizeof path, cur, key);
                 depth++;
-                lv[depth] = (level_t){.seq = ev.type == YAML_SEQUENCE_START_EVENT,
-                                      .want_key = true,
-                                      .keylen = keep};
+                lv[depth] = (level_t){
+                    .seq = ev.type == YAML_SEQUENCE_START_EVENT, .want_key = true, .keylen = keep};
             }
             break;
         case YAML_MAPPING_END_EVENT:
@@ -248,8 +247,7 @@ static void config_defaults(web_config_t *cfg, const char *dir)
     snprintf(cfg->listen_addr, sizeof cfg->listen_addr, "127.0.0.1");
     cfg->port = 8080;
     snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", LBC_DEFAULT_ENDPOINT);
-    snprintf(cfg->events_endpoint, sizeof cfg->events_endpoint, "%s",
-             LBC_DEFAULT_EVENTS_ENDPOINT);
+    snprintf(cfg->events_endpoint, sizeof cfg->events_endpoint, "%s", LBC_DEFAULT_EVENTS_ENDPOINT);
     if (strlen(dir) + 17 < sizeof cfg->indicators)
         snprintf(cfg->indicators, sizeof cfg->indicators, "%.*s/indicators.yaml",
                  (int)(sizeof cfg->indicators - 17), dir);
@@ -327,8 +325,7 @@ static int catalog_put(web_catalog_t *cat, const flat_t *f)
               {"en", it->en, sizeof it->en}};
     for (size_t i = 0; i < 4; i++)
         if (strcmp(field, fs[i].name) == 0)
-            return snprintf(fs[i].dst, fs[i].size, "%s", f->val) < (int)fs[i].size ? 0
-                                                                                    : LB_ECONFIG;
+            return snprintf(fs[i].dst, fs[i].size, "%s", f->val) < (int)fs[i].size ? 0 : LB_ECONFIG;
     return LB_ECONFIG;
 }
 

@@ -83,23 +83,35 @@ unsigned web_status(int rc)
 static const char *status_title(unsigned status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
 web_res_t web_problem_h(web_req_t *r, unsigned status, const char *code, const char *detail,
-                           const char *field, const char *const *headers)
+                        const char *field, const char *const *headers)
 {
     int rc = 0;
     lb_val_t *p = lb_map();
@@ -116,8 +128,8 @@ web_res_t web_problem_h(web_req_t *r, unsigned status, const char *code, const c
     if (!rc && p)
         rc = lb_val_to_json(p, 0, &b);
     lb_val_free(&p);
-    web_res_t res = rc ? MHD_NO
-                       : web_respond(r, status, "application/problem+json", b.p, b.len, headers);
+    web_res_t res =
+        rc ? MHD_NO : web_respond(r, status, "application/problem+json", b.p, b.len, headers);
     lb_buf_free(&b);
     return res;
 }
@@ -163,7 +175,8 @@ web_res_t web_reply(web_req_t *r, int rc, const lb_val_t *reply, const char *err
     if (case_scoped && erc == LB_EFORBIDDEN && strcmp(field, "case_id") == 0)
         return web_problem(r, 404, "not_found", "no such case", "case_id");
     if (erc == LB_ERATELIMIT)
-        return web_problem_h(r, 429, code, message, field, (const char *const[]){"Retry-After", "1", NULL});
+        return web_problem_h(r, 429, code, message, field,
+                             (const char *const[]){"Retry-After", "1", NULL});
     return web_problem(r, web_status(erc), code, message, field);
 }
 
@@ -177,8 +190,8 @@ const char *web_query(web_req_t *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-int web_call(web_req_t *r, const char *id, const char *op, const lb_val_t *args,
-             lb_val_t **reply, char *err, size_t errlen)
+int web_call(web_req_t *r, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
+             char *err, size_t errlen)
 {
     return web_up_call(r->w->up, r->who.name, id, op, args, reply, err, errlen);
 }
@@ -197,7 +210,8 @@ bool web_need_session(web_req_t *r, bool csrf, web_res_t *res)
     if (csrf) {
         const char *t = web_header(r, "X-CSRF-Token");
         if (!t || strlen(t) != WEB_TOKEN_HEX || sodium_memcmp(t, r->who.csrf, WEB_TOKEN_HEX)) {
-            *res = web_problem(r, 403, "forbidden", "missing or wrong X-CSRF-Token", "X-CSRF-Token");
+            *res =
+                web_problem(r, 403, "forbidden", "missing or wrong X-CSRF-Token", "X-CSRF-Token");
             return false;
         }
     }
@@ -206,7 +220,8 @@ bool web_need_session(web_req_t *r, bool csrf, web_res_t *res)
 
 static web_res_t challenge(web_req_t *r, const char *detail)
 {
-    static const char *const h[] = {"WWW-Authenticate", "Basic realm=\"Logbook\", charset=\"UTF-8\"",
+    static const char *const h[] = {"WWW-Authenticate",
+                                    "Basic realm=\"Logbook\", charset=\"UTF-8\"",
                                     "X-OpenRosa-Version", "1.0", NULL};
     return web_problem_h(r, 401, "unauthorized", detail, NULL, h);
 }
@@ -247,7 +262,7 @@ bool web_need_basic(web_req_t *r, web_res_t *res)
         char s[16];
         snprintf(s, sizeof s, "%d", retry);
         *res = web_problem_h(r, 429, "rate_limited", "too many failed logins; try later", NULL,
-                         (const char *const[]){"Retry-After", s, NULL});
+                             (const char *const[]){"Retry-After", s, NULL});
         return false;
     }
     if (rc) {

@@ -18,7 +18,7 @@ typedef struct {
     lb_buf_t body;
     size_t limit;
     bool too_large;
-    char addr[64];   /* the peer, or the proxy's X-Forwarded-For when behind_tls_proxy */
+    char addr[64];    /* the peer, or the proxy's X-Forwarded-For when behind_tls_proxy */
     web_person_t who; /* filled by web_need_session / web_need_basic */
 } web_req_t;
 
@@ -74,8 +74,8 @@ bool web_need_basic(web_req_t *r, web_res_t *res);
 bool web_need_person(web_req_t *r, web_res_t *res);
 
 /* A daemon call as r->who: web_up_call with the person's name. */
-int web_call(web_req_t *r, const char *id, const char *op, const lb_val_t *args,
-             lb_val_t **reply, char *err, size_t errlen);
+int web_call(web_req_t *r, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
+             char *err, size_t errlen);
 
 /* Handlers: each returns the result of queueing its response. */
 web_res_t web_api(web_req_t *r);

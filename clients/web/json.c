@@ -13,8 +13,8 @@
 static int convert(json_t *j, int depth, lb_val_t **out, char *path, size_t cap, char *err,
                    size_t errlen);
 
-static int convert_object(json_t *j, int depth, lb_val_t **out, char *path, size_t cap,
-                          char *err, size_t errlen)
+static int convert_object(json_t *j, int depth, lb_val_t **out, char *path, size_t cap, char *err,
+                          size_t errlen)
 {
     const char *k;
     json_t *v;
@@ -105,8 +105,7 @@ int web_json_parse(const char *body, size_t len, lb_val_t **out, char *err, size
     json_error_t jerr;
     json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
-        lb_set_err(err, errlen, "JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                   jerr.column);
+        lb_set_err(err, errlen, "JSON: %s (line %d, column %d)", jerr.text, jerr.line, jerr.column);
         return LB_EBADREQ;
     }
     char path[256] = "";

@@ -71,9 +71,8 @@ static bool part_named(const uint8_t *hdr, size_t hlen, const char *name)
     return false;
 }
 
-int web_multipart_find(const char *content_type, const uint8_t *body, size_t len,
-                       const char *name, const uint8_t **part, size_t *part_len, char *err,
-                       size_t errlen)
+int web_multipart_find(const char *content_type, const uint8_t *body, size_t len, const char *name,
+                       const uint8_t **part, size_t *part_len, char *err, size_t errlen)
 {
     char b[BOUNDARY_MAX + 1], delim[BOUNDARY_MAX + 5];
     *part = NULL;

@@ -60,8 +60,8 @@ static int fetch(stream_t *s)
     lb_put_int(args, "limit", PAGE, &rc);
     char err[256];
     if (!rc)
-        rc = web_up_call(s->w->up, s->who.name, NULL, "events.since", args, &reply, err,
-                         sizeof err);
+        rc =
+            web_up_call(s->w->up, s->who.name, NULL, "events.since", args, &reply, err, sizeof err);
     lb_val_free(&args);
     if (rc == LB_EUNAVAIL)
         return 0; /* the daemon is away: try again */
@@ -78,8 +78,7 @@ static int fetch(stream_t *s)
             s->seq = (uint64_t)seq;
         }
     /* A short page saw everything up to last_seq (the rest was outside the scope). */
-    if (!rc && evs && evs->type == LB_ARR && evs->a.n < PAGE && last > 0 &&
-        (uint64_t)last > s->seq)
+    if (!rc && evs && evs->type == LB_ARR && evs->a.n < PAGE && last > 0 && (uint64_t)last > s->seq)
         s->seq = (uint64_t)last;
     lb_val_free(&reply);
     return rc;

@@ -12,11 +12,17 @@
 #include "http.h"
 
 static const char *const types[] = {
-    ".html", "text/html; charset=utf-8", ".js", "text/javascript; charset=utf-8",
-    ".css", "text/css; charset=utf-8", ".json", "application/json",
-    ".webmanifest", "application/manifest+json", ".svg", "image/svg+xml",
-    ".png", "image/png", ".ico", "image/x-icon", ".txt", "text/plain; charset=utf-8",
-    ".woff2", "font/woff2", NULL,
+    ".html",        "text/html; charset=utf-8",
+    ".js",          "text/javascript; charset=utf-8",
+    ".css",         "text/css; charset=utf-8",
+    ".json",        "application/json",
+    ".webmanifest", "application/manifest+json",
+    ".svg",         "image/svg+xml",
+    ".png",         "image/png",
+    ".ico",         "image/x-icon",
+    ".txt",         "text/plain; charset=utf-8",
+    ".woff2",       "font/woff2",
+    NULL,
 };
 
 static const char *type_of(const char *path)

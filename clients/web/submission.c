@@ -34,8 +34,8 @@ static lb_val_t *text_of(xmlNode *n)
     xmlChar *t = xmlNodeGetContent(n);
     const char *s = t ? (const char *)t : "";
     size_t len = strlen(s);
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r' ||
-                   s[len - 1] == '\t'))
+    while (len &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == '\t'))
         len--;
     while (len && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) {
         s++;

@@ -17,17 +17,17 @@
 #define POOL_MAX 64
 
 static const char *const ops[] = {
-    "ping",       "workflow.list", "workflow.get", "case.open",     "case.import",
-    "case.act",   "case.ack",      "case.get",     "case.find",     "case.history",
-    "case.list",  "report.summary", "events.since", "admin.stats",  "admin.backup",
-    "admin.reload", "admin.verify", "admin.clock",  "other",
+    "ping",         "workflow.list",  "workflow.get", "case.open",   "case.import",
+    "case.act",     "case.ack",       "case.get",     "case.find",   "case.history",
+    "case.list",    "report.summary", "events.since", "admin.stats", "admin.backup",
+    "admin.reload", "admin.verify",   "admin.clock",  "other",
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 /* The wire's error codes, "ok" first and "unreachable" (no reply) last. */
 static const char *const codes[] = {
-    "ok",        "bad_request", "bad_version", "unknown_op", "not_found",
-    "conflict",  "invalid_transition", "guard_failed", "forbidden", "too_large",
-    "unavailable", "internal",  "rate_limited", "unreachable",
+    "ok",          "bad_request",        "bad_version",  "unknown_op",  "not_found",
+    "conflict",    "invalid_transition", "guard_failed", "forbidden",   "too_large",
+    "unavailable", "internal",           "rate_limited", "unreachable",
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
@@ -126,8 +126,8 @@ static void count(web_up_t *u, const char *op, int rc, const lb_val_t *reply, do
     pthread_mutex_unlock(&u->mu);
 }
 
-int web_up_call(web_up_t *u, const char *user, const char *id, const char *op,
-                const lb_val_t *args, lb_val_t **reply, char *err, size_t errlen)
+int web_up_call(web_up_t *u, const char *user, const char *id, const char *op, const lb_val_t *args,
+                lb_val_t **reply, char *err, size_t errlen)
 {
     lbc_t *c = NULL;
     int rc = 0;

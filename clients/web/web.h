@@ -24,14 +24,15 @@
 #include "../lib/client.h"
 
 #define WEB_VERSION "1.0.0"
-#define WEB_BODY_MAX (1 << 20)            /* a JSON body */
-#define WEB_SUBMISSION_MAX (10 << 20)     /* an OpenRosa submission (X-OpenRosa-Accept-Content-Length) */
-#define WEB_SESSION_IDLE_S (30 * 60)      /* a session unused this long ends */
+#define WEB_BODY_MAX (1 << 20) /* a JSON body */
+#define WEB_SUBMISSION_MAX                                                                         \
+    (10 << 20)                       /* an OpenRosa submission (X-OpenRosa-Accept-Content-Length) */
+#define WEB_SESSION_IDLE_S (30 * 60) /* a session unused this long ends */
 #define WEB_SESSIONS_MAX 10000
-#define WEB_TOKEN_HEX 64                  /* 256 random bits as hex */
-#define WEB_LOGIN_FAILS 5                 /* failures a user or an address may have ... */
-#define WEB_LOGIN_WINDOW_S (15 * 60)      /* ... in this window before logins are refused */
-#define WEB_AREAS_MAX 512                 /* bytes of a user's areas, comma-joined */
+#define WEB_TOKEN_HEX 64             /* 256 random bits as hex */
+#define WEB_LOGIN_FAILS 5            /* failures a user or an address may have ... */
+#define WEB_LOGIN_WINDOW_S (15 * 60) /* ... in this window before logins are refused */
+#define WEB_AREAS_MAX 512            /* bytes of a user's areas, comma-joined */
 
 /* ---------------------------------------------------------------------- */
 /* Configuration (config.c)                                                */
@@ -141,8 +142,8 @@ void web_up_destroy(web_up_t **u);
  * random id. Counts the call for /metrics. Returns as lbc_call: 0 when a
  * reply came (ok or not), *reply owned by the caller; LB_EUNAVAIL ...
  */
-int web_up_call(web_up_t *u, const char *user, const char *id, const char *op,
-                const lb_val_t *args, lb_val_t **reply, char *err, size_t errlen);
+int web_up_call(web_up_t *u, const char *user, const char *id, const char *op, const lb_val_t *args,
+                lb_val_t **reply, char *err, size_t errlen);
 
 /* Appends the request counters and histogram in Prometheus text format. */
 int web_up_metrics(web_up_t *u, lb_buf_t *out);
@@ -196,9 +197,8 @@ int web_json_parse(const char *body, size_t len, lb_val_t **out, char *err, size
  * body; LB_ENOTFOUND (no such part); LB_EBADREQ with err (not multipart, no
  * or bad boundary, a malformed part).
  */
-int web_multipart_find(const char *content_type, const uint8_t *body, size_t len,
-                       const char *name, const uint8_t **part, size_t *part_len, char *err,
-                       size_t errlen);
+int web_multipart_find(const char *content_type, const uint8_t *body, size_t len, const char *name,
+                       const uint8_t **part, size_t *part_len, char *err, size_t errlen);
 
 #define WEB_FORM_ID_MAX 128
 

@@ -26,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *body = nl + 1, *part = NULL;
     size_t len = size - ctlen - 1, plen = 0;
     char err[256];
-    int rc = web_multipart_find(ct, body, len, "xml_submission_file", &part, &plen, err,
-                                sizeof err);
+    int rc =
+        web_multipart_find(ct, body, len, "xml_submission_file", &part, &plen, err, sizeof err);
     if (rc == 0 && (part < body || part + plen > body + len))
         abort();
     /* The XML reader also gets the raw body, so it is fuzzed without a valid multipart. */

@@ -211,15 +211,15 @@ static void test_idempotency_key_replay(void)
 static char *submission(const char *instance, const char *note, size_t *len)
 {
     char *b = malloc(4096);
-    *len = (size_t)snprintf(
-        b, 4096,
-        "--XyZ\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
-        "filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n"
-        "<?xml version=\"1.0\"?><data id=\"tpmap-household.record_visit\">"
-        "<case_id>%s</case_id><findings><health/><living>bmn8</living><education/>"
-        "<income>bmn22</income><accessibility/></findings><team/><note>%s</note>"
-        "<meta><instanceID>%s</instanceID></meta></data>\r\n--XyZ--\r\n",
-        W.case_a, note, instance);
+    *len =
+        (size_t)snprintf(b, 4096,
+                         "--XyZ\r\nContent-Disposition: form-data; name=\"xml_submission_file\"; "
+                         "filename=\"submission.xml\"\r\nContent-Type: text/xml\r\n\r\n"
+                         "<?xml version=\"1.0\"?><data id=\"tpmap-household.record_visit\">"
+                         "<case_id>%s</case_id><findings><health/><living>bmn8</living><education/>"
+                         "<income>bmn22</income><accessibility/></findings><team/><note>%s</note>"
+                         "<meta><instanceID>%s</instanceID></meta></data>\r\n--XyZ--\r\n",
+                         W.case_a, note, instance);
     return b;
 }
 
@@ -379,10 +379,11 @@ static void test_metrics_parse(void)
     char v[200];
     CU_ASSERT(http_header(&r, "Content-Type", v, sizeof v) && !strncmp(v, "text/plain", 10));
     regex_t sample;
-    CU_ASSERT_FATAL(regcomp(&sample,
-                            "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\",?)*\\})?"
-                            " [-+0-9.eE]+(Inf)?$",
-                            REG_EXTENDED | REG_NOSUB) == 0);
+    CU_ASSERT_FATAL(
+        regcomp(&sample,
+                "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\",?)*\\})?"
+                " [-+0-9.eE]+(Inf)?$",
+                REG_EXTENDED | REG_NOSUB) == 0);
     int samples = 0, bad = 0;
     char *save = NULL;
     for (char *l = strtok_r(r.body, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -402,7 +403,8 @@ static void test_metrics_parse(void)
     http_free(&r);
     CU_ASSERT_FATAL(http("GET", "/metrics", h, NULL, 0, &r) == 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "logbook_build_info{version=\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "logbook_requests_total{op=\"report.summary\",code=\"ok\"}"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(r.body, "logbook_requests_total{op=\"report.summary\",code=\"ok\"}"));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "logbook_request_duration_seconds_bucket{op="));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "logbook_cases{state=\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "logbook_cases_overdue "));

@@ -5,7 +5,6 @@
  * needs, timers, escalations, the stored case form) behaves as specified.
  * Runs from the repository root; fixtures are under tests/data/workflows.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "../../proto/proto.h"
 #include "../../workflow/workflow.h"
+#include "../lib/tval.h"
 
 #define FIX "tests/data/workflows/"
 #define T0 INT64_C(1700000000000)
@@ -21,141 +21,17 @@
 #define HOUR (3600 * SEC)
 #define DAY (24 * HOUR)
 
-static wf_set_t *g_set;   /* config/workflows */
-static wf_set_t *g_test;  /* tests/data/workflows/good */
+static wf_set_t *g_set;  /* config/workflows */
+static wf_set_t *g_test; /* tests/data/workflows/good */
 static wf_catalog_t *g_cat;
 static const wf_def_t *g_tp, *g_sm, *g_et;
 static wf_outcome_t g_out;
 static wf_error_t g_err;
 
-/* ---------------------------------------------------------------------- */
-/* A tiny JSON-ish reader so that test data reads like the wire data       */
-/* ('single' or "double" quoted strings, no escapes). Values are freed by  */
-/* the per-test teardown.                                                  */
-/* ---------------------------------------------------------------------- */
-
-#define GARBAGE_MAX 256
-static lb_val_t *g_garbage[GARBAGE_MAX];
-static size_t g_ngarbage;
-
-static const char *jp;
-
-static void jws(void)
-{
-    while (*jp == ' ' || *jp == '\n')
-        jp++;
-}
-
-static char *jstr(void)
-{
-    char q = *jp++;
-    const char *start = jp;
-    while (*jp && *jp != q)
-        jp++;
-    assert(*jp == q);
-    char *s = strndup(start, (size_t)(jp - start));
-    jp++;
-    return s;
-}
-
-static lb_val_t *jval(void)
-{
-    jws();
-    if (*jp == '{') {
-        lb_val_t *m = lb_map();
-        jp++;
-        jws();
-        if (*jp == '}') {
-            jp++;
-            return m;
-        }
-        for (;;) {
-            jws();
-            char *k = jstr();
-            jws();
-            assert(*jp == ':');
-            jp++;
-            int rc = lb_map_set(m, k, jval());
-            assert(rc == 0);
-            (void)rc;
-            free(k);
-            jws();
-            if (*jp == ',') {
-                jp++;
-                continue;
-            }
-            assert(*jp == '}');
-            jp++;
-            return m;
-        }
-    }
-    if (*jp == '[') {
-        lb_val_t *a = lb_arr();
-        jp++;
-        jws();
-        if (*jp == ']') {
-            jp++;
-            return a;
-        }
-        for (;;) {
-            int rc = lb_arr_push(a, jval());
-            assert(rc == 0);
-            (void)rc;
-            jws();
-            if (*jp == ',') {
-                jp++;
-                continue;
-            }
-            assert(*jp == ']');
-            jp++;
-            return a;
-        }
-    }
-    if (*jp == '\'' || *jp == '"') {
-        char *s = jstr();
-        lb_val_t *v = lb_str(s);
-        free(s);
-        return v;
-    }
-    if (!strncmp(jp, "true", 4)) {
-        jp += 4;
-        return lb_bool(true);
-    }
-    if (!strncmp(jp, "false", 5)) {
-        jp += 5;
-        return lb_bool(false);
-    }
-    if (!strncmp(jp, "null", 4)) {
-        jp += 4;
-        return lb_nil();
-    }
-    char *end;
-    size_t n = strspn(jp, "-+0123456789.e");
-    if (memchr(jp, '.', n)) {
-        double f = strtod(jp, &end);
-        jp = end;
-        return lb_float(f);
-    }
-    long long i = strtoll(jp, &end, 10);
-    assert(end != jp);
-    jp = end;
-    return lb_int(i);
-}
-
-static lb_val_t *J(const char *json)
-{
-    jp = json;
-    lb_val_t *v = jval();
-    assert(v && g_ngarbage < GARBAGE_MAX);
-    g_garbage[g_ngarbage++] = v;
-    return v;
-}
-
+/* Per test: frees the values of tval_tmp() and clears the outcome. */
 static void test_teardown(void)
 {
-    for (size_t i = 0; i < g_ngarbage; i++)
-        lb_val_free(&g_garbage[i]);
-    g_ngarbage = 0;
+    tval_tmp_free();
     wf_outcome_clear(&g_out);
 }
 
@@ -234,7 +110,7 @@ static void new_case(wf_case_t *c, const wf_def_t *def, const char *deprived, in
     snprintf(c->house_id, sizeof(c->house_id), "%s", "91010000001");
     snprintf(c->area, sizeof(c->area), "%s", "91010101");
     snprintf(c->source, sizeof(c->source), "%s", "tpmap");
-    int rc = wf_open(def, g_cat, c, deprived ? J(deprived) : NULL, now, &g_err);
+    int rc = wf_open(def, g_cat, c, deprived ? tval_tmp(deprived) : NULL, now, &g_err);
     CU_ASSERT_FATAL(rc == 0);
 }
 
@@ -243,7 +119,7 @@ static int act(const wf_def_t *def, wf_case_t *c, const char *action, const char
                const char *data, int64_t at)
 {
     wf_outcome_clear(&g_out);
-    wf_act_t a = {action, data ? J(data) : NULL, role, "tester", at};
+    wf_act_t a = {action, data ? tval_tmp(data) : NULL, role, "tester", at};
     return wf_apply(def, g_cat, c, &a, &g_out, &g_err);
 }
 
@@ -315,7 +191,8 @@ static void test_load_shipped(void)
     /* one file given directly */
     char err[256];
     wf_set_t *one = NULL;
-    CU_ASSERT_EQUAL(wf_set_load("config/workflows/tpmap-household.yaml", &one, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(wf_set_load("config/workflows/tpmap-household.yaml", &one, err, sizeof(err)),
+                    0);
     CU_ASSERT_EQUAL(wf_set_count(one), 1);
     wf_set_destroy(&one);
     CU_ASSERT_PTR_NULL(one);
@@ -532,9 +409,21 @@ static void test_parse_duration(void)
     CU_ASSERT_EQUAL(wf_parse_duration("45s", &ms), 0);
     CU_ASSERT_EQUAL(ms, 45 * SEC);
     CU_ASSERT_EQUAL(wf_parse_duration("106751991167d", &ms), 0); /* the largest whole day count */
-    const char *bad[] = {"0d",  "",     "d",   "7",     "7w",  "-1d", "+1d",
-                         "1dd", " 1d",  "1 d", "1.5d",  "1D",  "106751991168d",
-                         "9223372036854775807s", "99999999999999999999999d"};
+    const char *bad[] = {"0d",
+                         "",
+                         "d",
+                         "7",
+                         "7w",
+                         "-1d",
+                         "+1d",
+                         "1dd",
+                         " 1d",
+                         "1 d",
+                         "1.5d",
+                         "1D",
+                         "106751991168d",
+                         "9223372036854775807s",
+                         "99999999999999999999999d"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CU_ASSERT_EQUAL(wf_parse_duration(bad[i], &ms), LB_ECONFIG);
     }
@@ -640,11 +529,11 @@ static void test_open_bad_deprived(void)
 {
     wf_case_t c;
     CU_ASSERT_FATAL(wf_case_init(&c) == 0);
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, J("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
+    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
                "deprived");
     CU_ASSERT_PTR_NOT_NULL(strstr(g_err.message, "bmn99"));
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, J("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, J("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
     wf_case_clear(&c);
 }
 
@@ -711,7 +600,7 @@ static void test_state_change(void)
     CU_ASSERT_STRING_EQUAL(g_out.to, "visit_scheduled");
     CU_ASSERT_STRING_EQUAL(g_out.kind, "case");
     CU_ASSERT_PTR_NULL(g_out.record);
-    CU_ASSERT(lb_val_equal(g_out.event_data, J("{'team':'tambon-9101-1'}")));
+    CU_ASSERT(tval_eq(g_out.event_data, "{'team':'tambon-9101-1'}"));
     CU_ASSERT_STRING_EQUAL(c.state, "visit_scheduled");
     CU_ASSERT_STRING_EQUAL(c.team, "tambon-9101-1");
     CU_ASSERT(c.entered_at == T0 + 2 * DAY && c.timers_base == T0 + 2 * DAY);
@@ -842,7 +731,8 @@ static void test_visit_record(void)
         {"{'findings':{},'note':''}", "note"},
         {"{'findings':{},'team':''}", "team"},
         {"{'findings':{},'team':5}", "team"},
-        {"{'findings':{},'team':'0123456789012345678901234567890123456789012345678901234567890123'}",
+        {"{'findings':{},'team':'0123456789012345678901234567890123456789012345678901234567890123'"
+         "}",
          "team"},
         {"{'findings':{},'level':'rich'}", "level"},
     };
@@ -887,8 +777,7 @@ static void test_assistance_record(void)
         {"{'agency':'PSDHS','dimension':'income','kind':'gift'}", "kind"},
         {"{'agency':'PSDHS','dimension':'income','kind':'cash','amount_thb':-1}", "amount_thb"},
         {"{'agency':'PSDHS','dimension':'income','kind':'cash','amount_thb':-0.5}", "amount_thb"},
-        {"{'agency':'PSDHS','dimension':'income','kind':'cash','amount_thb':'3000'}",
-         "amount_thb"},
+        {"{'agency':'PSDHS','dimension':'income','kind':'cash','amount_thb':'3000'}", "amount_thb"},
         {"{'agency':'PSDHS','dimension':'income','kind':'cash','meets':['bmn99']}", "meets"},
         {"{'agency':'PSDHS','dimension':'income','kind':'cash','meets':'bmn22'}", "meets"},
         {"{'agency':'PSDHS','dimension':'income','kind':'cash','via':'bank'}", "via"},
@@ -898,9 +787,17 @@ static void test_assistance_record(void)
         EXPECT_ERR(act(g_tp, &c, "record_assistance", "field", bad[i][0], T0 + 5 * DAY), LB_EGUARD,
                    bad[i][1]);
     CU_ASSERT_EQUAL(c.assistance->a.n, 0);
-    const char *kinds[] = {"cash", "goods", "occupation", "training", "loan", "housing",
-                           "health_service", "education_support", "welfare_registration",
-                           "referral", "other"};
+    const char *kinds[] = {"cash",
+                           "goods",
+                           "occupation",
+                           "training",
+                           "loan",
+                           "housing",
+                           "health_service",
+                           "education_support",
+                           "welfare_registration",
+                           "referral",
+                           "other"};
     for (size_t i = 0; i < 11; i++) {
         char data[200];
         snprintf(data, sizeof(data),
@@ -937,8 +834,7 @@ static void test_follow_up_and_note_records(void)
                "tags");
     EXPECT_OK(act(g_tp, &c, "add_note", "field", "{'note':'ลูกชายได้งานที่โรงงาน'}", T0 + 9 * DAY));
     CU_ASSERT_EQUAL(c.notes->a.n, 1);
-    CU_ASSERT(lb_val_equal(c.notes->a.items[0],
-                           J("{'at':1700777600000,'note':'ลูกชายได้งานที่โรงงาน'}")));
+    CU_ASSERT(tval_eq(c.notes->a.items[0], "{'at':1700777600000,'note':'ลูกชายได้งานที่โรงงาน'}"));
     wf_case_clear(&c);
 }
 
@@ -1003,9 +899,9 @@ static void test_needs_without_indicator(void)
     CU_ASSERT_EQUAL(c.needs->a.n, 2);
     EXPECT_OK(act(g_et, &c, "visit", "field", v, T0 + DAY));
     CU_ASSERT_EQUAL(c.needs->a.n, 2);
-    CU_ASSERT(lb_val_equal(c.needs->a.items[0],
-                           J("{'dimension':'living','note':'roof leaks','status':'open'}")));
-    CU_ASSERT(lb_val_equal(c.needs->a.items[1], J("{'dimension':'health','status':'open'}")));
+    CU_ASSERT(
+        tval_eq(c.needs->a.items[0], "{'dimension':'living','note':'roof leaks','status':'open'}"));
+    CU_ASSERT(tval_eq(c.needs->a.items[1], "{'dimension':'health','status':'open'}"));
     /* the same note under another dimension is another need */
     EXPECT_OK(act(g_et, &c, "visit", "field",
                   "{'findings':{},'needs':[{'dimension':'health','note':'roof leaks'}]}", T0));
@@ -1071,7 +967,7 @@ static void test_scalar_data(void)
     wf_case_t c;
     new_case(&c, g_et, NULL, T0);
     EXPECT_OK(act(g_et, &c, "touch", "field", "{'why':'phone call','n':3,'f':1.5,'b':true}", T0));
-    CU_ASSERT(lb_val_equal(g_out.event_data, J("{'why':'phone call','n':3,'f':1.5,'b':true}")));
+    CU_ASSERT(tval_eq(g_out.event_data, "{'why':'phone call','n':3,'f':1.5,'b':true}"));
     CU_ASSERT_STRING_EQUAL(g_out.kind, "case");
     EXPECT_ERR(act(g_et, &c, "touch", "field", "{'why':['a']}", T0), LB_EGUARD, "why");
     EXPECT_ERR(act(g_et, &c, "touch", "field", "{'why':{'a':1}}", T0), LB_EGUARD, "why");
@@ -1090,7 +986,7 @@ static int act_strict(const wf_def_t *def, wf_case_t *c, const char *action, con
 {
     wf_outcome_clear(&g_out);
     wf_act_t a = {.action = action,
-                  .data = data ? J(data) : NULL,
+                  .data = data ? tval_tmp(data) : NULL,
                   .role = role,
                   .actor = "tester",
                   .at = at,
@@ -1104,7 +1000,7 @@ static void test_scalar_data_keys(void)
     wf_case_t c;
     new_case(&c, g_et, NULL, T0);
     EXPECT_OK(act_strict(g_et, &c, "touch", "field", "{'reason':'phone call','team':'t1'}", T0));
-    CU_ASSERT(lb_val_equal(g_out.event_data, J("{'reason':'phone call','team':'t1'}")));
+    CU_ASSERT(tval_eq(g_out.event_data, "{'reason':'phone call','team':'t1'}"));
     CU_ASSERT_STRING_EQUAL(g_out.kind, "case");
     EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'why':'phone call'}", T0), LB_EGUARD,
                "why");
@@ -1114,7 +1010,7 @@ static void test_scalar_data_keys(void)
     const char *scalars[] = {"{'reason':3}", "{'reason':1.5}", "{'reason':true}"};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
         EXPECT_OK(act_strict(g_et, &c, "touch", "field", scalars[i], T0));
-        CU_ASSERT(lb_val_equal(g_out.event_data, J(scalars[i])));
+        CU_ASSERT(tval_eq(g_out.event_data, scalars[i]));
     }
     EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'reason':['a']}", T0), LB_EGUARD, "reason");
     EXPECT_ERR(act_strict(g_et, &c, "touch", "field", "{'team':'t','reason':null}", T0), LB_EGUARD,
@@ -1151,7 +1047,7 @@ static void test_scalar_data_keys(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(big);
     memset(big, 'a', WF_TEXT_MAX + 1);
     big[WF_TEXT_MAX + 1] = '\0';
-    lb_val_t *d = J("{}");
+    lb_val_t *d = tval_tmp("{}");
     CU_ASSERT_EQUAL(lb_map_set(d, "why", lb_str(big)), 0);
     wf_act_t a = {.action = "touch", .data = d, .role = "field", .actor = "t", .at = T0};
     wf_outcome_clear(&g_out);
@@ -1176,12 +1072,12 @@ static const char cap_yaml[] = "workflow: cap-test\n"
                                "  touch: { from: [open] }\n"
                                "  close_with_note: { from: [open], to: done, record: note }\n";
 
-static int act_cap(const wf_def_t *def, wf_case_t *c, const char *action, const char *data,
-                   uint32_t cap)
+static int act_cap_val(const wf_def_t *def, wf_case_t *c, const char *action, const lb_val_t *data,
+                       uint32_t cap)
 {
     wf_outcome_clear(&g_out);
     wf_act_t a = {.action = action,
-                  .data = data ? J(data) : NULL,
+                  .data = data,
                   .role = "field",
                   .actor = "tester",
                   .at = T0,
@@ -1189,13 +1085,19 @@ static int act_cap(const wf_def_t *def, wf_case_t *c, const char *action, const 
     return wf_apply(def, g_cat, c, &a, &g_out, &g_err);
 }
 
-/* Appends n notes with the default cap, freeing each request's data as it goes. */
+static int act_cap(const wf_def_t *def, wf_case_t *c, const char *action, const char *data,
+                   uint32_t cap)
+{
+    return act_cap_val(def, c, action, data ? tval_tmp(data) : NULL, cap);
+}
+
+/* Appends n notes with the default cap, all with one data value (wf_apply copies what it keeps). */
 static void add_notes(const wf_def_t *def, wf_case_t *c, int n)
 {
+    const lb_val_t *note = tval_tmp("{'note':'n'}");
     for (int i = 0; i < n; i++) {
-        CU_ASSERT_EQUAL_FATAL(act_cap(def, c, "note", "{'note':'n'}", 0), 0);
+        CU_ASSERT_EQUAL_FATAL(act_cap_val(def, c, "note", note, 0), 0);
         wf_outcome_clear(&g_out);
-        lb_val_free(&g_garbage[--g_ngarbage]);
     }
 }
 
@@ -1325,7 +1227,7 @@ static void test_outcome_kinds(void)
         }
     }
     /* the event carries a copy of the stored record */
-    CU_ASSERT(lb_val_equal(c.visits->a.items[0], J("{'at':1700000000007,'findings':{}}")));
+    CU_ASSERT(tval_eq(c.visits->a.items[0], "{'at':1700000000007,'findings':{}}"));
     EXPECT_OK(act(g_et, &c, "visit", "field", "{'findings':{'income':['bmn20']}}", T0 + 8));
     CU_ASSERT(lb_val_equal(g_out.event_data, c.visits->a.items[1]));
     CU_ASSERT_PTR_NOT_NULL(lb_map_get(c.visits->a.items[0], "findings"));
@@ -1408,7 +1310,8 @@ static void test_socialmap_path(void)
     new_case(&c, g_sm, NULL, T0);
     CU_ASSERT_STRING_EQUAL(c.state, "reported");
     CU_ASSERT_EQUAL(c.n_timers, 2);
-    EXPECT_OK(act(g_sm, &c, "record_visit", "field", "{'findings':{'accessibility':['bmn27']}}", T0));
+    EXPECT_OK(
+        act(g_sm, &c, "record_visit", "field", "{'findings':{'accessibility':['bmn27']}}", T0));
     EXPECT_OK(act(g_sm, &c, "certify", "committee", "{'certified_by':'kamnan'}", T0 + DAY));
     EXPECT_OK(act(g_sm, &c, "verify", "committee", NULL, T0 + 2 * DAY));
     EXPECT_ERR(act(g_sm, &c, "refer", "committee", NULL, T0), LB_EGUARD, "agency");
@@ -1637,7 +1540,7 @@ static void check_corrupt_key(const lb_val_t *good, const corrupt_key_t *bad)
     wf_case_t d;
     lb_val_t *v = lb_val_dup(good);
     if (bad->val) {
-        lb_val_t *x = lb_val_dup(J(bad->val));
+        lb_val_t *x = tval(bad->val);
         CU_ASSERT_EQUAL(lb_map_set(v, bad->key, x), 0);
     } else {
         CU_ASSERT_EQUAL(lb_map_del(v, bad->key), 0);
@@ -1659,7 +1562,7 @@ static void test_case_from_val_corrupt(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(good);
 
     CU_ASSERT_EQUAL(wf_case_from_val(NULL, &d), LB_ECORRUPT);
-    CU_ASSERT_EQUAL(wf_case_from_val(J("[]"), &d), LB_ECORRUPT);
+    CU_ASSERT_EQUAL(wf_case_from_val(tval_tmp("[]"), &d), LB_ECORRUPT);
     for (size_t i = 0; i < sizeof(corrupt_keys) / sizeof(corrupt_keys[0]); i++)
         check_corrupt_key(good, &corrupt_keys[i]);
     lb_val_free(&good);
@@ -1760,8 +1663,7 @@ static void test_migrate_map(void)
 
     /* workflow.get shows the map; workflow.list does not. */
     lb_val_t *full = wf_def_describe(d2, true), *brief = wf_def_describe(d2, false);
-    CU_ASSERT(
-        lb_val_equal(lb_map_get(full, "migrate"), J("{'checking':'review','waiting':'open'}")));
+    CU_ASSERT(tval_eq(lb_map_get(full, "migrate"), "{'checking':'review','waiting':'open'}"));
     CU_ASSERT_PTR_NULL(lb_map_get(brief, "migrate"));
     lb_val_free(&full);
     lb_val_free(&brief);
@@ -1971,8 +1873,8 @@ int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
-    CU_pSuite s =
-        CU_add_suite_with_setup_and_teardown("workflow", suite_init, suite_clean, NULL, test_teardown);
+    CU_pSuite s = CU_add_suite_with_setup_and_teardown("workflow", suite_init, suite_clean, NULL,
+                                                       test_teardown);
     if (!s) {
         CU_cleanup_registry();
         return 2;

@@ -34,12 +34,13 @@ static int fake_send_reply(fake_t *f, const void *route, size_t rlen, lb_val_t *
     return rc;
 }
 
-static lb_val_t *fake_reply(const char *id, bool ok)
+/* {v:1, ok, id} plus value (consumed) under key ("result" or "error"; NULL: none). */
+static lb_val_t *fake_reply(const char *id, bool ok, const char *key, lb_val_t *value)
 {
-    lb_val_t *r = lb_map();
-    lb_map_set_int(r, "v", 1);
-    lb_map_set_str(r, "id", id);
-    lb_map_set_bool(r, "ok", ok);
+    lb_val_t *r = tvalf("{'v':1,'ok':%s}", ok ? "true" : "false");
+    lb_map_set_str(r, "id", id); /* the client's id, not parsed as text */
+    if (key)
+        lb_map_set(r, key, value);
     return r;
 }
 
@@ -66,19 +67,38 @@ static lb_val_t *fake_since(fake_t *f, const lb_val_t *args)
     return res;
 }
 
-static void fake_handle(fake_t *f)
+/* The reply to op: ping, echo, events.since (unless since_forbidden), else an error. */
+static lb_val_t *fake_answer(fake_t *f, const char *id, const char *op, const lb_val_t *args)
 {
-    zmq_msg_t parts[4];
+    if (strcmp(op, "ping") == 0)
+        return fake_reply(
+            id, true, "result",
+            tvalf("{'version':'fake','uptime_s':1,'last_seq':%d}", atomic_load(&f->visible)));
+    if (strcmp(op, "echo") == 0)
+        return fake_reply(id, true, "result", args ? lb_val_dup(args) : lb_map());
+    if (strcmp(op, "events.since") == 0 && !f->since_forbidden)
+        return fake_reply(id, true, "result", fake_since(f, args));
+    const char *error =
+        strcmp(op, "fail") == 0
+            ? "{'code':'not_found','message':'no case C000000042','field':'case_id'}"
+        : strcmp(op, "events.since") == 0 ? "{'code':'forbidden','message':'no events'}"
+                                          : "{'code':'unknown_op','message':'no such op'}";
+    return fake_reply(id, false, "error", tval(error));
+}
+
+/* Receives one multipart message, keeping its first max parts (the caller closes them). */
+static int recv_parts(void *sock, zmq_msg_t *parts, int max)
+{
     int n = 0;
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, f->router, 0) < 0) {
+        if (zmq_msg_recv(&m, sock, 0) < 0) {
             zmq_msg_close(&m);
             break;
         }
         bool more = zmq_msg_more(&m);
-        if (n < 4) {
+        if (n < max) {
             zmq_msg_init(&parts[n]);
             zmq_msg_move(&parts[n++], &m);
         }
@@ -86,6 +106,13 @@ static void fake_handle(fake_t *f)
         if (!more)
             break;
     }
+    return n;
+}
+
+static void fake_handle(fake_t *f)
+{
+    zmq_msg_t parts[4];
+    int n = recv_parts(f->router, parts, 4);
     lb_val_t *req = NULL, *reply = NULL;
     proto_err_t perr;
     if (n < 2 || proto_unpack(zmq_msg_data(&parts[n - 1]), zmq_msg_size(&parts[n - 1]),
@@ -110,40 +137,11 @@ static void fake_handle(fake_t *f)
     if (f->silent || !id || !op)
         goto done;
     if (f->stale_first) {
-        lb_val_t *stale = fake_reply("0000stale0000000", true);
-        lb_val_t *sr = lb_map();
-        lb_map_set_bool(sr, "stale", true);
-        lb_map_set(stale, "result", sr);
+        lb_val_t *stale = fake_reply("0000stale0000000", true, "result", tval("{'stale':true}"));
         fake_send_reply(f, route, rlen, stale);
         lb_val_free(&stale);
     }
-    const lb_val_t *args = lb_map_get(req, "args");
-    if (strcmp(op, "ping") == 0) {
-        reply = fake_reply(id, true);
-        lb_val_t *res = lb_map();
-        lb_map_set_str(res, "version", "fake");
-        lb_map_set_int(res, "uptime_s", 1);
-        lb_map_set_int(res, "last_seq", atomic_load(&f->visible));
-        lb_map_set(reply, "result", res);
-    } else if (strcmp(op, "echo") == 0) {
-        reply = fake_reply(id, true);
-        lb_map_set(reply, "result", args ? lb_val_dup(args) : lb_map());
-    } else if (strcmp(op, "events.since") == 0 && !f->since_forbidden) {
-        reply = fake_reply(id, true);
-        lb_map_set(reply, "result", fake_since(f, args));
-    } else {
-        bool fail = strcmp(op, "fail") == 0, since = strcmp(op, "events.since") == 0;
-        reply = fake_reply(id, false);
-        lb_val_t *e = lb_map();
-        lb_map_set_str(e, "code", fail ? "not_found" : since ? "forbidden" : "unknown_op");
-        lb_map_set_str(e, "message",
-                       fail    ? "no case C000000042"
-                       : since ? "no events"
-                               : "no such op");
-        if (fail)
-            lb_map_set_str(e, "field", "case_id");
-        lb_map_set(reply, "error", e);
-    }
+    reply = fake_answer(f, id, op, lb_map_get(req, "args"));
     fake_send_reply(f, route, rlen, reply);
 done:
     lb_val_free(&req);
@@ -156,23 +154,7 @@ done:
 static void fake_zap(fake_t *f)
 {
     zmq_msg_t parts[8];
-    int n = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, f->zap, 0) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        bool more = zmq_msg_more(&m);
-        if (n < 8) {
-            zmq_msg_init(&parts[n]);
-            zmq_msg_move(&parts[n++], &m);
-        }
-        zmq_msg_close(&m);
-        if (!more)
-            break;
-    }
+    int n = recv_parts(f->zap, parts, 8);
     if (n >= 2) {
         zmq_send(f->zap, "1.0", 3, ZMQ_SNDMORE);
         zmq_send(f->zap, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), ZMQ_SNDMORE);
@@ -210,17 +192,10 @@ static void *fake_main(void *arg)
 static void make_event(lb_buf_t *out, int64_t seq, const char *kind, const char *area)
 {
     uint8_t chain[32] = {0};
-    lb_val_t *m = lb_map();
-    lb_map_set_int(m, "v", 1);
-    lb_map_set_int(m, "seq", seq);
-    lb_map_set_int(m, "at", 1700000000000 + seq);
-    lb_map_set_str(m, "kind", kind);
-    lb_map_set_str(m, "type", "test");
-    lb_map_set_str(m, "case_id", "C000000001");
-    lb_map_set_str(m, "house_id", "65010000001");
-    lb_map_set_str(m, "area", area);
-    lb_map_set_str(m, "workflow", "tpmap-household");
-    lb_map_set_str(m, "actor", "admin");
+    lb_val_t *m = tvalf("{'v':1,'seq':%lld,'at':%lld,'kind':'%s','type':'test',"
+                        "'case_id':'C000000001','house_id':'65010000001','area':'%s',"
+                        "'workflow':'tpmap-household','actor':'admin'}",
+                        (long long)seq, (long long)(1700000000000 + seq), kind, area);
     lb_map_set(m, "chain", lb_bin(chain, sizeof chain));
     lb_buf_init(out);
     CU_ASSERT_EQUAL(proto_pack(m, out), 0);

@@ -12,6 +12,7 @@
 
 #include "../../proto/proto.h"
 #include "../lib/client.h"
+#include "../lib/conn.h"
 #include "../lib/pipe.h"
 #include "gen.h"
 #include "model.h"
@@ -36,8 +37,9 @@ typedef struct {
 
 typedef struct {
     /* options */
-    const char *endpoint, *cert, *server_cert, *html;
-    bool no_curve, no_clock;
+    lbc_conn_opts_t conn; /* -e, -k, -s, --no-curve; the timeout is the run's */
+    const char *html;
+    bool no_clock;
     int rate;
 
     /* the province, as generated (its inputs are options too) */

@@ -140,10 +140,12 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
                    by);
         return LB_EBADREQ;
     }
-    /* A coarser row would be labelled with a code it only partly covers. */
-    if (alen > (size_t)(2 * (lv + 1))) {
+    /* A coarser row would be labelled with a code it only partly covers. A valid area has
+     * 2, 4, 6 or 8 digits: its level is alen / 2 - 1, at most 3. */
+    size_t alv = alen / 2;
+    if (alv > (size_t)lv + 1 && alv <= 4) {
         lb_set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
-                   lbc_report_area_levels[alen / 2 - 1]);
+                   lbc_report_area_levels[alv - 1]);
         return LB_EBADREQ;
     }
     *out = lbc_report_area_levels[lv];

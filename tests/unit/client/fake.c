@@ -195,7 +195,7 @@ static void make_event(lb_buf_t *out, int64_t seq, const char *kind, const char 
     lb_val_t *m = tvalf("{'v':1,'seq':%lld,'at':%lld,'kind':'%s','type':'test',"
                         "'case_id':'C000000001','house_id':'65010000001','area':'%s',"
                         "'workflow':'tpmap-household','actor':'admin'}",
-                        (long long)seq, (long long)(1700000000000 + seq), kind, area);
+                        (long long)seq, 1700000000000LL + (long long)seq, kind, area);
     lb_map_set(m, "chain", lb_bin(chain, sizeof chain));
     lb_buf_init(out);
     CU_ASSERT_EQUAL(proto_pack(m, out), 0);

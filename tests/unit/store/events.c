@@ -119,9 +119,9 @@ static void test_timers(void)
 {
     char *dir = tmpdir_new();
     store_t *s = open_store(dir, 0);
-    int64_t due;
-    uint64_t id;
-    uint32_t step;
+    int64_t due = 0;
+    uint64_t id = 0;
+    uint32_t step = 0;
     store_stats_t st;
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 

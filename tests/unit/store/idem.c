@@ -136,7 +136,7 @@ static void test_idem_digest(void)
     char *dir = tmpdir_new();
     store_t *s = open_store(dir, 0);
     char buf[64];
-    store_idem_rec_t rec;
+    store_idem_rec_t rec = {0};
     uint8_t d1[32], d2[32];
     int64_t at = 0;
     CU_ASSERT_PTR_NOT_NULL_FATAL(s);

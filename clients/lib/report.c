@@ -160,7 +160,7 @@ static int64_t count_of(const lb_val_t *m, const char *key)
     return v;
 }
 
-static void row_parse(const lb_val_t *m, lbc_report_row_t *row)
+void lbc_report_row_parse(const lb_val_t *m, lbc_report_row_t *row)
 {
     const char *key = lb_map_str(m, "key");
     memset(row, 0, sizeof *row);
@@ -199,8 +199,8 @@ int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, l
     snprintf(r->by, sizeof r->by, "%s", by ? by : "");
     for (uint32_t i = 0; i < rows->a.n; i++)
         if (rows->a.items[i]->type == LB_MAP)
-            row_parse(rows->a.items[i], &r->rows[r->nrows++]);
-    row_parse(lb_map_get(result, "totals"), &r->totals);
+            lbc_report_row_parse(rows->a.items[i], &r->rows[r->nrows++]);
+    lbc_report_row_parse(lb_map_get(result, "totals"), &r->totals);
     snprintf(r->totals.key, sizeof r->totals.key, "%s", r->area);
     *out = r;
     return 0;

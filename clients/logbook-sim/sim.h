@@ -14,6 +14,7 @@
 #include "../lib/client.h"
 #include "../lib/conn.h"
 #include "../lib/pipe.h"
+#include "../lib/report.h"
 #include "gen.h"
 #include "model.h"
 
@@ -30,7 +31,7 @@ enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 typedef struct {
     int64_t now;
     int64_t by_state[NSTATE];
-    int64_t cases, visited, assisted, resolved, closed, overdue, unacked;
+    lbc_report_row_t totals; /* report.summary's totals row */
     int64_t fired; /* escalation steps fired during the month (-1: unknown) */
     int64_t acked;
 } month_t;

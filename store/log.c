@@ -125,16 +125,22 @@ static int store_timer_drop(store_txn_t *t, const uint8_t id[8], bool *had)
     return ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
 }
 
+/* What setting and clearing start with: write access, the case's key, its timer entry dropped. */
+static int store_timer_unset(store_txn_t *txn, uint64_t id, uint8_t key[8], bool *had)
+{
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    return store_timer_drop(txn, key, had);
+}
+
 int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step)
 {
     uint8_t key[8], tk[16], sv[4], ct[12];
     bool had;
 
-    int ret = store_txn_writable(txn);
-    if (ret)
-        return ret;
-    store_be64(key, id);
-    ret = store_timer_drop(txn, key, &had);
+    int ret = store_timer_unset(txn, id, key, &had);
     if (ret)
         return ret;
     store_i64(tk, due);
@@ -153,11 +159,7 @@ int store_timer_clear(store_txn_t *txn, uint64_t id)
     uint8_t key[8];
     bool had;
 
-    int ret = store_txn_writable(txn);
-    if (ret)
-        return ret;
-    store_be64(key, id);
-    ret = store_timer_drop(txn, key, &had);
+    int ret = store_timer_unset(txn, id, key, &had);
     if (ret == 0 && had)
         ret = store_db_del(txn, STORE_DB_CASE_TIMER, key, 8);
     return ret;

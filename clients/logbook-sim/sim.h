@@ -32,7 +32,7 @@ typedef struct {
     int64_t now;
     int64_t by_state[NSTATE];
     lbc_report_row_t totals; /* report.summary's totals row */
-    int64_t fired; /* escalation steps fired during the month (-1: unknown) */
+    int64_t fired;           /* escalation steps fired during the month (-1: unknown) */
     int64_t acked;
 } month_t;
 

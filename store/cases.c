@@ -842,9 +842,10 @@ static int store_diff_set(store_count_diff_t *diff, const uint8_t *k, size_t kle
                           uint64_t computed)
 {
     const uint8_t *z = memchr(k, 0, klen);
-    size_t sl = z ? (size_t)(z - k) : 0;
-    size_t nl = z ? klen - sl - 1 : 0;
     memset(diff, 0, sizeof *diff);
+    if (!z) /* a counter key is scope \0 name */
+        return LB_ECORRUPT;
+    size_t sl = (size_t)(z - k), nl = klen - sl - 1;
     if (sl >= sizeof diff->scope || nl >= sizeof diff->name)
         return LB_ECORRUPT;
     memcpy(diff->scope, k, sl);

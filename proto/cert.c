@@ -270,28 +270,41 @@ static bool name_is(const zpl_line_t *ln, const char *name)
     return ln->name_len == strlen(name) && memcmp(ln->name, name, ln->name_len) == 0;
 }
 
-int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
+/* A curve section's public-key or secret-key line into c (other names are skipped). */
+static int cert_take_key(lb_cert_t *c, const zpl_line_t *ln, bool *have_public, const char *path,
+                         size_t lineno, char *err, size_t errlen)
 {
-    int rc = 0;
-    char *data = NULL;
-    size_t len = 0;
-    lb_cert_t *c = NULL;
-    bool have_public = false;
+    bool is_pub = name_is(ln, "public-key"), is_sec = name_is(ln, "secret-key");
+    if (!is_pub && !is_sec)
+        return 0;
+    const char *name = is_pub ? "public-key" : "secret-key";
+    if ((is_pub && *have_public) || (is_sec && c->has_secret)) {
+        lb_set_err(err, errlen, "%s:%zu: duplicate %s", path, lineno, name);
+        return LB_ECONFIG;
+    }
+    uint8_t *key = is_pub ? c->public_key : c->secret_key;
+    char *txt = is_pub ? c->public_z85 : c->secret_z85;
+    if (!ln->value || ln->value_len != LB_CERT_Z85_LEN ||
+        lb_cert_z85_decode(ln->value, ln->value_len, key, LB_CERT_KEY_BYTES) != 0) {
+        lb_set_err(err, errlen, "%s:%zu: %s is not a %d-character Z85 key", path, lineno, name,
+                   LB_CERT_Z85_LEN);
+        return LB_ECONFIG;
+    }
+    memcpy(txt, ln->value, LB_CERT_Z85_LEN);
+    txt[LB_CERT_Z85_LEN] = '\0';
+    if (is_pub)
+        *have_public = true;
+    else
+        c->has_secret = true;
+    return 0;
+}
+
+/* The file's lines (data, len bytes) into c: sections, and the keys of the curve section. */
+static int cert_parse(lb_cert_t *c, const char *data, size_t len, bool *have_public,
+                      const char *path, char *err, size_t errlen)
+{
     /* Zero-indent line currently open: entries below it belong to it. */
     bool in_section = false, in_curve = false;
-
-    if (!out || !path) {
-        rc = LB_EBADREQ;
-        goto done;
-    }
-    *out = NULL;
-    rc = cert_alloc(&c);
-    if (rc)
-        goto done;
-    rc = read_small_file(path, &data, &len, err, errlen);
-    if (rc)
-        goto done;
-
     size_t pos = 0, lineno = 0;
     while (pos < len) {
         size_t end = pos;
@@ -304,6 +317,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         zpl_line_t ln;
         bool blank;
         const char *why = NULL;
+        int rc;
         if (memchr(data + pos, '\0', n)) {
             why = "NUL byte";
             rc = LB_ECONFIG;
@@ -312,7 +326,7 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         }
         if (rc) {
             lb_set_err(err, errlen, "%s:%zu: %s", path, lineno, why);
-            goto done;
+            return rc;
         }
         pos = end < len ? end + 1 : end;
         if (blank)
@@ -324,53 +338,55 @@ int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
         }
         if (!in_section) {
             lb_set_err(err, errlen, "%s:%zu: indented entry outside any section", path, lineno);
-            rc = LB_ECONFIG;
-            goto done;
+            return LB_ECONFIG;
         }
         if (!in_curve)
             continue; /* metadata and foreign sections carry nothing we need */
-        bool is_pub = name_is(&ln, "public-key"), is_sec = name_is(&ln, "secret-key");
-        if (!is_pub && !is_sec)
-            continue;
-        if ((is_pub && have_public) || (is_sec && c->has_secret)) {
-            lb_set_err(err, errlen, "%s:%zu: duplicate %s", path, lineno,
-                       is_pub ? "public-key" : "secret-key");
-            rc = LB_ECONFIG;
-            goto done;
-        }
-        uint8_t *key = is_pub ? c->public_key : c->secret_key;
-        char *txt = is_pub ? c->public_z85 : c->secret_z85;
-        if (!ln.value || ln.value_len != LB_CERT_Z85_LEN ||
-            lb_cert_z85_decode(ln.value, ln.value_len, key, LB_CERT_KEY_BYTES) != 0) {
-            lb_set_err(err, errlen, "%s:%zu: %s is not a %d-character Z85 key", path, lineno,
-                       is_pub ? "public-key" : "secret-key", LB_CERT_Z85_LEN);
-            rc = LB_ECONFIG;
-            goto done;
-        }
-        memcpy(txt, ln.value, LB_CERT_Z85_LEN);
-        txt[LB_CERT_Z85_LEN] = '\0';
-        if (is_pub)
-            have_public = true;
-        else
-            c->has_secret = true;
+        rc = cert_take_key(c, &ln, have_public, path, lineno, err, errlen);
+        if (rc)
+            return rc;
     }
-    if (!have_public) {
-        lb_set_err(err, errlen, "%s: no curve public-key in the file", path);
+    return 0;
+}
+
+/* A pasted or edited pair that does not match would fail only at handshake time. */
+static int cert_check_pair(const lb_cert_t *c, const char *path, char *err, size_t errlen)
+{
+    uint8_t derived[LB_CERT_KEY_BYTES];
+    int rc = 0;
+    if (crypto_scalarmult_base(derived, c->secret_key) != 0 ||
+        sodium_memcmp(derived, c->public_key, LB_CERT_KEY_BYTES) != 0) {
+        lb_set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
         rc = LB_ECONFIG;
+    }
+    sodium_memzero(derived, sizeof derived);
+    return rc;
+}
+
+int lb_cert_load(const char *path, lb_cert_t **out, char *err, size_t errlen)
+{
+    int rc = 0;
+    char *data = NULL;
+    size_t len = 0;
+    lb_cert_t *c = NULL;
+    bool have_public = false;
+
+    if (!out || !path) {
+        rc = LB_EBADREQ;
         goto done;
     }
-    if (c->has_secret) {
-        /* A pasted or edited pair that does not match would fail only at handshake time. */
-        uint8_t derived[LB_CERT_KEY_BYTES];
-        if (crypto_scalarmult_base(derived, c->secret_key) != 0 ||
-            sodium_memcmp(derived, c->public_key, LB_CERT_KEY_BYTES) != 0) {
-            sodium_memzero(derived, sizeof derived);
-            lb_set_err(err, errlen, "%s: public-key does not belong to secret-key", path);
-            rc = LB_ECONFIG;
-            goto done;
-        }
-        sodium_memzero(derived, sizeof derived);
+    *out = NULL;
+    rc = cert_alloc(&c);
+    if (rc == 0)
+        rc = read_small_file(path, &data, &len, err, errlen);
+    if (rc == 0)
+        rc = cert_parse(c, data, len, &have_public, path, err, errlen);
+    if (rc == 0 && !have_public) {
+        lb_set_err(err, errlen, "%s: no curve public-key in the file", path);
+        rc = LB_ECONFIG;
     }
+    if (rc == 0 && c->has_secret)
+        rc = cert_check_pair(c, path, err, errlen);
 done:
     if (data)
         sodium_free(data);

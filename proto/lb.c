@@ -363,7 +363,9 @@ int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
         return m && m->type == LB_MAP && key ? LB_ENOMEM : LB_EINTERNAL;
     }
     int at = map_find(m, key);
-    if (at >= 0) {
+    /* at < n always; said again so that clang-tidy's analyzer, which does not follow map_find
+     * here, sees the index is within the map. */
+    if (at >= 0 && (uint32_t)at < m->m.n) {
         lb_val_free(&m->m.vals[at]);
         m->m.vals[at] = val;
         return 0;
@@ -638,10 +640,11 @@ static int json_hex(lb_buf_t *b, const uint8_t *p, size_t n)
     static const char hex[] = "0123456789abcdef";
     if (n > (SIZE_MAX - 2) / 2)
         return LB_ENOMEM;
-    int rc = lb_buf_reserve(b, 2 * n + 2);
+    int rc = lb_buf_append(b, "\"", 1);
+    if (rc == 0)
+        rc = lb_buf_reserve(b, 2 * n + 1);
     if (rc)
         return rc;
-    b->p[b->len++] = '"';
     for (size_t i = 0; i < n; i++) {
         b->p[b->len++] = (uint8_t)hex[p[i] >> 4];
         b->p[b->len++] = (uint8_t)hex[p[i] & 15];
@@ -933,7 +936,7 @@ static size_t digit_run(const char *s)
 }
 
 const char *const lb_dimensions[LB_NDIM] = {"health", "living", "education", "income",
-                                          "accessibility"};
+                                            "accessibility"};
 const char *const lb_esc_levels[LB_NESC_LEVEL] = {"team", "subdistrict", "district", "province"};
 const char *const lb_progress_levels[LB_NPROGRESS] = {"survive", "sufficient", "sustainable"};
 

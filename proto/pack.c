@@ -381,10 +381,80 @@ fail:
     return rc;
 }
 
+/*
+ * The float or integer whose header byte b (0xca to 0xd3) was just read, into *out (NULL when
+ * out of memory, which the caller reports).
+ */
+static int rd_number(rd_t *r, uint8_t b, lb_val_t **out)
+{
+    uint64_t u;
+    int rc;
+    switch (b) {
+    case 0xca: {
+        if ((rc = rd_uint(r, 4, &u)))
+            return rc;
+        uint32_t w = (uint32_t)u;
+        float f;
+        memcpy(&f, &w, sizeof(f));
+        *out = lb_float(f);
+        break;
+    }
+    case 0xcb: {
+        if ((rc = rd_uint(r, 8, &u)))
+            return rc;
+        double d;
+        memcpy(&d, &u, sizeof(d));
+        *out = lb_float(d);
+        break;
+    }
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
+        if ((rc = rd_uint(r, (size_t)1 << (b - 0xcc), &u)))
+            return rc;
+        if (u > (uint64_t)INT64_MAX) {
+            err_set(r->err, LB_EBADREQ, "integer does not fit int64");
+            return LB_EBADREQ;
+        }
+        *out = lb_int((int64_t)u);
+        break;
+    case 0xd0: {
+        if ((rc = rd_uint(r, 1, &u)))
+            return rc;
+        *out = lb_int((int8_t)(uint8_t)u);
+        break;
+    }
+    case 0xd1: {
+        if ((rc = rd_uint(r, 2, &u)))
+            return rc;
+        *out = lb_int((int16_t)(uint16_t)u);
+        break;
+    }
+    case 0xd2: {
+        if ((rc = rd_uint(r, 4, &u)))
+            return rc;
+        *out = lb_int((int32_t)(uint32_t)u);
+        break;
+    }
+    case 0xd3: {
+        if ((rc = rd_uint(r, 8, &u)))
+            return rc;
+        int64_t i;
+        memcpy(&i, &u, sizeof(i)); /* two's complement reinterpretation */
+        *out = lb_int(i);
+        break;
+    }
+    default:
+        return LB_EINTERNAL;
+    }
+    return 0;
+}
+
 /* depth: nesting of the container that holds this value (0 at the top). */
 static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
 {
-    uint64_t u, n;
+    uint64_t n;
     int rc;
     *out = NULL;
     if (++r->nodes > r->lim.max_nodes) {
@@ -424,61 +494,19 @@ static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
         case 0xdb:
             rc = rd_str_len(r, b, &n);
             return rc ? rc : rd_str_body(r, n, b >= 0xd9, out);
-        case 0xca: {
-            if ((rc = rd_uint(r, 4, &u)))
-                return rc;
-            uint32_t w = (uint32_t)u;
-            float f;
-            memcpy(&f, &w, sizeof(f));
-            *out = lb_float(f);
-            break;
-        }
-        case 0xcb: {
-            if ((rc = rd_uint(r, 8, &u)))
-                return rc;
-            double d;
-            memcpy(&d, &u, sizeof(d));
-            *out = lb_float(d);
-            break;
-        }
+        case 0xca:
+        case 0xcb:
         case 0xcc:
         case 0xcd:
         case 0xce:
         case 0xcf:
-            if ((rc = rd_uint(r, (size_t)1 << (b - 0xcc), &u)))
+        case 0xd0:
+        case 0xd1:
+        case 0xd2:
+        case 0xd3:
+            if ((rc = rd_number(r, b, out)))
                 return rc;
-            if (u > (uint64_t)INT64_MAX) {
-                err_set(r->err, LB_EBADREQ, "integer does not fit int64");
-                return LB_EBADREQ;
-            }
-            *out = lb_int((int64_t)u);
             break;
-        case 0xd0: {
-            if ((rc = rd_uint(r, 1, &u)))
-                return rc;
-            *out = lb_int((int8_t)(uint8_t)u);
-            break;
-        }
-        case 0xd1: {
-            if ((rc = rd_uint(r, 2, &u)))
-                return rc;
-            *out = lb_int((int16_t)(uint16_t)u);
-            break;
-        }
-        case 0xd2: {
-            if ((rc = rd_uint(r, 4, &u)))
-                return rc;
-            *out = lb_int((int32_t)(uint32_t)u);
-            break;
-        }
-        case 0xd3: {
-            if ((rc = rd_uint(r, 8, &u)))
-                return rc;
-            int64_t i;
-            memcpy(&i, &u, sizeof(i)); /* two's complement reinterpretation */
-            *out = lb_int(i);
-            break;
-        }
         case 0xdc:
         case 0xdd:
             if ((rc = rd_uint(r, b == 0xdc ? 2 : 4, &n)))

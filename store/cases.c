@@ -786,36 +786,9 @@ done:
 int store_cases_each(store_txn_t *txn, uint64_t after,
                      int (*fn)(uint64_t id, const void *data, size_t len, void *ctx), void *ctx)
 {
-    uint8_t seek[8];
-    MDB_cursor *cur = NULL;
-
     if (!txn || !fn)
         return LB_EINTERNAL;
-    if (after == UINT64_MAX)
-        return 0;
-    int ret = store_db_cursor(txn, STORE_DB_CASES, &cur);
-    if (ret)
-        return ret;
-    store_be64(seek, after + 1);
-    MDB_val k = {8, seek}, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0) {
-        if (k.mv_size != 8) {
-            ret = LB_ECORRUPT;
-            goto done;
-        }
-        int r = fn(store_get_be64(k.mv_data), v.mv_data, v.mv_size, ctx);
-        if (r) {
-            ret = r < 0 ? r : 0;
-            goto done;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (rc != MDB_NOTFOUND)
-        ret = store_lmdb_err(txn->s, rc);
-done:
-    mdb_cursor_close(cur);
-    return ret;
+    return store_db_each_u64(txn, STORE_DB_CASES, after, fn, ctx);
 }
 
 typedef struct {
@@ -869,9 +842,10 @@ static int store_diff_set(store_count_diff_t *diff, const uint8_t *k, size_t kle
                           uint64_t computed)
 {
     const uint8_t *z = memchr(k, 0, klen);
-    size_t sl = z ? (size_t)(z - k) : 0;
-    size_t nl = z ? klen - sl - 1 : 0;
     memset(diff, 0, sizeof *diff);
+    if (!z) /* a counter key is scope \0 name */
+        return LB_ECORRUPT;
+    size_t sl = (size_t)(z - k), nl = klen - sl - 1;
     if (sl >= sizeof diff->scope || nl >= sizeof diff->name)
         return LB_ECORRUPT;
     memcpy(diff->scope, k, sl);

@@ -77,38 +77,9 @@ int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *l
 int store_events(store_txn_t *txn, uint64_t after,
                  int (*fn)(uint64_t seq, const void *body, size_t len, void *ctx), void *ctx)
 {
-    MDB_cursor *cur = NULL;
-    uint8_t key[8];
-    int ret;
-
     if (!txn || !fn)
         return LB_EINTERNAL;
-    if (after == UINT64_MAX)
-        return 0;
-    ret = store_db_cursor(txn, STORE_DB_EVENTS, &cur);
-    if (ret)
-        goto done;
-    store_be64(key, after + 1);
-    MDB_val k = {8, key}, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0) {
-        if (k.mv_size != 8) {
-            ret = LB_ECORRUPT;
-            goto done;
-        }
-        int r = fn(store_get_be64(k.mv_data), v.mv_data, v.mv_size, ctx);
-        if (r) {
-            ret = r < 0 ? r : 0;
-            goto done;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (rc != MDB_NOTFOUND)
-        ret = store_lmdb_err(txn->s, rc);
-done:
-    if (cur)
-        mdb_cursor_close(cur);
-    return ret;
+    return store_db_each_u64(txn, STORE_DB_EVENTS, after, fn, ctx);
 }
 
 int store_event_overwrite_for_test(store_txn_t *txn, uint64_t seq, const void *body, size_t len)
@@ -154,16 +125,22 @@ static int store_timer_drop(store_txn_t *t, const uint8_t id[8], bool *had)
     return ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
 }
 
+/* What setting and clearing start with: write access, the case's key, its timer entry dropped. */
+static int store_timer_unset(store_txn_t *txn, uint64_t id, uint8_t key[8], bool *had)
+{
+    int ret = store_txn_writable(txn);
+    if (ret)
+        return ret;
+    store_be64(key, id);
+    return store_timer_drop(txn, key, had);
+}
+
 int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step)
 {
     uint8_t key[8], tk[16], sv[4], ct[12];
     bool had;
 
-    int ret = store_txn_writable(txn);
-    if (ret)
-        return ret;
-    store_be64(key, id);
-    ret = store_timer_drop(txn, key, &had);
+    int ret = store_timer_unset(txn, id, key, &had);
     if (ret)
         return ret;
     store_i64(tk, due);
@@ -182,11 +159,7 @@ int store_timer_clear(store_txn_t *txn, uint64_t id)
     uint8_t key[8];
     bool had;
 
-    int ret = store_txn_writable(txn);
-    if (ret)
-        return ret;
-    store_be64(key, id);
-    ret = store_timer_drop(txn, key, &had);
+    int ret = store_timer_unset(txn, id, key, &had);
     if (ret == 0 && had)
         ret = store_db_del(txn, STORE_DB_CASE_TIMER, key, 8);
     return ret;

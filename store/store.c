@@ -749,6 +749,39 @@ int store_db_entries(store_txn_t *t, int db, uint64_t *n)
     return ret;
 }
 
+int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
+                      int (*fn)(uint64_t key, const void *val, size_t len, void *ctx), void *ctx)
+{
+    uint8_t seek[8];
+    MDB_cursor *cur = NULL;
+
+    if (after == UINT64_MAX)
+        return 0;
+    int ret = store_db_cursor(t, db, &cur);
+    if (ret)
+        return ret;
+    store_be64(seek, after + 1);
+    MDB_val k = {8, seek}, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (k.mv_size != 8) {
+            ret = LB_ECORRUPT;
+            goto done;
+        }
+        int r = fn(store_get_be64(k.mv_data), v.mv_data, v.mv_size, ctx);
+        if (r) {
+            ret = r < 0 ? r : 0;
+            goto done;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND)
+        ret = store_lmdb_err(t->s, rc);
+done:
+    mdb_cursor_close(cur);
+    return ret;
+}
+
 int store_stats(store_t *s, store_stats_t *st)
 {
     store_txn_t *t = NULL;

@@ -119,6 +119,13 @@ int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void 
 int store_db_del(store_txn_t *t, int db, const void *k, size_t klen);
 /* The number of entries of db in t's view (O(1): LMDB keeps it in the tree's root). */
 int store_db_entries(store_txn_t *t, int db, uint64_t *n);
+/*
+ * Calls fn for each entry of db, whose keys are 8-byte big-endian numbers, from key after + 1
+ * on in key order, until fn returns non-zero: a negative return is the result, a positive one
+ * stops with 0. LB_ECORRUPT for a key of another size; LMDB's errors translated.
+ */
+int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
+                      int (*fn)(uint64_t key, const void *val, size_t len, void *ctx), void *ctx);
 
 /* Big-endian integers and the order-preserving signed encoding. */
 static inline void store_be64(uint8_t *p, uint64_t v)

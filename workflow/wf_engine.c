@@ -148,6 +148,26 @@ static lb_val_t *find_need(const lb_val_t *needs, const char *indicator)
     return NULL;
 }
 
+/* Appends {dimension, indicator, note, status: open} (indicator and note left out when NULL). */
+static int push_open_need(lb_val_t *needs, const char *dim, const char *indicator, const char *note)
+{
+    int rc = 0;
+    lb_val_t *need = lb_map();
+    if (!need)
+        return LB_ENOMEM;
+    lb_put_str(need, "dimension", dim, &rc);
+    if (indicator)
+        lb_put_str(need, "indicator", indicator, &rc);
+    if (note)
+        lb_put_str(need, "note", note, &rc);
+    lb_put_str(need, "status", "open", &rc);
+    if (rc) {
+        lb_val_free(&need);
+        return rc;
+    }
+    return lb_arr_push(needs, need);
+}
+
 /* One need per indicator: a met one opens again when the problem is found again. */
 static int open_need(lb_val_t *needs, const char *dim, const char *indicator, const char *note)
 {
@@ -158,20 +178,7 @@ static int open_need(lb_val_t *needs, const char *dim, const char *indicator, co
             return 0;
         return lb_map_set_str(need, "status", "open");
     }
-    int rc = 0;
-    need = lb_map();
-    if (!need)
-        return LB_ENOMEM;
-    lb_put_str(need, "dimension", dim, &rc);
-    lb_put_str(need, "indicator", indicator, &rc);
-    if (note)
-        lb_put_str(need, "note", note, &rc);
-    lb_put_str(need, "status", "open", &rc);
-    if (rc) {
-        lb_val_free(&need);
-        return rc;
-    }
-    return lb_arr_push(needs, need);
+    return push_open_need(needs, dim, indicator, note);
 }
 
 /* A need without indicator is one per note: identical open ones are not repeated. */
@@ -187,19 +194,7 @@ static int open_note_need(lb_val_t *needs, const char *dim, const char *note)
         if ((!nn && !note) || (nn && note && strcmp(nn, note) == 0))
             return 0;
     }
-    int rc = 0;
-    lb_val_t *need = lb_map();
-    if (!need)
-        return LB_ENOMEM;
-    lb_put_str(need, "dimension", dim, &rc);
-    if (note)
-        lb_put_str(need, "note", note, &rc);
-    lb_put_str(need, "status", "open", &rc);
-    if (rc) {
-        lb_val_free(&need);
-        return rc;
-    }
-    return lb_arr_push(needs, need);
+    return push_open_need(needs, dim, NULL, note);
 }
 
 /* Marks the needs of the listed indicator codes met; codes with no need are ignored. */

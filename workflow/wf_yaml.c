@@ -15,31 +15,31 @@
 
 #include "wf_internal.h"
 
-int wf_yerr(const wf_ectx_t *e, unsigned line, unsigned col, const char *fmt, ...)
+/* "file:line:col: " and the message into e->err, when there is one. */
+static void yerr_v(const wf_ectx_t *e, unsigned line, unsigned col, const char *fmt, va_list ap)
 {
     if (e->err && e->errlen) {
         int n = snprintf(e->err, e->errlen, "%s:%u:%u: ", e->file, line, col);
-        if (n >= 0 && (size_t)n < e->errlen) {
-            va_list ap;
-            va_start(ap, fmt);
+        if (n >= 0 && (size_t)n < e->errlen)
             vsnprintf(e->err + n, e->errlen - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
     }
+}
+
+int wf_yerr(const wf_ectx_t *e, unsigned line, unsigned col, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    yerr_v(e, line, col, fmt, ap);
+    va_end(ap);
     return LB_ECONFIG;
 }
 
 int wf_ynerr(const wf_ectx_t *e, const wf_ynode_t *n, const char *fmt, ...)
 {
-    if (e->err && e->errlen) {
-        int k = snprintf(e->err, e->errlen, "%s:%u:%u: ", e->file, n->line, n->col);
-        if (k >= 0 && (size_t)k < e->errlen) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(e->err + k, e->errlen - (size_t)k, fmt, ap);
-            va_end(ap);
-        }
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    yerr_v(e, n->line, n->col, fmt, ap);
+    va_end(ap);
     return LB_ECONFIG;
 }
 
@@ -155,15 +155,15 @@ typedef struct {
 /*
  * A new node for a scalar, sequence-start or mapping-start event. Anchors
  * and tags are refused: aliases would let a small file expand into a huge
- * tree, and tags would type scalars behind the schema's back.
+ * tree, and tags would type scalars behind the schema's back. The node, or
+ * NULL with *rc set.
  */
-static int ynode_from_event(const wf_ectx_t *e, const yaml_event_t *ev, wf_ynode_t **out)
+static wf_ynode_t *ynode_from_event(const wf_ectx_t *e, const yaml_event_t *ev, int *rc)
 {
     unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
     const yaml_char_t *anchor, *tag;
     wf_ykind_t kind;
 
-    *out = NULL;
     if (ev->type == YAML_SCALAR_EVENT) {
         anchor = ev->data.scalar.anchor;
         tag = ev->data.scalar.tag;
@@ -177,44 +177,47 @@ static int ynode_from_event(const wf_ectx_t *e, const yaml_event_t *ev, wf_ynode
         tag = ev->data.mapping_start.tag;
         kind = WF_Y_MAP;
     }
-    if (anchor)
-        return wf_yerr(e, line, col, "anchors are not supported");
-    if (tag)
-        return wf_yerr(e, line, col, "tags are not supported");
+    if (anchor || tag) {
+        *rc = wf_yerr(e, line, col, "%s are not supported", anchor ? "anchors" : "tags");
+        return NULL;
+    }
 
     wf_ynode_t *n = ynode_new(kind, &ev->start_mark);
-    if (!n)
-        return LB_ENOMEM;
+    if (!n) {
+        *rc = LB_ENOMEM;
+        return NULL;
+    }
     if (kind == WF_Y_SCALAR) {
         size_t sl = ev->data.scalar.length;
         if (memchr(ev->data.scalar.value, '\0', sl)) {
             wf_ynode_free(&n);
-            return wf_yerr(e, line, col, "NUL character in a string");
+            *rc = wf_yerr(e, line, col, "NUL character in a string");
+            return NULL;
         }
         n->s = malloc(sl + 1);
         if (!n->s) {
             wf_ynode_free(&n);
-            return LB_ENOMEM;
+            *rc = LB_ENOMEM;
+            return NULL;
         }
         memcpy(n->s, ev->data.scalar.value, sl);
         n->s[sl] = '\0';
         n->n = sl;
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     }
-    *out = n;
-    return 0;
+    return n;
 }
 
 /* Adds the node of a scalar or container-start event to the tree; a container becomes open. */
 static int yparse_node(const wf_ectx_t *e, yparse_t *ps, const yaml_event_t *ev)
 {
     unsigned line = (unsigned)ev->start_mark.line + 1, col = (unsigned)ev->start_mark.column + 1;
-    wf_ynode_t *n;
+    int rc = 0;
 
     if (++ps->nodes > WF_YAML_NODES)
         return wf_yerr(e, line, col, "more than %d YAML nodes", WF_YAML_NODES);
-    int rc = ynode_from_event(e, ev, &n);
-    if (rc)
+    wf_ynode_t *n = ynode_from_event(e, ev, &rc);
+    if (!n)
         return rc;
     if (ps->depth == 0) {
         ps->doc = n;
@@ -408,6 +411,8 @@ int wf_yaml_load_val(const char *path, lb_val_t **out, char *err, size_t errlen)
     rc = wf_read_file(path, &text, &len, err, errlen);
     if (rc == 0)
         rc = wf_yaml_parse(&e, text, len, &root);
+    if (rc == 0 && !root) /* not so; said for clang-tidy, which does not follow wf_yerr */
+        rc = LB_EINTERNAL;
     if (rc == 0) {
         rc = ynode_to_val(root, out);
         if (rc)

@@ -140,10 +140,12 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
                    by);
         return LB_EBADREQ;
     }
-    /* A coarser row would be labelled with a code it only partly covers. */
-    if (alen > (size_t)(2 * (lv + 1))) {
+    /* A coarser row would be labelled with a code it only partly covers. A valid area has
+     * 2, 4, 6 or 8 digits: its level is alen / 2 - 1, at most 3. */
+    size_t alv = alen / 2;
+    if (alv > (size_t)lv + 1 && alv <= 4) {
         lb_set_err(err, errlen, "by %s is coarser than area %s (a %s)", by, area,
-                   lbc_report_area_levels[alen / 2 - 1]);
+                   lbc_report_area_levels[alv - 1]);
         return LB_EBADREQ;
     }
     *out = lbc_report_area_levels[lv];
@@ -158,7 +160,7 @@ static int64_t count_of(const lb_val_t *m, const char *key)
     return v;
 }
 
-static void row_parse(const lb_val_t *m, lbc_report_row_t *row)
+void lbc_report_row_parse(const lb_val_t *m, lbc_report_row_t *row)
 {
     const char *key = lb_map_str(m, "key");
     memset(row, 0, sizeof *row);
@@ -197,8 +199,8 @@ int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, l
     snprintf(r->by, sizeof r->by, "%s", by ? by : "");
     for (uint32_t i = 0; i < rows->a.n; i++)
         if (rows->a.items[i]->type == LB_MAP)
-            row_parse(rows->a.items[i], &r->rows[r->nrows++]);
-    row_parse(lb_map_get(result, "totals"), &r->totals);
+            lbc_report_row_parse(rows->a.items[i], &r->rows[r->nrows++]);
+    lbc_report_row_parse(lb_map_get(result, "totals"), &r->totals);
     snprintf(r->totals.key, sizeof r->totals.key, "%s", r->area);
     *out = r;
     return 0;

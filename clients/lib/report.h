@@ -64,6 +64,12 @@ int lbc_report_resolve_by(const char *area, const char *by, const char **out, ch
                           size_t errlen);
 
 /*
+ * One row (or the totals) of a report.summary result into *row: key and
+ * counters; a missing or negative counter counts 0, m NULL gives a zero row.
+ */
+void lbc_report_row_parse(const lb_val_t *m, lbc_report_row_t *row);
+
+/*
  * Builds a report from a report.summary result. area: NULL or ""; by: the
  * grouping asked for (copied). Unknown keys are ignored, missing counters
  * count 0. *out is owned by the caller (lbc_report_destroy); result is

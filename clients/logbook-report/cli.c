@@ -116,7 +116,7 @@ static int set_option(const char *prog, int id, const char *val, opts_t *o)
 {
     switch (id) {
     case O_AREA:
-        o->area = *val ? val : NULL;
+        o->area = val && *val ? val : NULL;
         break;
     case O_BY:
         o->by = val;

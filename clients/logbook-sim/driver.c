@@ -421,13 +421,7 @@ int snapshot(sim_t *s, month_t *m)
         const lb_val_t *bs = lb_map_get(t, "by_state");
         for (int i = 0; i < NSTATE; i++)
             m->by_state[i] = row_int(bs, state_names[i]);
-        m->cases = row_int(t, "cases");
-        m->visited = row_int(t, "visited");
-        m->assisted = row_int(t, "assisted");
-        m->resolved = row_int(t, "resolved");
-        m->closed = row_int(t, "closed");
-        m->overdue = row_int(t, "overdue");
-        m->unacked = row_int(t, "unacked");
+        lbc_report_row_parse(t, &m->totals);
     }
     lb_val_free(&r);
     int64_t before = s->fired_total;

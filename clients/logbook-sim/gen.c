@@ -353,7 +353,7 @@ int gen_households(world_t *s)
         district_t *d = &s->d[di];
         rng_t r = rng_for(s->seed, 0x4011, (uint64_t)di);
         /* Villages differ in size: a weight per village, then one village per household. */
-        int *vw = malloc(sizeof *vw * d->nvillages);
+        int *vw = malloc(sizeof *vw * (d->nvillages ? d->nvillages : 1));
         if (!vw) {
             free(vil);
             return LB_ENOMEM;

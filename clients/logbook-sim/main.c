@@ -164,16 +164,16 @@ static int parse_options(sim_t *s, int argc, char **argv)
     while ((o = getopt_long(argc, argv, "e:k:s:h", longs, NULL)) != -1) {
         switch (o) {
         case 'e':
-            s->endpoint = optarg;
+            s->conn.endpoint = optarg;
             break;
         case 'k':
-            s->cert = optarg;
+            s->conn.client_cert = optarg;
             break;
         case 's':
-            s->server_cert = optarg;
+            s->conn.server_cert = optarg;
             break;
         case O_NOCURVE:
-            s->no_curve = true;
+            s->conn.no_curve = true;
             break;
         case O_NOCLOCK:
             s->no_clock = true;
@@ -215,39 +215,31 @@ static int parse_options(sim_t *s, int argc, char **argv)
     return 0;
 }
 
+/*
+ * Connects s->lbc for the run, after a short first ping on a connection of its own so that a
+ * daemon that is not there is said at once. 0, or EX_UNREACHABLE after saying why.
+ */
 static int connect_daemon(sim_t *s)
 {
     char err[512] = "";
-    lbc_opts_t o;
-    lbc_opts_init(&o);
-    o.endpoint = s->endpoint;
-    if (!s->no_curve) {
-        o.client_cert = s->cert;
-        o.server_cert = s->server_cert;
-    }
-    o.timeout_ms = TIMEOUT_MS;
-    int rc = lbc_connect(&o, &s->lbc, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "logbook-sim: cannot connect to %s: %s\n", s->endpoint, err);
-        return EX_UNREACHABLE;
-    }
-    /* A short first look, so a daemon that is not there is said at once. */
-    lbc_destroy(&s->lbc);
-    o.timeout_ms = 3000;
-    o.retries = 1;
-    lb_val_t *r = NULL;
-    if ((rc = lbc_connect(&o, &s->lbc, err, sizeof err)) == 0)
+    lbc_conn_opts_t probe = s->conn;
+    probe.timeout_ms = 3000;
+    probe.retries = 1;
+    int rc = lbc_conn_open(&probe, &s->lbc, err, sizeof err);
+    if (rc == 0) {
+        lb_val_t *r = NULL;
         rc = lbc_call(s->lbc, "ping", NULL, &r, err, sizeof err);
-    lb_val_free(&r);
-    lbc_destroy(&s->lbc);
-    if (rc) {
-        fprintf(stderr, "logbook-sim: %s does not answer: %s\n", s->endpoint, err);
-        return EX_UNREACHABLE;
+        lb_val_free(&r);
+        lbc_destroy(&s->lbc);
+        if (rc) {
+            fprintf(stderr, "logbook-sim: %s does not answer: %s\n", s->conn.endpoint, err);
+            return EX_UNREACHABLE;
+        }
+        s->conn.timeout_ms = TIMEOUT_MS;
+        rc = lbc_conn_open(&s->conn, &s->lbc, err, sizeof err);
     }
-    o.timeout_ms = TIMEOUT_MS;
-    o.retries = LBC_DEFAULT_RETRIES;
-    if ((rc = lbc_connect(&o, &s->lbc, err, sizeof err))) {
-        fprintf(stderr, "logbook-sim: cannot connect to %s: %s\n", s->endpoint, err);
+    if (rc) {
+        fprintf(stderr, "logbook-sim: cannot connect to %s: %s\n", s->conn.endpoint, err);
         return EX_UNREACHABLE;
     }
     return 0;
@@ -320,13 +312,10 @@ static int simulate(sim_t *s)
 
 int main(int argc, char **argv)
 {
-    lbc_paths_t p = lbc_default_paths();
-    sim_t s = {.endpoint = p.endpoint,
-               .cert = p.client_cert,
-               .server_cert = p.server_cert,
-               .w = {.province = "65", .n = 13831, .months = 12, .seed = 1},
+    sim_t s = {.w = {.province = "65", .n = 13831, .months = 12, .seed = 1},
                .rate = DEFAULT_RATE,
                .fired_total = -1};
+    lbc_conn_opts_init(&s.conn);
     int rc = parse_options(&s, argc, argv);
     if (rc)
         return rc;

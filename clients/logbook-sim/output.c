@@ -74,9 +74,9 @@ void print_month(int month, const month_t *m, double secs)
            month + 1, date, num(m->by_state[ST_IDENTIFIED]), num(m->by_state[ST_SCHEDULED]),
            num(m->by_state[ST_VISITED]), num(m->by_state[ST_ASSISTING]),
            num(m->by_state[ST_FOLLOW_UP]), num(m->by_state[ST_RESOLVED]),
-           num(m->by_state[ST_CLOSED]), pct(m->visited, m->cases), pct(m->assisted, m->cases),
-           m->fired >= 0 ? num(m->fired) : "-", num(m->overdue), num(m->unacked), num(m->acked),
-           secs);
+           num(m->by_state[ST_CLOSED]), pct(m->totals.visited, m->totals.cases),
+           pct(m->totals.assisted, m->totals.cases), m->fired >= 0 ? num(m->fired) : "-",
+           num(m->totals.overdue), num(m->totals.unacked), num(m->acked), secs);
     fflush(stdout);
 }
 
@@ -194,9 +194,10 @@ static void html_bar(lb_buf_t *b, const month_t *m, int *rc)
     bprintf(b, rc, "<div class=sim-bar>");
     for (int i = 0; i < NSTATE; i++)
         if (m->by_state[i] > 0)
-            bprintf(b, rc, "<span style=\"width:%.2f%%;background:%s\" title=\"%s %" PRId64 "\">"
-                           "</span>",
-                    pct(m->by_state[i], m->cases), state_colour[i], state_names[i],
+            bprintf(b, rc,
+                    "<span style=\"width:%.2f%%;background:%s\" title=\"%s %" PRId64 "\">"
+                    "</span>",
+                    pct(m->by_state[i], m->totals.cases), state_colour[i], state_names[i],
                     m->by_state[i]);
     bprintf(b, rc, "</div>");
 }
@@ -236,8 +237,9 @@ static void html_sim_section(const sim_t *s, lb_buf_t *b, int *rc)
         for (int i = 0; i < NSTATE; i++)
             bprintf(b, rc, "<td>%s</td>", num(mm->by_state[i]));
         bprintf(b, rc, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-                num(mm->visited), num(mm->assisted), mm->fired >= 0 ? num(mm->fired) : "-",
-                num(mm->overdue), num(mm->unacked), num(mm->acked));
+                num(mm->totals.visited), num(mm->totals.assisted),
+                mm->fired >= 0 ? num(mm->fired) : "-", num(mm->totals.overdue),
+                num(mm->totals.unacked), num(mm->acked));
     }
     bprintf(b, rc, "</table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
                    "<th>refused</th></tr>\n");

@@ -12,7 +12,9 @@
 
 #include "../../proto/proto.h"
 #include "../lib/client.h"
+#include "../lib/conn.h"
 #include "../lib/pipe.h"
+#include "../lib/report.h"
 #include "gen.h"
 #include "model.h"
 
@@ -29,15 +31,16 @@ enum { EX_OK = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNREACHABLE = 3 };
 typedef struct {
     int64_t now;
     int64_t by_state[NSTATE];
-    int64_t cases, visited, assisted, resolved, closed, overdue, unacked;
-    int64_t fired; /* escalation steps fired during the month (-1: unknown) */
+    lbc_report_row_t totals; /* report.summary's totals row */
+    int64_t fired;           /* escalation steps fired during the month (-1: unknown) */
     int64_t acked;
 } month_t;
 
 typedef struct {
     /* options */
-    const char *endpoint, *cert, *server_cert, *html;
-    bool no_curve, no_clock;
+    lbc_conn_opts_t conn; /* -e, -k, -s, --no-curve; the timeout is the run's */
+    const char *html;
+    bool no_clock;
     int rate;
 
     /* the province, as generated (its inputs are options too) */

@@ -271,8 +271,8 @@ static lb_val_t *household(uint64_t n)
     uint64_t h = mix64(n);
     char house[16], area[16];
     snprintf(house, sizeof house, "%011llu", (unsigned long long)(10000000000ULL + n));
-    snprintf(area, sizeof area, "65%02u%02u%02u", (unsigned)(1 + n % 9), (unsigned)(1 + (h >> 8) % 4),
-             (unsigned)(1 + (h >> 16) % 5));
+    snprintf(area, sizeof area, "65%02u%02u%02u", (unsigned)(1 + n % 9),
+             (unsigned)(1 + (h >> 8) % 4), (unsigned)(1 + (h >> 16) % 5));
     lb_val_t *m = lb_map();
     lb_map_set_str(m, "house_id", house);
     lb_map_set_str(m, "area", area);
@@ -601,9 +601,8 @@ static void print_tx(const char *label, const tx_res_t *r)
 {
     printf("transitions %-5s %9s/s  p50 %-10s p99 %-10s p99.9 %-10s max %-9s (%s requests, "
            "%.1f per commit%s%s)\n",
-           label, num(r->per_s), ms(r->p50), ms(r->p99), ms(r->p999), ms(r->max),
-           num((double)r->n), r->mean_batch, r->errors ? ", ERRORS " : "",
-           r->errors ? num((double)r->errors) : "");
+           label, num(r->per_s), ms(r->p50), ms(r->p99), ms(r->p999), ms(r->max), num((double)r->n),
+           r->mean_batch, r->errors ? ", ERRORS " : "", r->errors ? num((double)r->errors) : "");
     printf("  CPU during the run: daemon %.2f cores, bench clients %.2f cores (of %d); daemon "
            "wrote %.1f KiB to files per request\n",
            r->daemon_cores, r->bench_cores, S.nproc, r->kib_per_write);
@@ -625,7 +624,7 @@ static int part_transitions(void)
     }
     import_res_t ir;
     int rc = import_range(&t, 0, (uint64_t)S.tx_cases, (uint64_t)S.import_batch, &ir, false);
-    char (*ids)[LB_CASE_ID_MAX] = calloc((size_t)S.tx_cases, sizeof *ids);
+    char(*ids)[LB_CASE_ID_MAX] = calloc((size_t)S.tx_cases, sizeof *ids);
     size_t nids = rc == 0 ? list_ids(&t, "65", ids, (size_t)S.tx_cases) : 0;
     if (nids == 0) {
         fprintf(stderr, "bench: no cases to act on\n");
@@ -726,7 +725,7 @@ static lb_val_t *summary_args(const char *area, const char *by)
 static long schedule_some(testd_t *t, long step)
 {
     size_t max = (size_t)S.mid;
-    char (*ids)[LB_CASE_ID_MAX] = calloc(max, sizeof *ids);
+    char(*ids)[LB_CASE_ID_MAX] = calloc(max, sizeof *ids);
     size_t n = list_ids(t, "65", ids, max);
     void *z = zmq_ctx_new();
     lbc_t *c = bench_client(t, z, 30000);
@@ -774,12 +773,12 @@ static int part_import_query(bool do_import_fig, bool do_query)
     import_res_t ir;
     int rc = import_range(&t, 0, (uint64_t)S.mid, (uint64_t)S.import_batch, &ir, false);
     if (do_import_fig) {
+        long batches = (S.mid + S.import_batch - 1) / S.import_batch; /* the last may be short */
         printf("import %s households in batches of %s: %s households/s  (%s per batch, slowest "
                "%s; %s/s counting the client building batches; opened %s, skipped %s, errors "
                "%s)\n",
                num((double)S.mid), num((double)S.import_batch),
-               num((double)S.mid / (ir.call_ms / 1e3)),
-               ms(ir.call_ms / (double)((S.mid + S.import_batch - 1) / S.import_batch)),
+               num((double)S.mid / (ir.call_ms / 1e3)), ms(ir.call_ms / (double)batches),
                ms(ir.worst_ms), num((double)S.mid / (ir.wall_ms / 1e3)), num((double)ir.opened),
                num((double)ir.skipped), num((double)ir.errors));
         fflush(stdout);
@@ -827,7 +826,8 @@ static bool port_open(int port)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return false;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((uint16_t)port)};
     bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
@@ -943,7 +943,8 @@ int main(int argc, char **argv)
     (void)argc;
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    S.quick = getenv("BENCH_QUICK") && strcmp(getenv("BENCH_QUICK"), "0") != 0;
+    const char *quick = getenv("BENCH_QUICK");
+    S.quick = quick && strcmp(quick, "0") != 0;
     S.big = env_long("BENCH_CASES_BIG", S.quick ? 20000 : 1000000);
     S.mid = S.quick ? 10000 : 100000;
     S.import_batch = S.quick ? 2000 : 10000;

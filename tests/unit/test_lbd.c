@@ -5,7 +5,6 @@
  * including an allocation failure injected at every point of building an
  * event (the request must fail whole: no event appended, nothing leaked).
  */
-#include <CUnit/Basic.h>
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <zmq.h>
 
 #include "../../daemon/ops.h"
+#include "../lib/cu.h"
 
 /* ---- fixtures ---- */
 
@@ -504,35 +504,18 @@ static void test_import_bulk(void)
     fx_free(&f);
 }
 
+static const cu_test_t tests[] = {
+    {"config: errors name the file and the key", test_config_errors},
+    {"registry: admin added, lookups, scopes, errors", test_registry},
+    {"registry: bootstrap_admin false needs an admin in the file", test_registry_bootstrap_off},
+    {"op table: one complete row per op", test_optable},
+    {"event body: common keys in order, no partial body", test_event_new},
+    {"case.open: allocation failures fail it whole", test_open_alloc_failures},
+    {"case.act, admin.clock, case.ack: allocation failures", test_act_ack_clock_alloc_failures},
+    {"case.import: per-item errors, skips, allocation failures", test_import_bulk},
+};
+
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
-        {"config: errors name the file and the key", test_config_errors},
-        {"registry: admin added, lookups, scopes, errors", test_registry},
-        {"registry: bootstrap_admin false needs an admin in the file", test_registry_bootstrap_off},
-        {"op table: one complete row per op", test_optable},
-        {"event body: common keys in order, no partial body", test_event_new},
-        {"case.open: allocation failures fail it whole", test_open_alloc_failures},
-        {"case.act, admin.clock, case.ack: allocation failures", test_act_ack_clock_alloc_failures},
-        {"case.import: per-item errors, skips, allocation failures", test_import_bulk},
-    };
-    unsigned failed = 1;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    CU_pSuite suite = CU_add_suite("lbd", NULL, NULL);
-    if (!suite)
-        goto done;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto done;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures();
-done:
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    return cu_run("lbd", NULL, NULL, tests, CU_COUNT(tests));
 }

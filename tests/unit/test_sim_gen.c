@@ -4,13 +4,13 @@
  * valid, households split over the districts exactly, and the figures look
  * like TPMAP's.
  */
-#include <CUnit/Basic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../clients/logbook-sim/gen.h"
+#include "../lib/cu.h"
 
 /* A generated world of n households of province prov; CU fatal when it fails. */
 static world_t make(const char *prov, uint32_t n, uint64_t seed)
@@ -170,19 +170,15 @@ static void test_distributions(void)
     world_free(&w);
 }
 
+static const cu_test_t tests[] = {
+    {"random streams", test_rng},
+    {"same seed, same world", test_same_seed_same_world},
+    {"house ids, areas and national ids are valid", test_ids_valid},
+    {"households split over districts exactly", test_apportion_sums},
+    {"plausible distributions", test_distributions},
+};
+
 int main(void)
 {
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    CU_pSuite s = CU_add_suite("sim generator", NULL, NULL);
-    CU_add_test(s, "random streams", test_rng);
-    CU_add_test(s, "same seed, same world", test_same_seed_same_world);
-    CU_add_test(s, "house ids, areas and national ids are valid", test_ids_valid);
-    CU_add_test(s, "households split over districts exactly", test_apportion_sums);
-    CU_add_test(s, "plausible distributions", test_distributions);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return fails ? 1 : 0;
+    return cu_run("sim generator", NULL, NULL, tests, CU_COUNT(tests));
 }

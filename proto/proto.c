@@ -313,6 +313,7 @@ static const arg_spec_t args_case_list[] = {
     ARG_WORKFLOW(false),
     ARG_NAME("team", false),
     {.key = "overdue", .type = A_BOOL},
+    {.key = "unacked", .type = A_BOOL},
     ARG_LIMIT(PROTO_LIST_MAX),
     {.key = "after", .type = A_STR, .min = 1, .max = 256},
     ARG_END,

@@ -50,8 +50,10 @@ static const command_t commands[] = {
     {"history", cmd_history, "history CASE [--after SEQ]", "Lists a case's events."},
     {"find", cmd_find, "find --house HOUSE_ID | --nid NATIONAL_ID", "Finds cases of a household."},
     {"list", cmd_list,
-     "list [--area A] [--state S] [--team T] [--workflow W] [--overdue] [--limit N]",
-     "Lists case summaries (default limit 100), following the daemon's cursor."},
+     "list [--area A] [--state S] [--team T] [--workflow W] [--overdue] [--unacked] "
+     "[--limit N]",
+     "Lists case summaries (default limit 100), following the daemon's cursor.\n"
+     "--unacked: cases whose latest escalation no committee has acknowledged (ACKED no)."},
     {"import", cmd_import, "import FILE.csv [--workflow W] [--source S] [--batch N]",
      "Opens cases from a CSV file with the header house_id,area,head,nid,deprived\n"
      "(deprived codes separated by ';'). UTF-8, with or without BOM, CRLF or LF.\n"

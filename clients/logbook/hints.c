@@ -172,7 +172,8 @@ int count_error(const char *cmd, const char *usage, const args_t *a, int min_pos
                 snprintf(what, sizeof what, "--%.*s", (int)strcspn(after, "="), after);
             else
                 snprintf(what, sizeof what, "%s", name);
-            usage_error(cmd, "unexpected argument '%s' after %s '%s': quote names that contain "
+            usage_error(cmd,
+                        "unexpected argument '%s' after %s '%s': quote names that contain "
                         "spaces (\"%s %s\")",
                         extra, what, a->pos_prev[max_pos], a->pos_prev[max_pos], extra);
         } else

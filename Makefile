@@ -170,6 +170,8 @@ run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS)
 	  echo "== $(BUILD)/tests/replay_$$f"; $(TEST_WRAP) $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f || fail=1; \
 	done; \
 	echo "== tests/verify-units.sh"; sh tests/verify-units.sh $(BIN) || fail=1; \
+	echo "== tests/install.sh"; sh tests/install.sh $(BIN) $(BUILD) || fail=1; \
+	echo "== tests/alerts.sh"; sh tests/alerts.sh || fail=1; \
 	if [ $$fail = 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi; exit $$fail
 
 asan: deps
@@ -183,9 +185,20 @@ valgrind: all
 
 # `make run CLOCK=manual` starts the daemon on the manual clock (time moves by
 # `logbook admin clock`), to see escalations without waiting days.
+# `make run DATA=var/walk` keeps the data in that folder instead: it writes
+# DATA/logbookd.yaml, the shipped config with data_dir and server_cert there and
+# the other paths made absolute (remove the folder to start afresh).
+RUN_CONFIG = $(if $(DATA),$(DATA)/logbookd.yaml,config/logbookd.yaml)
 run: all
-	@mkdir -p var/data
-	$(BIN)/logbookd --config config/logbookd.yaml --foreground $(if $(CLOCK),--clock $(CLOCK))
+	@mkdir -p $(or $(DATA),var/data)
+	@$(if $(DATA),sed -e 's|^data_dir: .*|data_dir: $(abspath $(DATA))|' \
+	  -e 's|\.\./var/data/|$(abspath $(DATA))/|' \
+	  -e 's|^workflows: [^ ]*|workflows: $(abspath config)/workflows|' \
+	  -e 's|^indicators: [^ ]*|indicators: $(abspath config)/indicators.yaml|' \
+	  -e 's|clients: clients.yaml|clients: $(abspath config)/clients.yaml|' \
+	  config/logbookd.yaml > $(DATA)/logbookd.yaml && \
+	  ! grep -n '\.\./var/data' $(DATA)/logbookd.yaml,true)
+	$(BIN)/logbookd --config $(RUN_CONFIG) --foreground $(if $(CLOCK),--clock $(CLOCK))
 
 # A synthetic Phitsanulok (13,831 households, 12 simulated months) against its own
 # manual-clock daemon in var/demo/ (ports 5570/5571), then var/demo/report.html.
@@ -280,11 +293,20 @@ install: all
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbookd.service
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbook-notify@.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-notify@.service
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbook-web.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-web.service
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/logbookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbookd.service
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/logbook-notify@.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-notify@.service
+	sed 's|/usr/local/|$(PREFIX)/|g' systemd/logbook-web.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-web.service
 	install -d $(DESTDIR)$(PREFIX)/share/logbook/web
 	cp -R clients/web/static/. $(DESTDIR)$(PREFIX)/share/logbook/web/
+	install -d $(DESTDIR)$(PREFIX)/share/logbook/examples
+	install -m 0755 examples/alert-*.sh $(DESTDIR)$(PREFIX)/share/logbook/examples/
+	@# Example configs: written only where none exists, so an upgrade keeps the site's own.
+	install -d $(DESTDIR)$(PREFIX)/etc/logbook
+	@for f in logbookd.yaml clients.yaml; do \
+	  t=$(DESTDIR)$(PREFIX)/etc/logbook/$$f; \
+	  if [ -e "$$t" ]; then echo "install: keeping $$t"; \
+	  else sed 's|/usr/local/|$(PREFIX)/|g' config/install/$$f > "$$t" && chmod 0644 "$$t" && echo "install: $$t"; fi; \
+	done
 
 # Tools for lint and format-check, installed when missing and root (like `deps`).
 LINT_TOOLS = clang-tidy cppcheck clang-format

@@ -189,7 +189,7 @@ int lbd_op_case_history(lbd_ctx_t *ctx)
 typedef struct {
     lbd_ctx_t *ctx;
     const char *workflow, *team;
-    bool overdue_only;
+    bool overdue_only, unacked_only;
     int64_t limit;
     lb_val_t *cases;
     char last_area[9], last_state[64];
@@ -197,6 +197,13 @@ typedef struct {
     bool more;
     int rc;
 } list_t;
+
+/* true when m holds key as boolean true. */
+static bool map_true(const lb_val_t *m, const char *key)
+{
+    const lb_val_t *v = lb_map_get(m, key);
+    return v && v->type == LB_BOOL && v->b;
+}
 
 static int list_cb(uint64_t id, const char *area, const char *state, const void *summary,
                    size_t slen, void *arg)
@@ -220,7 +227,8 @@ static int list_cb(uint64_t id, const char *area, const char *state, const void 
     lb_val_t *od = lb_map_get(s, "overdue");
     bool keep = (!l->workflow || (wf && strcmp(wf, l->workflow) == 0)) &&
                 (!l->team || (team && strcmp(team, l->team) == 0)) &&
-                (!l->overdue_only || (od && od->type == LB_BOOL && od->b));
+                (!l->overdue_only || (od && od->type == LB_BOOL && od->b)) &&
+                (!l->unacked_only || map_true(s, "unacked"));
     if (keep) {
         if (lb_arr_push(l->cases, s)) {
             l->rc = LB_ENOMEM;
@@ -297,6 +305,7 @@ int lbd_op_case_list(lbd_ctx_t *ctx)
         return LB_ENOMEM;
     lb_val_t *od = lb_map_get(args, "overdue");
     l.overdue_only = od && od->type == LB_BOOL && od->b;
+    l.unacked_only = map_true(args, "unacked");
     lb_map_int(args, "limit", &l.limit);
     const char *state = lb_map_str(args, "state");
     char c_area[9] = "", c_state[64] = "";

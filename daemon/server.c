@@ -921,14 +921,17 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     lbd_log_level = d->cfg.log_level;
     lbd_fd_limit_raise(d->cfg.max_connections);
+    /* Every configured file is read before keys are generated or data_dir is touched. */
+    if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)) ||
+        (rc = lbd_registry_load_cfg(&d->cfg, NULL, &d->reg, err, errlen)))
+        goto fail;
+    lbd_registry_clear(&d->reg); /* loaded again below, with the admin key */
     if (mkdir_p(d->cfg.data_dir) != 0) {
         snprintf(err, errlen, "cannot create data_dir %s: %s", d->cfg.data_dir, strerror(errno));
         rc = LB_ECONFIG;
         goto fail;
     }
     if ((rc = lbd_keys_load(&d->cfg, &d->keys, err, errlen)))
-        goto fail;
-    if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)))
         goto fail;
     if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;

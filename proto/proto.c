@@ -313,6 +313,7 @@ static const arg_spec_t args_case_list[] = {
     ARG_WORKFLOW(false),
     ARG_NAME("team", false),
     {.key = "overdue", .type = A_BOOL},
+    {.key = "unacked", .type = A_BOOL},
     ARG_LIMIT(PROTO_LIST_MAX),
     {.key = "after", .type = A_STR, .min = 1, .max = 256},
     ARG_END,
@@ -469,6 +470,10 @@ static int check_value(const arg_spec_t *s, const lb_val_t *v, const char *path,
     switch (s->type) {
     case A_STR:
         if ((int64_t)v->s.n < s->min || (int64_t)v->s.n > s->max) {
+            /* An id's rule says digits, which a person counts; bytes are for free text. */
+            const char *why = s->check ? s->check(v) : NULL;
+            if (why)
+                return arg_fail(err, LB_EBADREQ, path, "%s %s", shown, why);
             if (s->min == s->max)
                 return arg_fail(err, LB_EBADREQ, path, "%s must be %lld bytes long", shown,
                                 (long long)s->min);

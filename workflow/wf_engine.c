@@ -558,6 +558,28 @@ typedef struct {
     const lb_val_t *data; /* a map or NULL */
 } wf_plan_t;
 
+/*
+ * The actions that may run in state si, comma-separated into out ("none" when
+ * none, e.g. a terminal state); an overlong list ends in "...", never cut mid-name.
+ */
+static void allowed_actions(const wf_def_t *def, int si, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; si >= 0 && i < def->nactions; i++) {
+        if (!def->actions[i].from[si])
+            continue;
+        size_t need = strlen(def->actions[i].name) + (n ? 2 : 0);
+        if (n + need + 4 >= outlen) { /* room for "..." and the NUL */
+            snprintf(out + n, outlen - n, "%s...", n ? ", " : "");
+            return;
+        }
+        n += (size_t)snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", def->actions[i].name);
+    }
+    if (n == 0)
+        snprintf(out, outlen, "none");
+}
+
 /* The checks of wf_apply, in its documented order; nothing of c changes. */
 static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_case_t *c,
                        const wf_act_t *act, wf_plan_t *p, wf_error_t *err)
@@ -573,9 +595,13 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
 
     /* 2. It may run in the case's state. */
     int si = wf_def_state_index(def, c->state);
-    if (si < 0 || !a->from[si])
-        return fail(err, LB_EINVALID, "action", "action %s is not allowed in state %s", a->name,
-                    c->state);
+    if (si < 0 || !a->from[si]) {
+        char allowed[160];
+        allowed_actions(def, si, allowed, sizeof allowed);
+        return fail(err, LB_EINVALID, "action",
+                    "action %s is not allowed in state %s; allowed there: %s", a->name, c->state,
+                    allowed);
+    }
 
     /* 3. The role may run it; admin always may. */
     int role = wf_name_index(wf_roles, 4, act->role);

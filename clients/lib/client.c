@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -95,6 +96,18 @@ lbc_paths_t lbc_default_paths(void)
         .client_cert = env_or("LOGBOOK_CERT", LBC_DEFAULT_CERT),
         .server_cert = env_or("LOGBOOK_SERVER_CERT", LBC_DEFAULT_SERVER_CERT),
     };
+    /* Outside a checkout (no var/data here), the installed daemon's keys, when readable. */
+    bool here = access("var/data", F_OK) == 0;
+    if (!here && p.client_cert == (const char *)LBC_DEFAULT_CERT &&
+        access(LBC_INSTALLED_CERT, R_OK) == 0) {
+        p.client_cert = LBC_INSTALLED_CERT;
+        p.installed_keys = true;
+    }
+    if (!here && p.server_cert == (const char *)LBC_DEFAULT_SERVER_CERT &&
+        access(LBC_INSTALLED_SERVER_CERT, R_OK) == 0) {
+        p.server_cert = LBC_INSTALLED_SERVER_CERT;
+        p.installed_keys = true;
+    }
     return p;
 }
 

@@ -30,6 +30,9 @@
 #define LBC_DEFAULT_EVENTS_ENDPOINT "tcp://127.0.0.1:5561"
 #define LBC_DEFAULT_CERT "var/data/keys/admin.key_secret"
 #define LBC_DEFAULT_SERVER_CERT "var/data/keys/server.key"
+/* The keys of the installed daemon (data_dir /var/lib/logbook, see logbookd(8)). */
+#define LBC_INSTALLED_CERT "/var/lib/logbook/keys/admin.key_secret"
+#define LBC_INSTALLED_SERVER_CERT "/var/lib/logbook/keys/server.key"
 #define LBC_DEFAULT_TIMEOUT_MS 5000
 #define LBC_DEFAULT_RETRIES 2
 
@@ -42,12 +45,15 @@ typedef struct {
     const char *events_endpoint; /* $LOGBOOK_EVENTS_ENDPOINT, else LBC_DEFAULT_EVENTS_ENDPOINT */
     const char *client_cert;     /* $LOGBOOK_CERT, else LBC_DEFAULT_CERT */
     const char *server_cert;     /* $LOGBOOK_SERVER_CERT, else LBC_DEFAULT_SERVER_CERT */
+    bool installed_keys;         /* a cert is LBC_INSTALLED_*: say so to the user */
 } lbc_paths_t;
 
 /*
  * The default endpoints and certificate paths. The strings are static or
  * come from getenv: valid until the environment changes. An empty variable
- * counts as unset.
+ * counts as unset. When the working folder has no var/data (not a checkout
+ * after `make run`) and a certificate variable is unset, the installed
+ * daemon's file (LBC_INSTALLED_*) is taken instead, if it is readable.
  */
 lbc_paths_t lbc_default_paths(void);
 

@@ -63,6 +63,16 @@ int cmd_open(app_t *app, int argc, char **argv)
     static const char *const spec[] = {"workflow=", "head=", "member=*", "deprived=*",
                                        "source=",   "team=", NULL};
     PROLOGUE(spec, 2, 2)
+    for (int k = 0; k < a.nopts; k++) {
+        const char *v = a.opt_val[k];
+        size_t nl = strcspn(v, ":");
+        char nid[32];
+        if (strcmp(a.opt_name[k], "member=*") != 0 || nl == 0)
+            continue;
+        snprintf(nid, sizeof nid, "%.*s", (int)(nl < sizeof nid - 1 ? nl : sizeof nid - 1), v);
+        if ((rc = check_nid(argv[0], nid)) != 0)
+            return rc;
+    }
     lb_val_t *args = lb_map();
     int e = args ? 0 : LB_ENOMEM;
     lb_put(args, "household", open_household(&a), &e);

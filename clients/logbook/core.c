@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "logbook.h"
 
@@ -86,9 +87,11 @@ int global_opt(app_t *app, int argc, char **argv, int *i)
             break;
         case 1:
             app->cert = val;
+            app->installed_keys = false;
             break;
         case 2:
             app->server_cert = val;
+            app->installed_keys = false;
             break;
         case 3:
             app->events_endpoint = val;
@@ -109,6 +112,7 @@ int global_opt(app_t *app, int argc, char **argv, int *i)
 static int parse_args(app_t *app, int argc, char **argv, const char *const *spec, args_t *a)
 {
     const char *cmd = argv[0];
+    const char *after_opt = NULL; /* the spec of the option whose value argv[i - 1] was */
     bool dashdash = false;
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
@@ -118,7 +122,10 @@ static int parse_args(app_t *app, int argc, char **argv, const char *const *spec
                 usage_error(cmd, "too many arguments");
                 return EX_USAGE;
             }
+            a->pos_after[a->npos] = i > 1 ? after_opt : NULL;
+            a->pos_prev[a->npos] = i > 1 ? argv[i - 1] : "";
             a->pos[a->npos++] = s;
+            after_opt = NULL;
             continue;
         }
         if (strcmp(s, "--") == 0) {
@@ -129,6 +136,7 @@ static int parse_args(app_t *app, int argc, char **argv, const char *const *spec
             a->help = true;
             continue;
         }
+        after_opt = NULL;
         int g = global_opt(app, argc, argv, &i);
         if (g < 0) {
             usage_error(cmd, "%s needs a value", s);
@@ -182,6 +190,7 @@ static int parse_args(app_t *app, int argc, char **argv, const char *const *spec
         a->opt_name[a->nopts] = def;
         a->opt_val[a->nopts] = val;
         a->nopts++;
+        after_opt = takes && !eq ? def : NULL;
     }
     return 0;
 }
@@ -215,12 +224,14 @@ int prologue(app_t *app, int argc, char **argv, const char *const *spec, args_t 
         *done = true;
         return show_help(argv[0]);
     }
-    if (a->npos < min_pos || (max_pos >= 0 && a->npos > max_pos)) {
-        const command_t *c = find_command(argv[0]);
-        fprintf(stderr, "usage: logbook %s\n", c ? c->usage : argv[0]);
-        return EX_USAGE;
-    }
-    return 0;
+    app->endpoint = endpoint_with_scheme(app->endpoint, app->ep_buf, sizeof app->ep_buf);
+    app->events_endpoint =
+        endpoint_with_scheme(app->events_endpoint, app->ev_buf, sizeof app->ev_buf);
+    const command_t *c = find_command(argv[0]);
+    const char *usage = c ? c->usage : argv[0];
+    if (a->npos < min_pos || (max_pos >= 0 && a->npos > max_pos))
+        return count_error(argv[0], usage, a, min_pos, max_pos);
+    return check_positionals(argv[0], usage, a);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -243,10 +254,30 @@ int app_connect(app_t *app)
         o.timeout_ms = app->timeout_ms;
     if (app->retries >= 0)
         o.retries = app->retries;
+    if (!app->no_curve && app->installed_keys)
+        fprintf(stderr, "logbook: no %s here; using the installed daemon's %s and %s\n",
+                LBC_DEFAULT_CERT, app->cert, app->server_cert);
+    /*
+     * First contact: a plain connect, bounded, says at once when nobody
+     * listens. The request timeout and retries stay as they are, for links
+     * that are slow but up (logbook(1), "Timeouts").
+     */
+    int probe_ms = app->timeout_ms > PROBE_TIMEOUT_MS ? app->timeout_ms : PROBE_TIMEOUT_MS;
+    if (probe_endpoint(app->endpoint, probe_ms, err, sizeof err) != 0) {
+        fprintf(stderr,
+                "error: cannot reach logbookd at %s: is it running? (`make run`, or "
+                "`systemctl status logbookd`) [%s]\n",
+                app->endpoint, err);
+        return EX_UNREACHABLE;
+    }
     int rc = lbc_connect(&o, &app->c, err, sizeof err);
     if (rc == 0)
         return 0;
     fprintf(stderr, "error: cannot connect to %s: %s\n", app->endpoint, err);
+    if ((rc == LB_EIO || rc == LB_ECONFIG) && strcmp(app->cert, LBC_DEFAULT_CERT) == 0 &&
+        access("var/data", F_OK) != 0)
+        fprintf(stderr, "hint: no var/data here (the folder `make run` keeps its data in), and no "
+                        "installed daemon's keys in %s\n", LBC_INSTALLED_CERT);
     if (rc == LB_EIO || rc == LB_ECONFIG)
         fprintf(stderr, "hint: set -k/-s (or $LOGBOOK_CERT, $LOGBOOK_SERVER_CERT) to the client "
                         "secret and server public certificates, or --no-curve\n");
@@ -362,10 +393,8 @@ int set_at(lb_val_t *m, const args_t *a, const char *cmd)
     int64_t ms;
     if (!at)
         return 0;
-    if (lbc_parse_time(at, &ms) != 0) {
-        usage_error(cmd, "--at: '%s' is neither unix ms nor an ISO-8601 date/time", at);
+    if (parse_time_arg(cmd, "--at", at, &ms) != 0)
         return EX_USAGE;
-    }
     return lb_map_set_int(m, "at", ms) ? EX_UNREACHABLE : 0;
 }
 

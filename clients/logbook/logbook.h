@@ -25,7 +25,9 @@ typedef struct {
     bool no_curve;
     int timeout_ms;
     int retries;
-    lbc_t *c; /* connected on first use */
+    bool installed_keys; /* cert and server_cert are the installed daemon's (no var/data here) */
+    lbc_t *c;            /* connected on first use */
+    char ep_buf[256], ev_buf[256]; /* endpoints with tcp:// added */
 } app_t;
 
 /* ---------------------------------------------------------------------- */
@@ -41,6 +43,8 @@ typedef struct {
     int nopts;
     const char *opt_name[ARGS_MAX]; /* the spec entry matched ("note=") */
     const char *opt_val[ARGS_MAX];  /* NULL for a flag */
+    const char *pos_after[ARGS_MAX]; /* the option spec whose value came just before, or NULL */
+    const char *pos_prev[ARGS_MAX];  /* the word just before the positional, or "" */
     bool help;
 } args_t;
 
@@ -124,6 +128,57 @@ int set_at(lb_val_t *m, const args_t *a, const char *cmd);
 
 /* A whole number lo..hi into *out; false (out untouched) when s is NULL or not one. */
 bool parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* ---------------------------------------------------------------------- */
+/* Hints for people (hints.c, reach.c)                                     */
+/* ---------------------------------------------------------------------- */
+
+/* Levenshtein distance, ASCII case ignored; SIZE_MAX for words over 64 bytes. */
+size_t edit_distance(const char *a, const char *b);
+
+/* The command nearest to name by edit_distance when it is close (main.c), or NULL. */
+const char *nearest_command(const char *name);
+
+/* The k-th positional word of a usage text ("show CASE": 0 is CASE) into out; false if none. */
+bool usage_positional(const char *usage, int k, char *out, size_t outlen);
+
+/*
+ * Checks the positionals by their usage names: CASE a case id (a lower-case
+ * c is made upper case in place), HOUSE_ID 11 digits, AREA 8 digits. 0, or
+ * EX_USAGE after saying in digits what was expected.
+ */
+int check_positionals(const char *cmd, const char *usage, args_t *a);
+
+/* s is n digits, else EX_USAGE after "WHAT must be N digits (like EXAMPLE)". */
+int check_digits(const char *cmd, const char *what, const char *s, size_t n, const char *example);
+
+/* A case id (normalised to upper case in place), else EX_USAGE after saying why. */
+int check_case_id(const char *cmd, char *s);
+
+/* A national id: 13 digits with a valid check digit, else EX_USAGE after saying which. */
+int check_nid(const char *cmd, const char *s);
+
+/* Names the missing or extra positional (and asks to quote names); prints usage. EX_USAGE. */
+int count_error(const char *cmd, const char *usage, const args_t *a, int min_pos, int max_pos);
+
+/* lbc_parse_time with a Buddhist-era year (> 2400) refused by name. 0 or EX_USAGE (printed). */
+int parse_time_arg(const char *cmd, const char *what, const char *s, int64_t *ms);
+
+/* true when s starts with n ASCII digits. */
+bool all_digits_prefix(const char *s, size_t n);
+
+/* ep, or "tcp://" ep in buf when ep names no scheme. */
+const char *endpoint_with_scheme(const char *ep, char *buf, size_t buflen);
+
+/*
+ * Connects to a tcp:// or ipc:// endpoint and hangs up, within timeout_ms:
+ * 0 when something accepts; -1 with why (strerror or resolver text). Other
+ * transports are not checked (0).
+ */
+int probe_endpoint(const char *ep, int timeout_ms, char *why, size_t whylen);
+
+/* How long the first contact's connect check waits (ms); see logbook(1), ENVIRONMENT. */
+#define PROBE_TIMEOUT_MS 1500
 
 /* ---------------------------------------------------------------------- */
 /* Output (output.c)                                                       */

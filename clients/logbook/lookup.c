@@ -280,6 +280,10 @@ int cmd_find(app_t *app, int argc, char **argv)
         usage_error(argv[0], "give exactly one of --house HOUSE_ID and --nid NATIONAL_ID");
         return EX_USAGE;
     }
+    rc = house ? check_digits(argv[0], "a house id", house, 11, "65010000001")
+               : check_nid(argv[0], nid);
+    if (rc)
+        return rc;
     lb_val_t *args = lb_map();
     int e = args ? 0 : LB_ENOMEM;
     lb_put_str(args, house ? "house_id" : "nid", house ? house : nid, &e);
@@ -301,6 +305,8 @@ static lb_val_t *list_page_args(const args_t *a, int64_t want, const char *curso
     put_opt_str(args, "workflow", opt(a, "workflow"), &e);
     if (flag(a, "overdue"))
         lb_put_bool(args, "overdue", true, &e);
+    if (flag(a, "unacked"))
+        lb_put_bool(args, "unacked", true, &e);
     lb_put_int(args, "limit", want > LIST_PAGE_MAX ? LIST_PAGE_MAX : want, &e);
     put_opt_str(args, "after", cursor, &e);
     if (e)
@@ -349,14 +355,18 @@ static int list_fetch(app_t *app, const args_t *a, int64_t limit, lb_val_t *all,
 
 static void list_print_table(const lb_val_t *all)
 {
-    static const char *const hdr[] = {"CASE",  "HOUSE", "AREA",    "WORKFLOW",  "STATE",
-                                      "SINCE", "TEAM",  "OVERDUE", "ESCALATION"};
+    static const char *const hdr[] = {"CASE", "HOUSE",   "AREA",       "WORKFLOW", "STATE",
+                                      "SINCE", "TEAM", "OVERDUE", "ESCALATION", "ACKED"};
     table_t t;
-    table_init(&t, 9, hdr);
+    table_init(&t, 10, hdr);
     for (uint32_t i = 0; i < all->a.n; i++) {
         const lb_val_t *s = all->a.items[i];
         const lb_val_t *od = lb_map_get(s, "overdue");
-        char *row[9] = {
+        const lb_val_t *un = lb_map_get(s, "unacked");
+        bool unacked = un && un->type == LB_BOOL && un->b;
+        /* "no": the latest escalation waits for a committee; "yes": the one shown was acked */
+        const char *acked = unacked ? "no" : lb_map_str(s, "escalation") ? "yes" : "";
+        char *row[10] = {
             val_text(lb_map_get(s, "case_id")),
             val_text(lb_map_get(s, "house_id")),
             val_text(lb_map_get(s, "area")),
@@ -366,6 +376,7 @@ static void list_print_table(const lb_val_t *all)
             val_text(lb_map_get(s, "team")),
             strdup(od && od->type == LB_BOOL && od->b ? "overdue" : ""),
             val_text(lb_map_get(s, "escalation")),
+            strdup(acked),
         };
         table_add_owned(&t, row);
     }
@@ -376,7 +387,7 @@ static void list_print_table(const lb_val_t *all)
 int cmd_list(app_t *app, int argc, char **argv)
 {
     static const char *const spec[] = {
-        "area=", "state=", "team=", "workflow=", "overdue", "limit=", NULL};
+        "area=", "state=", "team=", "workflow=", "overdue", "unacked", "limit=", NULL};
     PROLOGUE(spec, 0, 0)
     int64_t limit = 100;
     if (opt(&a, "limit") && !parse_count(opt(&a, "limit"), 1, INT64_MAX, &limit)) {

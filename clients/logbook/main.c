@@ -50,8 +50,10 @@ static const command_t commands[] = {
     {"history", cmd_history, "history CASE [--after SEQ]", "Lists a case's events."},
     {"find", cmd_find, "find --house HOUSE_ID | --nid NATIONAL_ID", "Finds cases of a household."},
     {"list", cmd_list,
-     "list [--area A] [--state S] [--team T] [--workflow W] [--overdue] [--limit N]",
-     "Lists case summaries (default limit 100), following the daemon's cursor."},
+     "list [--area A] [--state S] [--team T] [--workflow W] [--overdue] [--unacked] "
+     "[--limit N]",
+     "Lists case summaries (default limit 100), following the daemon's cursor.\n"
+     "--unacked: cases whose latest escalation no committee has acknowledged (ACKED no)."},
     {"import", cmd_import, "import FILE.csv [--workflow W] [--source S] [--batch N]",
      "Opens cases from a CSV file with the header house_id,area,head,nid,deprived\n"
      "(deprived codes separated by ';'). UTF-8, with or without BOM, CRLF or LF.\n"
@@ -100,6 +102,22 @@ const command_t *find_command(const char *name)
     return NULL;
 }
 
+const char *nearest_command(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        size_t d = edit_distance(name, commands[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    /* Two edits for a word of up to six letters, three beyond: typos, not other words. */
+    size_t n = strlen(name);
+    return best && best_d <= (n <= 6 ? 2u : 3u) && best_d < n ? best : NULL;
+}
+
 static void main_usage(FILE *f)
 {
     fprintf(f,
@@ -132,6 +150,7 @@ int main(int argc, char **argv)
         .server_cert = p.server_cert,
         .timeout_ms = 0,
         .retries = -1,
+        .installed_keys = p.installed_keys,
     };
     int i = 1;
     /* Global options before the command. */
@@ -161,8 +180,14 @@ int main(int argc, char **argv)
     }
     const command_t *cmd = find_command(argv[i]);
     if (!cmd) {
-        fprintf(stderr, "logbook: unknown command '%s'\n", argv[i]);
-        main_usage(stderr);
+        const char *near = nearest_command(argv[i]);
+        fprintf(stderr, "logbook: unknown command '%s'", argv[i]);
+        if (near)
+            fprintf(stderr, "; did you mean `%s`?\n(logbook --help lists the commands)\n", near);
+        else
+            fprintf(stderr, "\n");
+        if (!near)
+            main_usage(stderr);
         return EX_USAGE;
     }
     int rc = cmd->fn(&app, argc - i, argv + i);

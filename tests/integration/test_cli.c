@@ -37,6 +37,17 @@ int main(void)
         {"user: refusals change nothing", test_user_refusals},
         {"user passwd, disable, enable, list", test_user_passwd_disable_enable},
         {"user: config/users.tsv in a source tree", test_user_default_file},
+        {"a stopped daemon is named within seconds, default timeouts",
+         test_stopped_daemon_named_fast},
+        {"an unknown command suggests the nearest", test_unknown_command_suggests},
+        {"missing and extra arguments named; quote names with spaces", test_arguments_named},
+        {"ids are checked in digits", test_ids_in_digits},
+        {"invalid_transition lists the allowed actions", test_invalid_transition_lists_actions},
+        {"a Buddhist-era year is named", test_buddhist_era_year},
+        {"lower-case case ids; an endpoint without tcp://",
+         test_lower_case_ids_and_bare_endpoint},
+        {"list --unacked and the ACKED column", test_list_unacked},
+        {"outside a checkout the keys used (or missing) are named", test_installed_keys_named},
     };
     return cu_run("cli", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

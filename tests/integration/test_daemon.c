@@ -34,6 +34,8 @@ int main(void)
         {"a full disk refuses writes with unavailable, reads go on",
          test_full_disk_refuses_writes_keeps_reads},
         {"a bad configuration exits 2", test_bad_config_exits_2},
+        {"a bad clients.yaml exits 2 before keys or data_dir exist",
+         test_bad_clients_checked_before_keys},
     };
     const cu_suite_t suites[] = {
         {.name = "daemon",

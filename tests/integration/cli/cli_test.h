@@ -112,5 +112,15 @@ void test_user_add(void);
 void test_user_refusals(void);
 void test_user_passwd_disable_enable(void);
 void test_user_default_file(void);
+/* hints.c */
+void test_stopped_daemon_named_fast(void);
+void test_unknown_command_suggests(void);
+void test_arguments_named(void);
+void test_ids_in_digits(void);
+void test_invalid_transition_lists_actions(void);
+void test_buddhist_era_year(void);
+void test_lower_case_ids_and_bare_endpoint(void);
+void test_list_unacked(void);
+void test_installed_keys_named(void);
 
 #endif

@@ -64,5 +64,6 @@ void test_downtime_timers_fire_at_start(void);
 void test_sigkill_under_load_loses_nothing(void);
 void test_full_disk_refuses_writes_keeps_reads(void);
 void test_bad_config_exits_2(void);
+void test_bad_clients_checked_before_keys(void);
 
 #endif

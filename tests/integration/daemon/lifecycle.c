@@ -240,3 +240,56 @@ void test_bad_config_exits_2(void)
     unlink(path);
     rmdir(dir);
 }
+
+/* Runs logbookd --config path with stderr into err_path; its exit code (-1 when killed). */
+static int run_daemon_once(const char *path, const char *err_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        const char *d = getenv("LOGBOOKD");
+        execl(d ? d : "bin/logbookd", "logbookd", "--config", path, "--foreground", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void test_bad_clients_checked_before_keys(void)
+{
+    char dir[] = "/tmp/logbook-badclients-XXXXXX", cwd[256];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(getcwd(cwd, sizeof cwd));
+    char path[300], data[300], keys[320], errp[300];
+    snprintf(path, sizeof path, "%s/logbookd.yaml", dir);
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(keys, sizeof keys, "%s/data/keys", dir);
+    snprintf(errp, sizeof errp, "%s/err", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fprintf(f,
+            "data_dir: %s\n"
+            "endpoints: { requests: [\"tcp://127.0.0.1:1\"], events: [\"tcp://127.0.0.1:1\"] }\n"
+            "workflows: %s/config/workflows\nindicators: %s/config/indicators.yaml\n"
+            "security: { curve: true, clients: %s/tests/data/lbd/clients-bad-role.yaml }\n",
+            data, cwd, cwd, cwd);
+    fclose(f);
+    CU_ASSERT_EQUAL(run_daemon_once(path, errp), 2);
+    char *err = NULL;
+    size_t n = 0;
+    FILE *e = fopen(errp, "r");
+    if (e) {
+        n = getdelim(&err, &n, '\0', e) > 0 ? 1 : 0;
+        fclose(e);
+    }
+    CU_ASSERT_TRUE(n && err && strstr(err, "clients-bad-role.yaml"));
+    free(err);
+    struct stat st;
+    CU_ASSERT_NOT_EQUAL(stat(keys, &st), 0); /* no keys generated */
+    CU_ASSERT_NOT_EQUAL(stat(data, &st), 0); /* data_dir not even created */
+    unlink(errp);
+    unlink(path);
+    rmdir(dir);
+}

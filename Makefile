@@ -50,7 +50,7 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
-FUZZ_NAMES  := request workflow csv
+FUZZ_NAMES  := request workflow csv users
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
 .PHONY: all build deps test unit-test integration-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
@@ -96,6 +96,8 @@ $(BIN)/logbookd: $(call obj,daemon/main.c) $(DAEMON_LIB) $(STORE_LIB) $(WORKFLOW
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# `logbook user` falls back on the installed users file, $(PREFIX)/etc/logbook/users.tsv.
+$(BUILD)/clients/logbook/user.o: ALL_CFLAGS += -DLB_PREFIX='"$(PREFIX)"'
 # `logbook report` is `logbook-report`: logbook links that program's files but its main.c.
 REPORT_CLI_SRC := $(filter-out clients/logbook-report/main.c,$(wildcard clients/logbook-report/*.c))
 $(BIN)/logbook: $(call obj,$(REPORT_CLI_SRC))
@@ -128,6 +130,7 @@ $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
 $(BUILD)/tests/replay_request: $(BUILD)/tests/fuzz/fuzz_request.o $(PROTO_LIB)
 $(BUILD)/tests/replay_workflow: $(BUILD)/tests/fuzz/fuzz_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_csv: $(BUILD)/tests/fuzz/fuzz_csv.o $(CLIENT_LIB) $(PROTO_LIB)
+$(BUILD)/tests/replay_users: $(BUILD)/tests/fuzz/fuzz_users.o $(PROTO_LIB)
 $(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/replay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -225,6 +228,7 @@ $(FUZZ_BUILD)/libproto.a $(FUZZ_BUILD)/libworkflow.a:
 $(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/lib/csv.o $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_users: $(FUZZ_BUILD)/tests/fuzz/fuzz_users.o $(FUZZ_BUILD)/libproto.a
 $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES)):
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
 

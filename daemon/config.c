@@ -35,6 +35,7 @@ static const opt_t options[] = {
     {"security.clients", OPT_PATH, "", 0, 0, F(clients), 0},
     {"security.keys_dir", OPT_PATH, "", 0, 0, F(keys_dir), 0},
     {"security.bootstrap_admin", OPT_BOOL, "true", 0, 0, F(bootstrap_admin), 0},
+    {"security.users", OPT_PATH, "", 0, 0, F(users), 0},
     {"limits.max_message_bytes", OPT_INT, "1048576", 1024, 256 << 20, F(max_message_bytes), 0},
     {"limits.batch_max", OPT_INT, "512", 1, 100000, F(batch_max), 0},
     {"limits.case_records", OPT_INT, "2000", 10, 100000, F(case_records), 0},
@@ -302,5 +303,6 @@ void lbd_config_clear(lbd_config_t *cfg)
     free(cfg->server_cert);
     free(cfg->clients);
     free(cfg->keys_dir);
+    free(cfg->users);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -22,6 +22,7 @@
 
 #include "../proto/lb.h"
 #include "../proto/proto.h"
+#include "../proto/users.h"
 #include "../store/store.h"
 #include "../workflow/workflow.h"
 
@@ -57,6 +58,7 @@ typedef struct {
     char *clients;
     char *keys_dir;       /* security.keys_dir; default DATA_DIR/keys */
     bool bootstrap_admin; /* security.bootstrap_admin: admit the generated admin key */
+    char *users;          /* security.users: the users file of gateway keys ("": no users) */
     int64_t max_message_bytes;
     int64_t batch_max;
     int64_t case_records;    /* limits.case_records: records one case may hold */
@@ -81,10 +83,19 @@ void lbd_config_clear(lbd_config_t *cfg);
 
 /* ---- clients registry (PROTOCOL.md section 6) ---- */
 
-typedef enum { LBD_ROLE_FIELD = 0, LBD_ROLE_COMMITTEE, LBD_ROLE_REPORTER, LBD_ROLE_ADMIN } lbd_role_t;
+/* The roles are proto/users.h's one list; gateway keys act for people (PROTOCOL.md 9.15). */
+typedef lb_role_t lbd_role_t;
+#define LBD_ROLE_FIELD LB_ROLE_FIELD
+#define LBD_ROLE_COMMITTEE LB_ROLE_COMMITTEE
+#define LBD_ROLE_REPORTER LB_ROLE_REPORTER
+#define LBD_ROLE_ADMIN LB_ROLE_ADMIN
+#define LBD_ROLE_GATEWAY LB_ROLE_GATEWAY
+
+/* A client's name: 63 bytes in the registry; "USER via KEYNAME" for a person via a gateway. */
+#define LBD_CLIENT_NAME_MAX (2 * LB_USER_NAME_MAX + 8)
 
 typedef struct {
-    char name[64];
+    char name[LBD_CLIENT_NAME_MAX]; /* also the actor events record */
     uint8_t key[32];
     char key_z85[41];
     lbd_role_t role;
@@ -126,7 +137,7 @@ void lbd_registry_clear(lbd_registry_t *reg);
  */
 const lbd_client_t *lbd_registry_by_key(const lbd_registry_t *reg, const uint8_t key[32]);
 const lbd_client_t *lbd_registry_by_name(const lbd_registry_t *reg, const char *name);
-/* "field", "committee", "reporter", "admin"; static storage. */
+/* "field", "committee", "reporter", "admin", "gateway" (lb_role_name); static storage. */
 const char *lbd_role_name(lbd_role_t r);
 /* true when area (2-8 digits) lies inside one of the client's prefixes. */
 bool lbd_client_covers(const lbd_client_t *c, const char *area);

@@ -12,6 +12,7 @@
 #define LBD_INTERNAL_H
 
 #include "daemon.h"
+#include "users.h"
 
 #define LBD_VERSION "0.1.0"
 #define LBD_IDEM_TTL_MS (24LL * 3600 * 1000)
@@ -40,6 +41,7 @@ struct lbd {
     lbd_config_t cfg;
     lbd_keys_t keys;
     lbd_registry_t reg;
+    lbd_users_t users; /* the people gateway keys act for (users.c) */
     wf_set_t *wfs;
     wf_catalog_t *cat;
     store_t *store;

@@ -3,6 +3,7 @@
  * public keys may connect, with which role, over which areas, and whether
  * they may subscribe to events. The generated admin certificate is in unless
  * security.bootstrap_admin is false.
+ * The roles are proto/users.h's list; a gateway key acts for people (users.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,21 +12,9 @@
 
 #include "daemon.h"
 
-static const char *const role_names[] = {"field", "committee", "reporter", "admin"};
-
 const char *lbd_role_name(lbd_role_t r)
 {
-    return (unsigned)r < 4 ? role_names[r] : "?";
-}
-
-static int parse_role(const char *s, lbd_role_t *r)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, role_names[i]) == 0) {
-            *r = (lbd_role_t)i;
-            return 0;
-        }
-    return -1;
+    return lb_role_name(r);
 }
 
 static void client_clear(lbd_client_t *c)
@@ -89,7 +78,7 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
         }
     }
     const char *name = lb_map_str(e, "name");
-    if (!name || !name[0] || strlen(name) >= sizeof c->name) {
+    if (!name || !name[0] || strlen(name) >= LB_USER_NAME_MAX) {
         snprintf(err, errlen, "%s: client %u: name must be 1 to 63 characters", path, idx);
         return LB_ECONFIG;
     }
@@ -102,12 +91,15 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
     }
     memcpy(c->key_z85, key, 41);
     const char *role = lb_map_str(e, "role");
-    if (!role || parse_role(role, &c->role)) {
-        snprintf(err, errlen, "%s: client '%s': role must be field, committee, reporter or admin",
+    if (!role || lb_role_parse(role, &c->role)) {
+        snprintf(err, errlen,
+                 "%s: client '%s': role must be field, committee, reporter, admin or gateway",
                  path, name);
         return LB_ECONFIG;
     }
-    int rc = add_areas(c, lb_map_get(e, "areas"), path, err, errlen);
+    /* A gateway acts with its users' areas; areas of its own are optional and unused. */
+    const lb_val_t *areas = lb_map_get(e, "areas");
+    int rc = c->role == LBD_ROLE_GATEWAY && !areas ? 0 : add_areas(c, areas, path, err, errlen);
     if (rc)
         return rc;
     const char *ev = lb_map_str(e, "events");

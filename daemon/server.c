@@ -46,6 +46,7 @@ typedef struct {
     int decode_rc;
     proto_err_t perr;
     lbd_client_t anon; /* the client when CURVE is off */
+    lbd_client_t as_client; /* the person a gateway key acts for (lbd_act_as) */
     const lbd_client_t *client;
     uint8_t key[32];
     lb_buf_t reply;
@@ -420,6 +421,9 @@ static void serve_batch(lbd_t *d)
         zmq_msg_t *body = &p->frames[p->nframes - 1];
         p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
                                           &p->perr);
+        if (p->decode_rc == 0)
+            p->decode_rc = lbd_act_as(&d->users, p->client, p->req.as, &p->as_client,
+                                      &p->client, &p->perr);
         if (p->decode_rc) {
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
@@ -818,6 +822,8 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     if ((rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &d->reg, err, errlen)))
         goto fail;
+    if ((rc = lbd_users_init(&d->users, d->cfg.users, err, errlen)))
+        goto fail;
     d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
     if (!d->batch) {
         rc = LB_ENOMEM;
@@ -909,6 +915,8 @@ int lbd_run(lbd_t *d)
             next_prune = now_m + 60 * 1000;
         }
         int64_t wait = next_hb - now_m;
+        if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
+            wait = LBD_USERS_POLL_MS; /* the users file is watched by polling */
         int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
         if (until_due <= 0)
             wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
@@ -937,6 +945,7 @@ int lbd_run(lbd_t *d)
             char err[512];
             lbd_reload(d, err, sizeof err);
         }
+        lbd_users_poll(&d->users, d->cfg.users, lbd_mono_ms());
         if (items[0].revents & ZMQ_POLLIN) {
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
@@ -979,6 +988,7 @@ void lbd_destroy(lbd_t **dp)
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);
+    lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
     lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);

@@ -59,9 +59,13 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
     if (rc == 0)
         rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
+    /* the users file goes in force at the loop's next turn, after the batch in flight */
+    if (rc == 0)
+        rc = lbd_users_stage(&d->users, d->cfg.users, err, errlen);
     if (rc) {
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
+        lbd_registry_clear(&reg);
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
     }

@@ -581,7 +581,7 @@ static void strip_args_prefix(proto_err_t *err)
 static bool envelope_key(const char *k)
 {
     return strcmp(k, "v") == 0 || strcmp(k, "id") == 0 || strcmp(k, "op") == 0 ||
-           strcmp(k, "args") == 0;
+           strcmp(k, "args") == 0 || strcmp(k, "as") == 0;
 }
 
 int proto_check_args(const proto_schema_t *schema, const lb_val_t *args, proto_err_t *err)
@@ -664,6 +664,14 @@ int proto_decode_envelope(const void *buf, size_t len, const proto_limits_t *lim
         return arg_fail(err, LB_EUNKNOWNOP, "op", "unknown op %.64s", op->s.p);
     req->op = (proto_op_t)o;
 
+    /* Who a gateway acts for: checked against the users file by the daemon, not here. */
+    const lb_val_t *as = lb_map_get(doc, "as");
+    if (as && (as->type != LB_STR || as->s.n < 1 || as->s.n > PROTO_AS_MAX))
+        return arg_fail(err, LB_EBADREQ, "as", "as must be a user name of 1 to %d bytes",
+                        PROTO_AS_MAX);
+    if (as)
+        memcpy(req->as, as->s.p, as->s.n + 1);
+
     lb_val_t *args = lb_map_get(doc, "args");
     if (!args) {
         rc = lb_map_set(req->doc, "args", lb_map());
@@ -684,6 +692,7 @@ void proto_req_clear(proto_req_t *req)
     lb_val_free(&req->doc);
     req->args = NULL;
     req->id[0] = '\0';
+    req->as[0] = '\0';
     req->op = PROTO_OP_COUNT;
 }
 

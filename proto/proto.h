@@ -15,6 +15,7 @@
 
 #define PROTO_VERSION 1
 #define PROTO_ID_MAX 64       /* request id bytes */
+#define PROTO_AS_MAX 63       /* bytes of `as`, a user name (users.h: LB_USER_NAME_MAX - 1) */
 #define PROTO_IMPORT_MAX 10000 /* households in one case.import */
 #define PROTO_LIST_MAX 1000   /* case.list limit */
 #define PROTO_EVENTS_MAX 10000 /* events.since limit */
@@ -98,6 +99,7 @@ const proto_schema_t *proto_op_schema(proto_op_t op);
 
 typedef struct {
     char id[PROTO_ID_MAX + 1]; /* "" when unreadable */
+    char as[PROTO_AS_MAX + 1]; /* who a gateway key acts for (section 9.15); "" when absent */
     proto_op_t op;
     lb_val_t *args; /* always a map after a successful decode (empty when omitted) */
     lb_val_t *doc;  /* the whole decoded request (owns args) */

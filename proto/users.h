@@ -11,7 +11,8 @@
  *     NAME  ROLE  AREAS  STATE  HASH
  *
  *   NAME   [a-z0-9._-]{1,63}, unique in the file
- *   ROLE   field | committee | reporter | admin
+ *   ROLE   field | committee | reporter | admin  (never gateway: that role is
+ *          for client keys in clients.yaml, which act for the people listed here)
  *   AREAS  comma-separated area prefixes of 2, 4, 6 or 8 digits, or "*"
  *   STATE  active | disabled
  *   HASH   a crypto_pwhash_str string ("$argon2id$..."), or "!" for a user
@@ -32,10 +33,22 @@
 
 #define LB_USER_NAME_MAX 64 /* bytes with the NUL */
 #define LB_USER_HASH_MAX 128
-#define LB_USERS_MAX 100000      /* lines a file may hold */
+#define LB_USERS_MAX 100000          /* lines a file may hold */
 #define LB_USERS_FILE_MAX (16 << 20) /* bytes a file may hold */
 
-typedef enum { LB_ROLE_FIELD = 0, LB_ROLE_COMMITTEE, LB_ROLE_REPORTER, LB_ROLE_ADMIN } lb_role_t;
+/*
+ * The roles of PROTOCOL.md section 6, the one list the daemon's clients
+ * registry and the users file share. LB_ROLE_GATEWAY is a key's role only: a
+ * gateway key acts for users and never runs an op as itself.
+ */
+typedef enum {
+    LB_ROLE_FIELD = 0,
+    LB_ROLE_COMMITTEE,
+    LB_ROLE_REPORTER,
+    LB_ROLE_ADMIN,
+    LB_ROLE_GATEWAY,
+    LB_ROLE_COUNT
+} lb_role_t;
 
 typedef struct {
     char name[LB_USER_NAME_MAX];
@@ -51,7 +64,10 @@ typedef struct {
     size_t n;
 } lb_users_t;
 
-/* "field", "committee", "reporter", "admin" -> *out: 0, or LB_EBADREQ. */
+/*
+ * "field", "committee", "reporter", "admin", "gateway" -> *out: 0, or
+ * LB_EBADREQ (*out untouched). Callers for people refuse LB_ROLE_GATEWAY.
+ */
 int lb_role_parse(const char *s, lb_role_t *out);
 /* The role's name; "?" for a value outside the enum. Static storage. */
 const char *lb_role_name(lb_role_t r);
@@ -106,8 +122,8 @@ int lb_users_save(const lb_users_t *u, const char *path, char *err, size_t errle
 /*
  * Adds a user (name must not exist) or replaces the fields of an existing
  * one, keeping the list sorted; areas are copied. Returns 0; LB_EBADREQ (bad
- * name or area, err says which); LB_ECONFLICT (add of an existing name, with
- * replace false); LB_ENOMEM.
+ * name, area or hash, role gateway, or a full list; err says which);
+ * LB_ECONFLICT (add of an existing name, with replace false); LB_ENOMEM.
  */
 int lb_users_put(lb_users_t *u, const lb_user_t *user, bool replace, char *err, size_t errlen);
 

@@ -228,4 +228,7 @@ int cmd_witness(app_t *app, int argc, char **argv);
  */
 int witness_verify_file(app_t *app, const args_t *a, const char *path, char *why, size_t whylen);
 
+/* user.c */
+int cmd_user(app_t *app, int argc, char **argv);
+
 #endif

@@ -76,6 +76,15 @@ static const command_t commands[] = {
      "with --clock manual forward by ADVANCE (8d, 12h, 30m, 45s or plain seconds;\n"
      "escalations due by then fire at once); prints the daemon's new time."},
     {"workflows", cmd_workflows, "workflows", "Lists the loaded workflows."},
+    {"user", cmd_user,
+     "user add NAME --role ROLE --areas A,B | user passwd NAME | user disable NAME |\n"
+     "    user enable NAME | user list   [--users FILE] [--password-stdin]",
+     "People who log in to logbook-web, in the users file that logbookd and the gateway\n"
+     "watch (a change applies within 2 seconds). ROLE is field, committee, reporter or\n"
+     "admin; AREAS are 2-8 digit prefixes or *. The password is asked twice on the\n"
+     "terminal, or read as one line with --password-stdin, and stored as an argon2id\n"
+     "hash. FILE: --users, $LOGBOOK_USERS, config/users.tsv beside config/logbookd.yaml,\n"
+     "else PREFIX/etc/logbook/users.tsv. Needs no daemon."},
     {"report", cmd_report,
      "report [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE] [--watch SECONDS]",
      "The committee's report: per child area the households targeted, visited, assisted,\n"

@@ -33,6 +33,10 @@ int main(void)
         {"an unreachable daemon exits 3", test_unreachable_exits_3},
         {"usage errors exit 2; help exits 0", test_usage_exits_2},
         {"list follows the cursor past one page", test_list_follows_cursor},
+        {"user add: 0600, argon2id, read back", test_user_add},
+        {"user: refusals change nothing", test_user_refusals},
+        {"user passwd, disable, enable, list", test_user_passwd_disable_enable},
+        {"user: config/users.tsv in a source tree", test_user_default_file},
     };
     return cu_run("cli", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

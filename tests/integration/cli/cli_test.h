@@ -107,4 +107,10 @@ void test_refused_exits_1(void);
 void test_unreachable_exits_3(void);
 void test_usage_exits_2(void);
 
+/* users.c */
+void test_user_add(void);
+void test_user_refusals(void);
+void test_user_passwd_disable_enable(void);
+void test_user_default_file(void);
+
 #endif

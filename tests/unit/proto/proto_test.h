@@ -45,5 +45,7 @@ extern const cu_test_t proto_hostile_tests[];
 extern const size_t proto_hostile_count;
 extern const cu_test_t proto_events_tests[];
 extern const size_t proto_events_count;
+extern const cu_test_t proto_users_tests[];
+extern const size_t proto_users_count;
 
 #endif

@@ -8,7 +8,11 @@ BIN     ?= bin
 SAN     ?=
 
 PKGS     = libzmq lmdb msgpack libsodium yaml-0.1 cunit
-DEB_PKGS = libzmq3-dev liblmdb-dev libmsgpack-dev libsodium-dev libyaml-dev libcunit1-dev lmdb-utils pkg-config
+# logbook-web alone links HTTP, JSON and XML; libcurl is for its tests only.
+WEB_PKGS = libmicrohttpd jansson libxml-2.0 gnutls
+TEST_WEB_PKGS = libcurl
+DEB_PKGS = libzmq3-dev liblmdb-dev libmsgpack-dev libsodium-dev libyaml-dev libcunit1-dev lmdb-utils pkg-config \
+           libmicrohttpd-dev libjansson-dev libxml2-dev libcurl4-openssl-dev
 
 CC      ?= cc
 OPT     ?= -O2
@@ -19,10 +23,12 @@ CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 # `=` (not `:=`): evaluated when used, after `deps` may have installed pkg-config files.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(WEB_PKGS) $(TEST_WEB_PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -llmdb -lmsgpackc -lsodium -lyaml -lcunit)
 ALL_CFLAGS = $(CFLAGS) $(PKG_CFLAGS)
 LIBS       = $(PKG_LIBS) -lm -lpthread
+WEB_LIBS   = $(shell pkg-config --libs $(WEB_PKGS) 2>/dev/null || echo -lmicrohttpd -ljansson -lxml2 -lgnutls)
+CURL_LIBS  = $(shell pkg-config --libs $(TEST_WEB_PKGS) 2>/dev/null || echo -lcurl)
 
 PROTO_SRC    := $(wildcard proto/*.c)
 WORKFLOW_SRC := $(wildcard workflow/*.c)
@@ -31,7 +37,12 @@ DAEMON_SRC   := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 # clients/lib/ is the client library; every other folder of clients/ is one
 # program of that name, built from all of its .c files.
 CLIENT_SRC   := $(wildcard clients/lib/*.c)
-CLIENT_PROGS := $(filter-out lib,$(notdir $(patsubst %/,%,$(wildcard clients/*/))))
+CLIENT_PROGS := $(filter-out lib web,$(notdir $(patsubst %/,%,$(wildcard clients/*/))))
+# clients/web/ is the gateway, bin/logbook-web: the one program linking HTTP, JSON and XML.
+WEB_SRC      := $(wildcard clients/web/*.c)
+# Until proto/users.c (the users file, proto/users.h) lands, a minimal test-only
+# stand-in lets the gateway and its tests build; it drops out by itself then.
+USERS_STUB   := $(if $(wildcard proto/users.c),,$(BUILD)/tests/web/users_min.o)
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -42,7 +53,7 @@ DAEMON_LIB   := $(BUILD)/libdaemon.a
 CLIENT_LIB   := $(BUILD)/libclient.a
 TEST_LIB     := $(BUILD)/libtestlib.a
 
-PROGRAMS := $(BIN)/logbookd $(patsubst %,$(BIN)/%,$(CLIENT_PROGS))
+PROGRAMS := $(BIN)/logbookd $(patsubst %,$(BIN)/%,$(CLIENT_PROGS)) $(BIN)/logbook-web
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -50,7 +61,7 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
-FUZZ_NAMES  := request workflow csv users
+FUZZ_NAMES  := request workflow csv users submission json
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
 .PHONY: all build deps test unit-test integration-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
@@ -65,7 +76,7 @@ build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS)
 deps:
 	@missing=""; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"; \
-	for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
+	for p in $(PKGS) $(WEB_PKGS) $(TEST_WEB_PKGS); do pkg-config --exists $$p 2>/dev/null || missing="$$missing $$p"; done; \
 	command -v mdb_dump >/dev/null 2>&1 || missing="$$missing lmdb-utils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "missing:$$missing"; \
@@ -106,6 +117,10 @@ $(patsubst %,$(BIN)/%,$(CLIENT_PROGS)): $(CLIENT_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLIENT_LIB) $(PROTO_LIB) $(LIBS)
 
+$(BIN)/logbook-web: $(call obj,$(WEB_SRC)) $(USERS_STUB) $(CLIENT_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CLIENT_LIB) $(PROTO_LIB) $(WEB_LIBS) $(LIBS)
+
 # One CUnit binary per module, linking only that module (and lb/proto basics).
 # A binary is tests/unit/test_NAME.c (or tests/integration/test_NAME.c) plus
 # every .c in the folder NAME/ beside it: big suites split into files there.
@@ -121,6 +136,9 @@ $(BUILD)/tests/test_client: $(TEST_LIB) $(CLIENT_LIB) $(WORKFLOW_LIB) $(PROTO_LI
 # tests/integration/test_sim.c has the name test_sim: the generator's unit tests are test_sim_gen.
 $(BUILD)/tests/test_sim_gen: $(TEST_LIB) $(BUILD)/clients/logbook-sim/gen.o $(CLIENT_LIB) $(PROTO_LIB)
 $(INTEG_BINS): $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+# test_web drives a real gateway over HTTP with libcurl and reads its JSON with jansson.
+$(BUILD)/tests/test_web: $(USERS_STUB)
+$(BUILD)/tests/test_web: LIBS += $(CURL_LIBS) $(WEB_LIBS)
 # Static pattern: `$(BUILD)/tests/%` alone would also match the test objects.
 $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
 	@mkdir -p $(dir $@)
@@ -131,6 +149,11 @@ $(BUILD)/tests/replay_request: $(BUILD)/tests/fuzz/fuzz_request.o $(PROTO_LIB)
 $(BUILD)/tests/replay_workflow: $(BUILD)/tests/fuzz/fuzz_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_csv: $(BUILD)/tests/fuzz/fuzz_csv.o $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_users: $(BUILD)/tests/fuzz/fuzz_users.o $(PROTO_LIB)
+# The gateway's parsers: an ODK submission (multipart, then XML) and a JSON body.
+WEB_PARSE_OBJ := $(call obj,clients/web/multipart.c clients/web/submission.c clients/web/json.c)
+$(BUILD)/tests/replay_submission: $(BUILD)/tests/fuzz/fuzz_submission.o $(WEB_PARSE_OBJ) $(PROTO_LIB)
+$(BUILD)/tests/replay_json: $(BUILD)/tests/fuzz/fuzz_json.o $(WEB_PARSE_OBJ) $(PROTO_LIB)
+$(BUILD)/tests/replay_submission $(BUILD)/tests/replay_json: LIBS += $(WEB_LIBS)
 $(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/replay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -229,8 +252,11 @@ $(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD
 $(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/lib/csv.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_users: $(FUZZ_BUILD)/tests/fuzz/fuzz_users.o $(FUZZ_BUILD)/libproto.a
+FUZZ_WEB_OBJ := $(call fuzzobj,clients/web/multipart.c clients/web/submission.c clients/web/json.c)
+$(FUZZ_BUILD)/fuzz_submission: $(FUZZ_BUILD)/tests/fuzz/fuzz_submission.o $(FUZZ_WEB_OBJ) $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_json: $(FUZZ_BUILD)/tests/fuzz/fuzz_json.o $(FUZZ_WEB_OBJ) $(FUZZ_BUILD)/libproto.a
 $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES)):
-	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(WEB_LIBS) $(LIBS)
 
 fuzz-build: $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
@@ -256,6 +282,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbookd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbookd.service
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbook-notify@.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-notify@.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/logbook-web.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/logbook-web.service
+	install -d $(DESTDIR)$(PREFIX)/share/logbook/web
+	cp -R clients/web/static/. $(DESTDIR)$(PREFIX)/share/logbook/web/
 
 # Tools for lint and format-check, installed when missing and root (like `deps`).
 LINT_TOOLS = clang-tidy cppcheck clang-format

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Checks the systemd units with `systemd-analyze verify`, with ExecStart
+# Checks the systemd units (logbookd, logbook-notify@, logbook-web) with `systemd-analyze verify`, with ExecStart
 # pointing at the binaries just built and the man pages of docs/ on MANPATH
 # (verify looks up every Documentation=man: page). Skipped, and said so, on a
 # machine without systemd-analyze.

@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "../../proto/proto.h"
+#include "call_as.h"
 
 /* Replies (a page of 10,000 events) may be far larger than a request. */
 static const proto_limits_t reply_limits = {
@@ -368,10 +369,11 @@ static int pack_str(lb_buf_t *out, const char *s)
  * Encodes {v, id, op, args?} around the borrowed args: writing the map header
  * by hand avoids copying args (a case.import batch may be a megabyte).
  */
-static int pack_request(const char *id, const char *op, const lb_val_t *args, lb_buf_t *out)
+static int pack_request(const char *as, const char *id, const char *op, const lb_val_t *args,
+                        lb_buf_t *out)
 {
-    uint8_t hdr = (uint8_t)(0x80 | (args ? 4 : 3)); /* msgpack fixmap */
-    uint8_t one = 0x01;                             /* positive fixint 1 */
+    uint8_t hdr = (uint8_t)(0x80 | (3 + (args ? 1 : 0) + (as ? 1 : 0))); /* msgpack fixmap */
+    uint8_t one = 0x01;                                                  /* positive fixint 1 */
     int rc = lb_buf_append(out, &hdr, 1);
     if (rc == 0)
         rc = pack_str(out, "v");
@@ -389,6 +391,11 @@ static int pack_request(const char *id, const char *op, const lb_val_t *args, lb
         rc = pack_str(out, "args");
         if (rc == 0)
             rc = proto_pack(args, out);
+    }
+    if (rc == 0 && as) {
+        rc = pack_str(out, "as");
+        if (rc == 0)
+            rc = pack_str(out, as);
     }
     return rc;
 }
@@ -486,8 +493,8 @@ static int wait_reply(lbc_t *c, int64_t deadline, lb_val_t **reply)
     }
 }
 
-int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
-                char *err, size_t errlen)
+int lbc_call_as(lbc_t *c, const char *as, const char *id, const char *op, const lb_val_t *args,
+                lb_val_t **reply, char *err, size_t errlen)
 {
     int rc = 0;
     int tries = 0;
@@ -502,7 +509,12 @@ int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, 
     rc = check_request(id, op, args, err, errlen);
     if (rc)
         goto done;
-    rc = pack_request(id, op, args, &req);
+    if (as && (!*as || strlen(as) > LBC_AS_MAX)) {
+        lb_set_err(err, errlen, "as: a user name is 1-%d bytes", LBC_AS_MAX);
+        rc = LB_EBADREQ;
+        goto done;
+    }
+    rc = pack_request(as, id, op, args, &req);
     if (rc)
         goto done;
     c->handshake[0] = '\0';
@@ -550,6 +562,12 @@ done:
     return rc;
 }
 
+int lbc_call_id(lbc_t *c, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
+                char *err, size_t errlen)
+{
+    return lbc_call_as(c, NULL, id, op, args, reply, err, errlen);
+}
+
 int lbc_call(lbc_t *c, const char *op, const lb_val_t *args, lb_val_t **reply, char *err,
              size_t errlen)
 {
@@ -592,7 +610,7 @@ int lbc_send(lbc_t *c, const char *id, const char *op, const lb_val_t *args)
         if (rc)
             goto done;
     }
-    rc = pack_request(id, op, args, &req);
+    rc = pack_request(NULL, id, op, args, &req);
     if (rc == 0)
         rc = send_body(c, &req);
 done:
@@ -641,7 +659,7 @@ static const struct {
     {"bad_request", LB_EBADREQ},  {"bad_version", LB_EBADVER},  {"unknown_op", LB_EUNKNOWNOP},
     {"not_found", LB_ENOTFOUND},  {"conflict", LB_ECONFLICT},   {"invalid_transition", LB_EINVALID},
     {"guard_failed", LB_EGUARD},  {"forbidden", LB_EFORBIDDEN}, {"too_large", LB_ETOOLARGE},
-    {"unavailable", LB_EUNAVAIL}, {"internal", LB_EINTERNAL}, {"rate_limited", LB_ERATELIMIT},
+    {"unavailable", LB_EUNAVAIL}, {"internal", LB_EINTERNAL},   {"rate_limited", LB_ERATELIMIT},
 };
 
 int lbc_errcode_parse(const char *code)

@@ -181,11 +181,11 @@ valgrind: all
 	@$(MAKE) --no-print-directory run-tests \
 	  TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$(abspath tests/valgrind.supp)"
 
-# `make run CLOCK=manual` starts the daemon on the manual clock (time moves by
-# `logbook admin clock`), to see escalations without waiting days.
+# `make run` starts logbookd and logbook-web together (tools/run.sh; Ctrl-C stops
+# both); `make run CLOCK=manual` runs the daemon on the manual clock (time moves
+# by `logbook admin clock`), to see escalations without waiting days.
 run: all
-	@mkdir -p var/data
-	$(BIN)/logbookd --config config/logbookd.yaml --foreground $(if $(CLOCK),--clock $(CLOCK))
+	@BIN=$(BIN) CLOCK=$(CLOCK) sh tools/run.sh
 
 # A synthetic Phitsanulok (13,831 households, 12 simulated months) against its own
 # manual-clock daemon in var/demo/ (ports 5570/5571), then var/demo/report.html.

@@ -97,7 +97,7 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
                  path, name);
         return LB_ECONFIG;
     }
-    /* A gateway acts with its users' areas; areas of its own are optional and unused. */
+    /* A gateway acts with its people's areas; its own (optional) scope only its events. */
     const lb_val_t *areas = lb_map_get(e, "areas");
     int rc = c->role == LBD_ROLE_GATEWAY && !areas ? 0 : add_areas(c, areas, path, err, errlen);
     if (rc)

@@ -59,10 +59,10 @@ static void test_login_logout_csrf(void)
     const char *good = "{\"name\":\"somchai\",\"password\":\"somchai-pw\"}";
     CU_ASSERT_FATAL(http("POST", "/api/session", json_h, good, strlen(good), &r) == 0);
     CU_ASSERT_EQUAL(r.status, 201);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"user\":\"somchai\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"role\":\"field\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"areas\":[\"6501\"]"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"csrf\":\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"user\": \"somchai\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"role\": \"field\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"areas\": [\"6501\"]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"csrf\": \""));
     CU_ASSERT_FATAL(http_header(&r, "Set-Cookie", v, sizeof v));
     CU_ASSERT_PTR_NOT_NULL(strstr(v, "lb_session="));
     CU_ASSERT_PTR_NOT_NULL(strstr(v, "HttpOnly"));
@@ -122,7 +122,7 @@ static void test_other_district_refused(void)
     snprintf(path, sizeof path, "/api/cases/%s", W.case_b);
     CU_ASSERT_FATAL(http("GET", path, h, NULL, 0, &r) == 0);
     CU_ASSERT_EQUAL(r.status, 404);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"code\":\"not_found\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"code\": \"not_found\""));
     http_free(&r);
     int notes = records(W.case_b, "notes");
     snprintf(path, sizeof path, "/api/cases/%s/actions/add_note", W.case_b);
@@ -134,7 +134,7 @@ static void test_other_district_refused(void)
 
     CU_ASSERT_FATAL(http("GET", "/api/cases?area=6502", h, NULL, 0, &r) == 0);
     CU_ASSERT_EQUAL(r.status, 403);
-    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"code\":\"forbidden\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"code\": \"forbidden\""));
     http_free(&r);
     CU_ASSERT_FATAL(http("GET", "/api/cases", h, NULL, 0, &r) == 0);
     CU_ASSERT_EQUAL(r.status, 200);
@@ -363,7 +363,7 @@ static void test_sse_resume(void)
     CU_ASSERT_EQUAL(first_id(st.buf), seqs[1]);
     CU_ASSERT_EQUAL(last_id(st.buf), seqs[1]);
     CU_ASSERT_PTR_NOT_NULL(strstr(st.buf, "event: note"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(st.buf, "\"note\":\"two\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(st.buf, "\"note\": \"two\""));
 }
 
 /* ---- /metrics ---- */

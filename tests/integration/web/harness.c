@@ -91,7 +91,7 @@ static int rewrite_daemon_config(const char *gateway_pub)
              at + strlen(anchor));
     snprintf(clients, sizeof clients,
              "clients:\n  - name: web\n    public_key: \"%s\"\n    role: gateway\n"
-             "    areas: [\"*\"]\n    events: false\n",
+             "    areas: [\"*\"]\n    events: true\n",
              gateway_pub);
     snprintf(path, sizeof path, "%s/clients.yaml", W.d.dir);
     return write_file(W.d.config, out) || write_file(path, clients) ? -1 : 0;

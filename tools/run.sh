@@ -47,7 +47,7 @@ write_clients() {
         sed 's/^clients: *\[\] *$/clients:/' "$CONF/clients.yaml"
         printf '  - name: web        # logbook-web, added by make run (tools/run.sh)\n'
         printf '    public_key: "%s"\n    role: gateway\n' "$pub"
-        printf '    areas: ["*"]\n    events: false\n'
+        printf '    areas: ["*"]\n    events: true\n'
     } >"$VAR/clients.yaml.tmp"
     mv "$VAR/clients.yaml.tmp" "$VAR/clients.yaml"
 }

@@ -52,7 +52,7 @@ export class Env {
     this.cli(['keygen', 'web', '--dir', this.keys]);
     const pub = /public-key = "(.*)"/.exec(fs.readFileSync(path.join(this.keys, 'web.key'), 'utf8'))[1];
     fs.writeFileSync(path.join(this.dir, 'clients.yaml'),
-      `clients:\n  - name: web\n    public_key: "${pub}"\n    role: gateway\n    areas: ["*"]\n    events: false\n`);
+      `clients:\n  - name: web\n    public_key: "${pub}"\n    role: gateway\n    areas: ["*"]\n    events: true\n`);
     fs.writeFileSync(path.join(this.dir, 'logbookd.yaml'), [
       `data_dir: ${this.data}`,
       `endpoints: { requests: ["${this.req}"], events: ["${this.ev}"] }`,

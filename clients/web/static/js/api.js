@@ -36,7 +36,7 @@ export function forget() {
 export async function call(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (method !== 'GET' && path !== '/api/session') {
+  if (method !== 'GET' && !(method === 'POST' && path === '/api/session')) {
     let csrf = sessionStorage.getItem(CSRF);
     if (!csrf && method !== 'DELETE') csrf = await refreshCsrf();
     if (csrf) headers['X-CSRF-Token'] = csrf;

@@ -96,8 +96,8 @@ async function start() {
     mount(app, h('p', { class: 'problem' }, e.offline ? bi('ไม่มีสัญญาณ', 'No connection') : e.message));
     return;
   }
-  if (!location.hash) location.hash = home();
-  await route();
+  if (!location.hash) location.hash = home(); // the hashchange routes
+  else await route();
   outbox.flush(ctx.me.user);
   countOutbox();
 }
@@ -117,6 +117,20 @@ function net() {
 }
 
 window.addEventListener('hashchange', route);
+
+// An item of the outbox was applied or refused: the page shows the case as it is now,
+// unless the person is filling in a form.
+let again = null;
+function outboxMoved() {
+  clearTimeout(again);
+  again = setTimeout(() => {
+    const hash = location.hash;
+    if (!ctx.me || document.querySelector('form.action-form')) return;
+    if (hash.startsWith('#/case/') || hash === '#/outbox' || hash === '#/cases') route();
+  }, 100);
+}
+window.addEventListener('lb:applied', outboxMoved);
+window.addEventListener('lb:refused', outboxMoved);
 window.addEventListener('online', () => { net(); if (ctx.me) outbox.flush(ctx.me.user); });
 window.addEventListener('offline', net);
 window.addEventListener('lb:outbox', countOutbox);

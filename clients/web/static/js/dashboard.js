@@ -89,6 +89,7 @@ export async function renderDashboard(ctx, el) {
     }
   };
   await refresh();
+  if (!el.contains(live)) return; // another view took the page meanwhile
 
   stopStream();
   if (!navigator.onLine) return;

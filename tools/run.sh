@@ -29,7 +29,8 @@ rebase_config() {
         pre = substr(line, 1, RLENGTH); rest = substr(line, RLENGTH + 1)
         if (rest == "" || rest ~ /^[#"\/\[{]/) return line
         val = rest; sub(/[ ]+#.*$/, "", val)
-        return pre "../config/" val
+        val = "../config/" val; sub(/^\.\.\/config\/\.\.\//, "../", val)
+        return pre val
     }
     /^[ ]*clients:[ ]*/ && clients != "" { sub(/clients:.*/, "clients: " clients); print; next }
     {

@@ -213,7 +213,10 @@ int lbd_case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
         return rc;
     lb_val_t *v = NULL;
     proto_err_t perr;
-    rc = proto_unpack(p, n, &proto_default_limits, &v, &perr);
+    /* Not the request limits: a case's history outgrows them (workflow.h, WF_CASE_DECODE_*). */
+    static const proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS,
+                                          WF_CASE_DECODE_STR, WF_CASE_DECODE_NODES};
+    rc = proto_unpack(p, n, &stored, &v, &perr);
     if (rc == 0)
         rc = wf_case_from_val_take(v, c); /* v is freed next: move its lists, don't copy */
     lb_val_free(&v);
@@ -262,6 +265,8 @@ int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap)
 
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e)
 {
+    if (e->case_id[0]) /* the case itself is the cause (too_large: it is full) */
+        snprintf(ctx->errcase, sizeof ctx->errcase, "%s", e->case_id);
     return lbd_fail(ctx, e->code, e->field[0] ? e->field : NULL, "%s", e->message);
 }
 
@@ -269,4 +274,57 @@ int lbd_result_map(lbd_ctx_t *ctx)
 {
     ctx->result = lb_map();
     return ctx->result ? 0 : LB_ENOMEM;
+}
+
+/* ---------------------------------------------------------------------- */
+/* unreadable cases (admin.verify)                                         */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t *ids;
+    size_t n, cap;
+} case_ids_t;
+
+static int collect_id(uint64_t id, const char *area, const char *state, const void *summary,
+                      size_t slen, void *arg)
+{
+    case_ids_t *v = arg;
+    (void)area;
+    (void)state;
+    (void)summary;
+    (void)slen;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        uint64_t *p = realloc(v->ids, cap * sizeof *p);
+        if (!p)
+            return LB_ENOMEM;
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
+int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max,
+                          uint64_t *n)
+{
+    case_ids_t v = {0};
+    *n = 0;
+    int rc = store_list(txn, NULL, NULL, NULL, NULL, 0, collect_id, &v);
+    for (size_t i = 0; rc == 0 && i < v.n; i++) {
+        wf_case_t c;
+        int lrc = lbd_case_load(d, txn, v.ids[i], &c, NULL);
+        wf_case_clear(&c);
+        if (lrc == LB_ECORRUPT) {
+            char cid[LB_CASE_ID_MAX];
+            lb_case_id_format(v.ids[i], cid);
+            lbd_log(LBD_LOG_ERROR, "case %s cannot be read", cid);
+            if ((*n)++ < max)
+                rc = lb_arr_push(out, lb_str(cid));
+        } else if (lrc && lrc != LB_ENOTFOUND) {
+            rc = lrc;
+        }
+    }
+    free(v.ids);
+    return rc;
 }

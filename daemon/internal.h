@@ -12,6 +12,7 @@
 #define LBD_INTERNAL_H
 
 #include "daemon.h"
+#include "ratelimit.h"
 #include "users.h"
 
 #define LBD_VERSION "0.1.0"
@@ -41,6 +42,10 @@ struct lbd {
     lbd_config_t cfg;
     lbd_keys_t keys;
     lbd_registry_t reg;
+    /* Registries an admin.reload replaced during the batch in hand: its requests still
+     * point at their clients, so they are freed when the batch ends (lbd_retired_free). */
+    lbd_registry_t *retired;
+    size_t n_retired;
     lbd_users_t users; /* the people gateway keys act for (users.c) */
     wf_set_t *wfs;
     wf_catalog_t *cat;
@@ -68,6 +73,10 @@ struct lbd {
     /* counters for admin.stats */
     uint64_t n_requests, n_writes, n_reads, n_commits, n_idem_hits, n_events, n_fired;
     uint64_t max_batch, n_errors;
+    uint64_t n_timers_deferred; /* timers of unreadable cases pushed back (ops_write.c) */
+    uint64_t n_rate_limited;    /* requests refused by the per-key token bucket */
+    lbd_rl_t *rl;               /* the token bucket; NULL without CURVE (no keys to tell apart) */
+    lbd_pubs_t late_pubs;       /* events committed outside a batch (reload migrations) */
     uint64_t us_exec, us_write; /* time running write batches, and that plus their commits */
 };
 
@@ -108,7 +117,10 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
  * lbd_client_t and catalog pointer taken from d before is then dangling, so
  * call it only between requests (the loop, or admin.reload, whose request
  * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in
- * err (and logged): the old definitions stay.
+ * err (and logged): the old definitions stay; also when open cases are in a
+ * state the new definitions lack and their `migrate` does not map
+ * (lbd_reload_check). The mapped cases move after the swap; LB_EUNAVAIL when
+ * that failed part way (the new definitions are in, err says what is left).
  */
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
 
@@ -141,7 +153,45 @@ bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *
 /* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
 void lbd_events_close(lbd_t *d);
 
+/* Frees the registries retired by reloads since the last call. Between batches only. */
+void lbd_retired_free(lbd_t *d);
+
+/* ---- reloads that never strand a case (reload.c, called by lbd_reload) ---- */
+
+typedef struct {
+    uint64_t *v;
+    size_t n, cap;
+} lbd_ids_t;
+
+/* Frees the ids and zeroes v; safe on a zeroed v. */
+void lbd_ids_free(lbd_ids_t *v);
+/*
+ * Before new_set replaces d->wfs: counts, per workflow and old version, the
+ * open cases in the states new_set lacks (wf_set_vanished). 0 with the ids of
+ * the cases new_set's migrate maps appended to *move (the caller frees it);
+ * LB_ECONFIG when a state with open cases is not mapped (err: "N open cases
+ * are in state S, which workflow W version V no longer has; map it with
+ * migrate: {S: NEW}"); LB_ENOMEM or a store code (err says so).
+ */
+int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *err,
+                     size_t errlen);
+/*
+ * After the swap: moves the cases of ids into their mapped states, at most
+ * 256 a transaction, each with an event {type: migrated, from, to, data:
+ * {from_version, version}} queued on d->late_pubs for the loop to publish.
+ * *moved = cases moved. 0, or LB_EUNAVAIL when a transaction failed (err
+ * says how many cases were left; the committed ones stay moved).
+ */
+int lbd_reload_migrate(lbd_t *d, const lbd_ids_t *ids, size_t *moved, char *err, size_t errlen);
+
 /* ---- requests ---- */
+
+/*
+ * The digest a request id is bound to (reqid.c): BLAKE2b-256 over the op
+ * name (with its NUL) and proto_pack of the args. 0; LB_ENOMEM;
+ * LB_EINTERNAL (a request that did not decode).
+ */
+int lbd_req_digest(const proto_req_t *req, uint8_t out[32]);
 
 /*
  * Fails a request: sets ctx's message (printf style, truncated at 255 bytes)
@@ -196,7 +246,8 @@ int lbd_execute(lbd_ctx_t *ctx);
  * Fires every timer due at `now` in txn, at most max cases: appends an
  * escalation event per step (to the store and to pubs) and saves each case.
  * *fired = events emitted. A timer whose case is missing or corrupt is
- * dropped (logged). 0, or a store code / LB_ENOMEM: abort txn then, since
+ * kept: pushed back by a few minutes, logged with the case id and counted
+ * in d->n_timers_deferred. 0, or a store code / LB_ENOMEM: abort txn then, since
  * some cases may be half fired.
  */
 int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size_t max,

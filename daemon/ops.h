@@ -62,6 +62,14 @@ int lbd_record_change(const lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, wf_cas
  * LB_EFORBIDDEN, or the load's code) and *c holds nothing.
  */
 int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap);
+/*
+ * admin.verify's check that every stored case decodes (a timer of one that
+ * does not is kept and retried, see lbd_fire_due): appends the ids of the
+ * first max unreadable cases to the array out, as strings, and sets *n to
+ * how many there are. Loads every case: O(cases). 0; LB_ENOMEM; a store code.
+ */
+int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max,
+                          uint64_t *n);
 /* Fails ctx with the workflow engine's error; returns its code. */
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e);
 /* Sets ctx->result to an empty map. 0 or LB_ENOMEM. */

@@ -40,6 +40,8 @@ int lbd_op_admin_stats(lbd_ctx_t *ctx)
     lb_put_int(r, "events_published", (int64_t)d->n_events, &rc);
     lb_put_int(r, "escalations_fired", (int64_t)d->n_fired, &rc);
     lb_put_int(r, "errors", (int64_t)d->n_errors, &rc);
+    lb_put_int(r, "rate_limited", (int64_t)d->n_rate_limited, &rc);
+    lb_put_int(r, "timers_deferred", (int64_t)d->n_timers_deferred, &rc);
     /* where write batches spend their time: executing requests, and committing (fsync) */
     lb_put_int(r, "batch_exec_us", (int64_t)d->us_exec, &rc);
     lb_put_int(r, "batch_commit_us", (int64_t)(d->us_write - d->us_exec), &rc);
@@ -72,6 +74,8 @@ int lbd_op_admin_reload(lbd_ctx_t *ctx)
 {
     char err[512];
     int rc = lbd_reload(ctx->d, err, sizeof err);
+    if (rc == LB_EUNAVAIL) /* swapped in, but cases were left unmoved */
+        return lbd_fail(ctx, rc, NULL, "%s", err);
     if (rc)
         return lbd_fail(ctx, LB_EBADREQ, NULL, "reload refused, old definitions kept: %s", err);
     if ((rc = lbd_result_map(ctx)))
@@ -134,10 +138,19 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         return rc;
     if (bad_case[0])
         lbd_log(LBD_LOG_ERROR, "case %s disagrees with its events: %s", bad_case, why);
-    if ((rc = lbd_result_map(ctx)))
+    lb_val_t *unreadable = lb_arr(); /* cases that do not decode (their timers wait) */
+    uint64_t n_unreadable = 0;
+    rc = unreadable ? lbd_verify_unreadable(ctx->d, ctx->txn, unreadable, 100, &n_unreadable)
+                    : LB_ENOMEM;
+    if (rc == 0)
+        rc = lbd_result_map(ctx);
+    if (rc) {
+        lb_val_free(&unreadable);
         return rc;
+    }
     lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
-    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && !bad_case[0], &rc);
+    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && !bad_case[0] && n_unreadable == 0, &rc);
+    lb_put(ctx->result, "unreadable_cases", unreadable, &rc);
     if (v.first_bad)
         lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);
     lb_put_int(ctx->result, "cases", (int64_t)ncases, &rc);

@@ -246,7 +246,9 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
                     .data = lb_map_get(args, "data"),
                     .role = lbd_role_name(ctx->client->role),
                     .actor = ctx->client->name,
-                    .at = at};
+                    .at = at,
+                    .max_records = (uint32_t)ctx->d->cfg.case_records,
+                    .strict_data = true};
     wf_error_t werr = {0};
     if ((rc = wf_apply(def, ctx->d->cat, &c, &act, &out, &werr))) {
         /* The engine names fields inside data; on the wire paths are relative to args. */
@@ -336,6 +338,26 @@ out:
     return rc;
 }
 
+/*
+ * A timer whose case cannot be read (missing, or its bytes do not decode) is
+ * never dropped: the case would then never escalate again. It moves back by
+ * TIMER_BACKOFF_MS, so the loop does not spin on it, is counted
+ * (admin.stats timers_deferred) and logged with the case id; admin.verify
+ * names such cases (lbd_verify_unreadable).
+ */
+#define TIMER_BACKOFF_MS (5LL * 60 * 1000)
+
+static int defer_timer(lbd_t *d, store_txn_t *txn, uint64_t id, uint32_t step, int64_t now,
+                       int why)
+{
+    char cid[LB_CASE_ID_MAX];
+    lb_case_id_format(id, cid);
+    lbd_log(LBD_LOG_ERROR, "timer of case %s kept, retried in %lld s: the case cannot be read: %s",
+            cid, TIMER_BACKOFF_MS / 1000, lb_strerror(why));
+    d->n_timers_deferred++;
+    return store_timer_set(txn, id, now + TIMER_BACKOFF_MS, step);
+}
+
 int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size_t max,
                  size_t *fired)
 {
@@ -355,10 +377,7 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
         if (rc && rc != LB_ENOTFOUND && rc != LB_ECORRUPT)
             return rc; /* out of memory, I/O: the timer stays for the next try */
         if (rc) {
-            /* A timer without its case cannot fire; drop it rather than spin on it. */
-            lbd_log(LBD_LOG_ERROR, "timer for missing case %llu dropped: %s",
-                    (unsigned long long)id, lb_strerror(rc));
-            if ((rc = store_timer_clear(txn, id)))
+            if ((rc = defer_timer(d, txn, id, step, now, rc)))
                 return rc;
             continue;
         }

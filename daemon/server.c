@@ -17,13 +17,14 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "internal.h"
 
 #define MAX_FRAMES 8       /* routing envelope frames we keep (REQ through proxies) */
 #define HEARTBEAT_MS 1000
-#define IDEM_PRUNE_PER_TXN 1000
+#define IDEM_PRUNE_PER_TXN 500 /* per loop turn, while records older than 24 h remain */
 
 volatile sig_atomic_t lbd_stop_flag;
 volatile sig_atomic_t lbd_reload_flag;
@@ -52,6 +53,8 @@ typedef struct {
     lb_buf_t reply;
     bool write;
     bool answered;
+    bool has_digest;    /* digest holds the request's (lbd_req_digest) */
+    uint8_t digest[32];
     int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
 } pending_t;
 
@@ -195,7 +198,9 @@ static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
 {
     lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
     int rc = 0;
-    if (!*rtxn)
+    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
+        store_read_end(rtxn); /* it commits case migrations: reads after it must see them */
+    else if (!*rtxn)
         rc = store_read_begin(d->store, rtxn);
     if (rc == 0) {
         ctx.txn = *rtxn;
@@ -216,10 +221,15 @@ typedef struct {
     int64_t exec_end;     /* monotonic us when the requests were done, before the commit */
 } batch_t;
 
-/* Whether a failed request's reply is stored for retries (not for transient failures). */
+/*
+ * Whether a failed request's reply is stored for retries: only a request that
+ * ran and was turned down by the case's own state (PROTOCOL.md 9.10). What was
+ * refused before it ran (bad_request, forbidden, not_found, too_large...)
+ * stores nothing, so floods of refused writes cost no disk.
+ */
 static bool storable_error(int rc)
 {
-    return rc != LB_EUNAVAIL && rc != LB_EINTERNAL && rc > LB_ENOMEM;
+    return rc == LB_ECONFLICT || rc == LB_EINVALID || rc == LB_EGUARD;
 }
 
 static int batch_fn(store_txn_t *txn, void *arg)
@@ -248,7 +258,8 @@ static int batch_fn(store_txn_t *txn, void *arg)
         }
         finish(d, p, &ctx, rc);
         if (rc == 0) {
-            rc = store_idem_put(child, p->key, p->req.id, b->now, p->reply.p, p->reply.len);
+            rc = store_idem_put_digest(child, p->key, p->req.id, b->now,
+                                       p->has_digest ? p->digest : NULL, p->reply.p, p->reply.len);
             if (rc == 0)
                 rc = store_nested_commit(&child);
             else
@@ -266,7 +277,9 @@ static int batch_fn(store_txn_t *txn, void *arg)
             b->pubs.n = npubs;
             b->pubs.bytes.len = nbytes;
             if (storable_error(rc)) {
-                rc = store_idem_put(txn, p->key, p->req.id, b->now, p->reply.p, p->reply.len);
+                rc = store_idem_put_digest(txn, p->key, p->req.id, b->now,
+                                           p->has_digest ? p->digest : NULL, p->reply.p,
+                                           p->reply.len);
                 if (rc == LB_EMAPFULL)
                     return rc;
             }
@@ -349,9 +362,17 @@ static void free_held(lbd_t *d)
     d->held = NULL;
 }
 
+/* Publishes the events a reload's migrations committed, before any newer ones. */
+static void publish_late(lbd_t *d)
+{
+    publish(d, &d->late_pubs);
+    lbd_pubs_reset(&d->late_pubs);
+}
+
 /* Commits the batch's writes in one transaction, then replies and publishes. */
 static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
 {
+    publish_late(d);
     batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
     int64_t t0 = mono_us();
     int rc = store_write(d->store, batch_fn, &b);
@@ -394,6 +415,85 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
     lbd_pubs_free(&b.pubs);
 }
 
+/* Answers p at once: 1 when answered (p is then done with), 0 to go on. */
+static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
+{
+    d->n_errors++;
+    encode_error(p, code, msg, NULL, NULL);
+    send_reply(d, p);
+    return 1;
+}
+
+/*
+ * The per-key token bucket, before any decoding: an empty bucket is answered
+ * rate_limited (only the envelope is decoded, for the id the reply echoes)
+ * and stored nowhere. 1 when refused and answered.
+ */
+static int rate_limited(lbd_t *d, pending_t *p, const char *as)
+{
+    bool full = false;
+    uint8_t bucket[32];
+    /* A gateway key carries many people: its buckets are per person (as), taken after the
+     * envelope names the person, so one person's flood does not stop the others. */
+    if (p->client->role == LBD_ROLE_GATEWAY && !as)
+        return 0;
+    memcpy(bucket, p->key, 32);
+    if (as)
+        crypto_generichash(bucket, sizeof bucket, (const uint8_t *)as, strlen(as), p->key, 32);
+    if (!d->rl || lbd_rl_take(d->rl, bucket, lbd_mono_ms(), &full)) {
+        if (full)
+            lbd_log(LBD_LOG_WARN, "rate limiter full: a key is served without a bucket");
+        return 0;
+    }
+    d->n_rate_limited++;
+    zmq_msg_t *body = &p->frames[p->nframes - 1];
+    if (!as) /* with as, the request is decoded already */
+        proto_decode_envelope(zmq_msg_data(body), zmq_msg_size(body), &proto_default_limits,
+                              &p->req, &p->perr);
+    return answer_now(d, p, LB_ERATELIMIT,
+                      "too many requests (limits.rate_per_key); retry later");
+}
+
+/*
+ * Request ids already used by this key (PROTOCOL.md 9.10): a write answered
+ * before gets its stored reply; a copy of a write earlier in this batch is
+ * marked dup_of; the id reused for a different op or args, in the store or
+ * in this batch, is `conflict`. 1 when p was answered, 0 to run it.
+ */
+static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_txn_t **rtxn,
+                    int64_t now)
+{
+    static const char reused[] = "request id reused for a different request";
+    bool write = lbd_op_writes(p->req.op);
+    if (write)
+        p->has_digest = lbd_req_digest(&p->req, p->digest) == 0;
+    for (size_t i = 0; i < n; i++) {
+        pending_t *q = &batch[i];
+        if (!q->write || q->dup_of >= 0 || memcmp(q->key, p->key, 32) != 0 ||
+            strcmp(q->req.id, p->req.id) != 0)
+            continue;
+        if (write && p->has_digest && q->has_digest && memcmp(q->digest, p->digest, 32) == 0) {
+            p->dup_of = (int)i;
+            d->n_idem_hits++;
+            return 0;
+        }
+        return answer_now(d, p, LB_ECONFLICT, reused);
+    }
+    store_idem_rec_t rec;
+    if ((!*rtxn && store_read_begin(d->store, rtxn)) ||
+        store_idem_find(*rtxn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
+        return 0;
+    /* A record without digest (from before digests) answered a write we cannot tell apart. */
+    if (rec.has_digest && (!write || !p->has_digest || memcmp(rec.digest, p->digest, 32) != 0))
+        return answer_now(d, p, LB_ECONFLICT, reused);
+    if (!write)
+        return 0;
+    d->n_idem_hits++;
+    lb_buf_append(&p->reply, rec.reply, rec.len);
+    send_reply(d, p);
+    return 1;
+}
+
 /* Drains up to batch_max requests and answers them all. */
 static void serve_batch(lbd_t *d)
 {
@@ -419,8 +519,17 @@ static void serve_batch(lbd_t *d)
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
+        if (rate_limited(d, p, NULL)) {
+            pending_clear(p);
+            continue;
+        }
         p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
                                           &p->perr);
+        if (p->decode_rc == 0 && p->client->role == LBD_ROLE_GATEWAY && p->req.as[0] &&
+            rate_limited(d, p, p->req.as)) {
+            pending_clear(p);
+            continue;
+        }
         if (p->decode_rc == 0)
             p->decode_rc = lbd_act_as(&d->users, p->client, p->req.as, &p->as_client,
                                       &p->client, &p->perr);
@@ -429,6 +538,10 @@ static void serve_batch(lbd_t *d)
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
             encode_error(p, p->decode_rc, p->perr.message, p->perr.field, NULL);
             send_reply(d, p);
+            pending_clear(p);
+            continue;
+        }
+        if (known_id(d, p, batch, n, &rtxn, now)) {
             pending_clear(p);
             continue;
         }
@@ -445,28 +558,7 @@ static void serve_batch(lbd_t *d)
             n++;
             continue;
         }
-        /* Idempotency: an answered request id of this client gets the stored reply. */
-        const void *stored;
-        size_t slen;
-        int rc = 0;
-        if (!rtxn)
-            rc = store_read_begin(d->store, &rtxn);
-        if (rc == 0 && store_idem_get(rtxn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &stored,
-                                      &slen) == 0) {
-            d->n_idem_hits++;
-            lb_buf_append(&p->reply, stored, slen);
-            send_reply(d, p);
-            pending_clear(p);
-            continue;
-        }
         p->write = true;
-        for (size_t i = 0; i < n; i++)
-            if (batch[i].write && batch[i].dup_of < 0 && memcmp(batch[i].key, p->key, 32) == 0 &&
-                strcmp(batch[i].req.id, p->req.id) == 0) {
-                p->dup_of = (int)i;
-                d->n_idem_hits++;
-                break;
-            }
         if (p->dup_of < 0)
             nwrites++;
         n++;
@@ -483,6 +575,8 @@ static void serve_batch(lbd_t *d)
     }
     if (rtxn)
         store_read_end(&rtxn);
+    publish_late(d);
+    lbd_retired_free(d); /* no request of this batch points into them any more */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -588,11 +682,27 @@ static int prune_fn(store_txn_t *txn, void *arg)
     return store_idem_prune(txn, p->before, IDEM_PRUNE_PER_TXN, &p->removed);
 }
 
-static void prune_idem(lbd_t *d)
+/*
+ * Prunes one bounded slice of records older than 24 h, every loop turn; a
+ * read of the oldest record's time first, so a turn with nothing due costs
+ * no write. true when a full slice went (more may be due: poll without
+ * waiting).
+ */
+static bool prune_idem(lbd_t *d)
 {
     prune_t p = {.before = lbd_now(d) - LBD_IDEM_TTL_MS};
-    if (store_write(d->store, prune_fn, &p) == 0 && p.removed)
-        lbd_log(LBD_LOG_DEBUG, "%zu idempotency records pruned", p.removed);
+    store_txn_t *r;
+    int64_t oldest = INT64_MAX;
+    if (store_read_begin(d->store, &r))
+        return false;
+    int rc = store_idem_oldest(r, &oldest);
+    store_read_end(&r);
+    if (rc || oldest >= p.before)
+        return false;
+    if (store_write(d->store, prune_fn, &p) != 0)
+        return false;
+    lbd_log(LBD_LOG_DEBUG, "%zu idempotency records pruned", p.removed);
+    return p.removed == IDEM_PRUNE_PER_TXN;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -829,6 +939,8 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         rc = LB_ENOMEM;
         goto fail;
     }
+    if (d->cfg.curve && (rc = lbd_rl_new(d->cfg.rate_per_key, d->cfg.burst_per_key, 0, &d->rl)))
+        goto fail;
     store_opts_t so = {0};
     if ((rc = store_open(d->cfg.data_dir, &so, &d->store, err, errlen)))
         goto fail;
@@ -902,7 +1014,6 @@ int lbd_run(lbd_t *d)
         ;
     sd_notify("READY=1");
     int64_t next_hb = lbd_mono_ms();
-    int64_t next_prune = lbd_mono_ms() + 60 * 1000;
     int status = 0;
     while (!lbd_stop_flag) {
         int64_t now_m = lbd_mono_ms();
@@ -910,11 +1021,8 @@ int lbd_run(lbd_t *d)
             heartbeat(d);
             next_hb = now_m + HEARTBEAT_MS;
         }
-        if (now_m >= next_prune) {
-            prune_idem(d);
-            next_prune = now_m + 60 * 1000;
-        }
-        int64_t wait = next_hb - now_m;
+        bool more_prune = prune_idem(d);
+        int64_t wait = more_prune ? 0 : next_hb - now_m;
         if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
             wait = LBD_USERS_POLL_MS; /* the users file is watched by polling */
         int64_t until_due = next_due == INT64_MAX ? INT64_MAX : next_due - lbd_now(d);
@@ -944,6 +1052,7 @@ int lbd_run(lbd_t *d)
             lbd_reload_flag = 0;
             char err[512];
             lbd_reload(d, err, sizeof err);
+            publish_late(d);
         }
         lbd_users_poll(&d->users, d->cfg.users, lbd_mono_ms());
         if (items[0].revents & ZMQ_POLLIN) {
@@ -988,12 +1097,15 @@ void lbd_destroy(lbd_t **dp)
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     lbd_registry_clear(&d->reg);
+    lbd_retired_free(d);
     lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
     lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);
     free(d->batch);
     free_held(d);
+    lbd_rl_destroy(&d->rl);
+    lbd_pubs_free(&d->late_pubs);
     free(d);
     *dp = NULL;
 }

@@ -2,9 +2,12 @@
  * state.c - what the request loop (server.c) and the operation handlers both
  * use of the daemon's state: its clocks, and loading and reloading the
  * definitions. Kept apart so the handlers never call into the loop: the
- * dependencies run server.c -> optable.c/ops_*.c -> case_io.c -> state.c.
+ * dependencies run server.c -> optable.c/ops_*.c -> case_io.c -> state.c;
+ * lbd_reload's case migrations are in reload.c (state.c -> reload.c ->
+ * case_io.c), which the handlers do not call.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "internal.h"
@@ -51,18 +54,41 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
     return rc;
 }
 
+void lbd_retired_free(lbd_t *d)
+{
+    for (size_t i = 0; i < d->n_retired; i++)
+        lbd_registry_clear(&d->retired[i]);
+    free(d->retired);
+    d->retired = NULL;
+    d->n_retired = 0;
+}
+
 int lbd_reload(lbd_t *d, char *err, size_t errlen)
 {
     wf_set_t *wfs = NULL;
     wf_catalog_t *cat = NULL;
     lbd_registry_t reg = {0};
+    lbd_ids_t move = {0}; /* cases to migrate after the swap */
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
+    if (rc == 0)
+        rc = lbd_reload_check(d, wfs, &move, err, errlen);
     if (rc == 0)
         rc = lbd_registry_load_cfg(&d->cfg, d->keys.admin_public, &reg, err, errlen);
     /* the users file goes in force at the loop's next turn, after the batch in flight */
     if (rc == 0)
         rc = lbd_users_stage(&d->users, d->cfg.users, err, errlen);
+    if (rc == 0) {
+        /* room to retire the old registry: requests of this batch still point into it */
+        lbd_registry_t *r = realloc(d->retired, (d->n_retired + 1) * sizeof *r);
+        if (r)
+            d->retired = r;
+        else
+            rc = LB_ENOMEM;
+        if (rc)
+            lb_set_err(err, errlen, "out of memory");
+    }
     if (rc) {
+        lbd_ids_free(&move);
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
         lbd_registry_clear(&reg);
@@ -74,11 +100,17 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         d->ev_rebind = true;
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
-    lbd_registry_clear(&d->reg);
+    d->retired[d->n_retired++] = d->reg;
     d->wfs = wfs;
     d->cat = cat;
     d->reg = reg;
     lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
             wf_set_count(wfs), wf_catalog_count(cat), reg.n);
-    return 0;
+    size_t moved = 0;
+    rc = lbd_reload_migrate(d, &move, &moved, err, errlen);
+    if (move.n)
+        lbd_log(rc ? LBD_LOG_ERROR : LBD_LOG_INFO, "%zu cases migrated%s%s", moved,
+                rc ? ": " : "", rc ? err : "");
+    lbd_ids_free(&move);
+    return rc;
 }

@@ -493,6 +493,29 @@ static int wait_reply(lbc_t *c, int64_t deadline, lb_val_t **reply)
     }
 }
 
+/*
+ * A rate_limited reply (the daemon's per-key token bucket) is waited out, not
+ * returned: back off 25 ms doubling to 1 s, each wait drawn from its second
+ * half (jitter, so many clients do not come back at once), while the wait
+ * ends before `until`. true when the caller should send again (same id:
+ * rate_limited stores nothing); false to hand the reply over.
+ */
+static bool backoff_limited(const lb_val_t *r, int *n, int64_t until)
+{
+    const char *code = lb_map_str(lb_map_get(r, "error"), "code");
+    if (!code || strcmp(code, "rate_limited") != 0)
+        return false;
+    int64_t cap = *n < 6 ? 25LL << *n : 1000;
+    int64_t ms = cap / 2 + (int64_t)randombytes_uniform((uint32_t)(cap / 2 + 1));
+    if (lbc_mono_ms() + ms >= until)
+        return false;
+    (*n)++;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return true;
+}
+
 int lbc_call_as(lbc_t *c, const char *as, const char *id, const char *op, const lb_val_t *args,
                 lb_val_t **reply, char *err, size_t errlen)
 {
@@ -533,6 +556,7 @@ int lbc_call_as(lbc_t *c, const char *as, const char *id, const char *op, const 
         if (rc)
             continue;
         int64_t deadline = lbc_mono_ms() + c->timeout_ms;
+        int limited = 0;
         for (;;) {
             lb_val_t *r = NULL;
             rc = wait_reply(c, deadline, &r);
@@ -545,6 +569,10 @@ int lbc_call_as(lbc_t *c, const char *as, const char *id, const char *op, const 
             const char *rid = lbc_reply_id(r);
             /* Anything else is the late answer to an earlier request on this socket. */
             if (!*rid || strcmp(rid, id) == 0) {
+                if (backoff_limited(r, &limited, deadline) && send_body(c, &req) == 0) {
+                    lb_val_free(&r);
+                    continue;
+                }
                 *reply = r;
                 goto done;
             }

@@ -11,13 +11,19 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "pipe.h"
 
 typedef struct {
     bool busy;
+    bool resend; /* answered rate_limited: sent again when the pause is over */
     lbc_pipe_cb cb;
     void *user;
     uint64_t tag;
+    char id[LBC_ID_LEN + 48];
+    char op[48];
+    lb_val_t *args; /* a copy, for a resend */
 } slot_t;
 
 struct lbc_pipe {
@@ -28,6 +34,9 @@ struct lbc_pipe {
     uint64_t counter;
     char run[LBC_ID_LEN + 1];
     int err; /* sticky: the first failure */
+    int nresend;           /* slots waiting to be sent again */
+    int64_t pause_until;   /* monotonic ms: no resend before (the daemon said rate_limited) */
+    int64_t backoff_ms;    /* the next pause's upper bound: 25 ms doubling to 1 s */
     char errmsg[200];
 };
 
@@ -62,6 +71,7 @@ int lbc_pipe_new(lbc_t *c, int max, int timeout_ms, lbc_pipe_t **out)
     p->c = c;
     p->cap = p->max = max;
     p->timeout_ms = timeout_ms;
+    p->backoff_ms = 25;
     for (int i = max - 1; i >= 0; i--)
         p->free_slots[p->nfree++] = i;
     lbc_new_id(p->run);
@@ -73,6 +83,8 @@ void lbc_pipe_destroy(lbc_pipe_t **pp)
 {
     if (!pp || !*pp)
         return;
+    for (int i = 0; (*pp)->slots && i < (*pp)->cap; i++)
+        lb_val_free(&(*pp)->slots[i].args);
     free((*pp)->slots);
     free((*pp)->free_slots);
     free(*pp);
@@ -92,16 +104,78 @@ static int slot_of(const lbc_pipe_t *p, const char *id)
     return (int)slot;
 }
 
+/* Sends every slot marked for resending again, with its own id. */
+static int resend_all(lbc_pipe_t *p)
+{
+    for (int i = 0; i < p->cap && p->nresend > 0; i++) {
+        slot_t *sl = &p->slots[i];
+        if (!sl->busy || !sl->resend)
+            continue;
+        int rc = lbc_send(p->c, sl->id, sl->op, sl->args);
+        if (rc)
+            return fail(p, rc, "sending %s again failed: %s", sl->op, lb_strerror(rc));
+        sl->resend = false;
+        p->nresend--;
+    }
+    return 0;
+}
+
+/*
+ * rate_limited (the daemon's per-key token bucket): the request is kept for
+ * a resend after a pause of half to all of backoff_ms (jitter), which doubles
+ * while refusals go on; one pause covers every refusal that comes during it.
+ */
+static void rate_limited(lbc_pipe_t *p, int slot)
+{
+    if (!p->slots[slot].resend) {
+        p->slots[slot].resend = true;
+        p->nresend++;
+    }
+    int64_t now = lbc_mono_ms();
+    if (p->pause_until > now)
+        return;
+    int64_t b = p->backoff_ms;
+    p->pause_until = now + b / 2 + (int64_t)randombytes_uniform((uint32_t)(b / 2 + 1));
+    p->backoff_ms = b < 1000 ? b * 2 : 1000;
+}
+
+static bool is_rate_limited(const lb_val_t *r)
+{
+    const char *code = lb_map_str(lb_map_get(r, "error"), "code");
+    return code && strcmp(code, "rate_limited") == 0;
+}
+
 int lbc_pipe_recv_one(lbc_pipe_t *p)
 {
     if (p->err || p->inflight == 0)
         return p->err;
+    int timeout = p->timeout_ms;
+    if (p->nresend) {
+        int64_t wait = p->pause_until - lbc_mono_ms();
+        if (wait > 0 && p->nresend == p->inflight) {
+            struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
+            nanosleep(&ts, NULL); /* nothing else to wait for */
+            wait = 0;
+        }
+        if (wait <= 0)
+            return resend_all(p);
+        timeout = wait < timeout ? (int)wait : timeout;
+    }
     lb_val_t *r = NULL;
-    int rc = lbc_recv(p->c, p->timeout_ms, &r);
+    int rc = lbc_recv(p->c, timeout, &r);
+    if (rc == LB_EUNAVAIL && timeout < p->timeout_ms)
+        return 0; /* the pause is over: resend next */
     if (rc)
         return fail(p, rc, "no reply in %d s with %d requests in flight: %s",
                     p->timeout_ms / 1000, p->inflight, lb_strerror(rc));
     int slot = slot_of(p, lbc_reply_id(r));
+    if (slot >= 0 && is_rate_limited(r)) {
+        rate_limited(p, slot);
+        lb_val_free(&r);
+        return 0;
+    }
+    if (slot >= 0)
+        p->backoff_ms = 25;
     if (slot < 0) {
         const char *code = "", *msg = "";
         lbc_reply_error(r, &code, &msg, NULL);
@@ -111,9 +185,11 @@ int lbc_pipe_recv_one(lbc_pipe_t *p)
     }
     slot_t sl = p->slots[slot];
     p->slots[slot].busy = false;
+    p->slots[slot].args = NULL;
     p->free_slots[p->nfree++] = slot;
     p->inflight--;
     sl.cb(sl.user, sl.tag, r);
+    lb_val_free(&sl.args);
     lb_val_free(&r);
     return 0;
 }
@@ -128,14 +204,21 @@ int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_
     if (p->err)
         return p->err;
     int slot = p->free_slots[--p->nfree];
-    char id[LBC_ID_LEN + 48];
-    snprintf(id, sizeof id, "%s-%d-%" PRIx64, p->run, slot, p->counter++);
-    int rc = lbc_send(p->c, id, op, args);
+    slot_t *sl = &p->slots[slot];
+    snprintf(sl->id, sizeof sl->id, "%s-%d-%" PRIx64, p->run, slot, p->counter++);
+    snprintf(sl->op, sizeof sl->op, "%s", op);
+    sl->args = args ? lb_val_dup(args) : NULL;
+    int rc = args && !sl->args ? LB_ENOMEM : lbc_send(p->c, sl->id, op, args);
     if (rc) {
+        lb_val_free(&sl->args);
         p->free_slots[p->nfree++] = slot;
         return fail(p, rc, "sending %s failed: %s", op, lb_strerror(rc));
     }
-    p->slots[slot] = (slot_t){true, cb, user, tag};
+    sl->busy = true;
+    sl->resend = false;
+    sl->cb = cb;
+    sl->user = user;
+    sl->tag = tag;
     p->inflight++;
     return 0;
 }

@@ -55,7 +55,10 @@ int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_
 
 /*
  * Waits for one reply and calls its callback; returns 0 at once when
- * nothing is in flight.
+ * nothing is in flight. A `rate_limited` reply does not reach the callback:
+ * the request (its args copied at send) goes again with the same id after a
+ * jittered pause (25 ms doubling to 1 s while refusals go on); a call may
+ * then only resend, or wait out the pause, and return 0.
  * Returns 0; the sticky error; LB_EUNAVAIL (no reply in timeout_ms) or
  * LB_EIO from lbc_recv; LB_EINTERNAL for a reply to nothing in flight (the
  * daemon could not read the id). Each of these becomes the sticky error.

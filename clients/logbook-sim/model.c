@@ -445,7 +445,8 @@ lb_val_t *model_act_args(const world_t *s, sim_case_t *c)
     case A_REOPEN:
         data = lb_map();
         lb_rc(&rc, data ? 0 : LB_ENOMEM);
-        lb_put_str(data, "note", "ปัญหากลับมาอีก ต้องการความช่วยเหลือเพิ่ม", &rc);
+        /* reopen appends no record: its data takes team, level, reason and its require keys */
+        lb_put_str(data, "reason", "ปัญหากลับมาอีก ต้องการความช่วยเหลือเพิ่ม", &rc);
         break;
     case A_CLOSE:
         data = lb_map();

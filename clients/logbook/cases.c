@@ -133,7 +133,7 @@ int cmd_act(app_t *app, int argc, char **argv)
     return rc;
 }
 
-typedef enum { SC_SCHEDULE, SC_VISIT, SC_ASSIST, SC_FOLLOWUP, SC_CLOSE, SC_RESOLVE } shortcut_t;
+typedef enum { SC_SCHEDULE, SC_VISIT, SC_ASSIST, SC_FOLLOWUP, SC_CLOSE, SC_RESOLVE, SC_NOTE } shortcut_t;
 
 static const struct {
     const char *word;     /* preferred when several actions fit */
@@ -146,6 +146,7 @@ static const struct {
     [SC_FOLLOWUP] = {"follow", "record_follow_up", "records a follow-up"},
     [SC_CLOSE] = {"close", "close", "closes the case"},
     [SC_RESOLVE] = {"resolve", "resolve", "resolves the case"},
+    [SC_NOTE] = {"note", "add_note", "adds a note"},
 };
 
 static bool list_has(const lb_val_t *l, const char *s)
@@ -179,6 +180,8 @@ static bool action_fits(shortcut_t sc, const lb_val_t *act, const lb_val_t *stat
         return terminal && (!outcome || strcmp(outcome, "closed") == 0);
     case SC_RESOLVE:
         return terminal && outcome && strcmp(outcome, "resolved") == 0;
+    case SC_NOTE:
+        return record && strcmp(record, "note") == 0;
     }
     return false;
 }
@@ -370,8 +373,16 @@ static int cmd_close_resolve(app_t *app, int argc, char **argv, shortcut_t sc, c
     lb_val_t *data = lb_map();
     int e = data ? 0 : LB_ENOMEM;
     lb_put_str(data, key, a.pos[1], &e);
-    put_opt_str(data, "note", opt(&a, "note"), &e);
-    rc = e ? EX_UNREACHABLE : run_shortcut(app, &a, argv[0], sc, a.pos[0], data);
+    /* A closing action's data takes only its own keys (PROTOCOL.md 9.10): the note goes
+     * first, as a note record, while the case can still take one. */
+    lb_val_t *note = opt(&a, "note") ? lb_map() : NULL;
+    put_opt_str(note, "note", opt(&a, "note"), &e);
+    rc = e ? EX_UNREACHABLE : EX_OK;
+    if (rc == EX_OK && note)
+        rc = run_shortcut(app, &a, argv[0], SC_NOTE, a.pos[0], note);
+    if (rc == EX_OK)
+        rc = run_shortcut(app, &a, argv[0], sc, a.pos[0], data);
+    lb_val_free(&note);
     lb_val_free(&data);
     return rc;
 }

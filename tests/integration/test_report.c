@@ -104,7 +104,7 @@ static void visit(const char *id, const char *findings)
 static void assist(const char *id, const char *dimension, const char *kind, const char *extra)
 {
     char d[64], k[64];
-    ACT(id, "plan_assistance", "note=plan");
+    ACT(id, "plan_assistance", "team=team-1");
     snprintf(d, sizeof d, "dimension=%s", dimension);
     snprintf(k, sizeof k, "kind=%s", kind);
     if (extra)
@@ -157,7 +157,7 @@ static int build_fixture(void)
 
     visit(a4, "findings.education=bmn16,");
     assist(a4, "education", "education_support", "meets=bmn16,");
-    ACT(a4, "start_follow_up", "note=go");
+    ACT(a4, "start_follow_up", "team=team-1");
     ACT(a4, "record_follow_up", "level=sufficient", "met=bmn22,");
     ACT(a4, "resolve", "level=sufficient");
 
@@ -167,7 +167,7 @@ static int build_fixture(void)
 
     visit(b3, "findings.accessibility=bmn28,");
     assist(b3, "accessibility", "welfare_registration", "meets=bmn28,");
-    ACT(b3, "start_follow_up", "note=go");
+    ACT(b3, "start_follow_up", "team=team-1");
     ACT(b3, "record_follow_up", "level=survive");
 
     /* A need without indicator (by note) counts in its dimension too. */
@@ -182,13 +182,13 @@ static int build_fixture(void)
 
     visit(c2, "findings.income=bmn21,");
     assist(c2, "income", "cash", "meets=bmn21,bmn22");
-    ACT(c2, "start_follow_up", "note=go");
+    ACT(c2, "start_follow_up", "team=team-1");
     ACT(c2, "record_follow_up", "level=sustainable");
     ACT(c2, "resolve", "level=sustainable");
 
     visit(c3, "findings.living=bmn11,");
     assist(c3, "living", "housing", NULL);
-    ACT(c3, "start_follow_up", "note=go");
+    ACT(c3, "start_follow_up", "team=team-1");
     ACT(c3, "record_follow_up", "level=sufficient", "met=bmn11,");
 
     /* 8 days: every case still identified passes its 7-day step; nothing else is due. */

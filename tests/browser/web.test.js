@@ -61,6 +61,7 @@ describe('logbook-web in Chromium', { timeout: 150000 }, () => {
     await login(page, env.base, FIELD[0], FIELD[3]);
     await page.waitForSelector('li.case[data-case="C000000001"]');
     await controlled(page);
+    await page.evaluate(() => window.lb.prefetched());
     await page.click('li.case[data-case="C000000001"] a');
     await page.waitForSelector('h1 .state[data-state="visit_scheduled"]');
 
@@ -83,13 +84,13 @@ describe('logbook-web in Chromium', { timeout: 150000 }, () => {
       await p.click('[data-field="meets"] input[value="bmn22"]');
     });
     await act(page, 'add_note', (p) => p.type('[data-field="note"] textarea', 'ครอบครัวเริ่มเลี้ยงไก่ · started raising chickens'));
-    assert.equal(await page.$$eval('.ob-pending', (l) => l.length), 3, 'three actions wait in the outbox');
+    await until(async () => (await page.$$('.ob-pending')).length === 3, 5000, 'three actions in the outbox');
     assert.deepEqual(actions(env.history('C000000001')), ['schedule_visit', 'record_visit'], 'nothing sent while offline');
 
     // reopened with no signal: the service worker serves the app and the case
     await page.reload({ waitUntil: 'load' });
     await page.waitForSelector('h1 .state[data-state="assisting"]');
-    assert.equal(await page.$$eval('.ob-pending', (l) => l.length), 3);
+    await until(async () => (await page.$$('.ob-pending')).length === 3, 5000, 'the outbox after the reload');
 
     await offline(b, page, false);
     await until(() => env.history('C000000001').length === 6, 15000, 'the queued actions to land');
@@ -117,6 +118,8 @@ describe('logbook-web in Chromium', { timeout: 150000 }, () => {
     const page = await phone(b);
     await login(page, env.base, FIELD[0], FIELD[3]);
     await controlled(page);
+    await page.waitForSelector('li.case');
+    await page.evaluate(() => window.lb.prefetched());
     await page.goto(`${env.base}/#/case/${id}`, { waitUntil: 'load' });
     await page.waitForSelector('h1 .state[data-state="identified"]');
     await offline(b, page, true);

@@ -45,22 +45,21 @@ export async function renderCases(ctx, el) {
     h('h1', {}, bi('เคสของฉัน', 'My cases'), h('span', { class: 'count' }, ` ${cases.length}`)),
     cases.length ? h('ol', { class: 'cases' }, cases.map((c) => caseRow(c, queued)))
       : h('p', { class: 'empty' }, bi('ยังไม่มีเคสในพื้นที่ของคุณ', 'No cases in your areas yet')));
-  prefetch(cases.slice(0, 50));
+  ctx.prefetched = prefetch(cases.slice(0, 50));
 }
 
-// Reads each case once so the service worker holds it for offline use.
-function prefetch(cases) {
-  if (!navigator.onLine || !navigator.serviceWorker || !navigator.serviceWorker.controller) return;
-  (async () => {
-    for (const c of cases) {
-      try {
-        await api.call('GET', `/api/cases/${c.case_id}`);
-        await api.call('GET', `/api/cases/${c.case_id}/history`);
-      } catch {
-        return;
-      }
+// Reads each case once so the service worker holds it for offline use; stops when the signal goes.
+async function prefetch(cases) {
+  if (!navigator.serviceWorker || !navigator.serviceWorker.controller) return;
+  for (const c of cases) {
+    if (!navigator.onLine) return;
+    try {
+      await api.call('GET', `/api/cases/${c.case_id}`);
+      await api.call('GET', `/api/cases/${c.case_id}/history`);
+    } catch {
+      return;
     }
-  })();
+  }
 }
 
 function allowed(ctx, wf, state) {
@@ -132,7 +131,12 @@ export async function renderCase(ctx, el, id) {
         h('button', { type: 'button', dataset: { action: name }, onclick: () => {
           mount(panel, actionForm(name, def, { catalog: ctx.catalog, c },
             async (data) => {
-              await outbox.add(ctx.me.user, { ...c, state }, name, def, data);
+              ctx.busy = true; // this page renders itself once the action is queued (and maybe sent)
+              try {
+                await outbox.add(ctx.me.user, { ...c, state }, name, def, data);
+              } finally {
+                ctx.busy = false;
+              }
               rerender();
             }, () => panel.replaceChildren()));
           panel.scrollIntoView({ block: 'nearest' });

@@ -64,7 +64,7 @@ TESTLIB_SRC := $(wildcard tests/lib/*.c)
 FUZZ_NAMES  := request workflow csv users submission json
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all build deps test unit-test integration-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
+.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
@@ -172,7 +172,26 @@ run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS)
 	echo "== tests/verify-units.sh"; sh tests/verify-units.sh $(BIN) || fail=1; \
 	echo "== tests/install.sh"; sh tests/install.sh $(BIN) $(BUILD) || fail=1; \
 	echo "== tests/alerts.sh"; sh tests/alerts.sh || fail=1; \
+	if [ "$(BROWSER_TESTS)" = 1 ]; then $(MAKE) --no-print-directory browser-test || fail=1; \
+	else echo "== browser tests: skipped in this run (BROWSER_TESTS=$(BROWSER_TESTS))"; fi; \
 	if [ $$fail = 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED"; fi; exit $$fail
+
+# Browser tests (tests/browser): the field app and the dashboard in Debian's Chromium, driven
+# by puppeteer-core under node's test runner, against a real logbookd and logbook-web. Skipped,
+# saying so, when chromium or node is missing; `npm ci` first when puppeteer-core is not there.
+BROWSER_TESTS ?= 1
+CHROMIUM ?= /usr/bin/chromium
+browser-test: $(PROGRAMS)
+	@if [ ! -x "$(CHROMIUM)" ] || ! command -v node >/dev/null 2>&1; then \
+	  echo "== browser tests SKIPPED: they need $(CHROMIUM) and node (apt-get install chromium nodejs npm)"; \
+	  exit 0; \
+	fi; \
+	if [ ! -d tests/browser/node_modules/puppeteer-core ]; then \
+	  command -v npm >/dev/null 2>&1 || { echo "== browser tests FAILED: no npm to install puppeteer-core"; exit 1; }; \
+	  echo "== tests/browser: npm ci"; (cd tests/browser && npm ci --no-audit --no-fund) || exit 1; \
+	fi; \
+	echo "== tests/browser ($$($(CHROMIUM) --version 2>/dev/null), node $$(node --version))"; \
+	cd tests/browser && LOGBOOK_BIN=$(abspath $(BIN)) CHROMIUM=$(CHROMIUM) node --test web.test.js
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 build
@@ -180,25 +199,16 @@ asan: deps
 	  $(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 run-tests
 
 valgrind: all
-	@$(MAKE) --no-print-directory run-tests \
+	@$(MAKE) --no-print-directory run-tests BROWSER_TESTS=0 \
 	  TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --suppressions=$(abspath tests/valgrind.supp)"
 
-# `make run CLOCK=manual` starts the daemon on the manual clock (time moves by
-# `logbook admin clock`), to see escalations without waiting days.
-# `make run DATA=var/walk` keeps the data in that folder instead: it writes
-# DATA/logbookd.yaml, the shipped config with data_dir and server_cert there and
-# the other paths made absolute (remove the folder to start afresh).
-RUN_CONFIG = $(if $(DATA),$(DATA)/logbookd.yaml,config/logbookd.yaml)
+# `make run` starts logbookd and logbook-web together (tools/run.sh; Ctrl-C stops
+# both); `make run CLOCK=manual` runs the daemon on the manual clock (time moves
+# by `logbook admin clock`), to see escalations without waiting days.
+# `make run DATA=var/walk` keeps the data in that folder instead of var/data, with
+# the configs it generates beside it (remove the folder to start afresh).
 run: all
-	@mkdir -p $(or $(DATA),var/data)
-	@$(if $(DATA),sed -e 's|^data_dir: .*|data_dir: $(abspath $(DATA))|' \
-	  -e 's|\.\./var/data/|$(abspath $(DATA))/|' \
-	  -e 's|^workflows: [^ ]*|workflows: $(abspath config)/workflows|' \
-	  -e 's|^indicators: [^ ]*|indicators: $(abspath config)/indicators.yaml|' \
-	  -e 's|clients: clients.yaml|clients: $(abspath config)/clients.yaml|' \
-	  config/logbookd.yaml > $(DATA)/logbookd.yaml && \
-	  ! grep -n '\.\./var/data' $(DATA)/logbookd.yaml,true)
-	$(BIN)/logbookd --config $(RUN_CONFIG) --foreground $(if $(CLOCK),--clock $(CLOCK))
+	@BIN=$(BIN) CLOCK=$(CLOCK) DATA=$(DATA) sh tools/run.sh
 
 # A synthetic Phitsanulok (13,831 households, 12 simulated months) against its own
 # manual-clock daemon in var/demo/ (ports 5570/5571), then var/demo/report.html.

@@ -265,9 +265,13 @@ static int areas_build(const char *file, char *text, size_t len, wf_areas_t **ou
     if (rc)
         goto cleanup;
     /* Give back what the doubling left over; keeping the bigger block is harmless. */
-    wf_area_t *v = realloc(a->v, a->n * sizeof(*v));
-    if (v)
-        a->v = v;
+    if (a->n > 0 && a->n < a->cap) {
+        wf_area_t *v = realloc(a->v, a->n * sizeof(*v));
+        if (v) {
+            a->v = v;
+            a->cap = a->n;
+        }
+    }
     *out = a;
     a = NULL;
 

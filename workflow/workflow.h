@@ -1,16 +1,19 @@
 /*
- * workflow.h - the indicator catalog, YAML workflow definitions and the pure
- * case state machine (PROTOCOL.md sections 4 and 5). Nothing here reads a
- * clock or does I/O after loading: time, the case and the actor come in as
- * arguments, which is what lets the engine be tested exhaustively.
+ * workflow.h - the indicator catalog, the gazetteer of areas, YAML workflow
+ * definitions and the pure case state machine (PROTOCOL.md sections 4, 5
+ * and 9.16). Nothing here reads a clock or does I/O after loading: time, the
+ * case and the actor come in as arguments, which is what lets the engine be
+ * tested exhaustively.
  *
- * Threads: no global state. A loaded wf_catalog_t or wf_set_t is never
- * changed after its load returns, so any number of threads may read it at
- * once until it is destroyed; a wf_case_t is used by one thread at a time.
+ * Threads: no global state. A loaded wf_catalog_t, wf_areas_t or wf_set_t
+ * is never changed after its load returns, so any number of threads may read
+ * it at once until it is destroyed; a wf_case_t is used by one thread at a
+ * time.
  * Errors: 0 or a negative LB_E* code; loaders write "file:line:column:
  * message" (or "file: message") into err, which may be NULL when errlen is
  * 0. Strings and values a getter returns are borrowed from their owner (the
- * set, the catalog, the case) and valid until it is destroyed or changed.
+ * set, the catalog, the gazetteer, the case) and valid until it is destroyed
+ * or changed.
  */
 #ifndef WF_WORKFLOW_H
 #define WF_WORKFLOW_H
@@ -89,6 +92,104 @@ const char *wf_catalog_dimension(const wf_catalog_t *cat, const char *code);
 size_t wf_catalog_count(const wf_catalog_t *cat);
 /* [{code, dimension, th, en}] as a new value owned by the caller; NULL on ENOMEM. */
 lb_val_t *wf_catalog_describe(const wf_catalog_t *cat);
+
+/* ---------------------------------------------------------------------- */
+/* Gazetteer                                                               */
+/* ---------------------------------------------------------------------- */
+
+typedef struct wf_areas wf_areas_t;
+
+#define WF_AREA_NAME_MAX 256         /* bytes of one name incl. NUL */
+#define WF_AREAS_FILE_MAX (4u << 20) /* bytes of a gazetteer file */
+#define WF_AREAS_MAX 100000          /* areas in one file */
+/* Room for a label of wf_areas_label: a subdistrict's name, " หมู่ 99" / " Moo 99", NUL. */
+#define WF_AREA_LABEL_MAX (WF_AREA_NAME_MAX + 16)
+
+/*
+ * Loads the gazetteer (config/areas.tsv, PROTOCOL.md 9.16): UTF-8 text, one
+ * area a line, CODE<TAB>NAME_TH<TAB>NAME_EN; '#' lines and empty lines are
+ * skipped, a CR before the LF is allowed. CODE is a province (2 digits, 10 to
+ * 99), a district (4) or a subdistrict (6); no part of it is 00. Codes come
+ * in ascending order, so each area's parent (the code without its last two
+ * digits) comes before it.
+ * Errors: LB_ECONFIG with "path:line: reason" in err: a line without exactly
+ * three fields, a bad code, a code out of order or twice ("duplicate code
+ * 6501, first on line 40"), a district whose province or a subdistrict whose
+ * district is not in the file, invalid UTF-8 or a NUL byte, a control
+ * character in a name, an empty name or one over WF_AREA_NAME_MAX - 1 bytes,
+ * more than WF_AREAS_MAX areas; "path: reason" when the file cannot be read,
+ * is over WF_AREAS_FILE_MAX bytes or holds no area; LB_ENOMEM ("path: out
+ * of memory"); LB_EINTERNAL when path or out is NULL. *out is owned by the
+ * caller (wf_areas_destroy), NULL on every error. err may be NULL when
+ * errlen is 0.
+ * Threads: a loaded gazetteer is never changed, so any number of threads
+ * may read it at once. To reload (SIGHUP), load the new file into a second
+ * wf_areas_t, swap the pointer, and destroy the old one once no reader holds
+ * a name borrowed from it; a failed load leaves the old one in use.
+ */
+int wf_areas_load(const char *path, wf_areas_t **out, char *err, size_t errlen);
+/*
+ * The same from text in memory (fuzzing, tests): name stands for the file in
+ * messages; text need not be NUL-terminated and is only read (copied). Same
+ * errors, with "over WF_AREAS_FILE_MAX bytes" checked on len.
+ */
+int wf_areas_load_text(const char *name, const char *text, size_t len, wf_areas_t **out, char *err,
+                       size_t errlen);
+/* Frees the gazetteer and sets *areas to NULL; safe on NULL and *areas NULL. */
+void wf_areas_destroy(wf_areas_t **areas);
+
+/*
+ * The number of areas with codes of that many digits (2 provinces, 4
+ * districts, 6 subdistricts), or of all areas for 0; 0 for another digits
+ * value or a NULL gazetteer.
+ */
+size_t wf_areas_count(const wf_areas_t *areas, int digits);
+
+/*
+ * The i-th area in code order (0 <= i < wf_areas_count(areas, 0)): its code,
+ * Thai and English names into the out-parameters (each may be NULL),
+ * borrowed from the gazetteer until it is destroyed. 0, or LB_ENOTFOUND past
+ * the end or for a NULL gazetteer.
+ */
+int wf_areas_at(const wf_areas_t *areas, size_t i, const char **code, const char **th,
+                const char **en);
+
+/*
+ * Names an area: for a 2-, 4- or 6-digit code, the area's Thai and English
+ * names, returning 0; for an 8-digit village code PPAATTMM (no name list
+ * exists for villages), the names of its subdistrict PPAATT, returning the
+ * village number MM (1 to 99). th and en (each may be NULL) are borrowed from
+ * the gazetteer until it is destroyed; O(log n), no allocation.
+ * Errors: LB_EBADREQ when code is NULL, not 2, 4, 6 or 8 digits, or a
+ * village number is 00; LB_ENOTFOUND when the area (for a village, its
+ * subdistrict) is not in the gazetteer or the gazetteer is NULL. *th and *en
+ * are NULL on error.
+ */
+int wf_areas_name(const wf_areas_t *areas, const char *code, const char **th, const char **en);
+
+/*
+ * The names as a reader sees them, copied into th and en (each may be NULL
+ * with its length 0; WF_AREA_LABEL_MAX bytes always suffice): an area's
+ * names, or for a village its subdistrict's names followed by " หมู่ N" and
+ * " Moo N" (N without leading zero). Same returns and errors as
+ * wf_areas_name, except that it returns 0 for a village too; the buffers
+ * hold "" on error.
+ */
+int wf_areas_label(const wf_areas_t *areas, const char *code, char *th, size_t thlen, char *en,
+                   size_t enlen);
+
+/*
+ * Checks that an area code names a place in the gazetteer: every level of a
+ * 2-, 4-, 6- or 8-digit code (province, district, subdistrict, village
+ * number 01 to 99) exists. 0 when it does. Otherwise LB_EBADREQ with a
+ * message in err that names the first missing level and its nearest valid
+ * parent, for example "district 6599 does not exist in province 65
+ * Phitsanulok (พิษณุโลก)", "province 99 does not exist", or "area code must
+ * be 2, 4, 6 or 8 digits" (the code itself is echoed only when it is all
+ * digits); LB_EINTERNAL when areas is NULL. For case.open and case.import
+ * the daemon replies bad_request with this message. No allocation.
+ */
+int wf_areas_check(const wf_areas_t *areas, const char *code, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------- */
 /* Workflow definitions                                                    */

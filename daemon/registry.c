@@ -103,7 +103,7 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
     if (rc)
         return rc;
     const char *ev = lb_map_str(e, "events");
-    if (lb_map_get(e, "events") && (!ev || (strcmp(ev, "true") && strcmp(ev, "false")))) {
+    if (lb_map_get(e, "events") && (!ev || (strcmp(ev, "true") != 0 && strcmp(ev, "false") != 0))) {
         snprintf(err, errlen, "%s: client '%s': events must be true or false", path, name);
         return LB_ECONFIG;
     }

@@ -227,7 +227,7 @@ static int set_key(web_config_t *cfg, const key_t_ *k, const char *v, const char
     case K_LISTEN:
         return set_listen(cfg, v);
     case K_BOOL:
-        if (strcmp(v, "true") && strcmp(v, "false"))
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
             return LB_ECONFIG;
         *(bool *)field = strcmp(v, "true") == 0;
         return 0;
@@ -301,7 +301,7 @@ void web_catalog_free(web_catalog_t *cat)
 static int catalog_put(web_catalog_t *cat, const flat_t *f)
 {
     char *end = NULL;
-    if (strncmp(f->key, "indicators.", 11))
+    if (strncmp(f->key, "indicators.", 11) != 0)
         return LB_ECONFIG;
     unsigned long idx = strtoul(f->key + 11, &end, 10);
     if (*end != '.' || idx > cat->n || idx >= 1024)

@@ -236,7 +236,7 @@ bool web_need_basic(web_req_t *r, web_res_t *res)
         return false;
     }
     const char *h = web_header(r, "Authorization");
-    if (!h || strncasecmp(h, "Basic ", 6)) {
+    if (!h || strncasecmp(h, "Basic ", 6) != 0) {
         *res = challenge(r, "credentials needed");
         return false;
     }

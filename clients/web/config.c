@@ -132,7 +132,13 @@ static int flatten(yaml_parser_t *p, flat_list_t *out, char *err, size_t errlen,
             break;
         case YAML_MAPPING_END_EVENT:
         case YAML_SEQUENCE_END_EVENT:
-            path[lv[depth].keylen] = '\0';
+            /* libyaml pairs ends with starts; an unpaired end must not index lv[-1]. */
+            if (!cur) {
+                lb_set_err(err, errlen, "%s:%d: unexpected end of a collection", file, line);
+                rc = LB_ECONFIG;
+                break;
+            }
+            path[cur->keylen] = '\0';
             depth--;
             if (depth >= 0)
                 lv[depth].want_key = true;

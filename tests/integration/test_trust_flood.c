@@ -249,7 +249,7 @@ static void test_idem_records_pruned_after_24h(void)
     CU_ASSERT_STRING_EQUAL(testd_code(r), "");
     lb_val_free(&r);
     lb_val_free(&a);
-    int64_t end = trust_ms() + 10000, now = full;
+    int64_t end = trust_ms() + 10000, now;
     for (;;) {
         now = trust_stat(&D, "idem_records");
         if ((now >= 0 && now <= full - 50) || trust_ms() > end)

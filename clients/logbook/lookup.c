@@ -356,8 +356,8 @@ static int list_fetch(app_t *app, const args_t *a, int64_t limit, lb_val_t *all,
 
 static void list_print_table(const lb_val_t *all)
 {
-    static const char *const hdr[] = {"CASE", "HOUSE",   "AREA",       "WORKFLOW", "STATE",
-                                      "SINCE", "TEAM", "OVERDUE", "ESCALATION", "ACKED"};
+    static const char *const hdr[] = {"CASE",  "HOUSE", "AREA",    "WORKFLOW",   "STATE",
+                                      "SINCE", "TEAM",  "OVERDUE", "ESCALATION", "ACKED"};
     table_t t;
     table_init(&t, 10, hdr);
     for (uint32_t i = 0; i < all->a.n; i++) {

@@ -405,7 +405,8 @@ static void test_reload_never_strands_cases(void)
     CU_ASSERT_EQUAL_FATAL(testd_start(&T, &o), 0);
     char cid[4][32], st[64];
     for (int i = 0; i < 4; i++) {
-        CU_ASSERT_EQUAL_FATAL(trust_open_case(&T, NULL, 99900000100UL + (unsigned long)i, "65010101", cid[i]), 0);
+        CU_ASSERT_EQUAL_FATAL(
+            trust_open_case(&T, NULL, 99900000100UL + (unsigned long)i, "65010101", cid[i]), 0);
         if (i < 3) { /* three in visit_scheduled, one stays identified */
             lb_val_t *r = schedule(cid[i]);
             CU_ASSERT_STRING_EQUAL_FATAL(testd_code(r), "");

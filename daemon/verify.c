@@ -16,8 +16,7 @@ static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "no
 /* What a case's events say it must hold. */
 typedef struct {
     char state[WF_NAME_MAX];
-    lb_buf_t recs[NKINDS]; /* the records' encodings, one after another */
-    size_t nrecs[NKINDS];
+    lb_buf_t recs[NKINDS]; /* the records' encodings, one after another (counted by lens_t) */
     uint32_t fired, acked;
     uint64_t last;
 } replay_t;
@@ -83,7 +82,7 @@ static int same_records(const lb_val_t *list, const lb_buf_t *ev, const size_t *
     return rc ? rc : same;
 }
 
-/* Record lengths are kept beside the bytes: each kind's list of sizes. */
+/* Record lengths are kept beside the bytes: each kind's list of sizes, n the kind's count. */
 typedef struct {
     size_t *v;
     size_t n, cap;
@@ -139,7 +138,6 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         int rc = data ? proto_pack(data, &r->recs[k]) : 0;
         if (rc == 0 && data)
             rc = lens_push(&lens[k], r->recs[k].len - before);
-        r->nrecs[k] += data ? 1 : 0;
         return rc ? LB_ENOMEM : 0;
     }
     return 0;
@@ -201,7 +199,7 @@ static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, ch
         return 1;
     }
     for (int k = 0; k < NKINDS; k++) {
-        int same = same_records(lists[k], &r->recs[k], lens[k].v, r->nrecs[k]);
+        int same = same_records(lists[k], &r->recs[k], lens[k].v, lens[k].n);
         if (same < 0)
             return same;
         if (!same) {

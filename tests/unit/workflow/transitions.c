@@ -48,11 +48,11 @@ static void test_open_bad_deprived(void)
 {
     wf_case_t c;
     CU_ASSERT_FATAL(wf_case_init(&c) == 0);
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
                "deprived");
     CU_ASSERT_PTR_NOT_NULL(strstr(g_err.message, "bmn99"));
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
     wf_case_clear(&c);
 }
 

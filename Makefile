@@ -195,6 +195,7 @@ run: all
 	  -e 's|\.\./var/data/|$(abspath $(DATA))/|' \
 	  -e 's|^workflows: [^ ]*|workflows: $(abspath config)/workflows|' \
 	  -e 's|^indicators: [^ ]*|indicators: $(abspath config)/indicators.yaml|' \
+	  -e 's|^holidays: [^ ]*|holidays: $(abspath config)/holidays.yaml|' \
 	  -e 's|clients: clients.yaml|clients: $(abspath config)/clients.yaml|' \
 	  config/logbookd.yaml > $(DATA)/logbookd.yaml && \
 	  ! grep -n '\.\./var/data' $(DATA)/logbookd.yaml,true)
@@ -288,7 +289,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/share/logbook/workflows
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 config/indicators.yaml $(DESTDIR)$(PREFIX)/share/logbook/
+	install -m 0644 config/indicators.yaml config/holidays.yaml $(DESTDIR)$(PREFIX)/share/logbook/
 	install -m 0644 config/workflows/*.yaml $(DESTDIR)$(PREFIX)/share/logbook/workflows/
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true

@@ -30,9 +30,10 @@ static void test_open(void)
     CU_ASSERT_EQUAL_FATAL(c.n_timers, 3);
     CU_ASSERT(c.timers[0].due == T0 + 7 * DAY && c.timers[0].step == 0);
     CU_ASSERT_STRING_EQUAL(c.timers[0].level, "team");
+    /* subdistrict and district count working days: from a Wednesday, two and four weeks */
     CU_ASSERT(c.timers[1].due == T0 + 14 * DAY && c.timers[1].step == 1);
     CU_ASSERT_STRING_EQUAL(c.timers[1].level, "subdistrict");
-    CU_ASSERT(c.timers[2].due == T0 + 30 * DAY && c.timers[2].step == 2);
+    CU_ASSERT(c.timers[2].due == T0 + 28 * DAY && c.timers[2].step == 2);
     CU_ASSERT_STRING_EQUAL(c.timers[2].level, "district");
     CU_ASSERT_FALSE(wf_case_overdue(&c));
     CU_ASSERT_PTR_NULL(wf_case_latest_esc(&c));

@@ -268,7 +268,8 @@ static int cal_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_calendar_t *
     for (size_t i = 0; i < list->nkids; i++)
         if ((rc = parse_holiday(e, list->kids[i], cal)))
             return rc;
-    qsort(cal->days, cal->n, sizeof(*cal->days), cmp_i64);
+    if (cal->n) /* qsort's pointer must not be NULL, even for no elements */
+        qsort(cal->days, cal->n, sizeof(*cal->days), cmp_i64);
     return 0;
 }
 

@@ -53,7 +53,8 @@ static void test_open_bad_deprived(void)
                "deprived");
     CU_ASSERT_PTR_NOT_NULL(strstr(g_err.message, "bmn99"));
     EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
-    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ,
+               "deprived");
     wf_case_clear(&c);
 }
 

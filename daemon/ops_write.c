@@ -89,7 +89,7 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     snprintf(c->source, sizeof c->source, "%s", source);
     snprintf(c->team, sizeof c->team, "%s", team ? team : "");
     wf_error_t werr = {0};
-    if ((rc = wf_open(def, d->cat, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
+    if ((rc = wf_open(def, d->cat, d->cal, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
         if (rc == LB_EBADREQ && strcmp(werr.field, "deprived") == 0)
             snprintf(werr.field, sizeof werr.field, "household.deprived");
         return lbd_fail_wf(ctx, &werr);
@@ -248,7 +248,8 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
                     .actor = ctx->client->name,
                     .at = at,
                     .max_records = (uint32_t)ctx->d->cfg.case_records,
-                    .strict_data = true};
+                    .strict_data = true,
+                    .calendar = ctx->d->cal};
     wf_error_t werr = {0};
     if ((rc = wf_apply(def, ctx->d->cat, &c, &act, &out, &werr))) {
         /* The engine names fields inside data; on the wire paths are relative to args. */

@@ -103,8 +103,12 @@ void wf_outcome_clear(wf_outcome_t *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* Replaces c's timers by st's steps measured from c->timers_base. */
-static int set_timers(wf_case_t *c, const wf_state_t *st)
+/*
+ * Replaces c's timers by st's steps measured from c->timers_base, working
+ * days counted with cal. A step never falls due before the one listed
+ * before it: mixed units (10bd, then 14d) could otherwise swap them.
+ */
+static int set_timers(wf_case_t *c, const wf_state_t *st, const wf_calendar_t *cal)
 {
     free(c->timers);
     c->timers = NULL;
@@ -116,7 +120,11 @@ static int set_timers(wf_case_t *c, const wf_state_t *st)
         return LB_ENOMEM;
     for (size_t i = 0; i < st->nsteps; i++) {
         wf_timer_t *t = &c->timers[i];
-        t->due = add_sat(c->timers_base, st->steps[i].after_ms);
+        const wf_step_t *sp = &st->steps[i];
+        t->due = sp->after_bd ? wf_calendar_add_bd(cal, c->timers_base, sp->after_bd)
+                              : add_sat(c->timers_base, sp->after_ms);
+        if (i > 0 && t->due < c->timers[i - 1].due)
+            t->due = c->timers[i - 1].due;
         t->step = (uint32_t)i;
         snprintf(t->level, sizeof(t->level), "%s", wf_esc_levels[st->steps[i].level]);
     }
@@ -466,8 +474,8 @@ static int check_terminal(const wf_state_t *target, const wf_case_t *c, const lb
 /* Opening and acting                                                      */
 /* ---------------------------------------------------------------------- */
 
-int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
-            int64_t now, wf_error_t *err)
+int wf_open(const wf_def_t *def, const wf_catalog_t *cat, const wf_calendar_t *cal, wf_case_t *c,
+            const lb_val_t *deprived, int64_t now, wf_error_t *err)
 {
     int rc;
 
@@ -499,7 +507,7 @@ int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb
         if ((rc = open_need(c->needs, wf_catalog_dimension(cat, code), code, NULL)))
             return fail(err, rc, "", "out of memory");
     }
-    if ((rc = set_timers(c, st)))
+    if ((rc = set_timers(c, st, cal)))
         return fail(err, rc, "", "out of memory");
     return 0;
 }
@@ -690,7 +698,7 @@ static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *
 
 /* Enters the target state (new timers), or restarts the clock in place when the action says so. */
 static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, int64_t at,
-                       wf_outcome_t *out)
+                       const wf_calendar_t *cal, wf_outcome_t *out)
 {
     int rc;
 
@@ -700,7 +708,7 @@ static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, in
         c->entered_at = max64(at, c->entered_at);
         c->timers_base = c->entered_at;
         c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[p->ti])))
+        if ((rc = set_timers(c, &def->states[p->ti], cal)))
             return rc;
         out->state_changed = out->timers_changed = true;
     } else if (p->a->restart_timers && at > c->timers_base) {
@@ -708,7 +716,7 @@ static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, in
          * back and re-fire steps that already fired. */
         c->timers_base = at;
         c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[p->si])))
+        if ((rc = set_timers(c, &def->states[p->si], cal)))
             return rc;
         out->timers_changed = true;
     }
@@ -740,7 +748,7 @@ int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const w
         goto cleanup;
 
     snprintf(out->from, sizeof(out->from), "%s", c->state);
-    if ((rc = apply_state(def, &p, c, act->at, out)))
+    if ((rc = apply_state(def, &p, c, act->at, act->calendar, out)))
         goto cleanup;
     snprintf(out->to, sizeof(out->to), "%s", c->state);
     out->kind = p.a->record != WF_REC_NONE ? record_kinds[p.a->record] : "case";
@@ -755,7 +763,7 @@ cleanup:
     return rc;
 }
 
-int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
+int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now)
 {
     if (!def || !c)
         return LB_EINTERNAL;
@@ -768,7 +776,7 @@ int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
     /* As entering a state by an action: the clock never runs back before the old state began. */
     int64_t base = max64(now, c->entered_at);
     c->timers_base = base;
-    int rc = set_timers(c, st);
+    int rc = set_timers(c, st, cal);
     if (rc)
         return rc;
     snprintf(c->state, sizeof(c->state), "%s", st->name);

@@ -192,6 +192,69 @@ int wf_areas_label(const wf_areas_t *areas, const char *code, char *th, size_t t
 int wf_areas_check(const wf_areas_t *areas, const char *code, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------- */
+/* Working days                                                            */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The public holiday calendar (config/holidays.yaml, PROTOCOL.md 9.20) that
+ * business-day escalation steps (`after: 10bd`) count with. Dates are
+ * calendar days in Asia/Bangkok, done as fixed UTC+7 (Thailand has had no
+ * daylight saving time since 1920): a "day number" is floor((t_ms +
+ * WF_TZ_OFFSET_MS) / 86400000), day 0 being 1970-01-01 in Bangkok.
+ *   source: "who announced the dates"
+ *   years: [2026, 2027]          # the years the file is complete for
+ *   holidays:
+ *     - { date: 2026-04-13, th: "...", en: "...", confirmed: false }
+ * A loaded calendar is never changed: any number of threads may read it.
+ */
+typedef struct wf_calendar wf_calendar_t;
+
+#define WF_TZ_OFFSET_MS (7 * 3600 * INT64_C(1000)) /* Asia/Bangkok, UTC+7, no DST */
+#define WF_DAY_MS (86400 * INT64_C(1000))
+#define WF_HOLIDAYS_MAX 4096 /* holidays one file may list */
+#define WF_BD_MAX 1000       /* the largest N of an `after: Nbd` step */
+
+/*
+ * Loads a holiday file. Refused (LB_ECONFIG, "file:line:column: message" in
+ * err): YAML as for wf_yaml_load_val; unknown or missing keys (source,
+ * years and holidays are required; each holiday needs date, th and en and
+ * may have confirmed: true|false and note); a date not written YYYY-MM-DD
+ * or not in the calendar; a date whose year is not in `years`; a date
+ * listed twice; a year outside 1970..9999 or listed twice; empty th, en or
+ * source; more than WF_HOLIDAYS_MAX holidays or 100 years. LB_ENOMEM.
+ * *out is the caller's (wf_calendar_destroy), NULL on error.
+ */
+int wf_calendar_load(const char *path, wf_calendar_t **out, char *err, size_t errlen);
+/* The same from text in memory (fuzzing, tests); name stands for the file. */
+int wf_calendar_load_text(const char *name, const char *text, size_t len, wf_calendar_t **out,
+                          char *err, size_t errlen);
+/* Frees the calendar and sets *cal to NULL; safe on NULL and *cal NULL. */
+void wf_calendar_destroy(wf_calendar_t **cal);
+/* The number of holidays listed (0 for NULL). */
+size_t wf_calendar_count(const wf_calendar_t *cal);
+/* true when year is among the file's `years` (false for NULL). */
+bool wf_calendar_covers(const wf_calendar_t *cal, int year);
+/* The Bangkok day number of unix ms t (see above). */
+int64_t wf_day_of(int64_t t);
+/* The Bangkok day number of a date; the date need not exist (2026-02-30 = 2026-03-02). */
+int64_t wf_day_from_ymd(int year, int month, int day);
+/* The Gregorian year of a Bangkok day number. */
+int wf_year_of_day(int64_t day);
+/*
+ * true when day (a Bangkok day number) is Monday to Friday and not a listed
+ * holiday. cal NULL = no holidays: Monday to Friday.
+ */
+bool wf_calendar_working_day(const wf_calendar_t *cal, int64_t day);
+/*
+ * The moment n working days after t: the same Bangkok time of day as t, on
+ * the n-th working day after t's Bangkok date (t's own date never counts,
+ * even when it is a working day). n = 0 gives t. A t before 1970 or after
+ * 9999 (UTC) gives INT64_MAX: a due time that never comes. Pure; cal NULL =
+ * no holidays.
+ */
+int64_t wf_calendar_add_bd(const wf_calendar_t *cal, int64_t t, uint32_t n);
+
+/* ---------------------------------------------------------------------- */
 /* Workflow definitions                                                    */
 /* ---------------------------------------------------------------------- */
 
@@ -433,7 +496,8 @@ typedef struct {
 
 /*
  * Opens a case: state = initial, opened_at = entered_at = timers_base = now,
- * the initial state's timers, one open need per deprived indicator (an array
+ * the initial state's timers (business-day steps counted with cal, which
+ * may be NULL: no holidays; see "Timers" below), one open need per deprived indicator (an array
  * of strings, may be NULL). c must be initialised and have id, case_id,
  * house_id, area, source, team set by the caller; workflow and version are
  * set here; deprived is only read. Errors: LB_EBADREQ (field "deprived")
@@ -441,8 +505,8 @@ typedef struct {
  * indicator not in the catalog; LB_ENOMEM. On error c may be partly set and
  * should be cleared by the caller.
  */
-int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
-            int64_t now, wf_error_t *err);
+int wf_open(const wf_def_t *def, const wf_catalog_t *cat, const wf_calendar_t *cal, wf_case_t *c,
+            const lb_val_t *deprived, int64_t now, wf_error_t *err);
 
 /* The record cap when wf_act_t.max_records is 0 (config limits.case_records). */
 #define WF_CASE_RECORDS_DEFAULT 2000
@@ -462,6 +526,8 @@ typedef struct {
      * have moved.
      */
     bool strict_data;
+    /* The holidays business-day steps count with when the action sets timers; NULL = none. */
+    const wf_calendar_t *calendar;
 } wf_act_t;
 
 typedef struct {
@@ -541,12 +607,33 @@ int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked)
  * Errors: LB_ENOTFOUND (the state is in neither: c unchanged); LB_EINTERNAL
  * (def or c NULL); LB_ENOMEM (c partly changed: discard it).
  */
-int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
+int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now);
+
+/*
+ * Timers. Entering a state (wf_open, wf_apply, wf_case_migrate) sets one
+ * timer per escalation step, measured from timers_base: a step of `after:
+ * 7d` (s, m, h, d) falls due that long after it; a step of `after: 10bd`
+ * at the same Bangkok time of day on the 10th working day after
+ * timers_base's Bangkok date (wf_calendar_add_bd with the calendar given).
+ * A step never falls due before the step listed before it: when a mix of
+ * units would put it earlier, it falls due with that step. A timer keeps its
+ * due time once set: a calendar loaded later changes only timers set after.
+ */
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).
  * 0, or LB_ECONFIG (NULL, no digits, zero, another unit, or overflow).
  */
 int wf_parse_duration(const char *s, int64_t *ms);
+
+/*
+ * An escalation step's `after`: a duration as wf_parse_duration (then *bd =
+ * 0 and *ms its length), or N business days "Nbd", 1 <= N <= WF_BD_MAX
+ * (then *bd = N and *ms the shortest span N working days can take: N days
+ * plus two for each weekend they must cross, N + 2 * ((N - 1) / 5), which
+ * is what ordering checks compare). ms and bd may be NULL. 0, or
+ * LB_ECONFIG.
+ */
+int wf_parse_after(const char *s, int64_t *ms, uint32_t *bd);
 
 #endif

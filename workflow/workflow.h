@@ -443,6 +443,16 @@ int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked)
 int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
 
 /*
+ * Starts the escalation clock of c's current state again at now (a case
+ * handed to another area's committees, PROTOCOL.md 9.17): timers_base =
+ * max(now, timers_base), fired_in_state = 0 (no longer overdue), the state's
+ * steps from there. Escalations that fired stay in c->esc. A terminal state
+ * has no timers. Errors: LB_ENOTFOUND (c's state is not def's: c unchanged);
+ * LB_EINTERNAL (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ */
+int wf_case_restart_clock(const wf_def_t *def, wf_case_t *c, int64_t now);
+
+/*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).
  * 0, or LB_ECONFIG (NULL, no digits, zero, another unit, or overflow).
  */

@@ -100,8 +100,7 @@ int lbd_op_case_transfer(lbd_ctx_t *ctx)
                       c.case_id, c.state);
     } else if (strcmp(to, c.area) == 0) {
         snprintf(ctx->errcase, sizeof ctx->errcase, "%s", c.case_id);
-        rc = lbd_fail(ctx, LB_ECONFLICT, "to_area", "case %s is in area %s already", c.case_id,
-                      to);
+        rc = lbd_fail(ctx, LB_ECONFLICT, "to_area", "case %s is in area %s already", c.case_id, to);
     } else {
         rc = lbd_case_move(ctx, &c, &old, to, "transferred", true,
                            lb_map_str(ctx->req->args, "reason"), &seq);

@@ -94,8 +94,10 @@ int lbd_op_admin_remap(lbd_ctx_t *ctx)
         if (rc == 0)
             rc = remap_move(ctx, &r, from, to);
         if (rc == LB_ECORRUPT || rc == LB_ENOTFOUND)
-            rc = lbd_fail(ctx, LB_EINTERNAL, "map", "a case under %s cannot be read; see "
-                          "admin.verify", from);
+            rc = lbd_fail(ctx, LB_EINTERNAL, "map",
+                          "a case under %s cannot be read; see "
+                          "admin.verify",
+                          from);
         moved += r.n;
         more = more || r.more;
         free(r.ids);

@@ -16,7 +16,7 @@ static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "no
 /* What a case's events say it must hold. */
 typedef struct {
     char state[WF_NAME_MAX];
-    char area[9]; /* where its events put it: opened there, then moved (9.17) */
+    char area[9];          /* where its events put it: opened there, then moved (9.17) */
     lb_buf_t recs[NKINDS]; /* the records' encodings, one after another */
     size_t nrecs[NKINDS];
     uint32_t fired, acked;

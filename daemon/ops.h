@@ -163,4 +163,23 @@ int lbd_op_admin_reload(lbd_ctx_t *ctx);
 int lbd_op_admin_verify(lbd_ctx_t *ctx);
 int lbd_op_admin_clock(lbd_ctx_t *ctx);
 
+/* ---- casework (ops_casework.c, ops_remap.c; PROTOCOL.md 9.17) ---- */
+
+/*
+ * Moves the loaded case c (old: as loaded) to area `to` and records it: one
+ * event {kind: case, type, area: to, data: {from_area, to_area, from_team?,
+ * note?}} stored once and queued for publication under both case.TO and
+ * case.FROM; the counters of both areas move with the save. restart: the
+ * escalation clock of the current state starts again at ctx->now and the
+ * team is cleared (from_team names it; a transfer); without it timers and
+ * team stay (a remap). note (may be NULL) is free text. *seq = the event's
+ * seq. 0, LB_ENOMEM or a store code (abort the txn).
+ */
+int lbd_case_move(lbd_ctx_t *ctx, wf_case_t *c, const lbd_case_snap_t *old, const char *to,
+                  const char *type, bool restart, const char *note, uint64_t *seq);
+
+int lbd_op_case_transfer(lbd_ctx_t *ctx);
+int lbd_op_case_reassign(lbd_ctx_t *ctx);
+int lbd_op_admin_remap(lbd_ctx_t *ctx);
+
 #endif

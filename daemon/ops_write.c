@@ -35,12 +35,17 @@ static int open_conflict(lbd_ctx_t *ctx, const char *house, char area[9])
     if (visible && area)
         snprintf(area, 9, "%s", c.area);
     wf_case_clear(&c);
+    /* A household that moved is a transfer of its case (9.17), not a second case. */
     if (!visible)
         return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
-                        "household %s already has an open case", house);
+                        "household %s already has an open case; if the household moved, "
+                        "the committee of that case's area can move it with case.transfer",
+                        house);
     lb_case_id_format(id, ctx->errcase);
     return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
-                    "household %s already has open case %s", house, ctx->errcase);
+                    "household %s already has open case %s; if the household moved, move "
+                    "that case with case.transfer",
+                    house, ctx->errcase);
 }
 
 /*

@@ -16,6 +16,7 @@ static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "no
 /* What a case's events say it must hold. */
 typedef struct {
     char state[WF_NAME_MAX];
+    char area[9];          /* where its events put it: opened there, then moved (9.17) */
     lb_buf_t recs[NKINDS]; /* the records' encodings, one after another (counted by lens_t) */
     uint32_t fired, acked;
     uint64_t last;
@@ -112,16 +113,28 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         snprintf(why, whylen, "its history names an event of another case");
         return 1;
     }
+    const char *area = lb_map_str(ev, "area");
     if (first) {
-        const char *area = lb_map_str(ev, "area"), *house = lb_map_str(ev, "house_id");
+        const char *house = lb_map_str(ev, "house_id");
         const char *wf = lb_map_str(ev, "workflow");
-        if (strcmp(type, "opened") != 0 || !area || strcmp(area, c->area) != 0 || !house ||
-            strcmp(house, c->house_id) != 0 || !wf || strcmp(wf, c->workflow) != 0) {
+        if (strcmp(type, "opened") != 0 || !area || !house || strcmp(house, c->house_id) != 0 ||
+            !wf || strcmp(wf, c->workflow) != 0) {
             snprintf(why, whylen,
                      "its area, household or workflow is not the one it was opened "
                      "with");
             return 1;
         }
+        snprintf(r->area, sizeof r->area, "%s", area);
+    } else if (!area || strcmp(area, r->area) != 0) {
+        /* Only a transfer or a remap moves a case, and it names where from. */
+        const char *from = lb_map_str(lb_map_get(ev, "data"), "from_area");
+        bool move = strcmp(type, "transferred") == 0 || strcmp(type, "remapped") == 0;
+        if (!area || !move || !from || strcmp(from, r->area) != 0) {
+            snprintf(why, whylen, "its event %llu moves it to another area without a transfer",
+                     (unsigned long long)r->last);
+            return 1;
+        }
+        snprintf(r->area, sizeof r->area, "%s", area);
     }
     if (to)
         snprintf(r->state, sizeof r->state, "%s", to);
@@ -186,6 +199,10 @@ static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, ch
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;
+    if (strcmp(r->area, c->area) != 0) {
+        snprintf(why, whylen, "its area is %s, its events say %s", c->area, r->area);
+        return 1;
+    }
     if (strcmp(r->state, c->state) != 0) {
         snprintf(why, whylen, "its state is %s, its events say %s", c->state, r->state);
         return 1;

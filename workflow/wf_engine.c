@@ -786,3 +786,17 @@ int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
     c->fired_in_state = 0;
     return 1;
 }
+
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
+                          int64_t now)
+{
+    if (!def || !c)
+        return LB_EINTERNAL;
+    int si = wf_def_state_index(def, c->state);
+    if (si < 0)
+        return LB_ENOTFOUND;
+    /* Never back before the clock's own start: steps that fired would fire again. */
+    c->timers_base = max64(now, c->timers_base);
+    c->fired_in_state = 0;
+    return set_timers(c, &def->states[si], cal);
+}

@@ -621,6 +621,17 @@ int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
  */
 
 /*
+ * Starts the escalation clock of c's current state again at now (a case
+ * handed to another area's committees, PROTOCOL.md 9.17): timers_base =
+ * max(now, timers_base), fired_in_state = 0 (no longer overdue), the state's
+ * steps from there. Escalations that fired stay in c->esc. A terminal state
+ * has no timers; working-day steps count with cal (may be NULL: no holidays). Errors: LB_ENOTFOUND (c's state is not def's: c unchanged);
+ * LB_EINTERNAL (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ */
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
+                          int64_t now);
+
+/*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).
  * 0, or LB_ECONFIG (NULL, no digits, zero, another unit, or overflow).
  */

@@ -123,4 +123,6 @@ void test_lower_case_ids_and_bare_endpoint(void);
 void test_list_unacked(void);
 void test_installed_keys_named(void);
 
+/* casework.c */
+void test_casework(void);
 #endif

@@ -81,6 +81,14 @@ static const struct {
     {"admin.verify", NULL, PROTO_OP_ADMIN_VERIFY},
     {"admin.clock", "{'advance_s':0}", PROTO_OP_ADMIN_CLOCK},
     {"admin.clock", "{'advance_s':315360000}", PROTO_OP_ADMIN_CLOCK},
+    {"case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':'moved'}",
+     PROTO_OP_CASE_TRANSFER},
+    {"case.reassign", "{'filter':{'area':'6501','team':'a','state':'visited'},'to_team':'b',"
+                      "'expect_count':0}",
+     PROTO_OP_CASE_REASSIGN},
+    {"case.reassign", "{'filter':{},'to_team':'b'}", PROTO_OP_CASE_REASSIGN},
+    {"admin.remap", "{'map':{'6501':'6599','660101':'660202','67':'68'},'limit':10000}",
+     PROTO_OP_ADMIN_REMAP},
 };
 size_t valid_req_count(void)
 {
@@ -423,6 +431,20 @@ static void test_other_op_errors(void)
     EXPECT(R("admin.verify", "{'x':1}"), LB_EBADREQ, "x");
     EXPECT(R("admin.reload", "{'x':1}"), LB_EBADREQ, "x");
     EXPECT(R("workflow.list", "{'x':1}"), LB_EBADREQ, "x");
+    /* casework (PROTOCOL.md 9.17) */
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','reason':'x'}"), LB_EBADREQ, "to_area");
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'6601','reason':'x'}"),
+           LB_EBADREQ, "to_area");
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':''}"),
+           LB_EBADREQ, "reason");
+    EXPECT(R("case.reassign", "{'to_team':'b'}"), LB_EBADREQ, "filter");
+    EXPECT(R("case.reassign", "{'filter':{'area':'650'},'to_team':'b'}"), LB_EBADREQ,
+           "filter.area");
+    EXPECT(R("case.reassign", "{'filter':{},'to_team':'b','expect_count':10001}"), LB_EBADREQ,
+           "expect_count");
+    EXPECT(R("admin.remap", "{'map':{'65':'6601'}}"), LB_EBADREQ, "map");
+    EXPECT(R("admin.remap", "{'map':{'65':66}}"), LB_EBADREQ, "map");
+    EXPECT(R("admin.remap", "{'map':{'65':'66'},'limit':10001}"), LB_ETOOLARGE, "limit");
     /* a long unknown key is named, truncated to fit, and still valid UTF-8 */
     lb_val_t *r = R("ping", "{}");
     char key[200] = "";

@@ -341,6 +341,16 @@ static const arg_spec_t args_admin_clock[] = {
     ARG_END,
 };
 
+static const arg_spec_t args_case_duplicates[] = {ARG_AREA_PREFIX, ARG_END};
+
+static const arg_spec_t args_case_merge[] = {
+    {.key = "keep", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    {.key = "drop", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    ARG_END,
+};
+
 struct proto_schema {
     const arg_spec_t *args;
     int (*extra)(const lb_val_t *args, proto_err_t *err); /* rules across keys, or NULL */
@@ -364,6 +374,8 @@ const proto_schema_t proto_schema_admin_backup = {args_admin_backup, NULL};
 const proto_schema_t proto_schema_admin_reload = {args_none, NULL};
 const proto_schema_t proto_schema_admin_verify = {args_none, NULL};
 const proto_schema_t proto_schema_admin_clock = {args_admin_clock, NULL};
+const proto_schema_t proto_schema_case_duplicates = {args_case_duplicates, NULL};
+const proto_schema_t proto_schema_case_merge = {args_case_merge, NULL};
 
 typedef struct {
     const char *name;
@@ -391,6 +403,8 @@ static const op_def_t op_defs[PROTO_OP_COUNT] = {
     [PROTO_OP_ADMIN_VERIFY] = {"admin.verify", false, &proto_schema_admin_verify},
     /* Advancing the clock fires due timers, which append escalation events. */
     [PROTO_OP_ADMIN_CLOCK] = {"admin.clock", true, &proto_schema_admin_clock},
+    [PROTO_OP_CASE_DUPLICATES] = {"case.duplicates", false, &proto_schema_case_duplicates},
+    [PROTO_OP_CASE_MERGE] = {"case.merge", true, &proto_schema_case_merge},
 };
 
 const char *proto_op_name(proto_op_t op)

@@ -184,9 +184,9 @@ static int replay_absorbed(const lbd_t *d, store_txn_t *txn, const char *from, u
             break;
         }
         const char *kind = lb_map_str(ev, "kind"), *type = lb_map_str(ev, "type");
-        if (kind && type && strcmp(type, "merged") == 0)
-            rc = replay_absorbed(d, txn, lb_map_str(lb_map_get(ev, "data"), "merged_from"), seq,
-                                 depth + 1, r, lens, why, whylen);
+        const char *sub = lb_map_str(lb_map_get(ev, "data"), "merged_from");
+        if (kind && type && strcmp(type, "merged") == 0 && sub)
+            rc = replay_absorbed(d, txn, sub, seq, depth + 1, r, lens, why, whylen);
         else if (kind)
             rc = add_record(ev, kind, r, lens);
         lb_val_free(&ev);

@@ -286,4 +286,9 @@ int witness_verify_file(app_t *app, const args_t *a, const char *path, char *why
 /* user.c */
 int cmd_user(app_t *app, int argc, char **argv);
 
+/* casework.c */
+int cmd_member(app_t *app, int argc, char **argv);
+int cmd_duplicates(app_t *app, int argc, char **argv);
+int cmd_merge(app_t *app, int argc, char **argv);
+
 #endif

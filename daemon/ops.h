@@ -201,7 +201,7 @@ typedef struct {
 /* After household h (an item of items) opened as case c. 0, LB_ENOMEM or a store code. */
 int lbd_import_dups_add(lbd_ctx_t *ctx, lbd_import_dups_t *x, const lb_val_t *h,
                         const wf_case_t *c);
-/* Adds `duplicates` to the result when rc (the bulk run's) is 0; frees x. Returns rc or LB_ENOMEM. */
+/* Adds `duplicates` to the result when rc (the bulk run's) is 0; frees x. rc or LB_ENOMEM. */
 int lbd_import_dups_done(lbd_ctx_t *ctx, lbd_import_dups_t *x, int rc);
 
 /*

@@ -150,7 +150,8 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
         lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
     }
     lb_val_t *dups = NULL; /* PROTOCOL.md 9.18 */
-    if (rc == 0 && (rc = lbd_household_duplicates(ctx, c.id, lb_map_get(ctx->req->args, "household"), &dups)) == 0)
+    const lb_val_t *h = lb_map_get(ctx->req->args, "household");
+    if (rc == 0 && (rc = lbd_household_duplicates(ctx, c.id, h, &dups)) == 0)
         rc = lb_map_set(ctx->result, "duplicates", dups);
     wf_case_clear(&c);
     return rc;
@@ -203,7 +204,7 @@ int lbd_op_case_import(lbd_ctx_t *ctx)
 {
     const lb_val_t *items = lb_map_get(ctx->req->args, "households");
     import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                   arg_str(ctx, "source", "tpmap"), "", {items}};
+                   arg_str(ctx, "source", "tpmap"), "", {.items = items}};
     if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
     static const lbd_bulk_t bulk = {import_check, import_apply, import_existing, "opened"};

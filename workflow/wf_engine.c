@@ -25,8 +25,7 @@
 #define WF_AGENCY_MAX 256  /* bytes of an agency name */
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
-static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note",
-                                                  "member"};
+static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note", "member"};
 
 static const char *const visit_keys[] = {"team", "level", "findings", "needs", "note", NULL};
 static const char *const visit_required[] = {"findings", NULL};
@@ -37,7 +36,7 @@ static const char *const followup_keys[] = {"team", "level", "met", "note", NULL
 static const char *const followup_required[] = {"level", NULL};
 static const char *const note_keys[] = {"team", "level", "note", NULL};
 static const char *const note_required[] = {"note", NULL};
-/* A member record holds member references only (PROTOCOL.md 9.18): the daemon keeps the rest sealed. */
+/* A member record holds references only (PROTOCOL.md 9.18): the daemon keeps the rest sealed. */
 static const char *const member_keys[] = {"team", "level", "change", "member", "new_head", NULL};
 static const char *const member_required[] = {"change", "member", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};

@@ -456,7 +456,8 @@ int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
  */
 #define WF_NMEMBER_CHANGE 4
 extern const char *const wf_member_changes[WF_NMEMBER_CHANGE]; /* join leave head deceased */
-#define WF_MEMBER_REF_LEN 33 /* "M" and 32 hex digits */
+/* "M" and 32 hex digits */
+#define WF_MEMBER_REF_LEN 33
 /* true when s is a member reference (NULL: false). Any thread. */
 bool wf_member_ref_valid(const char *s);
 
@@ -479,8 +480,8 @@ const char *wf_def_action_record(const wf_def_t *def, const char *action);
  * when keep would then hold more than max_records records (0 = the default
  * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
  */
-int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records,
-                   uint32_t *added, wf_error_t *err);
+int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,
+                   wf_error_t *err);
 
 /* The first terminal state of def with outcome "closed" (borrowed), or NULL when it has none. */
 const char *wf_def_closed_state(const wf_def_t *def);

@@ -81,7 +81,11 @@ int lbd_op_case_get(lbd_ctx_t *ctx)
             goto out;
         }
         lb_map_del(h, "deprived");
-        rc = lb_map_set(ctx->result, "household", h);
+        rc = lbd_member_view(ctx, h, ctx->result);
+        if (rc == 0)
+            rc = lb_map_set(ctx->result, "household", h);
+        else
+            lb_val_free(&h);
     }
     if (rc == 0)
         rc = lbd_redact(ctx, ctx->result);

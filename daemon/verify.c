@@ -10,8 +10,9 @@
 
 #include "ops.h"
 
-#define NKINDS 4
-static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note"};
+#define NKINDS 5
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note", "member"};
+#define MERGE_DEPTH 16 /* merged cases that had absorbed others, followed this deep */
 
 /* What a case's events say it must hold. */
 typedef struct {
@@ -103,6 +104,22 @@ static int lens_push(lens_t *l, size_t n)
     return 0;
 }
 
+/* A record event's data joins r's records of its kind: 0 or LB_ENOMEM (other kinds: 0). */
+static int add_record(const lb_val_t *ev, const char *kind, replay_t *r, lens_t *lens)
+{
+    for (int k = 0; k < NKINDS; k++) {
+        if (strcmp(kind, rec_kinds[k]) != 0)
+            continue;
+        const lb_val_t *data = lb_map_get(ev, "data");
+        size_t before = r->recs[k].len;
+        int rc = data ? proto_pack(data, &r->recs[k]) : 0;
+        if (rc == 0 && data)
+            rc = lens_push(&lens[k], r->recs[k].len - before);
+        return rc ? LB_ENOMEM : 0;
+    }
+    return 0;
+}
+
 /* Applies one event of the case to r: 0, 1 when it cannot be the case's (why set), LB_ENOMEM. */
 static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, replay_t *r,
                         lens_t *lens, char *why, size_t whylen)
@@ -143,22 +160,59 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         r->acked += strcmp(type, "acked") == 0;
         return 0;
     }
-    for (int k = 0; k < NKINDS; k++) {
-        if (strcmp(kind, rec_kinds[k]) != 0)
-            continue;
-        const lb_val_t *data = lb_map_get(ev, "data");
-        size_t before = r->recs[k].len;
-        int rc = data ? proto_pack(data, &r->recs[k]) : 0;
-        if (rc == 0 && data)
-            rc = lens_push(&lens[k], r->recs[k].len - before);
-        return rc ? LB_ENOMEM : 0;
+    return add_record(ev, kind, r, lens);
+}
+
+/*
+ * case.merge (PROTOCOL.md 9.18): the kept case holds the records the merged
+ * case's events appended before the merge, and those of cases merged into
+ * that one in turn. 0, 1 (why set), LB_ENOMEM or a store code.
+ */
+static int replay_absorbed(const lbd_t *d, store_txn_t *txn, const char *from, uint64_t before,
+                           int depth, replay_t *r, lens_t *lens, char *why, size_t whylen)
+{
+    uint64_t id;
+    wf_case_t m;
+    if (!from || lb_case_id_parse(from, &id) || depth >= MERGE_DEPTH ||
+        lbd_case_load(d, txn, id, &m, NULL) != 0) {
+        snprintf(why, whylen, "a case merged into it cannot be read");
+        return 1;
     }
-    return 0;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && m.history && i < m.history->a.n; i++) {
+        uint64_t seq = (uint64_t)m.history->a.items[i]->i;
+        const void *body;
+        size_t len;
+        lb_val_t *ev = NULL;
+        proto_err_t perr;
+        if (seq >= before)
+            break;
+        if ((rc = store_event_get(txn, seq, &body, &len)))
+            break;
+        if (proto_unpack(body, len, &proto_default_limits, &ev, &perr) != 0) {
+            snprintf(why, whylen, "an event of a case merged into it does not decode");
+            rc = 1;
+            break;
+        }
+        const char *kind = lb_map_str(ev, "kind"), *type = lb_map_str(ev, "type");
+        const char *sub = lb_map_str(lb_map_get(ev, "data"), "merged_from");
+        if (kind && type && strcmp(type, "merged") == 0 && sub)
+            rc = replay_absorbed(d, txn, sub, seq, depth + 1, r, lens, why, whylen);
+        else if (kind)
+            rc = add_record(ev, kind, r, lens);
+        lb_val_free(&ev);
+    }
+    wf_case_clear(&m);
+    if (rc == LB_ENOTFOUND) {
+        snprintf(why, whylen, "an event of a case merged into it is missing");
+        return 1;
+    }
+    return rc;
 }
 
 /* Replays the case's history: 0, 1 (why set), LB_ENOMEM or a store code. */
-static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *lens, char *why,
-                  size_t whylen)
+static int replay(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *lens,
+                  char *why, size_t whylen)
 {
     const lb_val_t *h = c->history;
     for (uint32_t i = 0; i < h->a.n; i++) {
@@ -184,6 +238,9 @@ static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *len
             return 1;
         }
         rc = replay_event(c, ev, i == 0, r, lens, why, whylen);
+        const char *from = lb_map_str(lb_map_get(ev, "data"), "merged_from");
+        if (rc == 0 && from && strcmp(lb_map_str(ev, "type"), "merged") == 0)
+            rc = replay_absorbed(d, txn, from, r->last, 0, r, lens, why, whylen);
         lb_val_free(&ev);
         if (rc)
             return rc;
@@ -195,7 +252,8 @@ static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *len
 static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
                    size_t whylen)
 {
-    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes,
+                                     c->member_changes};
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;
@@ -243,7 +301,7 @@ static int verify_case(const lbd_t *d, store_txn_t *txn, uint64_t id, char *why,
     lens_t lens[NKINDS] = {{0}};
     /* Cases written before the history was kept have none: nothing to compare them with. */
     if (c.history && c.history->a.n > 0) {
-        rc = replay(txn, &c, &r, lens, why, whylen);
+        rc = replay(d, txn, &c, &r, lens, why, whylen);
         if (rc == 0)
             rc = compare(&c, &r, lens, why, whylen);
     }

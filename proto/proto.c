@@ -398,6 +398,16 @@ static const arg_spec_t args_admin_remap[] = {
     ARG_END,
 };
 
+static const arg_spec_t args_case_duplicates[] = {ARG_AREA_PREFIX, ARG_END};
+
+static const arg_spec_t args_case_merge[] = {
+    {.key = "keep", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    {.key = "drop", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    ARG_END,
+};
+
 struct proto_schema {
     const arg_spec_t *args;
     int (*extra)(const lb_val_t *args, proto_err_t *err); /* rules across keys, or NULL */
@@ -424,6 +434,8 @@ const proto_schema_t proto_schema_admin_clock = {args_admin_clock, NULL};
 const proto_schema_t proto_schema_case_transfer = {args_case_transfer, NULL};
 const proto_schema_t proto_schema_case_reassign = {args_case_reassign, NULL};
 const proto_schema_t proto_schema_admin_remap = {args_admin_remap, NULL};
+const proto_schema_t proto_schema_case_duplicates = {args_case_duplicates, NULL};
+const proto_schema_t proto_schema_case_merge = {args_case_merge, NULL};
 
 typedef struct {
     const char *name;
@@ -454,6 +466,8 @@ static const op_def_t op_defs[PROTO_OP_COUNT] = {
     [PROTO_OP_CASE_TRANSFER] = {"case.transfer", true, &proto_schema_case_transfer},
     [PROTO_OP_CASE_REASSIGN] = {"case.reassign", true, &proto_schema_case_reassign},
     [PROTO_OP_ADMIN_REMAP] = {"admin.remap", true, &proto_schema_admin_remap},
+    [PROTO_OP_CASE_DUPLICATES] = {"case.duplicates", false, &proto_schema_case_duplicates},
+    [PROTO_OP_CASE_MERGE] = {"case.merge", true, &proto_schema_case_merge},
 };
 
 const char *proto_op_name(proto_op_t op)

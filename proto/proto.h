@@ -74,6 +74,8 @@ typedef enum {
     PROTO_OP_CASE_TRANSFER, /* casework (PROTOCOL.md 9.17) */
     PROTO_OP_CASE_REASSIGN,
     PROTO_OP_ADMIN_REMAP,
+    PROTO_OP_CASE_DUPLICATES,
+    PROTO_OP_CASE_MERGE,
     PROTO_OP_COUNT
 } proto_op_t;
 
@@ -104,6 +106,7 @@ extern const proto_schema_t proto_schema_ping, proto_schema_workflow_list,
 #define PROTO_REMAP_SLICE_MAX 10000
 extern const proto_schema_t proto_schema_case_transfer, proto_schema_case_reassign,
     proto_schema_admin_remap;
+extern const proto_schema_t proto_schema_case_duplicates, proto_schema_case_merge;
 /* The schema proto_decode_request checks op's args with; NULL for an out-of-range op. */
 const proto_schema_t *proto_op_schema(proto_op_t op);
 

@@ -302,7 +302,7 @@ static int parse_action(const wf_ectx_t *e, const wf_ynode_t *body, const wf_def
         act->record = wf_name_index(wf_record_names, WF_NREC, s);
         if (act->record < 0)
             return wf_ynerr(e, n,
-                            "unknown record '%s' (want visit, assistance, follow_up or note)", s);
+                            "unknown record '%s' (want visit, assistance, follow_up, note or member)", s);
     }
     if ((n = wf_ymap_get(body, "restart_timers")) &&
         (rc = wf_ybool(e, n, "restart_timers", &act->restart_timers)))

@@ -25,7 +25,7 @@
 #define WF_AGENCY_MAX 256  /* bytes of an agency name */
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
-static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note"};
+static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note", "member"};
 
 static const char *const visit_keys[] = {"team", "level", "findings", "needs", "note", NULL};
 static const char *const visit_required[] = {"findings", NULL};
@@ -36,14 +36,17 @@ static const char *const followup_keys[] = {"team", "level", "met", "note", NULL
 static const char *const followup_required[] = {"level", NULL};
 static const char *const note_keys[] = {"team", "level", "note", NULL};
 static const char *const note_required[] = {"note", NULL};
+/* A member record holds references only (PROTOCOL.md 9.18): the daemon keeps the rest sealed. */
+static const char *const member_keys[] = {"team", "level", "change", "member", "new_head", NULL};
+static const char *const member_required[] = {"change", "member", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};
 /* What data of an action without record may hold besides its require keys. */
 static const char *const scalar_keys[] = {"team", "level", "reason", NULL};
 
 static const char *const *const record_keys[WF_NREC] = {visit_keys, assist_keys, followup_keys,
-                                                        note_keys};
-static const char *const *const record_required[WF_NREC] = {visit_required, assist_required,
-                                                            followup_required, note_required};
+                                                        note_keys, member_keys};
+static const char *const *const record_required[WF_NREC] = {
+    visit_required, assist_required, followup_required, note_required, member_required};
 
 #define WF_NKIND 11
 static const char *const assist_kinds[WF_NKIND] = {
@@ -135,7 +138,8 @@ static int set_timers(wf_case_t *c, const wf_state_t *st, const wf_calendar_t *c
 /* A case built by hand may lack its lists; the engine never trips over that. */
 static int ensure_lists(wf_case_t *c)
 {
-    lb_val_t **lists[] = {&c->needs, &c->visits, &c->assistance, &c->follow_ups, &c->notes};
+    lb_val_t **lists[] = {&c->needs,      &c->visits, &c->assistance,
+                          &c->follow_ups, &c->notes,  &c->member_changes};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (!*lists[i] && !(*lists[i] = lb_arr()))
             return LB_ENOMEM;
@@ -394,6 +398,12 @@ static int check_record(int rec, const lb_val_t *data, const wf_catalog_t *cat, 
             rc = check_enum(v, k, assist_kinds, WF_NKIND, err);
         else if (!strcmp(k, "amount_thb"))
             rc = check_amount(v, err);
+        else if (!strcmp(k, "change"))
+            rc = check_enum(v, k, wf_member_changes, WF_NMEMBER_CHANGE, err);
+        else if (!strcmp(k, "member") || !strcmp(k, "new_head"))
+            rc = wf_member_ref_valid(v->type == LB_STR ? v->s.p : NULL)
+                     ? 0
+                     : fail(err, LB_EGUARD, k, "%s must be a member reference", k);
         else /* meets, met */
             rc = check_codes(v, k, NULL, cat, err);
         if (rc)
@@ -518,6 +528,7 @@ static lb_val_t **record_list(wf_case_t *c, int rec)
     case WF_REC_VISIT: return &c->visits;
     case WF_REC_ASSIST: return &c->assistance;
     case WF_REC_FOLLOWUP: return &c->follow_ups;
+    case WF_REC_MEMBER: return &c->member_changes;
     default: return &c->notes;
     }
 }

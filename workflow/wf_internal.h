@@ -93,8 +93,16 @@ int wf_name_index(const char *const *names, size_t n, const char *s);
 
 /* ---- definitions ---- */
 
-enum { WF_REC_NONE = -1, WF_REC_VISIT = 0, WF_REC_ASSIST, WF_REC_FOLLOWUP, WF_REC_NOTE, WF_NREC };
-extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note */
+enum {
+    WF_REC_NONE = -1,
+    WF_REC_VISIT = 0,
+    WF_REC_ASSIST,
+    WF_REC_FOLLOWUP,
+    WF_REC_NOTE,
+    WF_REC_MEMBER,
+    WF_NREC
+};
+extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note member */
 
 typedef struct {
     int64_t after_ms;  /* the duration; for business days the shortest span (ordering checks) */

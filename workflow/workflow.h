@@ -394,6 +394,8 @@ typedef struct {
     lb_val_t *assistance;
     lb_val_t *follow_ups;
     lb_val_t *notes;
+    lb_val_t *member_changes; /* member records, PROTOCOL.md 9.18 (references, no personal data) */
+    char merged_into[LB_CASE_ID_MAX]; /* the case this one was merged into, "" = none */
     wf_escalation_t *esc; /* every fired escalation, oldest first */
     uint32_t n_esc;
     wf_timer_t *timers; /* pending steps of the current state, due order */
@@ -630,6 +632,56 @@ int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
  */
 int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
                           int64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* Household membership and merging (wf_members.c, PROTOCOL.md 9.18)       */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A member record is {at, change, member, new_head?, team?, level?}: change
+ * one of wf_member_changes, member and new_head member references ("M" and
+ * 32 lower-case hex digits, a keyed hash the daemon makes of a national id),
+ * never a national id or a name: the engine keeps no personal data.
+ */
+#define WF_NMEMBER_CHANGE 4
+extern const char *const wf_member_changes[WF_NMEMBER_CHANGE]; /* join leave head deceased */
+/* "M" and 32 hex digits */
+#define WF_MEMBER_REF_LEN 33
+/* true when s is a member reference (NULL: false). Any thread. */
+bool wf_member_ref_valid(const char *s);
+
+/*
+ * The record kind the named action of def appends ("visit", "assistance",
+ * "follow_up", "note", "member"; static storage), or NULL when the action
+ * appends none or does not exist. Lets the daemon prepare a member record's
+ * data before wf_apply checks the action.
+ */
+const char *wf_def_action_record(const wf_def_t *def, const char *action);
+
+/*
+ * Merges drop's records into keep (case.merge): every record of drop's
+ * visits, assistance, follow_ups, notes and member_changes is copied into
+ * keep's list of its kind, each list staying ordered by at (a record of drop
+ * goes after keep's records with the same at); drop's needs that keep has
+ * no need for (the same indicator, or the same dimension and note) are
+ * copied too, with their status. *added gets the number of records copied.
+ * drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
+ * when keep would then hold more than max_records records (0 = the default
+ * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
+ */
+int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,
+                   wf_error_t *err);
+
+/* The first terminal state of def with outcome "closed" (borrowed), or NULL when it has none. */
+const char *wf_def_closed_state(const wf_def_t *def);
+/*
+ * Closes c as a duplicate merged into the case into (a case id): c enters
+ * wf_def_closed_state(def) as if by an action at now (entered_at =
+ * timers_base = max(now, entered_at), no timers, fired_in_state 0) and
+ * merged_into = into. Records and escalations are kept. LB_EINTERNAL when
+ * def has no closed state or into does not fit; c unchanged then.
+ */
+int wf_case_close_merged(const wf_def_t *def, wf_case_t *c, const char *into, int64_t now);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).

@@ -99,6 +99,17 @@ static const command_t commands[] = {
      "terminal, or read as one line with --password-stdin, and stored as an argon2id\n"
      "hash. FILE: --users, $LOGBOOK_USERS, config/users.tsv beside config/logbookd.yaml,\n"
      "else PREFIX/etc/logbook/users.tsv. Needs no daemon."},
+    {"member", cmd_member,
+     "member CASE join|leave|head|deceased NID [--name N] [--birth-year Y] [--sex m|f] "
+     "[--new-head NID] [--action A] [--at TIME]",
+     "Records a household change (the workflow's update_members action, or A). The head\n"
+     "leaving or dying while others remain needs --new-head. Warns when the national id\n"
+     "is also a member of another open case."},
+    {"duplicates", cmd_duplicates, "duplicates [--area A]",
+     "Lists pairs of open cases that share a member's national id (committee)."},
+    {"merge", cmd_merge, "merge KEEP DROP",
+     "Merges case DROP into KEEP: its records and members move, DROP is closed as a\n"
+     "duplicate (committee)."},
     {"report", cmd_report,
      "report [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE] [--watch SECONDS]",
      "The committee's report: per child area the households targeted, visited, assisted,\n"

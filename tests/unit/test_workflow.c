@@ -16,6 +16,7 @@ int main(void)
         workflow_outcomes_suite, workflow_stored_suite,      workflow_migrate_suite,
         workflow_areas_suite,
         workflow_holidays_suite,
+        workflow_members_suite,
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

@@ -89,6 +89,9 @@ static const struct {
     {"case.reassign", "{'filter':{},'to_team':'b'}", PROTO_OP_CASE_REASSIGN},
     {"admin.remap", "{'map':{'6501':'6599','660101':'660202','67':'68'},'limit':10000}",
      PROTO_OP_ADMIN_REMAP},
+    {"case.duplicates", NULL, PROTO_OP_CASE_DUPLICATES},
+    {"case.duplicates", "{'area':'6501'}", PROTO_OP_CASE_DUPLICATES},
+    {"case.merge", "{'keep':'C000000001','drop':'C000000002'}", PROTO_OP_CASE_MERGE},
 };
 size_t valid_req_count(void)
 {
@@ -418,6 +421,9 @@ static void test_other_op_errors(void)
     EXPECT(R("report.summary", "{}"), LB_EBADREQ, "by");
     EXPECT(R("report.summary", "{'by':'country'}"), LB_EBADREQ, "by");
     EXPECT(R("report.summary", "{'by':'state','area':'6'}"), LB_EBADREQ, "area");
+    EXPECT(R("case.merge", "{'keep':'C000000001'}"), LB_EBADREQ, "drop");
+    EXPECT(R("case.merge", "{'keep':'C1','drop':'C000000002'}"), LB_EBADREQ, "keep");
+    EXPECT(R("case.duplicates", "{'area':'650'}"), LB_EBADREQ, "area");
     EXPECT(R("events.since", "{}"), LB_EBADREQ, "seq");
     EXPECT(R("events.since", "{'seq':-1}"), LB_EBADREQ, "seq");
     EXPECT(R("events.since", "{'seq':0,'limit':10001}"), LB_ETOOLARGE, "limit");

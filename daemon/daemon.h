@@ -52,6 +52,7 @@ typedef struct {
     char **workflows; /* one folder, or a list of files */
     size_t n_workflows;
     char *indicators;
+    char *areas; /* the gazetteer (PROTOCOL.md 9.16); "" = none: codes only */
     char *default_workflow;
     bool curve;
     char *server_cert;

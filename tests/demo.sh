@@ -32,6 +32,7 @@ endpoints:
   events:   ["tcp://127.0.0.1:$EV_PORT"]
 workflows: $ROOT/config/workflows
 indicators: $ROOT/config/indicators.yaml
+areas: $ROOT/config/areas.tsv
 default_workflow: tpmap-household
 security:
   curve: true

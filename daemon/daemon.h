@@ -225,7 +225,7 @@ extern volatile sig_atomic_t lbd_stop_flag;
 extern volatile sig_atomic_t lbd_reload_flag;
 
 /*
- * Checks the op table, loads config, keys, workflows, catalog, registry and
+ * Checks the op table, loads config, keys, workflows, catalog, gazetteer, registry and
  * the store, blocks SIGTERM/SIGINT/SIGHUP (taken through a signalfd
  * afterwards), starts libzmq and binds the sockets. Call before any other
  * thread exists. 0 with *out the caller's (lbd_destroy); on error *out is

@@ -114,7 +114,7 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
                          size_t errlen);
 
 /*
- * Reloads workflows, catalog and registry. 0 when swapped in: every wf_def_t,
+ * Reloads workflows, catalog, gazetteer and registry. 0 when swapped in: every wf_def_t,
  * lbd_client_t and catalog pointer taken from d before is then dangling, so
  * call it only between requests (the loop, or admin.reload, whose request
  * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in

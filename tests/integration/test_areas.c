@@ -54,9 +54,10 @@ static int suite_init(void)
     testd_opts_t o = {.extra_config = extra};
     if (testd_start(&D, &o) || testd_keygen(&D, "analyst", rep_pub, rep_sec, sizeof rep_sec))
         return -1;
-    snprintf(yaml, sizeof yaml,
-             "clients:\n  - { name: analyst, public_key: \"%s\", role: reporter, areas: [\"65\"] }\n",
-             rep_pub);
+    snprintf(
+        yaml, sizeof yaml,
+        "clients:\n  - { name: analyst, public_key: \"%s\", role: reporter, areas: [\"65\"] }\n",
+        rep_pub);
     if (testd_set_clients(&D, yaml))
         return -1;
     return trust_open_case(&D, NULL, 1, "65010512", case_id) ? -1 : 0;

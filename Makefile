@@ -298,7 +298,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/share/logbook/workflows
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 config/indicators.yaml config/holidays.yaml $(DESTDIR)$(PREFIX)/share/logbook/
+	install -m 0644 config/indicators.yaml config/holidays.yaml config/areas.tsv $(DESTDIR)$(PREFIX)/share/logbook/
 	install -m 0644 config/workflows/*.yaml $(DESTDIR)$(PREFIX)/share/logbook/workflows/
 	for m in docs/*.1; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
 	for m in docs/*.8; do [ -f "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true

@@ -30,6 +30,7 @@ static const opt_t options[] = {
     {"workflows", OPT_PATHS, NULL, 0, 0, F(workflows), F(n_workflows)},
     {"indicators", OPT_PATH, NULL, 0, 0, F(indicators), 0},
     {"holidays", OPT_PATH, "", 0, 0, F(holidays), 0},
+    {"areas", OPT_PATH, "", 0, 0, F(areas), 0},
     {"default_workflow", OPT_STR, "tpmap-household", 0, 0, F(default_workflow), 0},
     {"security.curve", OPT_BOOL, "true", 0, 0, F(curve), 0},
     {"security.server_cert", OPT_PATH, "", 0, 0, F(server_cert), 0},
@@ -301,6 +302,7 @@ void lbd_config_clear(lbd_config_t *cfg)
     free_list(cfg->workflows, cfg->n_workflows);
     free(cfg->indicators);
     free(cfg->holidays);
+    free(cfg->areas);
     free(cfg->default_workflow);
     free(cfg->server_cert);
     free(cfg->clients);

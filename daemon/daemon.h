@@ -53,6 +53,7 @@ typedef struct {
     size_t n_workflows;
     char *indicators;
     char *holidays; /* the public holidays file ("": none, working days are Mon-Fri) */
+    char *areas; /* the gazetteer (PROTOCOL.md 9.16); "" = none: codes only */
     char *default_workflow;
     bool curve;
     char *server_cert;
@@ -225,7 +226,7 @@ extern volatile sig_atomic_t lbd_stop_flag;
 extern volatile sig_atomic_t lbd_reload_flag;
 
 /*
- * Checks the op table, loads config, keys, workflows, catalog, registry and
+ * Checks the op table, loads config, keys, workflows, catalog, gazetteer, registry and
  * the store, blocks SIGTERM/SIGINT/SIGHUP (taken through a signalfd
  * afterwards), starts libzmq and binds the sockets. Call before any other
  * thread exists. 0 with *out the caller's (lbd_destroy); on error *out is

@@ -50,6 +50,7 @@ struct lbd {
     wf_set_t *wfs;
     wf_catalog_t *cat;
     wf_calendar_t *cal; /* the holidays file (calendar.c); NULL = none: Monday to Friday */
+    wf_areas_t *areas; /* the gazetteer; NULL without one (cfg.areas "") */
     store_t *store;
     lbd_audit_t *audit; /* the audit key and the signed tip file */
 
@@ -123,7 +124,7 @@ int lbd_calendar_load(const lbd_config_t *cfg, int64_t now, wf_calendar_t **cal,
                       size_t errlen);
 
 /*
- * Reloads workflows, catalog, holidays and registry. 0 when swapped in: every wf_def_t,
+ * Reloads workflows, catalog, holidays, gazetteer and registry. 0 when swapped in: every wf_def_t,
  * lbd_client_t and catalog pointer taken from d before is then dangling, so
  * call it only between requests (the loop, or admin.reload, whose request
  * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in
@@ -133,6 +134,22 @@ int lbd_calendar_load(const lbd_config_t *cfg, int64_t now, wf_calendar_t **cal,
  * that failed part way (the new definitions are in, err says what is left).
  */
 int lbd_reload(lbd_t *d, char *err, size_t errlen);
+
+/* ---- the gazetteer (areas.c, PROTOCOL.md 9.16) ---- */
+
+/*
+ * Loads cfg->areas: 0 with *out the caller's (wf_areas_destroy), or with
+ * *out NULL when cfg names no gazetteer; wf_areas_load's errors otherwise
+ * (LB_ECONFIG with "file:line: reason" in err, LB_ENOMEM), *out NULL.
+ */
+int lbd_areas_load(const lbd_config_t *cfg, wf_areas_t **out, char *err, size_t errlen);
+/*
+ * Sets `area_name` and `area_name_en` in map m to the names of code
+ * (wf_areas_label: a village is its subdistrict's name and number), or
+ * removes both when areas is NULL or does not name code, so a map reused
+ * for another area keeps no stale name. The names are copied. 0 or LB_ENOMEM.
+ */
+int lbd_areas_put(const wf_areas_t *areas, lb_val_t *m, const char *code);
 
 /* ---- the events socket (events.c) ---- */
 

@@ -72,6 +72,12 @@ int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_
                           uint64_t *n);
 /* Fails ctx with the workflow engine's error; returns its code. */
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e);
+/*
+ * With a gazetteer loaded, fails ctx with LB_EBADREQ, field, and
+ * wf_areas_check's message (the nearest valid parent named) when area does
+ * not name a place; 0 when it does or no gazetteer is loaded (areas.c).
+ */
+int lbd_areas_check(lbd_ctx_t *ctx, const char *area, const char *field);
 /* Sets ctx->result to an empty map. 0 or LB_ENOMEM. */
 int lbd_result_map(lbd_ctx_t *ctx);
 

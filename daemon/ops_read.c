@@ -71,6 +71,8 @@ int lbd_op_case_get(lbd_ctx_t *ctx)
     lb_map_del(ctx->result, "fired_in_state");
     lb_map_del(ctx->result, "history"); /* that is what case.history is for */
     rc = lb_map_set_bool(ctx->result, "overdue", snap.meta.overdue);
+    if (rc == 0)
+        rc = lbd_areas_put(ctx->d->areas, ctx->result, c.area);
     const void *sealed;
     size_t n;
     lb_val_t *h = NULL;
@@ -234,6 +236,11 @@ static int list_cb(uint64_t id, const char *area, const char *state, const void 
                 (!l->overdue_only || (od && od->type == LB_BOOL && od->b)) &&
                 (!l->unacked_only || map_true(s, "unacked"));
     if (keep) {
+        if (lbd_areas_put(l->ctx->d->areas, s, area)) {
+            lb_val_free(&s);
+            l->rc = LB_ENOMEM;
+            return 1;
+        }
         if (lb_arr_push(l->cases, s)) {
             l->rc = LB_ENOMEM;
             return 1;
@@ -394,6 +401,8 @@ typedef struct {
     char *states[REPORT_STATES_MAX]; /* names of the by_state keys */
     uint32_t nstates;
     const char *by;
+    /* names for rows by area, and for totals; NULL: codes only */
+    const wf_areas_t *areas;
     const char *rekey; /* when set, every counter goes to this row (a scope inside the key) */
     int rc;
     row_t *last; /* the row of the previous counter: counters arrive grouped by scope */
@@ -624,6 +633,8 @@ static int row_tmpl_pack(const report_t *r, row_tmpl_t *t, const row_t *row, lb_
     for (uint16_t i = 0; i < row->nst; i++)
         lb_put_int(st, r->states[row->st[i].state], row->st[i].n, &rc);
     lb_put(t->v, "by_state", st, &rc);
+    if (rc == 0)
+        rc = lbd_areas_put(r->areas, t->v, row->key);
     return rc ? rc : proto_pack(t->v, out);
 }
 
@@ -712,12 +723,15 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
     int rc = r && rows ? 0 : LB_ENOMEM;
     if (rc == 0) {
         r->by = lb_map_str(ctx->req->args, "by");
+        r->areas = ctx->d->areas;
         rc = report_count(ctx, r, area);
     }
     if (rc == 0)
         rc = by_digits(r->by) ? rows_from_tab(r, rows) : rows_from_totals(r, rows);
     if (rc == 0 && !(totals = row_val(r, &r->totals, area ? area : "")))
         rc = LB_ENOMEM;
+    if (rc == 0 && area)
+        rc = lbd_areas_put(r->areas, totals, area);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         lb_put(ctx->result, "rows", rows, &rc);
         rows = NULL;

@@ -61,6 +61,9 @@ static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, cha
     if (!lbd_client_covers(ctx->client, area))
         return lbd_fail(ctx, LB_EFORBIDDEN, "household.area", "area %s is outside your areas",
                         area);
+    int rc = lbd_areas_check(ctx, area, "household.area");
+    if (rc)
+        return rc;
     if (!wf_set_get(ctx->d->wfs, wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", wfname);
     const lb_val_t *dep = lb_map_get(h, "deprived");

@@ -924,6 +924,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     /* Every configured file is read before keys are generated or data_dir is touched. */
     if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)) ||
         (rc = lbd_calendar_load(&d->cfg, lbd_real_ms(), &d->cal, err, errlen)) ||
+        (rc = lbd_areas_load(&d->cfg, &d->areas, err, errlen)) ||
         (rc = lbd_registry_load_cfg(&d->cfg, NULL, &d->reg, err, errlen)))
         goto fail;
     lbd_registry_clear(&d->reg); /* loaded again below, with the admin key */
@@ -1101,6 +1102,7 @@ void lbd_destroy(lbd_t **dp)
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
     wf_calendar_destroy(&d->cal);
+    wf_areas_destroy(&d->areas);
     lbd_registry_clear(&d->reg);
     lbd_retired_free(d);
     lbd_users_free(&d->users);

@@ -68,11 +68,14 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     wf_set_t *wfs = NULL;
     wf_catalog_t *cat = NULL;
     wf_calendar_t *cal = NULL;
+    wf_areas_t *areas = NULL;
     lbd_registry_t reg = {0};
     lbd_ids_t move = {0}; /* cases to migrate after the swap */
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
     if (rc == 0)
         rc = lbd_calendar_load(&d->cfg, lbd_now(d), &cal, err, errlen);
+    if (rc == 0)
+        rc = lbd_areas_load(&d->cfg, &areas, err, errlen);
     if (rc == 0)
         rc = lbd_reload_check(d, wfs, &move, err, errlen);
     if (rc == 0)
@@ -95,6 +98,7 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
         wf_calendar_destroy(&cal);
+        wf_areas_destroy(&areas);
         lbd_registry_clear(&reg);
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
@@ -110,8 +114,11 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     d->cat = cat;
     d->cal = cal; /* timers already set keep their due times (PROTOCOL.md 9.20) */
     d->reg = reg;
-    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
-            wf_set_count(wfs), wf_catalog_count(cat), reg.n);
+    /* replies copy the names they carry, so none borrows from the old gazetteer */
+    wf_areas_destroy(&d->areas);
+    d->areas = areas;
+    lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu areas, %zu clients",
+            wf_set_count(wfs), wf_catalog_count(cat), wf_areas_count(areas, 0), reg.n);
     size_t moved = 0;
     rc = lbd_reload_migrate(d, &move, &moved, err, errlen);
     if (move.n)

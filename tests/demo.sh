@@ -33,6 +33,7 @@ endpoints:
 workflows: $ROOT/config/workflows
 indicators: $ROOT/config/indicators.yaml
 holidays: $ROOT/config/holidays.yaml
+areas: $ROOT/config/areas.tsv
 default_workflow: tpmap-household
 security:
   curve: true

@@ -49,7 +49,7 @@ rebase_config() {
     }
     /^[ ]*clients:[ ]*/ && clients != "" { sub(/clients:.*/, "clients: " clients); print; next }
     {
-        n = split("data_dir workflows indicators holidays server_cert users keys_dir cert key static", k, " ")
+        n = split("data_dir workflows indicators holidays areas server_cert users keys_dir cert key static", k, " ")
         for (i = 1; i <= n; i++) $0 = rebase($0, k[i])
         print
     }' "$1"

@@ -180,6 +180,9 @@ bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *
 /* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
 void lbd_events_close(lbd_t *d);
 
+/* Allocates the loop's batch of pending requests (server.c owns its type): 0 or LB_ENOMEM. */
+int lbd_batch_alloc(lbd_t *d);
+
 /* Frees the registries retired by reloads since the last call. Between batches only. */
 void lbd_retired_free(lbd_t *d);
 

@@ -71,16 +71,14 @@ static int store_month_add(store_txn_t *t, const char *area, const char *month, 
     return 0;
 }
 
-int store_months_count(store_txn_t *t, const store_case_meta_t *old,
-                       const store_case_meta_t *meta)
+int store_months_count(store_txn_t *t, const store_case_meta_t *old, const store_case_meta_t *meta)
 {
     char month[8];
     if (meta->at == 0)
         return 0;
     store_month_of(meta->at, month);
-    bool esc = meta->esc_level[0] &&
-               (!old || strcmp(old->esc_level, meta->esc_level) != 0 ||
-                strcmp(old->state, meta->state) != 0);
+    bool esc = meta->esc_level[0] && (!old || strcmp(old->esc_level, meta->esc_level) != 0 ||
+                                      strcmp(old->state, meta->state) != 0);
     const struct {
         const char *name;
         bool happened;
@@ -88,10 +86,10 @@ int store_months_count(store_txn_t *t, const store_case_meta_t *old,
         {"opened", !old},
         {"visited", meta->visited && !(old && old->visited)},
         {"assisted", meta->assisted && !(old && old->assisted)},
-        {"resolved", strcmp(meta->outcome, "resolved") == 0 &&
-                         !(old && strcmp(old->outcome, "resolved") == 0)},
-        {"closed", strcmp(meta->outcome, "closed") == 0 &&
-                       !(old && strcmp(old->outcome, "closed") == 0)},
+        {"resolved",
+         strcmp(meta->outcome, "resolved") == 0 && !(old && strcmp(old->outcome, "resolved") == 0)},
+        {"closed",
+         strcmp(meta->outcome, "closed") == 0 && !(old && strcmp(old->outcome, "closed") == 0)},
         {"escalated", esc},
     };
     for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {

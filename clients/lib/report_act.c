@@ -37,8 +37,8 @@ static int act_push(lbc_report_t *r, size_t *cap, const lb_val_t *s)
 }
 
 /* One filter (overdue or unacked), page by page; *more when the cap cut it short. */
-static int act_walk(lbc_t *c, lbc_report_t *r, const char *flag, size_t *cap, bool *more,
-                    char *err, size_t errlen)
+static int act_walk(lbc_t *c, lbc_report_t *r, const char *flag, size_t *cap, bool *more, char *err,
+                    size_t errlen)
 {
     char *cursor = NULL;
     int rc = 0;

@@ -8,13 +8,13 @@
 #include "report_int.h"
 
 #define SVG_W 700
-#define RANK_CHUNK 24  /* areas per ranking chart (fits a printed page) */
-#define SMALL_MAX 30   /* small trend charts drawn; the rest are in the tables */
+#define RANK_CHUNK 24 /* areas per ranking chart (fits a printed page) */
+#define SMALL_MAX 30  /* small trend charts drawn; the rest are in the tables */
 
 static const char *const act_colours[2] = {"#e15759", "#f28e2b"};
 static const char *const trend_colours[LBC_REPORT_NTREND] = {"#4e79a7", "#76b7b2", "#f28e2b",
                                                              "#59a14f", "#9c755f", "#e15759"};
-static const char *const trend_th[LBC_REPORT_NTREND] = {"เปิดกรณี", "เยี่ยม",  "ช่วยเหลือ",
+static const char *const trend_th[LBC_REPORT_NTREND] = {"เปิดกรณี",  "เยี่ยม",  "ช่วยเหลือ",
                                                         "แก้ไขแล้ว", "ปิดกรณี", "แจ้งเตือน"};
 static const char *const trend_en[LBC_REPORT_NTREND] = {"Opened",   "Visited", "Assisted",
                                                         "Resolved", "Closed",  "Escalated"};
@@ -106,8 +106,7 @@ static void act_cases(const lbc_report_t *r, out_t *o)
          "(%s%s)</span></h2>\n",
          fmt_count((int64_t)r->act_total, num), r->act_total >= LBC_REPORT_ACT_MAX ? "+" : "");
     if (r->nact == 0) {
-        empty(o, "ไม่มีกรณีเกินกำหนดหรือรอรับทราบ",
-              "No case is overdue or waiting for acknowledgement");
+        empty(o, "ไม่มีกรณีเกินกำหนดหรือรอรับทราบ", "No case is overdue or waiting for acknowledgement");
         return;
     }
     put(o, "<table class=\"act\">\n<thead><tr><th>กรณี<span class=\"en\">Case</span></th>"
@@ -135,8 +134,9 @@ static void act_cases(const lbc_report_t *r, out_t *o)
     }
     put(o, "</tbody>\n</table>\n");
     if (r->nact > LBC_REPORT_ACT_SHOWN)
-        putf(o, "<p class=\"more\">และอีก %s กรณี / and %s more (logbook report --format csv "
-                "--table cases lists them all)</p>\n",
+        putf(o,
+             "<p class=\"more\">และอีก %s กรณี / and %s more (logbook report --format csv "
+             "--table cases lists them all)</p>\n",
              fmt_count((int64_t)(r->nact - LBC_REPORT_ACT_SHOWN), num), num);
 }
 
@@ -175,8 +175,7 @@ static int64_t trend_max(const lbc_report_t *r, const int64_t *t)
 }
 
 /* One line per counter over the months; w x h in viewBox units, labels when big. */
-static void chart_trend(const lbc_report_t *r, out_t *o, const int64_t *t, int w, int h,
-                        bool big)
+static void chart_trend(const lbc_report_t *r, out_t *o, const int64_t *t, int w, int h, bool big)
 {
     const int x0 = big ? 40 : 6, x1 = w - (big ? 10 : 4), y0 = 6, y1 = h - (big ? 18 : 6);
     const int64_t top = nice_top(trend_max(r, t));
@@ -198,8 +197,9 @@ static void chart_trend(const lbc_report_t *r, out_t *o, const int64_t *t, int w
     if (!big)
         putf(o, "<line class=\"g\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>\n", x0, y1, x1, y1);
     for (int j = 0; j < LBC_REPORT_NTREND; j++) {
-        putf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" data-key=\"%s\" "
-                "points=\"",
+        putf(o,
+             "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" data-key=\"%s\" "
+             "points=\"",
              trend_colours[j], big ? "2" : "1.5", lbc_report_trend_names[j]);
         for (size_t m = 0; m < r->nmonths; m++) {
             double y = y1 - (double)(y1 - y0) * (double)t[m * LBC_REPORT_NTREND + j] / (double)top;

@@ -119,8 +119,7 @@ static int one_page(const char *prog, lbc_t *c, const char *dir, pages_t *p, siz
     return rc;
 }
 
-int lbc_report_folder(const char *prog, lbc_t *c, const char *dir, const char *area,
-                      const char *by)
+int lbc_report_folder(const char *prog, lbc_t *c, const char *dir, const char *area, const char *by)
 {
     pages_t p = {0};
     bool capped = false;

@@ -18,11 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../clients/lib/csv.h"
-#include "../lib/testd.h"
-#include "../lib/cu.h"
+#include "report/report_test.h"
 
-static testd_t D;
+testd_t D;
 static char admin_key[400], server_key[400];
 static char cmd_report_bin[600], cmd_logbook_bin[600];
 static unsigned long next_house = 30000000000UL;
@@ -234,10 +232,6 @@ static int suite_clean(void)
 
 /* ---- running the commands ---- */
 
-enum { VIA_REPORT = 0, VIA_LOGBOOK = 1 };
-
-/* The sentinel of run_report's argument list (a bare NULL may be a plain 0 in varargs). */
-#define END ((const char *)NULL)
 
 /* argv for one of the two commands with the test daemon's endpoint and keys, then extra. */
 static int build_argv(int via, const char *cert, const char *const *extra, const char **argv,
@@ -263,7 +257,7 @@ static int build_argv(int via, const char *cert, const char *const *extra, const
 
 /* Runs argv, collecting stdout into *out (NUL-terminated, caller frees). Returns the exit status.
  */
-static int run_argv(const char **argv, char **out)
+int run_argv(const char **argv, char **out)
 {
     int p[2];
     *out = NULL;
@@ -313,7 +307,7 @@ static int run_argv(const char **argv, char **out)
 }
 
 /* Runs the command with the extra arguments (NULL-terminated); returns its exit status. */
-static int run_report(int via, const char *cert, char **out, ...)
+int run_report(int via, const char *cert, char **out, ...)
 {
     const char *extra[32], *argv[64];
     va_list ap;
@@ -435,7 +429,7 @@ static long html_total(const char *html, const char *col)
     return -1;
 }
 
-static size_t count_of(const char *hay, const char *needle)
+size_t count_of(const char *hay, const char *needle)
 {
     size_t n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
@@ -717,7 +711,7 @@ static void test_usage_and_refusals(void)
     free(out);
 }
 
-static char *slurp(const char *path)
+char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -905,5 +899,9 @@ int main(void)
         {"--watch polls for a key without events access", test_watch_polling},
         {"an area without cases", test_empty_area},
     };
-    return cu_run("report", suite_init, suite_clean, tests, CU_COUNT(tests));
+    /* Then where to act (report/where.c); its last test adds a case of its own. */
+    cu_test_t all[CU_COUNT(tests) + REPORT_WHERE_NTESTS];
+    memcpy(all, tests, sizeof tests);
+    memcpy(all + CU_COUNT(tests), report_where_tests, sizeof report_where_tests);
+    return cu_run("report", suite_init, suite_clean, all, CU_COUNT(all));
 }

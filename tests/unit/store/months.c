@@ -36,8 +36,7 @@ static int month_cb(const char *scope, const char *month, const char *name, uint
     return 0;
 }
 
-static int months_of(store_t *s, const char *scope, const char *from, const char *to,
-                     month_q_t *q)
+static int months_of(store_t *s, const char *scope, const char *from, const char *to, month_q_t *q)
 {
     store_txn_t *t = NULL;
     memset(q, 0, sizeof *q);
@@ -153,8 +152,7 @@ static void test_months_errors(void)
 }
 
 /* What verify recomputes from the cases has no months: it must not call them missing. */
-static int verify_one(uint64_t id, const void *data, size_t len, store_case_meta_t *meta,
-                      void *ctx)
+static int verify_one(uint64_t id, const void *data, size_t len, store_case_meta_t *meta, void *ctx)
 {
     (void)id;
     (void)data;

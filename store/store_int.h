@@ -138,8 +138,7 @@ int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
  * to meta did in meta->at's month, in every scope of meta's area (store.h,
  * store_months). 0 when meta->at is 0. LB_EINTERNAL, LB_ENOMEM.
  */
-int store_months_count(store_txn_t *t, const store_case_meta_t *old,
-                       const store_case_meta_t *meta);
+int store_months_count(store_txn_t *t, const store_case_meta_t *old, const store_case_meta_t *meta);
 /* true when a counter name (n bytes, not terminated) is a month counter's: "m:...". */
 bool store_is_month_name(const void *name, size_t n);
 

@@ -16,12 +16,12 @@
 #include "client.h"
 
 #define LBC_REPORT_KEY_MAX 16
-#define LBC_REPORT_NAME_MAX 128   /* an area's name, UTF-8 */
-#define LBC_REPORT_MONTHS_MAX 36  /* report.summary's months */
-#define LBC_REPORT_MONTHS 12      /* the trend asked for by default */
-#define LBC_REPORT_NTREND 6       /* opened visited assisted resolved closed escalated */
-#define LBC_REPORT_ACT_MAX 10000  /* cases to act on fetched at most (the rest are counted) */
-#define LBC_REPORT_ACT_SHOWN 50   /* ... and shown in text and HTML */
+#define LBC_REPORT_NAME_MAX 128  /* an area's name, UTF-8 */
+#define LBC_REPORT_MONTHS_MAX 36 /* report.summary's months */
+#define LBC_REPORT_MONTHS 12     /* the trend asked for by default */
+#define LBC_REPORT_NTREND 6      /* opened visited assisted resolved closed escalated */
+#define LBC_REPORT_ACT_MAX 10000 /* cases to act on fetched at most (the rest are counted) */
+#define LBC_REPORT_ACT_SHOWN 50  /* ... and shown in text and HTML */
 
 /* A trend entry's counters, in this order (PROTOCOL.md section 3, report.summary months). */
 extern const char *const lbc_report_trend_names[LBC_REPORT_NTREND];
@@ -71,12 +71,12 @@ typedef struct {
     /* nrows rows ranked worst first: overdue desc, then unacked desc, then key. Owned. */
     lbc_report_row_t *rows;
     size_t nrows;
-    size_t nmonths;                              /* trend months, 0 when none */
-    char months[LBC_REPORT_MONTHS_MAX][8];       /* "YYYY-MM", oldest first */
-    int64_t *trend_block;                        /* every row's trend, owned */
-    lbc_report_case_t *act;                      /* cases to act on, oldest first, owned */
-    size_t nact;                                 /* how many act holds */
-    size_t act_total;                            /* how many there are (>= nact) */
+    size_t nmonths;                        /* trend months, 0 when none */
+    char months[LBC_REPORT_MONTHS_MAX][8]; /* "YYYY-MM", oldest first */
+    int64_t *trend_block;                  /* every row's trend, owned */
+    lbc_report_case_t *act;                /* cases to act on, oldest first, owned */
+    size_t nact;                           /* how many act holds */
+    size_t act_total;                      /* how many there are (>= nact) */
     /* Folder output (-o DIR/): rows whose key has a page of its own get a link to KEY.html,
      * and the page links up to up_href when set. Not owned; NULL = no links. */
     bool (*has_page)(const char *key, void *ctx);
@@ -152,7 +152,11 @@ void lbc_report_destroy(lbc_report_t **r);
 int lbc_report_format_parse(const char *s, lbc_report_format_t *f);
 
 /* Which table a CSV holds: the areas (default), the monthly trend, or the cases to act on. */
-typedef enum { LBC_REPORT_TABLE_AREAS = 0, LBC_REPORT_TABLE_TREND, LBC_REPORT_TABLE_CASES } lbc_report_table_t;
+typedef enum {
+    LBC_REPORT_TABLE_AREAS = 0,
+    LBC_REPORT_TABLE_TREND,
+    LBC_REPORT_TABLE_CASES
+} lbc_report_table_t;
 
 /* "areas", "trend" or "cases" into *t: 0, or LB_EBADREQ. */
 int lbc_report_table_parse(const char *s, lbc_report_table_t *t);

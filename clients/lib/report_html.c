@@ -487,14 +487,14 @@ static void html_charts(const lbc_report_t *r, out_t *o)
     size_t per = chunk_size(r->nrows, PROGRESS_CHUNK);
     if (r->totals.visited + r->totals.assisted + r->totals.resolved == 0) {
         put(o, "<p class=\"empty\">");
-        put_bi(o, "ยังไม่มีการติดตาม", "No follow-ups yet: no case has been visited, assisted or "
-                                      "resolved");
+        put_bi(o, "ยังไม่มีการติดตาม",
+               "No follow-ups yet: no case has been visited, assisted or "
+               "resolved");
         put(o, "</p>\n");
         per = r->nrows ? r->nrows : 1; /* no empty axes */
     }
-    for (size_t i = 0; r->totals.visited + r->totals.assisted + r->totals.resolved > 0 &&
-                       i < r->nrows;
-         i += per)
+    for (size_t i = 0;
+         r->totals.visited + r->totals.assisted + r->totals.resolved > 0 && i < r->nrows; i += per)
         chart_progress(r, o, r->rows + i, r->nrows - i < per ? r->nrows - i : per);
     put(o, "</section>\n");
 

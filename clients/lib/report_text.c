@@ -99,8 +99,8 @@ static void text_scope(const lbc_report_t *r, out_t *o)
     }
     putf(o, "%s %s", lbc_report_area_levels[lv], r->area);
     if (r->totals.name[0])
-        putf(o, " %s%s%s%s", r->totals.name, r->totals.name_en[0] ? " (" : "",
-             r->totals.name_en, r->totals.name_en[0] ? ")" : "");
+        putf(o, " %s%s%s%s", r->totals.name, r->totals.name_en[0] ? " (" : "", r->totals.name_en,
+             r->totals.name_en[0] ? ")" : "");
     else if (lv == 0 && lbc_report_province_name(r->area, false))
         putf(o, " %s (%s)", lbc_report_province_name(r->area, false),
              lbc_report_province_name(r->area, true));
@@ -214,9 +214,14 @@ void lbc_report_text_act(const lbc_report_t *r, out_t *o)
         const lbc_report_case_t *k = &r->act[i];
         int64_t days = (r->generated_ms - k->entered_at) / 86400000;
         snprintf(c[0], sizeof c[0], "%" PRId64, days < 0 ? 0 : days);
-        const char *v[8] = {k->case_id, k->area, k->state,  k->team[0] ? k->team : "-",
-                            c[0], k->escalation[0] ? k->escalation : "-",
-                            k->overdue ? "yes" : "no", k->unacked ? "yes" : "no"};
+        const char *v[8] = {k->case_id,
+                            k->area,
+                            k->state,
+                            k->team[0] ? k->team : "-",
+                            c[0],
+                            k->escalation[0] ? k->escalation : "-",
+                            k->overdue ? "yes" : "no",
+                            k->unacked ? "yes" : "no"};
         ttab_row(&t, v);
     }
     ttab_print(&t, o);
@@ -253,8 +258,7 @@ void lbc_report_text_trend(const lbc_report_t *r, out_t *o)
     char label[320];
     if (r->nmonths == 0)
         return;
-    putf(o, "\nMonthly trend, %s to %s (Asia/Bangkok)\n", r->months[0],
-         r->months[r->nmonths - 1]);
+    putf(o, "\nMonthly trend, %s to %s (Asia/Bangkok)\n", r->months[0], r->months[r->nmonths - 1]);
     if (!trend_any(r, r->totals.trend)) {
         put(o, "No activity in these months yet.\n");
         return;
@@ -264,8 +268,7 @@ void lbc_report_text_trend(const lbc_report_t *r, out_t *o)
     trend_rows(&t, r, "TOTAL", r->totals.trend);
     for (size_t i = 0; i < r->nrows; i++)
         if (trend_any(r, r->rows[i].trend))
-            trend_rows(&t, r, text_area_label(&r->rows[i], label, sizeof label),
-                       r->rows[i].trend);
+            trend_rows(&t, r, text_area_label(&r->rows[i], label, sizeof label), r->rows[i].trend);
     ttab_print(&t, o);
     ttab_free(&t);
 }

@@ -60,20 +60,13 @@ static const struct {
     int id;
     bool takes; /* takes a value */
 } option_table[] = {
-    {0, "area", O_AREA, true},
-    {0, "by", O_BY, true},
-    {0, "format", O_FORMAT, true},
-    {'o', "output", O_OUTPUT, true},
-    {0, "table", O_TABLE, true},
-    {0, "watch", O_WATCH, true},
-    {'e', "endpoint", O_ENDPOINT, true},
-    {'E', "events-endpoint", O_EVENTS, true},
-    {'k', "cert", O_CERT, true},
-    {'s', "server-cert", O_SERVER, true},
-    {0, "timeout", O_TIMEOUT, true},
-    {0, "retries", O_RETRIES, true},
-    {0, "no-curve", O_NOCURVE, false},
-    {0, "json", O_JSON, false},
+    {0, "area", O_AREA, true},           {0, "by", O_BY, true},
+    {0, "format", O_FORMAT, true},       {'o', "output", O_OUTPUT, true},
+    {0, "table", O_TABLE, true},         {0, "watch", O_WATCH, true},
+    {'e', "endpoint", O_ENDPOINT, true}, {'E', "events-endpoint", O_EVENTS, true},
+    {'k', "cert", O_CERT, true},         {'s', "server-cert", O_SERVER, true},
+    {0, "timeout", O_TIMEOUT, true},     {0, "retries", O_RETRIES, true},
+    {0, "no-curve", O_NOCURVE, false},   {0, "json", O_JSON, false},
     {'h', "help", O_HELP, false},
 };
 
@@ -306,9 +299,10 @@ static void print_help(const char *prog, FILE *f)
             "  %s --area 65 --format csv -o phitsanulok.csv\n"
             "  %s --area 6501 --format html -o /srv/www/6501.html --watch 60\n"
             "  %s --area 65 -o /srv/www/report/\n",
-            prog, LBC_REPORT_MONTHS, LBC_REPORT_PAGES_MAX, LBC_REPORT_WATCH_MAX, LBC_DEFAULT_ENDPOINT,
-            LBC_DEFAULT_EVENTS_ENDPOINT, LBC_DEFAULT_CERT, LBC_DEFAULT_SERVER_CERT,
-            LBC_DEFAULT_TIMEOUT_MS, LBC_DEFAULT_RETRIES, LBC_REPORT_ACT_SHOWN, prog, prog, prog);
+            prog, LBC_REPORT_MONTHS, LBC_REPORT_PAGES_MAX, LBC_REPORT_WATCH_MAX,
+            LBC_DEFAULT_ENDPOINT, LBC_DEFAULT_EVENTS_ENDPOINT, LBC_DEFAULT_CERT,
+            LBC_DEFAULT_SERVER_CERT, LBC_DEFAULT_TIMEOUT_MS, LBC_DEFAULT_RETRIES,
+            LBC_REPORT_ACT_SHOWN, prog, prog, prog);
 }
 
 static int connect_client(const char *prog, const opts_t *o, lbc_t **c)
@@ -536,7 +530,8 @@ int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, cha
     }
     size_t ol = o.output ? strlen(o.output) : 0;
     struct stat st;
-    bool folder = ol && (o.output[ol - 1] == '/' || (stat(o.output, &st) == 0 && S_ISDIR(st.st_mode)));
+    bool folder =
+        ol && (o.output[ol - 1] == '/' || (stat(o.output, &st) == 0 && S_ISDIR(st.st_mode)));
     if (folder && (o.watch_s || (o.format && fmt != LBC_REPORT_HTML))) {
         usage_error(prog, "-o DIR/ writes HTML pages once: no --watch, no other --format");
         return EX_USAGE;

@@ -232,7 +232,6 @@ static int suite_clean(void)
 
 /* ---- running the commands ---- */
 
-
 /* argv for one of the two commands with the test daemon's endpoint and keys, then extra. */
 static int build_argv(int via, const char *cert, const char *const *extra, const char **argv,
                       int max)
@@ -324,7 +323,7 @@ int run_report(int via, const char *cert, char **out, ...)
 /* ---- expectations ---- */
 
 #define NCOLS 19 /* the counters, then area_name and area_name_en */
-#define NNUM 17   /* key and the counters */
+#define NNUM 17  /* key and the counters */
 static const char *const csv_header[NCOLS] = {"key",
                                               "cases",
                                               "open",

@@ -29,6 +29,7 @@ static const opt_t options[] = {
     {"endpoints.events", OPT_STRS, "tcp://127.0.0.1:5561", 0, 0, F(ev_endpoints), F(n_ev)},
     {"workflows", OPT_PATHS, NULL, 0, 0, F(workflows), F(n_workflows)},
     {"indicators", OPT_PATH, NULL, 0, 0, F(indicators), 0},
+    {"holidays", OPT_PATH, "", 0, 0, F(holidays), 0},
     {"default_workflow", OPT_STR, "tpmap-household", 0, 0, F(default_workflow), 0},
     {"security.curve", OPT_BOOL, "true", 0, 0, F(curve), 0},
     {"security.server_cert", OPT_PATH, "", 0, 0, F(server_cert), 0},
@@ -299,6 +300,7 @@ void lbd_config_clear(lbd_config_t *cfg)
     free_list(cfg->ev_endpoints, cfg->n_ev);
     free_list(cfg->workflows, cfg->n_workflows);
     free(cfg->indicators);
+    free(cfg->holidays);
     free(cfg->default_workflow);
     free(cfg->server_cert);
     free(cfg->clients);

@@ -52,6 +52,7 @@ typedef struct {
     char **workflows; /* one folder, or a list of files */
     size_t n_workflows;
     char *indicators;
+    char *holidays; /* the public holidays file ("": none, working days are Mon-Fri) */
     char *default_workflow;
     bool curve;
     char *server_cert;

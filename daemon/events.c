@@ -18,7 +18,8 @@
 #define EV_PREFIX_MAX 64  /* longer subscriptions match no topic (KIND.AREA8 is shorter) */
 
 /* The KINDs of section 7's topics KIND.AREA8. */
-static const char *const ev_kinds[] = {"case", "visit", "assist", "followup", "note", "escalation"};
+static const char *const ev_kinds[] = {"case", "visit",      "assist", "followup",
+                                       "note", "escalation", "member"};
 
 static void nap_ms(int ms)
 {

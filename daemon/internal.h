@@ -49,6 +49,7 @@ struct lbd {
     lbd_users_t users; /* the people gateway keys act for (users.c) */
     wf_set_t *wfs;
     wf_catalog_t *cat;
+    wf_calendar_t *cal; /* the holidays file (calendar.c); NULL = none: Monday to Friday */
     store_t *store;
     lbd_audit_t *audit; /* the audit key and the signed tip file */
 
@@ -113,7 +114,16 @@ int lbd_load_definitions(const lbd_config_t *cfg, wf_set_t **wfs, wf_catalog_t *
                          size_t errlen);
 
 /*
- * Reloads workflows, catalog and registry. 0 when swapped in: every wf_def_t,
+ * Loads the holidays file cfg names (calendar.c): 0 with *cal the caller's
+ * (wf_calendar_destroy), NULL when the key is "" (no holidays); logs a
+ * warning when the file does not cover the year of now (or the next one
+ * within 60 days). LB_ECONFIG with file:line:column in err; LB_ENOMEM.
+ */
+int lbd_calendar_load(const lbd_config_t *cfg, int64_t now, wf_calendar_t **cal, char *err,
+                      size_t errlen);
+
+/*
+ * Reloads workflows, catalog, holidays and registry. 0 when swapped in: every wf_def_t,
  * lbd_client_t and catalog pointer taken from d before is then dangling, so
  * call it only between requests (the loop, or admin.reload, whose request
  * holds no such pointer after it). LB_ECONFIG/LB_ENOMEM with the reason in

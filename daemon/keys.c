@@ -189,7 +189,7 @@ static int cert_or_new(const char *secret_path, const char *what, lb_cert_t **ce
     if ((rc = lb_cert_generate(cert)))
         return rc;
     /* The secret is written first and whole (temp file, fsync, rename), then the public. */
-    if ((rc = lb_cert_save_files(*cert, pub, secret_path, err, errlen))) {
+    if (lb_cert_save_files(*cert, pub, secret_path, err, errlen) != 0) {
         lb_cert_destroy(cert);
         return LB_ECONFIG;
     }

@@ -172,7 +172,76 @@ int lbd_redact(const lbd_ctx_t *ctx, lb_val_t *v);
  */
 void lbd_pseudonym(const lbd_keys_t *keys, const char *house_id, char out[LBD_PSEUDONYM_MAX]);
 
-/* ---- handlers (ops_read.c, ops_write.c, ops_admin.c) ---- */
+/* ---- household membership and duplicates (members.c, PROTOCOL.md 9.18) ---- */
+
+/* A member's reference: "M" and 32 hex digits, keyed with a key derived from the nid key. */
+void lbd_member_ref(const lbd_keys_t *keys, const char *nid, char out[WF_MEMBER_REF_LEN + 1]);
+/*
+ * The case's decrypted household (the caller's, lb_val_free), with a
+ * `members` array even when it was opened without one. 0; LB_ECORRUPT (no
+ * sealed data, or it does not open); LB_ENOMEM; a store code.
+ */
+int lbd_household_get(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, lb_val_t **h);
+/* Seals h and stores it as the case's personal data. 0, LB_ENOMEM or a store code. */
+int lbd_household_put(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb_val_t *h);
+/* The index of the head in h's members, or -1 when it has none (9.18 says who it is). */
+int lbd_household_head(const lb_val_t *h);
+/* Whether nid is one of h's current members. */
+bool lbd_household_has(const lb_val_t *h, const char *nid);
+
+/* What a member record's case.act carries between its steps; zeroed by prepare. */
+typedef struct {
+    bool active;          /* the action appends a member record */
+    const lb_val_t *wire; /* data as sent (borrowed from the request) */
+    lb_val_t *stored;     /* data as the engine keeps it: references only */
+    lb_val_t *dups;       /* a join's duplicates: case ids */
+} lbd_member_t;
+
+/*
+ * Before wf_apply: when act's action appends a member record, checks data
+ * as sent (guard_failed with data.KEY) and points act->data at the stored
+ * form. 0 (also for any other action) or ctx failed.
+ */
+int lbd_member_prepare(lbd_ctx_t *ctx, const wf_def_t *def, wf_act_t *act, lbd_member_t *m);
+/*
+ * After wf_apply, before the change is recorded: applies the change to the
+ * sealed household under the head rules (bad_request with data.nid or
+ * data.new_head; too_large past 64 members), files a joining nid in the nid
+ * index and finds its duplicates. 0 or ctx failed / a store code.
+ */
+int lbd_member_apply(lbd_ctx_t *ctx, const wf_case_t *c, int64_t at, lbd_member_t *m);
+/* Adds `duplicates` to ctx->result for a member record. 0 or LB_ENOMEM. */
+int lbd_member_result(lbd_ctx_t *ctx, lbd_member_t *m);
+void lbd_member_clear(lbd_member_t *m);
+/*
+ * Appends to out (an array) the ids of open cases other than self, inside
+ * the requester's areas, that have nid among their current members (each
+ * once). 0, LB_ENOMEM or a store code.
+ */
+int lbd_duplicates_of(lbd_ctx_t *ctx, uint64_t self, const char *nid, lb_val_t *out);
+/* The same for every member nid of household, into a new array *out (the caller's). */
+int lbd_household_duplicates(lbd_ctx_t *ctx, uint64_t self, const lb_val_t *household,
+                             lb_val_t **out);
+/* case.import's duplicates: {index, case_id, duplicates: [case_id...]} per flagged household. */
+typedef struct {
+    const lb_val_t *items; /* the request's households (borrowed) */
+    uint32_t pos;          /* where the last item applied was found in items */
+    lb_val_t *list;
+} lbd_import_dups_t;
+/* After household h (an item of items) opened as case c. 0, LB_ENOMEM or a store code. */
+int lbd_import_dups_add(lbd_ctx_t *ctx, lbd_import_dups_t *x, const lb_val_t *h,
+                        const wf_case_t *c);
+/* Adds `duplicates` to the result when rc (the bulk run's) is 0; frees x. rc or LB_ENOMEM. */
+int lbd_import_dups_done(lbd_ctx_t *ctx, lbd_import_dups_t *x, int rc);
+
+/*
+ * case.get: marks the head among h's members (`head: true`), drops its
+ * bookkeeping keys, and, for roles other than reporter, adds `nid` (and
+ * `new_head_nid`) to the member records in result. 0 or LB_ENOMEM.
+ */
+int lbd_member_view(const lbd_ctx_t *ctx, lb_val_t *h, lb_val_t *result);
+
+/* ---- handlers (ops_read.c, ops_write.c, ops_admin.c, ops_casework.c) ---- */
 
 int lbd_op_ping(lbd_ctx_t *ctx);
 int lbd_op_workflow_list(lbd_ctx_t *ctx);
@@ -192,5 +261,26 @@ int lbd_op_admin_backup(lbd_ctx_t *ctx);
 int lbd_op_admin_reload(lbd_ctx_t *ctx);
 int lbd_op_admin_verify(lbd_ctx_t *ctx);
 int lbd_op_admin_clock(lbd_ctx_t *ctx);
+int lbd_op_case_duplicates(lbd_ctx_t *ctx);
+int lbd_op_case_merge(lbd_ctx_t *ctx);
+
+/* ---- casework (ops_casework.c, ops_remap.c; PROTOCOL.md 9.17) ---- */
+
+/*
+ * Moves the loaded case c (old: as loaded) to area `to` and records it: one
+ * event {kind: case, type, area: to, data: {from_area, to_area, from_team?,
+ * note?}} stored once and queued for publication under both case.TO and
+ * case.FROM; the counters of both areas move with the save. restart: the
+ * escalation clock of the current state starts again at ctx->now and the
+ * team is cleared (from_team names it; a transfer); without it timers and
+ * team stay (a remap). note (may be NULL) is free text. *seq = the event's
+ * seq. 0, LB_ENOMEM or a store code (abort the txn).
+ */
+int lbd_case_move(lbd_ctx_t *ctx, wf_case_t *c, const lbd_case_snap_t *old, const char *to,
+                  const char *type, bool restart, const char *note, uint64_t *seq);
+
+int lbd_op_case_transfer(lbd_ctx_t *ctx);
+int lbd_op_case_reassign(lbd_ctx_t *ctx);
+int lbd_op_admin_remap(lbd_ctx_t *ctx);
 
 #endif

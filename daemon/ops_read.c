@@ -82,7 +82,11 @@ int lbd_op_case_get(lbd_ctx_t *ctx)
             goto out;
         }
         lb_map_del(h, "deprived");
-        rc = lb_map_set(ctx->result, "household", h);
+        rc = lbd_member_view(ctx, h, ctx->result);
+        if (rc == 0)
+            rc = lb_map_set(ctx->result, "household", h);
+        else
+            lb_val_free(&h);
     }
     if (rc == 0)
         rc = lbd_redact(ctx, ctx->result);
@@ -766,7 +770,12 @@ static bool since_in_scope(since_t *s, const void *body, size_t len)
     proto_err_t perr;
     int rc = proto_unpack(body, len, &proto_default_limits, &v, &perr);
     const char *area = rc == 0 ? lb_map_str(v, "area") : NULL;
-    bool in = area && lbd_client_covers(s->scope, area);
+    /* A case moved out of the scope (9.17) was published under its old area's topic too. */
+    const char *type = rc == 0 ? lb_map_str(v, "type") : NULL;
+    const char *from = lb_map_str(lb_map_get(v, "data"), "from_area");
+    bool moved = type && (strcmp(type, "transferred") == 0 || strcmp(type, "remapped") == 0);
+    bool in = (area && lbd_client_covers(s->scope, area)) ||
+              (moved && from && lbd_client_covers(s->scope, from));
     if (rc)
         s->rc = rc == LB_ENOMEM ? LB_ENOMEM : LB_ECORRUPT;
     lb_val_free(&v);

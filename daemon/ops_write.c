@@ -35,12 +35,17 @@ static int open_conflict(lbd_ctx_t *ctx, const char *house, char area[9])
     if (visible && area)
         snprintf(area, 9, "%s", c.area);
     wf_case_clear(&c);
+    /* A household that moved is a transfer of its case (9.17), not a second case. */
     if (!visible)
         return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
-                        "household %s already has an open case", house);
+                        "household %s already has an open case; if the household moved, "
+                        "the committee of that case's area can move it with case.transfer",
+                        house);
     lb_case_id_format(id, ctx->errcase);
     return lbd_fail(ctx, LB_ECONFLICT, "household.house_id",
-                    "household %s already has open case %s", house, ctx->errcase);
+                    "household %s already has open case %s; if the household moved, move "
+                    "that case with case.transfer",
+                    house, ctx->errcase);
 }
 
 /*
@@ -89,7 +94,7 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     snprintf(c->source, sizeof c->source, "%s", source);
     snprintf(c->team, sizeof c->team, "%s", team ? team : "");
     wf_error_t werr = {0};
-    if ((rc = wf_open(def, d->cat, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
+    if ((rc = wf_open(def, d->cat, d->cal, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
         if (rc == LB_EBADREQ && strcmp(werr.field, "deprived") == 0)
             snprintf(werr.field, sizeof werr.field, "household.deprived");
         return lbd_fail_wf(ctx, &werr);
@@ -149,6 +154,10 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
         lb_put_str(ctx->result, "state", c.state, &rc);
         lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
     }
+    lb_val_t *dups = NULL; /* PROTOCOL.md 9.18 */
+    const lb_val_t *h = lb_map_get(ctx->req->args, "household");
+    if (rc == 0 && (rc = lbd_household_duplicates(ctx, c.id, h, &dups)) == 0)
+        rc = lb_map_set(ctx->result, "duplicates", dups);
     wf_case_clear(&c);
     return rc;
 }
@@ -156,6 +165,7 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
 typedef struct {
     const char *wfname, *source;
     char existing_area[9]; /* the area of the open case the last checked item ran into */
+    lbd_import_dups_t dups;
 } import_t;
 
 static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg, size_t msglen)
@@ -185,22 +195,26 @@ static int import_existing(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, lb_val_
 
 static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
 {
-    const import_t *im = arg;
+    import_t *im = arg;
     wf_case_t c = {0};
     uint64_t seq;
     int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c);
+    if (rc == 0)
+        rc = lbd_import_dups_add(ctx, &im->dups, h, &c);
     wf_case_clear(&c);
     return rc;
 }
 
 int lbd_op_case_import(lbd_ctx_t *ctx)
 {
+    const lb_val_t *items = lb_map_get(ctx->req->args, "households");
     import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                   arg_str(ctx, "source", "tpmap"), ""};
+                   arg_str(ctx, "source", "tpmap"), "", {.items = items}};
     if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
     static const lbd_bulk_t bulk = {import_check, import_apply, import_existing, "opened"};
-    return lbd_bulk_run(ctx, lb_map_get(ctx->req->args, "households"), &bulk, &im);
+    int rc = lbd_bulk_run(ctx, items, &bulk, &im);
+    return lbd_import_dups_done(ctx, &im.dups, rc);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -216,6 +230,7 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
         return rc;
     const lb_val_t *args = ctx->req->args;
     wf_outcome_t out = {0};
+    lbd_member_t mem = {0};
     lb_val_t *ev = NULL;
     const char *expect = lb_map_str(args, "expect_state");
     if (expect && strcmp(expect, c.state) != 0) {
@@ -248,7 +263,10 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
                     .actor = ctx->client->name,
                     .at = at,
                     .max_records = (uint32_t)ctx->d->cfg.case_records,
-                    .strict_data = true};
+                    .strict_data = true,
+                    .calendar = ctx->d->cal};
+    if ((rc = lbd_member_prepare(ctx, def, &act, &mem))) /* 9.18: data becomes references */
+        goto out;
     wf_error_t werr = {0};
     if ((rc = wf_apply(def, ctx->d->cat, &c, &act, &out, &werr))) {
         /* The engine names fields inside data; on the wire paths are relative to args. */
@@ -267,6 +285,8 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
         lb_put_str(ev, "to", out.to, &rc);
     }
     lb_put_str(ev, "action", act.action, &rc);
+    if (rc == 0)
+        rc = lbd_member_apply(ctx, &c, at, &mem);
     if (out.event_data) {
         lb_put(ev, "data", out.event_data, &rc); /* ev owns it now, or it was freed */
         out.event_data = NULL;
@@ -280,8 +300,11 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
         lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
         if (c.level[0])
             lb_put_str(ctx->result, "level", c.level, &rc);
+        if (rc == 0)
+            rc = lbd_member_result(ctx, &mem);
     }
 out:
+    lbd_member_clear(&mem);
     lb_val_free(&ev);
     wf_outcome_clear(&out);
     wf_case_clear(&c);

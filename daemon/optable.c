@@ -59,6 +59,15 @@ static const lbd_op_t optable[] = {
      LBD_OP_READ},
     /* Advancing the clock fires due timers, which append escalation events. */
     {PROTO_OP_ADMIN_CLOCK, &proto_schema_admin_clock, lbd_op_admin_clock, R_ADMIN, LBD_OP_WRITE},
+    {PROTO_OP_CASE_TRANSFER, &proto_schema_case_transfer, lbd_op_case_transfer, R_COMMITTEES,
+     LBD_OP_WRITE},
+    {PROTO_OP_CASE_REASSIGN, &proto_schema_case_reassign, lbd_op_case_reassign, R_COMMITTEES,
+     LBD_OP_WRITE},
+    {PROTO_OP_ADMIN_REMAP, &proto_schema_admin_remap, lbd_op_admin_remap, R_ADMIN, LBD_OP_WRITE},
+    {PROTO_OP_CASE_DUPLICATES, &proto_schema_case_duplicates, lbd_op_case_duplicates,
+     R_COMMITTEES, LBD_OP_READ},
+    {PROTO_OP_CASE_MERGE, &proto_schema_case_merge, lbd_op_case_merge, R_COMMITTEES,
+     LBD_OP_WRITE},
 };
 
 _Static_assert(sizeof optable / sizeof optable[0] == PROTO_OP_COUNT,

@@ -93,8 +93,8 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
     const char *role = lb_map_str(e, "role");
     if (!role || lb_role_parse(role, &c->role)) {
         snprintf(err, errlen,
-                 "%s: client '%s': role must be field, committee, reporter, admin or gateway",
-                 path, name);
+                 "%s: client '%s': role must be field, committee, reporter, admin or gateway", path,
+                 name);
         return LB_ECONFIG;
     }
     /* A gateway acts with its people's areas; its own (optional) scope only its events. */
@@ -103,7 +103,7 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
     if (rc)
         return rc;
     const char *ev = lb_map_str(e, "events");
-    if (lb_map_get(e, "events") && (!ev || (strcmp(ev, "true") && strcmp(ev, "false")))) {
+    if (lb_map_get(e, "events") && (!ev || (strcmp(ev, "true") != 0 && strcmp(ev, "false") != 0))) {
         snprintf(err, errlen, "%s: client '%s': events must be true or false", path, name);
         return LB_ECONFIG;
     }
@@ -111,8 +111,8 @@ static int parse_client(const lb_val_t *e, uint32_t idx, lbd_client_t *c, const 
     return 0;
 }
 
-int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg,
-                      char *err, size_t errlen)
+int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg, char *err,
+                      size_t errlen)
 {
     lb_val_t *root = NULL;
     lbd_registry_t r = {0};

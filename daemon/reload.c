@@ -149,7 +149,7 @@ static int migrate_one(lbd_t *d, store_txn_t *txn, uint64_t id, int64_t now, siz
     int64_t from_version = c.workflow_version;
     snprintf(from, sizeof from, "%s", c.state);
     const wf_def_t *def = lbd_case_def(d, &c);
-    rc = def ? wf_case_migrate(def, &c, now) : LB_ENOTFOUND;
+    rc = def ? wf_case_migrate(def, d->cal, &c, now) : LB_ENOTFOUND;
     lb_val_t *ev = NULL;
     if (rc == 1) {
         ev = lbd_event_new(&c, now, "case", "migrated", "logbookd");

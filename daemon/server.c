@@ -923,6 +923,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
     lbd_fd_limit_raise(d->cfg.max_connections);
     /* Every configured file is read before keys are generated or data_dir is touched. */
     if ((rc = lbd_load_definitions(&d->cfg, &d->wfs, &d->cat, err, errlen)) ||
+        (rc = lbd_calendar_load(&d->cfg, lbd_real_ms(), &d->cal, err, errlen)) ||
         (rc = lbd_registry_load_cfg(&d->cfg, NULL, &d->reg, err, errlen)))
         goto fail;
     lbd_registry_clear(&d->reg); /* loaded again below, with the admin key */
@@ -1099,6 +1100,7 @@ void lbd_destroy(lbd_t **dp)
         close(d->sigfd);
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
+    wf_calendar_destroy(&d->cal);
     lbd_registry_clear(&d->reg);
     lbd_retired_free(d);
     lbd_users_free(&d->users);

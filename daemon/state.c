@@ -67,9 +67,12 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
 {
     wf_set_t *wfs = NULL;
     wf_catalog_t *cat = NULL;
+    wf_calendar_t *cal = NULL;
     lbd_registry_t reg = {0};
     lbd_ids_t move = {0}; /* cases to migrate after the swap */
     int rc = lbd_load_definitions(&d->cfg, &wfs, &cat, err, errlen);
+    if (rc == 0)
+        rc = lbd_calendar_load(&d->cfg, lbd_now(d), &cal, err, errlen);
     if (rc == 0)
         rc = lbd_reload_check(d, wfs, &move, err, errlen);
     if (rc == 0)
@@ -91,6 +94,7 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         lbd_ids_free(&move);
         wf_set_destroy(&wfs);
         wf_catalog_destroy(&cat);
+        wf_calendar_destroy(&cal);
         lbd_registry_clear(&reg);
         lbd_log(LBD_LOG_ERROR, "reload refused, keeping the old definitions: %s", err);
         return rc;
@@ -100,9 +104,11 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
         d->ev_rebind = true;
     wf_set_destroy(&d->wfs);
     wf_catalog_destroy(&d->cat);
+    wf_calendar_destroy(&d->cal);
     d->retired[d->n_retired++] = d->reg;
     d->wfs = wfs;
     d->cat = cat;
+    d->cal = cal; /* timers already set keep their due times (PROTOCOL.md 9.20) */
     d->reg = reg;
     lbd_log(LBD_LOG_INFO, "reloaded: %zu workflows, %zu indicators, %zu clients",
             wf_set_count(wfs), wf_catalog_count(cat), reg.n);

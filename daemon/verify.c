@@ -10,14 +10,15 @@
 
 #include "ops.h"
 
-#define NKINDS 4
-static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note"};
+#define NKINDS 5
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note", "member"};
+#define MERGE_DEPTH 16 /* merged cases that had absorbed others, followed this deep */
 
 /* What a case's events say it must hold. */
 typedef struct {
     char state[WF_NAME_MAX];
-    lb_buf_t recs[NKINDS]; /* the records' encodings, one after another */
-    size_t nrecs[NKINDS];
+    char area[9];          /* where its events put it: opened there, then moved (9.17) */
+    lb_buf_t recs[NKINDS]; /* the records' encodings, one after another (counted by lens_t) */
     uint32_t fired, acked;
     uint64_t last;
 } replay_t;
@@ -83,7 +84,7 @@ static int same_records(const lb_val_t *list, const lb_buf_t *ev, const size_t *
     return rc ? rc : same;
 }
 
-/* Record lengths are kept beside the bytes: each kind's list of sizes. */
+/* Record lengths are kept beside the bytes: each kind's list of sizes, n the kind's count. */
 typedef struct {
     size_t *v;
     size_t n, cap;
@@ -103,6 +104,22 @@ static int lens_push(lens_t *l, size_t n)
     return 0;
 }
 
+/* A record event's data joins r's records of its kind: 0 or LB_ENOMEM (other kinds: 0). */
+static int add_record(const lb_val_t *ev, const char *kind, replay_t *r, lens_t *lens)
+{
+    for (int k = 0; k < NKINDS; k++) {
+        if (strcmp(kind, rec_kinds[k]) != 0)
+            continue;
+        const lb_val_t *data = lb_map_get(ev, "data");
+        size_t before = r->recs[k].len;
+        int rc = data ? proto_pack(data, &r->recs[k]) : 0;
+        if (rc == 0 && data)
+            rc = lens_push(&lens[k], r->recs[k].len - before);
+        return rc ? LB_ENOMEM : 0;
+    }
+    return 0;
+}
+
 /* Applies one event of the case to r: 0, 1 when it cannot be the case's (why set), LB_ENOMEM. */
 static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, replay_t *r,
                         lens_t *lens, char *why, size_t whylen)
@@ -113,16 +130,28 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         snprintf(why, whylen, "its history names an event of another case");
         return 1;
     }
+    const char *area = lb_map_str(ev, "area");
     if (first) {
-        const char *area = lb_map_str(ev, "area"), *house = lb_map_str(ev, "house_id");
+        const char *house = lb_map_str(ev, "house_id");
         const char *wf = lb_map_str(ev, "workflow");
-        if (strcmp(type, "opened") != 0 || !area || strcmp(area, c->area) != 0 || !house ||
-            strcmp(house, c->house_id) != 0 || !wf || strcmp(wf, c->workflow) != 0) {
+        if (strcmp(type, "opened") != 0 || !area || !house || strcmp(house, c->house_id) != 0 ||
+            !wf || strcmp(wf, c->workflow) != 0) {
             snprintf(why, whylen,
                      "its area, household or workflow is not the one it was opened "
                      "with");
             return 1;
         }
+        snprintf(r->area, sizeof r->area, "%s", area);
+    } else if (!area || strcmp(area, r->area) != 0) {
+        /* Only a transfer or a remap moves a case, and it names where from. */
+        const char *from = lb_map_str(lb_map_get(ev, "data"), "from_area");
+        bool move = strcmp(type, "transferred") == 0 || strcmp(type, "remapped") == 0;
+        if (!area || !move || !from || strcmp(from, r->area) != 0) {
+            snprintf(why, whylen, "its event %llu moves it to another area without a transfer",
+                     (unsigned long long)r->last);
+            return 1;
+        }
+        snprintf(r->area, sizeof r->area, "%s", area);
     }
     if (to)
         snprintf(r->state, sizeof r->state, "%s", to);
@@ -131,23 +160,59 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         r->acked += strcmp(type, "acked") == 0;
         return 0;
     }
-    for (int k = 0; k < NKINDS; k++) {
-        if (strcmp(kind, rec_kinds[k]) != 0)
-            continue;
-        const lb_val_t *data = lb_map_get(ev, "data");
-        size_t before = r->recs[k].len;
-        int rc = data ? proto_pack(data, &r->recs[k]) : 0;
-        if (rc == 0 && data)
-            rc = lens_push(&lens[k], r->recs[k].len - before);
-        r->nrecs[k] += data ? 1 : 0;
-        return rc ? LB_ENOMEM : 0;
+    return add_record(ev, kind, r, lens);
+}
+
+/*
+ * case.merge (PROTOCOL.md 9.18): the kept case holds the records the merged
+ * case's events appended before the merge, and those of cases merged into
+ * that one in turn. 0, 1 (why set), LB_ENOMEM or a store code.
+ */
+static int replay_absorbed(const lbd_t *d, store_txn_t *txn, const char *from, uint64_t before,
+                           int depth, replay_t *r, lens_t *lens, char *why, size_t whylen)
+{
+    uint64_t id;
+    wf_case_t m;
+    if (!from || lb_case_id_parse(from, &id) || depth >= MERGE_DEPTH ||
+        lbd_case_load(d, txn, id, &m, NULL) != 0) {
+        snprintf(why, whylen, "a case merged into it cannot be read");
+        return 1;
     }
-    return 0;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && m.history && i < m.history->a.n; i++) {
+        uint64_t seq = (uint64_t)m.history->a.items[i]->i;
+        const void *body;
+        size_t len;
+        lb_val_t *ev = NULL;
+        proto_err_t perr;
+        if (seq >= before)
+            break;
+        if ((rc = store_event_get(txn, seq, &body, &len)))
+            break;
+        if (proto_unpack(body, len, &proto_default_limits, &ev, &perr) != 0) {
+            snprintf(why, whylen, "an event of a case merged into it does not decode");
+            rc = 1;
+            break;
+        }
+        const char *kind = lb_map_str(ev, "kind"), *type = lb_map_str(ev, "type");
+        const char *sub = lb_map_str(lb_map_get(ev, "data"), "merged_from");
+        if (kind && type && strcmp(type, "merged") == 0 && sub)
+            rc = replay_absorbed(d, txn, sub, seq, depth + 1, r, lens, why, whylen);
+        else if (kind)
+            rc = add_record(ev, kind, r, lens);
+        lb_val_free(&ev);
+    }
+    wf_case_clear(&m);
+    if (rc == LB_ENOTFOUND) {
+        snprintf(why, whylen, "an event of a case merged into it is missing");
+        return 1;
+    }
+    return rc;
 }
 
 /* Replays the case's history: 0, 1 (why set), LB_ENOMEM or a store code. */
-static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *lens, char *why,
-                  size_t whylen)
+static int replay(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *lens,
+                  char *why, size_t whylen)
 {
     const lb_val_t *h = c->history;
     for (uint32_t i = 0; i < h->a.n; i++) {
@@ -173,6 +238,9 @@ static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *len
             return 1;
         }
         rc = replay_event(c, ev, i == 0, r, lens, why, whylen);
+        const char *from = lb_map_str(lb_map_get(ev, "data"), "merged_from");
+        if (rc == 0 && from && strcmp(lb_map_str(ev, "type"), "merged") == 0)
+            rc = replay_absorbed(d, txn, from, r->last, 0, r, lens, why, whylen);
         lb_val_free(&ev);
         if (rc)
             return rc;
@@ -184,10 +252,15 @@ static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *len
 static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
                    size_t whylen)
 {
-    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes,
+                                     c->member_changes};
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;
+    if (strcmp(r->area, c->area) != 0) {
+        snprintf(why, whylen, "its area is %s, its events say %s", c->area, r->area);
+        return 1;
+    }
     if (strcmp(r->state, c->state) != 0) {
         snprintf(why, whylen, "its state is %s, its events say %s", c->state, r->state);
         return 1;
@@ -201,7 +274,7 @@ static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, ch
         return 1;
     }
     for (int k = 0; k < NKINDS; k++) {
-        int same = same_records(lists[k], &r->recs[k], lens[k].v, r->nrecs[k]);
+        int same = same_records(lists[k], &r->recs[k], lens[k].v, lens[k].n);
         if (same < 0)
             return same;
         if (!same) {
@@ -228,7 +301,7 @@ static int verify_case(const lbd_t *d, store_txn_t *txn, uint64_t id, char *why,
     lens_t lens[NKINDS] = {{0}};
     /* Cases written before the history was kept have none: nothing to compare them with. */
     if (c.history && c.history->a.n > 0) {
-        rc = replay(txn, &c, &r, lens, why, whylen);
+        rc = replay(d, txn, &c, &r, lens, why, whylen);
         if (rc == 0)
             rc = compare(&c, &r, lens, why, whylen);
     }

@@ -342,6 +342,73 @@ static const arg_spec_t args_admin_clock[] = {
     ARG_END,
 };
 
+/* ---- casework (PROTOCOL.md 9.17) ---- */
+
+/* admin.remap's map: {old prefix: new prefix}, same length, no code on both sides. */
+static const char *chk_remap(const lb_val_t *v)
+{
+    if (v->m.n == 0)
+        return "needs at least one pair";
+    if (v->m.n > PROTO_REMAP_PAIRS_MAX)
+        return "has more than 1000 pairs";
+    for (uint32_t i = 0; i < v->m.n; i++) {
+        const char *k = v->m.keys[i];
+        const lb_val_t *to = v->m.vals[i];
+        if (!lb_valid_area(k, false))
+            return "keys must be area codes of 2, 4, 6 or 8 digits";
+        if (to->type != LB_STR || !lb_valid_area(to->s.p, false) || strlen(to->s.p) != strlen(k))
+            return "values must be area codes as long as their keys";
+        if (strcmp(k, to->s.p) == 0)
+            return "maps a code to itself";
+        /* A case moved by one pair must not match another: each moves once, in any order. */
+        for (uint32_t j = 0; j < v->m.n; j++) {
+            const char *o = v->m.keys[j];
+            size_t n = strlen(o) < strlen(k) ? strlen(o) : strlen(k);
+            if ((j != i && strncmp(o, k, n) == 0) || strncmp(o, to->s.p, n) == 0)
+                return "has codes that overlap (one inside another, or a new code inside an old "
+                       "one)";
+        }
+    }
+    return NULL;
+}
+
+static const arg_spec_t args_case_transfer[] = {
+    ARG_CASE_ID,
+    {.key = "to_area", .type = A_STR, .required = true, .min = 8, .max = 8, .check = chk_area8},
+    {.key = "reason", .type = A_STR, .required = true, .min = 1, .max = 1024},
+    ARG_END,
+};
+
+static const arg_spec_t reassign_filter[] = {
+    ARG_AREA_PREFIX,
+    ARG_NAME("team", false),
+    ARG_NAME("state", false),
+    ARG_END,
+};
+
+static const arg_spec_t args_case_reassign[] = {
+    {.key = "filter", .type = A_MAP, .required = true, .fields = reassign_filter},
+    ARG_NAME("to_team", true),
+    {.key = "expect_count", .type = A_INT, .min = 0, .max = PROTO_REASSIGN_MAX},
+    ARG_END,
+};
+
+static const arg_spec_t args_admin_remap[] = {
+    {.key = "map", .type = A_MAP, .required = true, .check = chk_remap},
+    ARG_LIMIT(PROTO_REMAP_SLICE_MAX),
+    ARG_END,
+};
+
+static const arg_spec_t args_case_duplicates[] = {ARG_AREA_PREFIX, ARG_END};
+
+static const arg_spec_t args_case_merge[] = {
+    {.key = "keep", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    {.key = "drop", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+     .check = chk_case_id},
+    ARG_END,
+};
+
 struct proto_schema {
     const arg_spec_t *args;
     int (*extra)(const lb_val_t *args, proto_err_t *err); /* rules across keys, or NULL */
@@ -365,6 +432,11 @@ const proto_schema_t proto_schema_admin_backup = {args_admin_backup, NULL};
 const proto_schema_t proto_schema_admin_reload = {args_none, NULL};
 const proto_schema_t proto_schema_admin_verify = {args_none, NULL};
 const proto_schema_t proto_schema_admin_clock = {args_admin_clock, NULL};
+const proto_schema_t proto_schema_case_transfer = {args_case_transfer, NULL};
+const proto_schema_t proto_schema_case_reassign = {args_case_reassign, NULL};
+const proto_schema_t proto_schema_admin_remap = {args_admin_remap, NULL};
+const proto_schema_t proto_schema_case_duplicates = {args_case_duplicates, NULL};
+const proto_schema_t proto_schema_case_merge = {args_case_merge, NULL};
 
 typedef struct {
     const char *name;
@@ -392,6 +464,11 @@ static const op_def_t op_defs[PROTO_OP_COUNT] = {
     [PROTO_OP_ADMIN_VERIFY] = {"admin.verify", false, &proto_schema_admin_verify},
     /* Advancing the clock fires due timers, which append escalation events. */
     [PROTO_OP_ADMIN_CLOCK] = {"admin.clock", true, &proto_schema_admin_clock},
+    [PROTO_OP_CASE_TRANSFER] = {"case.transfer", true, &proto_schema_case_transfer},
+    [PROTO_OP_CASE_REASSIGN] = {"case.reassign", true, &proto_schema_case_reassign},
+    [PROTO_OP_ADMIN_REMAP] = {"admin.remap", true, &proto_schema_admin_remap},
+    [PROTO_OP_CASE_DUPLICATES] = {"case.duplicates", false, &proto_schema_case_duplicates},
+    [PROTO_OP_CASE_MERGE] = {"case.merge", true, &proto_schema_case_merge},
 };
 
 const char *proto_op_name(proto_op_t op)

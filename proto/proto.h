@@ -71,6 +71,11 @@ typedef enum {
     PROTO_OP_ADMIN_RELOAD,
     PROTO_OP_ADMIN_VERIFY,
     PROTO_OP_ADMIN_CLOCK,
+    PROTO_OP_CASE_TRANSFER, /* casework (PROTOCOL.md 9.17) */
+    PROTO_OP_CASE_REASSIGN,
+    PROTO_OP_ADMIN_REMAP,
+    PROTO_OP_CASE_DUPLICATES,
+    PROTO_OP_CASE_MERGE,
     PROTO_OP_COUNT
 } proto_op_t;
 
@@ -94,6 +99,14 @@ extern const proto_schema_t proto_schema_ping, proto_schema_workflow_list,
     proto_schema_case_history, proto_schema_case_list, proto_schema_report_summary,
     proto_schema_events_since, proto_schema_admin_stats, proto_schema_admin_backup,
     proto_schema_admin_reload, proto_schema_admin_verify, proto_schema_admin_clock;
+/* Casework (PROTOCOL.md 9.17): cases one case.reassign may move, pairs of an admin.remap map,
+ * cases one admin.remap call may move. */
+#define PROTO_REASSIGN_MAX 10000
+#define PROTO_REMAP_PAIRS_MAX 1000
+#define PROTO_REMAP_SLICE_MAX 10000
+extern const proto_schema_t proto_schema_case_transfer, proto_schema_case_reassign,
+    proto_schema_admin_remap;
+extern const proto_schema_t proto_schema_case_duplicates, proto_schema_case_merge;
 /* The schema proto_decode_request checks op's args with; NULL for an out-of-range op. */
 const proto_schema_t *proto_op_schema(proto_op_t op);
 

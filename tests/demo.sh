@@ -33,6 +33,7 @@ endpoints:
   events:   ["tcp://127.0.0.1:$EV_PORT"]
 workflows: $ROOT/config/workflows
 indicators: $ROOT/config/indicators.yaml
+holidays: $ROOT/config/holidays.yaml
 default_workflow: tpmap-household
 security:
   curve: true

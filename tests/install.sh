@@ -22,7 +22,7 @@ for f in bin/logbookd bin/logbook bin/logbook-notify \
     etc/logbook/logbookd.yaml etc/logbook/clients.yaml \
     lib/systemd/system/logbookd.service lib/systemd/system/logbook-notify@.service \
     share/man/man8/logbookd.8 share/man/man1/logbook.1 share/man/man1/logbook-notify.1 \
-    share/logbook/indicators.yaml share/logbook/workflows/tpmap-household.yaml \
+    share/logbook/indicators.yaml share/logbook/holidays.yaml share/logbook/workflows/tpmap-household.yaml \
     share/logbook/examples/alert-line.sh share/logbook/examples/alert-sms.sh; do
     check "$f" test -f "$p/$f"
 done

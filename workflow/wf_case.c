@@ -17,8 +17,10 @@ int wf_case_init(wf_case_t *c)
     c->assistance = lb_arr();
     c->follow_ups = lb_arr();
     c->notes = lb_arr();
+    c->member_changes = lb_arr();
     c->history = lb_arr();
-    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes || !c->history) {
+    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes ||
+        !c->member_changes || !c->history) {
         wf_case_clear(c);
         return LB_ENOMEM;
     }
@@ -34,6 +36,7 @@ void wf_case_clear(wf_case_t *c)
     lb_val_free(&c->assistance);
     lb_val_free(&c->follow_ups);
     lb_val_free(&c->notes);
+    lb_val_free(&c->member_changes);
     lb_val_free(&c->history);
     free(c->esc);
     free(c->timers);
@@ -47,7 +50,8 @@ bool wf_case_overdue(const wf_case_t *c)
 
 uint32_t wf_case_records(const wf_case_t *c)
 {
-    const lb_val_t *lists[] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    const lb_val_t *lists[] = {c->visits, c->assistance, c->follow_ups, c->notes,
+                               c->member_changes};
     uint64_t n = 0;
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (lists[i] && lists[i]->type == LB_ARR)
@@ -101,8 +105,8 @@ static void put_lent(lb_val_t *m, const char *key, const lb_val_t *list, int *rc
     *slot = (lb_val_t *)list; /* only read through the map, and taken back before it is freed */
 }
 
-static const char *const lent_keys[] = {"needs",      "visits", "assistance",
-                                        "follow_ups", "notes",  "history"};
+static const char *const lent_keys[] = {"needs", "visits",         "assistance", "follow_ups",
+                                        "notes", "member_changes", "history"};
 
 static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
 {
@@ -123,8 +127,10 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
         lb_put_str(m, "team", c->team, &rc);
     if (c->level[0])
         lb_put_str(m, "level", c->level, &rc);
-    const lb_val_t *lists[] = {c->needs,      c->visits, c->assistance,
-                               c->follow_ups, c->notes,  c->history};
+    if (c->merged_into[0])
+        lb_put_str(m, "merged_into", c->merged_into, &rc);
+    const lb_val_t *lists[] = {c->needs, c->visits,         c->assistance, c->follow_ups,
+                               c->notes, c->member_changes, c->history};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         if (lend && lists[i])
             put_lent(m, lent_keys[i], lists[i], &rc);
@@ -328,6 +334,7 @@ static int case_from_val(lb_val_t *v, bool take, wf_case_t *c)
         get_str(v, "source", c->source, sizeof(c->source), true) ||
         get_str(v, "team", c->team, sizeof(c->team), false) ||
         get_str(v, "level", c->level, sizeof(c->level), false) ||
+        get_str(v, "merged_into", c->merged_into, sizeof(c->merged_into), false) ||
         get_int(v, "last_seq", &last_seq, 0, INT64_MAX) ||
         get_int(v, "timers_base", &c->timers_base, INT64_MIN, INT64_MAX) ||
         get_int(v, "fired_in_state", &fired, 0, UINT32_MAX))
@@ -340,6 +347,13 @@ static int case_from_val(lb_val_t *v, bool take, wf_case_t *c)
         (rc = get_records(v, "follow_ups", take, &c->follow_ups)) ||
         (rc = get_records(v, "notes", take, &c->notes)) || (rc = get_escalations(v, c)) ||
         (rc = get_timers(v, c)))
+        goto cleanup;
+    /* Cases written before member records existed have none: an empty list. */
+    if (lb_map_get(v, "member_changes"))
+        rc = get_records(v, "member_changes", take, &c->member_changes);
+    else
+        rc = (c->member_changes = lb_arr()) ? 0 : LB_ENOMEM;
+    if (rc)
         goto cleanup;
     /* Cases written before the history was kept have none: an empty one. */
     if (lb_map_get(v, "history"))

@@ -97,10 +97,12 @@ static int parse_steps(const wf_ectx_t *e, const wf_ynode_t *list, wf_state_t *s
         if ((rc = wf_ystr(e, an, "after", &after)) || (rc = wf_ystr(e, tn, "to", &to)))
             return rc;
         wf_step_t *step = &st->steps[st->nsteps];
-        if (strlen(after) >= sizeof(step->after) || wf_parse_duration(after, &step->after_ms))
+        if (strlen(after) >= sizeof(step->after) ||
+            wf_parse_after(after, &step->after_ms, &step->after_bd))
             return wf_ynerr(e, an,
-                            "bad duration '%s' (want an integer > 0 followed by s, m, h or d)",
-                            after);
+                            "bad duration '%s' (want an integer > 0 followed by s, m, h or d, "
+                            "or 1 to %d followed by bd for working days)",
+                            after, WF_BD_MAX);
         if (i > 0 && step->after_ms <= st->steps[i - 1].after_ms)
             return wf_ynerr(e, an,
                             "escalation steps out of order: '%s' is not after '%s' (each step's "
@@ -300,7 +302,7 @@ static int parse_action(const wf_ectx_t *e, const wf_ynode_t *body, const wf_def
         act->record = wf_name_index(wf_record_names, WF_NREC, s);
         if (act->record < 0)
             return wf_ynerr(e, n,
-                            "unknown record '%s' (want visit, assistance, follow_up or note)", s);
+                            "unknown record '%s' (want visit, assistance, follow_up, note or member)", s);
     }
     if ((n = wf_ymap_get(body, "restart_timers")) &&
         (rc = wf_ybool(e, n, "restart_timers", &act->restart_timers)))
@@ -770,6 +772,8 @@ static lb_val_t *describe_state(const wf_state_t *st)
         }
         lb_put_int(s, "after_ms", st->steps[i].after_ms, &rc);
         lb_put_str(s, "after", st->steps[i].after, &rc);
+        if (st->steps[i].after_bd)
+            lb_put_int(s, "business_days", st->steps[i].after_bd, &rc);
         lb_put_str(s, "to", wf_esc_levels[st->steps[i].level], &rc);
         lb_push(steps, s, &rc);
     }

@@ -25,7 +25,7 @@
 #define WF_AGENCY_MAX 256  /* bytes of an agency name */
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
-static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note"};
+static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note", "member"};
 
 static const char *const visit_keys[] = {"team", "level", "findings", "needs", "note", NULL};
 static const char *const visit_required[] = {"findings", NULL};
@@ -36,14 +36,17 @@ static const char *const followup_keys[] = {"team", "level", "met", "note", NULL
 static const char *const followup_required[] = {"level", NULL};
 static const char *const note_keys[] = {"team", "level", "note", NULL};
 static const char *const note_required[] = {"note", NULL};
+/* A member record holds references only (PROTOCOL.md 9.18): the daemon keeps the rest sealed. */
+static const char *const member_keys[] = {"team", "level", "change", "member", "new_head", NULL};
+static const char *const member_required[] = {"change", "member", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};
 /* What data of an action without record may hold besides its require keys. */
 static const char *const scalar_keys[] = {"team", "level", "reason", NULL};
 
 static const char *const *const record_keys[WF_NREC] = {visit_keys, assist_keys, followup_keys,
-                                                        note_keys};
-static const char *const *const record_required[WF_NREC] = {visit_required, assist_required,
-                                                            followup_required, note_required};
+                                                        note_keys, member_keys};
+static const char *const *const record_required[WF_NREC] = {
+    visit_required, assist_required, followup_required, note_required, member_required};
 
 #define WF_NKIND 11
 static const char *const assist_kinds[WF_NKIND] = {
@@ -103,8 +106,12 @@ void wf_outcome_clear(wf_outcome_t *o)
     memset(o, 0, sizeof(*o));
 }
 
-/* Replaces c's timers by st's steps measured from c->timers_base. */
-static int set_timers(wf_case_t *c, const wf_state_t *st)
+/*
+ * Replaces c's timers by st's steps measured from c->timers_base, working
+ * days counted with cal. A step never falls due before the one listed
+ * before it: mixed units (10bd, then 14d) could otherwise swap them.
+ */
+static int set_timers(wf_case_t *c, const wf_state_t *st, const wf_calendar_t *cal)
 {
     free(c->timers);
     c->timers = NULL;
@@ -116,7 +123,11 @@ static int set_timers(wf_case_t *c, const wf_state_t *st)
         return LB_ENOMEM;
     for (size_t i = 0; i < st->nsteps; i++) {
         wf_timer_t *t = &c->timers[i];
-        t->due = add_sat(c->timers_base, st->steps[i].after_ms);
+        const wf_step_t *sp = &st->steps[i];
+        t->due = sp->after_bd ? wf_calendar_add_bd(cal, c->timers_base, sp->after_bd)
+                              : add_sat(c->timers_base, sp->after_ms);
+        if (i > 0 && t->due < c->timers[i - 1].due)
+            t->due = c->timers[i - 1].due;
         t->step = (uint32_t)i;
         snprintf(t->level, sizeof(t->level), "%s", wf_esc_levels[st->steps[i].level]);
     }
@@ -127,7 +138,8 @@ static int set_timers(wf_case_t *c, const wf_state_t *st)
 /* A case built by hand may lack its lists; the engine never trips over that. */
 static int ensure_lists(wf_case_t *c)
 {
-    lb_val_t **lists[] = {&c->needs, &c->visits, &c->assistance, &c->follow_ups, &c->notes};
+    lb_val_t **lists[] = {&c->needs,      &c->visits, &c->assistance,
+                          &c->follow_ups, &c->notes,  &c->member_changes};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (!*lists[i] && !(*lists[i] = lb_arr()))
             return LB_ENOMEM;
@@ -386,6 +398,12 @@ static int check_record(int rec, const lb_val_t *data, const wf_catalog_t *cat, 
             rc = check_enum(v, k, assist_kinds, WF_NKIND, err);
         else if (!strcmp(k, "amount_thb"))
             rc = check_amount(v, err);
+        else if (!strcmp(k, "change"))
+            rc = check_enum(v, k, wf_member_changes, WF_NMEMBER_CHANGE, err);
+        else if (!strcmp(k, "member") || !strcmp(k, "new_head"))
+            rc = wf_member_ref_valid(v->type == LB_STR ? v->s.p : NULL)
+                     ? 0
+                     : fail(err, LB_EGUARD, k, "%s must be a member reference", k);
         else /* meets, met */
             rc = check_codes(v, k, NULL, cat, err);
         if (rc)
@@ -466,8 +484,8 @@ static int check_terminal(const wf_state_t *target, const wf_case_t *c, const lb
 /* Opening and acting                                                      */
 /* ---------------------------------------------------------------------- */
 
-int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
-            int64_t now, wf_error_t *err)
+int wf_open(const wf_def_t *def, const wf_catalog_t *cat, const wf_calendar_t *cal, wf_case_t *c,
+            const lb_val_t *deprived, int64_t now, wf_error_t *err)
 {
     int rc;
 
@@ -499,7 +517,7 @@ int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb
         if ((rc = open_need(c->needs, wf_catalog_dimension(cat, code), code, NULL)))
             return fail(err, rc, "", "out of memory");
     }
-    if ((rc = set_timers(c, st)))
+    if ((rc = set_timers(c, st, cal)))
         return fail(err, rc, "", "out of memory");
     return 0;
 }
@@ -510,6 +528,7 @@ static lb_val_t **record_list(wf_case_t *c, int rec)
     case WF_REC_VISIT: return &c->visits;
     case WF_REC_ASSIST: return &c->assistance;
     case WF_REC_FOLLOWUP: return &c->follow_ups;
+    case WF_REC_MEMBER: return &c->member_changes;
     default: return &c->notes;
     }
 }
@@ -690,7 +709,7 @@ static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *
 
 /* Enters the target state (new timers), or restarts the clock in place when the action says so. */
 static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, int64_t at,
-                       wf_outcome_t *out)
+                       const wf_calendar_t *cal, wf_outcome_t *out)
 {
     int rc;
 
@@ -700,7 +719,7 @@ static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, in
         c->entered_at = max64(at, c->entered_at);
         c->timers_base = c->entered_at;
         c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[p->ti])))
+        if ((rc = set_timers(c, &def->states[p->ti], cal)))
             return rc;
         out->state_changed = out->timers_changed = true;
     } else if (p->a->restart_timers && at > c->timers_base) {
@@ -708,7 +727,7 @@ static int apply_state(const wf_def_t *def, const wf_plan_t *p, wf_case_t *c, in
          * back and re-fire steps that already fired. */
         c->timers_base = at;
         c->fired_in_state = 0;
-        if ((rc = set_timers(c, &def->states[p->si])))
+        if ((rc = set_timers(c, &def->states[p->si], cal)))
             return rc;
         out->timers_changed = true;
     }
@@ -740,7 +759,7 @@ int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const w
         goto cleanup;
 
     snprintf(out->from, sizeof(out->from), "%s", c->state);
-    if ((rc = apply_state(def, &p, c, act->at, out)))
+    if ((rc = apply_state(def, &p, c, act->at, act->calendar, out)))
         goto cleanup;
     snprintf(out->to, sizeof(out->to), "%s", c->state);
     out->kind = p.a->record != WF_REC_NONE ? record_kinds[p.a->record] : "case";
@@ -755,7 +774,7 @@ cleanup:
     return rc;
 }
 
-int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
+int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now)
 {
     if (!def || !c)
         return LB_EINTERNAL;
@@ -768,7 +787,7 @@ int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
     /* As entering a state by an action: the clock never runs back before the old state began. */
     int64_t base = max64(now, c->entered_at);
     c->timers_base = base;
-    int rc = set_timers(c, st);
+    int rc = set_timers(c, st, cal);
     if (rc)
         return rc;
     snprintf(c->state, sizeof(c->state), "%s", st->name);
@@ -777,4 +796,18 @@ int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now)
     c->entered_at = base;
     c->fired_in_state = 0;
     return 1;
+}
+
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
+                          int64_t now)
+{
+    if (!def || !c)
+        return LB_EINTERNAL;
+    int si = wf_def_state_index(def, c->state);
+    if (si < 0)
+        return LB_ENOTFOUND;
+    /* Never back before the clock's own start: steps that fired would fire again. */
+    c->timers_base = max64(now, c->timers_base);
+    c->fired_in_state = 0;
+    return set_timers(c, &def->states[si], cal);
 }

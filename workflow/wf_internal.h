@@ -93,11 +93,20 @@ int wf_name_index(const char *const *names, size_t n, const char *s);
 
 /* ---- definitions ---- */
 
-enum { WF_REC_NONE = -1, WF_REC_VISIT = 0, WF_REC_ASSIST, WF_REC_FOLLOWUP, WF_REC_NOTE, WF_NREC };
-extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note */
+enum {
+    WF_REC_NONE = -1,
+    WF_REC_VISIT = 0,
+    WF_REC_ASSIST,
+    WF_REC_FOLLOWUP,
+    WF_REC_NOTE,
+    WF_REC_MEMBER,
+    WF_NREC
+};
+extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note member */
 
 typedef struct {
-    int64_t after_ms;
+    int64_t after_ms;  /* the duration; for business days the shortest span (ordering checks) */
+    uint32_t after_bd; /* N of `after: Nbd` (working days), 0 = a duration */
     char after[WF_DURATION_TEXT]; /* the text as written, for workflow.get */
     int level;                    /* index into wf_esc_levels */
 } wf_step_t;

@@ -9,7 +9,8 @@
 
 /* Dimensions and levels are proto/lb.c's lb_* lists (wf_* are aliases of them). */
 const char *const wf_roles[4] = {"field", "committee", "reporter", "admin"};
-const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up", "note"};
+const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up", "note",
+                                              "member"};
 
 int wf_name_index(const char *const *names, size_t n, const char *s)
 {
@@ -64,4 +65,25 @@ int wf_parse_duration(const char *s, int64_t *ms)
     if (ms)
         *ms = v * unit;
     return 0;
+}
+
+int wf_parse_after(const char *s, int64_t *ms, uint32_t *bd)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > 2 && strcmp(s + n - 2, "bd") == 0) {
+        uint32_t v = 0;
+        size_t i = 0;
+        for (; i < n - 2 && s[i] >= '0' && s[i] <= '9' && v <= WF_BD_MAX; i++)
+            v = v * 10 + (uint32_t)(s[i] - '0');
+        if (i != n - 2 || v < 1 || v > WF_BD_MAX)
+            return LB_ECONFIG;
+        if (ms) /* the shortest span: from a Sunday, N days plus two per weekend crossed */
+            *ms = ((int64_t)v + 2 * (((int64_t)v - 1) / 5)) * WF_DAY_MS;
+        if (bd)
+            *bd = v;
+        return 0;
+    }
+    if (bd)
+        *bd = 0;
+    return wf_parse_duration(s, ms);
 }

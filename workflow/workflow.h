@@ -1,16 +1,19 @@
 /*
- * workflow.h - the indicator catalog, YAML workflow definitions and the pure
- * case state machine (PROTOCOL.md sections 4 and 5). Nothing here reads a
- * clock or does I/O after loading: time, the case and the actor come in as
- * arguments, which is what lets the engine be tested exhaustively.
+ * workflow.h - the indicator catalog, the gazetteer of areas, YAML workflow
+ * definitions and the pure case state machine (PROTOCOL.md sections 4, 5
+ * and 9.16). Nothing here reads a clock or does I/O after loading: time, the
+ * case and the actor come in as arguments, which is what lets the engine be
+ * tested exhaustively.
  *
- * Threads: no global state. A loaded wf_catalog_t or wf_set_t is never
- * changed after its load returns, so any number of threads may read it at
- * once until it is destroyed; a wf_case_t is used by one thread at a time.
+ * Threads: no global state. A loaded wf_catalog_t, wf_areas_t or wf_set_t
+ * is never changed after its load returns, so any number of threads may read
+ * it at once until it is destroyed; a wf_case_t is used by one thread at a
+ * time.
  * Errors: 0 or a negative LB_E* code; loaders write "file:line:column:
  * message" (or "file: message") into err, which may be NULL when errlen is
  * 0. Strings and values a getter returns are borrowed from their owner (the
- * set, the catalog, the case) and valid until it is destroyed or changed.
+ * set, the catalog, the gazetteer, the case) and valid until it is destroyed
+ * or changed.
  */
 #ifndef WF_WORKFLOW_H
 #define WF_WORKFLOW_H
@@ -89,6 +92,167 @@ const char *wf_catalog_dimension(const wf_catalog_t *cat, const char *code);
 size_t wf_catalog_count(const wf_catalog_t *cat);
 /* [{code, dimension, th, en}] as a new value owned by the caller; NULL on ENOMEM. */
 lb_val_t *wf_catalog_describe(const wf_catalog_t *cat);
+
+/* ---------------------------------------------------------------------- */
+/* Gazetteer                                                               */
+/* ---------------------------------------------------------------------- */
+
+typedef struct wf_areas wf_areas_t;
+
+#define WF_AREA_NAME_MAX 256         /* bytes of one name incl. NUL */
+#define WF_AREAS_FILE_MAX (4u << 20) /* bytes of a gazetteer file */
+#define WF_AREAS_MAX 100000          /* areas in one file */
+/* Room for a label of wf_areas_label: a subdistrict's name, " หมู่ 99" / " Moo 99", NUL. */
+#define WF_AREA_LABEL_MAX (WF_AREA_NAME_MAX + 16)
+
+/*
+ * Loads the gazetteer (config/areas.tsv, PROTOCOL.md 9.16): UTF-8 text, one
+ * area a line, CODE<TAB>NAME_TH<TAB>NAME_EN; '#' lines and empty lines are
+ * skipped, a CR before the LF is allowed. CODE is a province (2 digits, 10 to
+ * 99), a district (4) or a subdistrict (6); no part of it is 00. Codes come
+ * in ascending order, so each area's parent (the code without its last two
+ * digits) comes before it.
+ * Errors: LB_ECONFIG with "path:line: reason" in err: a line without exactly
+ * three fields, a bad code, a code out of order or twice ("duplicate code
+ * 6501, first on line 40"), a district whose province or a subdistrict whose
+ * district is not in the file, invalid UTF-8 or a NUL byte, a control
+ * character in a name, an empty name or one over WF_AREA_NAME_MAX - 1 bytes,
+ * more than WF_AREAS_MAX areas; "path: reason" when the file cannot be read,
+ * is over WF_AREAS_FILE_MAX bytes or holds no area; LB_ENOMEM ("path: out
+ * of memory"); LB_EINTERNAL when path or out is NULL. *out is owned by the
+ * caller (wf_areas_destroy), NULL on every error. err may be NULL when
+ * errlen is 0.
+ * Threads: a loaded gazetteer is never changed, so any number of threads
+ * may read it at once. To reload (SIGHUP), load the new file into a second
+ * wf_areas_t, swap the pointer, and destroy the old one once no reader holds
+ * a name borrowed from it; a failed load leaves the old one in use.
+ */
+int wf_areas_load(const char *path, wf_areas_t **out, char *err, size_t errlen);
+/*
+ * The same from text in memory (fuzzing, tests): name stands for the file in
+ * messages; text need not be NUL-terminated and is only read (copied). Same
+ * errors, with "over WF_AREAS_FILE_MAX bytes" checked on len.
+ */
+int wf_areas_load_text(const char *name, const char *text, size_t len, wf_areas_t **out, char *err,
+                       size_t errlen);
+/* Frees the gazetteer and sets *areas to NULL; safe on NULL and *areas NULL. */
+void wf_areas_destroy(wf_areas_t **areas);
+
+/*
+ * The number of areas with codes of that many digits (2 provinces, 4
+ * districts, 6 subdistricts), or of all areas for 0; 0 for another digits
+ * value or a NULL gazetteer.
+ */
+size_t wf_areas_count(const wf_areas_t *areas, int digits);
+
+/*
+ * The i-th area in code order (0 <= i < wf_areas_count(areas, 0)): its code,
+ * Thai and English names into the out-parameters (each may be NULL),
+ * borrowed from the gazetteer until it is destroyed. 0, or LB_ENOTFOUND past
+ * the end or for a NULL gazetteer.
+ */
+int wf_areas_at(const wf_areas_t *areas, size_t i, const char **code, const char **th,
+                const char **en);
+
+/*
+ * Names an area: for a 2-, 4- or 6-digit code, the area's Thai and English
+ * names, returning 0; for an 8-digit village code PPAATTMM (no name list
+ * exists for villages), the names of its subdistrict PPAATT, returning the
+ * village number MM (1 to 99). th and en (each may be NULL) are borrowed from
+ * the gazetteer until it is destroyed; O(log n), no allocation.
+ * Errors: LB_EBADREQ when code is NULL, not 2, 4, 6 or 8 digits, or a
+ * village number is 00; LB_ENOTFOUND when the area (for a village, its
+ * subdistrict) is not in the gazetteer or the gazetteer is NULL. *th and *en
+ * are NULL on error.
+ */
+int wf_areas_name(const wf_areas_t *areas, const char *code, const char **th, const char **en);
+
+/*
+ * The names as a reader sees them, copied into th and en (each may be NULL
+ * with its length 0; WF_AREA_LABEL_MAX bytes always suffice): an area's
+ * names, or for a village its subdistrict's names followed by " หมู่ N" and
+ * " Moo N" (N without leading zero). Same returns and errors as
+ * wf_areas_name, except that it returns 0 for a village too; the buffers
+ * hold "" on error.
+ */
+int wf_areas_label(const wf_areas_t *areas, const char *code, char *th, size_t thlen, char *en,
+                   size_t enlen);
+
+/*
+ * Checks that an area code names a place in the gazetteer: every level of a
+ * 2-, 4-, 6- or 8-digit code (province, district, subdistrict, village
+ * number 01 to 99) exists. 0 when it does. Otherwise LB_EBADREQ with a
+ * message in err that names the first missing level and its nearest valid
+ * parent, for example "district 6599 does not exist in province 65
+ * Phitsanulok (พิษณุโลก)", "province 99 does not exist", or "area code must
+ * be 2, 4, 6 or 8 digits" (the code itself is echoed only when it is all
+ * digits); LB_EINTERNAL when areas is NULL. For case.open and case.import
+ * the daemon replies bad_request with this message. No allocation.
+ */
+int wf_areas_check(const wf_areas_t *areas, const char *code, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------- */
+/* Working days                                                            */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * The public holiday calendar (config/holidays.yaml, PROTOCOL.md 9.20) that
+ * business-day escalation steps (`after: 10bd`) count with. Dates are
+ * calendar days in Asia/Bangkok, done as fixed UTC+7 (Thailand has had no
+ * daylight saving time since 1920): a "day number" is floor((t_ms +
+ * WF_TZ_OFFSET_MS) / 86400000), day 0 being 1970-01-01 in Bangkok.
+ *   source: "who announced the dates"
+ *   years: [2026, 2027]          # the years the file is complete for
+ *   holidays:
+ *     - { date: 2026-04-13, th: "...", en: "...", confirmed: false }
+ * A loaded calendar is never changed: any number of threads may read it.
+ */
+typedef struct wf_calendar wf_calendar_t;
+
+#define WF_TZ_OFFSET_MS (7 * 3600 * INT64_C(1000)) /* Asia/Bangkok, UTC+7, no DST */
+#define WF_DAY_MS (86400 * INT64_C(1000))
+#define WF_HOLIDAYS_MAX 4096 /* holidays one file may list */
+#define WF_BD_MAX 1000       /* the largest N of an `after: Nbd` step */
+
+/*
+ * Loads a holiday file. Refused (LB_ECONFIG, "file:line:column: message" in
+ * err): YAML as for wf_yaml_load_val; unknown or missing keys (source,
+ * years and holidays are required; each holiday needs date, th and en and
+ * may have confirmed: true|false and note); a date not written YYYY-MM-DD
+ * or not in the calendar; a date whose year is not in `years`; a date
+ * listed twice; a year outside 1970..9999 or listed twice; empty th, en or
+ * source; more than WF_HOLIDAYS_MAX holidays or 100 years. LB_ENOMEM.
+ * *out is the caller's (wf_calendar_destroy), NULL on error.
+ */
+int wf_calendar_load(const char *path, wf_calendar_t **out, char *err, size_t errlen);
+/* The same from text in memory (fuzzing, tests); name stands for the file. */
+int wf_calendar_load_text(const char *name, const char *text, size_t len, wf_calendar_t **out,
+                          char *err, size_t errlen);
+/* Frees the calendar and sets *cal to NULL; safe on NULL and *cal NULL. */
+void wf_calendar_destroy(wf_calendar_t **cal);
+/* The number of holidays listed (0 for NULL). */
+size_t wf_calendar_count(const wf_calendar_t *cal);
+/* true when year is among the file's `years` (false for NULL). */
+bool wf_calendar_covers(const wf_calendar_t *cal, int year);
+/* The Bangkok day number of unix ms t (see above). */
+int64_t wf_day_of(int64_t t);
+/* The Bangkok day number of a date; the date need not exist (2026-02-30 = 2026-03-02). */
+int64_t wf_day_from_ymd(int year, int month, int day);
+/* The Gregorian year of a Bangkok day number. */
+int wf_year_of_day(int64_t day);
+/*
+ * true when day (a Bangkok day number) is Monday to Friday and not a listed
+ * holiday. cal NULL = no holidays: Monday to Friday.
+ */
+bool wf_calendar_working_day(const wf_calendar_t *cal, int64_t day);
+/*
+ * The moment n working days after t: the same Bangkok time of day as t, on
+ * the n-th working day after t's Bangkok date (t's own date never counts,
+ * even when it is a working day). n = 0 gives t. A t before 1970 or after
+ * 9999 (UTC) gives INT64_MAX: a due time that never comes. Pure; cal NULL =
+ * no holidays.
+ */
+int64_t wf_calendar_add_bd(const wf_calendar_t *cal, int64_t t, uint32_t n);
 
 /* ---------------------------------------------------------------------- */
 /* Workflow definitions                                                    */
@@ -230,6 +394,8 @@ typedef struct {
     lb_val_t *assistance;
     lb_val_t *follow_ups;
     lb_val_t *notes;
+    lb_val_t *member_changes; /* member records, PROTOCOL.md 9.18 (references, no personal data) */
+    char merged_into[LB_CASE_ID_MAX]; /* the case this one was merged into, "" = none */
     wf_escalation_t *esc; /* every fired escalation, oldest first */
     uint32_t n_esc;
     wf_timer_t *timers; /* pending steps of the current state, due order */
@@ -332,7 +498,8 @@ typedef struct {
 
 /*
  * Opens a case: state = initial, opened_at = entered_at = timers_base = now,
- * the initial state's timers, one open need per deprived indicator (an array
+ * the initial state's timers (business-day steps counted with cal, which
+ * may be NULL: no holidays; see "Timers" below), one open need per deprived indicator (an array
  * of strings, may be NULL). c must be initialised and have id, case_id,
  * house_id, area, source, team set by the caller; workflow and version are
  * set here; deprived is only read. Errors: LB_EBADREQ (field "deprived")
@@ -340,8 +507,8 @@ typedef struct {
  * indicator not in the catalog; LB_ENOMEM. On error c may be partly set and
  * should be cleared by the caller.
  */
-int wf_open(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const lb_val_t *deprived,
-            int64_t now, wf_error_t *err);
+int wf_open(const wf_def_t *def, const wf_catalog_t *cat, const wf_calendar_t *cal, wf_case_t *c,
+            const lb_val_t *deprived, int64_t now, wf_error_t *err);
 
 /* The record cap when wf_act_t.max_records is 0 (config limits.case_records). */
 #define WF_CASE_RECORDS_DEFAULT 2000
@@ -361,6 +528,8 @@ typedef struct {
      * have moved.
      */
     bool strict_data;
+    /* The holidays business-day steps count with when the action sets timers; NULL = none. */
+    const wf_calendar_t *calendar;
 } wf_act_t;
 
 typedef struct {
@@ -440,12 +609,94 @@ int wf_ack(wf_case_t *c, const char *actor, int64_t now, wf_escalation_t *acked)
  * Errors: LB_ENOTFOUND (the state is in neither: c unchanged); LB_EINTERNAL
  * (def or c NULL); LB_ENOMEM (c partly changed: discard it).
  */
-int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
+int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now);
+
+/*
+ * Timers. Entering a state (wf_open, wf_apply, wf_case_migrate) sets one
+ * timer per escalation step, measured from timers_base: a step of `after:
+ * 7d` (s, m, h, d) falls due that long after it; a step of `after: 10bd`
+ * at the same Bangkok time of day on the 10th working day after
+ * timers_base's Bangkok date (wf_calendar_add_bd with the calendar given).
+ * A step never falls due before the step listed before it: when a mix of
+ * units would put it earlier, it falls due with that step. A timer keeps its
+ * due time once set: a calendar loaded later changes only timers set after.
+ */
+
+/*
+ * Starts the escalation clock of c's current state again at now (a case
+ * handed to another area's committees, PROTOCOL.md 9.17): timers_base =
+ * max(now, timers_base), fired_in_state = 0 (no longer overdue), the state's
+ * steps from there. Escalations that fired stay in c->esc. A terminal state
+ * has no timers; working-day steps count with cal (may be NULL: no holidays). Errors: LB_ENOTFOUND (c's state is not def's: c unchanged);
+ * LB_EINTERNAL (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ */
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
+                          int64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* Household membership and merging (wf_members.c, PROTOCOL.md 9.18)       */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A member record is {at, change, member, new_head?, team?, level?}: change
+ * one of wf_member_changes, member and new_head member references ("M" and
+ * 32 lower-case hex digits, a keyed hash the daemon makes of a national id),
+ * never a national id or a name: the engine keeps no personal data.
+ */
+#define WF_NMEMBER_CHANGE 4
+extern const char *const wf_member_changes[WF_NMEMBER_CHANGE]; /* join leave head deceased */
+/* "M" and 32 hex digits */
+#define WF_MEMBER_REF_LEN 33
+/* true when s is a member reference (NULL: false). Any thread. */
+bool wf_member_ref_valid(const char *s);
+
+/*
+ * The record kind the named action of def appends ("visit", "assistance",
+ * "follow_up", "note", "member"; static storage), or NULL when the action
+ * appends none or does not exist. Lets the daemon prepare a member record's
+ * data before wf_apply checks the action.
+ */
+const char *wf_def_action_record(const wf_def_t *def, const char *action);
+
+/*
+ * Merges drop's records into keep (case.merge): every record of drop's
+ * visits, assistance, follow_ups, notes and member_changes is copied into
+ * keep's list of its kind, each list staying ordered by at (a record of drop
+ * goes after keep's records with the same at); drop's needs that keep has
+ * no need for (the same indicator, or the same dimension and note) are
+ * copied too, with their status. *added gets the number of records copied.
+ * drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
+ * when keep would then hold more than max_records records (0 = the default
+ * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
+ */
+int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,
+                   wf_error_t *err);
+
+/* The first terminal state of def with outcome "closed" (borrowed), or NULL when it has none. */
+const char *wf_def_closed_state(const wf_def_t *def);
+/*
+ * Closes c as a duplicate merged into the case into (a case id): c enters
+ * wf_def_closed_state(def) as if by an action at now (entered_at =
+ * timers_base = max(now, entered_at), no timers, fired_in_state 0) and
+ * merged_into = into. Records and escalations are kept. LB_EINTERNAL when
+ * def has no closed state or into does not fit; c unchanged then.
+ */
+int wf_case_close_merged(const wf_def_t *def, wf_case_t *c, const char *into, int64_t now);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).
  * 0, or LB_ECONFIG (NULL, no digits, zero, another unit, or overflow).
  */
 int wf_parse_duration(const char *s, int64_t *ms);
+
+/*
+ * An escalation step's `after`: a duration as wf_parse_duration (then *bd =
+ * 0 and *ms its length), or N business days "Nbd", 1 <= N <= WF_BD_MAX
+ * (then *bd = N and *ms the shortest span N working days can take: N days
+ * plus two for each weekend they must cross, N + 2 * ((N - 1) / 5), which
+ * is what ordering checks compare). ms and bd may be NULL. 0, or
+ * LB_ECONFIG.
+ */
+int wf_parse_after(const char *s, int64_t *ms, uint32_t *bd);
 
 #endif

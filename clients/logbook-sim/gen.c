@@ -381,7 +381,7 @@ int gen_households(world_t *s)
             if (c->visit_round >= horizon)
                 c->visit_round = (int16_t)(horizon - 1);
             c->st = ST_IDENTIFIED;
-            /* Most visits are scheduled first, some up to 20 days ahead (the 14-day step
+            /* Most visits are scheduled first, some up to 20 days ahead (the 10bd step
              * fires); a quarter of households are seen when the team happens by. */
             if (rng_chance(&c->rng, 0.75)) {
                 static const int lead_w[] = {40, 35, 25};

@@ -329,8 +329,10 @@ static void reload_text(const lb_val_t *res, const void *ctx)
 
 int cmd_admin(app_t *app, int argc, char **argv)
 {
-    PROLOGUE(NULL, 1, 2)
+    PROLOGUE(NULL, 1, -1)
     const char *sub = a.pos[0];
+    if (strcmp(sub, "remap") == 0 && a.npos >= 2)
+        return admin_remap(app, argv[0], &a);
     lb_val_t *args = NULL;
     char *abs = NULL;
     const char *op;

@@ -286,4 +286,14 @@ int witness_verify_file(app_t *app, const args_t *a, const char *path, char *why
 /* user.c */
 int cmd_user(app_t *app, int argc, char **argv);
 
+/* casework.c (PROTOCOL.md 9.17) */
+int cmd_transfer(app_t *app, int argc, char **argv);
+int cmd_reassign(app_t *app, int argc, char **argv);
+/* `admin remap OLD=NEW...` (a->pos[0] is "remap"): admin.remap until done. An exit code. */
+int admin_remap(app_t *app, const char *cmd, const args_t *a);
+/* members.c (PROTOCOL.md 9.18) */
+int cmd_member(app_t *app, int argc, char **argv);
+int cmd_duplicates(app_t *app, int argc, char **argv);
+int cmd_merge(app_t *app, int argc, char **argv);
+
 #endif

@@ -14,11 +14,12 @@
 
 /* ---- show ---- */
 
-/* Prints a list of record maps as a table with the given columns (time keys formatted). */
+/* Prints a list of record maps as a table with the given columns (time keys formatted);
+ * nothing when there are no columns or no records. */
 static void print_records(const char *title, const lb_val_t *list, const char *const *keys,
                           const char *const *hdr, size_t ncols)
 {
-    if (!list || list->type != LB_ARR || list->a.n == 0)
+    if (ncols == 0 || !list || list->type != LB_ARR || list->a.n == 0)
         return;
     table_t t;
     table_init(&t, ncols, hdr);
@@ -355,8 +356,8 @@ static int list_fetch(app_t *app, const args_t *a, int64_t limit, lb_val_t *all,
 
 static void list_print_table(const lb_val_t *all)
 {
-    static const char *const hdr[] = {"CASE", "HOUSE",   "AREA",       "WORKFLOW", "STATE",
-                                      "SINCE", "TEAM", "OVERDUE", "ESCALATION", "ACKED"};
+    static const char *const hdr[] = {"CASE",  "HOUSE", "AREA",    "WORKFLOW",   "STATE",
+                                      "SINCE", "TEAM",  "OVERDUE", "ESCALATION", "ACKED"};
     table_t t;
     table_init(&t, 10, hdr);
     for (uint32_t i = 0; i < all->a.n; i++) {

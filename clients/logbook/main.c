@@ -72,12 +72,24 @@ static const command_t commands[] = {
      "Follows the daemon's signed heartbeats and keeps the newest head in FILE (keep it\n"
      "off the daemon's disk); --once records the current head and exits. The audit key is\n"
      "audit.pub beside the server certificate (-s). Exits 1 on a head that goes back."},
-    {"admin", cmd_admin, "admin stats | admin backup PATH | admin reload | admin clock ADVANCE",
+    {"admin", cmd_admin,
+     "admin stats | admin backup PATH | admin reload | admin clock ADVANCE |\n"
+     "    admin remap OLD=NEW...",
      "Daemon statistics, a hot backup to PATH (on the daemon's machine), a reload\n"
      "of workflows and the clients registry, or moving the clock of a daemon run\n"
      "with --clock manual forward by ADVANCE (8d, 12h, 30m, 45s or plain seconds;\n"
-     "escalations due by then fire at once); prints the daemon's new time."},
+     "escalations due by then fire at once); prints the daemon's new time. remap\n"
+     "moves every case under area code OLD to NEW (same length), a slice at a time\n"
+     "until done; run it again to resume one that was interrupted."},
     {"workflows", cmd_workflows, "workflows", "Lists the loaded workflows."},
+    {"transfer", cmd_transfer, "transfer CASE AREA --reason TEXT",
+     "Moves a case to village AREA when its household moved (committee of the case's\n"
+     "area, or admin): same case id and history, team cleared, escalation clock\n"
+     "started again. When AREA is outside your areas you no longer see the case."},
+    {"reassign", cmd_reassign,
+     "reassign [--area A] [--team T] [--state S] --to TEAM [--expect N]",
+     "Gives every open case the filter matches within your areas to TEAM (at most\n"
+     "10,000, one transaction). With --expect, nothing changes unless exactly N match."},
     {"user", cmd_user,
      "user add NAME --role ROLE --areas A,B | user passwd NAME | user disable NAME |\n"
      "    user enable NAME | user list   [--users FILE] [--password-stdin]",
@@ -87,6 +99,17 @@ static const command_t commands[] = {
      "terminal, or read as one line with --password-stdin, and stored as an argon2id\n"
      "hash. FILE: --users, $LOGBOOK_USERS, config/users.tsv beside config/logbookd.yaml,\n"
      "else PREFIX/etc/logbook/users.tsv. Needs no daemon."},
+    {"member", cmd_member,
+     "member CASE join|leave|head|deceased NID [--name N] [--birth-year Y] [--sex m|f] "
+     "[--new-head NID] [--action A] [--at TIME]",
+     "Records a household change (the workflow's update_members action, or A). The head\n"
+     "leaving or dying while others remain needs --new-head. Warns when the national id\n"
+     "is also a member of another open case."},
+    {"duplicates", cmd_duplicates, "duplicates [--area A]",
+     "Lists pairs of open cases that share a member's national id (committee)."},
+    {"merge", cmd_merge, "merge KEEP DROP",
+     "Merges case DROP into KEEP: its records and members move, DROP is closed as a\n"
+     "duplicate (committee)."},
     {"report", cmd_report,
      "report [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE] [--watch SECONDS]",
      "The committee's report: per child area the households targeted, visited, assisted,\n"

@@ -139,8 +139,9 @@ static int take_head(app_t *app, const char *path, const uint8_t pk[32], lbc_cur
                 h->seq);
         return EX_REFUSED;
     }
-    if (kept->has_head && (h->seq < kept->head.seq ||
-                           (h->seq == kept->head.seq && memcmp(h->chain, kept->head.chain, 32)))) {
+    if (kept->has_head &&
+        (h->seq < kept->head.seq ||
+         (h->seq == kept->head.seq && memcmp(h->chain, kept->head.chain, 32) != 0))) {
         fprintf(stderr,
                 "ALERT: the daemon's head is seq %" PRIu64 ", witnessed was %" PRIu64
                 ": its log was cut short or rewritten\n",

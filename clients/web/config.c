@@ -132,7 +132,13 @@ static int flatten(yaml_parser_t *p, flat_list_t *out, char *err, size_t errlen,
             break;
         case YAML_MAPPING_END_EVENT:
         case YAML_SEQUENCE_END_EVENT:
-            path[lv[depth].keylen] = '\0';
+            /* libyaml pairs ends with starts; an unpaired end must not index lv[-1]. */
+            if (!cur) {
+                lb_set_err(err, errlen, "%s:%d: unexpected end of a collection", file, line);
+                rc = LB_ECONFIG;
+                break;
+            }
+            path[cur->keylen] = '\0';
             depth--;
             if (depth >= 0)
                 lv[depth].want_key = true;
@@ -227,7 +233,7 @@ static int set_key(web_config_t *cfg, const key_t_ *k, const char *v, const char
     case K_LISTEN:
         return set_listen(cfg, v);
     case K_BOOL:
-        if (strcmp(v, "true") && strcmp(v, "false"))
+        if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
             return LB_ECONFIG;
         *(bool *)field = strcmp(v, "true") == 0;
         return 0;
@@ -301,7 +307,7 @@ void web_catalog_free(web_catalog_t *cat)
 static int catalog_put(web_catalog_t *cat, const flat_t *f)
 {
     char *end = NULL;
-    if (strncmp(f->key, "indicators.", 11))
+    if (strncmp(f->key, "indicators.", 11) != 0)
         return LB_ECONFIG;
     unsigned long idx = strtoul(f->key + 11, &end, 10);
     if (*end != '.' || idx > cat->n || idx >= 1024)

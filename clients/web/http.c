@@ -15,11 +15,14 @@
 #include "http.h"
 
 /* No inline script or style anywhere: the front-end loads its files from 'self'. */
-const char *const web_security_headers[] = {
-    "Content-Security-Policy",
+static const char web_csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'",
+    "frame-ancestors 'none'";
+
+const char *const web_security_headers[] = {
+    "Content-Security-Policy",
+    web_csp,
     "X-Content-Type-Options",
     "nosniff",
     "X-Frame-Options",
@@ -236,7 +239,7 @@ bool web_need_basic(web_req_t *r, web_res_t *res)
         return false;
     }
     const char *h = web_header(r, "Authorization");
-    if (!h || strncasecmp(h, "Basic ", 6)) {
+    if (!h || strncasecmp(h, "Basic ", 6) != 0) {
         *res = challenge(r, "credentials needed");
         return false;
     }
@@ -344,9 +347,9 @@ web_res_t web_access(void *cls, struct MHD_Connection *conn, const char *url, co
         return MHD_YES;
     }
     if (*upload_size) {
-        if (r->body.len + *upload_size > r->limit)
-            r->too_large = true;
-        else if (lb_buf_append(&r->body, upload, *upload_size))
+        /* Over the limit, or no memory to hold it: either way the body is refused. */
+        if (r->body.len + *upload_size > r->limit ||
+            lb_buf_append(&r->body, upload, *upload_size) != 0)
             r->too_large = true;
         *upload_size = 0;
         return MHD_YES;

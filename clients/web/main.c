@@ -71,7 +71,7 @@ static struct MHD_Daemon *start_http(web_t *w, char *err, size_t errlen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)w->cfg.port)};
     w->tls = w->cfg.tls_cert[0] != '\0';
-    if (!w->tls && strcmp(w->cfg.listen_addr, "127.0.0.1")) {
+    if (!w->tls && strcmp(w->cfg.listen_addr, "127.0.0.1") != 0) {
         fprintf(stderr,
                 "logbook-web: no TLS certificate configured: binding to 127.0.0.1 only, "
                 "not %s (use a TLS proxy in front, with behind_tls_proxy: true)\n",

@@ -107,7 +107,7 @@ static int stats(web_req_t *r, lb_buf_t *b)
 web_res_t web_metrics(web_req_t *r)
 {
     web_res_t res;
-    if (strcmp(r->method, "GET"))
+    if (strcmp(r->method, "GET") != 0)
         return web_problem(r, 405, "bad_request", "method not allowed here", NULL);
     if (!web_need_person(r, &res))
         return res;

@@ -17,7 +17,7 @@
 /* The boundary parameter of content_type into out (1-70 bytes). 0 or LB_EBADREQ. */
 static int boundary_of(const char *ct, char out[BOUNDARY_MAX + 1])
 {
-    if (!ct || strncasecmp(ct, "multipart/form-data", 19))
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0)
         return LB_EBADREQ;
     const char *p = strcasestr(ct, "boundary=");
     if (!p)

@@ -320,15 +320,16 @@ int web_session_get(web_people_t *p, const char *token, web_person_t *out)
     int rc = LB_ENOTFOUND;
     pthread_mutex_lock(&p->mu);
     session_t *s = find_locked(p, token);
-    if (s && now - s->last_used > WEB_SESSION_IDLE_S)
-        end_locked(p, s);
-    else if (s && get_locked(p, s->name, out) != 0)
-        end_locked(p, s); /* the user was disabled or removed */
-    else if (s) {
-        s->last_used = now;
-        memcpy(out->token, s->token, sizeof out->token);
-        memcpy(out->csrf, s->csrf, sizeof out->csrf);
-        rc = 0;
+    if (s) {
+        /* Idle too long, or the user was disabled or removed: the session ends. */
+        if (now - s->last_used > WEB_SESSION_IDLE_S || get_locked(p, s->name, out) != 0) {
+            end_locked(p, s);
+        } else {
+            s->last_used = now;
+            memcpy(out->token, s->token, sizeof out->token);
+            memcpy(out->csrf, s->csrf, sizeof out->csrf);
+            rc = 0;
+        }
     }
     pthread_mutex_unlock(&p->mu);
     return rc;

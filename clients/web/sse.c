@@ -148,7 +148,7 @@ static int start_seq(web_req_t *r, uint64_t *seq)
 web_res_t web_sse(web_req_t *r)
 {
     web_res_t res;
-    if (strcmp(r->method, "GET"))
+    if (strcmp(r->method, "GET") != 0)
         return web_problem(r, 405, "bad_request", "method not allowed here", NULL);
     if (!web_need_session(r, false, &res))
         return res;

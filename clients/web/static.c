@@ -47,7 +47,7 @@ static bool safe(const char *url)
 web_res_t web_static(web_req_t *r)
 {
     bool head = strcmp(r->method, "HEAD") == 0;
-    if (!head && strcmp(r->method, "GET"))
+    if (!head && strcmp(r->method, "GET") != 0)
         return web_problem(r, 405, "bad_request", "method not allowed here", NULL);
     if (!r->w->cfg.static_dir[0] || !safe(r->url))
         return web_problem(r, 404, "not_found", "no such file", NULL);

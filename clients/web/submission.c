@@ -49,7 +49,7 @@ static lb_val_t *text_of(xmlNode *n)
 static int meta(xmlNode *m, web_submission_t *out, char *err, size_t errlen)
 {
     for (xmlNode *c = m->children; c; c = c->next) {
-        if (c->type != XML_ELEMENT_NODE || strcmp(local(c), "instanceID"))
+        if (c->type != XML_ELEMENT_NODE || strcmp(local(c), "instanceID") != 0)
             continue;
         lb_val_t *v = text_of(c);
         if (!v)

@@ -273,7 +273,8 @@ static int forms_of(const lb_val_t *def, const web_catalog_t *cat, web_forms_t *
     lb_map_int(def, "version", &version);
     for (uint32_t i = 0; wf && acts && acts->type == LB_MAP && i < acts->m.n; i++) {
         const char *rec = lb_map_str(acts->m.vals[i], "record");
-        if (!rec || (strcmp(rec, "visit") && strcmp(rec, "assistance") && strcmp(rec, "follow_up")))
+        if (!rec || (strcmp(rec, "visit") != 0 && strcmp(rec, "assistance") != 0 &&
+                     strcmp(rec, "follow_up") != 0))
             continue;
         web_form_t *v = realloc(out->v, (out->n + 1) * sizeof *v);
         if (!v)
@@ -419,7 +420,7 @@ int web_form_data(const web_form_t *form, const lb_val_t *fields, lb_val_t **dat
         if (!known) {
             lb_set_err(err, errlen, "%s is not a field of form %s", k, form->id);
             rc = LB_EBADREQ;
-        } else if (strcmp(k, "case_id")) {
+        } else if (strcmp(k, "case_id") != 0) {
             rc = put_field(*data, k, fields->m.vals[i], err, errlen);
         }
     }

@@ -101,7 +101,7 @@ static void walk(const wf_def_t *def, const lb_val_t *full)
     memcpy(c.house_id, "65010000001", 12);
     memcpy(c.area, "65010101", 9);
     memcpy(c.source, "tpmap", 6);
-    if (wf_open(def, NULL, &c, NULL, now, &err) != 0 || !wf_def_has_state(def, c.state))
+    if (wf_open(def, NULL, NULL, &c, NULL, now, &err) != 0 || !wf_def_has_state(def, c.state))
         abort();
 
     for (int round = 0; round < WALK_ROUNDS; round++) {

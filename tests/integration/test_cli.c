@@ -48,6 +48,8 @@ int main(void)
          test_lower_case_ids_and_bare_endpoint},
         {"list --unacked and the ACKED column", test_list_unacked},
         {"outside a checkout the keys used (or missing) are named", test_installed_keys_named},
+        {"transfer, reassign, admin remap", test_casework},
+        {"member, duplicates, merge", test_member_duplicates_merge},
     };
     return cu_run("cli", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

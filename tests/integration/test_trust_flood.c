@@ -80,8 +80,8 @@ typedef struct {
 static void count_reply(int i, const lb_val_t *r, void *ctx)
 {
     (void)i;
-    static const char *const codes[] = {"", "forbidden", "not_found", "bad_request", "rate_limited",
-                                        "conflict"};
+    static const char *const codes[] = {
+        "", "forbidden", "not_found", "bad_request", "rate_limited", "conflict"};
     tally_t *t = ctx;
     for (int k = 0; k < 6; k++)
         if (strcmp(testd_code(r), codes[k]) == 0) {
@@ -111,14 +111,13 @@ static void test_refused_writes_store_nothing(void)
     CU_ASSERT_TRUE_FATAL(before >= 0);
     lbc_t *c = trust_client(&D, field_sec, 20000);
     tally_t t = {.case_id = case6502}; /* another district's case */
-    CU_ASSERT_EQUAL(trust_pipeline(c, "forbid", 500, 500, "case.act", note_on, count_reply, &t,
-                                   false, 20000),
-                    500);
+    CU_ASSERT_EQUAL(
+        trust_pipeline(c, "forbid", 500, 500, "case.act", note_on, count_reply, &t, false, 20000),
+        500);
     CU_ASSERT_EQUAL(t.counts[1] + t.counts[4], 500); /* forbidden (or rate_limited) */
     tally_t nf = {.case_id = "C099999999"};
-    CU_ASSERT_EQUAL(trust_pipeline(c, "nf", 50, 50, "case.act", note_on, count_reply, &nf, false,
-                                   20000),
-                    50);
+    CU_ASSERT_EQUAL(
+        trust_pipeline(c, "nf", 50, 50, "case.act", note_on, count_reply, &nf, false, 20000), 50);
     CU_ASSERT_EQUAL(nf.counts[2] + nf.counts[4], 50);
     lbc_destroy(&c);
     int64_t after = trust_stat(&D, "idem_records");
@@ -216,9 +215,8 @@ static void test_rate_limit_per_key(void)
     lbc_t *c = trust_client(&D, flooder_sec, 20000);
     tally_t t = {0};
     int64_t start = trust_ms();
-    CU_ASSERT_EQUAL(trust_pipeline(c, "rl", 2000, 2000, "ping", NULL, count_reply, &t, false,
-                                   20000),
-                    2000);
+    CU_ASSERT_EQUAL(
+        trust_pipeline(c, "rl", 2000, 2000, "ping", NULL, count_reply, &t, false, 20000), 2000);
     int64_t elapsed = trust_ms() - start;
     lbc_destroy(&c);
     fprintf(stderr, "\n  2000 pings in %lld ms: ok %d, rate_limited %d\n", (long long)elapsed,
@@ -237,9 +235,8 @@ static void test_idem_records_pruned_after_24h(void)
 {
     lbc_t *c = trust_client(&D, field_sec, 20000);
     tally_t t = {.case_id = case6501};
-    CU_ASSERT_EQUAL(trust_pipeline(c, "old", 50, 50, "case.act", note_on, count_reply, &t, true,
-                                   20000),
-                    50);
+    CU_ASSERT_EQUAL(
+        trust_pipeline(c, "old", 50, 50, "case.act", note_on, count_reply, &t, true, 20000), 50);
     lbc_destroy(&c);
     int64_t full = trust_stat(&D, "idem_records");
     CU_ASSERT_TRUE(full >= 50);
@@ -249,7 +246,7 @@ static void test_idem_records_pruned_after_24h(void)
     CU_ASSERT_STRING_EQUAL(testd_code(r), "");
     lb_val_free(&r);
     lb_val_free(&a);
-    int64_t end = trust_ms() + 10000, now = full;
+    int64_t end = trust_ms() + 10000, now;
     for (;;) {
         now = trust_stat(&D, "idem_records");
         if ((now >= 0 && now <= full - 50) || trust_ms() > end)

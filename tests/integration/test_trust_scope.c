@@ -365,7 +365,8 @@ static int identity_case(char cid[32], int64_t *seq0)
     lb_val_t *d = lb_map();
     lb_map_set_str(d, "note", SECRET_NOTE);
     r = act_as(f9101, cid, "add_note", d);
-    rc |= lbc_reply_ok(r) ? 0 : -1;
+    if (!lbc_reply_ok(r))
+        rc = -1;
     lb_val_free(&r);
     d = lb_map();
     lb_val_t *fi = lb_map(), *inc = lb_arr(), *needs = lb_arr(), *need = lb_map();
@@ -379,7 +380,8 @@ static int identity_case(char cid[32], int64_t *seq0)
     lb_map_set_str(d, "team", "team-x");
     lb_map_set_str(d, "note", SECRET_VISIT);
     r = act_as(f9101, cid, "record_visit", d);
-    rc |= lbc_reply_ok(r) ? 0 : -1;
+    if (!lbc_reply_ok(r))
+        rc = -1;
     if (!lbc_reply_ok(r))
         fprintf(stderr, "\n  record_visit: %s %s\n", testd_code(r), trust_msg(r));
     lb_val_free(&r);
@@ -393,7 +395,8 @@ static int identity_case(char cid[32], int64_t *seq0)
     lb_map_set_str(a, "case_id", cid);
     lb_map_set_str(a, "note", SECRET_ACK);
     r = trust_call(&D, c91, "case.ack", a);
-    rc |= lbc_reply_ok(r) ? 0 : -1;
+    if (!lbc_reply_ok(r))
+        rc = -1;
     lb_val_free(&r);
     lb_val_free(&a);
     return rc;

@@ -388,7 +388,7 @@ static void test_metrics_parse(void)
     char *save = NULL;
     for (char *l = strtok_r(r.body, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (l[0] == '#') {
-            bad += strncmp(l, "# HELP ", 7) && strncmp(l, "# TYPE ", 7);
+            bad += strncmp(l, "# HELP ", 7) != 0 && strncmp(l, "# TYPE ", 7) != 0;
             continue;
         }
         samples++;

@@ -81,6 +81,17 @@ static const struct {
     {"admin.verify", NULL, PROTO_OP_ADMIN_VERIFY},
     {"admin.clock", "{'advance_s':0}", PROTO_OP_ADMIN_CLOCK},
     {"admin.clock", "{'advance_s':315360000}", PROTO_OP_ADMIN_CLOCK},
+    {"case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':'moved'}",
+     PROTO_OP_CASE_TRANSFER},
+    {"case.reassign", "{'filter':{'area':'6501','team':'a','state':'visited'},'to_team':'b',"
+                      "'expect_count':0}",
+     PROTO_OP_CASE_REASSIGN},
+    {"case.reassign", "{'filter':{},'to_team':'b'}", PROTO_OP_CASE_REASSIGN},
+    {"admin.remap", "{'map':{'6501':'6599','660101':'660202','67':'68'},'limit':10000}",
+     PROTO_OP_ADMIN_REMAP},
+    {"case.duplicates", NULL, PROTO_OP_CASE_DUPLICATES},
+    {"case.duplicates", "{'area':'6501'}", PROTO_OP_CASE_DUPLICATES},
+    {"case.merge", "{'keep':'C000000001','drop':'C000000002'}", PROTO_OP_CASE_MERGE},
 };
 size_t valid_req_count(void)
 {
@@ -410,6 +421,9 @@ static void test_other_op_errors(void)
     EXPECT(R("report.summary", "{}"), LB_EBADREQ, "by");
     EXPECT(R("report.summary", "{'by':'country'}"), LB_EBADREQ, "by");
     EXPECT(R("report.summary", "{'by':'state','area':'6'}"), LB_EBADREQ, "area");
+    EXPECT(R("case.merge", "{'keep':'C000000001'}"), LB_EBADREQ, "drop");
+    EXPECT(R("case.merge", "{'keep':'C1','drop':'C000000002'}"), LB_EBADREQ, "keep");
+    EXPECT(R("case.duplicates", "{'area':'650'}"), LB_EBADREQ, "area");
     EXPECT(R("events.since", "{}"), LB_EBADREQ, "seq");
     EXPECT(R("events.since", "{'seq':-1}"), LB_EBADREQ, "seq");
     EXPECT(R("events.since", "{'seq':0,'limit':10001}"), LB_ETOOLARGE, "limit");
@@ -423,6 +437,20 @@ static void test_other_op_errors(void)
     EXPECT(R("admin.verify", "{'x':1}"), LB_EBADREQ, "x");
     EXPECT(R("admin.reload", "{'x':1}"), LB_EBADREQ, "x");
     EXPECT(R("workflow.list", "{'x':1}"), LB_EBADREQ, "x");
+    /* casework (PROTOCOL.md 9.17) */
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','reason':'x'}"), LB_EBADREQ, "to_area");
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'6601','reason':'x'}"),
+           LB_EBADREQ, "to_area");
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':''}"),
+           LB_EBADREQ, "reason");
+    EXPECT(R("case.reassign", "{'to_team':'b'}"), LB_EBADREQ, "filter");
+    EXPECT(R("case.reassign", "{'filter':{'area':'650'},'to_team':'b'}"), LB_EBADREQ,
+           "filter.area");
+    EXPECT(R("case.reassign", "{'filter':{},'to_team':'b','expect_count':10001}"), LB_EBADREQ,
+           "expect_count");
+    EXPECT(R("admin.remap", "{'map':{'65':'6601'}}"), LB_EBADREQ, "map");
+    EXPECT(R("admin.remap", "{'map':{'65':66}}"), LB_EBADREQ, "map");
+    EXPECT(R("admin.remap", "{'map':{'65':'66'},'limit':10001}"), LB_ETOOLARGE, "limit");
     /* a long unknown key is named, truncated to fit, and still valid UTF-8 */
     lb_val_t *r = R("ping", "{}");
     char key[200] = "";

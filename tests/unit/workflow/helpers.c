@@ -93,7 +93,7 @@ void new_case(wf_case_t *c, const wf_def_t *def, const char *deprived, int64_t n
     snprintf(c->house_id, sizeof(c->house_id), "%s", "91010000001");
     snprintf(c->area, sizeof(c->area), "%s", "91010101");
     snprintf(c->source, sizeof(c->source), "%s", "tpmap");
-    int rc = wf_open(def, g_cat, c, deprived ? tval_tmp(deprived) : NULL, now, &g_err);
+    int rc = wf_open(def, g_cat, NULL, c, deprived ? tval_tmp(deprived) : NULL, now, &g_err);
     CU_ASSERT_FATAL(rc == 0);
 }
 

@@ -154,7 +154,7 @@ static void test_case_migrate(void)
     EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + HOUR));
     CU_ASSERT_EQUAL(wf_fire_due(&c, T0 + 2 * DAY, NULL), 1);
     CU_ASSERT_TRUE(wf_case_overdue(&c));
-    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0 + 3 * DAY), 1);
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, NULL, &c, T0 + 3 * DAY), 1);
     CU_ASSERT_STRING_EQUAL(c.state, "review");
     CU_ASSERT_EQUAL(c.workflow_version, 2);
     CU_ASSERT_EQUAL(c.entered_at, T0 + 3 * DAY);
@@ -165,7 +165,7 @@ static void test_case_migrate(void)
     CU_ASSERT_EQUAL(c.timers[0].due, T0 + 5 * DAY);
     CU_ASSERT_STRING_EQUAL(c.timers[1].level, "district");
     /* Now it fits: nothing more to do, and it acts under version 2. */
-    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0 + 4 * DAY), 0);
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, NULL, &c, T0 + 4 * DAY), 0);
     CU_ASSERT_EQUAL(c.entered_at, T0 + 3 * DAY);
     EXPECT_OK(act(d2, &c, "finish", "field", NULL, T0 + 4 * DAY));
     wf_case_clear(&c);
@@ -174,7 +174,7 @@ static void test_case_migrate(void)
     new_case(&c, d1, NULL, T0);
     EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + DAY));
     EXPECT_OK(act(d1, &c, "wait", "field", NULL, T0 + 2 * DAY));
-    CU_ASSERT_EQUAL(wf_case_migrate(d2, &c, T0), 1);
+    CU_ASSERT_EQUAL(wf_case_migrate(d2, NULL, &c, T0), 1);
     CU_ASSERT_STRING_EQUAL(c.state, "open");
     CU_ASSERT_EQUAL(c.entered_at, T0 + 2 * DAY);
     CU_ASSERT_EQUAL(c.n_timers, 0);
@@ -184,11 +184,11 @@ static void test_case_migrate(void)
     new_case(&c, d1, NULL, T0);
     EXPECT_OK(act(d1, &c, "check", "field", NULL, T0 + DAY));
     EXPECT_OK(act(d1, &c, "wait", "field", NULL, T0 + 2 * DAY));
-    CU_ASSERT_EQUAL(wf_case_migrate(dp, &c, T0 + 3 * DAY), LB_ENOTFOUND);
+    CU_ASSERT_EQUAL(wf_case_migrate(dp, NULL, &c, T0 + 3 * DAY), LB_ENOTFOUND);
     CU_ASSERT_STRING_EQUAL(c.state, "waiting");
     CU_ASSERT_EQUAL(c.workflow_version, 1);
     CU_ASSERT_EQUAL(c.entered_at, T0 + 2 * DAY);
-    CU_ASSERT_EQUAL(wf_case_migrate(NULL, &c, T0), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(wf_case_migrate(NULL, NULL, &c, T0), LB_EINTERNAL);
     wf_case_clear(&c);
 
     wf_set_destroy(&v1);

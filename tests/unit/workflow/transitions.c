@@ -30,9 +30,10 @@ static void test_open(void)
     CU_ASSERT_EQUAL_FATAL(c.n_timers, 3);
     CU_ASSERT(c.timers[0].due == T0 + 7 * DAY && c.timers[0].step == 0);
     CU_ASSERT_STRING_EQUAL(c.timers[0].level, "team");
+    /* subdistrict and district count working days: from a Wednesday, two and four weeks */
     CU_ASSERT(c.timers[1].due == T0 + 14 * DAY && c.timers[1].step == 1);
     CU_ASSERT_STRING_EQUAL(c.timers[1].level, "subdistrict");
-    CU_ASSERT(c.timers[2].due == T0 + 30 * DAY && c.timers[2].step == 2);
+    CU_ASSERT(c.timers[2].due == T0 + 28 * DAY && c.timers[2].step == 2);
     CU_ASSERT_STRING_EQUAL(c.timers[2].level, "district");
     CU_ASSERT_FALSE(wf_case_overdue(&c));
     CU_ASSERT_PTR_NULL(wf_case_latest_esc(&c));
@@ -48,11 +49,12 @@ static void test_open_bad_deprived(void)
 {
     wf_case_t c;
     CU_ASSERT_FATAL(wf_case_init(&c) == 0);
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("['bmn1','bmn99']"), T0, &g_err), LB_EBADREQ,
                "deprived");
     CU_ASSERT_PTR_NOT_NULL(strstr(g_err.message, "bmn99"));
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
-    EXPECT_ERR(wf_open(g_tp, g_cat, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("[1]"), T0, &g_err), LB_EBADREQ, "deprived");
+    EXPECT_ERR(wf_open(g_tp, g_cat, NULL, &c, tval_tmp("'bmn1'"), T0, &g_err), LB_EBADREQ,
+               "deprived");
     wf_case_clear(&c);
 }
 

@@ -81,6 +81,36 @@ int lbd_areas_check(lbd_ctx_t *ctx, const char *area, const char *field);
 /* Sets ctx->result to an empty map. 0 or LB_ENOMEM. */
 int lbd_result_map(lbd_ctx_t *ctx);
 
+/* ---- report.summary's months (report_trend.c) ---- */
+
+#define LBD_TREND_MONTHS_MAX 36
+#define LBD_TREND_NNAMES 6
+/* opened visited assisted resolved closed escalated: a trend entry's keys after `month`. */
+extern const char *const lbd_trend_names[LBD_TREND_NNAMES];
+
+/* The months asked for and the scopes a report counts (borrowed, valid while it is used). */
+typedef struct {
+    store_txn_t *txn;
+    int n;    /* months, 1..LBD_TREND_MONTHS_MAX */
+    int last; /* the newest month: year * 12 + month - 1 */
+    const char *const *scopes;
+    size_t nscopes;
+    int digits; /* the rows' key length; 0 when rows are not areas */
+} lbd_trend_t;
+
+/* The window of `months` months ending in now's month (Asia/Bangkok). 0; LB_EBADREQ. */
+int lbd_trend_init(lbd_trend_t *t, store_txn_t *txn, int64_t now, int months,
+                   const char *const *scopes, size_t nscopes, int digits);
+/*
+ * [{month, opened, visited, assisted, resolved, closed, escalated}], oldest
+ * first, every month present: the totals sum every scope; a row (an area
+ * key) sums the scopes inside it, else the key's own counters. The
+ * caller's (lb_val_free); NULL with *rc set (a store code, LB_ENOMEM), or
+ * NULL at once when *rc is already set.
+ */
+lb_val_t *lbd_trend_totals(const lbd_trend_t *t, int *rc);
+lb_val_t *lbd_trend_row(const lbd_trend_t *t, const char *key, int *rc);
+
 /* ---- bulk ops (bulk.c) ---- */
 
 /* What a bulk op does with one item; see lbd_bulk_run. */

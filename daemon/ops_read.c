@@ -27,6 +27,7 @@ int lbd_op_ping(lbd_ctx_t *ctx)
     lb_put_str(ctx->result, "version", LBD_VERSION, &rc);
     lb_put_int(ctx->result, "uptime_s", (mono - ctx->d->started_ms) / 1000, &rc);
     lb_put_int(ctx->result, "last_seq", (int64_t)seq, &rc);
+    lb_put_int(ctx->result, "now", lbd_now(ctx->d), &rc); /* the daemon's clock (added to v1) */
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -406,6 +407,7 @@ typedef struct {
     const char *rekey; /* when set, every counter goes to this row (a scope inside the key) */
     int rc;
     row_t *last; /* the row of the previous counter: counters arrive grouped by scope */
+    const lbd_trend_t *trend; /* months asked for: each area row gets its trend; else NULL */
 } report_t;
 
 static uint32_t key_hash(const char *s)
@@ -635,6 +637,8 @@ static int row_tmpl_pack(const report_t *r, row_tmpl_t *t, const row_t *row, lb_
     lb_put(t->v, "by_state", st, &rc);
     if (rc == 0)
         rc = lbd_areas_put(r->areas, t->v, row->key);
+    if (r->trend)
+        lb_put(t->v, "trend", lbd_trend_row(r->trend, row->key, &rc), &rc);
     return rc ? rc : proto_pack(t->v, out);
 }
 
@@ -689,10 +693,8 @@ static int rows_from_totals(report_t *r, lb_val_t *out)
 }
 
 /* Counts the client's scope (or area) into r: totals, and rows when `by` is an area level. */
-static int report_count(lbd_ctx_t *ctx, report_t *r, const char *area)
+static int report_count(lbd_ctx_t *ctx, report_t *r, const char *const *prefixes, size_t np)
 {
-    const char *prefixes[64];
-    size_t np = scope_prefixes(ctx->client, area, prefixes, 64);
     int digits = by_digits(r->by), rc = 0;
     for (size_t i = 0; rc == 0 && i < np; i++) {
         const char *p = prefixes[i];
@@ -720,11 +722,21 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
         return lbd_fail(ctx, LB_EFORBIDDEN, "area", "area %s is outside your areas", area);
     report_t *r = calloc(1, sizeof *r);
     lb_val_t *rows = lb_arr(), *totals = NULL;
+    const char *prefixes[64];
+    size_t np = scope_prefixes(ctx->client, area, prefixes, 64);
+    int64_t months = 0;
+    lbd_trend_t trend;
     int rc = r && rows ? 0 : LB_ENOMEM;
     if (rc == 0) {
         r->by = lb_map_str(ctx->req->args, "by");
         r->areas = ctx->d->areas;
-        rc = report_count(ctx, r, area);
+        rc = report_count(ctx, r, prefixes, np);
+    }
+    /* months (additive): each area row and the totals get their monthly trend. */
+    if (rc == 0 && lb_map_int(ctx->req->args, "months", &months) == 0 && months > 0) {
+        rc = lbd_trend_init(&trend, ctx->txn, lbd_now(ctx->d), (int)months, prefixes, np,
+                            by_digits(r->by));
+        r->trend = rc == 0 ? &trend : NULL;
     }
     if (rc == 0)
         rc = by_digits(r->by) ? rows_from_tab(r, rows) : rows_from_totals(r, rows);
@@ -732,6 +744,8 @@ int lbd_op_report_summary(lbd_ctx_t *ctx)
         rc = LB_ENOMEM;
     if (rc == 0 && area)
         rc = lbd_areas_put(r->areas, totals, area);
+    if (rc == 0 && r->trend)
+        lb_put(totals, "trend", lbd_trend_totals(r->trend, &rc), &rc);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         lb_put(ctx->result, "rows", rows, &rc);
         rows = NULL;

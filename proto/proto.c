@@ -322,6 +322,7 @@ static const arg_spec_t args_case_list[] = {
 static const arg_spec_t args_report_summary[] = {
     ARG_AREA_PREFIX,
     {.key = "by", .type = A_STR, .required = true, .min = 1, .max = 16, .check = chk_report_by},
+    {.key = "months", .type = A_INT, .min = 1, .max = 36},
     ARG_END,
 };
 

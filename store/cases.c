@@ -345,7 +345,8 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
         }
     }
 
-    return store_counters(txn, old, meta);
+    ret = store_counters(txn, old, meta);
+    return ret ? ret : store_months_count(txn, old, meta);
 }
 
 int store_case_get(store_txn_t *txn, uint64_t id, const void **data, size_t *len)
@@ -661,6 +662,16 @@ static int store_counts_scope(store_txn_t *t, MDB_cursor *cur, MDB_val *k, MDB_v
     prefix[sl] = 0;
     while (rc == 0 && store_has_prefix(k, prefix, sl + 1)) {
         size_t nl = k->mv_size - sl - 1;
+        if (store_is_month_name((const uint8_t *)k->mv_data + sl + 1, nl)) {
+            /* The month counters are store_months'; "m;" sorts right after them all. */
+            uint8_t past[STORE_AREA_MAX + 3];
+            memcpy(past, prefix, sl + 1);
+            memcpy(past + sl + 1, "m;", 2);
+            k->mv_size = sl + 3;
+            k->mv_data = past;
+            rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+            continue;
+        }
         if (nl == 0 || nl >= sizeof name || v->mv_size != 8)
             return LB_ECORRUPT;
         memcpy(name, (const uint8_t *)k->mv_data + sl + 1, nl);
@@ -883,8 +894,9 @@ int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ct
             ret = LB_ECORRUPT;
             goto done;
         }
-        if ((int)(z - (const uint8_t *)k.mv_data) > digits)
-            continue; /* a deeper scope than asked for */
+        size_t zl = (size_t)(z - (const uint8_t *)k.mv_data);
+        if ((int)zl > digits || store_is_month_name(z + 1, k.mv_size - zl - 1))
+            continue; /* a deeper scope than asked for, or a month counter (not recomputable) */
         uint64_t stored = store_get_be64(v.mv_data);
         int c =
             i < t.sum.n ? store_keycmp(t.sum.v[i].key, t.sum.v[i].klen, k.mv_data, k.mv_size) : 1;

@@ -20,6 +20,7 @@
  *                                              (or at | reply: a record without digest)
  *   idem_time   at | client | request id     -> ""   (pruning)
  *   counts      scope | 0 | counter name     -> u64  (report counters)
+ *               scope | 0 | m:YYYY-MM:name   -> u64  (month counters, store_months)
  *   meta        name                         -> bytes (schema, tips, counters)
  */
 #ifndef STORE_H
@@ -201,6 +202,12 @@ typedef struct {
     char level[16];       /* progress level or "" */
     char esc_level[16];   /* level of the newest escalation in state, or "" */
     uint32_t needs_open[LB_NDIM]; /* per dimension, lb_dimensions order */
+    /*
+     * When this change happens, unix ms (the daemon's clock): the month
+     * counters count it in that month in Asia/Bangkok time. 0 = the change
+     * is not counted by month. Read from the new meta only.
+     */
+    int64_t at;
 } store_case_meta_t;
 
 /*
@@ -316,6 +323,39 @@ int store_counts(store_txn_t *txn, const char *scope, store_count_fn fn, void *c
  */
 int store_counts_children(store_txn_t *txn, const char *parent, int digits, store_count_fn fn,
                           void *ctx);
+
+/*
+ * Month counters: what happened in a month, per scope (the same scopes as
+ * above), kept by store_case_put in the same transaction from old and meta
+ * at meta->at (a change with at 0 is not counted):
+ *   opened     a new case (old NULL)
+ *   visited    the first visit record (visited false -> true)
+ *   assisted   the first assistance record
+ *   resolved   outcome becomes "resolved"; closed: outcome becomes "closed"
+ *   escalated  an escalation fired (esc_level set, and new in level or state)
+ * They only ever grow: an undone visit or a case that moves to another area
+ * leaves the months as they were, so a scope's months add up to its
+ * counters (cases, visited, ...) while cases neither move nor go back.
+ * store_counts and admin.verify's sums leave them out; they cannot be
+ * recomputed from the cases.
+ *
+ * fn(scope, month, name, value) for every non-zero month counter of scope
+ * (NULL = "") whose month lies in [from, to] ("YYYY-MM", inclusive), in
+ * (month, name) order; strings are valid during the call; fn returns as
+ * for store_counts. Errors: LB_EBADREQ (scope over 8 bytes, from or to not
+ * YYYY-MM); LB_EINTERNAL (txn or fn NULL); LB_ECORRUPT (a malformed
+ * entry); fn's; storage errors.
+ */
+typedef int (*store_month_fn)(const char *scope, const char *month, const char *name,
+                              uint64_t value, void *ctx);
+int store_months(store_txn_t *txn, const char *scope, const char *from, const char *to,
+                 store_month_fn fn, void *ctx);
+/*
+ * The month ("YYYY-MM" and its NUL) of unix ms at in Asia/Bangkok time
+ * (UTC+7, no daylight saving): the bucket store_case_put counts a change
+ * at `at` in. Pure; never fails (years outside 0..9999 are clamped).
+ */
+void store_month_of(int64_t at, char out[8]);
 
 /* ---- verification (admin.verify) ---- */
 

@@ -7,7 +7,8 @@
  * transactions with their counter cache, the store_db_* wrappers, meta and
  * whole-store calls); cases.c (cases, indexes, counters, listing) and log.c
  * (events, timers, idempotency) are built on it. store.c calls nothing of
- * cases.c or log.c, and those two call nothing of each other.
+ * cases.c or log.c, and those two call nothing of each other; months.c
+ * (the month counters) is cases.c's helper and calls only store.c.
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
@@ -126,6 +127,20 @@ int store_db_entries(store_txn_t *t, int db, uint64_t *n);
  */
 int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
                       int (*fn)(uint64_t key, const void *val, size_t len, void *ctx), void *ctx);
+
+/* ---- month counters (months.c, called by cases.c) ---- */
+
+#define STORE_MONTH_AREA_MAX 8  /* the deepest scope */
+#define STORE_MONTH_NAME_MAX 32 /* "m:YYYY-MM:escalated" and room */
+
+/*
+ * Counts in t's counter cache what the change from old (NULL: a new case)
+ * to meta did in meta->at's month, in every scope of meta's area (store.h,
+ * store_months). 0 when meta->at is 0. LB_EINTERNAL, LB_ENOMEM.
+ */
+int store_months_count(store_txn_t *t, const store_case_meta_t *old, const store_case_meta_t *meta);
+/* true when a counter name (n bytes, not terminated) is a month counter's: "m:...". */
+bool store_is_month_name(const void *name, size_t n);
 
 /* Big-endian integers and the order-preserving signed encoding. */
 static inline void store_be64(uint8_t *p, uint64_t v)

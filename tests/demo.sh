@@ -1,7 +1,8 @@
 #!/bin/sh
 # demo.sh - `make demo`: a synthetic Phitsanulok (13,831 target households, 12 months)
 # run against its own logbookd with a manual clock in var/demo/, on loopback ports of its
-# own (5570/5571, so `make run` can keep 5560/5561), then an HTML report. The daemon is
+# own (5570/5571, so `make run` can keep 5560/5561), then the committee report of the
+# province by district, as one page and as a folder of drill-down pages. The daemon is
 # stopped by its pid, also when a step fails or the run is interrupted.
 #
 # Environment: BIN (default bin), DEMO_DIR (default var/demo), DEMO_PORT (requests port,
@@ -90,10 +91,16 @@ run logbook ping
 # shellcheck disable=SC2086 # SIM_ARGS is a list of options
 run logbook-sim --html "$DEMO/simulation.html" ${SIM_ARGS:-}
 
-# logbook-report is the committee report; without it the simulation's own page stands in.
+# logbook-report is the committee report: the province by district as one page, and as a
+# folder of pages that drill down to the subdistricts (report/index.html); without it the
+# simulation's own page stands in. The province is logbook-sim's (--province in SIM_ARGS).
 report="$DEMO/report.html"
-if [ -x "$BIN/logbook-report" ] && "$BIN/logbook-report" --format html -o "$report"; then
-    made="logbook-report"
+province=$(printf '%s\n' ${SIM_ARGS:-} | sed -n '/^--province/{n;p;}' | head -n 1)
+province=${province:-65}
+rm -rf "$DEMO/report"
+if [ -x "$BIN/logbook-report" ] && "$BIN/logbook-report" --area "$province" --format html -o "$report" &&
+    "$BIN/logbook-report" --area "$province" -o "$DEMO/report/"; then
+    made="logbook-report; drill-down pages in $DEMO/report/index.html"
 else
     [ -x "$BIN/logbook-report" ] && echo "demo: logbook-report failed" >&2
     cp "$DEMO/simulation.html" "$report"

@@ -11,6 +11,8 @@
 #include "report_int.h"
 
 const char *const lbc_report_area_levels[4] = {"province", "district", "subdistrict", "village"};
+const char *const lbc_report_trend_names[LBC_REPORT_NTREND] = {"opened",   "visited", "assisted",
+                                                               "resolved", "closed",  "escalated"};
 
 /*
  * Province codes (the first two digits of every area code) and names. There
@@ -178,6 +180,69 @@ void lbc_report_row_parse(const lb_val_t *m, lbc_report_row_t *row)
         row->needs[i] = count_of(needs, lb_dimensions[i]);
     for (int i = 0; i < LB_NPROGRESS; i++)
         row->levels[i] = count_of(levels, lb_progress_levels[i]);
+    const char *name = lb_map_str(m, "area_name"), *en = lb_map_str(m, "area_name_en");
+    snprintf(row->name, sizeof row->name, "%s", name ? name : "");
+    snprintf(row->name_en, sizeof row->name_en, "%s", en ? en : "");
+}
+
+/* The months of the totals' trend into r->months; 0 or LB_EBADREQ. */
+static int trend_months(const lb_val_t *result, lbc_report_t *r)
+{
+    const lb_val_t *t = lb_map_get(lb_map_get(result, "totals"), "trend");
+    r->nmonths = 0;
+    if (!t)
+        return 0;
+    if (t->type != LB_ARR || t->a.n > LBC_REPORT_MONTHS_MAX)
+        return LB_EBADREQ;
+    for (uint32_t i = 0; i < t->a.n; i++) {
+        const char *m = lb_map_str(t->a.items[i], "month");
+        if (!m || strlen(m) != 7)
+            return LB_EBADREQ;
+        memcpy(r->months[i], m, 8);
+    }
+    r->nmonths = t->a.n;
+    return 0;
+}
+
+/* A row's trend (m: the row as received) into its part of the block; months matched by name. */
+static void trend_row(const lbc_report_t *r, const lb_val_t *m, int64_t *dst)
+{
+    const lb_val_t *t = lb_map_get(m, "trend");
+    for (uint32_t i = 0; t && t->type == LB_ARR && i < t->a.n; i++) {
+        const char *month = lb_map_str(t->a.items[i], "month");
+        for (size_t k = 0; month && k < r->nmonths; k++)
+            if (strcmp(month, r->months[k]) == 0)
+                for (int j = 0; j < LBC_REPORT_NTREND; j++)
+                    dst[k * LBC_REPORT_NTREND + j] =
+                        count_of(t->a.items[i], lbc_report_trend_names[j]);
+    }
+}
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const lbc_report_row_t *x = a, *y = b;
+    if (x->overdue != y->overdue)
+        return x->overdue > y->overdue ? -1 : 1;
+    if (x->unacked != y->unacked)
+        return x->unacked > y->unacked ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int cmp_case_age(const void *a, const void *b)
+{
+    const lbc_report_case_t *x = a, *y = b;
+    if (x->entered_at != y->entered_at)
+        return x->entered_at < y->entered_at ? -1 : 1;
+    size_t xl = strlen(x->case_id), yl = strlen(y->case_id);
+    return xl != yl ? (xl < yl ? -1 : 1) : strcmp(x->case_id, y->case_id);
+}
+
+void lbc_report_rank(lbc_report_t *r)
+{
+    if (r->nrows > 1)
+        qsort(r->rows, r->nrows, sizeof *r->rows, cmp_rank);
+    if (r->nact > 1)
+        qsort(r->act, r->nact, sizeof *r->act, cmp_case_age);
 }
 
 int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, lbc_report_t **out)
@@ -197,11 +262,32 @@ int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, l
     }
     snprintf(r->area, sizeof r->area, "%s", area ? area : "");
     snprintf(r->by, sizeof r->by, "%s", by ? by : "");
+    if (trend_months(result, r)) {
+        lbc_report_destroy(&r);
+        return LB_EBADREQ;
+    }
+    size_t per = r->nmonths * LBC_REPORT_NTREND;
+    if (per && !(r->trend_block = calloc((rows->a.n + 1) * per, sizeof *r->trend_block))) {
+        lbc_report_destroy(&r);
+        return LB_ENOMEM;
+    }
     for (uint32_t i = 0; i < rows->a.n; i++)
-        if (rows->a.items[i]->type == LB_MAP)
-            lbc_report_row_parse(rows->a.items[i], &r->rows[r->nrows++]);
+        if (rows->a.items[i]->type == LB_MAP) {
+            lbc_report_row_t *w = &r->rows[r->nrows];
+            lbc_report_row_parse(rows->a.items[i], w);
+            if (per) {
+                trend_row(r, rows->a.items[i], r->trend_block + (r->nrows + 1) * per);
+                w->trend = r->trend_block + (r->nrows + 1) * per;
+            }
+            r->nrows++;
+        }
     lbc_report_row_parse(lb_map_get(result, "totals"), &r->totals);
     snprintf(r->totals.key, sizeof r->totals.key, "%s", r->area);
+    if (per) {
+        trend_row(r, lb_map_get(result, "totals"), r->trend_block);
+        r->totals.trend = r->trend_block;
+    }
+    lbc_report_rank(r);
     *out = r;
     return 0;
 }
@@ -211,13 +297,18 @@ void lbc_report_destroy(lbc_report_t **r)
     if (!r || !*r)
         return;
     free((*r)->rows);
+    free((*r)->trend_block);
+    free((*r)->act);
     lb_val_free(&(*r)->result);
     free(*r);
     *r = NULL;
 }
 
-/* The generation time: $SOURCE_DATE_EPOCH (the reproducible-builds convention) or now. */
-static int64_t generated_now_ms(void)
+/*
+ * The generation time: $SOURCE_DATE_EPOCH (the reproducible-builds
+ * convention), else the daemon's clock (daemon_ms > 0), else this machine's.
+ */
+static int64_t generated_now_ms(int64_t daemon_ms)
 {
     const char *s = getenv("SOURCE_DATE_EPOCH");
     if (s && *s) {
@@ -227,6 +318,8 @@ static int64_t generated_now_ms(void)
         if (!*end && !errno && v >= 0 && v < INT64_MAX / 1000)
             return (int64_t)v * 1000;
     }
+    if (daemon_ms > 0)
+        return daemon_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -238,6 +331,7 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     const char *grp;
     lb_val_t *args = NULL, *reply = NULL;
     uint64_t last = 0;
+    int64_t now = 0;
     *out = NULL;
     if (area && !*area)
         area = NULL;
@@ -245,15 +339,27 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     if (rc)
         return rc;
     /* ping first: whatever report.summary then counts includes every event up to last_seq. */
-    rc = lbc_last_seq(c, &last, err, errlen);
+    rc = lbc_call_ok(c, "ping", NULL, &reply, err, errlen);
     if (rc)
         return rc;
+    int64_t v = -1;
+    if (lb_map_int(lbc_reply_result(reply), "last_seq", &v) != 0 || v < 0) {
+        lb_set_err(err, errlen, "the daemon's ping result has no last_seq");
+        lb_val_free(&reply);
+        return LB_EINTERNAL;
+    }
+    last = (uint64_t)v;
+    if (lb_map_int(lbc_reply_result(reply), "now", &now) != 0)
+        now = 0; /* a daemon older than ping's now */
+    lb_val_free(&reply);
     args = lb_map();
     rc = args ? 0 : LB_ENOMEM;
     if (!rc && area)
         rc = lb_map_set_str(args, "area", area);
     if (!rc)
         rc = lb_map_set_str(args, "by", grp);
+    if (!rc)
+        rc = lb_map_set_int(args, "months", LBC_REPORT_MONTHS);
     if (!rc)
         rc = lbc_call_ok(c, "report.summary", args, &reply, err, errlen);
     if (!rc) {
@@ -265,13 +371,29 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
     }
     if (!rc) {
         (*out)->last_seq = last;
-        (*out)->generated_ms = generated_now_ms();
+        (*out)->generated_ms = generated_now_ms(now);
+        rc = lbc_report_fetch_act(c, *out, err, errlen);
+        if (!rc)
+            rc = lb_map_set_int((*out)->result, "generated_ms", (*out)->generated_ms);
+        if (rc)
+            lbc_report_destroy(out);
     }
     if (rc == LB_ENOMEM)
         lb_set_err(err, errlen, "out of memory");
     lb_val_free(&args);
     lb_val_free(&reply);
     return rc;
+}
+
+int lbc_report_table_parse(const char *s, lbc_report_table_t *t)
+{
+    static const char *const names[] = {"areas", "trend", "cases"};
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *t = (lbc_report_table_t)i;
+            return 0;
+        }
+    return LB_EBADREQ;
 }
 
 int lbc_report_format_parse(const char *s, lbc_report_format_t *f)
@@ -283,6 +405,25 @@ int lbc_report_format_parse(const char *s, lbc_report_format_t *f)
             return 0;
         }
     return LB_EBADREQ;
+}
+
+int lbc_report_render_csv(const lbc_report_t *r, lbc_report_table_t t, lb_buf_t *out)
+{
+    out_t o = {out, 0};
+    size_t mark = out ? out->len : 0;
+    if (!r || !out)
+        return LB_EBADREQ;
+    if (t == LBC_REPORT_TABLE_AREAS)
+        lbc_report_put_csv(r, &o);
+    else if (t == LBC_REPORT_TABLE_TREND)
+        lbc_report_put_csv_trend(r, &o);
+    else if (t == LBC_REPORT_TABLE_CASES)
+        lbc_report_put_csv_cases(r, &o);
+    else
+        return LB_EBADREQ;
+    if (o.rc)
+        out->len = mark;
+    return o.rc;
 }
 
 int lbc_report_render(const lbc_report_t *r, lbc_report_format_t f, int refresh_s, lb_buf_t *out)

@@ -16,6 +16,15 @@
 #include "client.h"
 
 #define LBC_REPORT_KEY_MAX 16
+#define LBC_REPORT_NAME_MAX 128  /* an area's name, UTF-8 */
+#define LBC_REPORT_MONTHS_MAX 36 /* report.summary's months */
+#define LBC_REPORT_MONTHS 12     /* the trend asked for by default */
+#define LBC_REPORT_NTREND 6      /* opened visited assisted resolved closed escalated */
+#define LBC_REPORT_ACT_MAX 10000 /* cases to act on fetched at most (the rest are counted) */
+#define LBC_REPORT_ACT_SHOWN 50  /* ... and shown in text and HTML */
+
+/* A trend entry's counters, in this order (PROTOCOL.md section 3, report.summary months). */
+extern const char *const lbc_report_trend_names[LBC_REPORT_NTREND];
 
 /*
  * The dimensions and progress levels are proto/lb.h's vocabularies, listed
@@ -33,17 +42,47 @@ typedef struct {
     int64_t cases, open, visited, assisted, resolved, closed, overdue, unacked;
     int64_t needs[LBC_REPORT_NDIM];    /* open needs, in lb_dimensions order */
     int64_t levels[LBC_REPORT_NLEVEL]; /* cases at each level, in lb_progress_levels order */
+    char name[LBC_REPORT_NAME_MAX];    /* area_name (Thai) when the row carries it, else "" */
+    char name_en[LBC_REPORT_NAME_MAX]; /* area_name_en, else "" */
+    /* nmonths x LBC_REPORT_NTREND counters, oldest month first; NULL without a trend.
+     * Points into the report's own block (lbc_report_parse), never freed alone. */
+    const int64_t *trend;
 } lbc_report_row_t;
+
+/* A case to act on: overdue or with an unacknowledged escalation (a case.list summary). */
+typedef struct {
+    char case_id[LB_CASE_ID_MAX];
+    char area[LBC_REPORT_KEY_MAX];
+    char state[64];
+    char team[64];
+    char escalation[32]; /* the level of the newest escalation, or "" */
+    int64_t entered_at;  /* entered its current state, unix ms */
+    bool overdue, unacked;
+} lbc_report_case_t;
 
 typedef struct {
     char area[LBC_REPORT_KEY_MAX]; /* the area asked for; "" = the client's whole scope */
     char by[LBC_REPORT_KEY_MAX];   /* province, district, subdistrict or village */
     uint64_t last_seq;             /* the counts include every event up to this seq; 0 = unknown */
-    int64_t generated_ms;          /* when it was fetched: unix ms ($SOURCE_DATE_EPOCH when set) */
+    /* When it was fetched, unix ms: the daemon's clock (ping's now), $SOURCE_DATE_EPOCH when
+     * set, or this machine's clock for a daemon without now. */
+    int64_t generated_ms;
     lbc_report_row_t totals;
-    lbc_report_row_t *rows; /* nrows rows sorted by key, owned */
+    /* nrows rows ranked worst first: overdue desc, then unacked desc, then key. Owned. */
+    lbc_report_row_t *rows;
     size_t nrows;
-    lb_val_t *result; /* the daemon's result as received (for JSON output), owned */
+    size_t nmonths;                        /* trend months, 0 when none */
+    char months[LBC_REPORT_MONTHS_MAX][8]; /* "YYYY-MM", oldest first */
+    int64_t *trend_block;                  /* every row's trend, owned */
+    lbc_report_case_t *act;                /* cases to act on, oldest first, owned */
+    size_t nact;                           /* how many act holds */
+    size_t act_total;                      /* how many there are (>= nact) */
+    /* Folder output (-o DIR/): rows whose key has a page of its own get a link to KEY.html,
+     * and the page links up to up_href when set. Not owned; NULL = no links. */
+    bool (*has_page)(const char *key, void *ctx);
+    void *has_page_ctx;
+    const char *up_href;
+    lb_val_t *result; /* the daemon's result as received, plus act_on (for JSON), owned */
 } lbc_report_t;
 
 typedef enum {
@@ -79,11 +118,15 @@ void lbc_report_row_parse(const lb_val_t *m, lbc_report_row_t *row);
 int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, lbc_report_t **out);
 
 /*
- * Asks the daemon: ping (for last_seq, asked first so that the counts include
- * at least that much), then report.summary {area?, by}. by NULL = the
- * default of lbc_report_resolve_by. Sets generated_ms from the clock, or
- * from $SOURCE_DATE_EPOCH (seconds) when set, so that two runs over the same
- * data can print byte-identical pages. *out owned by the caller.
+ * Asks the daemon: ping (for last_seq and its clock, asked first so that the
+ * counts include at least that much), then report.summary {area?, by,
+ * months: LBC_REPORT_MONTHS}, then the cases to act on (case.list
+ * {overdue: true} and {unacked: true}, paged, at most LBC_REPORT_ACT_MAX).
+ * by NULL = the default of lbc_report_resolve_by. Sets generated_ms from the
+ * daemon's clock, or from $SOURCE_DATE_EPOCH (seconds) when set, so that two
+ * runs over the same data can print byte-identical pages. The JSON result
+ * gets `act_on: {total, cases: [summary...]}` and `generated_ms`. *out owned
+ * by the caller.
  * Returns 0; LB_EBADREQ (bad area/by, err says why); LB_EUNAVAIL (no reply);
  * an error reply's LB_E*, e.g. LB_EFORBIDDEN for an area outside the key's
  * scope (err = "code: message"); LB_EIO; LB_ENOMEM.
@@ -91,25 +134,67 @@ int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, l
 int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **out, char *err,
                      size_t errlen);
 
+/*
+ * Adds the cases to act on to r: pages through case.list {area?, overdue:
+ * true} and {area?, unacked: true}, keeps each case once, orders them
+ * oldest first (entered_at, then case id) and counts them. Called by
+ * lbc_report_fetch. Returns 0; the call's error (err says why); LB_ENOMEM.
+ */
+int lbc_report_fetch_act(lbc_t *c, lbc_report_t *r, char *err, size_t errlen);
+
+/* Sorts r->act oldest first and r->rows worst first (the orders above). */
+void lbc_report_rank(lbc_report_t *r);
+
 /* Frees the report, sets *r NULL. Safe on NULL. */
 void lbc_report_destroy(lbc_report_t **r);
 
 /* "text", "csv", "html" or "json" into *f: 0, or LB_EBADREQ. */
 int lbc_report_format_parse(const char *s, lbc_report_format_t *f);
 
+/* Which table a CSV holds: the areas (default), the monthly trend, or the cases to act on. */
+typedef enum {
+    LBC_REPORT_TABLE_AREAS = 0,
+    LBC_REPORT_TABLE_TREND,
+    LBC_REPORT_TABLE_CASES
+} lbc_report_table_t;
+
+/* "areas", "trend" or "cases" into *t: 0, or LB_EBADREQ. */
+int lbc_report_table_parse(const char *s, lbc_report_table_t *t);
+
+/*
+ * CSV of one table (lbc_report_render's CSV is the areas):
+ *   areas: as lbc_report_render describes, rows ranked worst first, then
+ *          area_name,area_name_en at the end of each line
+ *   trend: key,month,opened,visited,assisted,resolved,closed,escalated: the
+ *          totals first (key = the area asked for, "" for the whole scope),
+ *          then each row
+ *   cases: case_id,area,state,team,escalation,entered_at,age_days,overdue,
+ *          unacked: every fetched case to act on, oldest first
+ * Returns 0; LB_EBADREQ (r or out NULL, unknown table); LB_ENOMEM.
+ */
+int lbc_report_render_csv(const lbc_report_t *r, lbc_report_table_t t, lb_buf_t *out);
+
 /*
  * Appends the rendered report to out.
- *   TEXT: a title, then two aligned tables (progress with percentages of
- *         the cases; open needs per dimension and level reached), Thai names
+ *   TEXT: a title, then aligned tables: where to act (areas ranked by
+ *         overdue and unacknowledged), the cases to act on (the first
+ *         LBC_REPORT_ACT_SHOWN and a count of the rest), the monthly trend
+ *         of the totals and of each area, progress with percentages of the
+ *         cases, open needs per dimension and level reached; Thai names
  *         measured with lbc_display_width.
  *   CSV:  a header row, then one row per area, LF line ends, no totals row:
  *         key,cases,open,visited,assisted,resolved,closed,overdue,
  *         needs_health,needs_living,needs_education,needs_income,
  *         needs_accessibility,unacked,level_survive,level_sufficient,
  *         level_sustainable
- *   HTML: one page with inline CSS (A4 print styles) and inline SVG bar
- *         charts, Thai labels beside English, all text escaped, no external
- *         resources and no script. refresh_s > 0 adds a meta refresh (--watch).
+ *   HTML: one page with inline CSS (A4 print styles) and inline SVG charts:
+ *         overdue and unacknowledged per area ranked worst first, the cases
+ *         to act on, the monthly trend (a line chart of the totals and one
+ *         small chart per area), then progress and needs; Thai labels beside
+ *         English, area names beside codes when rows carry them, honest
+ *         empty states, all text escaped, no external resources and no
+ *         script. refresh_s > 0 adds a meta refresh (--watch). With
+ *         has_page set, areas link to their own pages (KEY.html).
  *   JSON: r->result, indented.
  * Returns 0; LB_EBADREQ (unknown format, r NULL); LB_ENOMEM.
  */

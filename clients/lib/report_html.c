@@ -85,6 +85,12 @@ static const char html_css[] =
     ".notes{font-size:8pt;color:#444;margin-top:4mm}\n"
     ".notes p{margin:.6mm 0}\n"
     ".empty{font-size:11pt;margin:8mm 0}\n"
+    "a{color:#1f4e8c;text-decoration:none}\n"
+    "td .en{color:#666;font-size:7.5pt;margin-left:1mm}\n"
+    ".more{font-size:8.5pt;color:#444}\n"
+    ".small{display:grid;grid-template-columns:repeat(3,1fr);gap:2mm}\n"
+    ".small figure{margin:0}\n"
+    ".small figcaption{font-size:8pt}\n"
     "@media print{body{max-width:none;padding:0}h2{margin-top:4mm}}\n";
 
 /* Chart geometry, in viewBox units (the page scales them to its width). */
@@ -121,15 +127,29 @@ static void put_th(out_t *o, const char *th, const char *en, const char *attrs)
     put(o, "</span></th>");
 }
 
-/* An area's label in charts and tables: the code, and a province's Thai name. */
-static void put_area(out_t *o, const char *key)
+/* An area's label in charts and tables: the code and its Thai name; linked in tables. */
+void lbc_report_html_area(const lbc_report_t *r, const lbc_report_row_t *w, bool link, out_t *o)
 {
-    const char *th = lbc_report_province_name(key, true);
-    put_esc(o, key);
+    const char *th = w->name[0] ? w->name : lbc_report_province_name(w->key, true);
+    const char *en = w->name[0] ? w->name_en : NULL;
+    bool a = link && r->has_page && r->has_page(w->key, r->has_page_ctx);
+    if (a) {
+        put(o, "<a href=\"");
+        put_esc(o, w->key);
+        put(o, ".html\">");
+    }
+    put_esc(o, w->key);
     if (th) {
         put(o, " ");
         put_esc(o, th);
     }
+    if (en && en[0] && link) {
+        put(o, " <span class=\"en\">");
+        put_esc(o, en);
+        put(o, "</span>");
+    }
+    if (a)
+        put(o, "</a>");
 }
 
 static void put_swatch(out_t *o, const char *colour)
@@ -185,7 +205,7 @@ static void svg_grid(out_t *o, int x0, int pw, int y0, int y1, int64_t top, int6
  * Visited, assisted and resolved as percentages of the cases, three bars per
  * area. Each chart carries its legend, so a printed page is readable alone.
  */
-static void chart_progress(out_t *o, const lbc_report_row_t *rows, size_t n)
+static void chart_progress(const lbc_report_t *r, out_t *o, const lbc_report_row_t *rows, size_t n)
 {
     enum { LW = 150, X0 = 158, PW = 470, BH = 8, GAP = 2, GG = 10, TOP = 4, AX = 16 };
     const int gh = 3 * BH + 2 * GAP;
@@ -202,7 +222,7 @@ static void chart_progress(out_t *o, const lbc_report_row_t *rows, size_t n)
         const int64_t vals[3] = {w->visited, w->assisted, w->resolved};
         int y = TOP + (int)i * (gh + GG) + GG / 2;
         putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + gh / 2 + 4);
-        put_area(o, w->key);
+        lbc_report_html_area(r, w, false, o);
         put(o, "</text>\n");
         for (int k = 0; k < 3; k++) {
             char pc[8], a[32], b[32];
@@ -222,7 +242,8 @@ static void chart_progress(out_t *o, const lbc_report_row_t *rows, size_t n)
 }
 
 /* Open needs per area, one bar stacked by dimension, with the area's total at its end. */
-static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n, int64_t max)
+static void chart_needs_by_area(const lbc_report_t *r, out_t *o, const lbc_report_row_t *rows,
+                                size_t n, int64_t max)
 {
     enum { LW = 150, X0 = 158, PW = 470, BH = 12, GG = 7, TOP = 4, AX = 16 };
     const int64_t step = nice_step(max), top = (max + step - 1) / step * step;
@@ -240,7 +261,7 @@ static void chart_needs_by_area(out_t *o, const lbc_report_row_t *rows, size_t n
         int64_t sum = 0;
         double x = X0;
         putf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LW, y + BH - 2);
-        put_area(o, w->key);
+        lbc_report_html_area(r, w, false, o);
         put(o, "</text>\n");
         for (int d = 0; d < LB_NDIM; d++) {
             char num[32];
@@ -298,6 +319,16 @@ static void html_scope(const lbc_report_t *r, out_t *o)
     static const char *const en[4] = {"Province", "District", "Subdistrict", "Village"};
     if (lv < 0) {
         put_bi(o, "ทุกพื้นที่ในความรับผิดชอบ", "All areas in scope");
+    } else if (r->totals.name[0]) {
+        put_esc(o, area_levels_th[lv]);
+        put_esc(o, r->totals.name);
+        put(o, " / ");
+        put_esc(o, r->totals.name_en[0] ? r->totals.name_en : r->totals.name);
+        put(o, " ");
+        put_esc(o, en[lv]);
+        put(o, " (");
+        put_esc(o, r->area);
+        put(o, ")");
     } else if (lv == 0 && lbc_report_province_name(r->area, false)) {
         put(o, "จังหวัด");
         put_esc(o, lbc_report_province_name(r->area, true));
@@ -348,7 +379,7 @@ static void td_count(out_t *o, const char *col, int64_t v, int64_t of)
 }
 
 /* A row's opening and its first cell: the area, or the total. */
-static void html_row_start(out_t *o, const lbc_report_row_t *w, bool total)
+static void html_row_start(const lbc_report_t *r, out_t *o, const lbc_report_row_t *w, bool total)
 {
     if (total) {
         put(o, "<tr class=\"total\" data-key=\"total\"><td>");
@@ -357,14 +388,15 @@ static void html_row_start(out_t *o, const lbc_report_row_t *w, bool total)
         put(o, "<tr data-key=\"");
         put_esc(o, w->key);
         put(o, "\"><td>");
-        put_area(o, w->key);
+        lbc_report_html_area(r, w, true, o);
     }
     put(o, "</td>");
 }
 
-static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
+static void html_progress_row(const lbc_report_t *r, out_t *o, const lbc_report_row_t *w,
+                              bool total)
 {
-    html_row_start(o, w, total);
+    html_row_start(r, o, w, total);
     td_count(o, "cases", w->cases, -1);
     td_count(o, "open", w->open, -1);
     td_count(o, "visited", w->visited, w->cases);
@@ -376,9 +408,9 @@ static void html_progress_row(out_t *o, const lbc_report_row_t *w, bool total)
     put(o, "</tr>\n");
 }
 
-static void html_needs_row(out_t *o, const lbc_report_row_t *w, bool total)
+static void html_needs_row(const lbc_report_t *r, out_t *o, const lbc_report_row_t *w, bool total)
 {
-    html_row_start(o, w, total);
+    html_row_start(r, o, w, total);
     for (int i = 0; i < LB_NDIM; i++) {
         char col[32];
         snprintf(col, sizeof col, "needs_%s", lb_dimensions[i]);
@@ -422,7 +454,15 @@ static void html_head(const lbc_report_t *r, int refresh_s, out_t *o)
         putf(o, " · นับรวมเหตุการณ์ถึงลำดับที่ / Counts include events up to seq %" PRIu64, r->last_seq);
     if (refresh_s > 0)
         putf(o, " · ปรับปรุงอัตโนมัติทุก %d วินาที / Updated every %d s", refresh_s, refresh_s);
-    put(o, "</p>\n</header>\n");
+    put(o, "</p>\n");
+    if (r->up_href) {
+        put(o, "<p class=\"up\"><a href=\"");
+        put_esc(o, r->up_href);
+        put(o, "\">");
+        put_bi(o, "↑ พื้นที่ระดับบน", "Up one level");
+        put(o, "</a></p>\n");
+    }
+    put(o, "</header>\n");
 }
 
 static void html_tiles(const lbc_report_row_t *t, out_t *o)
@@ -445,8 +485,17 @@ static void html_charts(const lbc_report_t *r, out_t *o)
     put(o, "<section>\n<h2>ความคืบหน้ารายพื้นที่ <span class=\"en\">/ Progress per area, "
            "percent of target households</span></h2>\n");
     size_t per = chunk_size(r->nrows, PROGRESS_CHUNK);
-    for (size_t i = 0; i < r->nrows; i += per)
-        chart_progress(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per);
+    if (r->totals.visited + r->totals.assisted + r->totals.resolved == 0) {
+        put(o, "<p class=\"empty\">");
+        put_bi(o, "ยังไม่มีการติดตาม",
+               "No follow-ups yet: no case has been visited, assisted or "
+               "resolved");
+        put(o, "</p>\n");
+        per = r->nrows ? r->nrows : 1; /* no empty axes */
+    }
+    for (size_t i = 0;
+         r->totals.visited + r->totals.assisted + r->totals.resolved > 0 && i < r->nrows; i += per)
+        chart_progress(r, o, r->rows + i, r->nrows - i < per ? r->nrows - i : per);
     put(o, "</section>\n");
 
     put(o, "<section>\n<h2>ปัญหาที่ยังไม่ได้แก้ไข รายด้าน <span class=\"en\">/ Open needs per "
@@ -463,7 +512,7 @@ static void html_charts(const lbc_report_t *r, out_t *o)
     }
     per = chunk_size(r->nrows, NEEDS_CHUNK);
     for (size_t i = 0; max > 0 && i < r->nrows; i += per)
-        chart_needs_by_area(o, r->rows + i, r->nrows - i < per ? r->nrows - i : per, max);
+        chart_needs_by_area(r, o, r->rows + i, r->nrows - i < per ? r->nrows - i : per, max);
     put(o, "</section>\n");
 
     put(o, "<section>\n<h2>ระดับที่บรรลุ <span class=\"en\">/ Level reached (households per "
@@ -487,8 +536,8 @@ static void html_progress_table(const lbc_report_t *r, out_t *o)
     put_th(o, "ยังไม่รับทราบ", "Unacknowledged", NULL);
     put(o, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->nrows; i++)
-        html_progress_row(o, &r->rows[i], false);
-    html_progress_row(o, &r->totals, true);
+        html_progress_row(r, o, &r->rows[i], false);
+    html_progress_row(r, o, &r->totals, true);
     put(o, "</tbody>\n</table>\n</section>\n");
 }
 
@@ -508,8 +557,8 @@ static void html_needs_table(const lbc_report_t *r, out_t *o)
         put_th(o, level_th[i], level_en[i], NULL);
     put(o, "</tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < r->nrows; i++)
-        html_needs_row(o, &r->rows[i], false);
-    html_needs_row(o, &r->totals, true);
+        html_needs_row(r, o, &r->rows[i], false);
+    html_needs_row(r, o, &r->totals, true);
     put(o, "</tbody>\n</table>\n</section>\n");
 }
 
@@ -541,6 +590,8 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
         return;
     }
     html_tiles(&r->totals, o);
+    lbc_report_html_act(r, o);
+    lbc_report_html_trend(r, o);
     html_charts(r, o);
     html_progress_table(r, o);
     html_needs_table(r, o);

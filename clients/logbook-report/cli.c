@@ -31,7 +31,7 @@ void lbc_report_cli_init(lbc_report_cli_t *cli)
 
 typedef struct {
     lbc_report_cli_t c;
-    const char *area, *by, *format, *output;
+    const char *area, *by, *format, *output, *table;
     int watch_s;
     bool help;
 } opts_t;
@@ -41,6 +41,7 @@ enum {
     O_BY,
     O_FORMAT,
     O_OUTPUT,
+    O_TABLE,
     O_WATCH,
     O_ENDPOINT,
     O_EVENTS,
@@ -59,19 +60,13 @@ static const struct {
     int id;
     bool takes; /* takes a value */
 } option_table[] = {
-    {0, "area", O_AREA, true},
-    {0, "by", O_BY, true},
-    {0, "format", O_FORMAT, true},
-    {'o', "output", O_OUTPUT, true},
-    {0, "watch", O_WATCH, true},
-    {'e', "endpoint", O_ENDPOINT, true},
-    {'E', "events-endpoint", O_EVENTS, true},
-    {'k', "cert", O_CERT, true},
-    {'s', "server-cert", O_SERVER, true},
-    {0, "timeout", O_TIMEOUT, true},
-    {0, "retries", O_RETRIES, true},
-    {0, "no-curve", O_NOCURVE, false},
-    {0, "json", O_JSON, false},
+    {0, "area", O_AREA, true},           {0, "by", O_BY, true},
+    {0, "format", O_FORMAT, true},       {'o', "output", O_OUTPUT, true},
+    {0, "table", O_TABLE, true},         {0, "watch", O_WATCH, true},
+    {'e', "endpoint", O_ENDPOINT, true}, {'E', "events-endpoint", O_EVENTS, true},
+    {'k', "cert", O_CERT, true},         {'s', "server-cert", O_SERVER, true},
+    {0, "timeout", O_TIMEOUT, true},     {0, "retries", O_RETRIES, true},
+    {0, "no-curve", O_NOCURVE, false},   {0, "json", O_JSON, false},
     {'h', "help", O_HELP, false},
 };
 
@@ -126,6 +121,9 @@ static int set_option(const char *prog, int id, const char *val, opts_t *o)
         break;
     case O_OUTPUT:
         o->output = val;
+        break;
+    case O_TABLE:
+        o->table = val;
         break;
     case O_WATCH:
         if (!parse_int(val, 1, LBC_REPORT_WATCH_MAX, &o->watch_s)) {
@@ -207,16 +205,19 @@ static int parse_opts(const char *prog, int argc, char **argv, opts_t *o)
 static void print_help(const char *prog, FILE *f)
 {
     fprintf(f,
-            "Usage: %s [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE]\n"
-            "       [--watch SECONDS] [GLOBAL OPTIONS]\n"
+            "Usage: %s [--area A] [--by LEVEL] [--format text|csv|html|json] [-o FILE|DIR/]\n"
+            "       [--table areas|trend|cases] [--watch SECONDS] [GLOBAL OPTIONS]\n"
             "\n"
-            "The committee's report for an area: for each child area (district, subdistrict\n"
-            "or village) the households targeted, visited, assisted and resolved (with\n"
-            "percentages of those targeted), closed, open needs per dimension, overdue\n"
-            "cases and unacknowledged escalations, and the level the households reached\n"
-            "(survive, sufficient, sustainable). The numbers are the daemon's report.summary\n"
-            "counters for the area; `logbook report` and `logbook-report` print the same.\n"
-            "Areas are shown as codes, provinces also by name.\n"
+            "The committee's report for an area, answering where to act first: the child\n"
+            "areas (district, subdistrict or village) ranked worst first by overdue cases,\n"
+            "then unacknowledged escalations; the cases to act on, oldest first, with their\n"
+            "days in state, escalation level and team; the month-by-month trend of cases\n"
+            "opened, visited, assisted, resolved, closed and escalated (the last %d months,\n"
+            "Asia/Bangkok); then progress (visited, assisted, resolved with percentages),\n"
+            "open needs per dimension and the level the households reached. The numbers are\n"
+            "the daemon's counters; the date is the daemon's clock. `logbook report` and\n"
+            "`logbook-report` print the same. Areas are shown as codes with their names\n"
+            "when the daemon sends them.\n"
             "\n"
             "Options:\n"
             "      --area A            2, 4, 6 or 8-digit area code (default: every area the\n"
@@ -227,6 +228,11 @@ static void print_help(const char *prog, FILE *f)
             "      --format FORMAT     text (default), csv, html or json (the daemon's result)\n"
             "  -o, --output FILE       write FILE instead of standard output, atomically (a\n"
             "                          temporary file in the same folder, then rename)\n"
+            "  -o, --output DIR/       HTML pages that drill down: DIR/index.html for the\n"
+            "                          area, DIR/KEY.html for each child area with cases down\n"
+            "                          to the subdistricts, linked both ways (at most %d)\n"
+            "      --table TABLE       with --format csv: areas (default), trend (key,month,\n"
+            "                          opened,...,escalated) or cases (the cases to act on)\n"
             "      --watch SECONDS     with -o: keep FILE current from the events stream:\n"
             "                          write it at start, then, when events arrived, at most\n"
             "                          every SECONDS (1-%d); an HTML page reloads itself as\n"
@@ -248,8 +254,8 @@ static void print_help(const char *prog, FILE *f)
             "      --retries N            resends after a timeout (default %d)\n"
             "\n"
             "CSV columns:\n"
-            "  A header row, then one row per area sorted by key, LF line ends, no totals\n"
-            "  row. The columns, in this order:\n"
+            "  A header row, then one row per area ranked worst first (overdue, then\n"
+            "  unacked, then key), LF line ends, no totals row. The columns, in order:\n"
             "  key                  the area code\n"
             "  cases                households targeted (cases opened)\n"
             "  open                 cases not yet in a terminal state\n"
@@ -268,13 +274,17 @@ static void print_help(const char *prog, FILE *f)
             "  level_survive        cases whose household reached each level (its latest\n"
             "  level_sufficient     level; resolved cases included)\n"
             "  level_sustainable\n"
+            "  area_name            the area's Thai and English names, when the daemon has\n"
+            "  area_name_en         them (else empty)\n"
             "\n"
             "Text and HTML:\n"
-            "  Text: two aligned tables (progress with percentages of the cases; open needs\n"
-            "  and level reached), each with a TOTAL row. HTML: one self-contained page (no\n"
-            "  external resources, no script) with inline SVG bar charts of visited,\n"
-            "  assisted and resolved percent per area, open needs per dimension and levels\n"
-            "  reached, labels in Thai beside English, laid out to print on A4.\n"
+            "  Text: aligned tables: where to act, the cases to act on (the first %d),\n"
+            "  the monthly trend, progress with percentages, open needs and level reached.\n"
+            "  HTML: one self-contained page (no external resources, no script) with inline\n"
+            "  SVG charts: overdue and unacknowledged per area ranked worst first, the trend\n"
+            "  as lines (the totals, then one small chart per area), progress, open needs\n"
+            "  and levels; labels in Thai beside English, laid out to print on A4. Sections\n"
+            "  with nothing to show say so (no escalations yet, no follow-ups yet).\n"
             "\n"
             "Environment:\n"
             "  LOGBOOK_ENDPOINT, LOGBOOK_EVENTS_ENDPOINT, LOGBOOK_CERT, LOGBOOK_SERVER_CERT\n"
@@ -287,10 +297,12 @@ static void print_help(const char *prog, FILE *f)
             "\n"
             "Examples:\n"
             "  %s --area 65 --format csv -o phitsanulok.csv\n"
-            "  %s --area 6501 --format html -o /srv/www/6501.html --watch 60\n",
-            prog, LBC_REPORT_WATCH_MAX, LBC_DEFAULT_ENDPOINT, LBC_DEFAULT_EVENTS_ENDPOINT,
-            LBC_DEFAULT_CERT, LBC_DEFAULT_SERVER_CERT, LBC_DEFAULT_TIMEOUT_MS, LBC_DEFAULT_RETRIES,
-            prog, prog);
+            "  %s --area 6501 --format html -o /srv/www/6501.html --watch 60\n"
+            "  %s --area 65 -o /srv/www/report/\n",
+            prog, LBC_REPORT_MONTHS, LBC_REPORT_PAGES_MAX, LBC_REPORT_WATCH_MAX,
+            LBC_DEFAULT_ENDPOINT, LBC_DEFAULT_EVENTS_ENDPOINT, LBC_DEFAULT_CERT,
+            LBC_DEFAULT_SERVER_CERT, LBC_DEFAULT_TIMEOUT_MS, LBC_DEFAULT_RETRIES,
+            LBC_REPORT_ACT_SHOWN, prog, prog, prog);
 }
 
 static int connect_client(const char *prog, const opts_t *o, lbc_t **c)
@@ -348,7 +360,11 @@ static int produce(const char *prog, const opts_t *o, lbc_t *c, lbc_report_forma
     if (seq)
         *seq = r->last_seq;
     int ex = EX_OK;
-    if (lbc_report_render(r, fmt, refresh_s, &out) != 0) {
+    lbc_report_table_t table = LBC_REPORT_TABLE_AREAS;
+    lbc_report_table_parse(o->table, &table); /* checked by lbc_report_main */
+    int e = fmt == LBC_REPORT_CSV ? lbc_report_render_csv(r, table, &out)
+                                  : lbc_report_render(r, fmt, refresh_s, &out);
+    if (e != 0) {
         fprintf(stderr, "%s: out of memory\n", prog);
         ex = EX_REFUSED;
     } else if (o->output) {
@@ -507,6 +523,19 @@ int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, cha
         usage_error(prog, "%s", err);
         return EX_USAGE;
     }
+    lbc_report_table_t table;
+    if (o.table && (lbc_report_table_parse(o.table, &table) != 0 || fmt != LBC_REPORT_CSV)) {
+        usage_error(prog, "--table takes areas, trend or cases, with --format csv");
+        return EX_USAGE;
+    }
+    size_t ol = o.output ? strlen(o.output) : 0;
+    struct stat st;
+    bool folder =
+        ol && (o.output[ol - 1] == '/' || (stat(o.output, &st) == 0 && S_ISDIR(st.st_mode)));
+    if (folder && (o.watch_s || (o.format && fmt != LBC_REPORT_HTML))) {
+        usage_error(prog, "-o DIR/ writes HTML pages once: no --watch, no other --format");
+        return EX_USAGE;
+    }
     if (o.watch_s && !o.output) {
         usage_error(prog, "--watch needs -o FILE (the file it keeps current)");
         return EX_USAGE;
@@ -531,7 +560,9 @@ int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, cha
         stop_flag = 0;
         pthread_sigmask(SIG_SETMASK, &oldset, NULL);
     }
-    if (rc == EX_OK)
+    if (rc == EX_OK && folder)
+        rc = lbc_report_folder(prog, c, o.output, o.area, by) ? EX_REFUSED : EX_OK;
+    else if (rc == EX_OK)
         rc = o.watch_s ? watch(prog, &o, c, fmt) : produce(prog, &o, c, fmt, 0, NULL);
     lbc_destroy(&c);
     return rc;

@@ -11,6 +11,7 @@
 #include "../lib/report.h"
 
 #define LBC_REPORT_WATCH_MAX 86400 /* seconds */
+#define LBC_REPORT_PAGES_MAX 2000  /* pages of one -o DIR/ report */
 
 /* Connection settings taken over from the caller (logbook's global options). */
 typedef struct {
@@ -39,5 +40,16 @@ void lbc_report_cli_init(lbc_report_cli_t *cli);
  * an output error, 2 usage error, 3 the daemon cannot be reached.
  */
 int lbc_report_main(const char *prog, const lbc_report_cli_t *cli, int argc, char **argv);
+
+/*
+ * `-o DIR/` (folder.c): writes DIR/index.html for area (NULL: the key's
+ * whole scope) grouped by `by`, and DIR/KEY.html for every child area with
+ * cases above the villages, each linking to its children's pages and up to
+ * its parent's; at most LBC_REPORT_PAGES_MAX pages. Creates DIR when
+ * missing. Messages go to standard error. Returns 0 or the first error
+ * (LB_EIO for a file, the fetch's code).
+ */
+int lbc_report_folder(const char *prog, lbc_t *c, const char *dir, const char *area,
+                      const char *by);
 
 #endif

@@ -18,11 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../clients/lib/csv.h"
-#include "../lib/testd.h"
-#include "../lib/cu.h"
+#include "report/report_test.h"
 
-static testd_t D;
+testd_t D;
 static char admin_key[400], server_key[400];
 static char cmd_report_bin[600], cmd_logbook_bin[600];
 static unsigned long next_house = 30000000000UL;
@@ -234,11 +232,6 @@ static int suite_clean(void)
 
 /* ---- running the commands ---- */
 
-enum { VIA_REPORT = 0, VIA_LOGBOOK = 1 };
-
-/* The sentinel of run_report's argument list (a bare NULL may be a plain 0 in varargs). */
-#define END ((const char *)NULL)
-
 /* argv for one of the two commands with the test daemon's endpoint and keys, then extra. */
 static int build_argv(int via, const char *cert, const char *const *extra, const char **argv,
                       int max)
@@ -263,7 +256,7 @@ static int build_argv(int via, const char *cert, const char *const *extra, const
 
 /* Runs argv, collecting stdout into *out (NUL-terminated, caller frees). Returns the exit status.
  */
-static int run_argv(const char **argv, char **out)
+int run_argv(const char **argv, char **out)
 {
     int p[2];
     *out = NULL;
@@ -313,7 +306,7 @@ static int run_argv(const char **argv, char **out)
 }
 
 /* Runs the command with the extra arguments (NULL-terminated); returns its exit status. */
-static int run_report(int via, const char *cert, char **out, ...)
+int run_report(int via, const char *cert, char **out, ...)
 {
     const char *extra[32], *argv[64];
     va_list ap;
@@ -329,7 +322,8 @@ static int run_report(int via, const char *cert, char **out, ...)
 
 /* ---- expectations ---- */
 
-#define NCOLS 17
+#define NCOLS 19 /* the counters, then area_name and area_name_en */
+#define NNUM 17  /* key and the counters */
 static const char *const csv_header[NCOLS] = {"key",
                                               "cases",
                                               "open",
@@ -346,11 +340,13 @@ static const char *const csv_header[NCOLS] = {"key",
                                               "unacked",
                                               "level_survive",
                                               "level_sufficient",
-                                              "level_sustainable"};
+                                              "level_sustainable",
+                                              "area_name",
+                                              "area_name_en"};
 
 typedef struct {
     const char *key;
-    long v[NCOLS - 1]; /* in csv_header order after key */
+    long v[NNUM - 1]; /* in csv_header order after key */
 } expect_row_t;
 
 /* Checks a CSV document: the header, then exactly the expected rows, in order. */
@@ -363,7 +359,7 @@ static void check_csv(const char *csv, const expect_row_t *rows, size_t nrows)
     /* No FATAL asserts here: they would skip the caller's frees. */
     lbc_csv_init(&rd, csv ? csv : "", csv ? strlen(csv) : 0);
     if (lbc_csv_next(&rd, &row, err, sizeof err) != 0 || row.n != NCOLS) {
-        CU_FAIL("no CSV header row of 17 columns");
+        CU_FAIL("no CSV header row of 19 columns");
         lbc_csv_row_free(&row);
         return;
     }
@@ -371,11 +367,11 @@ static void check_csv(const char *csv, const expect_row_t *rows, size_t nrows)
         CU_ASSERT_STRING_EQUAL(row.fields[c], csv_header[c]);
     for (; lbc_csv_next(&rd, &row, err, sizeof err) == 0; i++) {
         if (i >= nrows || row.n != NCOLS) {
-            CU_FAIL("more CSV rows than expected, or a row without 17 columns");
+            CU_FAIL("more CSV rows than expected, or a row without 19 columns");
             break;
         }
         CU_ASSERT_STRING_EQUAL(row.fields[0], rows[i].key);
-        for (size_t c = 1; c < NCOLS; c++) {
+        for (size_t c = 1; c < NNUM; c++) {
             long got = strtol(row.fields[c], NULL, 10);
             if (got != rows[i].v[c - 1])
                 fprintf(stderr, "\nrow %s column %s: got %ld, want %ld\n", rows[i].key,
@@ -387,11 +383,15 @@ static void check_csv(const char *csv, const expect_row_t *rows, size_t nrows)
     lbc_csv_row_free(&row);
 }
 
-/*                          cases open vis ass res clo ovd  h  l  e  i  a  ua  sv sf st */
+/*
+ * Rows come ranked worst first: overdue desc, then unacked desc, then key. The
+ * three districts have one overdue case each; 6502's is acknowledged, so it
+ * comes last.
+ *                          cases open vis ass res clo ovd  h  l  e  i  a  ua  sv sf st */
 static const expect_row_t by_district[] = {
     {"6501", {5, 3, 3, 2, 1, 1, 1, 2, 1, 0, 1, 0, 1, 0, 1, 0}},
-    {"6502", {4, 4, 2, 1, 0, 0, 1, 1, 3, 0, 1, 0, 0, 1, 0, 0}},
     {"6503", {3, 2, 2, 2, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1}},
+    {"6502", {4, 4, 2, 1, 0, 0, 1, 1, 3, 0, 1, 0, 0, 1, 0, 0}},
 };
 static const expect_row_t by_province[] = {
     {"65", {12, 9, 7, 5, 2, 1, 3, 3, 4, 1, 2, 0, 2, 1, 2, 1}},
@@ -428,7 +428,7 @@ static long html_total(const char *html, const char *col)
     return -1;
 }
 
-static size_t count_of(const char *hay, const char *needle)
+size_t count_of(const char *hay, const char *needle)
 {
     size_t n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
@@ -524,7 +524,9 @@ static void test_text(void)
     CU_ASSERT_EQUAL(run_report(VIA_REPORT, NULL, &out, "--area", "65", END), 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(strstr(out, "province 65 Phitsanulok (พิษณุโลก), by district"));
     /* 6501: 5 cases, 3 open, 3 visited (60%), 2 assisted (40%), 1 resolved (20%) */
-    const char *row = strstr(out, "\n6501 ");
+    const char *prog = strstr(out, "\nProgress (percentages");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(prog);
+    const char *row = strstr(prog, "\n6501 ");
     CU_ASSERT_PTR_NOT_NULL_FATAL(row);
     int cases, open, vis, vp, ass, ap, res, rp;
     CU_ASSERT_EQUAL(sscanf(row, " 6501 %d %d %d %d%% %d %d%% %d %d%%", &cases, &open, &vis, &vp,
@@ -535,7 +537,7 @@ static void test_text(void)
     CU_ASSERT_EQUAL(ap, 40);
     CU_ASSERT_EQUAL(rp, 20);
     /* TOTAL: 12 cases, 7 visited = 58% */
-    row = strstr(out, "\nTOTAL ");
+    row = strstr(prog, "\nTOTAL ");
     CU_ASSERT_PTR_NOT_NULL_FATAL(row);
     CU_ASSERT_EQUAL(sscanf(row, " TOTAL %d %d %d %d%%", &cases, &open, &vis, &vp), 4);
     CU_ASSERT_EQUAL(cases, 12);
@@ -708,7 +710,7 @@ static void test_usage_and_refusals(void)
     free(out);
 }
 
-static char *slurp(const char *path)
+char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -896,5 +898,9 @@ int main(void)
         {"--watch polls for a key without events access", test_watch_polling},
         {"an area without cases", test_empty_area},
     };
-    return cu_run("report", suite_init, suite_clean, tests, CU_COUNT(tests));
+    /* Then where to act (report/where.c); its last test adds a case of its own. */
+    cu_test_t all[CU_COUNT(tests) + REPORT_WHERE_NTESTS];
+    memcpy(all, tests, sizeof tests);
+    memcpy(all + CU_COUNT(tests), report_where_tests, sizeof report_where_tests);
+    return cu_run("report", suite_init, suite_clean, all, CU_COUNT(all));
 }

@@ -94,5 +94,6 @@ extern const cu_suite_t store_counters_suite;
 extern const cu_suite_t store_events_suite;
 extern const cu_suite_t store_idem_suite;
 extern const cu_suite_t store_txn_suite;
+extern const cu_suite_t store_months_suite;
 
 #endif

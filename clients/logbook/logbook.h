@@ -222,6 +222,13 @@ void table_free(table_t *t);
 
 /* Prints "label  value" with the label padded; nothing when value is NULL or "". */
 void kv_line(const char *label, const char *value);
+/*
+ * The area of a case view or summary m with its names when the daemon sent
+ * them (a gazetteer is loaded): "65010101 ในเมือง หมู่ 1 (Nai Mueang Moo 1)",
+ * else the code alone; "" without an area. Owned by the caller (free); NULL
+ * on ENOMEM.
+ */
+char *area_text(const lb_val_t *m);
 
 /* ---------------------------------------------------------------------- */
 /* Commands                                                                */

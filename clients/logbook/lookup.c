@@ -97,7 +97,9 @@ static void show_case(const lb_val_t *cs, const void *ctx)
     char *s;
     kv_line("case", lb_map_str(cs, "case_id"));
     kv_line("house", lb_map_str(cs, "house_id"));
-    kv_line("area", lb_map_str(cs, "area"));
+    s = area_text(cs);
+    kv_line("area", s);
+    free(s);
     int64_t wv = 0;
     char buf[160];
     if (lb_map_str(cs, "workflow")) {
@@ -370,7 +372,7 @@ static void list_print_table(const lb_val_t *all)
         char *row[10] = {
             val_text(lb_map_get(s, "case_id")),
             val_text(lb_map_get(s, "house_id")),
-            val_text(lb_map_get(s, "area")),
+            area_text(s),
             val_text(lb_map_get(s, "workflow")),
             val_text(lb_map_get(s, "state")),
             time_text(s, "entered_at"),

@@ -181,6 +181,21 @@ void table_free(table_t *t)
 }
 
 /* Prints "label  value" lines with labels padded to one width. */
+char *area_text(const lb_val_t *m)
+{
+    const char *code = lb_map_str(m, "area"), *th = lb_map_str(m, "area_name"),
+               *en = lb_map_str(m, "area_name_en");
+    char *s = NULL;
+    if (!code)
+        return strdup("");
+    if (!th && !en)
+        return strdup(code);
+    if (asprintf(&s, "%s %s%s%s%s", code, th ? th : "", th && en ? " (" : "", en ? en : "",
+                 th && en ? ")" : "") < 0)
+        s = NULL;
+    return s;
+}
+
 void kv_line(const char *label, const char *value)
 {
     if (!value || !*value)

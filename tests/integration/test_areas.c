@@ -96,6 +96,37 @@ static void test_case_get_names_a_village(void)
     lb_val_free(&a);
 }
 
+/* The output of `logbook ARGS...` against the suite's daemon, as the admin; malloc'd. */
+static char *cli(const char *args)
+{
+    char cmd[1400];
+    const char *bin = getenv("LOGBOOK_BIN");
+    snprintf(cmd, sizeof cmd,
+             "%s/logbook -e %s -k %s/keys/admin.key_secret -s %s/keys/server.key %s 2>&1",
+             bin ? bin : "bin", D.req_ep, D.data, D.data, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char *out = calloc(1, 65536);
+    size_t n = out ? fread(out, 1, 65535, p) : 0;
+    (void)n;
+    pclose(p);
+    return out;
+}
+
+/* logbook show and list put the names beside the code. */
+static void test_cli_shows_names(void)
+{
+    char args[64];
+    snprintf(args, sizeof args, "show %s", case_id);
+    char *out = cli(args);
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "65010512 ท่าทอง หมู่ 12 (Tha Thong Moo 12)"));
+    free(out);
+    out = cli("list --area 650105");
+    CU_ASSERT_PTR_NOT_NULL(out && strstr(out, "65010512 ท่าทอง หมู่ 12 (Tha Thong Moo 12)"));
+    free(out);
+}
+
 static void test_case_list_names(void)
 {
     lb_val_t *a = tval("{\"area\": \"650105\"}");
@@ -272,6 +303,7 @@ int main(void)
     static const cu_test_t tests[] = {
         {"case.get names the case's village, for reporters too", test_case_get_names_a_village},
         {"case.list summaries carry the names", test_case_list_names},
+        {"logbook show and list print the names beside the code", test_cli_shows_names},
         {"report rows and totals by area carry the names", test_report_rows_and_totals_named},
         {"case.open refuses a made-up area, naming the parent", test_open_refuses_made_up_area},
         {"case.import refuses a made-up area per item", test_import_refuses_per_item},

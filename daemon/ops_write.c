@@ -280,6 +280,8 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
         lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
         if (c.level[0])
             lb_put_str(ctx->result, "level", c.level, &rc);
+        if (out.record_id)
+            lb_put_int(ctx->result, "record_id", (int64_t)out.record_id, &rc);
     }
 out:
     lb_val_free(&ev);
@@ -393,6 +395,10 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
                     lb_rc(&rc, LB_ENOMEM);
                 lb_put_str(data, "state", e.state, &rc);
                 lb_put_int(data, "due", e.at, &rc);
+                if (e.kind[0]) { /* a pledge's or decision's timer (PROTOCOL.md 9.19) */
+                    lb_put_str(data, "timer", e.kind, &rc);
+                    lb_put_int(data, "record_id", (int64_t)e.record, &rc);
+                }
                 lb_put(ev, "data", data, &rc);
             }
             uint64_t seq = 0;

@@ -59,6 +59,10 @@ static const lbd_op_t optable[] = {
      LBD_OP_READ},
     /* Advancing the clock fires due timers, which append escalation events. */
     {PROTO_OP_ADMIN_CLOCK, &proto_schema_admin_clock, lbd_op_admin_clock, R_ADMIN, LBD_OP_WRITE},
+    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL,
+     LBD_OP_READ},
+    {PROTO_OP_REPORT_AGENDA, &proto_schema_report_agenda, lbd_op_report_agenda, R_COMMITTEES,
+     LBD_OP_READ},
 };
 
 _Static_assert(sizeof optable / sizeof optable[0] == PROTO_OP_COUNT,

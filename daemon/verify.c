@@ -10,8 +10,8 @@
 
 #include "ops.h"
 
-#define NKINDS 4
-static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note"};
+#define NKINDS 5
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note", "decision"};
 
 /* What a case's events say it must hold. */
 typedef struct {
@@ -184,7 +184,8 @@ static int replay(store_txn_t *txn, const wf_case_t *c, replay_t *r, lens_t *len
 static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
                    size_t whylen)
 {
-    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes};
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes,
+                                     c->decisions};
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;

@@ -71,6 +71,8 @@ typedef enum {
     PROTO_OP_ADMIN_RELOAD,
     PROTO_OP_ADMIN_VERIFY,
     PROTO_OP_ADMIN_CLOCK,
+    PROTO_OP_REPORT_LEDGER,
+    PROTO_OP_REPORT_AGENDA,
     PROTO_OP_COUNT
 } proto_op_t;
 
@@ -94,6 +96,8 @@ extern const proto_schema_t proto_schema_ping, proto_schema_workflow_list,
     proto_schema_case_history, proto_schema_case_list, proto_schema_report_summary,
     proto_schema_events_since, proto_schema_admin_stats, proto_schema_admin_backup,
     proto_schema_admin_reload, proto_schema_admin_verify, proto_schema_admin_clock;
+/* The agency ledger and the committee agenda (PROTOCOL.md 9.19). */
+extern const proto_schema_t proto_schema_report_ledger, proto_schema_report_agenda;
 /* The schema proto_decode_request checks op's args with; NULL for an out-of-range op. */
 const proto_schema_t *proto_op_schema(proto_op_t op);
 

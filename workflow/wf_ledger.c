@@ -36,6 +36,15 @@ int64_t wf_def_deliver_within(const wf_def_t *def)
     return def && def->deliver_within > 0 ? def->deliver_within : WF_DELIVER_WITHIN_DEFAULT;
 }
 
+/* An action every state may run (from: "*"), such as close or add_note. */
+static bool from_everywhere(const wf_def_t *def, const wf_action_t *a)
+{
+    for (size_t i = 0; i < def->nstates; i++)
+        if (!a->from[i])
+            return false;
+    return true;
+}
+
 bool wf_def_committee_only(const wf_def_t *def, const char *state)
 {
     int si = def ? wf_def_state_index(def, state) : -1;
@@ -44,7 +53,8 @@ bool wf_def_committee_only(const wf_def_t *def, const char *state)
     size_t n = 0;
     for (size_t i = 0; i < def->nactions; i++) {
         const wf_action_t *a = &def->actions[i];
-        if (!a->from[si])
+        /* Moving on is going to a state written later in the file, not back nor everywhere. */
+        if (!a->from[si] || a->to <= si || from_everywhere(def, a))
             continue;
         /* roles bits follow wf_roles: field committee reporter admin */
         if (!(a->roles & 2u) || (a->roles & 1u))

@@ -462,9 +462,10 @@ int wf_case_migrate(const wf_def_t *def, wf_case_t *c, int64_t now);
 /* The workflow's deliver_within in ms. */
 int64_t wf_def_deliver_within(const wf_def_t *def);
 /*
- * true when state exists, is not terminal, has at least one outgoing action,
- * and every one of them is allowed to committee and not to field: a case there
- * waits for a committee (report.agenda).
+ * true when state exists, is not terminal, and the actions that move a case
+ * on from it (to a state written later in the file; not those every state
+ * has, from: "*") are at least one and all allowed to committee and not to
+ * field: a case there waits for a committee (report.agenda).
  */
 bool wf_def_committee_only(const wf_def_t *def, const char *state);
 /* The record with that id in any of c's record lists (borrowed), or NULL. */

@@ -11,17 +11,18 @@
 
 #include "ops.h"
 
-/* A case's ledger rows: at most LEDGER_AGENCIES agencies (the rest as "(other)"), the dimensions. */
+/* A case's ledger rows: at most LEDGER_AGENCIES agencies (the rest as "(other)"), the dimensions.
+ */
 #define LEDGER_AGENCIES 8
 #define LEDGER_ROWS (LEDGER_AGENCIES + LB_NDIM)
 #define LEDGER_OTHER "(other)"
 
 enum { M_PLEDGED, M_PLEDGED_S, M_DELIVERED, M_DELIVERED_S, M_OPEN, M_OPEN_S, M_N };
 /* Counter names: "ledger:" metric ":" by ":" key; amounts in satang (1/100 baht). */
-static const char *const metrics[M_N] = {"pledged", "pledged_satang", "delivered",
-                                         "delivered_satang", "open", "open_satang"};
+static const char *const metrics[M_N] = {"pledged",          "pledged_satang", "delivered",
+                                         "delivered_satang", "open",           "open_satang"};
 
-_Static_assert(LEDGER_ROWS * M_N <= STORE_EXTRA_MAX, "the ledger needs more extra counters");
+_Static_assert(LEDGER_ROWS *M_N <= STORE_EXTRA_MAX, "the ledger needs more extra counters");
 
 typedef struct {
     const char *agency; /* borrowed from the case; NULL for a dimension row */
@@ -109,7 +110,7 @@ void lbd_ledger_meta(const wf_case_t *c, store_case_meta_t *m)
 
 typedef struct {
     const char *by;
-    lb_val_t *rows;   /* map key -> [M_N] ints, in first-seen order */
+    lb_val_t *rows; /* map key -> [M_N] ints, in first-seen order */
     int64_t tot[M_N];
     int rc;
 } lreport_t;

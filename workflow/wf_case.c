@@ -19,8 +19,8 @@ int wf_case_init(wf_case_t *c)
     c->notes = lb_arr();
     c->decisions = lb_arr();
     c->history = lb_arr();
-    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes ||
-        !c->decisions || !c->history) {
+    if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes || !c->decisions ||
+        !c->history) {
         wf_case_clear(c);
         return LB_ENOMEM;
     }

@@ -17,7 +17,7 @@
 
 #define WF_DIR_FILES_MAX 1024
 
-static const char *const top_keys[] = {"workflow", "version", "title",   "initial",       "states",
+static const char *const top_keys[] = {"workflow", "version", "title",          "initial", "states",
                                        "actions",  "migrate", "deliver_within", NULL};
 static const char *const top_required[] = {"workflow", "version", "initial", "states", NULL};
 static const char *const state_keys[] = {"title", "terminal", "outcome", "escalate", NULL};
@@ -299,9 +299,9 @@ static int parse_action(const wf_ectx_t *e, const wf_ynode_t *body, const wf_def
             return rc;
         act->record = wf_name_index(wf_record_names, WF_NREC, s);
         if (act->record < 0)
-            return wf_ynerr(e, n,
-                            "unknown record '%s' (want visit, assistance, follow_up, note or decision)",
-                            s);
+            return wf_ynerr(
+                e, n, "unknown record '%s' (want visit, assistance, follow_up, note or decision)",
+                s);
     }
     if ((n = wf_ymap_get(body, "restart_timers")) &&
         (rc = wf_ybool(e, n, "restart_timers", &act->restart_timers)))

@@ -26,19 +26,20 @@
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
 static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note",
-                                                   "decision"};
+                                                  "decision"};
 
 static const char *const visit_keys[] = {"team", "level", "findings", "needs", "note", NULL};
 static const char *const visit_required[] = {"findings", NULL};
-static const char *const assist_keys[] = {"team", "level", "agency", "dimension", "kind", "amount_thb",
-                                          "note", "meets", "status", "pledge",    NULL};
+static const char *const assist_keys[] = {"team",   "level",      "agency", "dimension",
+                                          "kind",   "amount_thb", "note",   "meets",
+                                          "status", "pledge",     NULL};
 static const char *const assist_required[] = {"agency", "dimension", "kind", NULL};
 static const char *const followup_keys[] = {"team", "level", "met", "note", NULL};
 static const char *const followup_required[] = {"level", NULL};
 static const char *const note_keys[] = {"team", "level", "note", NULL};
 static const char *const note_required[] = {"note", NULL};
-static const char *const decision_keys[] = {"team", "level", "decision", "agency", "due", "note",
-                                            NULL};
+static const char *const decision_keys[] = {"team", "level", "decision", "agency",
+                                            "due",  "note",  NULL};
 static const char *const decision_required[] = {"decision", "due", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};
 /* What data of an action without record may hold besides its require keys. */
@@ -526,7 +527,8 @@ static lb_val_t **record_list(wf_case_t *c, int rec)
     case WF_REC_VISIT: return &c->visits;
     case WF_REC_ASSIST: return &c->assistance;
     case WF_REC_FOLLOWUP: return &c->follow_ups;
-    case WF_REC_DECISION: return &c->decisions;
+    case WF_REC_DECISION:
+        return &c->decisions;
     default: return &c->notes;
     }
 }

@@ -93,8 +93,15 @@ int wf_name_index(const char *const *names, size_t n, const char *s);
 
 /* ---- definitions ---- */
 
-enum { WF_REC_NONE = -1, WF_REC_VISIT = 0, WF_REC_ASSIST, WF_REC_FOLLOWUP, WF_REC_NOTE,
-       WF_REC_DECISION, WF_NREC };
+enum {
+    WF_REC_NONE = -1,
+    WF_REC_VISIT = 0,
+    WF_REC_ASSIST,
+    WF_REC_FOLLOWUP,
+    WF_REC_NOTE,
+    WF_REC_DECISION,
+    WF_NREC
+};
 /* visit assistance follow_up note decision */
 extern const char *const wf_record_names[WF_NREC];
 
@@ -141,7 +148,7 @@ struct wf_def {
     size_t nactions;
     wf_migrate_t *migrate;   /* the migrate map, in file order */
     size_t nmigrate;
-    int64_t deliver_within;  /* ms; 0 = not in the file (WF_DELIVER_WITHIN_DEFAULT) */
+    int64_t deliver_within; /* ms; 0 = not in the file (WF_DELIVER_WITHIN_DEFAULT) */
     char deliver_within_text[WF_DURATION_TEXT];
     char *file;              /* where it came from, for duplicate messages */
     unsigned vline, vcol;    /* position of its version, ditto */
@@ -163,8 +170,7 @@ bool wf_ledger_key(const char *key);
  * status, pledge (an earlier open pledge of c), a decision's due. LB_EGUARD
  * with field, or 0. Nothing changes.
  */
-int wf_ledger_check(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at,
-                    wf_error_t *err);
+int wf_ledger_check(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at, wf_error_t *err);
 /* The id of the next record of c: one more than the largest id any record holds. */
 uint64_t wf_next_record_id(const wf_case_t *c);
 /* Writes a decision record's due as unix ms (it was checked). 0 or LB_ENOMEM. */

@@ -101,8 +101,7 @@ bool wf_case_pledge_delivered(const wf_case_t *c, uint64_t id)
 {
     for (uint32_t i = 0; c->assistance && i < c->assistance->a.n; i++) {
         int64_t p = 0;
-        if (lb_map_int(c->assistance->a.items[i], "pledge", &p) == 0 && p > 0 &&
-            (uint64_t)p == id)
+        if (lb_map_int(c->assistance->a.items[i], "pledge", &p) == 0 && p > 0 && (uint64_t)p == id)
             return true;
     }
     return false;
@@ -169,8 +168,8 @@ static int check_pledge(const lb_val_t *data, const wf_case_t *c, int64_t at, wf
         return lfail(err, "pledge", "record %lld of case %s is not a pledge", (long long)p->i,
                      c->case_id);
     if (wf_case_pledge_delivered(c, (uint64_t)p->i))
-        return lfail(err, "pledge", "pledge %lld of case %s is already delivered",
-                     (long long)p->i, c->case_id);
+        return lfail(err, "pledge", "pledge %lld of case %s is already delivered", (long long)p->i,
+                     c->case_id);
     int64_t pat = 0;
     lb_map_int(r, "at", &pat);
     if (at < pat)
@@ -178,8 +177,7 @@ static int check_pledge(const lb_val_t *data, const wf_case_t *c, int64_t at, wf
     return 0;
 }
 
-int wf_ledger_check(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at,
-                    wf_error_t *err)
+int wf_ledger_check(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at, wf_error_t *err)
 {
     if (rec == WF_REC_ASSIST) {
         const lb_val_t *st = lb_map_get(data, "status");

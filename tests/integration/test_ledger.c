@@ -145,8 +145,9 @@ static int agenda_count(const char *cert, const char *level, const char *cid, co
     return n;
 }
 
-#define PLEDGE                                                                                     \
-    "{'agency':'อบต.ควนโดน','dimension':'income','kind':'cash','amount_thb':3000,'status':'pledged'}"
+#define PLEDGE                                                                                                 \
+    "{'agency':'อบต.ควนโดน','dimension':'income','kind':'cash','amount_thb':3000,'status':'" \
+    "pledged'}"
 
 static void test_pledge_and_delivery(void)
 {
@@ -214,9 +215,10 @@ static void test_ledger_scope_and_retry(void)
     /* a retried pledge (same request id) is applied once and answers the same record_id */
     char cid[LB_CASE_ID_MAX];
     open_assisting("65010102", cid);
-    lb_val_t *args = tvalf("{'case_id':'%s','action':'record_assistance','data':{'agency':"
-                           "'retry-agency','dimension':'health','kind':'goods','status':'pledged'}}",
-                           cid);
+    lb_val_t *args =
+        tvalf("{'case_id':'%s','action':'record_assistance','data':{'agency':"
+              "'retry-agency','dimension':'health','kind':'goods','status':'pledged'}}",
+              cid);
     lb_val_t *r1 = NULL, *r2 = NULL;
     char err[256];
     CU_ASSERT_EQUAL(lbc_call_id(D.admin, "ledger-retry-1", "case.act", args, &r1, err, sizeof err),
@@ -242,7 +244,8 @@ static int events_of(const char *cid, const char *kind, const char *timer)
     for (uint32_t i = 0; evs && i < evs->a.n; i++) {
         const lb_val_t *x = evs->a.items[i];
         const char *t = lb_map_str(lb_map_get(x, "data"), "timer");
-        if (strcmp(lb_map_str(x, "case_id"), cid) == 0 && strcmp(lb_map_str(x, "kind"), kind) == 0 &&
+        if (strcmp(lb_map_str(x, "case_id"), cid) == 0 &&
+            strcmp(lb_map_str(x, "kind"), kind) == 0 &&
             strcmp(lb_map_str(x, "area"), "65010103") == 0 && (!timer || (t && !strcmp(t, timer))))
             n++;
     }

@@ -81,6 +81,9 @@ static const struct {
     {"admin.verify", NULL, PROTO_OP_ADMIN_VERIFY},
     {"admin.clock", "{'advance_s':0}", PROTO_OP_ADMIN_CLOCK},
     {"admin.clock", "{'advance_s':315360000}", PROTO_OP_ADMIN_CLOCK},
+    {"report.ledger", "{'area':'6501','by':'agency'}", PROTO_OP_REPORT_LEDGER},
+    {"report.ledger", "{'by':'dimension'}", PROTO_OP_REPORT_LEDGER},
+    {"report.agenda", "{'area':'6501','level':'district','limit':10}", PROTO_OP_REPORT_AGENDA},
 };
 size_t valid_req_count(void)
 {
@@ -417,6 +420,9 @@ static void test_other_op_errors(void)
     EXPECT(R("admin.backup", "{}"), LB_EBADREQ, "path");
     EXPECT(R("admin.backup", "{'path':''}"), LB_EBADREQ, "path");
     EXPECT(R("admin.clock", "{}"), LB_EBADREQ, "advance_s");
+    EXPECT(R("report.ledger", "{'by':'team'}"), LB_EBADREQ, "by");
+    EXPECT(R("report.agenda", "{'area':'6501'}"), LB_EBADREQ, "level");
+    EXPECT(R("report.agenda", "{'level':'ministry'}"), LB_EBADREQ, "level");
     EXPECT(R("admin.clock", "{'advance_s':-1}"), LB_EBADREQ, "advance_s");
     EXPECT(R("admin.clock", "{'advance_s':315360001}"), LB_EBADREQ, "advance_s");
     EXPECT(R("admin.stats", "{'verbose':true}"), LB_EBADREQ, "verbose");

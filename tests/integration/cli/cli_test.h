@@ -122,5 +122,7 @@ void test_buddhist_era_year(void);
 void test_lower_case_ids_and_bare_endpoint(void);
 void test_list_unacked(void);
 void test_installed_keys_named(void);
+/* casework.c */
+void test_ledger_and_agenda(void);
 
 #endif

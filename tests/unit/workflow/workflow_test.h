@@ -78,5 +78,6 @@ extern const cu_suite_t workflow_records_suite;
 extern const cu_suite_t workflow_outcomes_suite;
 extern const cu_suite_t workflow_stored_suite;
 extern const cu_suite_t workflow_migrate_suite;
+extern const cu_suite_t workflow_ledger_suite;
 
 #endif

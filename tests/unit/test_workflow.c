@@ -12,7 +12,8 @@ int main(void)
 {
     const cu_suite_t suites[] = {
         workflow_loading_suite,  workflow_transitions_suite, workflow_records_suite,
-        workflow_outcomes_suite, workflow_stored_suite,      workflow_migrate_suite, workflow_ledger_suite,
+        workflow_outcomes_suite, workflow_stored_suite,      workflow_migrate_suite,
+        workflow_ledger_suite,
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

@@ -10,8 +10,9 @@
 
 #include "ops.h"
 
-#define NKINDS 5
-static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note", "member"};
+#define NKINDS 6
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup",
+                                              "note",  "member", "decision"};
 #define MERGE_DEPTH 16 /* merged cases that had absorbed others, followed this deep */
 
 /* What a case's events say it must hold. */
@@ -252,8 +253,8 @@ static int replay(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, replay_t
 static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
                    size_t whylen)
 {
-    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes,
-                                     c->member_changes};
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance,     c->follow_ups,
+                                     c->notes,  c->member_changes, c->decisions};
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;

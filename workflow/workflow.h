@@ -359,6 +359,10 @@ typedef struct {
     int64_t due;   /* unix ms */
     uint32_t step; /* index into the state's escalate list, from 0 */
     char level[WF_SHORT_MAX];
+    /* "" = a step of the state's ladder; else a record's timer (wf_ledger.c): "pledge" or
+     * "decision", for record `record` (PROTOCOL.md 9.19). Kept across state changes. */
+    char kind[WF_SHORT_MAX];
+    uint64_t record;
 } wf_timer_t;
 
 typedef struct {
@@ -368,6 +372,8 @@ typedef struct {
     int64_t at;              /* when it fell due */
     int64_t acked_at;        /* 0 = not acknowledged */
     char acked_by[WF_NAME_MAX];
+    char kind[WF_SHORT_MAX]; /* the timer's kind and record (wf_timer_t) */
+    uint64_t record;
 } wf_escalation_t;
 
 /*
@@ -395,6 +401,7 @@ typedef struct {
     lb_val_t *follow_ups;
     lb_val_t *notes;
     lb_val_t *member_changes; /* member records, PROTOCOL.md 9.18 (references, no personal data) */
+    lb_val_t *decisions;      /* committee decisions (PROTOCOL.md 9.19) */
     char merged_into[LB_CASE_ID_MAX]; /* the case this one was merged into, "" = none */
     wf_escalation_t *esc; /* every fired escalation, oldest first */
     uint32_t n_esc;
@@ -537,8 +544,9 @@ typedef struct {
     char to[WF_NAME_MAX];
     bool state_changed;
     bool timers_changed;    /* old timers cancelled, new ones set (state change or restart) */
-    const char *kind;       /* event kind: case, visit, assist, followup, note */
-    const char *record;     /* visit, assistance, follow_up, note, or NULL */
+    const char *kind;       /* event kind: case, visit, assist, followup, note, member, decision */
+    const char *record;     /* visit, assistance, follow_up, note, member, decision, or NULL */
+    uint64_t record_id;     /* the appended record's id (0 = none appended) */
     lb_val_t *event_data;   /* what the event carries as data (owned; may be NULL) */
 } wf_outcome_t;
 
@@ -682,6 +690,29 @@ const char *wf_def_closed_state(const wf_def_t *def);
  * def has no closed state or into does not fit; c unchanged then.
  */
 int wf_case_close_merged(const wf_def_t *def, wf_case_t *c, const char *into, int64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* The agency ledger and the committee agenda (wf_ledger.c, PROTOCOL.md 9.19) */
+/* ---------------------------------------------------------------------- */
+
+/* deliver_within when a workflow does not say: 90 days. */
+#define WF_DELIVER_WITHIN_DEFAULT (90LL * 24 * 3600 * 1000)
+/* The escalation level of a pledge or decision timer. */
+#define WF_RECORD_TIMER_LEVEL "district"
+
+/* The workflow's deliver_within in ms. */
+int64_t wf_def_deliver_within(const wf_def_t *def);
+/*
+ * true when state exists, is not terminal, and the actions that move a case
+ * on from it (to a state written later in the file; not those every state
+ * has, from: "*") are at least one and all allowed to committee and not to
+ * field: a case there waits for a committee (report.agenda).
+ */
+bool wf_def_committee_only(const wf_def_t *def, const char *state);
+/* The record with that id in any of c's record lists (borrowed), or NULL. */
+const lb_val_t *wf_case_record(const wf_case_t *c, uint64_t id);
+/* true when an assistance record of c delivers (pledge: id) the pledge id. */
+bool wf_case_pledge_delivered(const wf_case_t *c, uint64_t id);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).

@@ -71,6 +71,11 @@ static void put_extra(store_case_meta_t *m, const char *metric, const char *by, 
 
 void lbd_ledger_meta(const wf_case_t *c, store_case_meta_t *m)
 {
+    /* A case merged into another (9.18) keeps copies of records that now count in that one. */
+    if (c->merged_into[0]) {
+        m->n_extra = 0;
+        return;
+    }
     lrow_t rows[LEDGER_ROWS];
     memset(rows, 0, sizeof rows);
     for (int d = 0; d < LB_NDIM; d++)

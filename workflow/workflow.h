@@ -668,17 +668,29 @@ const char *wf_def_action_record(const wf_def_t *def, const char *action);
 
 /*
  * Merges drop's records into keep (case.merge): every record of drop's
- * visits, assistance, follow_ups, notes and member_changes is copied into
- * keep's list of its kind, each list staying ordered by at (a record of drop
- * goes after keep's records with the same at); drop's needs that keep has
- * no need for (the same indicator, or the same dimension and note) are
- * copied too, with their status. *added gets the number of records copied.
- * drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
+ * visits, assistance, follow_ups, notes, member_changes and decisions is
+ * copied into keep's list of its kind, each list staying ordered by at (a
+ * record of drop goes after keep's records with the same at); drop's needs
+ * that keep has no need for (the same indicator, or the same dimension and
+ * note) are copied too, with their status. Record ids are unique only within
+ * a case, so every copied id, and every pledge naming one, is raised by
+ * wf_case_last_record_id(keep) as keep was before (wf_record_renumber);
+ * drop's pledge and decision timers join keep's, naming the raised ids.
+ * *added gets the number of records copied. drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
  * when keep would then hold more than max_records records (0 = the default
  * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
  */
 int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,
                    wf_error_t *err);
+
+/* The largest record id of c (PROTOCOL.md 9.19), 0 when no record holds one. */
+uint64_t wf_case_last_record_id(const wf_case_t *c);
+/*
+ * Raises the record ids in rec (a record map: its id, and its pledge) by
+ * offset, as wf_case_absorb does to a merged case's records (offset 0, or
+ * rec not a map: nothing). 0 or LB_ENOMEM.
+ */
+int wf_record_renumber(lb_val_t *rec, uint64_t offset);
 
 /* The first terminal state of def with outcome "closed" (borrowed), or NULL when it has none. */
 const char *wf_def_closed_state(const wf_def_t *def);

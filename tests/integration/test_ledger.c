@@ -336,6 +336,67 @@ static void test_waiting_state_on_agenda(void)
     lb_val_free(&r);
 }
 
+/*
+ * case.merge (9.18) raises the dropped case's record ids above the kept
+ * case's: its open pledge is delivered in the kept case under the new id,
+ * the ledger counts it once, and admin.verify follows the renumbering.
+ */
+static void test_merge_renumbers_pledges(void)
+{
+    char keep[LB_CASE_ID_MAX], drop[LB_CASE_ID_MAX];
+    open_assisting("65010106", keep); /* visit: record 1 */
+    act(field, keep, "add_note", "{'note':'kept'}", "");
+    open_assisting("65010106", drop);
+    int64_t pid = act(field, drop, "record_assistance",
+                      "{'agency':'merge-agency','dimension':'income','kind':'cash',"
+                      "'amount_thb':700,'status':'pledged'}",
+                      "");
+    CU_ASSERT_EQUAL_FATAL(pid, 2);
+    lb_val_t *row = ledger_row(comm, "6501", "agency", "merge-agency");
+    CU_ASSERT(tval_match(row, "{'pledged':1,'open':1}"));
+    lb_val_free(&row);
+
+    char args[256];
+    snprintf(args, sizeof args, "{'keep':'%s','drop':'%s'}", keep, drop);
+    lb_val_t *r = call(comm, "case.merge", args);
+    CU_ASSERT_STRING_EQUAL_FATAL(testd_code(r), "");
+    CU_ASSERT(tval_match(lbc_reply_result(r), "{'records':2,'id_offset':2}"));
+    lb_val_free(&r);
+    /* counted once: in the kept case, not in the closed duplicate too */
+    row = ledger_row(comm, "6501", "agency", "merge-agency");
+    CU_ASSERT(tval_match(row, "{'pledged':1,'open':1,'delivered':0}"));
+    lb_val_free(&row);
+
+    char data[512];
+    /* the old id is keep's note now */
+    snprintf(data, sizeof data,
+             "{'agency':'merge-agency','dimension':'income','kind':'cash','status':'delivered',"
+             "'pledge':%lld}",
+             (long long)pid);
+    act(comm, keep, "record_assistance", data, "guard_failed");
+    snprintf(data, sizeof data,
+             "{'agency':'merge-agency','dimension':'income','kind':'cash','amount_thb':700,"
+             "'status':'delivered','pledge':%lld}",
+             (long long)(pid + 2));
+    CU_ASSERT_EQUAL(act(comm, keep, "record_assistance", data, ""), 5);
+    row = ledger_row(comm, "6501", "agency", "merge-agency");
+    CU_ASSERT(tval_match(row, "{'pledged':1,'open':0,'delivered':1,'delivered_thb':700.0}"));
+    lb_val_free(&row);
+    /* the pledge's timer moved with it and went with its delivery */
+    lb_val_t *a = tvalf("{'case_id':'%s'}", keep);
+    r = trust_call(&D, NULL, "case.get", a);
+    const lb_val_t *timers = lb_map_get(lbc_reply_result(r), "timers");
+    int pledge_timers = 0;
+    for (uint32_t i = 0; timers && i < timers->a.n; i++) {
+        const char *kind = lb_map_str(timers->a.items[i], "kind");
+        pledge_timers += kind && strcmp(kind, "pledge") == 0;
+    }
+    CU_ASSERT_EQUAL(pledge_timers, 0);
+    lb_val_free(&r);
+    lb_val_free(&a);
+    verify_ok();
+}
+
 int main(void)
 {
     static const cu_test_t tests[] = {
@@ -344,6 +405,7 @@ int main(void)
         {"pledge overdue escalates", test_pledge_overdue_escalates},
         {"decision due", test_decision_due},
         {"waiting state on agenda", test_waiting_state_on_agenda},
+        {"a merged case's pledge is delivered under its new id", test_merge_renumbers_pledges},
     };
     return cu_run("ledger", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

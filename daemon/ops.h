@@ -47,6 +47,14 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c,
  * (the stored record does not decode); LB_ENOMEM; a store code. *c is
  * cleared on error.
  */
+/*
+ * admin.verify's counters check: recomputes every maintained report counter
+ * from the stored cases (store_counts_verify, every scope) and compares. 0
+ * when all agree; 1 with *diff naming the first that differs; LB_ECORRUPT
+ * when a case does not decode (the unreadable-cases check names it);
+ * LB_ENOMEM; store codes. A full scan: for admin.verify only.
+ */
+int lbd_verify_counters(const lbd_t *d, store_txn_t *txn, store_count_diff_t *diff);
 int lbd_case_load(const lbd_t *d, store_txn_t *txn, uint64_t id, wf_case_t *c,
                   lbd_case_snap_t *snap);
 /*

@@ -142,6 +142,19 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
     uint64_t n_unreadable = 0;
     rc = unreadable ? lbd_verify_unreadable(ctx->d, ctx->txn, unreadable, 100, &n_unreadable)
                     : LB_ENOMEM;
+    /* The maintained counters against the cases (only when every case reads). */
+    store_count_diff_t cdiff = {0};
+    int counters_bad = 0;
+    if (rc == 0 && n_unreadable == 0) {
+        rc = lbd_verify_counters(ctx->d, ctx->txn, &cdiff);
+        counters_bad = rc == 1;
+        if (rc == 1)
+            rc = 0;
+    }
+    if (counters_bad)
+        lbd_log(LBD_LOG_ERROR, "counter %s of scope '%s' is %llu, the cases make %llu",
+                cdiff.name, cdiff.scope, (unsigned long long)cdiff.stored,
+                (unsigned long long)cdiff.computed);
     if (rc == 0)
         rc = lbd_result_map(ctx);
     if (rc) {
@@ -149,7 +162,16 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         return rc;
     }
     lb_put_int(ctx->result, "events", (int64_t)v.n, &rc);
-    lb_put_bool(ctx->result, "ok", v.first_bad == 0 && !bad_case[0] && n_unreadable == 0, &rc);
+    lb_put_bool(ctx->result, "ok",
+                v.first_bad == 0 && !bad_case[0] && n_unreadable == 0 && !counters_bad, &rc);
+    if (counters_bad) {
+        lb_val_t *bc = lb_map();
+        lb_put_str(bc, "scope", cdiff.scope, &rc);
+        lb_put_str(bc, "name", cdiff.name, &rc);
+        lb_put_int(bc, "stored", (int64_t)cdiff.stored, &rc);
+        lb_put_int(bc, "computed", (int64_t)cdiff.computed, &rc);
+        lb_put(ctx->result, "bad_counter", bc, &rc);
+    }
     lb_put(ctx->result, "unreadable_cases", unreadable, &rc);
     if (v.first_bad)
         lb_put_int(ctx->result, "first_bad_seq", (int64_t)v.first_bad, &rc);

@@ -127,6 +127,7 @@ static void case_meta(const lbd_t *d, const wf_case_t *c, store_case_meta_t *m)
     if (!terminal)
         wf_case_needs_open(c, m->needs_open);
     m->at = lbd_now(d); /* the month counters count a change in the daemon's month */
+    lbd_ledger_meta(c, m);
 }
 
 static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t *out)

@@ -19,7 +19,7 @@
 
 /* The KINDs of section 7's topics KIND.AREA8. */
 static const char *const ev_kinds[] = {"case", "visit",      "assist", "followup",
-                                       "note", "escalation", "member"};
+                                       "note", "escalation", "member", "decision"};
 
 static void nap_ms(int ms)
 {

@@ -249,6 +249,18 @@ int lbd_member_view(const lbd_ctx_t *ctx, lb_val_t *h, lb_val_t *result);
 
 /* ---- handlers (ops_read.c, ops_write.c, ops_admin.c, ops_casework.c) ---- */
 
+/* ---- the agency ledger and the committee agenda (ledger.c, agenda.c) ---- */
+
+/* Sets m->extra to c's ledger counters (PROTOCOL.md 9.19); m->open must be set. */
+void lbd_ledger_meta(const wf_case_t *c, store_case_meta_t *m);
+/*
+ * The client's area prefixes (or area alone when given), sorted, none inside
+ * another: the scopes whose counters a report sums. At most max; borrowed.
+ */
+size_t lbd_scope_prefixes(const lbd_client_t *cl, const char *area, const char **out, size_t max);
+int lbd_op_report_ledger(lbd_ctx_t *ctx);
+int lbd_op_report_agenda(lbd_ctx_t *ctx);
+
 int lbd_op_ping(lbd_ctx_t *ctx);
 int lbd_op_workflow_list(lbd_ctx_t *ctx);
 int lbd_op_workflow_get(lbd_ctx_t *ctx);

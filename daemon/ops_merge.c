@@ -201,7 +201,7 @@ out:
 /* The two events: drop closed as a duplicate, keep holding its records. */
 static int merge_events(lbd_ctx_t *ctx, wf_case_t *keep, const lbd_case_snap_t *ks, wf_case_t *drop,
                         const lbd_case_snap_t *ds, const char *drop_from, uint32_t added,
-                        uint64_t *seq)
+                        uint64_t id_offset, uint64_t *seq)
 {
     int rc = 0;
     uint64_t dseq;
@@ -225,6 +225,7 @@ static int merge_events(lbd_ctx_t *ctx, wf_case_t *keep, const lbd_case_snap_t *
         rc = LB_ENOMEM;
     lb_put_str(data, "merged_from", drop->case_id, &rc);
     lb_put_int(data, "records", added, &rc);
+    lb_put_int(data, "id_offset", (int64_t)id_offset, &rc);
     lb_put(ev, "data", data, &rc);
     if (rc == 0)
         rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, keep, ks, ev, seq);
@@ -251,6 +252,8 @@ int lbd_op_case_merge(lbd_ctx_t *ctx)
     }
     uint32_t added = 0;
     wf_error_t werr;
+    /* drop's record ids are raised by this in keep (9.18, 9.19) */
+    uint64_t id_offset = wf_case_last_record_id(&keep);
     if ((rc = wf_case_absorb(&keep, &drop, (uint32_t)ctx->d->cfg.case_records, &added, &werr))) {
         rc = lbd_fail_wf(ctx, &werr);
         goto out;
@@ -262,7 +265,7 @@ int lbd_op_case_merge(lbd_ctx_t *ctx)
     if ((rc = merge_households(ctx, &keep, &drop)))
         goto out;
     uint64_t seq = 0;
-    if ((rc = merge_events(ctx, &keep, &ks, &drop, &ds, from, added, &seq)))
+    if ((rc = merge_events(ctx, &keep, &ks, &drop, &ds, from, added, id_offset, &seq)))
         goto out;
     if ((rc = lbd_result_map(ctx)) == 0) {
         lb_put_str(ctx->result, "case_id", keep.case_id, &rc);
@@ -270,6 +273,7 @@ int lbd_op_case_merge(lbd_ctx_t *ctx)
         lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
         lb_put_str(ctx->result, "dropped", drop.case_id, &rc);
         lb_put_int(ctx->result, "records", added, &rc);
+        lb_put_int(ctx->result, "id_offset", (int64_t)id_offset, &rc);
     }
 out:
     wf_case_clear(&keep);

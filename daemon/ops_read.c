@@ -282,6 +282,11 @@ static size_t scope_prefixes(const lbd_client_t *cl, const char *area, const cha
     return n;
 }
 
+size_t lbd_scope_prefixes(const lbd_client_t *cl, const char *area, const char **out, size_t max)
+{
+    return scope_prefixes(cl, area, out, max);
+}
+
 static int parse_cursor(const char *s, char area[9], char state[64], uint64_t *id)
 {
     /* area8 "." state "." decimal id */

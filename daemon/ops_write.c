@@ -305,6 +305,8 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
             lb_put_str(ctx->result, "level", c.level, &rc);
         if (rc == 0)
             rc = lbd_member_result(ctx, &mem);
+        if (out.record_id)
+            lb_put_int(ctx->result, "record_id", (int64_t)out.record_id, &rc);
     }
 out:
     lbd_member_clear(&mem);
@@ -419,6 +421,10 @@ int lbd_fire_due(lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, int64_t now, size
                     lb_rc(&rc, LB_ENOMEM);
                 lb_put_str(data, "state", e.state, &rc);
                 lb_put_int(data, "due", e.at, &rc);
+                if (e.kind[0]) { /* a pledge's or decision's timer (PROTOCOL.md 9.19) */
+                    lb_put_str(data, "timer", e.kind, &rc);
+                    lb_put_int(data, "record_id", (int64_t)e.record, &rc);
+                }
                 lb_put(ev, "data", data, &rc);
             }
             uint64_t seq = 0;

@@ -68,6 +68,10 @@ static const lbd_op_t optable[] = {
      R_COMMITTEES, LBD_OP_READ},
     {PROTO_OP_CASE_MERGE, &proto_schema_case_merge, lbd_op_case_merge, R_COMMITTEES,
      LBD_OP_WRITE},
+    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL,
+     LBD_OP_READ},
+    {PROTO_OP_REPORT_AGENDA, &proto_schema_report_agenda, lbd_op_report_agenda, R_COMMITTEES,
+     LBD_OP_READ},
 };
 
 _Static_assert(sizeof optable / sizeof optable[0] == PROTO_OP_COUNT,

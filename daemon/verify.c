@@ -10,8 +10,9 @@
 
 #include "ops.h"
 
-#define NKINDS 5
-static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup", "note", "member"};
+#define NKINDS 6
+static const char *const rec_kinds[NKINDS] = {"visit", "assist", "followup",
+                                              "note",  "member", "decision"};
 #define MERGE_DEPTH 16 /* merged cases that had absorbed others, followed this deep */
 
 /* What a case's events say it must hold. */
@@ -104,20 +105,41 @@ static int lens_push(lens_t *l, size_t n)
     return 0;
 }
 
-/* A record event's data joins r's records of its kind: 0 or LB_ENOMEM (other kinds: 0). */
-static int add_record(const lb_val_t *ev, const char *kind, replay_t *r, lens_t *lens)
+/*
+ * A record event's data joins r's records of its kind, its record ids raised
+ * by offset (those of a merged case's records, wf_case_absorb): 0 or
+ * LB_ENOMEM (other kinds: 0).
+ */
+static int add_record(const lb_val_t *ev, const char *kind, uint64_t offset, replay_t *r,
+                      lens_t *lens)
 {
     for (int k = 0; k < NKINDS; k++) {
         if (strcmp(kind, rec_kinds[k]) != 0)
             continue;
         const lb_val_t *data = lb_map_get(ev, "data");
+        lb_val_t *raised = NULL;
+        if (data && offset) {
+            if (!(raised = lb_val_dup(data)) || wf_record_renumber(raised, offset)) {
+                lb_val_free(&raised);
+                return LB_ENOMEM;
+            }
+            data = raised;
+        }
         size_t before = r->recs[k].len;
         int rc = data ? proto_pack(data, &r->recs[k]) : 0;
         if (rc == 0 && data)
             rc = lens_push(&lens[k], r->recs[k].len - before);
+        lb_val_free(&raised);
         return rc ? LB_ENOMEM : 0;
     }
     return 0;
+}
+
+/* The id_offset of a merged event's data (0 for merges made before record ids). */
+static uint64_t merged_offset(const lb_val_t *ev)
+{
+    int64_t v = 0;
+    return lb_map_int(lb_map_get(ev, "data"), "id_offset", &v) == 0 && v > 0 ? (uint64_t)v : 0;
 }
 
 /* Applies one event of the case to r: 0, 1 when it cannot be the case's (why set), LB_ENOMEM. */
@@ -160,16 +182,18 @@ static int replay_event(const wf_case_t *c, const lb_val_t *ev, bool first, repl
         r->acked += strcmp(type, "acked") == 0;
         return 0;
     }
-    return add_record(ev, kind, r, lens);
+    return add_record(ev, kind, 0, r, lens);
 }
 
 /*
  * case.merge (PROTOCOL.md 9.18): the kept case holds the records the merged
  * case's events appended before the merge, and those of cases merged into
- * that one in turn. 0, 1 (why set), LB_ENOMEM or a store code.
+ * that one in turn, their record ids raised by offset (the merges' id_offset
+ * summed). 0, 1 (why set), LB_ENOMEM or a store code.
  */
 static int replay_absorbed(const lbd_t *d, store_txn_t *txn, const char *from, uint64_t before,
-                           int depth, replay_t *r, lens_t *lens, char *why, size_t whylen)
+                           uint64_t offset, int depth, replay_t *r, lens_t *lens, char *why,
+                           size_t whylen)
 {
     uint64_t id;
     wf_case_t m;
@@ -197,9 +221,10 @@ static int replay_absorbed(const lbd_t *d, store_txn_t *txn, const char *from, u
         const char *kind = lb_map_str(ev, "kind"), *type = lb_map_str(ev, "type");
         const char *sub = lb_map_str(lb_map_get(ev, "data"), "merged_from");
         if (kind && type && strcmp(type, "merged") == 0 && sub)
-            rc = replay_absorbed(d, txn, sub, seq, depth + 1, r, lens, why, whylen);
+            rc = replay_absorbed(d, txn, sub, seq, offset + merged_offset(ev), depth + 1, r, lens,
+                                 why, whylen);
         else if (kind)
-            rc = add_record(ev, kind, r, lens);
+            rc = add_record(ev, kind, offset, r, lens);
         lb_val_free(&ev);
     }
     wf_case_clear(&m);
@@ -240,7 +265,7 @@ static int replay(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, replay_t
         rc = replay_event(c, ev, i == 0, r, lens, why, whylen);
         const char *from = lb_map_str(lb_map_get(ev, "data"), "merged_from");
         if (rc == 0 && from && strcmp(lb_map_str(ev, "type"), "merged") == 0)
-            rc = replay_absorbed(d, txn, from, r->last, 0, r, lens, why, whylen);
+            rc = replay_absorbed(d, txn, from, r->last, merged_offset(ev), 0, r, lens, why, whylen);
         lb_val_free(&ev);
         if (rc)
             return rc;
@@ -252,8 +277,8 @@ static int replay(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, replay_t
 static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, char *why,
                    size_t whylen)
 {
-    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance, c->follow_ups, c->notes,
-                                     c->member_changes};
+    const lb_val_t *lists[NKINDS] = {c->visits, c->assistance,     c->follow_ups,
+                                     c->notes,  c->member_changes, c->decisions};
     uint32_t acked = 0;
     for (uint32_t i = 0; i < c->n_esc; i++)
         acked += c->esc[i].acked_at != 0;

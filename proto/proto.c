@@ -438,6 +438,36 @@ const proto_schema_t proto_schema_admin_remap = {args_admin_remap, NULL};
 const proto_schema_t proto_schema_case_duplicates = {args_case_duplicates, NULL};
 const proto_schema_t proto_schema_case_merge = {args_case_merge, NULL};
 
+static const char *chk_ledger_by(const lb_val_t *v)
+{
+    static const char *const set[] = {"agency", "dimension", NULL};
+    return str_in(v->s.p, set) ? NULL : "must be agency or dimension";
+}
+
+static const char *chk_esc_level(const lb_val_t *v)
+{
+    for (int i = 0; i < LB_NESC_LEVEL; i++)
+        if (strcmp(v->s.p, lb_esc_levels[i]) == 0)
+            return NULL;
+    return "must be team, subdistrict, district or province";
+}
+
+static const arg_spec_t args_report_ledger[] = {
+    ARG_AREA_PREFIX,
+    {.key = "by", .type = A_STR, .required = true, .min = 1, .max = 16, .check = chk_ledger_by},
+    ARG_END,
+};
+
+static const arg_spec_t args_report_agenda[] = {
+    ARG_AREA_PREFIX,
+    {.key = "level", .type = A_STR, .required = true, .min = 1, .max = 16, .check = chk_esc_level},
+    ARG_LIMIT(PROTO_LIST_MAX),
+    ARG_END,
+};
+
+const proto_schema_t proto_schema_report_ledger = {args_report_ledger, NULL};
+const proto_schema_t proto_schema_report_agenda = {args_report_agenda, NULL};
+
 typedef struct {
     const char *name;
     bool writes;
@@ -469,6 +499,8 @@ static const op_def_t op_defs[PROTO_OP_COUNT] = {
     [PROTO_OP_ADMIN_REMAP] = {"admin.remap", true, &proto_schema_admin_remap},
     [PROTO_OP_CASE_DUPLICATES] = {"case.duplicates", false, &proto_schema_case_duplicates},
     [PROTO_OP_CASE_MERGE] = {"case.merge", true, &proto_schema_case_merge},
+    [PROTO_OP_REPORT_LEDGER] = {"report.ledger", false, &proto_schema_report_ledger},
+    [PROTO_OP_REPORT_AGENDA] = {"report.agenda", false, &proto_schema_report_agenda},
 };
 
 const char *proto_op_name(proto_op_t op)

@@ -76,6 +76,8 @@ typedef enum {
     PROTO_OP_ADMIN_REMAP,
     PROTO_OP_CASE_DUPLICATES,
     PROTO_OP_CASE_MERGE,
+    PROTO_OP_REPORT_LEDGER,
+    PROTO_OP_REPORT_AGENDA,
     PROTO_OP_COUNT
 } proto_op_t;
 
@@ -107,6 +109,8 @@ extern const proto_schema_t proto_schema_ping, proto_schema_workflow_list,
 extern const proto_schema_t proto_schema_case_transfer, proto_schema_case_reassign,
     proto_schema_admin_remap;
 extern const proto_schema_t proto_schema_case_duplicates, proto_schema_case_merge;
+/* The agency ledger and the committee agenda (PROTOCOL.md 9.19). */
+extern const proto_schema_t proto_schema_report_ledger, proto_schema_report_agenda;
 /* The schema proto_decode_request checks op's args with; NULL for an out-of-range op. */
 const proto_schema_t *proto_op_schema(proto_op_t op);
 

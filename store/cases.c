@@ -13,9 +13,9 @@
 #define STORE_AREA_MAX 8   /* village code, the deepest scope */
 #define STORE_STATE_MAX 63 /* store_case_meta_t.state */
 #define STORE_HOUSE_MAX 11
-#define STORE_NAME_MAX 96 /* a counter name: "state:" + a state, at most */
+#define STORE_NAME_MAX (STORE_COUNTER_NAME_MAX + 1) /* a counter name and its NUL */
 #define STORE_AS_KEY_MAX (STORE_AREA_MAX + 1 + STORE_STATE_MAX + 1 + 8)
-#define STORE_CNT_MAX 20 /* counters one case contributes to, per scope */
+#define STORE_CNT_MAX (20 + STORE_EXTRA_MAX) /* counters one case contributes, per scope */
 
 /* Scope prefix lengths; a case counts in each one its area is long enough for. */
 static const size_t store_scope_lens[] = {0, 2, 4, 6, 8};
@@ -29,6 +29,16 @@ static bool store_str_ok(const char *s, size_t size, bool nonempty)
     return n < size && (!nonempty || n > 0);
 }
 
+static bool store_extra_ok(const store_case_meta_t *m)
+{
+    if (m->n_extra > STORE_EXTRA_MAX)
+        return false;
+    for (uint32_t i = 0; i < m->n_extra; i++)
+        if (!store_str_ok(m->extra[i].name, sizeof m->extra[i].name, true))
+            return false;
+    return true;
+}
+
 static bool store_meta_ok(const store_case_meta_t *m)
 {
     return store_str_ok(m->area, sizeof m->area, true) &&
@@ -36,7 +46,7 @@ static bool store_meta_ok(const store_case_meta_t *m)
            store_str_ok(m->house_id, sizeof m->house_id, false) &&
            store_str_ok(m->outcome, sizeof m->outcome, false) &&
            store_str_ok(m->level, sizeof m->level, false) &&
-           store_str_ok(m->esc_level, sizeof m->esc_level, false);
+           store_str_ok(m->esc_level, sizeof m->esc_level, false) && store_extra_ok(m);
 }
 
 /* area | 0 | state | 0 | id */
@@ -140,6 +150,8 @@ static void store_cnt_of(const store_case_meta_t *m, store_cntset_t *set)
         store_cnt_add(set, "level:", m->level, 1);
     if (m->esc_level[0] && m->open)
         store_cnt_add(set, "esc:", m->esc_level, 1);
+    for (uint32_t i = 0; i < m->n_extra && i < STORE_EXTRA_MAX; i++)
+        store_cnt_add(set, "", m->extra[i].name, (int64_t)m->extra[i].v);
 }
 
 static const store_cnt_t *store_cnt_find(const store_cntset_t *set, const char *name)
@@ -195,30 +207,35 @@ static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
 static int store_counters(store_txn_t *t, const store_case_meta_t *old,
                           const store_case_meta_t *meta)
 {
-    store_cntset_t oset = {.n = 0}, nset, diff;
+    /* Three sets of up to 2 * STORE_CNT_MAX long names: too big for the stack. */
+    store_cntset_t *sets = calloc(3, sizeof *sets);
+    if (!sets)
+        return LB_ENOMEM;
+    store_cntset_t *oset = &sets[0], *nset = &sets[1], *diff = &sets[2];
     size_t oal = old ? strlen(old->area) : 0, nal = strlen(meta->area);
+    int ret = 0;
 
     if (old)
-        store_cnt_of(old, &oset);
-    store_cnt_of(meta, &nset);
-    store_cnt_diff(&oset, &nset, &diff);
+        store_cnt_of(old, oset);
+    store_cnt_of(meta, nset);
+    store_cnt_diff(oset, nset, diff);
 
     for (size_t i = 0; i < STORE_NSCOPES; i++) {
         size_t l = store_scope_lens[i];
         bool in_old = old && l <= oal, in_new = l <= nal;
-        int ret = 0;
         if (in_old && in_new && memcmp(old->area, meta->area, l) == 0) {
-            ret = store_cnt_apply_set(t, meta->area, l, &diff, 1);
+            ret = store_cnt_apply_set(t, meta->area, l, diff, 1);
         } else {
             if (in_old)
-                ret = store_cnt_apply_set(t, old->area, l, &oset, -1);
+                ret = store_cnt_apply_set(t, old->area, l, oset, -1);
             if (ret == 0 && in_new)
-                ret = store_cnt_apply_set(t, meta->area, l, &nset, 1);
+                ret = store_cnt_apply_set(t, meta->area, l, nset, 1);
         }
         if (ret)
-            return ret;
+            break;
     }
-    return 0;
+    free(sets);
+    return ret;
 }
 
 /* ---- cases ---- */
@@ -807,6 +824,7 @@ typedef struct {
     int digits;
     store_meta_fn fn;
     void *ctx;
+    store_cntset_t *set; /* one case's counters: large, so on the heap */
 } store_tally_t;
 
 /* Adds one case's counters to every scope up to digits long that its area belongs to. */
@@ -814,7 +832,7 @@ static int store_tally_case(uint64_t id, const void *data, size_t len, void *ctx
 {
     store_tally_t *t = ctx;
     store_case_meta_t m;
-    store_cntset_t set;
+    store_cntset_t *set = t->set;
 
     memset(&m, 0, sizeof m);
     int ret = t->fn(id, data, len, &m, t->ctx);
@@ -823,19 +841,19 @@ static int store_tally_case(uint64_t id, const void *data, size_t len, void *ctx
         return ret < 0 ? ret : LB_EINTERNAL;
     if (!store_meta_ok(&m))
         return LB_EINTERNAL;
-    store_cnt_of(&m, &set);
+    store_cnt_of(&m, set);
     size_t al = strlen(m.area);
     for (size_t i = 0; i < STORE_NSCOPES; i++) {
         size_t l = store_scope_lens[i];
         if (l > al || l > (size_t)t->digits)
             break;
-        for (int j = 0; j < set.n; j++) {
+        for (int j = 0; j < set->n; j++) {
             uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
-            size_t nl = strlen(set.c[j].name);
+            size_t nl = strlen(set->c[j].name);
             memcpy(k, m.area, l);
             k[l] = 0;
-            memcpy(k + l + 1, set.c[j].name, nl);
-            if ((ret = store_cdeltas_add(&t->sum, k, l + 1 + nl, set.c[j].v)))
+            memcpy(k + l + 1, set->c[j].name, nl);
+            if ((ret = store_cdeltas_add(&t->sum, k, l + 1 + nl, set->c[j].v)))
                 return ret;
         }
     }
@@ -879,7 +897,9 @@ int store_counts_verify(store_txn_t *txn, int digits, store_meta_fn fn, void *ct
     memset(diff, 0, sizeof *diff);
     if (digits < 0 || digits > STORE_AREA_MAX)
         return LB_EBADREQ;
-    int ret = store_cases_each(txn, 0, store_tally_case, &t);
+    int ret = (t.set = malloc(sizeof *t.set)) ? 0 : LB_ENOMEM;
+    if (ret == 0)
+        ret = store_cases_each(txn, 0, store_tally_case, &t);
     if (ret)
         goto done;
     /* Both sides in key order: one merge walk finds the first counter that differs. */
@@ -922,5 +942,6 @@ done:
     if (cur)
         mdb_cursor_close(cur);
     store_cdeltas_free(&t.sum);
+    free(t.set);
     return ret;
 }

@@ -133,7 +133,7 @@ int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64
     }
     store_cdelta_t *e = &m->v[m->n];
     memcpy(e->key, key, klen);
-    e->klen = (uint8_t)klen;
+    e->klen = (uint16_t)klen;
     e->delta = delta;
     m->slot[h] = ++m->n;
     return 0;

@@ -185,6 +185,19 @@ int store_next_case_id(store_txn_t *txn, uint64_t *id);
 /* ---- cases ---- */
 
 /*
+ * Longest counter name, NUL excluded ("ledger:delivered_satang:agency:" and
+ * an agency of 256 bytes), and the most extra counters one case adds.
+ */
+#define STORE_COUNTER_NAME_MAX 295
+#define STORE_EXTRA_MAX 78
+
+/* A counter a case adds beyond the fixed ones (the daemon's ledger, PROTOCOL.md 9.19). */
+typedef struct {
+    char name[STORE_COUNTER_NAME_MAX + 1];
+    uint64_t v;
+} store_extra_cnt_t;
+
+/*
  * What the store must know about a case to keep its indexes and counters.
  * The caller computes it from the case before and after a change. Every
  * string is NUL-terminated within its field.
@@ -208,6 +221,9 @@ typedef struct {
      * is not counted by month. Read from the new meta only.
      */
     int64_t at;
+    /* Counters beyond the fixed ones, each named once; zeros are skipped. */
+    uint32_t n_extra; /* at most STORE_EXTRA_MAX */
+    store_extra_cnt_t extra[STORE_EXTRA_MAX];
 } store_case_meta_t;
 
 /*
@@ -385,7 +401,7 @@ typedef int (*store_meta_fn)(uint64_t id, const void *data, size_t len, store_ca
 /* The first counter whose stored value is not what the cases make. */
 typedef struct {
     char scope[9];     /* "" = everything, else an area prefix */
-    char name[96];     /* as store_counts names it: "open", "state:visited", ... */
+    char name[STORE_COUNTER_NAME_MAX + 1]; /* as store_counts names it: "open", ... */
     uint64_t stored;   /* what the counts database holds (0 = absent) */
     uint64_t computed; /* what the cases make */
 } store_count_diff_t;

@@ -64,8 +64,8 @@ struct store {
  * hundred villages touches each counter key once instead of once a household.
  */
 typedef struct {
-    uint8_t key[112]; /* scope | 0 | name */
-    uint8_t klen;
+    uint8_t key[8 + 1 + STORE_COUNTER_NAME_MAX]; /* scope | 0 | name */
+    uint16_t klen;
     int64_t delta;
 } store_cdelta_t;
 

@@ -18,9 +18,10 @@ int wf_case_init(wf_case_t *c)
     c->follow_ups = lb_arr();
     c->notes = lb_arr();
     c->member_changes = lb_arr();
+    c->decisions = lb_arr();
     c->history = lb_arr();
     if (!c->needs || !c->visits || !c->assistance || !c->follow_ups || !c->notes ||
-        !c->member_changes || !c->history) {
+        !c->member_changes || !c->decisions || !c->history) {
         wf_case_clear(c);
         return LB_ENOMEM;
     }
@@ -37,6 +38,7 @@ void wf_case_clear(wf_case_t *c)
     lb_val_free(&c->follow_ups);
     lb_val_free(&c->notes);
     lb_val_free(&c->member_changes);
+    lb_val_free(&c->decisions);
     lb_val_free(&c->history);
     free(c->esc);
     free(c->timers);
@@ -50,8 +52,8 @@ bool wf_case_overdue(const wf_case_t *c)
 
 uint32_t wf_case_records(const wf_case_t *c)
 {
-    const lb_val_t *lists[] = {c->visits, c->assistance, c->follow_ups, c->notes,
-                               c->member_changes};
+    const lb_val_t *lists[] = {c->visits, c->assistance,     c->follow_ups,
+                               c->notes,  c->member_changes, c->decisions};
     uint64_t n = 0;
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (lists[i] && lists[i]->type == LB_ARR)
@@ -106,7 +108,16 @@ static void put_lent(lb_val_t *m, const char *key, const lb_val_t *list, int *rc
 }
 
 static const char *const lent_keys[] = {"needs", "visits",         "assistance", "follow_ups",
-                                        "notes", "member_changes", "history"};
+                                        "notes", "member_changes", "history",    "decisions"};
+
+/* A record timer's kind and record id; nothing for a state step. */
+static void put_kind(lb_val_t *e, const char *kind, uint64_t record, int *rc)
+{
+    if (!kind[0])
+        return;
+    lb_put_str(e, "kind", kind, rc);
+    lb_put_int(e, "record", (int64_t)record, rc);
+}
 
 static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
 {
@@ -130,7 +141,7 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
     if (c->merged_into[0])
         lb_put_str(m, "merged_into", c->merged_into, &rc);
     const lb_val_t *lists[] = {c->needs, c->visits,         c->assistance, c->follow_ups,
-                               c->notes, c->member_changes, c->history};
+                               c->notes, c->member_changes, c->history,    c->decisions};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         if (lend && lists[i])
             put_lent(m, lent_keys[i], lists[i], &rc);
@@ -155,6 +166,7 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
             if (x->acked_by[0])
                 lb_put_str(e, "acked_by", x->acked_by, &rc);
         }
+        put_kind(e, x->kind, x->record, &rc);
         lb_push(esc, e, &rc);
     }
     lb_put(m, "escalations", esc, &rc);
@@ -170,6 +182,7 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
         lb_put_int(e, "due", t->due, &rc);
         lb_put_int(e, "step", t->step, &rc);
         lb_put_str(e, "level", t->level, &rc);
+        put_kind(e, t->kind, t->record, &rc);
         lb_push(timers, e, &rc);
     }
     lb_put(m, "timers", timers, &rc);
@@ -262,6 +275,18 @@ static int get_records(lb_val_t *m, const char *key, bool take, lb_val_t **out)
     return get_list(m, key, LB_MAP, take, out);
 }
 
+/* A record timer's kind and record (both absent for a state step). */
+static int get_kind(const lb_val_t *e, char kind[WF_SHORT_MAX], uint64_t *record)
+{
+    int64_t r = 0;
+    if (get_str(e, "kind", kind, WF_SHORT_MAX, false))
+        return LB_ECORRUPT;
+    if (kind[0] && get_int(e, "record", &r, 1, INT64_MAX))
+        return LB_ECORRUPT;
+    *record = (uint64_t)r;
+    return 0;
+}
+
 static int get_escalations(const lb_val_t *m, wf_case_t *c)
 {
     const lb_val_t *v = lb_map_get(m, "escalations");
@@ -280,7 +305,8 @@ static int get_escalations(const lb_val_t *m, wf_case_t *c)
             get_str(e, "level", x->level, sizeof(x->level), true) ||
             get_str(e, "state", x->state, sizeof(x->state), true) ||
             get_int(e, "at", &x->at, INT64_MIN, INT64_MAX) ||
-            get_str(e, "acked_by", x->acked_by, sizeof(x->acked_by), false))
+            get_str(e, "acked_by", x->acked_by, sizeof(x->acked_by), false) ||
+            get_kind(e, x->kind, &x->record))
             return LB_ECORRUPT;
         x->step = (uint32_t)step;
         if (lb_map_get(e, "acked_at") && get_int(e, "acked_at", &x->acked_at, 1, INT64_MAX))
@@ -306,7 +332,8 @@ static int get_timers(const lb_val_t *m, wf_case_t *c)
         int64_t step;
         if (!e || e->type != LB_MAP || get_int(e, "due", &t->due, INT64_MIN, INT64_MAX) ||
             get_int(e, "step", &step, 0, UINT32_MAX) ||
-            get_str(e, "level", t->level, sizeof(t->level), true))
+            get_str(e, "level", t->level, sizeof(t->level), true) ||
+            get_kind(e, t->kind, &t->record))
             return LB_ECORRUPT;
         t->step = (uint32_t)step;
         c->n_timers++;
@@ -353,6 +380,13 @@ static int case_from_val(lb_val_t *v, bool take, wf_case_t *c)
         rc = get_records(v, "member_changes", take, &c->member_changes);
     else
         rc = (c->member_changes = lb_arr()) ? 0 : LB_ENOMEM;
+    if (rc)
+        goto cleanup;
+    /* Cases written before decisions existed have none: an empty list. */
+    if (lb_map_get(v, "decisions"))
+        rc = get_records(v, "decisions", take, &c->decisions);
+    else
+        rc = (c->decisions = lb_arr()) ? 0 : LB_ENOMEM;
     if (rc)
         goto cleanup;
     /* Cases written before the history was kept have none: an empty one. */
@@ -431,6 +465,8 @@ int wf_fire_due(wf_case_t *c, int64_t now, wf_escalation_t *fired)
     memset(x, 0, sizeof(*x));
     x->step = t.step;
     memcpy(x->level, t.level, sizeof(x->level));
+    memcpy(x->kind, t.kind, sizeof(x->kind));
+    x->record = t.record;
     snprintf(x->state, sizeof(x->state), "%s", c->state);
     /* The step happened when it fell due, even if the daemon was down then. */
     x->at = t.due;

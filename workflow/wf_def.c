@@ -17,8 +17,8 @@
 
 #define WF_DIR_FILES_MAX 1024
 
-static const char *const top_keys[] = {"workflow", "version", "title",   "initial",
-                                       "states",   "actions", "migrate", NULL};
+static const char *const top_keys[] = {"workflow", "version", "title",          "initial", "states",
+                                       "actions",  "migrate", "deliver_within", NULL};
 static const char *const top_required[] = {"workflow", "version", "initial", "states", NULL};
 static const char *const state_keys[] = {"title", "terminal", "outcome", "escalate", NULL};
 static const char *const step_keys[] = {"after", "to", NULL};
@@ -302,7 +302,9 @@ static int parse_action(const wf_ectx_t *e, const wf_ynode_t *body, const wf_def
         act->record = wf_name_index(wf_record_names, WF_NREC, s);
         if (act->record < 0)
             return wf_ynerr(e, n,
-                            "unknown record '%s' (want visit, assistance, follow_up, note or member)", s);
+                            "unknown record '%s' (want visit, assistance, follow_up, note, member "
+                            "or decision)",
+                            s);
     }
     if ((n = wf_ymap_get(body, "restart_timers")) &&
         (rc = wf_ybool(e, n, "restart_timers", &act->restart_timers)))
@@ -430,6 +432,14 @@ static int def_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_def_t *def)
 
     if ((rc = parse_actions(e, wf_ymap_get(root, "actions"), def)))
         return rc;
+    if ((n = wf_ymap_get(root, "deliver_within"))) {
+        if ((rc = wf_ystr(e, n, "deliver_within", &s)))
+            return rc;
+        if (strlen(s) >= sizeof def->deliver_within_text ||
+            wf_parse_duration(s, &def->deliver_within))
+            return wf_ynerr(e, n, "deliver_within must be a duration such as 90d");
+        snprintf(def->deliver_within_text, sizeof def->deliver_within_text, "%s", s);
+    }
     return parse_migrate(e, wf_ymap_get(root, "migrate"), def);
 }
 
@@ -850,6 +860,8 @@ lb_val_t *wf_def_describe(const wf_def_t *def, bool full)
                 lb_put_str(mig, def->migrate[i].from, def->states[def->migrate[i].to].name, &rc);
             lb_put(m, "migrate", mig, &rc);
         }
+        if (def->deliver_within_text[0])
+            lb_put_str(m, "deliver_within", def->deliver_within_text, &rc);
     }
     if (rc)
         lb_val_free(&m);

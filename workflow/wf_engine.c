@@ -25,12 +25,14 @@
 #define WF_AGENCY_MAX 256  /* bytes of an agency name */
 #define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
 
-static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup", "note", "member"};
+static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup",
+                                                  "note",  "member", "decision"};
 
 static const char *const visit_keys[] = {"team", "level", "findings", "needs", "note", NULL};
 static const char *const visit_required[] = {"findings", NULL};
-static const char *const assist_keys[] = {"team", "level",      "agency", "dimension", "kind",
-                                          "amount_thb", "note", "meets",  NULL};
+static const char *const assist_keys[] = {"team",   "level",      "agency", "dimension",
+                                          "kind",   "amount_thb", "note",   "meets",
+                                          "status", "pledge",     NULL};
 static const char *const assist_required[] = {"agency", "dimension", "kind", NULL};
 static const char *const followup_keys[] = {"team", "level", "met", "note", NULL};
 static const char *const followup_required[] = {"level", NULL};
@@ -39,14 +41,18 @@ static const char *const note_required[] = {"note", NULL};
 /* A member record holds references only (PROTOCOL.md 9.18): the daemon keeps the rest sealed. */
 static const char *const member_keys[] = {"team", "level", "change", "member", "new_head", NULL};
 static const char *const member_required[] = {"change", "member", NULL};
+static const char *const decision_keys[] = {"team", "level", "decision", "agency",
+                                            "due",  "note",  NULL};
+static const char *const decision_required[] = {"decision", "due", NULL};
 static const char *const need_keys[] = {"dimension", "indicator", "note", NULL};
 /* What data of an action without record may hold besides its require keys. */
 static const char *const scalar_keys[] = {"team", "level", "reason", NULL};
 
 static const char *const *const record_keys[WF_NREC] = {visit_keys, assist_keys, followup_keys,
-                                                        note_keys, member_keys};
-static const char *const *const record_required[WF_NREC] = {
-    visit_required, assist_required, followup_required, note_required, member_required};
+                                                        note_keys,  member_keys, decision_keys};
+static const char *const *const record_required[WF_NREC] = {visit_required,    assist_required,
+                                                            followup_required, note_required,
+                                                            member_required,   decision_required};
 
 #define WF_NKIND 11
 static const char *const assist_kinds[WF_NKIND] = {
@@ -107,39 +113,48 @@ void wf_outcome_clear(wf_outcome_t *o)
 }
 
 /*
- * Replaces c's timers by st's steps measured from c->timers_base, working
- * days counted with cal. A step never falls due before the one listed
+ * Replaces c's state timers by st's steps measured from c->timers_base,
+ * working days counted with cal; the timers of records (pledges, decisions)
+ * stay unless st is terminal. A step never falls due before the one listed
  * before it: mixed units (10bd, then 14d) could otherwise swap them.
  */
 static int set_timers(wf_case_t *c, const wf_state_t *st, const wf_calendar_t *cal)
 {
-    free(c->timers);
-    c->timers = NULL;
-    c->n_timers = 0;
-    if (st->terminal || st->nsteps == 0)
+    uint32_t keep = 0;
+    for (uint32_t i = 0; !st->terminal && i < c->n_timers; i++)
+        if (c->timers[i].kind[0])
+            c->timers[keep++] = c->timers[i];
+    size_t n = keep + (st->terminal ? 0 : st->nsteps);
+    c->n_timers = keep;
+    if (n == 0) {
+        free(c->timers);
+        c->timers = NULL;
         return 0;
-    c->timers = calloc(st->nsteps, sizeof(*c->timers));
-    if (!c->timers)
+    }
+    wf_timer_t *all = realloc(c->timers, n * sizeof(*all));
+    if (!all)
         return LB_ENOMEM;
-    for (size_t i = 0; i < st->nsteps; i++) {
-        wf_timer_t *t = &c->timers[i];
+    c->timers = all;
+    memset(&all[keep], 0, (n - keep) * sizeof(*all));
+    for (size_t i = 0; i < n - keep; i++) {
+        wf_timer_t *t = &c->timers[keep + i];
         const wf_step_t *sp = &st->steps[i];
         t->due = sp->after_bd ? wf_calendar_add_bd(cal, c->timers_base, sp->after_bd)
                               : add_sat(c->timers_base, sp->after_ms);
-        if (i > 0 && t->due < c->timers[i - 1].due)
-            t->due = c->timers[i - 1].due;
+        if (i > 0 && t->due < t[-1].due)
+            t->due = t[-1].due;
         t->step = (uint32_t)i;
         snprintf(t->level, sizeof(t->level), "%s", wf_esc_levels[st->steps[i].level]);
     }
-    c->n_timers = (uint32_t)st->nsteps;
+    c->n_timers = (uint32_t)n;
     return 0;
 }
 
 /* A case built by hand may lack its lists; the engine never trips over that. */
 static int ensure_lists(wf_case_t *c)
 {
-    lb_val_t **lists[] = {&c->needs,      &c->visits, &c->assistance,
-                          &c->follow_ups, &c->notes,  &c->member_changes};
+    lb_val_t **lists[] = {&c->needs, &c->visits,         &c->assistance, &c->follow_ups,
+                          &c->notes, &c->member_changes, &c->decisions};
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
         if (!*lists[i] && !(*lists[i] = lb_arr()))
             return LB_ENOMEM;
@@ -382,8 +397,8 @@ static int check_record(int rec, const lb_val_t *data, const wf_catalog_t *cat, 
     for (uint32_t i = 0; data && i < data->m.n; i++) {
         const char *k = data->m.keys[i];
         const lb_val_t *v = data->m.vals[i];
-        if (!strcmp(k, "team") || !strcmp(k, "level"))
-            continue; /* checked for every action by check_team_level */
+        if (!strcmp(k, "team") || !strcmp(k, "level") || wf_ledger_key(k))
+            continue; /* check_team_level and wf_ledger_check check these */
         if (!strcmp(k, "note"))
             rc = check_text(v, k, WF_TEXT_MAX, err);
         else if (!strcmp(k, "findings"))
@@ -529,6 +544,7 @@ static lb_val_t **record_list(wf_case_t *c, int rec)
     case WF_REC_ASSIST: return &c->assistance;
     case WF_REC_FOLLOWUP: return &c->follow_ups;
     case WF_REC_MEMBER: return &c->member_changes;
+    case WF_REC_DECISION: return &c->decisions;
     default: return &c->notes;
     }
 }
@@ -553,18 +569,22 @@ static int insert_by_at(lb_val_t *list, lb_val_t *rec, int64_t at)
     return 0;
 }
 
-/* The stored record: {at, ...data}, a visit's team defaulting to the case's. */
-static lb_val_t *make_record(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at)
+/* The stored record: {at, id, ...data}, a visit's team defaulting to the case's. */
+static lb_val_t *make_record(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at,
+                             uint64_t id)
 {
     int rc = 0;
     lb_val_t *r = lb_map();
     if (!r)
         return NULL;
     lb_put_int(r, "at", at, &rc);
+    lb_put_int(r, "id", (int64_t)id, &rc);
     for (uint32_t i = 0; data && i < data->m.n; i++)
         lb_put(r, data->m.keys[i], rc ? NULL : lb_val_dup(data->m.vals[i]), &rc);
     if (rec == WF_REC_VISIT && !lb_map_get(data, "team") && c->team[0])
         lb_put_str(r, "team", c->team, &rc);
+    if (rc == 0 && rec == WF_REC_DECISION)
+        rc = wf_ledger_fix_due(r);
     if (rc)
         lb_val_free(&r);
     return r;
@@ -658,6 +678,8 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
     /* 6. The record (or the scalar map) is valid, and the engine's own rules hold. */
     rc = a->record != WF_REC_NONE ? check_record(a->record, data, cat, err)
                                   : check_scalars(data, err);
+    if (rc == 0 && a->record != WF_REC_NONE)
+        rc = wf_ledger_check(a->record, data, c, act->at, err);
     if (rc)
         return rc;
     if ((rc = check_team_level(data, err)))
@@ -677,8 +699,8 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
  * the needs it opens or meets; *evdata gets the event's data (a copy of the
  * record, or of the scalar map). Checked already: only memory can fail.
  */
-static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *c, int64_t at,
-                        lb_val_t **evdata)
+static int apply_record(const wf_def_t *def, const wf_plan_t *p, const wf_catalog_t *cat,
+                        wf_case_t *c, int64_t at, lb_val_t **evdata, uint64_t *id)
 {
     int rec_kind = p->a->record, rc = 0;
 
@@ -687,7 +709,8 @@ static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *
             return LB_ENOMEM;
         return 0;
     }
-    lb_val_t *rec = make_record(rec_kind, p->data, c, at);
+    *id = wf_next_record_id(c);
+    lb_val_t *rec = make_record(rec_kind, p->data, c, at, *id);
     *evdata = rec ? lb_val_dup(rec) : NULL;
     if (!*evdata) {
         lb_val_free(&rec);
@@ -699,6 +722,8 @@ static int apply_record(const wf_plan_t *p, const wf_catalog_t *cat, wf_case_t *
         rc = meet_needs(c->needs, lb_map_get(rec, "meets"));
     else if (rec_kind == WF_REC_FOLLOWUP)
         rc = meet_needs(c->needs, lb_map_get(rec, "met"));
+    if (rc == 0)
+        rc = wf_ledger_after(def, c, rec_kind, rec, *id);
     if (rc) {
         lb_val_free(&rec);
         return rc;
@@ -755,7 +780,7 @@ int wf_apply(const wf_def_t *def, const wf_catalog_t *cat, wf_case_t *c, const w
         snprintf(c->team, sizeof(c->team), "%s", team);
     if (level)
         snprintf(c->level, sizeof(c->level), "%s", level);
-    if ((rc = apply_record(&p, cat, c, act->at, &evdata)))
+    if ((rc = apply_record(def, &p, cat, c, act->at, &evdata, &out->record_id)))
         goto cleanup;
 
     snprintf(out->from, sizeof(out->from), "%s", c->state);

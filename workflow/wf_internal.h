@@ -100,9 +100,11 @@ enum {
     WF_REC_FOLLOWUP,
     WF_REC_NOTE,
     WF_REC_MEMBER,
+    WF_REC_DECISION,
     WF_NREC
 };
-extern const char *const wf_record_names[WF_NREC]; /* visit assistance follow_up note member */
+/* visit assistance follow_up note member decision */
+extern const char *const wf_record_names[WF_NREC];
 
 typedef struct {
     int64_t after_ms;  /* the duration; for business days the shortest span (ordering checks) */
@@ -148,6 +150,8 @@ struct wf_def {
     size_t nactions;
     wf_migrate_t *migrate;   /* the migrate map, in file order */
     size_t nmigrate;
+    int64_t deliver_within; /* ms; 0 = not in the file (WF_DELIVER_WITHIN_DEFAULT) */
+    char deliver_within_text[WF_DURATION_TEXT];
     char *file;              /* where it came from, for duplicate messages */
     unsigned vline, vcol;    /* position of its version, ditto */
 };
@@ -158,6 +162,27 @@ struct wf_set {
 };
 
 int wf_def_state_index(const wf_def_t *def, const char *name);
+
+/* ---- the ledger's part of wf_apply (wf_ledger.c) ---- */
+
+/* true for the record keys wf_ledger_check checks (status, pledge, decision, due). */
+bool wf_ledger_key(const char *key);
+/*
+ * The ledger's rules for a record of kind rec with data at time at on c:
+ * status, pledge (an earlier open pledge of c), a decision's due. LB_EGUARD
+ * with field, or 0. Nothing changes.
+ */
+int wf_ledger_check(int rec, const lb_val_t *data, const wf_case_t *c, int64_t at, wf_error_t *err);
+/* The id of the next record of c: one more than the largest id any record holds. */
+uint64_t wf_next_record_id(const wf_case_t *c);
+/* Writes a decision record's due as unix ms (it was checked). 0 or LB_ENOMEM. */
+int wf_ledger_fix_due(lb_val_t *rec);
+/*
+ * After record rec (kind kind, id id) was appended to c: a record cancels the
+ * decision timers, a decision sets its own, a pledge sets one at at +
+ * deliver_within, a delivery clears its pledge's. 0 or LB_ENOMEM.
+ */
+int wf_ledger_after(const wf_def_t *def, wf_case_t *c, int kind, const lb_val_t *rec, uint64_t id);
 int wf_def_action_index(const wf_def_t *def, const char *name);
 
 #endif

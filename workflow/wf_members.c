@@ -36,8 +36,34 @@ static int64_t rec_at(const lb_val_t *rec)
     return at;
 }
 
-/* keep's list and a copy of drop's, merged by at into a new array (*out), or LB_ENOMEM. */
-static int merge_list(const lb_val_t *keep, const lb_val_t *drop, lb_val_t **out)
+uint64_t wf_case_last_record_id(const wf_case_t *c)
+{
+    return wf_next_record_id(c) - 1;
+}
+
+/* Raises a value of rec's key by offset when it is a record id (an integer > 0). */
+static int raise_id(lb_val_t *rec, const char *key, uint64_t offset)
+{
+    int64_t v = 0;
+    if (lb_map_int(rec, key, &v) != 0 || v <= 0)
+        return 0;
+    return lb_map_set_int(
+        rec, key, (uint64_t)v > (uint64_t)INT64_MAX - offset ? INT64_MAX : v + (int64_t)offset);
+}
+
+int wf_record_renumber(lb_val_t *rec, uint64_t offset)
+{
+    if (offset == 0 || !rec || rec->type != LB_MAP)
+        return 0;
+    int rc = raise_id(rec, "id", offset);
+    return rc ? rc : raise_id(rec, "pledge", offset);
+}
+
+/*
+ * keep's list and a copy of drop's, merged by at into a new array (*out), or
+ * LB_ENOMEM; the copies of drop's records get their ids raised by offset.
+ */
+static int merge_list(const lb_val_t *keep, const lb_val_t *drop, uint64_t offset, lb_val_t **out)
 {
     uint32_t nk = keep ? keep->a.n : 0, nd = drop ? drop->a.n : 0, i = 0, j = 0;
     lb_val_t *m = lb_arr();
@@ -45,8 +71,10 @@ static int merge_list(const lb_val_t *keep, const lb_val_t *drop, lb_val_t **out
     while (rc == 0 && (i < nk || j < nd)) {
         bool from_keep =
             j == nd || (i < nk && rec_at(keep->a.items[i]) <= rec_at(drop->a.items[j]));
-        const lb_val_t *item = from_keep ? keep->a.items[i++] : drop->a.items[j++];
-        lb_push(m, lb_val_dup(item), &rc);
+        lb_val_t *item = lb_val_dup(from_keep ? keep->a.items[i++] : drop->a.items[j++]);
+        if (item && !from_keep && wf_record_renumber(item, offset))
+            lb_val_free(&item);
+        lb_push(m, item, &rc);
     }
     if (rc)
         lb_val_free(&m);
@@ -89,17 +117,34 @@ int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records,
         }
         return LB_ETOOLARGE;
     }
-    lb_val_t **mine[] = {&keep->visits, &keep->assistance, &keep->follow_ups, &keep->notes,
-                         &keep->member_changes};
-    const lb_val_t *theirs[] = {drop->visits, drop->assistance, drop->follow_ups, drop->notes,
-                                drop->member_changes};
+    /* Ids are unique only within a case: drop's go above every id keep holds. */
+    uint64_t offset = wf_case_last_record_id(keep);
+    lb_val_t **mine[] = {&keep->visits, &keep->assistance,     &keep->follow_ups,
+                         &keep->notes,  &keep->member_changes, &keep->decisions};
+    const lb_val_t *theirs[] = {drop->visits, drop->assistance,     drop->follow_ups,
+                                drop->notes,  drop->member_changes, drop->decisions};
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < sizeof mine / sizeof mine[0]; k++) {
         lb_val_t *merged = NULL;
-        if ((rc = merge_list(*mine[k], theirs[k], &merged)))
+        if ((rc = merge_list(*mine[k], theirs[k], offset, &merged)))
             break;
         lb_val_free(mine[k]);
         *mine[k] = merged;
+    }
+    /* The timers of drop's pledges and decisions go on in keep, under the new ids. */
+    for (uint32_t i = 0; rc == 0 && i < drop->n_timers; i++) {
+        const wf_timer_t *t = &drop->timers[i];
+        if (!t->kind[0])
+            continue;
+        wf_timer_t *all = realloc(keep->timers, ((size_t)keep->n_timers + 1) * sizeof(*all));
+        if (!all) {
+            rc = LB_ENOMEM;
+            break;
+        }
+        keep->timers = all;
+        all[keep->n_timers] = *t;
+        all[keep->n_timers].record = t->record + offset;
+        keep->n_timers++;
     }
     for (uint32_t i = 0; rc == 0 && drop->needs && i < drop->needs->a.n; i++)
         if (!has_need(keep->needs, drop->needs->a.items[i]))

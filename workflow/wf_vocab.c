@@ -9,8 +9,8 @@
 
 /* Dimensions and levels are proto/lb.c's lb_* lists (wf_* are aliases of them). */
 const char *const wf_roles[4] = {"field", "committee", "reporter", "admin"};
-const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up", "note",
-                                              "member"};
+const char *const wf_record_names[WF_NREC] = {"visit", "assistance", "follow_up",
+                                              "note",  "member",     "decision"};
 
 int wf_name_index(const char *const *names, size_t n, const char *s)
 {

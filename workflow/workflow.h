@@ -359,6 +359,10 @@ typedef struct {
     int64_t due;   /* unix ms */
     uint32_t step; /* index into the state's escalate list, from 0 */
     char level[WF_SHORT_MAX];
+    /* "" = a step of the state's ladder; else a record's timer (wf_ledger.c): "pledge" or
+     * "decision", for record `record` (PROTOCOL.md 9.19). Kept across state changes. */
+    char kind[WF_SHORT_MAX];
+    uint64_t record;
 } wf_timer_t;
 
 typedef struct {
@@ -368,6 +372,8 @@ typedef struct {
     int64_t at;              /* when it fell due */
     int64_t acked_at;        /* 0 = not acknowledged */
     char acked_by[WF_NAME_MAX];
+    char kind[WF_SHORT_MAX]; /* the timer's kind and record (wf_timer_t) */
+    uint64_t record;
 } wf_escalation_t;
 
 /*
@@ -395,6 +401,7 @@ typedef struct {
     lb_val_t *follow_ups;
     lb_val_t *notes;
     lb_val_t *member_changes; /* member records, PROTOCOL.md 9.18 (references, no personal data) */
+    lb_val_t *decisions;      /* committee decisions (PROTOCOL.md 9.19) */
     char merged_into[LB_CASE_ID_MAX]; /* the case this one was merged into, "" = none */
     wf_escalation_t *esc; /* every fired escalation, oldest first */
     uint32_t n_esc;
@@ -537,8 +544,9 @@ typedef struct {
     char to[WF_NAME_MAX];
     bool state_changed;
     bool timers_changed;    /* old timers cancelled, new ones set (state change or restart) */
-    const char *kind;       /* event kind: case, visit, assist, followup, note */
-    const char *record;     /* visit, assistance, follow_up, note, or NULL */
+    const char *kind;       /* event kind: case, visit, assist, followup, note, member, decision */
+    const char *record;     /* visit, assistance, follow_up, note, member, decision, or NULL */
+    uint64_t record_id;     /* the appended record's id (0 = none appended) */
     lb_val_t *event_data;   /* what the event carries as data (owned; may be NULL) */
 } wf_outcome_t;
 
@@ -660,17 +668,29 @@ const char *wf_def_action_record(const wf_def_t *def, const char *action);
 
 /*
  * Merges drop's records into keep (case.merge): every record of drop's
- * visits, assistance, follow_ups, notes and member_changes is copied into
- * keep's list of its kind, each list staying ordered by at (a record of drop
- * goes after keep's records with the same at); drop's needs that keep has
- * no need for (the same indicator, or the same dimension and note) are
- * copied too, with their status. *added gets the number of records copied.
- * drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
+ * visits, assistance, follow_ups, notes, member_changes and decisions is
+ * copied into keep's list of its kind, each list staying ordered by at (a
+ * record of drop goes after keep's records with the same at); drop's needs
+ * that keep has no need for (the same indicator, or the same dimension and
+ * note) are copied too, with their status. Record ids are unique only within
+ * a case, so every copied id, and every pledge naming one, is raised by
+ * wf_case_last_record_id(keep) as keep was before (wf_record_renumber);
+ * drop's pledge and decision timers join keep's, naming the raised ids.
+ * *added gets the number of records copied. drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
  * when keep would then hold more than max_records records (0 = the default
  * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
  */
 int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,
                    wf_error_t *err);
+
+/* The largest record id of c (PROTOCOL.md 9.19), 0 when no record holds one. */
+uint64_t wf_case_last_record_id(const wf_case_t *c);
+/*
+ * Raises the record ids in rec (a record map: its id, and its pledge) by
+ * offset, as wf_case_absorb does to a merged case's records (offset 0, or
+ * rec not a map: nothing). 0 or LB_ENOMEM.
+ */
+int wf_record_renumber(lb_val_t *rec, uint64_t offset);
 
 /* The first terminal state of def with outcome "closed" (borrowed), or NULL when it has none. */
 const char *wf_def_closed_state(const wf_def_t *def);
@@ -682,6 +702,29 @@ const char *wf_def_closed_state(const wf_def_t *def);
  * def has no closed state or into does not fit; c unchanged then.
  */
 int wf_case_close_merged(const wf_def_t *def, wf_case_t *c, const char *into, int64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* The agency ledger and the committee agenda (wf_ledger.c, PROTOCOL.md 9.19) */
+/* ---------------------------------------------------------------------- */
+
+/* deliver_within when a workflow does not say: 90 days. */
+#define WF_DELIVER_WITHIN_DEFAULT (90LL * 24 * 3600 * 1000)
+/* The escalation level of a pledge or decision timer. */
+#define WF_RECORD_TIMER_LEVEL "district"
+
+/* The workflow's deliver_within in ms. */
+int64_t wf_def_deliver_within(const wf_def_t *def);
+/*
+ * true when state exists, is not terminal, and the actions that move a case
+ * on from it (to a state written later in the file; not those every state
+ * has, from: "*") are at least one and all allowed to committee and not to
+ * field: a case there waits for a committee (report.agenda).
+ */
+bool wf_def_committee_only(const wf_def_t *def, const char *state);
+/* The record with that id in any of c's record lists (borrowed), or NULL. */
+const lb_val_t *wf_case_record(const wf_case_t *c, uint64_t id);
+/* true when an assistance record of c delivers (pledge: id) the pledge id. */
+bool wf_case_pledge_delivered(const wf_case_t *c, uint64_t id);
 
 /*
  * Parses "7d", "12h", "30m", "45s" into ms (ms may be NULL: a check only).

@@ -97,10 +97,15 @@ static void acted_text(const lb_val_t *res, const void *ctx)
 {
     const act_t *act = ctx;
     int64_t seq = 0;
+    int64_t rid = 0;
     const char *level = lb_map_str(res, "level");
     lb_map_int(res, "seq", &seq);
-    printf("%s: %s -> state %s%s%s (seq %" PRId64 ")\n", act->case_id, act->action,
+    lb_map_int(res, "record_id", &rid);
+    printf("%s: %s -> state %s%s%s (seq %" PRId64 ")", act->case_id, act->action,
            map_str_or(res, "state", "?"), level ? ", level " : "", level ? level : "", seq);
+    if (rid)
+        printf(", record %" PRId64, rid);
+    printf("\n");
 }
 
 /* Runs action on the case with data (copied; NULL or empty: none), expecting state expect. */

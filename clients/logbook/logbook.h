@@ -271,6 +271,9 @@ int cmd_verify(app_t *app, int argc, char **argv);
 int cmd_admin(app_t *app, int argc, char **argv);
 int cmd_workflows(app_t *app, int argc, char **argv);
 int cmd_report(app_t *app, int argc, char **argv);
+/* ledger.c: the agency ledger and the committee agenda (PROTOCOL.md 9.19) */
+int cmd_ledger(app_t *app, int argc, char **argv);
+int cmd_agenda(app_t *app, int argc, char **argv);
 
 /* witness.c */
 int cmd_witness(app_t *app, int argc, char **argv);

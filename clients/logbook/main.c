@@ -115,6 +115,12 @@ static const command_t commands[] = {
      "The committee's report: per child area the households targeted, visited, assisted,\n"
      "resolved, open needs per dimension, overdue, unacknowledged escalations and levels\n"
      "reached, as text, CSV or one HTML page (logbook report --help for the details)."},
+    {"ledger", cmd_ledger, "ledger [--area A] [--by agency|dimension]",
+     "The agency ledger: pledged against delivered, in count and baht, with the pledges\n"
+     "still open, per agency (default) or per dimension."},
+    {"agenda", cmd_agenda, "agenda --level LEVEL [--area A] [--limit N]",
+     "What needs the committee at LEVEL (team, subdistrict, district, province): its\n"
+     "unacknowledged escalations, cases waiting for a committee action, overdue pledges."},
 };
 
 const command_t *find_command(const char *name)

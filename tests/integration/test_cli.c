@@ -20,6 +20,7 @@ int main(void)
         {"act with dotted keys, lists, numbers, quoted text", test_act_dotted_keys_and_numbers},
         {"shortcuts through the shipped workflow to resolved; close", test_shortcuts_to_resolved},
         {"admin clock, then ack", test_clock_and_ack},
+        {"ledger, agenda and record ids", test_ledger_and_agenda},
         {"history", test_history},
         {"find --house and --nid", test_find},
         {"list --area --state --team --overdue --limit", test_list_filters},

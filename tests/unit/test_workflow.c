@@ -17,6 +17,7 @@ int main(void)
         workflow_areas_suite,
         workflow_holidays_suite,
         workflow_members_suite,
+        workflow_ledger_suite,
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

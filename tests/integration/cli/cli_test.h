@@ -122,8 +122,10 @@ void test_buddhist_era_year(void);
 void test_lower_case_ids_and_bare_endpoint(void);
 void test_list_unacked(void);
 void test_installed_keys_named(void);
-/* casework.c */
+/* members.c */
 void test_member_duplicates_merge(void);
+/* ledger.c */
+void test_ledger_and_agenda(void);
 
 /* casework.c */
 void test_casework(void);

@@ -92,6 +92,9 @@ static const struct {
     {"case.duplicates", NULL, PROTO_OP_CASE_DUPLICATES},
     {"case.duplicates", "{'area':'6501'}", PROTO_OP_CASE_DUPLICATES},
     {"case.merge", "{'keep':'C000000001','drop':'C000000002'}", PROTO_OP_CASE_MERGE},
+    {"report.ledger", "{'area':'6501','by':'agency'}", PROTO_OP_REPORT_LEDGER},
+    {"report.ledger", "{'by':'dimension'}", PROTO_OP_REPORT_LEDGER},
+    {"report.agenda", "{'area':'6501','level':'district','limit':10}", PROTO_OP_REPORT_AGENDA},
 };
 size_t valid_req_count(void)
 {
@@ -431,6 +434,9 @@ static void test_other_op_errors(void)
     EXPECT(R("admin.backup", "{}"), LB_EBADREQ, "path");
     EXPECT(R("admin.backup", "{'path':''}"), LB_EBADREQ, "path");
     EXPECT(R("admin.clock", "{}"), LB_EBADREQ, "advance_s");
+    EXPECT(R("report.ledger", "{'by':'team'}"), LB_EBADREQ, "by");
+    EXPECT(R("report.agenda", "{'area':'6501'}"), LB_EBADREQ, "level");
+    EXPECT(R("report.agenda", "{'level':'ministry'}"), LB_EBADREQ, "level");
     EXPECT(R("admin.clock", "{'advance_s':-1}"), LB_EBADREQ, "advance_s");
     EXPECT(R("admin.clock", "{'advance_s':315360001}"), LB_EBADREQ, "advance_s");
     EXPECT(R("admin.stats", "{'verbose':true}"), LB_EBADREQ, "verbose");

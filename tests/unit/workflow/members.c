@@ -39,10 +39,10 @@ static void test_member_record(void)
     CU_ASSERT_STRING_EQUAL(g_out.kind, "member");
     CU_ASSERT_STRING_EQUAL(g_out.record, "member");
     CU_ASSERT_STRING_EQUAL(c.state, "identified");
-    /* ordered by at: the join (a day) before the leave (two days) */
+    /* ordered by at: the join (a day) before the leave (two days); ids in the order appended */
     CU_ASSERT_TRUE(tval_eq(c.member_changes,
-                           "[{'at':1700086400000,'change':'join','member':'" REF_A
-                           "'},{'at':1700172800000,'change':'leave','member':'" REF_A
+                           "[{'at':1700086400000,'id':2,'change':'join','member':'" REF_A
+                           "'},{'at':1700172800000,'id':1,'change':'leave','member':'" REF_A
                            "','new_head':'" REF_B "'}]"));
     CU_ASSERT_EQUAL(wf_case_records(&c), 2);
     CU_ASSERT_STRING_EQUAL(wf_def_action_record(g_tp, "update_members"), "member");

@@ -35,7 +35,7 @@ static void test_outcome_kinds(void)
         }
     }
     /* the event carries a copy of the stored record */
-    CU_ASSERT(tval_eq(c.visits->a.items[0], "{'at':1700000000007,'findings':{}}"));
+    CU_ASSERT(tval_eq(c.visits->a.items[0], "{'at':1700000000007,'id':1,'findings':{}}"));
     EXPECT_OK(act(g_et, &c, "visit", "field", "{'findings':{'income':['bmn20']}}", T0 + 8));
     CU_ASSERT(lb_val_equal(g_out.event_data, c.visits->a.items[1]));
     CU_ASSERT_PTR_NOT_NULL(lb_map_get(c.visits->a.items[0], "findings"));

@@ -136,7 +136,8 @@ static void test_follow_up_and_note_records(void)
                "tags");
     EXPECT_OK(act(g_tp, &c, "add_note", "field", "{'note':'ลูกชายได้งานที่โรงงาน'}", T0 + 9 * DAY));
     CU_ASSERT_EQUAL(c.notes->a.n, 1);
-    CU_ASSERT(tval_eq(c.notes->a.items[0], "{'at':1700777600000,'note':'ลูกชายได้งานที่โรงงาน'}"));
+    CU_ASSERT(
+        tval_eq(c.notes->a.items[0], "{'at':1700777600000,'id':2,'note':'ลูกชายได้งานที่โรงงาน'}"));
     wf_case_clear(&c);
 }
 

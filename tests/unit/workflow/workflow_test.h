@@ -82,5 +82,6 @@ extern const cu_suite_t workflow_migrate_suite;
 extern const cu_suite_t workflow_areas_suite;
 extern const cu_suite_t workflow_holidays_suite;
 extern const cu_suite_t workflow_members_suite;
+extern const cu_suite_t workflow_ledger_suite;
 
 #endif

@@ -505,6 +505,20 @@ lb_val_t *gen_household(world_t *s, uint32_t i, int *rc)
         lb_push(members, m, &e);
         s->people++;
     }
+    /*
+     * Registers list one person in two households now and then: one household in 250 also
+     * lists the head of the household before it (its own stream, so no other choice moves).
+     */
+    rng_t rd = rng_for(s->seed, i, 3);
+    if (i > 0 && n < MEMBERS_MAX && rng_chance(&rd, DUPLICATE_P)) {
+        uint64_t people = s->people;
+        lb_val_t *other = gen_household(s, i - 1, &e);
+        s->people = people + 1;
+        const lb_val_t *om = lb_map_get(other, "members");
+        if (om && om->type == LB_ARR && om->a.n)
+            lb_push(members, lb_val_dup(om->a.items[0]), &e);
+        lb_val_free(&other);
+    }
     for (int k = 0; k < c->ndep; k++)
         lb_push(dep, lb_str(ind[c->dep[k]].code), &e);
     lb_put(h, "members", members, &e);

@@ -23,6 +23,8 @@
 #define ROUNDS_PER_MONTH 3
 #define HOUSEHOLDS_MAX 1000000
 #define MEMBERS_MAX 8
+/* The share of households that also list the previous household's head (a duplicate). */
+#define DUPLICATE_P 0.004
 #define NELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* ---------------------------------------------------------------------- */
@@ -158,7 +160,7 @@ typedef struct {
     village_t *v;
     uint32_t nv;
     int ntambon;
-    sim_case_t *c; /* n households, district by district */
+    sim_case_t *c;   /* n households, district by district */
     uint64_t people; /* members made by gen_household so far */
 } world_t;
 

@@ -30,7 +30,6 @@ static void die_oom(void)
     exit(EX_REFUSED);
 }
 
-
 /* ---------------------------------------------------------------------- */
 /* Command line                                                            */
 /* ---------------------------------------------------------------------- */
@@ -252,7 +251,6 @@ static double secs_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-
 /* Everything after the households exist: import, the months, the summary. */
 static int simulate(sim_t *s)
 {
@@ -289,6 +287,8 @@ static int simulate(sim_t *s)
                 rc = advance_clock(s);
         }
         uint64_t acks = s->ok[A_ACK];
+        if (rc == 0)
+            rc = casework_round(s, m);
         if (rc == 0)
             rc = ack_round(s, m);
         s->mon[m].acked = (int64_t)(s->ok[A_ACK] - acks);

@@ -138,6 +138,8 @@ void print_summary(const sim_t *s)
         fired += s->mon[m].fired > 0 ? s->mon[m].fired : 0;
     printf("  escalations fired %s, acknowledged %s (%s already acknowledged)\n", num(fired),
            num((int64_t)s->ok[A_ACK]), num((int64_t)s->ack_conflicts));
+    printf("  casework   %s households moved (case.transfer), %s duplicates merged (case.merge)%s\n",
+           num(s->transfers), num(s->merges), s->casework_refused ? ", some refused" : "");
     printf("\n  ");
     print_padded("district", 40);
     printf("%8s %8s %8s %8s %7s %8s %8s\n", "cases", "visited", "assisted", "resolved", "closed",

@@ -58,6 +58,7 @@ typedef struct {
     uint64_t requests; /* plain calls; s->pipe counts the piped ones */
     char first_refusal[320];
     int64_t opened, skipped, import_errors, foreign;
+    int64_t transfers, merges, casework_refused; /* casework.c */
     month_t *mon;
     int nmon;
     lb_val_t *final; /* report.summary by district at the end (the reply) */
@@ -73,6 +74,9 @@ int advance_clock(sim_t *s);
 int read_stats(sim_t *s, bool *manual);
 int summary(sim_t *s, const char *by, lb_val_t **reply);
 int snapshot(sim_t *s, month_t *m);
+
+/* casework.c: the committees' transfers and merges at the end of `month` */
+int casework_round(sim_t *s, int month);
 
 /* output.c */
 const char *num(int64_t v);

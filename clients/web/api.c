@@ -184,6 +184,9 @@ web_res_t web_api(web_req_t *r)
         return web_api_cases(r, p + 6);
     if (strcmp(p, "/report") == 0)
         return report(r);
+    web_res_t res;
+    if (web_casework(r, p, &res))
+        return res;
     if (strcmp(p, "/workflows") == 0)
         return workflows(r);
     if (strcmp(p, "/indicators") == 0)

@@ -44,8 +44,8 @@ static bool write_id(web_req_t *r, char id[65], web_res_t *res)
 }
 
 /* Runs a write op as the person and answers with ok_status. */
-static web_res_t write_op(web_req_t *r, const char *op, const lb_val_t *args, unsigned ok_status,
-                          bool case_scoped)
+web_res_t web_write_op(web_req_t *r, const char *op, const lb_val_t *args, unsigned ok_status,
+                       bool case_scoped)
 {
     web_res_t res;
     char id[65];
@@ -59,7 +59,7 @@ static web_res_t write_op(web_req_t *r, const char *op, const lb_val_t *args, un
     return res;
 }
 
-static web_res_t read_op(web_req_t *r, const char *op, const lb_val_t *args, bool case_scoped)
+web_res_t web_read_op(web_req_t *r, const char *op, const lb_val_t *args, bool case_scoped)
 {
     lb_val_t *reply = NULL;
     char err[256] = "";
@@ -70,7 +70,7 @@ static web_res_t read_op(web_req_t *r, const char *op, const lb_val_t *args, boo
 }
 
 /* Parses the body as a JSON object; false when a problem was queued. */
-static bool body_json(web_req_t *r, lb_val_t **out, web_res_t *res)
+bool web_body_json(web_req_t *r, lb_val_t **out, web_res_t *res)
 {
     char err[256] = "";
     int rc = web_json_parse((const char *)r->body.p, r->body.len, out, err, sizeof err);
@@ -169,7 +169,7 @@ static web_res_t act(web_req_t *r, const char *case_id, const char *action)
 {
     web_res_t res;
     lb_val_t *body = NULL;
-    if (!body_json(r, &body, &res))
+    if (!web_body_json(r, &body, &res))
         return res;
     int rc = 0;
     const char *field = NULL;
@@ -179,7 +179,7 @@ static web_res_t act(web_req_t *r, const char *case_id, const char *action)
     lb_put_str(args, "action", action, &rc);
     if (!rc)
         rc = action_args(body, args, err, sizeof err, &field);
-    res = rc ? web_problem_rc(r, rc, err, field) : write_op(r, "case.act", args, 200, true);
+    res = rc ? web_problem_rc(r, rc, err, field) : web_write_op(r, "case.act", args, 200, true);
     lb_val_free(&body);
     lb_val_free(&args);
     return res;
@@ -191,7 +191,7 @@ static web_res_t ack(web_req_t *r, const char *case_id)
     lb_val_t *body = NULL;
     if (r->body.len == 0)
         body = lb_map();
-    else if (!body_json(r, &body, &res))
+    else if (!web_body_json(r, &body, &res))
         return res;
     int rc = 0;
     const char *note = lb_map_str(body, "note");
@@ -199,7 +199,7 @@ static web_res_t ack(web_req_t *r, const char *case_id)
     lb_put_str(args, "case_id", case_id, &rc);
     if (note)
         lb_put_str(args, "note", note, &rc);
-    res = rc ? web_problem_rc(r, rc, NULL, NULL) : write_op(r, "case.ack", args, 200, true);
+    res = rc ? web_problem_rc(r, rc, NULL, NULL) : web_write_op(r, "case.ack", args, 200, true);
     lb_val_free(&body);
     lb_val_free(&args);
     return res;
@@ -215,7 +215,7 @@ static web_res_t get_case(web_req_t *r, const char *case_id, bool history)
     if (after && *after)
         lb_put_int(args, "after_seq", strtoll(after, NULL, 10), &rc);
     web_res_t res = rc ? web_problem_rc(r, rc, NULL, NULL)
-                       : read_op(r, history ? "case.history" : "case.get", args, true);
+                       : web_read_op(r, history ? "case.history" : "case.get", args, true);
     lb_val_free(&args);
     return res;
 }
@@ -232,9 +232,9 @@ web_res_t web_api_cases(web_req_t *r, const char *rest)
         if (get)
             return list(r);
         lb_val_t *body = NULL;
-        if (!body_json(r, &body, &res))
+        if (!web_body_json(r, &body, &res))
             return res;
-        res = write_op(r, "case.open", body, 201, false);
+        res = web_write_op(r, "case.open", body, 201, false);
         lb_val_free(&body);
         return res;
     }
@@ -250,6 +250,8 @@ web_res_t web_api_cases(web_req_t *r, const char *rest)
         return get_case(r, id, true);
     if (strcmp(tail, "/ack") == 0 && post)
         return ack(r, id);
+    if (strcmp(tail, "/transfer") == 0 && post)
+        return web_casework_transfer(r, id);
     if (sscanf(tail, "/actions/%63[a-z0-9_-]%n", action, &n) == 1 && !tail[n] && post)
         return act(r, id, action);
     return web_problem(r, 404, "not_found", "no such API path", NULL);

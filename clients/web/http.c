@@ -175,8 +175,9 @@ web_res_t web_reply(web_req_t *r, int rc, const lb_val_t *reply, const char *err
     const char *code = "", *message = "", *field = "";
     int erc = lbc_reply_error(reply, &code, &message, &field);
     /* A case outside the person's areas does not exist for them. */
-    if (case_scoped && erc == LB_EFORBIDDEN && strcmp(field, "case_id") == 0)
-        return web_problem(r, 404, "not_found", "no such case", "case_id");
+    if (case_scoped && erc == LB_EFORBIDDEN &&
+        (!strcmp(field, "case_id") || !strcmp(field, "keep") || !strcmp(field, "drop")))
+        return web_problem(r, 404, "not_found", "no such case", field);
     if (erc == LB_ERATELIMIT)
         return web_problem_h(r, 429, code, message, field,
                              (const char *const[]){"Retry-After", "1", NULL});

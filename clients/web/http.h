@@ -46,8 +46,8 @@ void web_arg_str(web_req_t *r, lb_val_t *args, const char *name, int *rc);
 web_res_t web_problem_rc(web_req_t *r, int rc, const char *detail, const char *field);
 /*
  * The response for a daemon reply: its result as JSON with ok_status, or its
- * error as a problem. case_scoped: a forbidden case_id is answered 404
- * not_found (no existence oracle).
+ * error as a problem. case_scoped: a forbidden case_id (or case.merge's keep
+ * or drop) is answered 404 not_found (no existence oracle).
  */
 web_res_t web_reply(web_req_t *r, int rc, const lb_val_t *reply, const char *err,
                     unsigned ok_status, bool case_scoped);
@@ -77,9 +77,22 @@ bool web_need_person(web_req_t *r, web_res_t *res);
 int web_call(web_req_t *r, const char *id, const char *op, const lb_val_t *args, lb_val_t **reply,
              char *err, size_t errlen);
 
+/* Runs a write op as the person (CSRF already checked) with its Idempotency-Key; ok_status on
+ * success. case_scoped as web_reply. */
+web_res_t web_write_op(web_req_t *r, const char *op, const lb_val_t *args, unsigned ok_status,
+                       bool case_scoped);
+/* Runs a read op as the person; 200 on success. */
+web_res_t web_read_op(web_req_t *r, const char *op, const lb_val_t *args, bool case_scoped);
+/* Parses the body as a JSON object into *out; false when a problem was queued into *res. */
+bool web_body_json(web_req_t *r, lb_val_t **out, web_res_t *res);
+
 /* Handlers: each returns the result of queueing its response. */
 web_res_t web_api(web_req_t *r);
 web_res_t web_api_cases(web_req_t *r, const char *rest);
+/* casework.c: POST /api/cases/{id}/transfer (after the session and CSRF checks). */
+web_res_t web_casework_transfer(web_req_t *r, const char *case_id);
+/* casework.c: /api/reassign, /api/duplicates, /api/merge; false when path is none of them. */
+bool web_casework(web_req_t *r, const char *path, web_res_t *res);
 web_res_t web_sse(web_req_t *r);
 web_res_t web_openrosa(web_req_t *r);
 web_res_t web_metrics(web_req_t *r);

@@ -3,8 +3,8 @@
  * a real logbookd, over HTTP with libcurl: login, logout and CSRF; a field
  * user cannot read or write another district; a disabled user is cut off;
  * an Idempotency-Key replay is applied once; OpenRosa HEAD, POST, a
- * duplicate and the 409; SSE resume with Last-Event-ID; /metrics parses.
- * The harness is in web/ (web_http.h).
+ * duplicate and the 409; SSE resume with Last-Event-ID; /metrics parses;
+ * the casework endpoints (web/casework.c). The harness is in web/ (web_http.h).
  */
 #include <CUnit/Basic.h>
 #include <curl/curl.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../lib/cu.h"
+#include "web/web_casework.h"
 #include "web/web_http.h"
 
 static const char *const json_h[] = {"Content-Type: application/json", NULL};
@@ -420,10 +421,17 @@ static const cu_test_t tests[] = {
     {"OpenRosa HEAD, POST, a duplicate and the 409", test_openrosa},
     {"SSE resumes with Last-Event-ID", test_sse_resume},
     {"/metrics parses", test_metrics_parse},
-    {"a disabled user is cut off", test_disabled_user_cut_off},
 };
 
 int main(void)
 {
-    return cu_run("web", suite_init, suite_clean, tests, CU_COUNT(tests));
+    /* then the casework endpoints (web/casework.c), and last the one that rewrites the users */
+    static cu_test_t all[CU_COUNT(tests) + 16];
+    size_t n = 0;
+    for (size_t i = 0; i < CU_COUNT(tests); i++)
+        all[n++] = tests[i];
+    for (size_t i = 0; i < web_casework_n && n + 1 < CU_COUNT(all); i++)
+        all[n++] = web_casework_tests[i];
+    all[n++] = (cu_test_t){"a disabled user is cut off", test_disabled_user_cut_off};
+    return cu_run("web", suite_init, suite_clean, all, n);
 }

@@ -1,0 +1,84 @@
+/*
+ * casework.c - the casework ops of PROTOCOL.md 9.17 and 9.18 in the JSON API
+ * (docs/API.md): POST /api/cases/{id}/transfer, POST /api/reassign, GET
+ * /api/duplicates, POST /api/merge. Writes go through web_write_op (CSRF
+ * checked by the caller or here, Idempotency-Key honoured); a case outside
+ * the person's areas is 404, as everywhere.
+ */
+#include <string.h>
+
+#include "http.h"
+
+/* POST /api/cases/{id}/transfer {to_area, reason}: case.transfer. */
+web_res_t web_casework_transfer(web_req_t *r, const char *case_id)
+{
+    web_res_t res;
+    lb_val_t *body = NULL;
+    if (!web_body_json(r, &body, &res))
+        return res;
+    int rc = 0;
+    lb_val_t *args = lb_map();
+    lb_put_str(args, "case_id", case_id, &rc);
+    for (uint32_t i = 0; !rc && i < body->m.n; i++) {
+        const char *k = body->m.keys[i];
+        if (strcmp(k, "to_area") && strcmp(k, "reason")) {
+            res = web_problem(r, 400, "bad_request", "unknown key", k);
+            lb_val_free(&body);
+            lb_val_free(&args);
+            return res;
+        }
+        lb_put(args, k, lb_val_dup(body->m.vals[i]), &rc);
+    }
+    res =
+        rc ? web_problem_rc(r, rc, NULL, NULL) : web_write_op(r, "case.transfer", args, 200, true);
+    lb_val_free(&body);
+    lb_val_free(&args);
+    return res;
+}
+
+/* A write whose body is the op's args as they are (the daemon checks them). */
+static web_res_t body_op(web_req_t *r, const char *op, bool case_scoped)
+{
+    web_res_t res;
+    lb_val_t *body = NULL;
+    if (!web_body_json(r, &body, &res))
+        return res;
+    res = web_write_op(r, op, body, 200, case_scoped);
+    lb_val_free(&body);
+    return res;
+}
+
+/* GET /api/duplicates?area=: case.duplicates. */
+static web_res_t duplicates(web_req_t *r)
+{
+    int rc = 0;
+    lb_val_t *args = lb_map();
+    web_arg_str(r, args, "area", &rc);
+    web_res_t res =
+        rc ? web_problem_rc(r, rc, NULL, NULL) : web_read_op(r, "case.duplicates", args, false);
+    lb_val_free(&args);
+    return res;
+}
+
+bool web_casework(web_req_t *r, const char *path, web_res_t *res)
+{
+    static const struct {
+        const char *path, *method, *op;
+    } routes[] = {
+        {"/reassign", "POST", "case.reassign"},
+        {"/merge", "POST", "case.merge"},
+        {"/duplicates", "GET", "case.duplicates"},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(path, routes[i].path))
+            continue;
+        bool post = strcmp(routes[i].method, "POST") == 0;
+        if (strcmp(r->method, routes[i].method))
+            *res = web_problem(r, 405, "bad_request", "method not allowed here", NULL);
+        else if (web_need_session(r, post, res))
+            *res = post ? body_op(r, routes[i].op, strcmp(routes[i].op, "case.merge") == 0)
+                        : duplicates(r);
+        return true;
+    }
+    return false;
+}

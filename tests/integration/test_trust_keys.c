@@ -273,7 +273,10 @@ static void test_soft_fd_limit_raised(void)
             sscanf(line + 14, "%lld %lld", &soft, &hard);
     fclose(f);
     fprintf(stderr, "\n  logbookd open files: soft %lld, hard %lld\n", soft, hard);
-    CU_ASSERT_EQUAL(hard, (long long)saved.rlim_max);
+    /* Under valgrind this process sees a hard limit a few descriptors below the real one
+     * (valgrind keeps some for itself), so the daemon's may be higher than saved's, never lower. */
+    CU_ASSERT_TRUE(hard >= (long long)saved.rlim_max);
+    CU_ASSERT_TRUE(soft > 256);
     CU_ASSERT_EQUAL(soft, hard);
     CU_ASSERT_EQUAL(testd_stop(&T), 0);
     reset();

@@ -143,7 +143,7 @@ static int ledger_cb(const char *scope, const char *name, uint64_t value, void *
         for (int i = 0; row && i < M_N && r->rc == 0; i++)
             lb_push(row, lb_int(0), &r->rc);
         lb_put(r->rows, key, row, &r->rc);
-        if (r->rc)
+        if (r->rc || !row)
             return 1;
     }
     row->a.items[k]->i += (int64_t)value;

@@ -679,6 +679,8 @@ static int rows_from_totals(report_t *r, lb_val_t *out)
         row_state_t st;
         const char *key;
         if (strcmp(r->by, "state") == 0) {
+            if (!t->st)
+                break; /* nst states counted means st holds them; never NULL here */
             st = t->st[i];
             row.st = &st;
             row.nst = 1;

@@ -702,6 +702,8 @@ static int plan_action(const wf_def_t *def, const wf_catalog_t *cat, const wf_ca
 static int apply_record(const wf_def_t *def, const wf_plan_t *p, const wf_catalog_t *cat,
                         wf_case_t *c, int64_t at, lb_val_t **evdata, uint64_t *id)
 {
+    if (!p->a)
+        return LB_EINTERNAL; /* a plan always names its action */
     int rec_kind = p->a->record, rc = 0;
 
     if (rec_kind == WF_REC_NONE) {

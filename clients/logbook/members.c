@@ -38,8 +38,8 @@ int cmd_member(app_t *app, int argc, char **argv)
         return rc;
     const char *change = a.pos[1], *nid = a.pos[2], *sex = opt(&a, "sex");
     const char *new_head = opt(&a, "new-head"), *by = opt(&a, "birth-year");
-    if (strcmp(change, "join") && strcmp(change, "leave") && strcmp(change, "head") &&
-        strcmp(change, "deceased")) {
+    if (strcmp(change, "join") != 0 && strcmp(change, "leave") != 0 &&
+        strcmp(change, "head") != 0 && strcmp(change, "deceased") != 0) {
         usage_error(argv[0], "the change is join, leave, head or deceased, not '%s'", change);
         return EX_USAGE;
     }
@@ -50,7 +50,7 @@ int cmd_member(app_t *app, int argc, char **argv)
         usage_error(argv[0], "--birth-year is a year from 1850 to 2200, not '%s'", by);
         return EX_USAGE;
     }
-    if (sex && strcmp(sex, "m") && strcmp(sex, "f")) {
+    if (sex && strcmp(sex, "m") != 0 && strcmp(sex, "f") != 0) {
         usage_error(argv[0], "--sex is m or f");
         return EX_USAGE;
     }

@@ -377,7 +377,7 @@ static void test_merge_renumbers_pledges(void)
     snprintf(data, sizeof data,
              "{'agency':'merge-agency','dimension':'income','kind':'cash','amount_thb':700,"
              "'status':'delivered','pledge':%lld}",
-             (long long)(pid + 2));
+             (long long)pid + 2);
     CU_ASSERT_EQUAL(act(comm, keep, "record_assistance", data, ""), 5);
     row = ledger_row(comm, "6501", "agency", "merge-agency");
     CU_ASSERT(tval_match(row, "{'pledged':1,'open':0,'delivered':1,'delivered_thb':700.0}"));

@@ -230,7 +230,8 @@ static void test_daemon_clock(void)
     int64_t now = 0;
     CU_ASSERT_EQUAL(lb_map_int(lbc_reply_result(r), "now", &now), 0);
     lb_val_free(&r);
-    char *saved = getenv("SOURCE_DATE_EPOCH") ? strdup(getenv("SOURCE_DATE_EPOCH")) : NULL;
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    char *saved = sde ? strdup(sde) : NULL;
     unsetenv("SOURCE_DATE_EPOCH");
     char *out = NULL, want[64];
     CU_ASSERT_EQUAL(run_report(VIA_REPORT, NULL, &out, "--area", "65", "--format", "json", END), 0);

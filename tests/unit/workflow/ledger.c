@@ -189,7 +189,7 @@ static void test_merge_renumbers_ids(void)
                "pledge");
     snprintf(d, sizeof d,
              "{'agency':'a','dimension':'income','kind':'cash','status':'delivered','pledge':%llu}",
-             (unsigned long long)(p + off));
+             (unsigned long long)p + off);
     EXPECT_OK(act(g_tp, &keep, "record_assistance", "field", d, T0 + 5 * DAY));
     CU_ASSERT_EQUAL(g_out.record_id, 4 + off + 1);
     CU_ASSERT_TRUE(wf_case_pledge_delivered(&keep, p + off));

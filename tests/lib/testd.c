@@ -151,6 +151,10 @@ int testd_start(testd_t *t, const testd_opts_t *o)
         snprintf(wfdir, sizeof wfdir, "%s", o->workflows);
     else
         snprintf(wfdir, sizeof wfdir, "%s/config/workflows", cwd);
+    char rate[96] = ""; /* the daemon's default bucket unless the caller sets one */
+    if (o->rate_per_key > 0)
+        snprintf(rate, sizeof rate, ", rate_per_key: %lld, burst_per_key: %lld",
+                 (long long)o->rate_per_key, 2 * (long long)o->rate_per_key);
     snprintf(cfg, sizeof cfg,
              "data_dir: data\n"
              "endpoints:\n  requests: [\"%s\"]\n  events: [\"%s\"]\n"
@@ -158,9 +162,9 @@ int testd_start(testd_t *t, const testd_opts_t *o)
              "indicators: %s/config/indicators.yaml\n"
              "default_workflow: tpmap-household\n"
              "security:\n  curve: true\n  clients: clients.yaml\n"
-             "limits: { max_message_bytes: 1048576, batch_max: %d }\n"
+             "limits: { max_message_bytes: 1048576, batch_max: %d%s }\n"
              "log_level: debug\n%s",
-             t->req_ep, t->ev_ep, wfdir, cwd, o->batch_max ? o->batch_max : 512,
+             t->req_ep, t->ev_ep, wfdir, cwd, o->batch_max ? o->batch_max : 512, rate,
              o->extra_config ? o->extra_config : "");
     if (write_text(t->config, cfg))
         return -1;

@@ -31,6 +31,7 @@ typedef struct {
     const char *extra_config; /* more lines for logbookd.yaml (e.g. limits), or NULL */
     const char *workflows;    /* a workflows folder, default the repository's config/workflows */
     int batch_max;            /* 0 = default */
+    int64_t rate_per_key;     /* limits.rate_per_key (burst twice that); 0 = the default 200 */
     int tmpfs_kb;             /* >0: the data folder is a tmpfs of this size (needs root) */
 } testd_opts_t;
 

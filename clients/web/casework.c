@@ -23,7 +23,7 @@ web_res_t web_casework_transfer(web_req_t *r, const char *case_id)
     lb_put_str(args, "case_id", case_id, &rc);
     for (uint32_t i = 0; !rc && i < body->m.n; i++) {
         const char *k = body->m.keys[i];
-        if (strcmp(k, "to_area") && strcmp(k, "reason")) {
+        if (strcmp(k, "to_area") != 0 && strcmp(k, "reason") != 0) {
             res = web_problem(r, 400, "bad_request", "unknown key", k);
             lb_val_free(&body);
             lb_val_free(&args);
@@ -93,10 +93,10 @@ bool web_casework(web_req_t *r, const char *path, web_res_t *res)
         {"/agenda", "GET", "report.agenda"},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(path, routes[i].path))
+        if (strcmp(path, routes[i].path) != 0)
             continue;
         bool post = strcmp(routes[i].method, "POST") == 0;
-        if (strcmp(r->method, routes[i].method))
+        if (strcmp(r->method, routes[i].method) != 0)
             *res = web_problem(r, 405, "bad_request", "method not allowed here", NULL);
         else if (web_need_session(r, post, res))
             *res = post ? body_op(r, routes[i].op, strcmp(routes[i].op, "case.merge") == 0)

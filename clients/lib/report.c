@@ -299,6 +299,9 @@ void lbc_report_destroy(lbc_report_t **r)
     free((*r)->rows);
     free((*r)->trend_block);
     free((*r)->act);
+    for (size_t i = 0; i < (*r)->nledger; i++)
+        free((*r)->ledger[i].key);
+    free((*r)->ledger);
     lb_val_free(&(*r)->result);
     free(*r);
     *r = NULL;
@@ -373,6 +376,8 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
         (*out)->last_seq = last;
         (*out)->generated_ms = generated_now_ms(now);
         rc = lbc_report_fetch_act(c, *out, err, errlen);
+        if (!rc)
+            rc = lbc_report_fetch_ledger(c, *out, err, errlen);
         if (!rc)
             rc = lb_map_set_int((*out)->result, "generated_ms", (*out)->generated_ms);
         if (rc)

@@ -16,12 +16,13 @@
 #include "client.h"
 
 #define LBC_REPORT_KEY_MAX 16
-#define LBC_REPORT_NAME_MAX 128  /* an area's name, UTF-8 */
-#define LBC_REPORT_MONTHS_MAX 36 /* report.summary's months */
-#define LBC_REPORT_MONTHS 12     /* the trend asked for by default */
-#define LBC_REPORT_NTREND 6      /* opened visited assisted resolved closed escalated */
-#define LBC_REPORT_ACT_MAX 10000 /* cases to act on fetched at most (the rest are counted) */
-#define LBC_REPORT_ACT_SHOWN 50  /* ... and shown in text and HTML */
+#define LBC_REPORT_NAME_MAX 128    /* an area's name, UTF-8 */
+#define LBC_REPORT_MONTHS_MAX 36   /* report.summary's months */
+#define LBC_REPORT_MONTHS 12       /* the trend asked for by default */
+#define LBC_REPORT_NTREND 6        /* opened visited assisted resolved closed escalated */
+#define LBC_REPORT_ACT_MAX 10000   /* cases to act on fetched at most (the rest are counted) */
+#define LBC_REPORT_ACT_SHOWN 50    /* ... and shown in text and HTML */
+#define LBC_REPORT_LEDGER_SHOWN 15 /* agencies shown in the agency ledger (the rest summed) */
 
 /* A trend entry's counters, in this order (PROTOCOL.md section 3, report.summary months). */
 extern const char *const lbc_report_trend_names[LBC_REPORT_NTREND];
@@ -60,6 +61,13 @@ typedef struct {
     bool overdue, unacked;
 } lbc_report_case_t;
 
+/* An agency's pledges against its deliveries (a report.ledger row, PROTOCOL.md 9.19). */
+typedef struct {
+    char *key; /* the agency as recorded (owned; NULL in the totals row) */
+    int64_t pledged, delivered, open;
+    double pledged_thb, delivered_thb, open_thb;
+} lbc_report_ledger_row_t;
+
 typedef struct {
     char area[LBC_REPORT_KEY_MAX]; /* the area asked for; "" = the client's whole scope */
     char by[LBC_REPORT_KEY_MAX];   /* province, district, subdistrict or village */
@@ -83,6 +91,12 @@ typedef struct {
     void *has_page_ctx;
     const char *up_href;
     lb_val_t *result; /* the daemon's result as received, plus act_on (for JSON), owned */
+    /* The agency ledger (report.ledger by agency): has_ledger false when the daemon has no
+     * such op (the section is left out). Rows most open pledges first, owned. */
+    bool has_ledger;
+    lbc_report_ledger_row_t ledger_totals;
+    lbc_report_ledger_row_t *ledger;
+    size_t nledger;
 } lbc_report_t;
 
 typedef enum {
@@ -121,7 +135,8 @@ int lbc_report_parse(const lb_val_t *result, const char *area, const char *by, l
  * Asks the daemon: ping (for last_seq and its clock, asked first so that the
  * counts include at least that much), then report.summary {area?, by,
  * months: LBC_REPORT_MONTHS}, then the cases to act on (case.list
- * {overdue: true} and {unacked: true}, paged, at most LBC_REPORT_ACT_MAX).
+ * {overdue: true} and {unacked: true}, paged, at most LBC_REPORT_ACT_MAX),
+ * then the agency ledger (lbc_report_fetch_ledger).
  * by NULL = the default of lbc_report_resolve_by. Sets generated_ms from the
  * daemon's clock, or from $SOURCE_DATE_EPOCH (seconds) when set, so that two
  * runs over the same data can print byte-identical pages. The JSON result
@@ -141,6 +156,21 @@ int lbc_report_fetch(lbc_t *c, const char *area, const char *by, lbc_report_t **
  * lbc_report_fetch. Returns 0; the call's error (err says why); LB_ENOMEM.
  */
 int lbc_report_fetch_act(lbc_t *c, lbc_report_t *r, char *err, size_t errlen);
+
+/*
+ * Adds the agency ledger to r: report.ledger {area?, by: agency}. A daemon
+ * that answers unknown_op (one before PROTOCOL.md 9.19) leaves has_ledger
+ * false and is no error. Called by lbc_report_fetch. Returns 0; the call's
+ * error (err says why); LB_ENOMEM.
+ */
+int lbc_report_fetch_ledger(lbc_t *c, lbc_report_t *r, char *err, size_t errlen);
+
+/*
+ * Sets r's agency ledger from a report.ledger result (rows and totals):
+ * has_ledger true, rows ordered most open pledges first, then most pledged
+ * baht, then key. Returns 0; LB_EBADREQ (no rows array); LB_ENOMEM.
+ */
+int lbc_report_ledger_parse(lbc_report_t *r, const lb_val_t *result);
 
 /* Sorts r->act oldest first and r->rows worst first (the orders above). */
 void lbc_report_rank(lbc_report_t *r);
@@ -180,8 +210,10 @@ int lbc_report_render_csv(const lbc_report_t *r, lbc_report_table_t t, lb_buf_t 
  *         overdue and unacknowledged), the cases to act on (the first
  *         LBC_REPORT_ACT_SHOWN and a count of the rest), the monthly trend
  *         of the totals and of each area, progress with percentages of the
- *         cases, open needs per dimension and level reached; Thai names
- *         measured with lbc_display_width.
+ *         cases, open needs per dimension and level reached, and the agency
+ *         ledger when has_ledger (pledged against delivered per agency, the
+ *         open pledges; an empty state when none); Thai names measured with
+ *         lbc_display_width.
  *   CSV:  a header row, then one row per area, LF line ends, no totals row:
  *         key,cases,open,visited,assisted,resolved,closed,overdue,
  *         needs_health,needs_living,needs_education,needs_income,
@@ -190,7 +222,8 @@ int lbc_report_render_csv(const lbc_report_t *r, lbc_report_table_t t, lb_buf_t 
  *   HTML: one page with inline CSS (A4 print styles) and inline SVG charts:
  *         overdue and unacknowledged per area ranked worst first, the cases
  *         to act on, the monthly trend (a line chart of the totals and one
- *         small chart per area), then progress and needs; Thai labels beside
+ *         small chart per area), then progress and needs, and the agency
+ *         ledger when has_ledger; Thai labels beside
  *         English, area names beside codes when rows carry them, honest
  *         empty states, all text escaped, no external resources and no
  *         script. refresh_s > 0 adds a meta refresh (--watch). With

@@ -3,6 +3,8 @@
  * for screen and A4 print, inline SVG bar charts, Thai labels beside
  * English, no script and nothing loaded from elsewhere.
  */
+#include <math.h>
+
 #include "report_int.h"
 
 static const char *const area_levels_th[4] = {"จังหวัด", "อำเภอ", "ตำบล", "หมู่บ้าน"};
@@ -562,6 +564,80 @@ static void html_needs_table(const lbc_report_t *r, out_t *o)
     put(o, "</tbody>\n</table>\n</section>\n");
 }
 
+static void html_ledger_row(out_t *o, const char *key, const lbc_report_ledger_row_t *w,
+                            const char *cls)
+{
+    if (cls)
+        putf(o, "<tr class=\"%s\"><td>", cls);
+    else
+        put(o, "<tr><td>");
+    put_esc(o, key);
+    put(o, "</td>");
+    td_count(o, "pledged", w->pledged, -1);
+    td_count(o, "pledged_thb", llround(w->pledged_thb), -1);
+    td_count(o, "delivered", w->delivered, -1);
+    td_count(o, "delivered_thb", llround(w->delivered_thb), -1);
+    td_count(o, "open", w->open, -1);
+    td_count(o, "open_thb", llround(w->open_thb), -1);
+    put(o, "</tr>\n");
+}
+
+/* The agency ledger (report.ledger by agency), when the daemon has it. */
+void lbc_report_html_ledger(const lbc_report_t *r, out_t *o)
+{
+    if (!r->has_ledger)
+        return;
+    const lbc_report_ledger_row_t *tot = &r->ledger_totals;
+    put(o, "<section class=\"ledger\">\n<h2>บัญชีความช่วยเหลือของหน่วยงาน <span class=\"en\">/ "
+           "Agency ledger</span></h2>\n");
+    if (r->nledger == 0 || tot->pledged + tot->delivered == 0) {
+        put(o, "<p class=\"empty\">");
+        put_bi(o, "ยังไม่มีการรับปากให้ความช่วยเหลือ",
+               "No pledges yet: no assistance record in this area is a pledge or a delivery");
+        put(o, "</p>\n</section>\n");
+        return;
+    }
+    put(o, "<table class=\"ledger\">\n<thead><tr>");
+    put_th(o, "หน่วยงาน", "Agency", NULL);
+    put_th(o, "รับปาก", "Pledged", NULL);
+    put_th(o, "บาท", "Baht", NULL);
+    put_th(o, "ส่งมอบแล้ว", "Delivered", NULL);
+    put_th(o, "บาท", "Baht", NULL);
+    put_th(o, "ยังค้าง", "Open", NULL);
+    put_th(o, "บาท", "Baht", NULL);
+    put(o, "</tr></thead>\n<tbody>\n");
+    lbc_report_ledger_row_t rest = {0};
+    for (size_t i = 0; i < r->nledger; i++) {
+        const lbc_report_ledger_row_t *w = &r->ledger[i];
+        if (i < LBC_REPORT_LEDGER_SHOWN) {
+            html_ledger_row(o, w->key, w, w->open ? "open" : NULL);
+            continue;
+        }
+        rest.pledged += w->pledged, rest.delivered += w->delivered, rest.open += w->open;
+        rest.pledged_thb += w->pledged_thb, rest.delivered_thb += w->delivered_thb;
+        rest.open_thb += w->open_thb;
+    }
+    if (r->nledger > LBC_REPORT_LEDGER_SHOWN) {
+        char label[96];
+        snprintf(label, sizeof label, "อีก %zu หน่วยงาน / %zu more agencies",
+                 r->nledger - LBC_REPORT_LEDGER_SHOWN, r->nledger - LBC_REPORT_LEDGER_SHOWN);
+        html_ledger_row(o, label, &rest, NULL);
+    }
+    put(o, "<tr class=\"total\" data-key=\"total\"><td>");
+    put_bi(o, "รวม", "Total");
+    put(o, "</td>");
+    td_count(o, "pledged", tot->pledged, -1);
+    td_count(o, "pledged_thb", llround(tot->pledged_thb), -1);
+    td_count(o, "delivered", tot->delivered, -1);
+    td_count(o, "delivered_thb", llround(tot->delivered_thb), -1);
+    td_count(o, "open", tot->open, -1);
+    td_count(o, "open_thb", llround(tot->open_thb), -1);
+    put(o, "</tr>\n</tbody>\n</table>\n");
+    put(o, "<p class=\"notes\">ยังค้าง / Open: pledges no delivery names yet, of cases not closed "
+           "or resolved; a pledge open past the workflow's deliver_within escalates. Amounts in "
+           "baht, rounded.</p>\n</section>\n");
+}
+
 /* What each column counts, so a printed page explains itself. */
 static void html_notes(out_t *o)
 {
@@ -595,6 +671,7 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o)
     html_charts(r, o);
     html_progress_table(r, o);
     html_needs_table(r, o);
+    lbc_report_html_ledger(r, o);
     html_notes(o);
     put(o, "</body>\n</html>\n");
 }

@@ -140,12 +140,14 @@ void lbc_report_put_html(const lbc_report_t *r, int refresh_s, out_t *o);
 /* The text report's sections on where to act and the monthly trend (report_text.c). */
 void lbc_report_text_act(const lbc_report_t *r, out_t *o);
 void lbc_report_text_trend(const lbc_report_t *r, out_t *o);
+void lbc_report_text_ledger(const lbc_report_t *r, out_t *o);
 /* CSV of the trend and of the cases to act on (lbc_report_render_csv). */
 void lbc_report_put_csv_trend(const lbc_report_t *r, out_t *o);
 void lbc_report_put_csv_cases(const lbc_report_t *r, out_t *o);
 /* The HTML sections on where to act and the trend (report_svg.c). */
 void lbc_report_html_act(const lbc_report_t *r, out_t *o);
 void lbc_report_html_trend(const lbc_report_t *r, out_t *o);
+void lbc_report_html_ledger(const lbc_report_t *r, out_t *o);
 /* An area's label, linked to its page when it has one: code, then names. */
 void lbc_report_html_area(const lbc_report_t *r, const lbc_report_row_t *w, bool link, out_t *o);
 

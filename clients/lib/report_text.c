@@ -2,6 +2,8 @@
  * report_text.c - the report as aligned text tables (Thai names measured
  * with lbc_display_width) and as CSV with one row per area.
  */
+#include <math.h>
+
 #include "report_int.h"
 
 /* ---------------------------------------------------------------------- */
@@ -177,6 +179,57 @@ void lbc_report_put_text(const lbc_report_t *r, out_t *o)
     put(o, "\nOpen needs per dimension (open cases), and cases per level reached\n");
     ttab_print(&t, o);
     ttab_free(&t);
+    lbc_report_text_ledger(r, o);
+}
+
+static void text_ledger_row(ttab_t *t, const char *label, const lbc_report_ledger_row_t *w)
+{
+    char c[6][32];
+    const char *v[7] = {label,
+                        fmt_count(w->pledged, c[0]),
+                        fmt_count(llround(w->pledged_thb), c[1]),
+                        fmt_count(w->delivered, c[2]),
+                        fmt_count(llround(w->delivered_thb), c[3]),
+                        fmt_count(w->open, c[4]),
+                        fmt_count(llround(w->open_thb), c[5])};
+    ttab_row(t, v);
+}
+
+/* The agency ledger: pledged against delivered per agency, the open pledges (when fetched). */
+void lbc_report_text_ledger(const lbc_report_t *r, out_t *o)
+{
+    static const char *const h[7] = {"AGENCY", "PLEDGED", "BAHT", "DELIVERED",
+                                     "BAHT",   "OPEN",    "BAHT"};
+    if (!r->has_ledger)
+        return;
+    const lbc_report_ledger_row_t *tot = &r->ledger_totals;
+    put(o, "\nAgency ledger: pledges against deliveries, and pledges still open\n");
+    if (r->nledger == 0 || tot->pledged + tot->delivered == 0) {
+        put(o, "No pledges yet: no assistance record in this area is a pledge or a delivery.\n");
+        return;
+    }
+    ttab_t t = {.ncols = 7};
+    ttab_row(&t, h);
+    lbc_report_ledger_row_t rest = {0};
+    for (size_t i = 0; i < r->nledger; i++) {
+        const lbc_report_ledger_row_t *w = &r->ledger[i];
+        if (i < LBC_REPORT_LEDGER_SHOWN) {
+            text_ledger_row(&t, w->key, w);
+            continue;
+        }
+        rest.pledged += w->pledged, rest.delivered += w->delivered, rest.open += w->open;
+        rest.pledged_thb += w->pledged_thb, rest.delivered_thb += w->delivered_thb;
+        rest.open_thb += w->open_thb;
+    }
+    char label[64];
+    if (r->nledger > LBC_REPORT_LEDGER_SHOWN) {
+        snprintf(label, sizeof label, "(%zu more agencies)", r->nledger - LBC_REPORT_LEDGER_SHOWN);
+        text_ledger_row(&t, label, &rest);
+    }
+    text_ledger_row(&t, "TOTAL", tot);
+    ttab_print(&t, o);
+    ttab_free(&t);
+    put(o, "Open: pledges no delivery names yet, of cases not closed or resolved. Baht rounded.\n");
 }
 
 /* Where to act: the areas ranked by overdue and unacknowledged, then the cases themselves. */

@@ -125,6 +125,14 @@ typedef struct {
     uint8_t dep[3], ndep;
     uint8_t st, next, path, level, pend_level;
     uint8_t assists_left, acked, reopened, reason;
+    /* its one pledge (ledger.c): the agency's promise, kept to deliver it under the same name */
+    uint8_t pledged;         /* 1 once a pledge was sent (taken or not) */
+    uint8_t pledge_agency;   /* index in model.c's agency table */
+    uint8_t pledge_kind;     /* K_* of model.c */
+    int16_t deliver_round;   /* round the agency delivers from; -1: never (it stays open) */
+    uint32_t pledge_id;      /* the pledge's record_id while undelivered, else 0 */
+    uint32_t pledge_village; /* where the household lived when it was pledged */
+    int32_t pledge_amount;   /* baht */
 } sim_case_t;
 
 /* ---------------------------------------------------------------------- */

@@ -284,6 +284,8 @@ static int simulate(sim_t *s)
             s->round = m * ROUNDS_PER_MONTH + r;
             rc = run_round(s);
             if (rc == 0)
+                rc = ledger_round(s);
+            if (rc == 0)
                 rc = advance_clock(s);
         }
         uint64_t acks = s->ok[A_ACK];

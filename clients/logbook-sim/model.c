@@ -172,7 +172,6 @@ const char *const act_names[NACT + 1] = {"schedule_visit",  "record_visit",
                                          "resolve",         "reopen",
                                          "close",           "ack"};
 
-enum { PATH_AGENCY, PATH_SELF, PATH_WAIT };
 enum { LVL_NONE, LVL_SURVIVE, LVL_SUFFICIENT, LVL_SUSTAINABLE };
 
 enum { R_MOVED, R_DECEASED, R_REFUSED, R_DUPLICATE, R_NOT_POOR, NREASON };
@@ -319,37 +318,54 @@ static int amount_for(rng_t *r, int kind)
     }
 }
 
-/* An agency answering one of the household's open needs, with kind, dimension and meets. */
-static lb_val_t *assist_data(const world_t *s, sim_case_t *c)
+/* An agency (its index) answering need *target, one of the household's open needs, drawn from r. */
+static int pick_agency(const sim_case_t *c, rng_t *r, int *target)
 {
     uint32_t pool = c->open;
     if (!pool)
         for (int k = 0; k < c->ndep; k++)
             pool |= 1u << c->dep[k];
-    int target = nth_bit(pool, (int)rng_below(&c->rng, (uint32_t)open_count(pool)));
+    *target = nth_bit(pool, (int)rng_below(r, (uint32_t)open_count(pool)));
     int cand[NELEMS(agencies)], nc = 0;
     for (int k = 0; k < NELEMS(agencies); k++)
-        if (agencies[k].dim == ind[target].dim && covers(agencies[k].only, ind[target].code))
+        if (agencies[k].dim == ind[*target].dim && covers(agencies[k].only, ind[*target].code))
             cand[nc++] = k;
     /* The table covers every indicator; should it ever not, any agency of the dimension
      * (or the first one) still gives a valid record rather than an out-of-range pick. */
     for (int k = 0; nc == 0 && k < NELEMS(agencies); k++)
-        if (agencies[k].dim == ind[target].dim)
+        if (agencies[k].dim == ind[*target].dim)
             cand[nc++] = k;
     if (nc == 0)
         cand[nc++] = 0;
-    const agency_t *ag = &agencies[cand[rng_below(&c->rng, (uint32_t)nc)]];
-    int kind = rng_weighted(&c->rng, ag->kinds, NKIND);
-    const district_t *d = &s->d[district_of_case(s, c)];
-    char place[80], th[256], agency[400];
+    return cand[rng_below(r, (uint32_t)nc)];
+}
+
+/* Agency k's name ("Thai / English") for a household of village v. */
+static void agency_name(const world_t *s, const sim_case_t *c, uint32_t v, int k, char out[400])
+{
+    const agency_t *ag = &agencies[k];
+    sim_case_t at = *c;
+    at.village = v;
+    const district_t *d = &s->d[district_of_case(s, &at)];
+    char place[80], th[256];
     if (ag->at == AT_PROVINCE)
         snprintf(place, sizeof place, "%s", s->prov_th);
     else if (ag->at == AT_DISTRICT)
         snprintf(place, sizeof place, "%s", d->th);
     else
-        tambon_of(s, c, place);
+        tambon_of(s, &at, place);
     fill(th, sizeof th, ag->th, place);
-    snprintf(agency, sizeof agency, "%s / %s", th, ag->en);
+    snprintf(out, 400, "%s / %s", th, ag->en);
+}
+
+/* An agency answering one of the household's open needs, with kind, dimension and meets. */
+static lb_val_t *assist_data(const world_t *s, sim_case_t *c)
+{
+    int target;
+    const agency_t *ag = &agencies[pick_agency(c, &c->rng, &target)];
+    int kind = rng_weighted(&c->rng, ag->kinds, NKIND);
+    char agency[400];
+    agency_name(s, c, c->village, (int)(ag - agencies), agency);
     uint32_t meets = 0;
     if ((c->open >> target & 1) && rng_chance(&c->rng, ag->meets))
         meets |= 1u << target;
@@ -371,6 +387,71 @@ static lb_val_t *assist_data(const world_t *s, sim_case_t *c)
     if (rc)
         lb_val_free(&data);
     return data;
+}
+
+/* case.act args of record_assistance in state assisting with data; NULL on LB_ENOMEM. */
+static lb_val_t *assist_args(const sim_case_t *c, lb_val_t *data)
+{
+    char cid[LB_CASE_ID_MAX];
+    lb_case_id_format(c->cid, cid);
+    lb_val_t *a = lb_map();
+    int rc = a && data ? 0 : LB_ENOMEM;
+    lb_put_str(a, "case_id", cid, &rc);
+    lb_put_str(a, "action", act_names[A_ASSIST], &rc);
+    lb_put_str(a, "expect_state", state_names[ST_ASSISTING], &rc);
+    lb_put(a, "data", data, &rc);
+    if (rc)
+        lb_val_free(&a);
+    return a;
+}
+
+lb_val_t *model_pledge_args(const world_t *w, sim_case_t *c, rng_t *r)
+{
+    int target;
+    int k = pick_agency(c, r, &target);
+    int kind = rng_weighted(r, agencies[k].kinds, NKIND);
+    int amount = amount_for(r, kind);
+    if (amount < 0) /* a promise worth recording in the ledger carries money */
+        amount = rng_range(r, 2, 20) * 500;
+    c->pledge_agency = (uint8_t)k;
+    c->pledge_kind = (uint8_t)kind;
+    c->pledge_amount = amount;
+    c->pledge_village = c->village;
+    char agency[400];
+    agency_name(w, c, c->village, k, agency);
+    lb_val_t *data = lb_map();
+    int rc = data ? 0 : LB_ENOMEM;
+    lb_put_str(data, "agency", agency, &rc);
+    lb_put_str(data, "dimension", lb_dimensions[agencies[k].dim], &rc);
+    lb_put_str(data, "kind", kind_names[kind], &rc);
+    lb_put_int(data, "amount_thb", amount, &rc);
+    lb_put_str(data, "status", "pledged", &rc);
+    lb_put_str(data, "note", "สัญญาว่าจะช่วยเหลือ / pledged at the committee meeting", &rc);
+    if (rc)
+        lb_val_free(&data);
+    return assist_args(c, data);
+}
+
+lb_val_t *model_delivery_args(const world_t *w, const sim_case_t *c, rng_t *r)
+{
+    char agency[400];
+    agency_name(w, c, c->pledge_village, c->pledge_agency, agency);
+    /* now and then the agency delivers less than it promised */
+    int amount = c->pledge_amount;
+    if (amount > 0 && rng_chance(r, 0.15))
+        amount = amount * rng_range(r, 5, 9) / 10;
+    lb_val_t *data = lb_map();
+    int rc = data ? 0 : LB_ENOMEM;
+    lb_put_str(data, "agency", agency, &rc);
+    lb_put_str(data, "dimension", lb_dimensions[agencies[c->pledge_agency].dim], &rc);
+    lb_put_str(data, "kind", kind_names[c->pledge_kind], &rc);
+    if (amount >= 0)
+        lb_put_int(data, "amount_thb", amount, &rc);
+    lb_put_str(data, "status", "delivered", &rc);
+    lb_put_int(data, "pledge", c->pledge_id, &rc);
+    if (rc)
+        lb_val_free(&data);
+    return assist_args(c, data);
 }
 
 /* survive -> sufficient -> sustainable over time, with the odd step back. */

@@ -11,6 +11,9 @@
 /* The workflow the simulated cases follow. */
 #define WORKFLOW "tpmap-household"
 
+/* How a visited household is helped: by agencies, by itself, or not yet (sim_case_t.path). */
+enum { PATH_AGENCY, PATH_SELF, PATH_WAIT };
+
 /* The workflow's state names (ST_* order) and the action names (A_* order, then "ack"). */
 extern const char *const state_names[NSTATE];
 extern const char *const act_names[NACT + 1];
@@ -26,6 +29,16 @@ int esc_index(const char *level);
  * the daemon takes it. NULL on LB_ENOMEM. Caller frees.
  */
 lb_val_t *model_act_args(const world_t *w, sim_case_t *c);
+
+/*
+ * record_assistance args for c's pledge (status pledged, an agency answering
+ * one of its needs, an amount), drawn from r so that c's own stream is left
+ * as it was; notes the agency, kind, amount and village in c. And for its
+ * delivery (status delivered, pledge c->pledge_id) by the same agency.
+ * NULL on LB_ENOMEM. Caller frees.
+ */
+lb_val_t *model_pledge_args(const world_t *w, sim_case_t *c, rng_t *r);
+lb_val_t *model_delivery_args(const world_t *w, const sim_case_t *c, rng_t *r);
 
 /* The daemon took action a on c in `round`: update the view and pick what comes next. */
 void model_advance(sim_case_t *c, int a, int round);

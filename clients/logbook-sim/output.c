@@ -140,6 +140,9 @@ void print_summary(const sim_t *s)
            num((int64_t)s->ok[A_ACK]), num((int64_t)s->ack_conflicts));
     printf("  casework   %s households moved (case.transfer), %s duplicates merged (case.merge)%s\n",
            num(s->transfers), num(s->merges), s->casework_refused ? ", some refused" : "");
+    printf("  ledger     %s pledges by agencies, %s delivered, %s not delivered%s\n",
+           num(s->pledges), num(s->deliveries), num(s->pledges - s->deliveries),
+           s->ledger_refused ? ", some refused" : "");
     printf("\n  ");
     print_padded("district", 40);
     printf("%8s %8s %8s %8s %7s %8s %8s\n", "cases", "visited", "assisted", "resolved", "closed",

@@ -59,6 +59,7 @@ typedef struct {
     char first_refusal[320];
     int64_t opened, skipped, import_errors, foreign;
     int64_t transfers, merges, casework_refused; /* casework.c */
+    int64_t pledges, deliveries, ledger_refused;  /* ledger.c */
     month_t *mon;
     int nmon;
     lb_val_t *final; /* report.summary by district at the end (the reply) */
@@ -77,6 +78,9 @@ int snapshot(sim_t *s, month_t *m);
 
 /* casework.c: the committees' transfers and merges at the end of `month` */
 int casework_round(sim_t *s, int month);
+
+/* ledger.c: the agencies' pledges and deliveries after round s->round */
+int ledger_round(sim_t *s);
 
 /* output.c */
 const char *num(int64_t v);

@@ -91,7 +91,8 @@ web_res_t web_api(web_req_t *r);
 web_res_t web_api_cases(web_req_t *r, const char *rest);
 /* casework.c: POST /api/cases/{id}/transfer (after the session and CSRF checks). */
 web_res_t web_casework_transfer(web_req_t *r, const char *case_id);
-/* casework.c: /api/reassign, /api/duplicates, /api/merge; false when path is none of them. */
+/* casework.c: /api/reassign, /api/duplicates, /api/merge, /api/ledger, /api/agenda; false when
+ * path is none of them. */
 bool web_casework(web_req_t *r, const char *path, web_res_t *res);
 web_res_t web_sse(web_req_t *r);
 web_res_t web_openrosa(web_req_t *r);

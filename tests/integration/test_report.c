@@ -898,9 +898,12 @@ int main(void)
         {"--watch polls for a key without events access", test_watch_polling},
         {"an area without cases", test_empty_area},
     };
-    /* Then where to act (report/where.c); its last test adds a case of its own. */
-    cu_test_t all[CU_COUNT(tests) + REPORT_WHERE_NTESTS];
+    /* Then where to act (report/where.c); its last test adds a case of its own. Then the
+     * agency ledger (report/ledger.c), which adds one too. */
+    cu_test_t all[CU_COUNT(tests) + REPORT_WHERE_NTESTS + REPORT_LEDGER_NTESTS];
     memcpy(all, tests, sizeof tests);
     memcpy(all + CU_COUNT(tests), report_where_tests, sizeof report_where_tests);
+    memcpy(all + CU_COUNT(tests) + REPORT_WHERE_NTESTS, report_ledger_tests,
+           sizeof report_ledger_tests);
     return cu_run("report", suite_init, suite_clean, all, CU_COUNT(all));
 }

@@ -22,6 +22,9 @@
  *    place, and events deleted with the tip in data.mdb rolled back too.
  *  - admin.verify compares cases with their events: a case record edited in
  *    the database gives ok: false and `first_bad_case` = that case id.
+ *  - admin.verify compares the maintained counters with the cases: a counter
+ *    changed in the counts database gives ok: false and `bad_counter`
+ *    {scope, name, stored, computed} naming it.
  */
 #include <CUnit/Basic.h>
 #include <errno.h>
@@ -325,6 +328,71 @@ static void test_verify_compares_cases_with_events(void)
     reset();
 }
 
+/* One counter of the counts database (key scope \0 name, 8-byte big-endian value) changed. */
+static void test_verify_compares_counters_with_cases(void)
+{
+    reset();
+    CU_ASSERT_EQUAL_FATAL(testd_start(&T, NULL), 0);
+    char cid[32];
+    for (unsigned long i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL_FATAL(trust_open_case(&T, NULL, 88800000601UL + i, "65010101", cid), 0);
+    lb_val_t *r = testd_call(&T, "admin.verify", NULL);
+    const lb_val_t *ok = lb_map_get(lbc_reply_result(r), "ok");
+    CU_ASSERT_TRUE_FATAL(ok && ok->type == LB_BOOL && ok->b);
+    CU_ASSERT_PTR_NULL(lb_map_get(lbc_reply_result(r), "bad_counter"));
+    lb_val_free(&r);
+    CU_ASSERT_EQUAL_FATAL(testd_stop(&T), 0);
+    /* the value of the first state counter of scope 6501 (3 open cases) becomes 99 ('c') */
+    char dump[400], out[400], cmd[1200];
+    snprintf(dump, sizeof dump, "%s/counts.dump", T.dir);
+    snprintf(out, sizeof out, "%s/counts.tampered", T.dir);
+    snprintf(cmd, sizeof cmd, "mdb_dump -p -s counts -f '%s' '%s'", dump, T.data);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    FILE *f = fopen(dump, "r"), *o = fopen(out, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    char line[256], name[256] = "";
+    bool next_is_value = false, changed = false;
+    while (fgets(line, sizeof line, f)) {
+        if (next_is_value) {
+            CU_ASSERT_STRING_EQUAL(line, " \\00\\00\\00\\00\\00\\00\\00\\03\n");
+            snprintf(line, sizeof line, " \\00\\00\\00\\00\\00\\00\\00c\n");
+            next_is_value = false;
+            changed = true;
+        } else if (!changed && strncmp(line, " 6501\\00state:", 14) == 0) {
+            snprintf(name, sizeof name, "%.200s", line + 8);
+            name[strcspn(name, "\n")] = '\0';
+            next_is_value = true;
+        }
+        fputs(line, o);
+    }
+    fclose(f);
+    fclose(o);
+    CU_ASSERT_TRUE_FATAL(changed);
+    snprintf(cmd, sizeof cmd, "mdb_load -s counts -f '%s' '%s' 2>/dev/null", out, T.data);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(testd_restart(&T), 0);
+    r = testd_call(&T, "admin.verify", NULL);
+    CU_ASSERT_STRING_EQUAL_FATAL(testd_code(r), "");
+    ok = lb_map_get(lbc_reply_result(r), "ok");
+    CU_ASSERT_TRUE(ok && ok->type == LB_BOOL && !ok->b);
+    const lb_val_t *bc = lb_map_get(lbc_reply_result(r), "bad_counter");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bc);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(bc, "scope") ?: "", "6501");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(bc, "name") ?: "", name);
+    int64_t stored = -1, computed = -1;
+    lb_map_int(bc, "stored", &stored);
+    lb_map_int(bc, "computed", &computed);
+    CU_ASSERT_EQUAL(stored, 99);
+    CU_ASSERT_EQUAL(computed, 3);
+    /* the cases and the event chain themselves are fine */
+    CU_ASSERT_PTR_NULL(lb_map_get(lbc_reply_result(r), "first_bad_case"));
+    CU_ASSERT_PTR_NULL(lb_map_get(lbc_reply_result(r), "first_bad_seq"));
+    lb_val_free(&r);
+    CU_ASSERT_EQUAL(testd_stop(&T), 0);
+    reset();
+}
+
 int main(void)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -340,5 +408,7 @@ int main(void)
                 test_truncated_store_with_rolled_back_tip_refuses_to_start);
     CU_add_test(s, "admin.verify finds a case record edited in the database",
                 test_verify_compares_cases_with_events);
+    CU_add_test(s, "admin.verify finds a counter changed in the database (bad_counter)",
+                test_verify_compares_counters_with_cases);
     return testd_run_all();
 }

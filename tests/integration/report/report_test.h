@@ -32,4 +32,7 @@ char *slurp(const char *path);
 #define REPORT_WHERE_NTESTS 7
 extern const cu_test_t report_where_tests[REPORT_WHERE_NTESTS];
 
+#define REPORT_LEDGER_NTESTS 2
+extern const cu_test_t report_ledger_tests[REPORT_LEDGER_NTESTS];
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * casework.c - test_web's tests of the casework endpoints (docs/API.md):
- * POST /api/cases/{id}/transfer, POST /api/reassign, GET /api/duplicates and
- * POST /api/merge against a real gateway and logbookd: roles and scope (a
- * case outside the person's areas is 404), CSRF, Idempotency-Key replays,
+ * POST /api/cases/{id}/transfer, POST /api/reassign, GET /api/duplicates,
+ * POST /api/merge, and the reads GET /api/ledger and GET /api/agenda, against
+ * a real gateway and logbookd: roles and scope (a case outside the person's
+ * areas is 404, an area outside them 403), CSRF, Idempotency-Key replays,
  * the daemon's conflict and forbidden mapped to 409 and 403.
  */
 #include <CUnit/Basic.h>
@@ -266,9 +267,133 @@ static void test_duplicates_merge(void)
     http_free(&r);
 }
 
+/* case.act as admin (daemon key); the act result's record_id, or -1. */
+static long act(const char *cid, const char *action, const char *data_json)
+{
+    lb_val_t *a = lb_map();
+    lb_map_set_str(a, "case_id", cid);
+    lb_map_set_str(a, "action", action);
+    if (data_json) {
+        json_t *j = json_loads(data_json, 0, NULL);
+        lb_val_t *d = lb_map();
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v)
+        {
+            if (json_is_string(v))
+                lb_map_set_str(d, k, json_string_value(v));
+            else if (json_is_integer(v))
+                lb_map_set_int(d, k, json_integer_value(v));
+            else if (json_is_object(v)) /* only {} is used here */
+                lb_map_set(d, k, lb_map());
+        }
+        json_decref(j);
+        lb_map_set(a, "data", d);
+    } else {
+        lb_map_set(a, "data", lb_map());
+    }
+    lb_val_t *r = testd_call(&W.d, "case.act", a);
+    CU_ASSERT(r && lbc_reply_ok(r));
+    int64_t id = -1;
+    if (r && lbc_reply_ok(r))
+        lb_map_int(lbc_reply_result(r), "record_id", &id);
+    lb_val_free(&r);
+    lb_val_free(&a);
+    return (long)id;
+}
+
+/* The ledger row of key in the answer's rows: {pledged, delivered, open} or all -1. */
+static void ledger_row(const http_res_t *r, const char *key, long out[3])
+{
+    out[0] = out[1] = out[2] = -1;
+    json_t *j = json_loads(r->body, 0, NULL);
+    json_t *rows = json_object_get(j, "rows"), *row;
+    size_t i;
+    json_array_foreach(rows, i, row)
+    {
+        const char *k = json_string_value(json_object_get(row, "key"));
+        if (k && strcmp(k, key) == 0) {
+            out[0] = (long)json_integer_value(json_object_get(row, "pledged"));
+            out[1] = (long)json_integer_value(json_object_get(row, "delivered"));
+            out[2] = (long)json_integer_value(json_object_get(row, "open"));
+        }
+    }
+    json_decref(j);
+}
+
+static void test_ledger_agenda(void)
+{
+    char cid[32], cid2[32], data[300];
+    web_login_t field, preeda;
+    login("somchai", &field);
+    login("preeda", &preeda);
+    http_res_t r;
+    long row[3];
+
+    open_case("65010000401", "65010106", NULL, cid);
+    act(cid, "record_visit", "{\"findings\":{}}");
+    act(cid, "plan_assistance", NULL);
+    long pid = act(cid, "record_assistance",
+                   "{\"agency\":\"web-agency\",\"dimension\":\"income\",\"kind\":\"cash\","
+                   "\"amount_thb\":1200,\"status\":\"pledged\"}");
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_EQUAL(req(&preeda, "GET", "/api/ledger?area=6501&by=agency", NULL, NULL, &r), 200);
+    ledger_row(&r, "web-agency", row);
+    CU_ASSERT_EQUAL(row[0], 1);
+    CU_ASSERT_EQUAL(row[1], 0);
+    CU_ASSERT_EQUAL(row[2], 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"totals\""));
+    http_free(&r);
+    snprintf(data, sizeof data,
+             "{\"agency\":\"web-agency\",\"dimension\":\"income\",\"kind\":\"cash\","
+             "\"status\":\"delivered\",\"pledge\":%ld}",
+             pid);
+    CU_ASSERT(act(cid, "record_assistance", data) > pid);
+    /* by defaults to agency; a field user reads the ledger of their own district */
+    CU_ASSERT_EQUAL(req(&field, "GET", "/api/ledger?area=6501", NULL, NULL, &r), 200);
+    ledger_row(&r, "web-agency", row);
+    CU_ASSERT_EQUAL(row[0], 1);
+    CU_ASSERT_EQUAL(row[1], 1);
+    CU_ASSERT_EQUAL(row[2], 0);
+    http_free(&r);
+    CU_ASSERT_EQUAL(req(&preeda, "GET", "/api/ledger?area=6501&by=dimension", NULL, NULL, &r), 200);
+    ledger_row(&r, "income", row);
+    CU_ASSERT_EQUAL(row[1], 1);
+    http_free(&r);
+    CU_ASSERT_EQUAL(status(&preeda, "GET", "/api/ledger?area=6502", NULL), 403);
+    CU_ASSERT_EQUAL(status(&preeda, "GET", "/api/ledger?by=team", NULL), 400);
+    CU_ASSERT_EQUAL(status(&preeda, "POST", "/api/ledger", "{}"), 405);
+
+    /* a case in follow_up waits for the committee's resolve: on the agenda at any level */
+    open_case("65010000402", "65010106", NULL, cid2);
+    act(cid2, "record_visit", "{\"findings\":{}}");
+    act(cid2, "plan_assistance", NULL);
+    act(cid2, "start_follow_up", NULL);
+    CU_ASSERT_EQUAL(req(&preeda, "GET", "/api/agenda?area=6501&level=district", NULL, NULL, &r),
+                    200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, cid2));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"waiting\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"truncated\": false"));
+    http_free(&r);
+    CU_ASSERT_EQUAL(
+        req(&preeda, "GET", "/api/agenda?area=6501&level=district&limit=1", NULL, NULL, &r), 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.body, "\"level\": \"district\""));
+    http_free(&r);
+    CU_ASSERT_EQUAL(status(&preeda, "GET", "/api/agenda?area=6501&level=district&limit=x", NULL),
+                    400);
+    CU_ASSERT_EQUAL(status(&preeda, "GET", "/api/agenda?area=6501", NULL), 400);
+    CU_ASSERT_EQUAL(status(&field, "GET", "/api/agenda?area=6501&level=district", NULL), 403);
+    CU_ASSERT_EQUAL(status(&preeda, "GET", "/api/agenda?area=6502&level=district", NULL), 403);
+    /* another district's case is never named */
+    CU_ASSERT_EQUAL(req(&preeda, "GET", "/api/agenda?level=district", NULL, NULL, &r), 200);
+    CU_ASSERT_PTR_NULL(strstr(r.body, W.case_b));
+    http_free(&r);
+}
+
 const cu_test_t web_casework_tests[] = {
     {"POST /api/cases/{id}/transfer", test_transfer},
     {"POST /api/reassign", test_reassign},
     {"GET /api/duplicates and POST /api/merge", test_duplicates_merge},
+    {"GET /api/ledger and GET /api/agenda", test_ledger_agenda},
 };
 const size_t web_casework_n = CU_COUNT(web_casework_tests);

@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "../../../clients/lib/report.h"
 #include "client_test.h"
 
 /* ---------------------------------------------------------------------- */
@@ -325,6 +326,90 @@ static void test_default_paths(void)
     CU_ASSERT_STRING_NOT_EQUAL(a, b);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The report's agency ledger                                              */
+/* ---------------------------------------------------------------------- */
+
+static char *render(const lbc_report_t *r, lbc_report_format_t f)
+{
+    lb_buf_t b;
+    lb_buf_init(&b);
+    CU_ASSERT_EQUAL(lbc_report_render(r, f, 0, &b), 0);
+    CU_ASSERT_EQUAL(lb_buf_append(&b, "", 1), 0);
+    return (char *)b.p;
+}
+
+static void test_report_ledger(void)
+{
+    lb_val_t *summary = tvalf("{'rows':[{'key':'6501','cases':3,'open':3}],"
+                              "'totals':{'key':'65','cases':3,'open':3}}");
+    lbc_report_t *r = NULL;
+    CU_ASSERT_EQUAL_FATAL(lbc_report_parse(summary, "65", "district", &r), 0);
+    lb_val_free(&summary);
+
+    /* a daemon without report.ledger answers unknown_op: no section, no error */
+    fake_t f;
+    fake_init(&f);
+    CU_ASSERT_EQUAL_FATAL(fake_start(&f, NULL), 0);
+    lbc_t *c = connect_plain(&f, 5000, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    char err[256] = "";
+    CU_ASSERT_EQUAL(lbc_report_fetch_ledger(c, r, err, sizeof err), 0);
+    CU_ASSERT_FALSE(r->has_ledger);
+    lbc_destroy(&c);
+    fake_stop(&f);
+    char *text = render(r, LBC_REPORT_TEXT), *html = render(r, LBC_REPORT_HTML);
+    CU_ASSERT_PTR_NULL(strstr(text, "Agency ledger"));
+    CU_ASSERT_PTR_NULL(strstr(html, "Agency ledger"));
+    free(text);
+    free(html);
+
+    /* a ledger with no pledges says so */
+    lb_val_t *empty = tvalf("{'by':'agency','rows':[],'totals':{'pledged':0,'pledged_thb':0.0,"
+                            "'delivered':0,'delivered_thb':0.0,'open':0,'open_thb':0.0}}");
+    CU_ASSERT_EQUAL(lbc_report_ledger_parse(r, empty), 0);
+    lb_val_free(&empty);
+    CU_ASSERT_TRUE(r->has_ledger);
+    text = render(r, LBC_REPORT_TEXT);
+    html = render(r, LBC_REPORT_HTML);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "Agency ledger"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "No pledges yet"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "Agency ledger"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "No pledges yet"));
+    CU_ASSERT_PTR_NULL(strstr(html, "<table class=\"ledger\">"));
+    free(text);
+    free(html);
+
+    /* rows: most open first, amounts rounded to the baht, names escaped */
+    lb_val_t *res = tvalf(
+        "{'by':'agency','rows':["
+        "{'key':'A&B office','pledged':1,'pledged_thb':500.0,'delivered':1,'delivered_thb':450.5,"
+        "'open':0,'open_thb':0.0},"
+        "{'key':'อบต.ควนโดน','pledged':3,'pledged_thb':12000.0,'delivered':1,"
+        "'delivered_thb':3000.0,'open':2,'open_thb':9000.0}],"
+        "'totals':{'pledged':4,'pledged_thb':12500.0,'delivered':2,'delivered_thb':3450.5,"
+        "'open':2,'open_thb':9000.0}}");
+    CU_ASSERT_EQUAL(lbc_report_ledger_parse(r, res), 0);
+    lb_val_free(&res);
+    CU_ASSERT_EQUAL_FATAL(r->nledger, 2);
+    CU_ASSERT_STRING_EQUAL(r->ledger[0].key, "อบต.ควนโดน");
+    CU_ASSERT_EQUAL(r->ledger[0].open, 2);
+    CU_ASSERT_EQUAL(r->ledger_totals.pledged, 4);
+    text = render(r, LBC_REPORT_TEXT);
+    html = render(r, LBC_REPORT_HTML);
+    CU_ASSERT_PTR_NULL(strstr(text, "No pledges yet"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "12,000"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "3,451")); /* 3450.5 rounded */
+    CU_ASSERT_TRUE(strstr(text, "อบต.ควนโดน") < strstr(text, "A&B office"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "<table class=\"ledger\">"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "A&amp;B office"));
+    CU_ASSERT_PTR_NULL(strstr(html, "A&B office"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "<td data-col=\"open_thb\">9,000</td>"));
+    free(text);
+    free(html);
+    lbc_report_destroy(&r);
+}
+
 static const cu_test_t tests[] = {
     {"call and reply", test_call_reply},
     {"error reply", test_error_reply},
@@ -335,5 +420,6 @@ static const cu_test_t tests[] = {
     {"CURVE with generated certificates", test_curve_handshake},
     {"refused key is reported", test_curve_refused_key_reported},
     {"default paths and ids", test_default_paths},
+    {"report: the agency ledger, and a daemon without it", test_report_ledger},
 };
 const cu_suite_t client_requests_suite = {.name = "requests", .tests = tests, .n = CU_COUNT(tests)};

@@ -76,7 +76,7 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq_o
 
 /* An event body with the common keys, in the order of PROTOCOL.md section 7. */
 lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const char *type,
-                           const char *actor)
+                        const char *actor)
 {
     lb_val_t *b = lb_map();
     if (!b)
@@ -154,7 +154,6 @@ static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t
     return rc ? LB_ENOMEM : 0;
 }
 
-
 static bool pending_timer(const store_case_meta_t *m, const wf_case_t *c, int64_t *due,
                           uint32_t *step)
 {
@@ -181,7 +180,8 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
     lb_val_t *v = wf_case_to_val_lent(c); /* encoded at once: no copy of the record lists */
     int rc = v ? proto_pack(v, &body) : LB_ENOMEM;
     wf_case_val_return(&v);
-    /* The summary shows state, entered_at, team, overdue, unacked and escalation; the rest stays. */
+    /* The summary shows state, entered_at, team, overdue, unacked and escalation; the rest stays.
+     */
     bool same_summary = old && strcmp(old->meta.state, m.state) == 0 &&
                         old->meta.overdue == m.overdue && old->meta.unacked == m.unacked &&
                         strcmp(old->meta.esc_level, m.esc_level) == 0 &&
@@ -195,7 +195,8 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
         int64_t due;
         uint32_t step;
         bool has = pending_timer(&m, c, &due, &step);
-        bool same_timer = old && old->has_timer == has && (!has || (old->due == due && old->step == step));
+        bool same_timer =
+            old && old->has_timer == has && (!has || (old->due == due && old->step == step));
         if (!same_timer)
             rc = has ? store_timer_set(txn, c->id, due, step) : store_timer_clear(txn, c->id);
     }
@@ -266,7 +267,7 @@ int lbd_verify_counters(const lbd_t *d, store_txn_t *txn, store_count_diff_t *di
 
 /* A change is its event and the case that records it as last_seq: always both, in this order. */
 int lbd_record_change(const lbd_t *d, store_txn_t *txn, lbd_pubs_t *pubs, wf_case_t *c,
-                         const lbd_case_snap_t *old, lb_val_t *ev, uint64_t *seq)
+                      const lbd_case_snap_t *old, lb_val_t *ev, uint64_t *seq)
 {
     int rc = lbd_emit(txn, pubs, ev, seq);
     if (rc == 0)
@@ -339,8 +340,7 @@ static int collect_id(uint64_t id, const char *area, const char *state, const vo
     return 0;
 }
 
-int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max,
-                          uint64_t *n)
+int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max, uint64_t *n)
 {
     case_ids_t v = {0};
     *n = 0;

@@ -273,7 +273,8 @@ int lbd_config_load(const char *path, lbd_config_t *cfg, char *err, size_t errle
         }
     }
     if (cfg->burst_per_key < cfg->rate_per_key) {
-        snprintf(err, errlen, "%s: limits.burst_per_key (%lld) must be at least limits.rate_per_key (%lld)",
+        snprintf(err, errlen,
+                 "%s: limits.burst_per_key (%lld) must be at least limits.rate_per_key (%lld)",
                  path, (long long)cfg->burst_per_key, (long long)cfg->rate_per_key);
         rc = LB_ECONFIG;
         goto out;

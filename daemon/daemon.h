@@ -43,8 +43,8 @@ int lbd_log_level_parse(const char *s);
 /* ---- configuration (PROTOCOL.md section 8) ---- */
 
 typedef struct {
-    char *path;      /* the config file */
-    char *data_dir;  /* resolved against the config file's folder */
+    char *path;     /* the config file */
+    char *data_dir; /* resolved against the config file's folder */
     char **req_endpoints;
     size_t n_req;
     char **ev_endpoints;
@@ -53,7 +53,7 @@ typedef struct {
     size_t n_workflows;
     char *indicators;
     char *holidays; /* the public holidays file ("": none, working days are Mon-Fri) */
-    char *areas; /* the gazetteer (PROTOCOL.md 9.16); "" = none: codes only */
+    char *areas;    /* the gazetteer (PROTOCOL.md 9.16); "" = none: codes only */
     char *default_workflow;
     bool curve;
     char *server_cert;
@@ -120,16 +120,16 @@ typedef struct {
  * twice, or a listed client named "admin" with another key; LB_ENOMEM. *reg
  * is untouched on error.
  */
-int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg,
-                      char *err, size_t errlen);
+int lbd_registry_load(const char *path, const uint8_t admin_key[32], lbd_registry_t *reg, char *err,
+                      size_t errlen);
 /*
  * lbd_registry_load(cfg->clients, ...) as security.bootstrap_admin says:
  * true admits admin_key as above; false leaves it out, and then the file
  * must list a client of role admin, else LB_ECONFIG (an operator must never
  * lock themselves out). Same returns and ownership as lbd_registry_load.
  */
-int lbd_registry_load_cfg(const lbd_config_t *cfg, const uint8_t admin_key[32],
-                          lbd_registry_t *reg, char *err, size_t errlen);
+int lbd_registry_load_cfg(const lbd_config_t *cfg, const uint8_t admin_key[32], lbd_registry_t *reg,
+                          char *err, size_t errlen);
 /* Frees the clients and zeroes reg; safe on a zeroed or cleared reg. */
 void lbd_registry_clear(lbd_registry_t *reg);
 /*

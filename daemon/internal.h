@@ -50,7 +50,7 @@ struct lbd {
     wf_set_t *wfs;
     wf_catalog_t *cat;
     wf_calendar_t *cal; /* the holidays file (calendar.c); NULL = none: Monday to Friday */
-    wf_areas_t *areas; /* the gazetteer; NULL without one (cfg.areas "") */
+    wf_areas_t *areas;  /* the gazetteer; NULL without one (cfg.areas "") */
     store_t *store;
     lbd_audit_t *audit; /* the audit key and the signed tip file */
 
@@ -60,9 +60,9 @@ struct lbd {
     void *zap;
     int sigfd;
     lbd_fdmon_t *fdmon; /* logs accepts that fail for want of descriptors */
-    void *ev_mon;    /* PAIR receiving the events socket's monitor (listeners closed) */
-    char **ev_bound; /* the events endpoints as bound (cfg.n_ev), for a re-bind */
-    bool ev_rebind;  /* a reload changed who may receive which events: re-bind (events.c) */
+    void *ev_mon;       /* PAIR receiving the events socket's monitor (listeners closed) */
+    char **ev_bound;    /* the events endpoints as bound (cfg.n_ev), for a re-bind */
+    bool ev_rebind;     /* a reload changed who may receive which events: re-bind (events.c) */
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
     void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
@@ -203,8 +203,7 @@ void lbd_ids_free(lbd_ids_t *v);
  * are in state S, which workflow W version V no longer has; map it with
  * migrate: {S: NEW}"); LB_ENOMEM or a store code (err says so).
  */
-int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *err,
-                     size_t errlen);
+int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *err, size_t errlen);
 /*
  * After the swap: moves the cases of ids into their mapped states, at most
  * 256 a transaction, each with an event {type: migrated, from, to, data:
@@ -236,12 +235,12 @@ typedef enum { LBD_OP_READ = 0, LBD_OP_WRITE } lbd_op_kind_t;
 
 /* One row per op: everything the daemon knows about it. */
 typedef struct {
-    proto_op_t op;                 /* the row's own op: rows follow proto_op_t's order */
-    const proto_schema_t *schema;  /* its arguments (proto's object, shared with clients) */
-    int (*fn)(lbd_ctx_t *ctx);     /* the handler */
-    unsigned roles;                /* bit (1 << lbd_role_t) set for each role that may run it */
-    lbd_op_kind_t kind;            /* LBD_OP_WRITE: runs in the group-commit batch */
-    bool events_stream;            /* also needs a client allowed on the events stream */
+    proto_op_t op;                /* the row's own op: rows follow proto_op_t's order */
+    const proto_schema_t *schema; /* its arguments (proto's object, shared with clients) */
+    int (*fn)(lbd_ctx_t *ctx);    /* the handler */
+    unsigned roles;               /* bit (1 << lbd_role_t) set for each role that may run it */
+    lbd_op_kind_t kind;           /* LBD_OP_WRITE: runs in the group-commit batch */
+    bool events_stream;           /* also needs a client allowed on the events stream */
 } lbd_op_t;
 
 /* The row of op, or NULL when op is out of range. Static storage. */

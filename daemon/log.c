@@ -33,7 +33,9 @@ void lbd_log(int level, const char *fmt, ...)
     char line[1024];
     int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
     n += snprintf(line + n, sizeof line - (size_t)n, ".%03dZ %-5s ", (int)(tv.tv_usec / 1000),
-                  level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                  level_names[level < 0   ? 0
+                              : level > 3 ? 3
+                                          : level]);
     va_list ap;
     va_start(ap, fmt);
     if (n < (int)sizeof line)

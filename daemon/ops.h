@@ -39,8 +39,7 @@ const wf_def_t *lbd_case_def(const lbd_t *d, const wf_case_t *c);
  * is c as loaded (NULL for a new case), so only what changed is rewritten.
  * 0, LB_ENOMEM or a store code (abort txn).
  */
-int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c,
-                  const lbd_case_snap_t *old);
+int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lbd_case_snap_t *old);
 /*
  * Loads case id into *c (the caller's: wf_case_clear) and, when snap is not
  * NULL, what lbd_case_save needs to compare. 0; LB_ENOTFOUND; LB_ECORRUPT
@@ -76,8 +75,7 @@ int lbd_load_arg_case(lbd_ctx_t *ctx, wf_case_t *c, lbd_case_snap_t *snap);
  * first max unreadable cases to the array out, as strings, and sets *n to
  * how many there are. Loads every case: O(cases). 0; LB_ENOMEM; a store code.
  */
-int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max,
-                          uint64_t *n);
+int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max, uint64_t *n);
 /* Fails ctx with the workflow engine's error; returns its code. */
 int lbd_fail_wf(lbd_ctx_t *ctx, const wf_error_t *e);
 /*

@@ -152,9 +152,8 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
             rc = 0;
     }
     if (counters_bad)
-        lbd_log(LBD_LOG_ERROR, "counter %s of scope '%s' is %llu, the cases make %llu",
-                cdiff.name, cdiff.scope, (unsigned long long)cdiff.stored,
-                (unsigned long long)cdiff.computed);
+        lbd_log(LBD_LOG_ERROR, "counter %s of scope '%s' is %llu, the cases make %llu", cdiff.name,
+                cdiff.scope, (unsigned long long)cdiff.stored, (unsigned long long)cdiff.computed);
     if (rc == 0)
         rc = lbd_result_map(ctx);
     if (rc) {

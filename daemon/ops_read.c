@@ -112,8 +112,7 @@ static int find_cb(uint64_t id, void *arg)
         f->rc = rc;
         return 1;
     }
-    if (lbd_client_covers(f->ctx->client, c.area) &&
-        lb_arr_push(f->ids, lb_str(c.case_id))) {
+    if (lbd_client_covers(f->ctx->client, c.area) && lb_arr_push(f->ids, lb_str(c.case_id))) {
         f->rc = LB_ENOMEM;
         wf_case_clear(&c);
         return 1;
@@ -253,8 +252,7 @@ static int list_cb(uint64_t id, const char *area, const char *state, const void 
 }
 
 /* The client's area prefixes, sorted, without those inside another (scope walk order). */
-static size_t scope_prefixes(const lbd_client_t *cl, const char *area, const char **out,
-                             size_t max)
+static size_t scope_prefixes(const lbd_client_t *cl, const char *area, const char **out, size_t max)
 {
     if (area) {
         out[0] = area;

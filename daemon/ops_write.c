@@ -212,7 +212,9 @@ int lbd_op_case_import(lbd_ctx_t *ctx)
 {
     const lb_val_t *items = lb_map_get(ctx->req->args, "households");
     import_t im = {arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                   arg_str(ctx, "source", "tpmap"), "", {.items = items}};
+                   arg_str(ctx, "source", "tpmap"),
+                   "",
+                   {.items = items}};
     if (!wf_set_get(ctx->d->wfs, im.wfname, 0))
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
     static const lbd_bulk_t bulk = {import_check, import_apply, import_existing, "opened"};
@@ -244,7 +246,8 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
     }
     int64_t at = ctx->now;
     if (lb_map_int(args, "at", &at) == 0 && at > ctx->now + LBD_FUTURE_SLACK_MS) {
-        rc = lbd_fail(ctx, LB_EBADREQ, "at", "at is more than 5 minutes ahead of the daemon's clock");
+        rc = lbd_fail(ctx, LB_EBADREQ, "at",
+                      "at is more than 5 minutes ahead of the daemon's clock");
         goto out;
     }
     /* Teams that opened a case offline sync its earlier work late, so `at` may precede
@@ -332,8 +335,8 @@ int lbd_op_case_ack(lbd_ctx_t *ctx)
     }
     if (rc == LB_ECONFLICT) {
         snprintf(ctx->errcase, sizeof ctx->errcase, "%s", c.case_id);
-        rc = lbd_fail(ctx, rc, "case_id", "the latest escalation of case %s is already acknowledged",
-                      c.case_id);
+        rc = lbd_fail(ctx, rc, "case_id",
+                      "the latest escalation of case %s is already acknowledged", c.case_id);
         goto out;
     }
     if (rc)
@@ -375,8 +378,7 @@ out:
  */
 #define TIMER_BACKOFF_MS (5LL * 60 * 1000)
 
-static int defer_timer(lbd_t *d, store_txn_t *txn, uint64_t id, uint32_t step, int64_t now,
-                       int why)
+static int defer_timer(lbd_t *d, store_txn_t *txn, uint64_t id, uint32_t step, int64_t now, int why)
 {
     char cid[LB_CASE_ID_MAX];
     lb_case_id_format(id, cid);

@@ -27,9 +27,9 @@ int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *ho
     uint8_t *nonce = p + 1;
     randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
     unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(
-        nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, plain.p, plain.len,
-        (const uint8_t *)case_id, strlen(case_id), NULL, nonce, keys->pii_key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+                                               &clen, plain.p, plain.len, (const uint8_t *)case_id,
+                                               strlen(case_id), NULL, nonce, keys->pii_key);
     out->len += 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
 out:
     if (plain.p)
@@ -53,8 +53,8 @@ int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed
     unsigned long long got = 0;
     int rc = LB_ECORRUPT;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &got, NULL, p + hdr, len - hdr,
-                                                   (const uint8_t *)case_id, strlen(case_id),
-                                                   p + 1, keys->pii_key) == 0) {
+                                                   (const uint8_t *)case_id, strlen(case_id), p + 1,
+                                                   keys->pii_key) == 0) {
         proto_err_t perr;
         rc = proto_unpack(plain, (size_t)got, &proto_default_limits, household, &perr);
         if (rc && rc != LB_ENOMEM)

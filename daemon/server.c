@@ -22,7 +22,7 @@
 
 #include "internal.h"
 
-#define MAX_FRAMES 8       /* routing envelope frames we keep (REQ through proxies) */
+#define MAX_FRAMES 8 /* routing envelope frames we keep (REQ through proxies) */
 #define HEARTBEAT_MS 1000
 #define IDEM_PRUNE_PER_TXN 500 /* per loop turn, while records older than 24 h remain */
 
@@ -46,14 +46,14 @@ typedef struct {
     proto_req_t req;
     int decode_rc;
     proto_err_t perr;
-    lbd_client_t anon; /* the client when CURVE is off */
+    lbd_client_t anon;      /* the client when CURVE is off */
     lbd_client_t as_client; /* the person a gateway key acts for (lbd_act_as) */
     const lbd_client_t *client;
     uint8_t key[32];
     lb_buf_t reply;
     bool write;
     bool answered;
-    bool has_digest;    /* digest holds the request's (lbd_req_digest) */
+    bool has_digest; /* digest holds the request's (lbd_req_digest) */
     uint8_t digest[32];
     int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
 } pending_t;
@@ -86,7 +86,8 @@ static void send_reply(lbd_t *d, pending_t *p)
 static bool same_peer(const pending_t *a, const pending_t *b)
 {
     return zmq_msg_size((zmq_msg_t *)&a->frames[0]) == zmq_msg_size((zmq_msg_t *)&b->frames[0]) &&
-           memcmp(zmq_msg_data((zmq_msg_t *)&a->frames[0]), zmq_msg_data((zmq_msg_t *)&b->frames[0]),
+           memcmp(zmq_msg_data((zmq_msg_t *)&a->frames[0]),
+                  zmq_msg_data((zmq_msg_t *)&b->frames[0]),
                   zmq_msg_size((zmq_msg_t *)&a->frames[0])) == 0;
 }
 
@@ -247,9 +248,13 @@ static int batch_fn(store_txn_t *txn, void *arg)
         int rc = store_nested_begin(txn, &child);
         if (rc)
             return rc;
-        lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d),
-                         .txn = child, .pubs = &b->pubs};
-            size_t npubs = b->pubs.n, nbytes = b->pubs.bytes.len;
+        lbd_ctx_t ctx = {.d = d,
+                         .client = p->client,
+                         .req = &p->req,
+                         .now = lbd_now(d),
+                         .txn = child,
+                         .pubs = &b->pubs};
+        size_t npubs = b->pubs.n, nbytes = b->pubs.bytes.len;
         rc = lbd_execute(&ctx);
         if (rc == LB_EMAPFULL) {
             store_nested_abort(&child);
@@ -450,8 +455,7 @@ static int rate_limited(lbd_t *d, pending_t *p, const char *as)
     if (!as) /* with as, the request is decoded already */
         proto_decode_envelope(zmq_msg_data(body), zmq_msg_size(body), &proto_default_limits,
                               &p->req, &p->perr);
-    return answer_now(d, p, LB_ERATELIMIT,
-                      "too many requests (limits.rate_per_key); retry later");
+    return answer_now(d, p, LB_ERATELIMIT, "too many requests (limits.rate_per_key); retry later");
 }
 
 /*
@@ -529,16 +533,16 @@ static void serve_batch(lbd_t *d)
             pending_clear(p);
             continue;
         }
-        p->decode_rc = lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req,
-                                          &p->perr);
+        p->decode_rc =
+            lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req, &p->perr);
         if (p->decode_rc == 0 && p->client->role == LBD_ROLE_GATEWAY && p->req.as[0] &&
             rate_limited(d, p, p->req.as)) {
             pending_clear(p);
             continue;
         }
         if (p->decode_rc == 0)
-            p->decode_rc = lbd_act_as(&d->users, p->client, p->req.as, &p->as_client,
-                                      &p->client, &p->perr);
+            p->decode_rc =
+                lbd_act_as(&d->users, p->client, p->req.as, &p->as_client, &p->client, &p->perr);
         if (p->decode_rc) {
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
@@ -804,8 +808,9 @@ static void handle_signals(lbd_t *d)
 
 int lbd_run(lbd_t *d)
 {
-    lbd_log(LBD_LOG_INFO, "logbookd %s serving %s (events %s), %zu workflows, %zu clients, "
-                          "last seq %llu%s",
+    lbd_log(LBD_LOG_INFO,
+            "logbookd %s serving %s (events %s), %zu workflows, %zu clients, "
+            "last seq %llu%s",
             LBD_VERSION, d->cfg.req_endpoints[0], d->cfg.ev_endpoints[0], wf_set_count(d->wfs),
             d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "");
     /* Steps that fell due while the daemon was down fire now, before serving. */

@@ -63,8 +63,7 @@ static int64_t newest_event_at(store_t *s)
     uint8_t chain[32];
     const void *body;
     size_t len;
-    if (store_event_tip(r, &seq, chain) == 0 && seq &&
-        store_event_get(r, seq, &body, &len) == 0) {
+    if (store_event_tip(r, &seq, chain) == 0 && seq && store_event_get(r, seq, &body, &len) == 0) {
         lb_val_t *v = NULL;
         proto_err_t perr;
         if (proto_unpack(body, len, &proto_default_limits, &v, &perr) == 0)

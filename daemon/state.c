@@ -122,8 +122,8 @@ int lbd_reload(lbd_t *d, char *err, size_t errlen)
     size_t moved = 0;
     rc = lbd_reload_migrate(d, &move, &moved, err, errlen);
     if (move.n)
-        lbd_log(rc ? LBD_LOG_ERROR : LBD_LOG_INFO, "%zu cases migrated%s%s", moved,
-                rc ? ": " : "", rc ? err : "");
+        lbd_log(rc ? LBD_LOG_ERROR : LBD_LOG_INFO, "%zu cases migrated%s%s", moved, rc ? ": " : "",
+                rc ? err : "");
     lbd_ids_free(&move);
     return rc;
 }

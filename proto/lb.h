@@ -21,17 +21,17 @@
  */
 enum {
     LB_OK = 0,
-    LB_EBADREQ = -1,    /* bad_request */
-    LB_EBADVER = -2,    /* bad_version */
-    LB_EUNKNOWNOP = -3, /* unknown_op */
-    LB_ENOTFOUND = -4,  /* not_found */
-    LB_ECONFLICT = -5,  /* conflict */
-    LB_EINVALID = -6,   /* invalid_transition */
-    LB_EGUARD = -7,     /* guard_failed */
-    LB_EFORBIDDEN = -8, /* forbidden */
-    LB_ETOOLARGE = -9,  /* too_large */
-    LB_EUNAVAIL = -10,  /* unavailable */
-    LB_EINTERNAL = -11, /* internal */
+    LB_EBADREQ = -1,     /* bad_request */
+    LB_EBADVER = -2,     /* bad_version */
+    LB_EUNKNOWNOP = -3,  /* unknown_op */
+    LB_ENOTFOUND = -4,   /* not_found */
+    LB_ECONFLICT = -5,   /* conflict */
+    LB_EINVALID = -6,    /* invalid_transition */
+    LB_EGUARD = -7,      /* guard_failed */
+    LB_EFORBIDDEN = -8,  /* forbidden */
+    LB_ETOOLARGE = -9,   /* too_large */
+    LB_EUNAVAIL = -10,   /* unavailable */
+    LB_EINTERNAL = -11,  /* internal */
     LB_ERATELIMIT = -12, /* rate_limited: the key sent more than its rate allows */
 
     LB_ENOMEM = -20,   /* allocation failed (wire: internal) */
@@ -121,7 +121,7 @@ lb_val_t *lb_nil(void);
 lb_val_t *lb_bool(bool b);
 lb_val_t *lb_int(int64_t i);
 lb_val_t *lb_float(double f);
-lb_val_t *lb_str(const char *s);                 /* s NULL: NULL returned */
+lb_val_t *lb_str(const char *s); /* s NULL: NULL returned */
 lb_val_t *lb_strn(const char *s, size_t n);
 lb_val_t *lb_bin(const void *p, size_t n);
 /* n bytes that are one complete msgpack value (the caller vouches for it). */

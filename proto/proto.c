@@ -402,9 +402,17 @@ static const arg_spec_t args_admin_remap[] = {
 static const arg_spec_t args_case_duplicates[] = {ARG_AREA_PREFIX, ARG_END};
 
 static const arg_spec_t args_case_merge[] = {
-    {.key = "keep", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+    {.key = "keep",
+     .type = A_STR,
+     .required = true,
+     .min = 10,
+     .max = LB_CASE_ID_MAX - 1,
      .check = chk_case_id},
-    {.key = "drop", .type = A_STR, .required = true, .min = 10, .max = LB_CASE_ID_MAX - 1,
+    {.key = "drop",
+     .type = A_STR,
+     .required = true,
+     .min = 10,
+     .max = LB_CASE_ID_MAX - 1,
      .check = chk_case_id},
     ARG_END,
 };

@@ -14,26 +14,26 @@
 #include "lb.h"
 
 #define PROTO_VERSION 1
-#define PROTO_ID_MAX 64       /* request id bytes */
-#define PROTO_AS_MAX 63       /* bytes of `as`, a user name (users.h: LB_USER_NAME_MAX - 1) */
-#define PROTO_IMPORT_MAX 10000 /* households in one case.import */
-#define PROTO_LIST_MAX 1000   /* case.list limit */
-#define PROTO_EVENTS_MAX 10000 /* events.since limit */
+#define PROTO_ID_MAX 64         /* request id bytes */
+#define PROTO_AS_MAX 63         /* bytes of `as`, a user name (users.h: LB_USER_NAME_MAX - 1) */
+#define PROTO_IMPORT_MAX 10000  /* households in one case.import */
+#define PROTO_LIST_MAX 1000     /* case.list limit */
+#define PROTO_EVENTS_MAX 10000  /* events.since limit */
 #define PROTO_HISTORY_MAX 10000 /* case.history limit */
 
 /* Limits on any decoded document; every length is checked before it sizes anything. */
 typedef struct {
-    uint32_t max_depth;   /* nesting of arrays/maps; default 16 */
-    uint32_t max_items;   /* elements of one array or map; default 10,000 */
-    uint32_t max_str;     /* bytes of one string; default 65,536 */
-    uint32_t max_nodes;   /* values in the whole document; default 2,000,000 */
+    uint32_t max_depth; /* nesting of arrays/maps; default 16 */
+    uint32_t max_items; /* elements of one array or map; default 10,000 */
+    uint32_t max_str;   /* bytes of one string; default 65,536 */
+    uint32_t max_nodes; /* values in the whole document; default 2,000,000 */
 } proto_limits_t;
 
 extern const proto_limits_t proto_default_limits;
 
 typedef struct {
-    int code;           /* LB_E* */
-    char field[64];     /* the offending key (dotted path, e.g. "household.members.2.nid"), or "" */
+    int code;       /* LB_E* */
+    char field[64]; /* the offending key (dotted path, e.g. "household.members.2.nid"), or "" */
     char message[256];
 } proto_err_t;
 
@@ -143,15 +143,15 @@ typedef struct {
  *   admin.clock advance_s 0..10 years in seconds
  *   data (case.act): a map, depth <= 6
  */
-int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim,
-                         proto_req_t *req, proto_err_t *err);
+int proto_decode_request(const void *buf, size_t len, const proto_limits_t *lim, proto_req_t *req,
+                         proto_err_t *err);
 /*
  * The first half of proto_decode_request: the envelope only (v, id, op,
  * args a map, absent args made an empty map). The args are left unchecked
  * for the caller's proto_check_args. Same errors, same rules for req and err.
  */
-int proto_decode_envelope(const void *buf, size_t len, const proto_limits_t *lim,
-                          proto_req_t *req, proto_err_t *err);
+int proto_decode_envelope(const void *buf, size_t len, const proto_limits_t *lim, proto_req_t *req,
+                          proto_err_t *err);
 /*
  * The second half: checks args (a map) against schema. 0, LB_EBADREQ or
  * LB_ETOOLARGE with err filled (field relative to args), LB_EINTERNAL when
@@ -199,7 +199,6 @@ int proto_event_encode(const lb_val_t *body, const uint8_t prev[32], lb_buf_t *o
  * chain value in chain_out, LB_ECORRUPT when it does not match or the body
  * is malformed.
  */
-int proto_event_check(const void *body, size_t len, const uint8_t prev[32],
-                      uint8_t chain_out[32]);
+int proto_event_check(const void *body, size_t len, const uint8_t prev[32], uint8_t chain_out[32]);
 
 #endif

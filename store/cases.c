@@ -315,7 +315,8 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
     }
 
     /* The overdue index: same keys as area_state, only while the case is overdue. */
-    bool moved = old && (strcmp(old->area, meta->area) != 0 || strcmp(old->state, meta->state) != 0);
+    bool moved =
+        old && (strcmp(old->area, meta->area) != 0 || strcmp(old->state, meta->state) != 0);
     bool was = old && old->overdue;
     if (was && (!meta->overdue || moved)) {
         ret = store_db_del(txn, STORE_DB_OVERDUE, ok, store_as_key(ok, old->area, old->state, id));

@@ -66,9 +66,9 @@ typedef struct store store_t;
 typedef struct store_txn store_txn_t;
 
 typedef struct {
-    size_t map_size;      /* initial map size in bytes; 0 = 64 MiB */
-    size_t map_max;       /* never grow beyond this; 0 = 1 TiB */
-    bool read_only;       /* open without write access (tools) */
+    size_t map_size; /* initial map size in bytes; 0 = 64 MiB */
+    size_t map_max;  /* never grow beyond this; 0 = 1 TiB */
+    bool read_only;  /* open without write access (tools) */
 } store_opts_t;
 
 /*
@@ -206,14 +206,14 @@ typedef struct {
     char area[9];
     char state[64];
     char house_id[12];
-    bool open;            /* not in a terminal state */
-    bool visited;         /* has a visit record */
-    bool assisted;        /* has an assistance record */
-    bool overdue;         /* an escalation fired in the current state */
-    bool unacked;         /* newest escalation not acknowledged */
-    char outcome[16];     /* "resolved", "closed" or "" when open */
-    char level[16];       /* progress level or "" */
-    char esc_level[16];   /* level of the newest escalation in state, or "" */
+    bool open;                    /* not in a terminal state */
+    bool visited;                 /* has a visit record */
+    bool assisted;                /* has an assistance record */
+    bool overdue;                 /* an escalation fired in the current state */
+    bool unacked;                 /* newest escalation not acknowledged */
+    char outcome[16];             /* "resolved", "closed" or "" when open */
+    char level[16];               /* progress level or "" */
+    char esc_level[16];           /* level of the newest escalation in state, or "" */
     uint32_t needs_open[LB_NDIM]; /* per dimension, lb_dimensions order */
     /*
      * When this change happens, unix ms (the daemon's clock): the month
@@ -244,8 +244,8 @@ typedef struct {
  * written: store_write then fails with LB_ECORRUPT.
  */
 int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
-                   const store_case_meta_t *meta, const void *data, size_t len,
-                   const void *summary, size_t slen);
+                   const store_case_meta_t *meta, const void *data, size_t len, const void *summary,
+                   size_t slen);
 /*
  * A case's bytes (get) or its list summary bytes (summary): 0 with *data and
  * *len (valid as the conventions say); LB_ENOTFOUND; LB_EINTERNAL (an
@@ -266,8 +266,8 @@ int store_household_open_case(store_txn_t *txn, const char *house_id, uint64_t *
  * through txn. 0 also when the household has no case. Errors: LB_EBADREQ
  * (house_id empty or over 11 bytes); LB_EINTERNAL; fn's; storage errors.
  */
-int store_house_cases(store_txn_t *txn, const char *house_id,
-                      int (*fn)(uint64_t id, void *ctx), void *ctx);
+int store_house_cases(store_txn_t *txn, const char *house_id, int (*fn)(uint64_t id, void *ctx),
+                      void *ctx);
 
 /* ---- personal data ---- */
 
@@ -304,11 +304,10 @@ int store_nid_find(store_txn_t *txn, const uint8_t hash[32], int (*fn)(uint64_t 
  * LB_ECORRUPT (a malformed index key, an indexed case without summary); fn's;
  * storage errors.
  */
-typedef int (*store_list_fn)(uint64_t id, const char *area, const char *state,
-                             const void *summary, size_t slen, void *ctx);
-int store_list(store_txn_t *txn, const char *area_prefix, const char *state,
-               const char *after_area, const char *after_state, uint64_t after_id,
-               store_list_fn fn, void *ctx);
+typedef int (*store_list_fn)(uint64_t id, const char *area, const char *state, const void *summary,
+                             size_t slen, void *ctx);
+int store_list(store_txn_t *txn, const char *area_prefix, const char *state, const char *after_area,
+               const char *after_state, uint64_t after_id, store_list_fn fn, void *ctx);
 /* The same walk over the overdue cases only (meta.overdue), in the same order, same errors. */
 int store_list_overdue(store_txn_t *txn, const char *area_prefix, const char *state,
                        const char *after_area, const char *after_state, uint64_t after_id,
@@ -400,10 +399,10 @@ typedef int (*store_meta_fn)(uint64_t id, const void *data, size_t len, store_ca
 
 /* The first counter whose stored value is not what the cases make. */
 typedef struct {
-    char scope[9];     /* "" = everything, else an area prefix */
+    char scope[9];                         /* "" = everything, else an area prefix */
     char name[STORE_COUNTER_NAME_MAX + 1]; /* as store_counts names it: "open", ... */
-    uint64_t stored;   /* what the counts database holds (0 = absent) */
-    uint64_t computed; /* what the cases make */
+    uint64_t stored;                       /* what the counts database holds (0 = absent) */
+    uint64_t computed;                     /* what the cases make */
 } store_count_diff_t;
 
 /*

@@ -80,7 +80,7 @@ struct store_txn {
     store_t *s;
     MDB_txn *txn;
     store_cdeltas_t cnt; /* write transactions only */
-    store_txn_t *child; /* open nested transaction, if any */
+    store_txn_t *child;  /* open nested transaction, if any */
     store_txn_t *parent;
     bool rdonly;
 };

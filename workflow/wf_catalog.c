@@ -76,8 +76,8 @@ static int cat_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_catalog_t *c
         if ((rc = wf_ystr(e, cn, "code", &code)) || (rc = wf_ystr(e, dn, "dimension", &dim)))
             return rc;
         if (!wf_valid_name(code, "_"))
-            return wf_ynerr(e, cn, "invalid indicator code '%s' (want [a-z0-9_], 1 to 63 characters)",
-                            code);
+            return wf_ynerr(
+                e, cn, "invalid indicator code '%s' (want [a-z0-9_], 1 to 63 characters)", code);
         for (size_t j = 0; j < cat->n; j++)
             if (strcmp(cat->v[j].code, code) == 0)
                 return wf_ynerr(e, cn, "duplicate indicator code '%s'", code);

@@ -22,8 +22,8 @@ static const char *const top_keys[] = {"workflow", "version", "title",          
 static const char *const top_required[] = {"workflow", "version", "initial", "states", NULL};
 static const char *const state_keys[] = {"title", "terminal", "outcome", "escalate", NULL};
 static const char *const step_keys[] = {"after", "to", NULL};
-static const char *const action_keys[] = {"from",    "to",     "roles",          "require",
-                                          "record", "restart_timers", NULL};
+static const char *const action_keys[] = {"from",           "to", "roles", "require", "record",
+                                          "restart_timers", NULL};
 static const char *const action_required[] = {"from", NULL};
 
 /* Actions that name no roles are for the two roles that act (PROTOCOL.md 6). */
@@ -329,8 +329,7 @@ static int parse_actions(const wf_ectx_t *e, const wf_ynode_t *an, wf_def_t *def
     for (size_t i = 0; i < n; i++) {
         const wf_ynode_t *key = an->kids[2 * i];
         if (!wf_valid_name(key->s, "_"))
-            return wf_ynerr(e, key,
-                            "invalid action name '%s' (want [a-z0-9_], 1 to 63 characters)",
+            return wf_ynerr(e, key, "invalid action name '%s' (want [a-z0-9_], 1 to 63 characters)",
                             key->s);
         wf_action_t *act = &def->actions[def->nactions++];
         snprintf(act->name, sizeof(act->name), "%s", key->s);
@@ -400,8 +399,7 @@ static int def_build(const wf_ectx_t *e, const wf_ynode_t *root, wf_def_t *def)
     if ((rc = wf_ystr(e, n, "workflow", &s)))
         return rc;
     if (!wf_valid_name(s, "-"))
-        return wf_ynerr(e, n, "invalid workflow name '%s' (want [a-z0-9-], 1 to 63 characters)",
-                        s);
+        return wf_ynerr(e, n, "invalid workflow name '%s' (want [a-z0-9-], 1 to 63 characters)", s);
     snprintf(def->name, sizeof(def->name), "%s", s);
 
     n = wf_ymap_get(root, "version");

@@ -22,8 +22,8 @@
 
 #include "wf_internal.h"
 
-#define WF_AGENCY_MAX 256  /* bytes of an agency name */
-#define WF_LIST_MAX 1024   /* items of findings, needs, meets, met */
+#define WF_AGENCY_MAX 256 /* bytes of an agency name */
+#define WF_LIST_MAX 1024  /* items of findings, needs, meets, met */
 
 static const char *const record_kinds[WF_NREC] = {"visit", "assist", "followup",
                                                   "note",  "member", "decision"};
@@ -55,13 +55,17 @@ static const char *const *const record_required[WF_NREC] = {visit_required,    a
                                                             member_required,   decision_required};
 
 #define WF_NKIND 11
-static const char *const assist_kinds[WF_NKIND] = {
-    "cash",           "goods",
-    "occupation",     "training",
-    "loan",           "housing",
-    "health_service", "education_support",
-    "welfare_registration", "referral",
-    "other"};
+static const char *const assist_kinds[WF_NKIND] = {"cash",
+                                                   "goods",
+                                                   "occupation",
+                                                   "training",
+                                                   "loan",
+                                                   "housing",
+                                                   "health_service",
+                                                   "education_support",
+                                                   "welfare_registration",
+                                                   "referral",
+                                                   "other"};
 
 #define WF_NREASON 5
 static const char *const close_reasons[WF_NREASON] = {"moved", "deceased", "refused", "duplicate",
@@ -215,8 +219,7 @@ static int open_note_need(lb_val_t *needs, const char *dim, const char *note)
         const lb_val_t *n = needs->a.items[i];
         const char *d = lb_map_str(n, "dimension"), *s = lb_map_str(n, "status");
         const char *nn = lb_map_str(n, "note");
-        if (lb_map_get(n, "indicator") || !d || strcmp(d, dim) != 0 || !s ||
-            strcmp(s, "open") != 0)
+        if (lb_map_get(n, "indicator") || !d || strcmp(d, dim) != 0 || !s || strcmp(s, "open") != 0)
             continue;
         if ((!nn && !note) || (nn && note && strcmp(nn, note) == 0))
             return 0;
@@ -453,8 +456,8 @@ static int check_scalars(const lb_val_t *data, wf_error_t *err)
     for (uint32_t i = 0; data && i < data->m.n; i++) {
         const lb_val_t *v = data->m.vals[i];
         if (v->type != LB_STR && v->type != LB_INT && v->type != LB_FLOAT && v->type != LB_BOOL)
-            return fail(err, LB_EGUARD, data->m.keys[i],
-                        "%s must be a string, number or boolean", data->m.keys[i]);
+            return fail(err, LB_EGUARD, data->m.keys[i], "%s must be a string, number or boolean",
+                        data->m.keys[i]);
         if (v->type == LB_STR && v->s.n > WF_TEXT_MAX)
             return fail(err, LB_EGUARD, data->m.keys[i], "%s is longer than %d bytes",
                         data->m.keys[i], WF_TEXT_MAX);
@@ -540,12 +543,18 @@ int wf_open(const wf_def_t *def, const wf_catalog_t *cat, const wf_calendar_t *c
 static lb_val_t **record_list(wf_case_t *c, int rec)
 {
     switch (rec) {
-    case WF_REC_VISIT: return &c->visits;
-    case WF_REC_ASSIST: return &c->assistance;
-    case WF_REC_FOLLOWUP: return &c->follow_ups;
-    case WF_REC_MEMBER: return &c->member_changes;
-    case WF_REC_DECISION: return &c->decisions;
-    default: return &c->notes;
+    case WF_REC_VISIT:
+        return &c->visits;
+    case WF_REC_ASSIST:
+        return &c->assistance;
+    case WF_REC_FOLLOWUP:
+        return &c->follow_ups;
+    case WF_REC_MEMBER:
+        return &c->member_changes;
+    case WF_REC_DECISION:
+        return &c->decisions;
+    default:
+        return &c->notes;
     }
 }
 
@@ -825,8 +834,7 @@ int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
     return 1;
 }
 
-int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
-                          int64_t now)
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now)
 {
     if (!def || !c)
         return LB_EINTERNAL;

@@ -15,15 +15,15 @@
 #include "workflow.h"
 
 /* Bounds on definition files: checked before anything is sized by them. */
-#define WF_FILE_MAX (4u << 20)   /* bytes of one YAML file */
-#define WF_YAML_DEPTH 32         /* nesting of maps and lists */
-#define WF_YAML_NODES 200000     /* nodes in one file */
+#define WF_FILE_MAX (4u << 20) /* bytes of one YAML file */
+#define WF_YAML_DEPTH 32       /* nesting of maps and lists */
+#define WF_YAML_NODES 200000   /* nodes in one file */
 #define WF_STATES_MAX 256
 #define WF_ACTIONS_MAX 256
-#define WF_STEPS_MAX 32          /* escalation steps per state */
+#define WF_STEPS_MAX 32 /* escalation steps per state */
 #define WF_REQUIRE_MAX 32
 #define WF_CATALOG_MAX 4096
-#define WF_DURATION_TEXT 24      /* longest duration text kept, incl. NUL */
+#define WF_DURATION_TEXT 24 /* longest duration text kept, incl. NUL */
 
 /* ---- YAML tree ---- */
 
@@ -124,8 +124,8 @@ typedef struct {
 
 typedef struct {
     char name[WF_NAME_MAX];
-    bool *from; /* one flag per state, "*" already expanded */
-    int to;     /* state index, -1 = stay */
+    bool *from;     /* one flag per state, "*" already expanded */
+    int to;         /* state index, -1 = stay */
     unsigned roles; /* bit i = wf_roles[i] */
     char (*require)[WF_NAME_MAX];
     size_t nrequire;
@@ -148,12 +148,12 @@ struct wf_def {
     size_t nstates;
     wf_action_t *actions;
     size_t nactions;
-    wf_migrate_t *migrate;   /* the migrate map, in file order */
+    wf_migrate_t *migrate; /* the migrate map, in file order */
     size_t nmigrate;
     int64_t deliver_within; /* ms; 0 = not in the file (WF_DELIVER_WITHIN_DEFAULT) */
     char deliver_within_text[WF_DURATION_TEXT];
-    char *file;              /* where it came from, for duplicate messages */
-    unsigned vline, vcol;    /* position of its version, ditto */
+    char *file;           /* where it came from, for duplicate messages */
+    unsigned vline, vcol; /* position of its version, ditto */
 };
 
 struct wf_set {

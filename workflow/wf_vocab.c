@@ -54,11 +54,20 @@ int wf_parse_duration(const char *s, int64_t *ms)
         return LB_ECONFIG;
     int64_t unit;
     switch (s[i]) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60 * 1000; break;
-    case 'h': unit = 3600 * 1000; break;
-    case 'd': unit = 86400 * 1000; break;
-    default: return LB_ECONFIG;
+    case 's':
+        unit = 1000;
+        break;
+    case 'm':
+        unit = 60 * 1000;
+        break;
+    case 'h':
+        unit = 3600 * 1000;
+        break;
+    case 'd':
+        unit = 86400 * 1000;
+        break;
+    default:
+        return LB_ECONFIG;
     }
     if (v <= 0 || v > INT64_MAX / unit)
         return LB_ECONFIG;

@@ -24,7 +24,7 @@
 
 #include "../proto/lb.h"
 
-#define WF_NAME_MAX 64 /* workflow, state, action names and team incl. NUL */
+#define WF_NAME_MAX 64  /* workflow, state, action names and team incl. NUL */
 #define WF_SHORT_MAX 16 /* dimension, level, source, outcome incl. NUL */
 
 /*
@@ -395,15 +395,15 @@ typedef struct {
     char source[WF_SHORT_MAX];
     char team[WF_NAME_MAX];   /* "" = none */
     char level[WF_SHORT_MAX]; /* progress level, "" = none */
-    lb_val_t *needs;      /* array of {dimension, indicator?, note?, status: open|met} */
-    lb_val_t *visits;     /* arrays of records (PROTOCOL.md section 4), ordered by at */
+    lb_val_t *needs;          /* array of {dimension, indicator?, note?, status: open|met} */
+    lb_val_t *visits;         /* arrays of records (PROTOCOL.md section 4), ordered by at */
     lb_val_t *assistance;
     lb_val_t *follow_ups;
     lb_val_t *notes;
     lb_val_t *member_changes; /* member records, PROTOCOL.md 9.18 (references, no personal data) */
     lb_val_t *decisions;      /* committee decisions (PROTOCOL.md 9.19) */
     char merged_into[LB_CASE_ID_MAX]; /* the case this one was merged into, "" = none */
-    wf_escalation_t *esc; /* every fired escalation, oldest first */
+    wf_escalation_t *esc;             /* every fired escalation, oldest first */
     uint32_t n_esc;
     wf_timer_t *timers; /* pending steps of the current state, due order */
     uint32_t n_timers;
@@ -543,11 +543,11 @@ typedef struct {
     char from[WF_NAME_MAX];
     char to[WF_NAME_MAX];
     bool state_changed;
-    bool timers_changed;    /* old timers cancelled, new ones set (state change or restart) */
-    const char *kind;       /* event kind: case, visit, assist, followup, note, member, decision */
-    const char *record;     /* visit, assistance, follow_up, note, member, decision, or NULL */
-    uint64_t record_id;     /* the appended record's id (0 = none appended) */
-    lb_val_t *event_data;   /* what the event carries as data (owned; may be NULL) */
+    bool timers_changed;  /* old timers cancelled, new ones set (state change or restart) */
+    const char *kind;     /* event kind: case, visit, assist, followup, note, member, decision */
+    const char *record;   /* visit, assistance, follow_up, note, member, decision, or NULL */
+    uint64_t record_id;   /* the appended record's id (0 = none appended) */
+    lb_val_t *event_data; /* what the event carries as data (owned; may be NULL) */
 } wf_outcome_t;
 
 /* Frees o->event_data and zeroes o; safe on a zeroed outcome. */
@@ -635,11 +635,11 @@ int wf_case_migrate(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
  * handed to another area's committees, PROTOCOL.md 9.17): timers_base =
  * max(now, timers_base), fired_in_state = 0 (no longer overdue), the state's
  * steps from there. Escalations that fired stay in c->esc. A terminal state
- * has no timers; working-day steps count with cal (may be NULL: no holidays). Errors: LB_ENOTFOUND (c's state is not def's: c unchanged);
- * LB_EINTERNAL (def or c NULL); LB_ENOMEM (c partly changed: discard it).
+ * has no timers; working-day steps count with cal (may be NULL: no holidays). Errors: LB_ENOTFOUND
+ * (c's state is not def's: c unchanged); LB_EINTERNAL (def or c NULL); LB_ENOMEM (c partly changed:
+ * discard it).
  */
-int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c,
-                          int64_t now);
+int wf_case_restart_clock(const wf_def_t *def, const wf_calendar_t *cal, wf_case_t *c, int64_t now);
 
 /* ---------------------------------------------------------------------- */
 /* Household membership and merging (wf_members.c, PROTOCOL.md 9.18)       */
@@ -676,8 +676,8 @@ const char *wf_def_action_record(const wf_def_t *def, const char *action);
  * a case, so every copied id, and every pledge naming one, is raised by
  * wf_case_last_record_id(keep) as keep was before (wf_record_renumber);
  * drop's pledge and decision timers join keep's, naming the raised ids.
- * *added gets the number of records copied. drop is only read. Errors: LB_ETOOLARGE (field "", err->case_id = keep's)
- * when keep would then hold more than max_records records (0 = the default
+ * *added gets the number of records copied. drop is only read. Errors: LB_ETOOLARGE (field "",
+ * err->case_id = keep's) when keep would then hold more than max_records records (0 = the default
  * cap), keep unchanged; LB_ENOMEM (keep partly changed: discard it).
  */
 int wf_case_absorb(wf_case_t *keep, const wf_case_t *drop, uint32_t max_records, uint32_t *added,

@@ -160,9 +160,9 @@ static int read_plain(lbc_csv_t *r, lbc_csv_row_t *row, const char **why, bool *
     while (run < r->len && !field_stop(r->buf[run]) && r->buf[run] != '"')
         run++;
     if (run < r->len && r->buf[run] == '"')
-        return csv_bad(why, in_quote,
-                       "quote inside an unquoted field (quote the whole field and double the quote)",
-                       false);
+        return csv_bad(
+            why, in_quote,
+            "quote inside an unquoted field (quote the whole field and double the quote)", false);
     if (run - r->pos > LBC_CSV_FIELD_MAX)
         return csv_bad(why, in_quote, "field too long", false);
     int rc = lb_buf_append(&row->store, r->buf + r->pos, run - r->pos);

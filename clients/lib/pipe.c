@@ -33,10 +33,10 @@ struct lbc_pipe {
     int *free_slots, nfree;
     uint64_t counter;
     char run[LBC_ID_LEN + 1];
-    int err; /* sticky: the first failure */
-    int nresend;           /* slots waiting to be sent again */
-    int64_t pause_until;   /* monotonic ms: no resend before (the daemon said rate_limited) */
-    int64_t backoff_ms;    /* the next pause's upper bound: 25 ms doubling to 1 s */
+    int err;             /* sticky: the first failure */
+    int nresend;         /* slots waiting to be sent again */
+    int64_t pause_until; /* monotonic ms: no resend before (the daemon said rate_limited) */
+    int64_t backoff_ms;  /* the next pause's upper bound: 25 ms doubling to 1 s */
     char errmsg[200];
 };
 
@@ -166,8 +166,8 @@ int lbc_pipe_recv_one(lbc_pipe_t *p)
     if (rc == LB_EUNAVAIL && timeout < p->timeout_ms)
         return 0; /* the pause is over: resend next */
     if (rc)
-        return fail(p, rc, "no reply in %d s with %d requests in flight: %s",
-                    p->timeout_ms / 1000, p->inflight, lb_strerror(rc));
+        return fail(p, rc, "no reply in %d s with %d requests in flight: %s", p->timeout_ms / 1000,
+                    p->inflight, lb_strerror(rc));
     int slot = slot_of(p, lbc_reply_id(r));
     if (slot >= 0 && is_rate_limited(r)) {
         rate_limited(p, slot);
@@ -194,8 +194,8 @@ int lbc_pipe_recv_one(lbc_pipe_t *p)
     return 0;
 }
 
-int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_cb cb,
-                  void *user, uint64_t tag)
+int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_cb cb, void *user,
+                  uint64_t tag)
 {
     if (!p->err && (!op || !cb))
         return fail(p, LB_EBADREQ, "lbc_pipe_send: no op or no callback");

@@ -50,8 +50,8 @@ void lbc_pipe_destroy(lbc_pipe_t **p);
  * with, which becomes the sticky error: LB_EBADREQ (op NULL, cb NULL),
  * LB_EUNAVAIL, LB_EIO, LB_ENOMEM, LB_EINTERNAL.
  */
-int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_cb cb,
-                  void *user, uint64_t tag);
+int lbc_pipe_send(lbc_pipe_t *p, const char *op, const lb_val_t *args, lbc_pipe_cb cb, void *user,
+                  uint64_t tag);
 
 /*
  * Waits for one reply and calls its callback; returns 0 at once when

@@ -164,8 +164,8 @@ static const char *const visit_notes[] = {
 static const char *const followup_notes[] = {"รายได้ดีขึ้นจากอาชีพเสริม", "ยังต้องการความช่วยเหลือต่อเนื่อง",
                                              "ครัวเรือนพึ่งพาตนเองได้มากขึ้น", "บุตรกลับเข้าเรียนแล้ว"};
 
-const char *const state_names[NSTATE] = {
-    "identified", "visit_scheduled", "visited", "assisting", "follow_up", "resolved", "closed"};
+const char *const state_names[NSTATE] = {"identified", "visit_scheduled", "visited", "assisting",
+                                         "follow_up",  "resolved",        "closed"};
 const char *const act_names[NACT + 1] = {"schedule_visit",  "record_visit",
                                          "plan_assistance", "record_assistance",
                                          "start_follow_up", "record_follow_up",

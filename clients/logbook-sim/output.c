@@ -42,7 +42,6 @@ int64_t row_int(const lb_val_t *row, const char *key)
     return v;
 }
 
-
 void print_generated(const sim_t *s)
 {
     int64_t per_dim[NDIM] = {0}, ndep = 0;
@@ -51,8 +50,8 @@ void print_generated(const sim_t *s)
             per_dim[ind[s->w.c[i].dep[k]].dim]++;
     printf("province %s %s (%s): %s target households in %d districts, %d subdistricts, %s "
            "villages\n  deprivations (%.2f per household):",
-           s->w.province, s->w.prov_th, s->w.prov_en, num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv),
-           s->w.n ? (double)ndep / s->w.n : 0.0);
+           s->w.province, s->w.prov_th, s->w.prov_en, num(s->w.n), s->w.nd, s->w.ntambon,
+           num(s->w.nv), s->w.n ? (double)ndep / s->w.n : 0.0);
     static const int order[] = {DIM_INCOME, DIM_EDUCATION, DIM_LIVING, DIM_HEALTH, DIM_ACCESS};
     for (int k = 0; k < NDIM; k++)
         printf(" %s %.0f%%%s", lb_dimensions[order[k]], pct(per_dim[order[k]], ndep),
@@ -109,10 +108,10 @@ void print_summary(const sim_t *s)
     char date[16];
     date_of(s->now, date);
     printf("\nsummary after %d month%s (%s), province %s %s (%s):\n", s->w.months,
-           s->w.months == 1 ? "" : "s", s->manual ? date : "clock not moved", s->w.province, s->w.prov_th,
-           s->w.prov_en);
-    printf("  households %s in %d districts, %d subdistricts, %s villages (%s people)\n", num(s->w.n),
-           s->w.nd, s->w.ntambon, num(s->w.nv), num((int64_t)s->w.people));
+           s->w.months == 1 ? "" : "s", s->manual ? date : "clock not moved", s->w.province,
+           s->w.prov_th, s->w.prov_en);
+    printf("  households %s in %d districts, %d subdistricts, %s villages (%s people)\n",
+           num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv), num((int64_t)s->w.people));
     printf("  imported   %s opened, %s already open, %s refused\n", num(s->opened), num(s->skipped),
            num(s->import_errors));
     bool phit = strcmp(s->w.province, "65") == 0 && s->w.n == 13831;
@@ -132,14 +131,16 @@ void print_summary(const sim_t *s)
            num(row_int(lv, "sufficient")), num(row_int(lv, "sustainable")));
     printf("  open needs");
     for (int d = 0; d < NDIM; d++)
-        printf(" %s %s%s", lb_dimensions[d], num(row_int(no, lb_dimensions[d])), d + 1 < NDIM ? "," : "\n");
+        printf(" %s %s%s", lb_dimensions[d], num(row_int(no, lb_dimensions[d])),
+               d + 1 < NDIM ? "," : "\n");
     int64_t fired = 0;
     for (int m = 0; m < s->nmon; m++)
         fired += s->mon[m].fired > 0 ? s->mon[m].fired : 0;
     printf("  escalations fired %s, acknowledged %s (%s already acknowledged)\n", num(fired),
            num((int64_t)s->ok[A_ACK]), num((int64_t)s->ack_conflicts));
-    printf("  casework   %s households moved (case.transfer), %s duplicates merged (case.merge)%s\n",
-           num(s->transfers), num(s->merges), s->casework_refused ? ", some refused" : "");
+    printf(
+        "  casework   %s households moved (case.transfer), %s duplicates merged (case.merge)%s\n",
+        num(s->transfers), num(s->merges), s->casework_refused ? ", some refused" : "");
     printf("  ledger     %s pledges by agencies, %s delivered, %s not delivered%s\n",
            num(s->pledges), num(s->deliveries), num(s->pledges - s->deliveries),
            s->ledger_refused ? ", some refused" : "");
@@ -175,7 +176,8 @@ void print_summary(const sim_t *s)
 }
 
 /* printf onto b; output that does not fit is an LB_ENOMEM in *rc (sticky). */
-static void bprintf(lb_buf_t *b, int *rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bprintf(lb_buf_t *b, int *rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void bprintf(lb_buf_t *b, int *rc, const char *fmt, ...)
 {
@@ -213,25 +215,29 @@ static void html_bar(lb_buf_t *b, const month_t *m, int *rc)
  */
 static void html_sim_section(const sim_t *s, lb_buf_t *b, int *rc)
 {
-    bprintf(b, rc, "<section class=sim>\n<style>.sim-bar{display:flex;width:12em;height:1em}"
-                   ".sim-bar span{display:block;height:100%%}.sim-k{display:inline-block;"
-                   "width:1em;height:1em;vertical-align:middle}</style>\n");
-    bprintf(b, rc, "<h2>Logbook simulation: month by month</h2>\n<p>%s target households in %d "
-                   "districts, %d subdistricts and %s villages, followed for %d months (seed %"
-                   PRIu64 ", %s).</p>\n<p>",
+    bprintf(b, rc,
+            "<section class=sim>\n<style>.sim-bar{display:flex;width:12em;height:1em}"
+            ".sim-bar span{display:block;height:100%%}.sim-k{display:inline-block;"
+            "width:1em;height:1em;vertical-align:middle}</style>\n");
+    bprintf(b, rc,
+            "<h2>Logbook simulation: month by month</h2>\n<p>%s target households in %d "
+            "districts, %d subdistricts and %s villages, followed for %d months (seed %" PRIu64
+            ", %s).</p>\n<p>",
             num(s->w.n), s->w.nd, s->w.ntambon, num(s->w.nv), s->w.months, s->w.seed,
             s->manual ? "manual clock, 3 rounds of 10 days a month" : "real clock");
     if (strcmp(s->w.province, "65") == 0)
-        bprintf(b, rc, "For comparison, Phitsanulok 2021: 13,831 target households, all "
-                       "visited; 4,533 given assistance.</p>\n<p>");
+        bprintf(b, rc,
+                "For comparison, Phitsanulok 2021: 13,831 target households, all "
+                "visited; 4,533 given assistance.</p>\n<p>");
     for (int i = 0; i < NSTATE; i++)
         bprintf(b, rc, "<span class=sim-k style=\"background:%s\"></span> %s &nbsp; ",
                 state_colour[i], state_names[i]);
     bprintf(b, rc, "</p>\n<table><tr><th>month</th><th>date</th><th>cases by state</th>");
     for (int i = 0; i < NSTATE; i++)
         bprintf(b, rc, "<th>%s</th>", state_names[i]);
-    bprintf(b, rc, "<th>ever visited</th><th>ever assisted</th><th>escalations fired</th>"
-                   "<th>overdue</th><th>unacked</th><th>acked</th></tr>\n");
+    bprintf(b, rc,
+            "<th>ever visited</th><th>ever assisted</th><th>escalations fired</th>"
+            "<th>overdue</th><th>unacked</th><th>acked</th></tr>\n");
     for (int m = 0; m < s->nmon; m++) {
         const month_t *mm = &s->mon[m];
         char date[16];
@@ -246,8 +252,9 @@ static void html_sim_section(const sim_t *s, lb_buf_t *b, int *rc)
                 mm->fired >= 0 ? num(mm->fired) : "-", num(mm->totals.overdue),
                 num(mm->totals.unacked), num(mm->acked));
     }
-    bprintf(b, rc, "</table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
-                   "<th>refused</th></tr>\n");
+    bprintf(b, rc,
+            "</table>\n<h2>Actions</h2>\n<table><tr><th>action</th><th>done</th>"
+            "<th>refused</th></tr>\n");
     for (int a = 0; a <= NACT; a++)
         bprintf(b, rc, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", act_names[a],
                 num((int64_t)s->ok[a]), num((int64_t)s->refused[a]));

@@ -59,7 +59,7 @@ typedef struct {
     char first_refusal[320];
     int64_t opened, skipped, import_errors, foreign;
     int64_t transfers, merges, casework_refused; /* casework.c */
-    int64_t pledges, deliveries, ledger_refused;  /* ledger.c */
+    int64_t pledges, deliveries, ledger_refused; /* ledger.c */
     month_t *mon;
     int nmon;
     lb_val_t *final; /* report.summary by district at the end (the reply) */

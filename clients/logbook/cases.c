@@ -148,7 +148,15 @@ int cmd_act(app_t *app, int argc, char **argv)
     return rc;
 }
 
-typedef enum { SC_SCHEDULE, SC_VISIT, SC_ASSIST, SC_FOLLOWUP, SC_CLOSE, SC_RESOLVE, SC_NOTE } shortcut_t;
+typedef enum {
+    SC_SCHEDULE,
+    SC_VISIT,
+    SC_ASSIST,
+    SC_FOLLOWUP,
+    SC_CLOSE,
+    SC_RESOLVE,
+    SC_NOTE
+} shortcut_t;
 
 static const struct {
     const char *word;     /* preferred when several actions fit */

@@ -276,8 +276,10 @@ int app_connect(app_t *app)
     fprintf(stderr, "error: cannot connect to %s: %s\n", app->endpoint, err);
     if ((rc == LB_EIO || rc == LB_ECONFIG) && strcmp(app->cert, LBC_DEFAULT_CERT) == 0 &&
         access("var/data", F_OK) != 0)
-        fprintf(stderr, "hint: no var/data here (the folder `make run` keeps its data in), and no "
-                        "installed daemon's keys in %s\n", LBC_INSTALLED_CERT);
+        fprintf(stderr,
+                "hint: no var/data here (the folder `make run` keeps its data in), and no "
+                "installed daemon's keys in %s\n",
+                LBC_INSTALLED_CERT);
     if (rc == LB_EIO || rc == LB_ECONFIG)
         fprintf(stderr, "hint: set -k/-s (or $LOGBOOK_CERT, $LOGBOOK_SERVER_CERT) to the client "
                         "secret and server public certificates, or --no-curve\n");

@@ -41,8 +41,8 @@ typedef struct {
     int npos;
     const char *pos[ARGS_MAX];
     int nopts;
-    const char *opt_name[ARGS_MAX]; /* the spec entry matched ("note=") */
-    const char *opt_val[ARGS_MAX];  /* NULL for a flag */
+    const char *opt_name[ARGS_MAX];  /* the spec entry matched ("note=") */
+    const char *opt_val[ARGS_MAX];   /* NULL for a flag */
     const char *pos_after[ARGS_MAX]; /* the option spec whose value came just before, or NULL */
     const char *pos_prev[ARGS_MAX];  /* the word just before the positional, or "" */
     bool help;

@@ -86,8 +86,7 @@ static const command_t commands[] = {
      "Moves a case to village AREA when its household moved (committee of the case's\n"
      "area, or admin): same case id and history, team cleared, escalation clock\n"
      "started again. When AREA is outside your areas you no longer see the case."},
-    {"reassign", cmd_reassign,
-     "reassign [--area A] [--team T] [--state S] --to TEAM [--expect N]",
+    {"reassign", cmd_reassign, "reassign [--area A] [--team T] [--state S] --to TEAM [--expect N]",
      "Gives every open case the filter matches within your areas to TEAM (at most\n"
      "10,000, one transaction). With --expect, nothing changes unless exactly N match."},
     {"user", cmd_user,

@@ -106,7 +106,8 @@ static int audit_key(testd_t *t, uint8_t pk[32])
 }
 
 /* Verifies sig over be64(seq) || chain. */
-static bool head_valid(const uint8_t pk[32], int64_t seq, const lb_val_t *chain, const lb_val_t *sig)
+static bool head_valid(const uint8_t pk[32], int64_t seq, const lb_val_t *chain,
+                       const lb_val_t *sig)
 {
     if (!chain || chain->type != LB_BIN || chain->s.n != 32 || !sig || sig->type != LB_BIN ||
         sig->s.n != 64)
@@ -126,9 +127,8 @@ static bool event_chain(testd_t *t, int64_t seq, uint8_t out[32])
     lb_map_set_int(a, "limit", 1);
     lb_val_t *r = testd_call(t, "events.since", a);
     const lb_val_t *evs = lb_map_get(lbc_reply_result(r), "events");
-    const lb_val_t *ch = evs && evs->type == LB_ARR && evs->a.n == 1
-                             ? lb_map_get(evs->a.items[0], "chain")
-                             : NULL;
+    const lb_val_t *ch =
+        evs && evs->type == LB_ARR && evs->a.n == 1 ? lb_map_get(evs->a.items[0], "chain") : NULL;
     bool ok = ch && ch->type == LB_BIN && ch->s.n == 32;
     if (ok)
         memcpy(out, ch->s.p, 32);
@@ -278,8 +278,8 @@ static void truncated_store_refuses(bool rollback)
     int code = trust_wait_exit_or_ready(&T, 10000);
     if (code == -1) /* still running: it accepted the store */
         testd_kill(&T);
-    fprintf(stderr, "\n  truncated store (%s): exit %d\n", rollback ? "tip rolled back" : "tip kept",
-            code);
+    fprintf(stderr, "\n  truncated store (%s): exit %d\n",
+            rollback ? "tip rolled back" : "tip kept", code);
     CU_ASSERT_TRUE(code > 0);
     reset();
 }

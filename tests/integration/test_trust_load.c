@@ -121,9 +121,9 @@ typedef struct {
 } storm_t;
 
 /*
- * Reads the SUB socket until final_seq was seen (or 15 s without progress). When the first one arrives, sends a ping on pinger (id
- * "storm-mid"): the storm is under way, so it must be answered before the
- * storm ends.
+ * Reads the SUB socket until final_seq was seen (or 15 s without progress). When the first one
+ * arrives, sends a ping on pinger (id "storm-mid"): the storm is under way, so it must be answered
+ * before the storm ends.
  */
 static void watch_storm(trust_sub_t *s, lbc_t *pinger, int64_t final_seq, storm_t *st)
 {
@@ -180,7 +180,8 @@ static void test_escalation_storm_keeps_replies_and_heartbeats(void)
     int64_t end = trust_ms() + 5000;
     bool live = false;
     while (!live && trust_ms() < end)
-        live = trust_sub_recv(&s, 500, topic, sizeof topic, NULL, NULL) == 1 && !strcmp(topic, "hb");
+        live =
+            trust_sub_recv(&s, 500, topic, sizeof topic, NULL, NULL) == 1 && !strcmp(topic, "hb");
     CU_ASSERT_TRUE_FATAL(live);
     /* identified escalates after 7 days: every case's first step falls due at once */
     lbc_t *clock = trust_client(&T, NULL, 60000), *pinger = trust_client(&T, NULL, 60000);
@@ -202,14 +203,15 @@ static void test_escalation_storm_keeps_replies_and_heartbeats(void)
     for (int i = 0; i < st.n_hb; i++)
         hb_between |= st.hb_seqs[i] >= st.first_fired_seq && st.hb_seqs[i] < st.last_fired_seq;
     int64_t span = st.last_ms - st.sent_ms;
-    fprintf(stderr, "\n  %d fired (seq %lld..%lld) over %lld ms; pings answered at last_seq %lld "
-                    "and %lld; heartbeat between: %s\n",
+    fprintf(stderr,
+            "\n  %d fired (seq %lld..%lld) over %lld ms; pings answered at last_seq %lld "
+            "and %lld; heartbeat between: %s\n",
             st.fired, (long long)st.first_fired_seq, (long long)st.last_fired_seq, (long long)span,
             (long long)first_ping, (long long)mid_ping, hb_between ? "yes" : "no");
     CU_ASSERT_EQUAL(trust_stat(&T, "escalations_fired") - fired0, n); /* none dropped */
     CU_ASSERT_EQUAL(trust_last_seq(&T), seq0 + n);
     CU_ASSERT_TRUE(st.fired > 0);
-    CU_ASSERT_TRUE(first_ping != INT64_MAX); /* answered at all */
+    CU_ASSERT_TRUE(first_ping != INT64_MAX);      /* answered at all */
     CU_ASSERT_TRUE(mid_ping < st.last_fired_seq); /* answered while the storm went on */
     /* heartbeats are due every second: a storm spanning two of them must show one inside */
     if (span >= 2000)

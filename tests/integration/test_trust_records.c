@@ -165,11 +165,12 @@ static void test_note_flood_leaves_case_readable_and_closable(void)
     int answered = trust_pipeline(c, "flood", 10005, 1000, "case.act", note_args, note_reply, &tl,
                                   false, 120000);
     lbc_destroy(&c);
-    fprintf(stderr, "\n  flood: ok %d, too_large %d (naming the case %d), rate_limited %d, other %d\n",
+    fprintf(stderr,
+            "\n  flood: ok %d, too_large %d (naming the case %d), rate_limited %d, other %d\n",
             tl.ok, tl.too_large, tl.case_id_named, tl.limited, tl.other);
     CU_ASSERT_EQUAL(answered, 10005);
     CU_ASSERT_EQUAL(tl.other, 0);
-    CU_ASSERT_TRUE(tl.ok <= 2000);                 /* limits.case_records default */
+    CU_ASSERT_TRUE(tl.ok <= 2000);                   /* limits.case_records default */
     CU_ASSERT_EQUAL(tl.case_id_named, tl.too_large); /* every too_large names the case */
     CU_ASSERT_TRUE(tl.too_large + tl.limited >= 10005 - 2000);
     /* readable for admin, committee and the field key itself, with every accepted note */
@@ -211,9 +212,8 @@ static void test_configured_cap_exact(void)
     CU_ASSERT_EQUAL_FATAL(trust_open_case(&T, NULL, 40100000002UL, "65010101", cid), 0);
     lbc_t *c = trust_client(&T, field_sec, 20000);
     tally_t tl = {.case_id = cid};
-    CU_ASSERT_EQUAL(trust_pipeline(c, "cap", 25, 25, "case.act", note_args, note_reply, &tl, true,
-                                   20000),
-                    25);
+    CU_ASSERT_EQUAL(
+        trust_pipeline(c, "cap", 25, 25, "case.act", note_args, note_reply, &tl, true, 20000), 25);
     lbc_destroy(&c);
     CU_ASSERT_EQUAL(tl.ok, 20);
     CU_ASSERT_EQUAL(tl.too_large, 5);

@@ -64,8 +64,10 @@ static int suite_init(void)
              "  - { name: %s, public_key: \"%s\", role: committee, areas: [\"91\", \"65\"] }\n"
              "  - { name: c9102, public_key: \"%s\", role: committee, areas: [\"9102\"] }\n"
              "  - { name: rep, public_key: \"%s\", role: reporter, areas: [\"*\"], events: true }\n"
-             "  - { name: sub6501, public_key: \"%s\", role: committee, areas: [\"6501\"], events: true }\n"
-             "  - { name: national, public_key: \"%s\", role: committee, areas: [\"*\"], events: true }\n",
+             "  - { name: sub6501, public_key: \"%s\", role: committee, areas: [\"6501\"], events: "
+             "true }\n"
+             "  - { name: national, public_key: \"%s\", role: committee, areas: [\"*\"], events: "
+             "true }\n",
              FIELD_NAME, p[0], COMMITTEE_NAME, p[1], p[2], p[3], p[4], p[5]);
     return testd_set_clients(&D, yaml);
 }
@@ -192,7 +194,8 @@ static bool wait_hb(trust_sub_t *s)
     int64_t end = trust_ms() + 5000;
     while (trust_ms() < end) {
         char topic[64];
-        if (trust_sub_recv(s, 500, topic, sizeof topic, NULL, NULL) == 1 && strcmp(topic, "hb") == 0)
+        if (trust_sub_recv(s, 500, topic, sizeof topic, NULL, NULL) == 1 &&
+            strcmp(topic, "hb") == 0)
             return true;
     }
     return false;
@@ -322,8 +325,8 @@ static char *json_of(const lb_val_t *v)
 /* A json text shows no identity: house id, birth year, note texts, actor names. */
 static void assert_no_identity(const char *what, const char *j)
 {
-    static const char *const bad[] = {HOUSE,         "birth_year",   "1957",        SECRET_NOTE,
-                                      SECRET_VISIT, SECRET_NEED,    SECRET_ACK,    FIELD_NAME,
+    static const char *const bad[] = {HOUSE,          "birth_year", "1957",     SECRET_NOTE,
+                                      SECRET_VISIT,   SECRET_NEED,  SECRET_ACK, FIELD_NAME,
                                       COMMITTEE_NAME, "\"admin\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (strstr(j, bad[i]))
@@ -495,13 +498,16 @@ static void test_revocation_reaches_live_subscribers(void)
     CU_ASSERT_FATAL(!testd_keygen(&t, "suba", pa, sa, sizeof sa) &&
                     !testd_keygen(&t, "subb", pb, sb, sizeof sb) &&
                     !testd_keygen(&t, "subc", pc, sc, sizeof sc));
-    const char *fmt = "clients:\n"
-                      "  - { name: subb, public_key: \"%s\", role: committee, areas: [\"*\"], events: true }\n"
-                      "  - { name: subc, public_key: \"%s\", role: committee, areas: [\"*\"], events: %s }\n"
-                      "%s%s%s";
+    const char *fmt =
+        "clients:\n"
+        "  - { name: subb, public_key: \"%s\", role: committee, areas: [\"*\"], events: true }\n"
+        "  - { name: subc, public_key: \"%s\", role: committee, areas: [\"*\"], events: %s }\n"
+        "%s%s%s";
     char line_a[200];
-    snprintf(line_a, sizeof line_a,
-             "  - { name: suba, public_key: \"%s\", role: committee, areas: [\"*\"], events: true }\n", pa);
+    snprintf(
+        line_a, sizeof line_a,
+        "  - { name: suba, public_key: \"%s\", role: committee, areas: [\"*\"], events: true }\n",
+        pa);
     snprintf(yaml, sizeof yaml, fmt, pb, pc, "true", line_a, "", "");
     CU_ASSERT_EQUAL_FATAL(testd_set_clients(&t, yaml), 0);
     trust_sub_t s[3];
@@ -529,7 +535,8 @@ static void test_revocation_reaches_live_subscribers(void)
         int got = 0, events = 0;
         int64_t end = trust_ms() + 1500;
         while (trust_ms() < end)
-            if (trust_sub_recv(&s[i], (int)(end - trust_ms()), topic, sizeof topic, NULL, NULL) == 1) {
+            if (trust_sub_recv(&s[i], (int)(end - trust_ms()), topic, sizeof topic, NULL, NULL) ==
+                1) {
                 got++;
                 events += strcmp(topic, "hb") != 0;
             }

@@ -57,7 +57,8 @@ int trust_config_edit(testd_t *t, const char *limits, const char *security)
     char *cfg = read_all(t->config);
     if (!cfg)
         return -1;
-    size_t n = strlen(cfg) + (limits ? strlen(limits) : 0) + (security ? strlen(security) * 2 : 0) + 256;
+    size_t n =
+        strlen(cfg) + (limits ? strlen(limits) : 0) + (security ? strlen(security) * 2 : 0) + 256;
     char *out = malloc(n);
     if (!out) {
         free(cfg);

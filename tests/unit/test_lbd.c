@@ -112,8 +112,12 @@ static int run_fn(store_txn_t *txn, void *arg)
     if (rc)
         return rc;
     lbd_pubs_t pubs = {0};
-    lbd_ctx_t ctx = {.d = &r->f->d, .client = &r->f->admin, .req = r->req,
-                     .now = lbd_now(&r->f->d), .txn = child, .pubs = &pubs};
+    lbd_ctx_t ctx = {.d = &r->f->d,
+                     .client = &r->f->admin,
+                     .req = r->req,
+                     .now = lbd_now(&r->f->d),
+                     .txn = child,
+                     .pubs = &pubs};
     lb_test_fail_allocs(r->fail_after);
     r->rc = lbd_execute(&ctx);
     lb_test_fail_allocs(-1);
@@ -131,8 +135,7 @@ static int run_fn(store_txn_t *txn, void *arg)
     const void *body;
     size_t len;
     proto_err_t perr;
-    if (r->tip_after > r->tip_before &&
-        store_event_get(txn, r->tip_after, &body, &len) == 0)
+    if (r->tip_after > r->tip_before && store_event_get(txn, r->tip_after, &body, &len) == 0)
         proto_unpack(body, len, &proto_default_limits, &r->event, &perr);
     return r->commit ? 0 : LB_EEXIST; /* any error: store_write aborts */
 }
@@ -239,9 +242,8 @@ static void test_registry(void)
     CU_ASSERT(lbd_client_covers(a, "65010101"));
     lbd_registry_clear(&reg);
 
-    CU_ASSERT_EQUAL(lbd_registry_load("tests/data/lbd/clients-good.yaml", admin_key, &reg, err,
-                                      sizeof err),
-                    0);
+    CU_ASSERT_EQUAL(
+        lbd_registry_load("tests/data/lbd/clients-good.yaml", admin_key, &reg, err, sizeof err), 0);
     CU_ASSERT_EQUAL(reg.n, 2);
     const lbd_client_t *t = lbd_registry_by_name(&reg, "team");
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -253,9 +255,9 @@ static void test_registry(void)
     CU_ASSERT(!lbd_client_covers(t, "65"));
     lbd_registry_clear(&reg);
 
-    CU_ASSERT_EQUAL(lbd_registry_load("tests/data/lbd/clients-bad-role.yaml", admin_key, &reg, err,
-                                      sizeof err),
-                    LB_ECONFIG);
+    CU_ASSERT_EQUAL(
+        lbd_registry_load("tests/data/lbd/clients-bad-role.yaml", admin_key, &reg, err, sizeof err),
+        LB_ECONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "role"));
     lbd_registry_clear(&reg);
 }

@@ -159,7 +159,7 @@ static void test_distributions(void)
     }
     double mean = (double)ndep / w.n;
     CU_ASSERT_TRUE(mean > 1.4 && mean < 1.8); /* 55% one, 32% two, 13% three */
-    for (int d = 0; d < NDIM; d++)           /* income first, as in TPMAP */
+    for (int d = 0; d < NDIM; d++)            /* income first, as in TPMAP */
         if (d != DIM_INCOME)
             CU_ASSERT_TRUE(per_dim[DIM_INCOME] > per_dim[d]);
     CU_ASSERT_TRUE(per_dim[DIM_EDUCATION] > per_dim[DIM_HEALTH]);

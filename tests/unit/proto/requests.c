@@ -83,8 +83,9 @@ static const struct {
     {"admin.clock", "{'advance_s':315360000}", PROTO_OP_ADMIN_CLOCK},
     {"case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':'moved'}",
      PROTO_OP_CASE_TRANSFER},
-    {"case.reassign", "{'filter':{'area':'6501','team':'a','state':'visited'},'to_team':'b',"
-                      "'expect_count':0}",
+    {"case.reassign",
+     "{'filter':{'area':'6501','team':'a','state':'visited'},'to_team':'b',"
+     "'expect_count':0}",
      PROTO_OP_CASE_REASSIGN},
     {"case.reassign", "{'filter':{},'to_team':'b'}", PROTO_OP_CASE_REASSIGN},
     {"admin.remap", "{'map':{'6501':'6599','660101':'660202','67':'68'},'limit':10000}",
@@ -445,8 +446,8 @@ static void test_other_op_errors(void)
     EXPECT(R("workflow.list", "{'x':1}"), LB_EBADREQ, "x");
     /* casework (PROTOCOL.md 9.17) */
     EXPECT(R("case.transfer", "{'case_id':'C000000001','reason':'x'}"), LB_EBADREQ, "to_area");
-    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'6601','reason':'x'}"),
-           LB_EBADREQ, "to_area");
+    EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'6601','reason':'x'}"), LB_EBADREQ,
+           "to_area");
     EXPECT(R("case.transfer", "{'case_id':'C000000001','to_area':'66010101','reason':''}"),
            LB_EBADREQ, "reason");
     EXPECT(R("case.reassign", "{'to_team':'b'}"), LB_EBADREQ, "filter");

@@ -315,43 +315,48 @@ int lbd_result_map(lbd_ctx_t *ctx)
 /* unreadable cases (admin.verify)                                         */
 /* ---------------------------------------------------------------------- */
 
-typedef struct {
-    uint64_t *ids;
-    size_t n, cap;
-} case_ids_t;
-
-static int collect_id(uint64_t id, const char *area, const char *state, const void *summary,
-                      size_t slen, void *arg)
+void lbd_ids_free(lbd_ids_t *v)
 {
-    case_ids_t *v = arg;
+    free(v->v);
+    memset(v, 0, sizeof *v);
+}
+
+int lbd_ids_push(lbd_ids_t *v, uint64_t id)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 256;
+        uint64_t *p = realloc(v->v, cap * sizeof *p);
+        if (!p)
+            return LB_ENOMEM;
+        v->v = p;
+        v->cap = cap;
+    }
+    v->v[v->n++] = id;
+    return 0;
+}
+
+int lbd_ids_collect(uint64_t id, const char *area, const char *state, const void *summary,
+                    size_t slen, void *arg)
+{
     (void)area;
     (void)state;
     (void)summary;
     (void)slen;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        uint64_t *p = realloc(v->ids, cap * sizeof *p);
-        if (!p)
-            return LB_ENOMEM;
-        v->ids = p;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
-    return 0;
+    return lbd_ids_push(arg, id);
 }
 
 int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_t max, uint64_t *n)
 {
-    case_ids_t v = {0};
+    lbd_ids_t v = {0};
     *n = 0;
-    int rc = store_list(txn, NULL, NULL, NULL, NULL, 0, collect_id, &v);
+    int rc = store_list(txn, NULL, NULL, NULL, NULL, 0, lbd_ids_collect, &v);
     for (size_t i = 0; rc == 0 && i < v.n; i++) {
         wf_case_t c;
-        int lrc = lbd_case_load(d, txn, v.ids[i], &c, NULL);
+        int lrc = lbd_case_load(d, txn, v.v[i], &c, NULL);
         wf_case_clear(&c);
         if (lrc == LB_ECORRUPT) {
             char cid[LB_CASE_ID_MAX];
-            lb_case_id_format(v.ids[i], cid);
+            lb_case_id_format(v.v[i], cid);
             lbd_log(LBD_LOG_ERROR, "case %s cannot be read", cid);
             if ((*n)++ < max)
                 rc = lb_arr_push(out, lb_str(cid));
@@ -359,6 +364,6 @@ int lbd_verify_unreadable(const lbd_t *d, store_txn_t *txn, lb_val_t *out, size_
             rc = lrc;
         }
     }
-    free(v.ids);
+    lbd_ids_free(&v);
     return rc;
 }

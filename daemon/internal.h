@@ -186,8 +186,9 @@ int lbd_batch_alloc(lbd_t *d);
 /* Frees the registries retired by reloads since the last call. Between batches only. */
 void lbd_retired_free(lbd_t *d);
 
-/* ---- reloads that never strand a case (reload.c, called by lbd_reload) ---- */
+/* ---- lists of case ids (case_io.c) ---- */
 
+/* A growable list of case ids; zero-initialise. */
 typedef struct {
     uint64_t *v;
     size_t n, cap;
@@ -195,6 +196,13 @@ typedef struct {
 
 /* Frees the ids and zeroes v; safe on a zeroed v. */
 void lbd_ids_free(lbd_ids_t *v);
+/* Appends id: 0, or LB_ENOMEM (v unchanged). */
+int lbd_ids_push(lbd_ids_t *v, uint64_t id);
+/* A store_list callback that appends every id to the lbd_ids_t arg: 0 or LB_ENOMEM. */
+int lbd_ids_collect(uint64_t id, const char *area, const char *state, const void *summary,
+                    size_t slen, void *arg);
+
+/* ---- reloads that never strand a case (reload.c, called by lbd_reload) ---- */
 /*
  * Before new_set replaces d->wfs: counts, per workflow and old version, the
  * open cases in the states new_set lacks (wf_set_vanished). 0 with the ids of

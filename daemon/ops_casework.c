@@ -125,28 +125,18 @@ int lbd_op_case_transfer(lbd_ctx_t *ctx)
 typedef struct {
     lbd_ctx_t *ctx;
     const char *team; /* the filter's team, or NULL */
-    uint64_t *ids;    /* the open cases matched, in walk order */
-    size_t n, cap;
-    bool over; /* more than PROTO_REASSIGN_MAX matched */
+    lbd_ids_t ids;    /* the open cases matched, in walk order */
+    bool over;        /* more than PROTO_REASSIGN_MAX matched */
     int rc;
 } reassign_t;
 
 static int reassign_push(reassign_t *r, uint64_t id)
 {
-    if (r->n == PROTO_REASSIGN_MAX) {
+    if (r->ids.n == PROTO_REASSIGN_MAX) {
         r->over = true;
         return 1;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        uint64_t *v = realloc(r->ids, cap * sizeof *v);
-        if (!v)
-            return LB_ENOMEM;
-        r->ids = v;
-        r->cap = cap;
-    }
-    r->ids[r->n++] = id;
-    return 0;
+    return lbd_ids_push(&r->ids, id);
 }
 
 /* One indexed case: matched when it is its household's open case and on the filter's team. */
@@ -264,10 +254,10 @@ static int reassign_apply(lbd_ctx_t *ctx, const reassign_t *r, const char *to_te
     lb_val_t *done = lb_arr(), *errors = lb_arr();
     int rc = done && errors ? 0 : LB_ENOMEM;
     int64_t same = 0;
-    for (size_t i = 0; rc == 0 && i < r->n; i++)
-        rc = reassign_one(ctx, r->ids[i], to_team, done, errors, &same);
+    for (size_t i = 0; rc == 0 && i < r->ids.n; i++)
+        rc = reassign_one(ctx, r->ids.v[i], to_team, done, errors, &same);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        lb_put_int(ctx->result, "matched", (int64_t)r->n, &rc);
+        lb_put_int(ctx->result, "matched", (int64_t)r->ids.n, &rc);
         lb_put_int(ctx->result, "reassigned", (int64_t)done->a.n, &rc);
         lb_put_int(ctx->result, "unchanged", same, &rc);
         lb_put(ctx->result, "cases", done, &rc);
@@ -294,12 +284,12 @@ int lbd_op_case_reassign(lbd_ctx_t *ctx)
         rc = lbd_fail(ctx, LB_ETOOLARGE, "filter",
                       "the filter matches more than %d open cases; narrow it", PROTO_REASSIGN_MAX);
     else if (rc == 0 && lb_map_int(ctx->req->args, "expect_count", &expect) == 0 &&
-             expect != (int64_t)r.n)
+             expect != (int64_t)r.ids.n)
         rc = lbd_fail(ctx, LB_ECONFLICT, "expect_count",
-                      "the filter matches %zu open cases, not %lld; nothing was reassigned", r.n,
-                      (long long)expect);
+                      "the filter matches %zu open cases, not %lld; nothing was reassigned",
+                      r.ids.n, (long long)expect);
     else if (rc == 0)
         rc = reassign_apply(ctx, &r, to_team);
-    free(r.ids);
+    lbd_ids_free(&r.ids);
     return rc;
 }

@@ -17,31 +17,6 @@
 /* ---------------------------------------------------------------------- */
 
 typedef struct {
-    uint64_t *ids;
-    size_t n, cap;
-} ids_t;
-
-static int collect(uint64_t id, const char *area, const char *state, const void *summary,
-                   size_t slen, void *arg)
-{
-    ids_t *v = arg;
-    (void)area;
-    (void)state;
-    (void)summary;
-    (void)slen;
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 256;
-        uint64_t *p = realloc(v->ids, cap * sizeof *p);
-        if (!p)
-            return LB_ENOMEM;
-        v->ids = p;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
-    return 0;
-}
-
-typedef struct {
     uint64_t (*v)[2];
     size_t n;
     bool truncated;
@@ -95,12 +70,12 @@ static int pairs_of(lbd_ctx_t *ctx, uint64_t id, pairs_t *pairs)
 
 int lbd_op_case_duplicates(lbd_ctx_t *ctx)
 {
-    ids_t ids = {0};
+    lbd_ids_t ids = {0};
     pairs_t pairs = {0};
-    int rc = store_list(ctx->txn, lb_map_str(ctx->req->args, "area"), NULL, NULL, NULL, 0, collect,
-                        &ids);
+    int rc = store_list(ctx->txn, lb_map_str(ctx->req->args, "area"), NULL, NULL, NULL, 0,
+                        lbd_ids_collect, &ids);
     for (size_t i = 0; rc == 0 && i < ids.n && !pairs.truncated; i++)
-        rc = pairs_of(ctx, ids.ids[i], &pairs);
+        rc = pairs_of(ctx, ids.v[i], &pairs);
     lb_val_t *list = rc ? NULL : lb_arr();
     if (rc == 0 && !list)
         rc = LB_ENOMEM;
@@ -123,7 +98,7 @@ int lbd_op_case_duplicates(lbd_ctx_t *ctx)
     }
     lb_val_free(&list);
     free(pairs.v);
-    free(ids.ids);
+    lbd_ids_free(&ids);
     return rc;
 }
 

@@ -14,8 +14,7 @@
 #define REMAP_SLICE_DEFAULT 1000
 
 typedef struct {
-    uint64_t *ids;
-    size_t n, cap;
+    lbd_ids_t ids;
     size_t want; /* collect at most this many; one more sets `more` */
     bool more;
 } remap_ids_t;
@@ -28,20 +27,11 @@ static int remap_cb(uint64_t id, const char *area, const char *state, const void
     (void)state;
     (void)summary;
     (void)slen;
-    if (r->n == r->want) {
+    if (r->ids.n == r->want) {
         r->more = true;
         return 1;
     }
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        uint64_t *v = realloc(r->ids, cap * sizeof *v);
-        if (!v)
-            return LB_ENOMEM;
-        r->ids = v;
-        r->cap = cap;
-    }
-    r->ids[r->n++] = id;
-    return 0;
+    return lbd_ids_push(&r->ids, id);
 }
 
 /* The `cases` counter of one scope as of the last commit. */
@@ -60,10 +50,10 @@ static int remap_move(lbd_ctx_t *ctx, const remap_ids_t *r, const char *from, co
 {
     size_t plen = strlen(from);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < r->n; i++) {
+    for (size_t i = 0; rc == 0 && i < r->ids.n; i++) {
         wf_case_t c;
         lbd_case_snap_t old;
-        rc = lbd_case_load(ctx->d, ctx->txn, r->ids[i], &c, &old);
+        rc = lbd_case_load(ctx->d, ctx->txn, r->ids.v[i], &c, &old);
         if (rc)
             break; /* a case that cannot be read cannot be moved: the remap stops here */
         char area[sizeof c.area];
@@ -98,9 +88,9 @@ int lbd_op_admin_remap(lbd_ctx_t *ctx)
                           "a case under %s cannot be read; see "
                           "admin.verify",
                           from);
-        moved += r.n;
+        moved += r.ids.n;
         more = more || r.more;
-        free(r.ids);
+        lbd_ids_free(&r.ids);
     }
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         /* The counters are the last commit's: exact when no other write of this batch

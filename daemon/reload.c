@@ -13,26 +13,6 @@
 
 #define MIGRATE_PER_TXN 256 /* cases moved per transaction */
 
-void lbd_ids_free(lbd_ids_t *v)
-{
-    free(v->v);
-    memset(v, 0, sizeof *v);
-}
-
-static int ids_push(lbd_ids_t *v, uint64_t id)
-{
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        uint64_t *p = realloc(v->v, cap * sizeof *p);
-        if (!p)
-            return LB_ENOMEM;
-        v->v = p;
-        v->cap = cap;
-    }
-    v->v[v->n++] = id;
-    return 0;
-}
-
 /* ---------------------------------------------------------------------- */
 /* the check, before the swap                                              */
 /* ---------------------------------------------------------------------- */
@@ -63,7 +43,7 @@ static int state_cb(uint64_t id, const char *area, const char *state, const void
         ours = !wf || strcmp(wf, k->name) == 0;
     }
     lb_val_free(&v);
-    return ours ? ids_push(&k->cand, id) : 0;
+    return ours ? lbd_ids_push(&k->cand, id) : 0;
 }
 
 /* Counts the open cases of (name, old_version) in state; refuses when there are any unmapped. */
@@ -85,7 +65,7 @@ static int vanished_cb(const char *state, int64_t old_version, const char *migra
         if (def && strcmp(c.workflow, k->name) == 0 && wf_def_version(def) == old_version) {
             count++;
             if (migrate_to)
-                rc = ids_push(k->move, c.id);
+                rc = lbd_ids_push(k->move, c.id);
         }
         wf_case_clear(&c);
     }

@@ -50,21 +50,22 @@ int cmd_ping(app_t *app, int argc, char **argv)
 
 /* ---- watch ---- */
 
-static volatile sig_atomic_t stop_flag;
+volatile sig_atomic_t cli_stop_flag;
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    cli_stop_flag = 1;
 }
 
 /*
- * Subscribes to the events of topics after seq after (< 0: from now on).
- * Ctrl-C and SIGTERM stop the watch loop: the handlers are in place first,
- * and the signals are blocked while libzmq starts its threads so that only
- * this thread takes them (STYLE.md). Returns an exit code.
+ * Subscribes to topics (ntopics of them; none = everything) after seq after
+ * (LBC_SEQ_NOW: from now on). Ctrl-C and SIGTERM set cli_stop_flag: the handlers
+ * are in place first, and the signals are blocked while libzmq starts its
+ * threads so that only this thread takes them (STYLE.md). Returns an exit code.
  */
-static int watch_subscribe(app_t *app, const args_t *a, int64_t after, lbc_sub_t **sub)
+int cli_subscribe(app_t *app, const char *const *topics, size_t ntopics, uint64_t after,
+                  lbc_sub_t **sub)
 {
     char err[512] = "";
     struct sigaction sa;
@@ -80,9 +81,9 @@ static int watch_subscribe(app_t *app, const args_t *a, int64_t after, lbc_sub_t
     int rc = app_connect(app);
     lbc_sub_opts_t so = {
         .endpoint = app->events_endpoint,
-        .topics = a->pos,
-        .ntopics = (size_t)a->npos,
-        .after_seq = after >= 0 ? (uint64_t)after : LBC_SEQ_NOW,
+        .topics = topics,
+        .ntopics = ntopics,
+        .after_seq = after,
     };
     int e = rc ? 0 : lbc_sub_open(app->c, &so, sub, err, sizeof err);
     pthread_sigmask(SIG_SETMASK, &oldset, NULL);
@@ -128,13 +129,14 @@ int cmd_watch(app_t *app, int argc, char **argv)
         usage_error(argv[0], "--after must be a seq number");
         return EX_USAGE;
     }
-    rc = watch_subscribe(app, &a, after, &sub);
+    rc = cli_subscribe(app, (const char *const *)a.pos, (size_t)a.npos,
+                       after >= 0 ? (uint64_t)after : LBC_SEQ_NOW, &sub);
     if (rc)
         return rc;
     if (!app->json)
         fprintf(stderr, "watching %s from seq %llu (Ctrl-C to stop)\n", app->events_endpoint,
                 (unsigned long long)lbc_sub_cursor(sub));
-    while (!stop_flag) {
+    while (!cli_stop_flag) {
         uint64_t seq = 0;
         int e = lbc_sub_next(sub, 500, &seq, &body, NULL, err, sizeof err);
         if (e == LB_ENOTFOUND)
@@ -158,7 +160,7 @@ int cmd_watch(app_t *app, int argc, char **argv)
         fflush(stdout);
         lb_val_free(&body);
     }
-    if (stop_flag && !app->json)
+    if (cli_stop_flag && !app->json)
         fprintf(stderr, "stopped at seq %llu (resume with --after %llu)\n",
                 (unsigned long long)lbc_sub_cursor(sub), (unsigned long long)lbc_sub_cursor(sub));
     lb_val_free(&body);

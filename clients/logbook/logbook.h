@@ -5,6 +5,7 @@
 #ifndef LOGBOOK_H
 #define LOGBOOK_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -305,5 +306,15 @@ int admin_remap(app_t *app, const char *cmd, const args_t *a);
 int cmd_member(app_t *app, int argc, char **argv);
 int cmd_duplicates(app_t *app, int argc, char **argv);
 int cmd_merge(app_t *app, int argc, char **argv);
+
+/*
+ * admin.c: subscribes to topics (none = everything) after seq after
+ * (LBC_SEQ_NOW: from now on), with SIGINT and SIGTERM setting cli_stop_flag;
+ * the signals are blocked while libzmq starts its threads. An exit code.
+ */
+int cli_subscribe(app_t *app, const char *const *topics, size_t ntopics, uint64_t after,
+                  lbc_sub_t **sub);
+/* Set by SIGINT or SIGTERM once cli_subscribe has put its handlers in place. */
+extern volatile sig_atomic_t cli_stop_flag;
 
 #endif

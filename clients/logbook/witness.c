@@ -13,14 +13,6 @@
 #include "../lib/cursor.h"
 #include "logbook.h"
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 /* The audit key from --audit-key, else beside the server certificate. EX_OK or EX_USAGE. */
 static int audit_key(const app_t *app, const args_t *a, uint8_t pk[32])
 {
@@ -94,33 +86,11 @@ int witness_verify_file(app_t *app, const args_t *a, const char *path, char *why
     return witness_check(app, &c.head, why, whylen);
 }
 
-/* Subscribes to the heartbeats only, the stop signals blocked while libzmq starts. */
+/* Subscribes to the heartbeats only (cli_subscribe: Ctrl-C sets cli_stop_flag). */
 static int subscribe(app_t *app, lbc_sub_t **sub)
 {
     static const char *const hb[] = {"hb"};
-    char err[512] = "";
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigset_t stopset, oldset;
-    sigemptyset(&stopset);
-    sigaddset(&stopset, SIGINT);
-    sigaddset(&stopset, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
-    int rc = app_connect(app);
-    lbc_sub_opts_t so = {
-        .endpoint = app->events_endpoint, .topics = hb, .ntopics = 1, .after_seq = LBC_SEQ_NOW};
-    int e = rc ? 0 : lbc_sub_open(app->c, &so, sub, err, sizeof err);
-    pthread_sigmask(SIG_SETMASK, &oldset, NULL);
-    if (rc)
-        return rc;
-    if (e) {
-        fprintf(stderr, "error: cannot subscribe to %s: %s\n", app->events_endpoint, err);
-        return e == LB_EUNAVAIL || e == LB_EIO ? EX_UNREACHABLE : EX_REFUSED;
-    }
-    return EX_OK;
+    return cli_subscribe(app, hb, 1, LBC_SEQ_NOW, sub);
 }
 
 /*
@@ -176,7 +146,7 @@ static int follow(app_t *app, const char *path, const uint8_t pk[32], lbc_cursor
     int rc = subscribe(app, &sub);
     int64_t end = lbc_mono_ms() + (app->timeout_ms > 0 ? app->timeout_ms : 5000);
     bool got = false;
-    while (rc == EX_OK && !stop_flag && !(once && got)) {
+    while (rc == EX_OK && !cli_stop_flag && !(once && got)) {
         if (once && lbc_mono_ms() > end) {
             fprintf(stderr, "error: no signed heartbeat from %s\n", app->events_endpoint);
             rc = EX_UNREACHABLE;

@@ -147,7 +147,7 @@ static void test_shipped_names(void)
     static const char *const satun[] = {"Mueang Satun", "Khuan Don", "Khuan Kalong", "Tha Phae",
                                         "La-ngu",       "Thung Wa",  "Manang"};
     for (int i = 0; i < 7; i++) {
-        char code[8];
+        char code[16];
         const char *en = NULL;
         snprintf(code, sizeof(code), "910%d", i + 1);
         CU_ASSERT_EQUAL(wf_areas_name(g_areas, code, NULL, &en), 0);

@@ -426,7 +426,7 @@ static void test_remap_resumed(void)
 {
     char ids[6][32];
     for (int i = 0; i < 5; i++) {
-        char area[9];
+        char area[24];
         snprintf(area, sizeof area, "670101%02d", i + 1);
         open_case(201 + (unsigned long)i, area, "t", ids[i]);
     }

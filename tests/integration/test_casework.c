@@ -93,29 +93,6 @@ static void open_case(unsigned long n, const char *area, const char *team, char 
     lb_val_free(&r);
 }
 
-/* report.summary's totals.key for area (admin), or -1. */
-static int64_t total(const char *area, const char *key)
-{
-    char args[128];
-    snprintf(args, sizeof args, "{'area':'%s','by':'village'}", area);
-    lb_val_t *r = call(NULL, "report.summary", args);
-    int64_t v = -1;
-    lb_map_int(lb_map_get(lbc_reply_result(r), "totals"), key, &v);
-    lb_val_free(&r);
-    return v;
-}
-
-/* The daemon's clock after advancing it by s seconds. */
-static int64_t advance(int64_t s)
-{
-    char args[64];
-    snprintf(args, sizeof args, "{'advance_s':%lld}", (long long)s);
-    lb_val_t *r = call(NULL, "admin.clock", args);
-    int64_t now = trust_result_int(r, "now", -1);
-    lb_val_free(&r);
-    return now;
-}
-
 static lb_val_t *get_case(const char *cert, const char *cid)
 {
     char args[256];
@@ -217,12 +194,14 @@ static void test_transfer(void)
 {
     char cid[32], args[200];
     open_case(2, "65010102", "team-a", cid);
-    advance(8 * 24 * 3600); /* step 0 (7d, team) fires: the case is overdue */
+    trust_advance(&D, 8 * 24 * 3600); /* step 0 (7d, team) fires: the case is overdue */
     lb_val_t *r = get_case(NULL, cid);
     CU_ASSERT(tval_match(r, "{'result':{'overdue':true,'team':'team-a'}}"));
     lb_val_free(&r);
-    int64_t cases65 = total("6501", "cases"), open65 = total("6501", "open");
-    int64_t over65 = total("6501", "overdue"), cases66 = total("6601", "cases");
+    int64_t cases65 = trust_total(&D, "6501", "village", "cases"),
+            open65 = trust_total(&D, "6501", "village", "open");
+    int64_t over65 = trust_total(&D, "6501", "village", "overdue"),
+            cases66 = trust_total(&D, "6601", "village", "cases");
     CU_ASSERT(cases65 >= 1 && over65 >= 1);
 
     trust_sub_t s65, snat;
@@ -230,7 +209,7 @@ static void test_transfer(void)
     CU_ASSERT_FATAL(trust_sub_open(&D, national, &snat) == 0);
     CU_ASSERT(sub_ready(&s65) && sub_ready(&snat));
 
-    int64_t now = advance(0);
+    int64_t now = trust_advance(&D, 0);
     snprintf(args, sizeof args,
              "{'case_id':'%s','to_area':'66010203','reason':'moved to her daughter'}", cid);
     lb_val_t *r2;
@@ -245,11 +224,11 @@ static void test_transfer(void)
     lb_val_free(&r2);
 
     /* both areas' counters moved */
-    CU_ASSERT_EQUAL(total("6501", "cases"), cases65 - 1);
-    CU_ASSERT_EQUAL(total("6501", "open"), open65 - 1);
-    CU_ASSERT_EQUAL(total("6501", "overdue"), over65 - 1);
-    CU_ASSERT_EQUAL(total("6601", "cases"), cases66 + 1);
-    CU_ASSERT_EQUAL(total("6601", "overdue"), 0);
+    CU_ASSERT_EQUAL(trust_total(&D, "6501", "village", "cases"), cases65 - 1);
+    CU_ASSERT_EQUAL(trust_total(&D, "6501", "village", "open"), open65 - 1);
+    CU_ASSERT_EQUAL(trust_total(&D, "6501", "village", "overdue"), over65 - 1);
+    CU_ASSERT_EQUAL(trust_total(&D, "6601", "village", "cases"), cases66 + 1);
+    CU_ASSERT_EQUAL(trust_total(&D, "6601", "village", "overdue"), 0);
 
     /* the requester lost sight; the new area sees it, without team, its clock started again */
     r = get_case(c6501, cid);
@@ -320,7 +299,7 @@ static void test_reassign(void)
     lb_val_t *r = call(NULL, "case.act", args);
     CU_ASSERT_STRING_EQUAL(testd_code(r), "");
     lb_val_free(&r);
-    int64_t cases = total("6501", "cases");
+    int64_t cases = trust_total(&D, "6501", "village", "cases");
 
     r = call(f6501, "case.reassign", "{'filter':{'team':'old'},'to_team':'new'}");
     CU_ASSERT_STRING_EQUAL(testd_code(r), "forbidden");
@@ -385,7 +364,7 @@ static void test_reassign(void)
              "'to_team':'new'}");
     CU_ASSERT(tval_match(r, "{'ok':true,'result':{'matched':4,'reassigned':1,'unchanged':3}}"));
     lb_val_free(&r);
-    CU_ASSERT_EQUAL(total("6501", "cases"), cases);
+    CU_ASSERT_EQUAL(trust_total(&D, "6501", "village", "cases"), cases);
     assert_verify_ok();
 }
 
@@ -431,8 +410,8 @@ static void test_remap_resumed(void)
         open_case(201 + (unsigned long)i, area, "t", ids[i]);
     }
     open_case(206, "67020101", NULL, ids[5]);
-    int64_t before = trust_last_seq(&D), c6702 = total("6702", "cases");
-    CU_ASSERT_EQUAL(total("6701", "cases"), 5);
+    int64_t before = trust_last_seq(&D), c6702 = trust_total(&D, "6702", "village", "cases");
+    CU_ASSERT_EQUAL(trust_total(&D, "6701", "village", "cases"), 5);
 
     lb_val_t *r = remap_slice("remap-1");
     CU_ASSERT(tval_match(r, "{'ok':true,'result':{'moved':2,'remaining':3,'done':false}}"));
@@ -454,10 +433,10 @@ static void test_remap_resumed(void)
     CU_ASSERT(tval_match(r, "{'ok':true,'result':{'moved':0,'remaining':0,'done':true}}"));
     lb_val_free(&r);
 
-    CU_ASSERT_EQUAL(total("6701", "cases"), 0);
-    CU_ASSERT_EQUAL(total("6799", "cases"), 5);
-    CU_ASSERT_EQUAL(total("6799", "open"), 5);
-    CU_ASSERT_EQUAL(total("6702", "cases"), c6702);
+    CU_ASSERT_EQUAL(trust_total(&D, "6701", "village", "cases"), 0);
+    CU_ASSERT_EQUAL(trust_total(&D, "6799", "village", "cases"), 5);
+    CU_ASSERT_EQUAL(trust_total(&D, "6799", "village", "open"), 5);
+    CU_ASSERT_EQUAL(trust_total(&D, "6702", "village", "cases"), c6702);
     for (int i = 0; i < 5; i++) {
         char want[80];
         snprintf(want, sizeof want, "{'result':{'area':'679901%02d','team':'t'}}", i + 1);

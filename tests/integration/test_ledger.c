@@ -100,27 +100,6 @@ static lb_val_t *ledger_row(const char *cert, const char *area, const char *by, 
     return row;
 }
 
-static int64_t summary_total(const char *area, const char *key)
-{
-    char args[128];
-    snprintf(args, sizeof args, "{'area':'%s','by':'state'}", area);
-    lb_val_t *r = call(NULL, "report.summary", args);
-    int64_t v = -1;
-    lb_map_int(lb_map_get(lbc_reply_result(r), "totals"), key, &v);
-    lb_val_free(&r);
-    return v;
-}
-
-static int64_t clock_advance(int64_t s)
-{
-    char args[64];
-    snprintf(args, sizeof args, "{'advance_s':%lld}", (long long)s);
-    lb_val_t *r = call(NULL, "admin.clock", args);
-    int64_t now = trust_result_int(r, "now", -1);
-    lb_val_free(&r);
-    return now;
-}
-
 static void verify_ok(void)
 {
     lb_val_t *r = call(NULL, "admin.verify", "{}");
@@ -155,7 +134,7 @@ static void test_pledge_and_delivery(void)
     open_assisting("65010101", cid);
     lb_val_t *before = ledger_row(comm, "6501", "agency", "อบต.ควนโดน");
     CU_ASSERT_PTR_NULL(before);
-    int64_t assisted = summary_total("6501", "assisted");
+    int64_t assisted = trust_total(&D, "6501", "state", "assisted");
 
     int64_t pid = act(field, cid, "record_assistance", PLEDGE, "");
     CU_ASSERT(pid >= 2); /* the visit holds an id before it */
@@ -163,7 +142,7 @@ static void test_pledge_and_delivery(void)
     CU_ASSERT(tval_match(row, "{'pledged':1,'pledged_thb':3000.0,'delivered':0,"
                               "'delivered_thb':0.0,'open':1,'open_thb':3000.0}"));
     lb_val_free(&row);
-    CU_ASSERT_EQUAL(summary_total("6501", "assisted"), assisted + 1);
+    CU_ASSERT_EQUAL(trust_total(&D, "6501", "state", "assisted"), assisted + 1);
 
     /* per-item errors: not a pledge, not delivered, unknown status, no such record */
     char data[512];
@@ -261,9 +240,9 @@ static void test_pledge_overdue_escalates(void)
     CU_ASSERT_FATAL(pid > 0);
     CU_ASSERT_EQUAL(events_of(cid, "assist", NULL), 1);
     CU_ASSERT_EQUAL(agenda_count(comm, "district", cid, "pledge"), 0);
-    clock_advance(89 * DAY_S);
+    trust_advance(&D, 89 * DAY_S);
     CU_ASSERT_EQUAL(events_of(cid, "escalation", "pledge"), 0);
-    clock_advance(2 * DAY_S); /* past deliver_within (90d) */
+    trust_advance(&D, 2 * DAY_S); /* past deliver_within (90d) */
     CU_ASSERT_EQUAL(events_of(cid, "escalation", "pledge"), 1);
     CU_ASSERT_EQUAL(agenda_count(comm, "district", cid, "pledge"), 1);
     /* the district committee of another province sees none of it */
@@ -289,7 +268,7 @@ static void test_decision_due(void)
     char a[LB_CASE_ID_MAX], b[LB_CASE_ID_MAX];
     open_assisting("65010104", a);
     open_assisting("65010104", b);
-    int64_t now = clock_advance(0);
+    int64_t now = trust_advance(&D, 0);
     char data[256];
     snprintf(data, sizeof data, "{'decision':'refer to the PAO','agency':'อบจ.สตูล','due':%lld}",
              (long long)(now + 10 * DAY_S * 1000));
@@ -302,7 +281,7 @@ static void test_decision_due(void)
     act(comm, a, "record_decision", "{'decision':'x'}", "guard_failed");
     /* b gets a later record: its decision is answered */
     act(field, b, "add_note", "{'note':'the PAO called back'}", "");
-    clock_advance(11 * DAY_S);
+    trust_advance(&D, 11 * DAY_S);
     lb_val_t *r = NULL;
     int fired_a = 0, fired_b = 0;
     for (int k = 0; k < 2; k++) {

@@ -239,6 +239,30 @@ int64_t trust_stat(testd_t *t, const char *key)
     return v;
 }
 
+int64_t trust_total(testd_t *t, const char *area, const char *by, const char *key)
+{
+    lb_val_t *a = lb_map();
+    lb_map_set_str(a, "area", area);
+    lb_map_set_str(a, "by", by);
+    lb_val_t *r = trust_call(t, NULL, "report.summary", a);
+    lb_val_free(&a);
+    int64_t v = -1;
+    lb_map_int(lb_map_get(lbc_reply_result(r), "totals"), key, &v);
+    lb_val_free(&r);
+    return v;
+}
+
+int64_t trust_advance(testd_t *t, int64_t s)
+{
+    lb_val_t *a = lb_map();
+    lb_map_set_int(a, "advance_s", s);
+    lb_val_t *r = trust_call(t, NULL, "admin.clock", a);
+    lb_val_free(&a);
+    int64_t now = trust_result_int(r, "now", -1);
+    lb_val_free(&r);
+    return now;
+}
+
 int64_t trust_last_seq(testd_t *t)
 {
     lb_val_t *r = trust_call(t, NULL, "ping", NULL);

@@ -69,6 +69,10 @@ int64_t trust_stat(testd_t *t, const char *key);
 
 /* The daemon's last_seq (ping), or -1. */
 int64_t trust_last_seq(testd_t *t);
+/* report.summary {area, by} as admin: totals' counter key, or -1. */
+int64_t trust_total(testd_t *t, const char *area, const char *by, const char *key);
+/* admin.clock {advance_s: s}: the daemon's new clock, or -1. */
+int64_t trust_advance(testd_t *t, int64_t s);
 
 /* Opens a case for household n in area (admin); writes its id to out. 0 or -1. */
 int trust_open_case(testd_t *t, const char *cert, unsigned long n, const char *area, char out[32]);

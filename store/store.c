@@ -378,6 +378,8 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
     s->read_only = o.read_only;
     atomic_init(&s->readers, 0);
     atomic_init(&s->rcache, NULL);
+    atomic_init(&s->committed, 0);
+    atomic_init(&s->durable, 0);
     if ((size_t)snprintf(s->path, sizeof s->path, "%s/data.mdb", dir) >= sizeof s->path) {
         if (err && errlen)
             snprintf(err, errlen, "store folder path too long");
@@ -523,6 +525,10 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
             int rc = mdb_txn_commit(t.txn);
             t.txn = NULL;
             ret = store_lmdb_err(s, rc);
+            if (ret == 0) {
+                atomic_fetch_add(&s->committed, 1);
+                atomic_store(&s->durable, atomic_load(&s->committed));
+            }
             if (ret != LB_EMAPFULL)
                 break;
         }
@@ -537,6 +543,47 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
     }
     s->in_write = false;
     return ret;
+}
+
+/*
+ * Until the write-ahead log exists, every commit is synced by LMDB: a
+ * ticket is durable when store_write returns.
+ */
+int store_write_async(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx,
+                      uint64_t *ticket)
+{
+    if (!ticket)
+        return LB_EINTERNAL;
+    int ret = store_write(s, fn, ctx);
+    *ticket = ret == 0 ? atomic_load(&s->committed) : 0;
+    return ret;
+}
+
+uint64_t store_committed(const store_t *s)
+{
+    return s ? atomic_load(&((store_t *)s)->committed) : 0;
+}
+
+uint64_t store_durable(const store_t *s)
+{
+    return s ? atomic_load(&((store_t *)s)->durable) : 0;
+}
+
+int store_durable_fd(const store_t *s)
+{
+    (void)s;
+    return -1;
+}
+
+int store_wait_durable(store_t *s, uint64_t ticket)
+{
+    return s && ticket <= store_durable(s) ? 0 : LB_EINTERNAL;
+}
+
+int store_log_failed(const store_t *s)
+{
+    (void)s;
+    return 0;
 }
 
 int store_nested_begin(store_txn_t *parent, store_txn_t **child)
@@ -811,6 +858,8 @@ int store_stats(store_t *s, store_stats_t *st)
         goto done;
     st->db_bytes = ((uint64_t)info.me_last_pgno + 1) * est.ms_psize;
     st->map_bytes = info.me_mapsize;
+    st->committed = store_committed(s);
+    st->durable = store_durable(s);
 done:
     store_read_end(&t);
     return ret;

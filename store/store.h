@@ -114,6 +114,36 @@ void store_close(store_t **s);
 int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx);
 
 /*
+ * Durability tickets (the write-ahead log, store/wal.c). Every committed
+ * write transaction gets the next ticket, 1, 2, ...; store_durable is the
+ * highest ticket whose writes (and every earlier one's) are on disk.
+ * store_write returns only when its own ticket is durable; store_write_async
+ * returns as soon as the transaction is committed (visible to read
+ * transactions begun after it) with *ticket set, and the caller must not
+ * tell anyone it happened before store_durable(s) >= *ticket.
+ * store_write_async has store_write's errors and its retry on a full map.
+ */
+int store_write_async(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx,
+                      uint64_t *ticket);
+/* The last committed ticket and the last durable one; any thread may call these. */
+uint64_t store_committed(const store_t *s);
+uint64_t store_durable(const store_t *s);
+/*
+ * A descriptor that polls readable when store_durable has advanced (or the
+ * log failed): read 8 bytes from it to clear it (an eventfd). -1 when s is
+ * NULL or read_only.
+ */
+int store_durable_fd(const store_t *s);
+/*
+ * Waits until ticket is durable. 0; LB_EIO when the log cannot be written
+ * or synced (the process must stop: what was not durable may be lost, and
+ * the store recovers from its log on the next open).
+ */
+int store_wait_durable(store_t *s, uint64_t ticket);
+/* LB_EIO once the log has failed (see store_wait_durable), else 0; any thread. */
+int store_log_failed(const store_t *s);
+
+/*
  * A nested transaction inside txn (one per request): commit merges into the
  * parent, abort discards everything it did. The parent must not be used
  * while the child is open, and the child must be committed or aborted
@@ -553,6 +583,13 @@ typedef struct {
     uint64_t map_bytes; /* current map size */
     uint64_t timers;
     uint64_t idem;
+    /* the durability path since open (store/wal.c) */
+    uint64_t committed;   /* store_committed */
+    uint64_t durable;     /* store_durable */
+    uint64_t log_syncs;   /* fsyncs of the write-ahead log */
+    uint64_t log_bytes;   /* bytes appended to the write-ahead log */
+    uint64_t data_syncs;  /* fsyncs of data.mdb (checkpoints) */
+    uint64_t checkpoints; /* checkpoints completed */
 } store_stats_t;
 /*
  * Sizes of the last commit, in a read transaction of its own (so not inside

@@ -55,6 +55,8 @@ struct store {
     atomic_int readers;
     /* One reset read transaction kept for renewal (cheaper than begin). */
     _Atomic(store_txn_t *) rcache;
+    /* Durability tickets (store.h); a stand-in until the log: every commit is synced. */
+    _Atomic uint64_t committed, durable;
     char path[4096]; /* DIR/data.mdb */
 };
 

@@ -108,8 +108,14 @@ static int store_seek(MDB_cursor *cur, MDB_val *k, MDB_val *v)
 
 /* ---- counters ---- */
 
+/*
+ * A counter's name is prefix + name, both pointing into the store_case_meta_t
+ * (or static text) it was made from: no copies, so a set is small enough for
+ * the stack and nothing is allocated per case.
+ */
 typedef struct {
-    char name[STORE_NAME_MAX];
+    const char *pre, *name;
+    uint16_t pl, nl;
     int64_t v;
 } store_cnt_t;
 
@@ -123,12 +129,33 @@ static void store_cnt_add(store_cntset_t *set, const char *prefix, const char *n
     if (v == 0)
         return;
     store_cnt_t *c = &set->c[set->n++];
-    size_t pl = strlen(prefix), nl = strlen(name);
     /* Both parts are bounded by store_case_meta_t's field sizes. */
-    memcpy(c->name, prefix, pl);
-    memcpy(c->name + pl, name, nl);
-    c->name[pl + nl] = '\0';
+    c->pre = prefix;
+    c->pl = (uint16_t)strlen(prefix);
+    c->name = name;
+    c->nl = (uint16_t)strlen(name);
     c->v = v;
+}
+
+/* Copies c's full name (not NUL-terminated) to out; returns its length. */
+static size_t store_cnt_name(const store_cnt_t *c, uint8_t *out)
+{
+    memcpy(out, c->pre, c->pl);
+    memcpy(out + c->pl, c->name, c->nl);
+    return (size_t)c->pl + c->nl;
+}
+
+/* Whether a and b name the same counter (their full names are equal, however split). */
+static bool store_cnt_same(const store_cnt_t *a, const store_cnt_t *b)
+{
+    if (a->pl + a->nl != b->pl + b->nl)
+        return false;
+    if (a->pl == b->pl)
+        return memcmp(a->pre, b->pre, a->pl) == 0 && memcmp(a->name, b->name, a->nl) == 0;
+    uint8_t x[STORE_NAME_MAX], y[STORE_NAME_MAX];
+    size_t n = store_cnt_name(a, x);
+    store_cnt_name(b, y);
+    return memcmp(x, y, n) == 0;
 }
 
 /* The counters one case adds to every scope it belongs to. */
@@ -154,10 +181,10 @@ static void store_cnt_of(const store_case_meta_t *m, store_cntset_t *set)
         store_cnt_add(set, "", m->extra[i].name, (int64_t)m->extra[i].v);
 }
 
-static const store_cnt_t *store_cnt_find(const store_cntset_t *set, const char *name)
+static const store_cnt_t *store_cnt_find(const store_cntset_t *set, const store_cnt_t *c)
 {
     for (int i = 0; i < set->n; i++)
-        if (strcmp(set->c[i].name, name) == 0)
+        if (store_cnt_same(&set->c[i], c))
             return &set->c[i];
     return NULL;
 }
@@ -167,32 +194,32 @@ static void store_cnt_diff(const store_cntset_t *o, const store_cntset_t *n, sto
 {
     d->n = 0;
     for (int i = 0; i < n->n; i++) {
-        const store_cnt_t *oc = store_cnt_find(o, n->c[i].name);
-        store_cnt_add(d, "", n->c[i].name, n->c[i].v - (oc ? oc->v : 0));
+        const store_cnt_t *oc = store_cnt_find(o, &n->c[i]);
+        int64_t v = n->c[i].v - (oc ? oc->v : 0);
+        if (v)
+            d->c[d->n] = n->c[i], d->c[d->n++].v = v;
     }
     for (int i = 0; i < o->n; i++)
-        if (!store_cnt_find(n, o->c[i].name))
-            store_cnt_add(d, "", o->c[i].name, -o->c[i].v);
+        if (!store_cnt_find(n, &o->c[i]))
+            d->c[d->n] = o->c[i], d->c[d->n++].v = -o->c[i].v;
 }
 
 /* Adds delta to counter scope|0|name in the transaction's cache (written at commit). */
-static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const char *name,
+static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const store_cnt_t *c,
                            int64_t delta)
 {
     uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
-    size_t nl = strlen(name), klen = slen + 1 + nl;
 
     memcpy(k, scope, slen);
     k[slen] = 0;
-    memcpy(k + slen + 1, name, nl);
-    return store_cnt_add_delta(t, k, klen, delta);
+    return store_cnt_add_delta(t, k, slen + 1 + store_cnt_name(c, k + slen + 1), delta);
 }
 
 static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
                                const store_cntset_t *set, int sign)
 {
     for (int i = 0; i < set->n; i++) {
-        int ret = store_cnt_apply(t, scope, slen, set->c[i].name, sign * set->c[i].v);
+        int ret = store_cnt_apply(t, scope, slen, &set->c[i], sign * set->c[i].v);
         if (ret)
             return ret;
     }
@@ -207,34 +234,30 @@ static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
 static int store_counters(store_txn_t *t, const store_case_meta_t *old,
                           const store_case_meta_t *meta)
 {
-    /* Three sets of up to 2 * STORE_CNT_MAX long names: too big for the stack. */
-    store_cntset_t *sets = calloc(3, sizeof *sets);
-    if (!sets)
-        return LB_ENOMEM;
-    store_cntset_t *oset = &sets[0], *nset = &sets[1], *diff = &sets[2];
+    store_cntset_t oset, nset, diff; /* about 5 KiB each: names are pointers into the metas */
     size_t oal = old ? strlen(old->area) : 0, nal = strlen(meta->area);
     int ret = 0;
 
+    oset.n = 0;
     if (old)
-        store_cnt_of(old, oset);
-    store_cnt_of(meta, nset);
-    store_cnt_diff(oset, nset, diff);
+        store_cnt_of(old, &oset);
+    store_cnt_of(meta, &nset);
+    store_cnt_diff(&oset, &nset, &diff);
 
     for (size_t i = 0; i < STORE_NSCOPES; i++) {
         size_t l = store_scope_lens[i];
         bool in_old = old && l <= oal, in_new = l <= nal;
         if (in_old && in_new && memcmp(old->area, meta->area, l) == 0) {
-            ret = store_cnt_apply_set(t, meta->area, l, diff, 1);
+            ret = store_cnt_apply_set(t, meta->area, l, &diff, 1);
         } else {
             if (in_old)
-                ret = store_cnt_apply_set(t, old->area, l, oset, -1);
+                ret = store_cnt_apply_set(t, old->area, l, &oset, -1);
             if (ret == 0 && in_new)
-                ret = store_cnt_apply_set(t, meta->area, l, nset, 1);
+                ret = store_cnt_apply_set(t, meta->area, l, &nset, 1);
         }
         if (ret)
             break;
     }
-    free(sets);
     return ret;
 }
 
@@ -825,7 +848,7 @@ typedef struct {
     int digits;
     store_meta_fn fn;
     void *ctx;
-    store_cntset_t *set; /* one case's counters: large, so on the heap */
+    store_cntset_t *set; /* one case's counters, reused for every case */
 } store_tally_t;
 
 /* Adds one case's counters to every scope up to digits long that its area belongs to. */
@@ -850,10 +873,9 @@ static int store_tally_case(uint64_t id, const void *data, size_t len, void *ctx
             break;
         for (int j = 0; j < set->n; j++) {
             uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
-            size_t nl = strlen(set->c[j].name);
             memcpy(k, m.area, l);
             k[l] = 0;
-            memcpy(k + l + 1, set->c[j].name, nl);
+            size_t nl = store_cnt_name(&set->c[j], k + l + 1);
             if ((ret = store_cdeltas_add(&t->sum, k, l + 1 + nl, set->c[j].v)))
                 return ret;
         }

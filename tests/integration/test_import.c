@@ -103,7 +103,8 @@ static lb_val_t *household(int i)
     snprintf(house, sizeof house, "%011d", 670000000 + i);
     snprintf(area, sizeof area, "65%02d%02d%02d", 1 + i % 3, 1 + (i / 3) % 2, 1 + (i / 7) % 3);
     if (i % 50 == 10)
-        snprintf(house, sizeof house, "%011d", 670000000 + i - 10); /* opened earlier in the batch */
+        snprintf(house, sizeof house, "%011d",
+                 670000000 + i - 10); /* opened earlier in the batch */
     if (i == 61)
         snprintf(house, sizeof house, "%011d", 690000000); /* opened before the import */
     if (i == 41)
@@ -125,7 +126,7 @@ static lb_val_t *household(int i)
             lb_val_t *m = member(310000000000ULL + (unsigned long long)i * 10 + (unsigned)j, i, j);
             if (j == 0 && i % 20 == 19)
                 lb_map_set_str(m, "nid", dup_nid); /* shares a member with case 1 and each other */
-            if (j == 1 && i % 30 == 7) { /* shares a member with household i - 6 */
+            if (j == 1 && i % 30 == 7) {           /* shares a member with household i - 6 */
                 char nid[14];
                 testd_nid(310000000000ULL + (unsigned long long)(i - 6) * 10, nid);
                 lb_map_set_str(m, "nid", nid);
@@ -277,14 +278,15 @@ static void test_import_output(void)
 
     lb_val_t *cases = lb_arr();
     for (uint32_t i = 0; i < events->a.n; i++)
-        lb_arr_push(cases, call(NULL, "case.get",
-                                tvalf("{'case_id': '%s'}",
-                                      lb_map_str(events->a.items[i], "case_id"))));
+        lb_arr_push(cases,
+                    call(NULL, "case.get",
+                         tvalf("{'case_id': '%s'}", lb_map_str(events->a.items[i], "case_id"))));
     lb_map_set(dump, "cases", cases);
     lb_map_set(dump, "list", call(NULL, "case.list", tval("{'limit': 1000}")));
     lb_map_set(dump, "report",
-               call(NULL, "report.summary", tval("{'area': '65', 'by': 'subdistrict', "
-                                                 "'months': 2}")));
+               call(NULL, "report.summary",
+                    tval("{'area': '65', 'by': 'subdistrict', "
+                         "'months': 2}")));
     lb_map_set(dump, "by_state", call(NULL, "report.summary", tval("{'by': 'state'}")));
     lb_val_t *verify = call(NULL, "admin.verify", NULL);
     lb_map_del(lb_map_get(verify, "result"), "head"); /* its chain and signature cover the times */

@@ -6,7 +6,6 @@
  */
 #include "store_int.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define STORE_MONTH_TZ_S (7 * 3600) /* Asia/Bangkok: UTC+7 all year */
@@ -34,7 +33,15 @@ void store_month_of(int64_t at, char out[8])
         y = 0, m = 1;
     if (y > 9999)
         y = 9999, m = 12;
-    snprintf(out, 8, "%04d-%02d", (int)y, m);
+    /* "%04d-%02d" by hand: once per case written */
+    out[0] = (char)('0' + y / 1000);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '\0';
 }
 
 static bool store_month_ok(const char *s)
@@ -52,11 +59,23 @@ static bool store_month_ok(const char *s)
 static size_t store_month_key(uint8_t *k, const char *scope, size_t sl, const char *month,
                               const char *name)
 {
-    int n = snprintf((char *)k + sl + 1, STORE_MONTH_NAME_MAX + 1, "m:%s%s%s", month,
-                     name ? ":" : "", name ? name : "");
+    /* month is 7 bytes (store_month_ok or store_month_of), names are short: within
+     * STORE_MONTH_NAME_MAX, as the snprintf this replaces cut them. */
+    size_t ml = strnlen(month, 7), nl = name ? strlen(name) : 0;
+    if (3 + ml + nl > STORE_MONTH_NAME_MAX)
+        nl = STORE_MONTH_NAME_MAX - 3 - ml;
+    uint8_t *p = k + sl + 1;
     memcpy(k, scope, sl);
     k[sl] = 0;
-    return sl + 1 + (size_t)n;
+    memcpy(p, "m:", 2);
+    memcpy(p + 2, month, ml);
+    p += 2 + ml;
+    if (name) {
+        *p++ = ':';
+        memcpy(p, name, nl);
+        p += nl;
+    }
+    return (size_t)(p - k);
 }
 
 static int store_month_add(store_txn_t *t, const char *area, const char *month, const char *name)

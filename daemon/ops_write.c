@@ -74,9 +74,86 @@ static int open_check(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, cha
     return open_conflict(ctx, house, existing);
 }
 
-/* Opens one household's case. Errors are request errors (ctx filled). */
+/*
+ * The `opened` event of a case, built once per request and then only changed
+ * where cases differ: case.import opens thousands of cases with the same
+ * clock, actor, workflow and source, so only the case's own strings change.
+ * The pointers name the template's values (owned by ev).
+ */
+typedef struct {
+    lb_val_t *ev;
+    lb_val_t *case_id, *house_id, *area, *workflow, *to;
+} open_event_t;
+
+static void open_event_free(open_event_t *oe)
+{
+    lb_val_free(&oe->ev);
+    memset(oe, 0, sizeof *oe);
+}
+
+/* Sets the template's string v to s; a different length needs a new value under key. */
+static int open_event_str(open_event_t *oe, lb_val_t **v, const char *key, const char *s)
+{
+    size_t n = strlen(s);
+    if ((*v)->s.n == n) {
+        memcpy((*v)->s.p, s, n);
+        return 0;
+    }
+    int rc = lb_map_set_str(oe->ev, key, s);
+    *v = rc ? NULL : lb_map_get(oe->ev, key);
+    return rc;
+}
+
+/*
+ * Makes oe->ev the `opened` event of c: built on first use (every field
+ * checked: an allocation failure must fail the request, never append an event
+ * to the audit chain with fields silently missing), then only its case's
+ * strings replaced. On an error the template is dropped. 0 or LB_ENOMEM.
+ */
+static int open_event(lbd_ctx_t *ctx, const wf_case_t *c, open_event_t *oe)
+{
+    int rc = 0;
+    if (oe->ev) {
+        lb_val_t **vs[] = {&oe->case_id, &oe->house_id, &oe->area, &oe->workflow, &oe->to};
+        const char *keys[] = {"case_id", "house_id", "area", "workflow", "to"};
+        const char *now[] = {c->case_id, c->house_id, c->area, c->workflow, c->state};
+        for (size_t i = 0; rc == 0 && i < sizeof vs / sizeof vs[0]; i++)
+            rc = open_event_str(oe, vs[i], keys[i], now[i]);
+        if (rc)
+            open_event_free(oe);
+        return rc;
+    }
+    lb_val_t *ev = lbd_event_new(c, ctx->now, "case", "opened", ctx->client->name);
+    if (!ev)
+        return LB_ENOMEM;
+    lb_put_str(ev, "to", c->state, &rc);
+    lb_val_t *data = lb_map();
+    if (!data)
+        lb_rc(&rc, LB_ENOMEM);
+    lb_put_str(data, "source", c->source, &rc);
+    if (c->team[0])
+        lb_put_str(data, "team", c->team, &rc);
+    lb_put(ev, "data", data, &rc);
+    if (rc) {
+        lb_val_free(&ev);
+        return rc;
+    }
+    *oe = (open_event_t){ev,
+                         lb_map_get(ev, "case_id"),
+                         lb_map_get(ev, "house_id"),
+                         lb_map_get(ev, "area"),
+                         lb_map_get(ev, "workflow"),
+                         lb_map_get(ev, "to")};
+    return 0;
+}
+
+/*
+ * Opens one household's case. Errors are request errors (ctx filled). oe: the
+ * request's `opened` event template (every case of it has the same source and
+ * team), or NULL to build one for this case only.
+ */
 static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
-                    const char *team, uint64_t *seq_out, wf_case_t *c)
+                    const char *team, uint64_t *seq_out, wf_case_t *c, open_event_t *oe)
 {
     lbd_t *d = ctx->d;
     const char *house = lb_map_str(h, "house_id");
@@ -119,23 +196,13 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
     }
     if (rc)
         return rc;
-    lb_val_t *ev = lbd_event_new(c, ctx->now, "case", "opened", ctx->client->name);
-    if (!ev)
-        return LB_ENOMEM;
-    /* Every field is checked: an allocation failure must fail the request, never
-     * append an event to the audit chain with fields silently missing. */
-    rc = 0;
-    lb_put_str(ev, "to", c->state, &rc);
-    lb_val_t *data = lb_map();
-    if (!data)
-        lb_rc(&rc, LB_ENOMEM);
-    lb_put_str(data, "source", c->source, &rc);
-    if (c->team[0])
-        lb_put_str(data, "team", c->team, &rc);
-    lb_put(ev, "data", data, &rc);
-    if (rc == 0)
-        rc = lbd_record_change(d, ctx->txn, ctx->pubs, c, NULL, ev, seq_out);
-    lb_val_free(&ev);
+    open_event_t own = {0};
+    if (!oe)
+        oe = &own;
+    if ((rc = open_event(ctx, c, oe)))
+        return rc;
+    rc = lbd_record_change(d, ctx->txn, ctx->pubs, c, NULL, oe->ev, seq_out);
+    open_event_free(&own);
     return rc;
 }
 
@@ -151,7 +218,7 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
     uint64_t seq = 0;
     int rc = open_one(ctx, lb_map_get(ctx->req->args, "household"),
                       arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                      arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c);
+                      arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c, NULL);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         lb_put_str(ctx->result, "case_id", c.case_id, &rc);
         lb_put_str(ctx->result, "state", c.state, &rc);
@@ -169,6 +236,7 @@ typedef struct {
     const char *wfname, *source;
     char existing_area[9]; /* the area of the open case the last checked item ran into */
     lbd_import_dups_t dups;
+    open_event_t ev; /* the `opened` event, reused from case to case */
 } import_t;
 
 static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg, size_t msglen)
@@ -201,7 +269,7 @@ static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
     import_t *im = arg;
     wf_case_t c = {0};
     uint64_t seq;
-    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c);
+    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c, &im->ev);
     if (rc == 0)
         rc = lbd_import_dups_add(ctx, &im->dups, h, &c);
     wf_case_clear(&c);
@@ -219,6 +287,7 @@ int lbd_op_case_import(lbd_ctx_t *ctx)
         return lbd_fail(ctx, LB_ENOTFOUND, "workflow", "no workflow '%s'", im.wfname);
     static const lbd_bulk_t bulk = {import_check, import_apply, import_existing, "opened"};
     int rc = lbd_bulk_run(ctx, items, &bulk, &im);
+    open_event_free(&im.ev);
     return lbd_import_dups_done(ctx, &im.dups, rc);
 }
 

@@ -170,7 +170,8 @@ void lbd_keys_clear(lbd_keys_t *keys);
  * Seals the personal part of a household (the whole household map) with the
  * case id as associated data, so a ciphertext cannot be moved to another case.
  * Appends the sealed bytes to out (out->len unchanged on error). 0 or
- * LB_ENOMEM. The plaintext copy is wiped before return.
+ * LB_ENOMEM. The household is packed into out and encrypted there in place,
+ * so no plaintext copy outlives the call (on an error it is wiped).
  */
 int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *household,
                  lb_buf_t *out);

@@ -147,18 +147,28 @@ static int open_event(lbd_ctx_t *ctx, const wf_case_t *c, open_event_t *oe)
     return 0;
 }
 
+/* Copies s into dst[size], cut to fit, as snprintf(dst, size, "%s", s) would. */
+static void copy_str(char *dst, size_t size, const char *s)
+{
+    size_t n = strnlen(s, size - 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 /*
  * Opens one household's case. Errors are request errors (ctx filled). oe: the
  * request's `opened` event template (every case of it has the same source and
- * team), or NULL to build one for this case only.
+ * team), or NULL to build one for this case only. checked: open_check passed
+ * for h in this transaction already (case.import checks every item first).
  */
 static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
-                    const char *team, uint64_t *seq_out, wf_case_t *c, open_event_t *oe)
+                    const char *team, uint64_t *seq_out, wf_case_t *c, open_event_t *oe,
+                    bool checked)
 {
     lbd_t *d = ctx->d;
     const char *house = lb_map_str(h, "house_id");
     const char *area = lb_map_str(h, "area");
-    int rc = open_check(ctx, h, wfname, NULL);
+    int rc = checked ? 0 : open_check(ctx, h, wfname, NULL);
     if (rc)
         return rc;
     const wf_def_t *def = wf_set_get(d->wfs, wfname, 0);
@@ -169,10 +179,10 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
         return rc;
     c->id = id;
     lb_case_id_format(id, c->case_id);
-    snprintf(c->house_id, sizeof c->house_id, "%s", house);
-    snprintf(c->area, sizeof c->area, "%s", area);
-    snprintf(c->source, sizeof c->source, "%s", source);
-    snprintf(c->team, sizeof c->team, "%s", team ? team : "");
+    copy_str(c->house_id, sizeof c->house_id, house);
+    copy_str(c->area, sizeof c->area, area);
+    copy_str(c->source, sizeof c->source, source);
+    copy_str(c->team, sizeof c->team, team ? team : "");
     wf_error_t werr = {0};
     if ((rc = wf_open(def, d->cat, d->cal, c, lb_map_get(h, "deprived"), ctx->now, &werr))) {
         if (rc == LB_EBADREQ && strcmp(werr.field, "deprived") == 0)
@@ -218,7 +228,8 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
     uint64_t seq = 0;
     int rc = open_one(ctx, lb_map_get(ctx->req->args, "household"),
                       arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
-                      arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c, NULL);
+                      arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c, NULL,
+                      false);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         lb_put_str(ctx->result, "case_id", c.case_id, &rc);
         lb_put_str(ctx->result, "state", c.state, &rc);
@@ -269,7 +280,8 @@ static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
     import_t *im = arg;
     wf_case_t c = {0};
     uint64_t seq;
-    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c, &im->ev);
+    /* lbd_bulk_run applies an item right after import_check passed it: checked. */
+    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c, &im->ev, true);
     if (rc == 0)
         rc = lbd_import_dups_add(ctx, &im->dups, h, &c);
     wf_case_clear(&c);

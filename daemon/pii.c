@@ -11,31 +11,39 @@
 
 #define SEAL_VERSION 1
 
+/* Room for a household without members (and most with a few) in one allocation. */
+#define SEAL_GUESS 512
+
 int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *household,
                  lb_buf_t *out)
 {
-    lb_buf_t plain = {0};
-    int rc = proto_pack(household, &plain);
+    /* The household is packed straight into out, after the version and nonce, and encrypted
+     * there in place: no second buffer to allocate, copy and wipe. */
+    const size_t hdr = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+    size_t base = out->len;
+    int rc = lb_buf_reserve(out, hdr + SEAL_GUESS + crypto_aead_xchacha20poly1305_ietf_ABYTES);
     if (rc)
-        goto out;
-    size_t need = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.len +
-                  crypto_aead_xchacha20poly1305_ietf_ABYTES;
-    if ((rc = lb_buf_reserve(out, need)))
-        goto out;
-    uint8_t *p = out->p + out->len;
+        return rc;
+    out->len += hdr;
+    rc = proto_pack(household, out);
+    if (rc == 0)
+        rc = lb_buf_reserve(out, crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    if (rc) {
+        sodium_memzero(out->p + base, out->len - base);
+        out->len = base;
+        return rc;
+    }
+    uint8_t *p = out->p + base;
+    size_t mlen = out->len - base - hdr;
     p[0] = SEAL_VERSION;
     uint8_t *nonce = p + 1;
     randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
     unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-                                               &clen, plain.p, plain.len, (const uint8_t *)case_id,
-                                               strlen(case_id), NULL, nonce, keys->pii_key);
-    out->len += 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
-out:
-    if (plain.p)
-        sodium_memzero(plain.p, plain.cap);
-    lb_buf_free(&plain);
-    return rc;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(p + hdr, &clen, p + hdr, mlen,
+                                               (const uint8_t *)case_id, strlen(case_id), NULL,
+                                               nonce, keys->pii_key);
+    out->len = base + hdr + (size_t)clen;
+    return 0;
 }
 
 int lbd_pii_open(const lbd_keys_t *keys, const char *case_id, const void *sealed, size_t len,

@@ -32,13 +32,27 @@ static int arg_fail(proto_err_t *err, int code, const char *field, const char *f
     return code;
 }
 
-/* base + "." + seg into out (sizeof proto_err_t.field), truncated on overflow. */
+/* Appends s to out[*n] (capacity cap, room kept for the NUL), cut to fit. */
+static void path_put(char *out, size_t cap, size_t *n, const char *s)
+{
+    size_t l = strnlen(s, cap - 1 - *n);
+    memcpy(out + *n, s, l);
+    *n += l;
+}
+
+/*
+ * base + "." + seg into out (sizeof proto_err_t.field), truncated on overflow.
+ * By hand rather than snprintf: every field of every request item is joined.
+ */
 static void path_join(char *out, size_t cap, const char *base, const char *seg)
 {
-    if (base[0])
-        snprintf(out, cap, "%s.%s", base, seg);
-    else
-        snprintf(out, cap, "%s", seg);
+    size_t n = 0;
+    if (base[0]) {
+        path_put(out, cap, &n, base);
+        path_put(out, cap, &n, ".");
+    }
+    path_put(out, cap, &n, seg);
+    out[n] = '\0';
 }
 
 /* ---------------------------------------------------------------------- */
@@ -616,9 +630,13 @@ static int check_value(const arg_spec_t *s, const lb_val_t *v, const char *path,
                             (long long)s->max);
         if (s->item) {
             for (uint32_t i = 0; i < v->a.n; i++) {
-                char seg[16], sub[sizeof(err->field)];
-                snprintf(seg, sizeof(seg), "%u", i);
-                path_join(sub, sizeof(sub), path, seg);
+                char seg[16], sub[sizeof(err->field)], *d = seg + sizeof seg - 1;
+                *d = '\0';
+                uint32_t x = i;
+                do /* "%u" by hand */
+                    *--d = (char)('0' + x % 10);
+                while (x /= 10);
+                path_join(sub, sizeof(sub), path, d);
                 int rc = check_value(s->item, v->a.items[i], sub, err);
                 if (rc)
                     return rc;

@@ -13,7 +13,7 @@
 
 #define MEMBER_CTX "lbmember" /* KDF context: references are not the nid index's hashes */
 #define MEMBER_SUBKEY 2
-#define MEMBERS_MAX 64 /* current members of a household, as case.open allows */
+#define MEMBERS_MAX LBD_MEMBERS_MAX /* current members of a household */
 
 _Static_assert(sizeof MEMBER_CTX - 1 == crypto_kdf_CONTEXTBYTES, "KDF context is 8 bytes");
 
@@ -366,13 +366,20 @@ static int dup_cb(uint64_t id, void *arg)
     return 0;
 }
 
-int lbd_duplicates_of(lbd_ctx_t *ctx, uint64_t self, const char *nid, lb_val_t *out)
+/* lbd_duplicates_of with nid's hash already made. */
+static int duplicates_of_hash(lbd_ctx_t *ctx, uint64_t self, const char *nid,
+                              const uint8_t hash[32], lb_val_t *out)
 {
     dup_walk_t w = {ctx, self, nid, out, 0};
-    uint8_t hash[32];
-    lbd_nid_hash(&ctx->d->keys, nid, hash);
     int rc = store_nid_find(ctx->txn, hash, dup_cb, &w);
     return rc ? rc : w.rc;
+}
+
+int lbd_duplicates_of(lbd_ctx_t *ctx, uint64_t self, const char *nid, lb_val_t *out)
+{
+    uint8_t hash[32];
+    lbd_nid_hash(&ctx->d->keys, nid, hash);
+    return duplicates_of_hash(ctx, self, nid, hash, out);
 }
 
 int lbd_household_duplicates(lbd_ctx_t *ctx, uint64_t self, const lb_val_t *household,
@@ -395,15 +402,29 @@ int lbd_household_duplicates(lbd_ctx_t *ctx, uint64_t self, const lb_val_t *hous
 
 int lbd_import_dups_add(lbd_ctx_t *ctx, lbd_import_dups_t *x, const lb_val_t *h, const wf_case_t *c)
 {
-    /* Items are applied in order, so the search for h's index goes on from the last one. */
-    while (x->pos < x->items->a.n && x->items->a.items[x->pos] != h)
-        x->pos++;
-    lb_val_t *dups = NULL;
-    int rc = lbd_household_duplicates(ctx, c->id, h, &dups);
+    const lb_val_t *members = lb_map_get(h, "members");
+    if (!members || members->a.n == 0)
+        return 0; /* nobody to share */
+    lb_val_t *dups = lb_arr();
+    if (!dups)
+        return LB_ENOMEM;
+    /* The hashes the case was indexed under, not made a second time. */
+    int rc = 0;
+    uint32_t k = 0;
+    for (uint32_t i = 0; rc == 0 && i < members->a.n; i++) {
+        const char *nid = lb_map_str(members->a.items[i], "nid");
+        if (nid && k < x->n_nid)
+            rc = duplicates_of_hash(ctx, c->id, nid, x->nid_hash[k++], dups);
+        else if (nid)
+            rc = lbd_duplicates_of(ctx, c->id, nid, dups);
+    }
     if (rc || dups->a.n == 0) {
         lb_val_free(&dups);
         return rc;
     }
+    /* Items are applied in order, so the search for h's index goes on from the last one. */
+    while (x->pos < x->items->a.n && x->items->a.items[x->pos] != h)
+        x->pos++;
     lb_val_t *e = lb_map();
     rc = e ? 0 : LB_ENOMEM;
     lb_put_int(e, "index", x->pos, &rc);

@@ -234,13 +234,22 @@ int lbd_duplicates_of(lbd_ctx_t *ctx, uint64_t self, const char *nid, lb_val_t *
 /* The same for every member nid of household, into a new array *out (the caller's). */
 int lbd_household_duplicates(lbd_ctx_t *ctx, uint64_t self, const lb_val_t *household,
                              lb_val_t **out);
+/* The members a household may list (case.open, case.import: PROTOCOL.md 9.18). */
+#define LBD_MEMBERS_MAX 64
 /* case.import's duplicates: {index, case_id, duplicates: [case_id...]} per flagged household. */
 typedef struct {
     const lb_val_t *items; /* the request's households (borrowed) */
     uint32_t pos;          /* where the last item applied was found in items */
     lb_val_t *list;
+    /* lbd_nid_hash of each member national id of the household opened last, in member
+     * order (members without one skipped): filled by whoever indexed them, n_nid of them. */
+    uint8_t nid_hash[LBD_MEMBERS_MAX][32];
+    uint32_t n_nid;
 } lbd_import_dups_t;
-/* After household h (an item of items) opened as case c. 0, LB_ENOMEM or a store code. */
+/*
+ * After household h (an item of items) opened as case c, with x->nid_hash
+ * holding its members' hashes. 0, LB_ENOMEM or a store code.
+ */
 int lbd_import_dups_add(lbd_ctx_t *ctx, lbd_import_dups_t *x, const lb_val_t *h,
                         const wf_case_t *c);
 /* Adds `duplicates` to the result when rc (the bulk run's) is 0; frees x. rc or LB_ENOMEM. */

@@ -160,10 +160,12 @@ static void copy_str(char *dst, size_t size, const char *s)
  * request's `opened` event template (every case of it has the same source and
  * team), or NULL to build one for this case only. checked: open_check passed
  * for h in this transaction already (case.import checks every item first).
+ * dups: where the members' national-id hashes go for the duplicates check
+ * (case.import), or NULL.
  */
 static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const char *source,
                     const char *team, uint64_t *seq_out, wf_case_t *c, open_event_t *oe,
-                    bool checked)
+                    bool checked, lbd_import_dups_t *dups)
 {
     lbd_t *d = ctx->d;
     const char *house = lb_map_str(h, "house_id");
@@ -196,10 +198,14 @@ static int open_one(lbd_ctx_t *ctx, const lb_val_t *h, const char *wfname, const
         rc = store_pii_put(ctx->txn, id, sealed.p, sealed.len);
     lb_buf_free(&sealed);
     const lb_val_t *members = lb_map_get(h, "members");
+    if (dups)
+        dups->n_nid = 0;
     for (uint32_t i = 0; rc == 0 && members && i < members->a.n; i++) {
         const char *nid = lb_map_str(members->a.items[i], "nid");
         if (nid) {
-            uint8_t hash[32];
+            uint8_t mine[32];
+            uint8_t *hash =
+                dups && dups->n_nid < LBD_MEMBERS_MAX ? dups->nid_hash[dups->n_nid++] : mine;
             lbd_nid_hash(&d->keys, nid, hash);
             rc = store_nid_add(ctx->txn, hash, id);
         }
@@ -229,7 +235,7 @@ int lbd_op_case_open(lbd_ctx_t *ctx)
     int rc = open_one(ctx, lb_map_get(ctx->req->args, "household"),
                       arg_str(ctx, "workflow", ctx->d->cfg.default_workflow),
                       arg_str(ctx, "source", "tpmap"), arg_str(ctx, "team", NULL), &seq, &c, NULL,
-                      false);
+                      false, NULL);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
         lb_put_str(ctx->result, "case_id", c.case_id, &rc);
         lb_put_str(ctx->result, "state", c.state, &rc);
@@ -281,7 +287,7 @@ static int import_apply(lbd_ctx_t *ctx, const lb_val_t *h, void *arg)
     wf_case_t c = {0};
     uint64_t seq;
     /* lbd_bulk_run applies an item right after import_check passed it: checked. */
-    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c, &im->ev, true);
+    int rc = open_one(ctx, h, im->wfname, im->source, NULL, &seq, &c, &im->ev, true, &im->dups);
     if (rc == 0)
         rc = lbd_import_dups_add(ctx, &im->dups, h, &c);
     wf_case_clear(&c);

@@ -954,28 +954,30 @@ int proto_event_encode(const lb_val_t *body, const uint8_t prev[32], lb_buf_t *o
     /* The caller builds the body: a non-map or one already chained is a bug, not input. */
     if (!body || body->type != LB_MAP || lb_map_get(body, "chain") || body->m.n == UINT32_MAX)
         return LB_EINTERNAL;
-    lb_buf_t plain;
-    lb_buf_init(&plain);
     uint8_t hdr[5], chain[32];
     size_t mark = out->len;
-    int rc = proto_pack(body, &plain);
+    /* Packed straight into out (one event after another: no buffer of its own per event). */
+    int rc = proto_pack(body, out);
     if (rc)
         goto done;
+    size_t len = out->len - mark;
     /* Re-derive the header rather than trust the packer's choice of form. */
     size_t hl = map_header(hdr, body->m.n);
-    if (plain.len < hl || memcmp(plain.p, hdr, hl) != 0) {
+    if (len < hl || memcmp(out->p + mark, hdr, hl) != 0) {
         rc = LB_EINTERNAL;
         goto done;
     }
-    rc = chain_hash(prev, plain.p, hl, plain.p + hl, plain.len - hl, chain);
+    rc = chain_hash(prev, out->p + mark, hl, out->p + mark + hl, len - hl, chain);
     if (rc)
         goto done;
     /* One more entry may move the header from fixmap to map16 (15 -> 16) or map16 to map32. */
     size_t hl2 = map_header(hdr, body->m.n + 1);
-    if ((rc = lb_buf_reserve(out, hl2 + plain.len - hl + CHAIN_ENTRY_LEN)))
+    if ((rc = lb_buf_reserve(out, hl2 - hl + CHAIN_ENTRY_LEN)))
         goto done;
-    lb_buf_append(out, hdr, hl2);
-    lb_buf_append(out, plain.p + hl, plain.len - hl);
+    if (hl2 != hl)
+        memmove(out->p + mark + hl2, out->p + mark + hl, len - hl);
+    memcpy(out->p + mark, hdr, hl2);
+    out->len = mark + hl2 + (len - hl);
     lb_buf_append(out, chain_entry_head, sizeof(chain_entry_head));
     lb_buf_append(out, chain, 32);
     if (chain_out)
@@ -983,7 +985,6 @@ int proto_event_encode(const lb_val_t *body, const uint8_t prev[32], lb_buf_t *o
 done:
     if (rc)
         out->len = mark;
-    lb_buf_free(&plain);
     return rc;
 }
 

@@ -11,6 +11,26 @@
 
 #define SEAL_VERSION 1
 
+/*
+ * Nonces are random; they are drawn NONCE_POOL at a time, one getrandom call
+ * for many households instead of one each. The pool is per thread and filled
+ * on first use, after main's fork, so no two processes share it.
+ */
+#define NONCE_POOL 128
+#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+
+static void next_nonce(uint8_t out[NONCE_LEN])
+{
+    static _Thread_local uint8_t pool[NONCE_POOL * NONCE_LEN];
+    static _Thread_local unsigned left;
+    if (left == 0) {
+        randombytes_buf(pool, sizeof pool);
+        left = NONCE_POOL;
+    }
+    left--;
+    memcpy(out, pool + (size_t)left * NONCE_LEN, NONCE_LEN);
+}
+
 /* Room for a household without members (and most with a few) in one allocation. */
 #define SEAL_GUESS 512
 
@@ -37,7 +57,7 @@ int lbd_pii_seal(const lbd_keys_t *keys, const char *case_id, const lb_val_t *ho
     size_t mlen = out->len - base - hdr;
     p[0] = SEAL_VERSION;
     uint8_t *nonce = p + 1;
-    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    next_nonce(nonce);
     unsigned long long clen = 0;
     crypto_aead_xchacha20poly1305_ietf_encrypt(p + hdr, &clen, p + hdr, mlen,
                                                (const uint8_t *)case_id, strlen(case_id), NULL,

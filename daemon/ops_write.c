@@ -266,7 +266,8 @@ static int import_check(lbd_ctx_t *ctx, const lb_val_t *h, void *arg, char *msg,
         return code;
     }
     code = open_check(ctx, h, im->wfname, im->existing_area);
-    snprintf(msg, msglen, "%s", ctx->errmsg);
+    if (code)
+        snprintf(msg, msglen, "%s", ctx->errmsg);
     return code;
 }
 

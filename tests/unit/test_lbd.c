@@ -1,9 +1,10 @@
 /*
  * test_lbd.c - CUnit tests of the daemon's parts without sockets: config and
- * registry loading, the op table, event building, and the handlers run
- * against a real store in a temporary folder with the shipped workflows,
- * including an allocation failure injected at every point of building an
- * event (the request must fail whole: no event appended, nothing leaked).
+ * registry loading, the op table, event building, personal-data sealing, and
+ * the handlers run against a real store in a temporary folder with the
+ * shipped workflows, including an allocation failure injected at every point
+ * of building an event (the request must fail whole: no event appended,
+ * nothing leaked).
  */
 #include <ftw.h>
 #include <sodium.h>
@@ -506,6 +507,56 @@ static void test_import_bulk(void)
     fx_free(&f);
 }
 
+/* ---- personal data ---- */
+
+static int cmp_nonce(const void *a, const void *b)
+{
+    return memcmp(a, b, 24);
+}
+
+/*
+ * Seals made one after another (more than one nonce pool's worth) each take a
+ * nonce of their own, append to what out holds, open again to the household,
+ * and refuse to open under another case id.
+ */
+static void test_pii_seal(void)
+{
+    lbd_keys_t keys = {.pii_key = sodium_malloc(32)};
+    CU_ASSERT_PTR_NOT_NULL_FATAL(keys.pii_key);
+    randombytes_buf(keys.pii_key, 32);
+    lb_val_t *h = lb_map();
+    lb_map_set_str(h, "house_id", "65010000001");
+    lb_map_set_str(h, "address", "12 Moo 3");
+    enum { N = 300 };
+    static uint8_t nonces[N][24];
+    lb_buf_t out = {0};
+    lb_buf_append(&out, "x", 1); /* a seal appends */
+    size_t at = out.len;
+    for (int i = 0; i < N; i++) {
+        size_t from = out.len;
+        CU_ASSERT_EQUAL_FATAL(lbd_pii_seal(&keys, "C000000001", h, &out), 0);
+        CU_ASSERT_EQUAL(out.p[from], 1); /* the seal's version */
+        memcpy(nonces[i], out.p + from + 1, 24);
+        lb_val_t *back = NULL;
+        CU_ASSERT_EQUAL(lbd_pii_open(&keys, "C000000001", out.p + from, out.len - from, &back), 0);
+        CU_ASSERT_TRUE(back && lb_val_equal(back, h));
+        lb_val_free(&back);
+        CU_ASSERT_EQUAL(lbd_pii_open(&keys, "C000000002", out.p + from, out.len - from, &back),
+                        LB_ECORRUPT);
+        CU_ASSERT_PTR_NULL(back);
+    }
+    CU_ASSERT_EQUAL(out.p[0], 'x');
+    CU_ASSERT_TRUE(out.len > at);
+    qsort(nonces, N, 24, cmp_nonce);
+    int same = 0;
+    for (int i = 1; i < N; i++)
+        same += memcmp(nonces[i - 1], nonces[i], 24) == 0;
+    CU_ASSERT_EQUAL(same, 0);
+    lb_buf_free(&out);
+    lb_val_free(&h);
+    sodium_free(keys.pii_key);
+}
+
 static const cu_test_t tests[] = {
     {"config: errors name the file and the key", test_config_errors},
     {"registry: admin added, lookups, scopes, errors", test_registry},
@@ -515,6 +566,7 @@ static const cu_test_t tests[] = {
     {"case.open: allocation failures fail it whole", test_open_alloc_failures},
     {"case.act, admin.clock, case.ack: allocation failures", test_act_ack_clock_alloc_failures},
     {"case.import: per-item errors, skips, allocation failures", test_import_bulk},
+    {"personal data: a nonce per seal, appended, opened only under its case id", test_pii_seal},
 };
 
 int main(void)

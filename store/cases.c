@@ -276,6 +276,23 @@ static int store_get_id(store_txn_t *t, int db, const void *k, size_t klen, uint
     return 0;
 }
 
+/*
+ * Puts k -> v where k (a new case's big-endian id) normally sorts after every
+ * key of db: MDB_APPEND then goes straight to the last page and fills pages to
+ * the end instead of splitting them in half. A key that does not sort last
+ * (MDB_KEYEXIST, returned before anything is touched) is put the usual way.
+ */
+static int store_put_last(store_txn_t *t, int db, const void *k, size_t klen, const void *v,
+                          size_t vlen)
+{
+    static uint8_t empty[1]; /* LMDB's memcpy wants a pointer even for no bytes */
+    MDB_val key = {klen, (void *)k}, val = {vlen, vlen ? (void *)v : empty};
+    int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        return store_db_put(t, db, k, klen, v, vlen);
+    return store_lmdb_err(t->s, rc);
+}
+
 /* Removes house -> id from households when it still names this case. */
 static int store_household_release(store_txn_t *t, const char *house, uint64_t id)
 {
@@ -316,9 +333,12 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
         claim = ret == LB_ENOTFOUND;
     }
 
-    ret = store_db_put(txn, STORE_DB_CASES, key, 8, data, len);
+    /* A new case has the highest id so far (store_next_case_id): its keys go last. */
+    ret = old ? store_db_put(txn, STORE_DB_CASES, key, 8, data, len)
+              : store_put_last(txn, STORE_DB_CASES, key, 8, data, len);
     if (ret == 0 && summary)
-        ret = store_db_put(txn, STORE_DB_SUMMARIES, key, 8, summary, slen);
+        ret = old ? store_db_put(txn, STORE_DB_SUMMARIES, key, 8, summary, slen)
+                  : store_put_last(txn, STORE_DB_SUMMARIES, key, 8, summary, slen);
     if (ret)
         return ret;
 
@@ -481,7 +501,8 @@ int store_pii_put(store_txn_t *txn, uint64_t id, const void *sealed, size_t len)
     if (!sealed && len)
         return LB_EINTERNAL;
     store_be64(key, id);
-    return store_db_put(txn, STORE_DB_PII, key, 8, sealed, len);
+    /* Mostly a case just opened, whose id is the highest; a later change goes in its place. */
+    return store_put_last(txn, STORE_DB_PII, key, 8, sealed, len);
 }
 
 int store_pii_get(store_txn_t *txn, uint64_t id, const void **sealed, size_t *len)

@@ -400,6 +400,74 @@ static void test_nid(void)
     tmpdir_free(&dir);
 }
 
+/* Personal data written out of id order, and over itself. */
+static int pii_fill(store_txn_t *txn, void *ctx)
+{
+    (void)ctx;
+    static const struct {
+        uint64_t id;
+        const char *v;
+    } w[] = {{5, "five"}, {3, "three"}, {5, "FIVE"}, {9, "nine"}, {3, ""}};
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        int rc = store_pii_put(txn, w[i].id, w[i].v, strlen(w[i].v));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * A new case usually has the highest id and its keys are appended; one that
+ * does not (ids given out of order) is put in its place all the same, and so
+ * is personal data written again.
+ */
+static void test_put_out_of_order(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    store_txn_t *t = NULL;
+    char buf[64];
+    const void *p;
+    size_t len;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    static const uint64_t ids[] = {20, 10, 30, 15};
+    for (size_t i = 0; i < 4; i++) {
+        char house[16];
+        snprintf(house, sizeof house, "%011llu", (unsigned long long)ids[i]);
+        store_case_meta_t m = meta_of("65010101", "identified", house, true);
+        CU_ASSERT_EQUAL(write_case(s, ids[i], NULL, &m), 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "case:%llu:identified", (unsigned long long)ids[i]);
+        CU_ASSERT_EQUAL(read_case(s, ids[i], buf, sizeof buf), 0);
+        CU_ASSERT_STRING_EQUAL(buf, want);
+    }
+    list_q_t q;
+    memset(&q, 0, sizeof q);
+    CU_ASSERT_EQUAL(list_all(s, "65", NULL, NULL, NULL, 0, &q), 0);
+    CU_ASSERT_STRING_EQUAL(q.out, "10:65010101:identified 15:65010101:identified "
+                                  "20:65010101:identified 30:65010101:identified");
+    CU_ASSERT_EQUAL(count_of(s, "", "cases"), 4);
+
+    CU_ASSERT_EQUAL(store_write(s, pii_fill, NULL), 0);
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_pii_get(t, 5, &p, &len), 0);
+    CU_ASSERT(len == 4 && memcmp(p, "FIVE", 4) == 0);
+    CU_ASSERT_EQUAL(store_pii_get(t, 3, &p, &len), 0);
+    CU_ASSERT_EQUAL(len, 0);
+    CU_ASSERT_EQUAL(store_pii_get(t, 9, &p, &len), 0);
+    CU_ASSERT(len == 4 && memcmp(p, "nine", 4) == 0);
+    for (size_t i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL(store_case_summary(t, ids[i], &p, &len), 0);
+        snprintf(buf, sizeof buf, "sum:%llu:identified", (unsigned long long)ids[i]);
+        CU_ASSERT(len == strlen(buf) && memcmp(p, buf, len) == 0);
+    }
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 static const cu_test_t tests[] = {
     {"case put/get and ids", test_case_put_get},
     {"area/state index and store_list", test_index_and_list},
@@ -408,5 +476,6 @@ static const cu_test_t tests[] = {
     {"households: one open case", test_households},
     {"house_cases", test_house_cases},
     {"nid add/find", test_nid},
+    {"new cases and personal data out of id order", test_put_out_of_order},
 };
 const cu_suite_t store_cases_suite = {.name = "cases", .tests = tests, .n = CU_COUNT(tests)};

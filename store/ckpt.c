@@ -38,7 +38,6 @@
 #define CK_SLOT 32768 /* slot stride in the file */
 #define CK_HDR 64
 #define CK_PSIZE_MAX ((CK_SLOT - CK_HDR - 8) / 2)
-#define CK_INTERVAL_NS (200 * 1000000ull)
 /* LMDB 0.9's meta page: a 16-byte page header, then mm_magic ... mm_txnid (64-bit builds). */
 #define MDB_META_MAGIC 0xBEEFC0DEu
 #define META_MAGIC_OFF 16
@@ -321,7 +320,8 @@ void store_ckpt_maybe(store_t *s)
     if (busy)
         return;
     uint64_t now = ck_now_ns();
-    if (now - w->ck_last_ns < CK_INTERVAL_NS && w->off < w->prealloc / 2)
+    bool due = w->ck_interval_ns >= 0 && now - w->ck_last_ns >= (uint64_t)w->ck_interval_ns;
+    if (!due && w->off < w->prealloc / 2)
         return;
     w->ck_last_ns = now;
     if (ck_prepare(s, true, false) != 0) {
@@ -455,8 +455,7 @@ int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_
     if (have) {
         ret = store_wal_replay(s, ck->file, ck->off, ck->seq, ck->chain, &seq, &chain);
         if (ret) {
-            ck_msg(err, errlen, "replay the write-ahead log of %s: %s", s->path,
-                   lb_strerror(ret));
+            ck_msg(err, errlen, "replay the write-ahead log of %s: %s", s->path, lb_strerror(ret));
             return ret;
         }
     }

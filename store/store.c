@@ -403,6 +403,11 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
             goto done;
     } else {
         ret = store_wal_new(s);
+        if (ret == 0) {
+            s->wal->prealloc = o.wal_size;
+            s->wal->ck_interval_ns =
+                o.ckpt_ms < 0 ? -1 : (int64_t)(o.ckpt_ms ? o.ckpt_ms : 200) * 1000000;
+        }
         if (ret == 0)
             ret = store_ckpt_open(s, dir, &ck, &have_ck, err, errlen);
         if (ret)
@@ -932,6 +937,7 @@ int store_stats(store_t *s, store_stats_t *st)
         st->log_bytes = atomic_load(&s->wal->log_bytes);
         st->data_syncs = atomic_load(&s->wal->data_syncs);
         st->checkpoints = atomic_load(&s->wal->checkpoints);
+        st->replayed = s->wal->replayed;
     }
 done:
     store_read_end(&t);

@@ -69,6 +69,15 @@ typedef struct {
     size_t map_size; /* initial map size in bytes; 0 = 64 MiB */
     size_t map_max;  /* never grow beyond this; 0 = 1 TiB */
     bool read_only;  /* open without write access (tools) */
+    /*
+     * The write-ahead log (store/wal.c, docs/DURABILITY.md): bytes
+     * preallocated for each of its two files (0 = 16 MiB, less on a small
+     * file system; a bigger record extends the file), and the checkpoint
+     * interval in ms (0 = 200; negative = only when a log file is half full,
+     * at open and at close: for tests that need records left in the log).
+     */
+    size_t wal_size;
+    int ckpt_ms;
 } store_opts_t;
 
 /*
@@ -590,6 +599,7 @@ typedef struct {
     uint64_t log_bytes;   /* bytes appended to the write-ahead log */
     uint64_t data_syncs;  /* fsyncs of data.mdb (checkpoints) */
     uint64_t checkpoints; /* checkpoints completed */
+    uint64_t replayed;    /* log records replayed by store_open (crash recovery) */
 } store_stats_t;
 /*
  * Sizes of the last commit, in a read transaction of its own (so not inside

@@ -166,11 +166,13 @@ struct store_wal {
     char dir[4096];
     int fd[2];         /* wal.0, wal.1 */
     uint64_t size[2];  /* (w) allocated bytes of each */
-    uint64_t prealloc; /* the size a file is given */
-    int cur;           /* (w) the file taking records */
-    uint64_t off;      /* (w) where the next record goes in it */
-    uint64_t base;     /* the WAL seq of ticket 0 */
-    uint64_t chain;    /* (w) the checksum of the last record written */
+    uint64_t prealloc; /* the size a file is given (store_opts_t.wal_size, or 0 until opened) */
+    int64_t ck_interval_ns; /* < 0: checkpoints only when a file is half full */
+    uint64_t replayed;      /* records replayed by the open */
+    int cur;                /* (w) the file taking records */
+    uint64_t off;           /* (w) where the next record goes in it */
+    uint64_t base;          /* the WAL seq of ticket 0 */
+    uint64_t chain;         /* (w) the checksum of the last record written */
     /* (w) the running top txn's records, after STORE_WAL_HDR bytes of room */
     uint8_t *buf;
     size_t n, cap;

@@ -321,12 +321,14 @@ int store_wal_open(store_t *s, const char *dir, char *err, size_t errlen)
     struct statvfs vfs;
     bool created = false;
 
-    w->prealloc = WAL_PREALLOC;
     /* A small file system (a test's tmpfs) gets small files: they extend as needed. */
-    if (statvfs(dir, &vfs) == 0) {
-        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize / 16;
-        if (avail < w->prealloc)
-            w->prealloc = avail < WAL_PREALLOC_MIN ? WAL_PREALLOC_MIN : avail;
+    if (!w->prealloc) {
+        w->prealloc = WAL_PREALLOC;
+        if (statvfs(dir, &vfs) == 0) {
+            uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize / 16;
+            if (avail < w->prealloc)
+                w->prealloc = avail < WAL_PREALLOC_MIN ? WAL_PREALLOC_MIN : avail;
+        }
     }
     for (int i = 0; i < 2; i++) {
         char path[4200];
@@ -548,6 +550,7 @@ int store_wal_replay(store_t *s, uint32_t file, uint64_t off, uint64_t seq, uint
         if (ret)
             break;
         seq++;
+        w->replayed++;
         chain = sum;
         off += STORE_WAL_HDR + len + STORE_WAL_SUM;
     }

@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,18 +289,26 @@ static void *wal_syncer(void *arg)
 int store_wal_start(store_t *s)
 {
     struct store_wal *w = s->wal;
-    if (pthread_create(&w->syncer, NULL, wal_syncer, s) != 0)
-        return LB_EIO;
-    if (pthread_create(&w->ckthr, NULL, store_ckpt_thread, s) != 0) {
+    sigset_t all, old;
+    int ret = 0;
+
+    /* The store's threads take no signals: the daemon's own handling stays as it is. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&w->syncer, NULL, wal_syncer, s) != 0) {
+        ret = LB_EIO;
+    } else if (pthread_create(&w->ckthr, NULL, store_ckpt_thread, s) != 0) {
         pthread_mutex_lock(&w->mu);
         w->stop = true;
         pthread_cond_broadcast(&w->wake);
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->syncer, NULL);
-        return LB_EIO;
+        ret = LB_EIO;
+    } else {
+        w->threads = true;
     }
-    w->threads = true;
-    return 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ret;
 }
 
 /* ---- files ---- */

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,8 @@ int store_ckpt_open(store_t *s, const char *dir, store_ckpt_t *ck, bool *have, c
         int rc = posix_fallocate(w->ckfd, 0, 2 * CK_SLOT);
         if (rc == 0 && fsync(w->ckfd) != 0)
             rc = errno;
+        if (rc == 0 && store_sync_dir(dir) != 0)
+            rc = errno;
         if (rc) {
             ck_msg(err, errlen, "create %s: %s", path, strerror(rc));
             return store_lmdb_err(NULL, rc);
@@ -459,8 +462,14 @@ int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_
             return ret;
         }
     }
+    /*
+     * A fresh chain value for this life: the first record's prev is checked
+     * against the slot's chain, so no record of an earlier life (nor of a
+     * log whose ckpt was lost) can follow this checkpoint.
+     */
+    (void)chain;
     w->base = seq;
-    w->chain = chain;
+    randombytes_buf(&w->chain, sizeof w->chain);
     w->cur = 0;
     w->off = 0;
     ret = ck_sync_now(s, false, false);

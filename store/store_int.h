@@ -246,6 +246,8 @@ int store_grow_map(store_t *s);
 int store_wal_start(store_t *s);
 /* Stops the threads (after durability is reached) and frees the log. */
 void store_wal_free(store_t *s);
+/* fsync of folder dir (new files in it survive a power loss): 0, or -1 with errno. */
+int store_sync_dir(const char *dir);
 /* The checksum of n bytes (keyed SipHash-2-4, a fixed key). */
 uint64_t store_wal_sum(const void *p, size_t n);
 /*

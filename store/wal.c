@@ -314,7 +314,7 @@ int store_wal_start(store_t *s)
 /* ---- files ---- */
 
 /* fsync of the folder, so files created in it survive a power loss. */
-static int wal_sync_dir(const char *dir)
+int store_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -364,7 +364,7 @@ int store_wal_open(store_t *s, const char *dir, char *err, size_t errlen)
             return ret;
         }
     }
-    if (created && wal_sync_dir(dir) != 0) {
+    if (created && store_sync_dir(dir) != 0) {
         if (err && errlen)
             snprintf(err, errlen, "sync folder %s: %s", dir, strerror(errno));
         return LB_EIO;

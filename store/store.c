@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STORE_DEFAULT_MAP ((size_t)64 << 20)
@@ -387,6 +388,9 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
     s->map_max = max;
     s->read_only = o.read_only;
     atomic_init(&s->readers, 0);
+    atomic_init(&s->grow_pending, false);
+    pthread_mutex_init(&s->gmu, NULL);
+    pthread_cond_init(&s->gcv, NULL);
     atomic_init(&s->rcache, NULL);
     atomic_init(&s->committed, 0);
     atomic_init(&s->durable, 0);
@@ -479,6 +483,8 @@ void store_close(store_t **ps)
     }
     if (s->env)
         mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->gmu);
+    pthread_cond_destroy(&s->gcv);
     free(s);
     *ps = NULL;
 }
@@ -498,7 +504,9 @@ const char *store_path(const store_t *s)
 static int store_begin(store_t *s, unsigned int flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(s->env, NULL, flags, txn);
-    if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+    /* A reader counts itself while it begins (store_read_begin). */
+    int self = (flags & MDB_RDONLY) ? 1 : 0;
+    if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == self) {
         rc = mdb_env_set_mapsize(s->env, 0);
         if (rc == 0)
             rc = mdb_txn_begin(s->env, NULL, flags, txn);
@@ -515,20 +523,71 @@ static int store_begin(store_t *s, unsigned int flags, MDB_txn **txn)
 int store_grow_map(store_t *s)
 {
     MDB_envinfo info;
-    int rc;
+    int rc, ret;
 
-    /* Remapping would pull the pages from under an open reader. */
-    if (atomic_load(&s->readers) != 0)
-        return LB_EINTERNAL;
+    /*
+     * Remapping would pull the pages from under an open reader: new readers
+     * wait (store_read_begin) while those open end, for at most a second
+     * (one of them may belong to this very thread).
+     */
+    atomic_store(&s->grow_pending, true);
+    if (atomic_load(&s->readers) != 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&s->gmu);
+        while (atomic_load(&s->readers) != 0)
+            if (pthread_cond_timedwait(&s->gcv, &s->gmu, &until) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(&s->gmu);
+    }
+    if (atomic_load(&s->readers) != 0) {
+        ret = LB_EINTERNAL;
+        goto done;
+    }
     rc = mdb_env_info(s->env, &info);
-    if (rc)
-        return store_lmdb_err(NULL, rc);
+    if (rc) {
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
     size_t cur = info.me_mapsize;
-    if (cur >= s->map_max)
-        return LB_EMAPFULL;
+    if (cur >= s->map_max) {
+        ret = LB_EMAPFULL;
+        goto done;
+    }
     size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
-    rc = mdb_env_set_mapsize(s->env, next);
-    return store_lmdb_err(NULL, rc);
+    ret = store_lmdb_err(NULL, mdb_env_set_mapsize(s->env, next));
+done:
+    pthread_mutex_lock(&s->gmu);
+    atomic_store(&s->grow_pending, false);
+    pthread_cond_broadcast(&s->gcv);
+    pthread_mutex_unlock(&s->gmu);
+    return ret;
+}
+
+/* Counts a reader in, waiting while a growth is pending (store_grow_map). */
+static void store_reader_enter(store_t *s)
+{
+    atomic_fetch_add(&s->readers, 1);
+    while (atomic_load(&s->grow_pending)) {
+        pthread_mutex_lock(&s->gmu);
+        atomic_fetch_sub(&s->readers, 1);
+        pthread_cond_broadcast(&s->gcv);
+        while (atomic_load(&s->grow_pending))
+            pthread_cond_wait(&s->gcv, &s->gmu);
+        pthread_mutex_unlock(&s->gmu);
+        atomic_fetch_add(&s->readers, 1);
+    }
+}
+
+static void store_reader_leave(store_t *s)
+{
+    atomic_fetch_sub(&s->readers, 1);
+    if (atomic_load(&s->grow_pending)) {
+        pthread_mutex_lock(&s->gmu);
+        pthread_cond_broadcast(&s->gcv);
+        pthread_mutex_unlock(&s->gmu);
+    }
 }
 
 int store_grow(store_t *s)
@@ -728,6 +787,7 @@ void store_nested_abort(store_txn_t **child)
 int store_read_begin(store_t *s, store_txn_t **out)
 {
     store_txn_t *t = NULL;
+    bool entered = false;
     int ret = 0;
 
     if (!out || !s) {
@@ -735,10 +795,12 @@ int store_read_begin(store_t *s, store_txn_t **out)
         goto done;
     }
     *out = NULL;
+    store_reader_enter(s);
+    entered = true;
     t = atomic_exchange(&s->rcache, NULL);
     if (t) {
         int rc = mdb_txn_renew(t->txn);
-        if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+        if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 1) {
             rc = mdb_env_set_mapsize(s->env, 0);
             if (rc == 0)
                 rc = mdb_txn_renew(t->txn);
@@ -761,10 +823,11 @@ int store_read_begin(store_t *s, store_txn_t **out)
         if (ret)
             goto done;
     }
-    atomic_fetch_add(&s->readers, 1);
     *out = t;
     t = NULL;
 done:
+    if (ret && entered)
+        store_reader_leave(s);
     free(t);
     return ret;
 }
@@ -778,7 +841,7 @@ void store_read_end(store_txn_t **pt)
     store_t *s = t->s;
 
     mdb_txn_reset(t->txn);
-    atomic_fetch_sub(&s->readers, 1);
+    store_reader_leave(s);
     /* Keep the handle for the next reader unless one is cached already. */
     if (!atomic_compare_exchange_strong(&s->rcache, &expected, t)) {
         mdb_txn_abort(t->txn);

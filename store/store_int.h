@@ -52,8 +52,15 @@ struct store {
     bool w_mapfull;
     /* store_write is running: a nested call would wait on LMDB's writer lock forever. */
     bool in_write;
-    /* Read transactions open now: the map may not be moved under them. */
+    /*
+     * Read transactions open or beginning now: the map may not be moved under
+     * them. A growth sets grow_pending and waits (gmu, gcv) for readers to
+     * drop to 0; store_read_begin waits while it is set.
+     */
     atomic_int readers;
+    atomic_bool grow_pending;
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
     /* One reset read transaction kept for renewal (cheaper than begin). */
     _Atomic(store_txn_t *) rcache;
     /* Durability tickets (store.h): committed by the writer, durable by the syncer (wal.c). */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +84,8 @@ static char *crash_copy(const char *dir)
     return to;
 }
 
-/* The offset after the first k records of a log file (each: 24-byte header, payload, 8-byte sum). */
+/* The offset after the first k records of a log file (each: 24-byte header, payload, 8-byte sum).
+ */
 static off_t rec_end(const char *dir, int file, int k)
 {
     char path[4200];
@@ -93,7 +96,8 @@ static off_t rec_end(const char *dir, int file, int k)
     CU_ASSERT_FATAL(fd >= 0);
     for (int i = 0; i < k; i++) {
         CU_ASSERT_EQUAL(pread(fd, h, sizeof h, off), (ssize_t)sizeof h);
-        uint32_t len = ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
+        uint32_t len =
+            ((uint32_t)h[4] << 24) | ((uint32_t)h[5] << 16) | ((uint32_t)h[6] << 8) | h[7];
         off += 24 + (off_t)len + 8;
     }
     close(fd);
@@ -394,6 +398,56 @@ static void test_growth_while_pinned(void)
     tmpdir_free(&dir);
 }
 
+typedef struct {
+    store_t *s;
+    atomic_bool stop;
+    int errors;
+    unsigned long reads;
+} reader_ctx_t;
+
+/* Reads case 1 in read transactions of its own until stopped. */
+static void *reader_loop(void *arg)
+{
+    reader_ctx_t *r = arg;
+    while (!atomic_load(&r->stop)) {
+        store_txn_t *t = NULL;
+        const void *p;
+        size_t len;
+        if (store_read_begin(r->s, &t) != 0 || store_case_get(t, 1, &p, &len) != 0)
+            r->errors++;
+        store_read_end(&t);
+        r->reads++;
+    }
+    return NULL;
+}
+
+static void test_growth_with_reader_threads(void)
+{
+    enum { N = 300, READERS = 2 };
+    char *dir = tmpdir_new();
+    store_t *s = open_opts(dir, 32 << 10, 0, 0);
+    pthread_t th[READERS];
+    reader_ctx_t r[READERS];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    write_cases(s, 1, 1);
+    for (int i = 0; i < READERS; i++) {
+        r[i] = (reader_ctx_t){.s = s};
+        atomic_init(&r[i].stop, false);
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, reader_loop, &r[i]), 0);
+    }
+    /* Each growth waits for the open readers and holds new ones back. */
+    write_cases(s, 2, N);
+    for (int i = 0; i < READERS; i++) {
+        atomic_store(&r[i].stop, true);
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(r[i].errors, 0);
+    }
+    CU_ASSERT_TRUE(stats_of(s).map_bytes > (32 << 10));
+    CU_ASSERT_EQUAL(count_of(s, "", "cases"), N);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 static void test_big_records(void)
 {
     char *dir = tmpdir_new();
@@ -466,6 +520,7 @@ static const cu_test_t tests[] = {
     {"stale record after another life not replayed (chain)", test_stale_record_not_replayed},
     {"nested abort leaves nothing in the log", test_nested_abort_not_logged},
     {"map growth while pinned, and in the replay", test_growth_while_pinned},
+    {"map growth while reader threads come and go", test_growth_with_reader_threads},
     {"records bigger than a log file, file switches", test_big_records},
     {"read-only open of an unclean store refused", test_read_only_unclean},
 };

@@ -294,7 +294,7 @@ void *store_ckpt_thread(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->stop && !w->ck_queued)
-            pthread_cond_wait(&w->wake, &w->mu);
+            pthread_cond_wait(&w->ckwake, &w->mu);
         if (!w->ck_queued)
             break;
         pthread_mutex_unlock(&w->mu);
@@ -331,7 +331,7 @@ void store_ckpt_maybe(store_t *s)
     }
     pthread_mutex_lock(&w->mu);
     w->ck_busy = w->ck_queued = true;
-    pthread_cond_broadcast(&w->wake);
+    pthread_cond_signal(&w->ckwake);
     pthread_mutex_unlock(&w->mu);
 }
 

@@ -699,20 +699,6 @@ int store_log_failed(const store_t *s)
     return s && s->wal && atomic_load(&s->wal->failed) ? LB_EIO : 0;
 }
 
-int store_wal_new(store_t *s)
-{
-    struct store_wal *w = calloc(1, sizeof *w);
-    if (!w)
-        return LB_ENOMEM;
-    w->fd[0] = w->fd[1] = w->efd = w->ckfd = w->datafd = -1;
-    atomic_init(&w->failed, 0);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->wake, NULL);
-    pthread_cond_init(&w->done, NULL);
-    s->wal = w;
-    return 0;
-}
-
 int store_nested_begin(store_txn_t *parent, store_txn_t **child)
 {
     store_txn_t *c = NULL;

@@ -187,8 +187,9 @@ struct store_wal {
     bool replaying; /* (w) recovery applies records: nothing is captured */
     /* the syncer */
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* the syncer and the checkpoint thread wait on it */
-    pthread_cond_t done; /* durable advanced, a checkpoint ended, or the log failed */
+    pthread_cond_t wake;   /* the syncer waits on it */
+    pthread_cond_t ckwake; /* the checkpoint thread waits on it */
+    pthread_cond_t done;   /* durable advanced, a checkpoint ended, or the log failed */
     pthread_t syncer, ckthr;
     bool threads;     /* both threads run */
     bool stop;        /* (mu) the threads should end */

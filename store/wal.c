@@ -166,6 +166,7 @@ void store_wal_fail(store_t *s)
     pthread_mutex_lock(&w->mu);
     pthread_cond_broadcast(&w->done);
     pthread_cond_broadcast(&w->wake);
+    pthread_cond_broadcast(&w->ckwake);
     pthread_mutex_unlock(&w->mu);
     if (write(w->efd, &one, sizeof one) < 0) {
         /* the counter is full: readable already */
@@ -235,7 +236,7 @@ int store_wal_append(store_t *s, uint64_t *ticket)
     pthread_mutex_lock(&w->mu);
     w->written = t;
     w->dirty[w->cur] = true;
-    pthread_cond_broadcast(&w->wake);
+    pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
@@ -313,6 +314,21 @@ int store_wal_start(store_t *s)
 
 /* ---- files ---- */
 
+int store_wal_new(store_t *s)
+{
+    struct store_wal *w = calloc(1, sizeof *w);
+    if (!w)
+        return LB_ENOMEM;
+    w->fd[0] = w->fd[1] = w->efd = w->ckfd = w->datafd = -1;
+    atomic_init(&w->failed, 0);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->ckwake, NULL);
+    pthread_cond_init(&w->done, NULL);
+    s->wal = w;
+    return 0;
+}
+
 /* fsync of the folder, so files created in it survive a power loss. */
 int store_sync_dir(const char *dir)
 {
@@ -387,6 +403,7 @@ void store_wal_free(store_t *s)
         pthread_mutex_lock(&w->mu);
         w->stop = true;
         pthread_cond_broadcast(&w->wake);
+        pthread_cond_broadcast(&w->ckwake);
         pthread_mutex_unlock(&w->mu);
         pthread_join(w->syncer, NULL);
         pthread_join(w->ckthr, NULL);
@@ -406,6 +423,7 @@ void store_wal_free(store_t *s)
         close(w->ckfd); /* drops the flock */
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->wake);
+    pthread_cond_destroy(&w->ckwake);
     pthread_cond_destroy(&w->done);
     free(w->buf);
     free(w);

@@ -3,7 +3,10 @@
  * close, the schema check), the error translation, write transactions with
  * map growth and retry, nested and read transactions with the counter cache
  * they carry, the store_db_* wrappers, meta values, stats and hot backup.
- * It knows nothing of cases or events (cases.c and log.c sit on top).
+ * It knows nothing of cases or events (cases.c and log.c sit on top). Every
+ * write goes through the write-ahead log (wal.c, ckpt.c): the wrappers
+ * capture each mutation, store_write_async logs the commit, and store_open
+ * and store_close recover and checkpoint.
  */
 #include "store_int.h"
 

@@ -8,7 +8,10 @@
  * whole-store calls); cases.c (cases, indexes, counters, listing) and log.c
  * (events, timers, idempotency) are built on it. store.c calls nothing of
  * cases.c or log.c, and those two call nothing of each other; months.c
- * (the month counters) is cases.c's helper and calls only store.c.
+ * (the month counters) is cases.c's helper and calls only store.c. wal.c
+ * (the write-ahead log) and ckpt.c (checkpoints, recovery) sit beside
+ * store.c: it calls them at open, commit and close, and log.c captures its
+ * raw LMDB writes into the log (store_wal_put/del).
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H

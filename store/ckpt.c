@@ -419,6 +419,24 @@ int store_ckpt_open(store_t *s, const char *dir, store_ckpt_t *ck, bool *have, c
     return ret;
 }
 
+int store_ckpt_pin(store_t *s, const store_ckpt_t *ck, bool have, char *err, size_t errlen)
+{
+    struct store_wal *w = s->wal;
+    if (!have)
+        return 0;
+    int ret = store_lmdb_err(NULL, mdb_txn_begin(s->env, NULL, MDB_RDONLY, &w->pin));
+    if (ret)
+        return ret;
+    if ((uint64_t)mdb_txn_id(w->pin) != ck->txnid) {
+        ck_msg(err, errlen,
+               "%s does not hold the snapshot its checkpoint names (a data.mdb put back from a "
+               "backup needs ckpt, wal.0 and wal.1 removed beside it)%s",
+               s->path, "");
+        return LB_ECORRUPT;
+    }
+    return 0;
+}
+
 int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_t errlen)
 {
     struct store_wal *w = s->wal;
@@ -441,16 +459,6 @@ int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_
         return LB_ENOMEM;
 
     uint64_t seq = ck->seq, chain = ck->chain;
-    if (have) {
-        ret = store_lmdb_err(NULL, mdb_txn_begin(s->env, NULL, MDB_RDONLY, &w->pin));
-        if (ret)
-            return ret;
-        if ((uint64_t)mdb_txn_id(w->pin) != ck->txnid) {
-            ck_msg(err, errlen, "%s does not hold the snapshot its checkpoint names%s", s->path,
-                   "");
-            return LB_ECORRUPT;
-        }
-    }
     /* From here on commits only reach the page cache: the log and checkpoints sync. */
     ret = store_lmdb_err(NULL, mdb_env_set_flags(s->env, MDB_NOSYNC, 1));
     if (ret)

@@ -453,7 +453,11 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
         goto done;
     }
 
-    ret = store_open_dbs(s, dir, err, errlen);
+    /* The snapshot to recover from is pinned before anything is written (open_dbs may). */
+    if (s->wal)
+        ret = store_ckpt_pin(s, &ck, have_ck, err, errlen);
+    if (ret == 0)
+        ret = store_open_dbs(s, dir, err, errlen);
     if (ret == 0 && s->wal)
         ret = store_wal_open(s, dir, err, errlen);
     if (ret == 0 && s->wal)

@@ -289,8 +289,15 @@ void *store_ckpt_thread(void *arg);
 int store_ckpt_open(store_t *s, const char *dir, store_ckpt_t *ck, bool *have, char *err,
                     size_t errlen);
 /*
- * After the environment is open (writable): pins the checkpoint's snapshot,
- * replays the log, takes a synchronous checkpoint and starts the threads.
+ * Right after the environment is open (writable), before anything is
+ * written: pins the snapshot of the checkpoint to recover from (have) and
+ * checks it is the one data.mdb now holds. LB_ECORRUPT (with the message)
+ * when it is not; storage errors. 0 without doing anything when !have.
+ */
+int store_ckpt_pin(store_t *s, const store_ckpt_t *ck, bool have, char *err, size_t errlen);
+/*
+ * After the databases are open (writable): replays the log after the pinned
+ * checkpoint (have), takes a synchronous checkpoint and starts the threads.
  */
 int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_t errlen);
 /*

@@ -512,6 +512,44 @@ static void test_read_only_unclean(void)
     tmpdir_free(&dir);
 }
 
+static void test_store_without_ckpt(void)
+{
+    static const char *const logfiles[] = {"ckpt", "wal.0", "wal.1"};
+    char *dir = tmpdir_new();
+    char path[4200];
+    store_t *s = open_opts(dir, 0, 0, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    write_cases(s, 1, 3);
+    store_close(&s);
+    /* What an older logbookd left: data.mdb alone (its commits were synced). */
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, logfiles[i]);
+        CU_ASSERT_EQUAL(unlink(path), 0);
+    }
+    s = open_opts(dir, 0, -1, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(stats_of(s).replayed, 0);
+    CU_ASSERT_EQUAL(stats_of(s).checkpoints, 1);
+    CU_ASSERT_EQUAL(count_of(s, "", "cases"), 3);
+    write_cases(s, 4, 4);
+    char *copy = crash_copy(dir);
+    store_close(&s);
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, logfiles[i]);
+        CU_ASSERT_EQUAL(stat(path, &st), 0);
+        CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    }
+    /* From then on it recovers like any other. */
+    s = open_opts(copy, 0, -1, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(stats_of(s).replayed, 1);
+    CU_ASSERT_TRUE(has_case(s, 4));
+    store_close(&s);
+    tmpdir_free(&copy);
+    tmpdir_free(&dir);
+}
+
 static const cu_test_t tests[] = {
     {"log round trip, clean reopen replays nothing", test_round_trip},
     {"async tickets become durable (eventfd)", test_async_tickets},
@@ -523,5 +561,6 @@ static const cu_test_t tests[] = {
     {"map growth while reader threads come and go", test_growth_with_reader_threads},
     {"records bigger than a log file, file switches", test_big_records},
     {"read-only open of an unclean store refused", test_read_only_unclean},
+    {"a store without ckpt (older logbookd) is taken as it is", test_store_without_ckpt},
 };
 const cu_suite_t store_wal_suite = {.name = "wal", .tests = tests, .n = CU_COUNT(tests)};

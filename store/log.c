@@ -58,8 +58,10 @@ int store_event_append(store_txn_t *txn, uint64_t seq, const void *body, size_t 
     /* Seqs only grow: MDB_APPEND fills pages to the end instead of splitting. */
     ret =
         store_lmdb_err(txn->s, mdb_put(txn->txn, txn->s->dbi[STORE_DB_EVENTS], &k, &v, MDB_APPEND));
-    if (ret == 0)
+    if (ret == 0) {
+        store_wal_put(txn, STORE_DB_EVENTS, key, 8, v.mv_data, v.mv_size);
         ret = store_meta_put_u64(txn, "event_seq", seq);
+    }
     if (ret == 0)
         ret = store_meta_put(txn, "event_chain", chain, STORE_CHAIN);
     return ret;
@@ -327,6 +329,7 @@ int store_idem_put_digest(store_txn_t *txn, const uint8_t client[32], const char
     }
     if (len)
         memcpy(p + hdr, reply, len);
+    store_wal_put(txn, STORE_DB_IDEM, k, klen, p, hdr + len);
 
     store_i64(tk, at);
     return store_db_put(txn, STORE_DB_IDEM_TIME, tk, 8 + klen, NULL, 0);
@@ -404,9 +407,13 @@ int store_idem_prune(store_txn_t *txn, int64_t before, size_t max, size_t *remov
         /* A copy: the key's page may move while the other database changes. */
         size_t iklen = k.mv_size - 8;
         memcpy(ik, (const uint8_t *)k.mv_data + 8, iklen);
+        uint8_t tkey[sizeof ik + 8];
+        size_t tklen = k.mv_size;
+        memcpy(tkey, k.mv_data, tklen);
         ret = store_lmdb_err(txn->s, mdb_cursor_del(cur, 0));
         if (ret)
             goto done;
+        store_wal_del(txn, STORE_DB_IDEM_TIME, tkey, tklen);
         ret = store_db_del(txn, STORE_DB_IDEM, ik, iklen);
         if (ret == LB_ENOTFOUND)
             ret = 0;

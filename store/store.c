@@ -3,15 +3,21 @@
  * close, the schema check), the error translation, write transactions with
  * map growth and retry, nested and read transactions with the counter cache
  * they carry, the store_db_* wrappers, meta values, stats and hot backup.
- * It knows nothing of cases or events (cases.c and log.c sit on top).
+ * It knows nothing of cases or events (cases.c and log.c sit on top). Every
+ * write goes through the write-ahead log (wal.c, ckpt.c): the wrappers
+ * capture each mutation, store_write_async logs the commit, and store_open
+ * and store_close recover and checkpoint.
  */
 #include "store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define STORE_DEFAULT_MAP ((size_t)64 << 20)
 #define STORE_DEFAULT_MAP_MAX ((size_t)1 << 40)
@@ -235,7 +241,10 @@ int store_db_cursor(store_txn_t *t, int db, MDB_cursor **cur)
 int store_db_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen)
 {
     MDB_val key = {klen, (void *)k}, val = {vlen, vlen ? (void *)v : store_empty};
-    return store_lmdb_err(t->s, mdb_put(t->txn, t->s->dbi[db], &key, &val, 0));
+    int ret = store_lmdb_err(t->s, mdb_put(t->txn, t->s->dbi[db], &key, &val, 0));
+    if (ret == 0)
+        store_wal_put(t, db, k, klen, v, vlen);
+    return ret;
 }
 
 int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void **v, size_t *vlen)
@@ -252,7 +261,10 @@ int store_db_get(store_txn_t *t, int db, const void *k, size_t klen, const void 
 int store_db_del(store_txn_t *t, int db, const void *k, size_t klen)
 {
     MDB_val key = {klen, (void *)k};
-    return store_lmdb_err(t->s, mdb_del(t->txn, t->s->dbi[db], &key, NULL));
+    int ret = store_lmdb_err(t->s, mdb_del(t->txn, t->s->dbi[db], &key, NULL));
+    if (ret == 0)
+        store_wal_del(t, db, k, klen);
+    return ret;
 }
 
 /* Writes a failed LMDB call and its message into err. */
@@ -353,6 +365,8 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
     store_opts_t o = {0};
     store_t *s = NULL;
     MDB_envinfo info;
+    store_ckpt_t ck = {0}; /* the checkpoint to recover from (writable) */
+    bool have_ck = false;
     int rc, ret = 0;
 
     if (err && errlen)
@@ -377,6 +391,9 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
     s->map_max = max;
     s->read_only = o.read_only;
     atomic_init(&s->readers, 0);
+    atomic_init(&s->grow_pending, false);
+    pthread_mutex_init(&s->gmu, NULL);
+    pthread_cond_init(&s->gcv, NULL);
     atomic_init(&s->rcache, NULL);
     atomic_init(&s->committed, 0);
     atomic_init(&s->durable, 0);
@@ -385,6 +402,23 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
             snprintf(err, errlen, "store folder path too long");
         ret = LB_ECONFIG;
         goto done;
+    }
+
+    if (o.read_only) {
+        ret = store_ckpt_check_ro(dir, err, errlen);
+        if (ret)
+            goto done;
+    } else {
+        ret = store_wal_new(s);
+        if (ret == 0) {
+            s->wal->prealloc = o.wal_size;
+            s->wal->ck_interval_ns =
+                o.ckpt_ms < 0 ? -1 : (int64_t)(o.ckpt_ms ? o.ckpt_ms : 200) * 1000000;
+        }
+        if (ret == 0)
+            ret = store_ckpt_open(s, dir, &ck, &have_ck, err, errlen);
+        if (ret)
+            goto done;
     }
 
     rc = mdb_env_create(&s->env);
@@ -419,7 +453,15 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
         goto done;
     }
 
-    ret = store_open_dbs(s, dir, err, errlen);
+    /* The snapshot to recover from is pinned before anything is written (open_dbs may). */
+    if (s->wal)
+        ret = store_ckpt_pin(s, &ck, have_ck, err, errlen);
+    if (ret == 0)
+        ret = store_open_dbs(s, dir, err, errlen);
+    if (ret == 0 && s->wal)
+        ret = store_wal_open(s, dir, err, errlen);
+    if (ret == 0 && s->wal)
+        ret = store_ckpt_recover(s, &ck, have_ck, err, errlen);
     if (ret)
         goto done;
     *out = s;
@@ -427,6 +469,7 @@ int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *e
 done:
     if (ret && err && errlen && !err[0])
         snprintf(err, errlen, "open store %s: %s", dir ? dir : "(null)", lb_strerror(ret));
+    free(ck.metas);
     store_close(&s);
     return ret;
 }
@@ -441,8 +484,14 @@ void store_close(store_t **ps)
         mdb_txn_abort(t->txn);
         free(t);
     }
+    if (s->wal) {
+        store_ckpt_close(s);
+        store_wal_free(s);
+    }
     if (s->env)
         mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->gmu);
+    pthread_cond_destroy(&s->gcv);
     free(s);
     *ps = NULL;
 }
@@ -462,7 +511,9 @@ const char *store_path(const store_t *s)
 static int store_begin(store_t *s, unsigned int flags, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(s->env, NULL, flags, txn);
-    if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+    /* A reader counts itself while it begins (store_read_begin). */
+    int self = (flags & MDB_RDONLY) ? 1 : 0;
+    if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == self) {
         rc = mdb_env_set_mapsize(s->env, 0);
         if (rc == 0)
             rc = mdb_txn_begin(s->env, NULL, flags, txn);
@@ -470,45 +521,106 @@ static int store_begin(store_t *s, unsigned int flags, MDB_txn **txn)
     return store_lmdb_err(NULL, rc);
 }
 
-/* Doubles the map (bounded by map_max); no transaction of ours may be open. */
-static int store_double_map(store_t *s)
+/*
+ * Doubles the map (bounded by map_max); no transaction of ours that reads
+ * pages may be open. The checkpoint's pin (ckpt.c) is a read txn too, but it
+ * never reads a page: LMDB 0.9 remaps under it safely (its reader slot
+ * lives in the lock file, not the map), so it stays across growth.
+ */
+int store_grow_map(store_t *s)
 {
     MDB_envinfo info;
-    int rc;
+    int rc, ret;
 
-    /* Remapping would pull the pages from under an open reader. */
-    if (atomic_load(&s->readers) != 0)
-        return LB_EINTERNAL;
+    /*
+     * Remapping would pull the pages from under an open reader: new readers
+     * wait (store_read_begin) while those open end, for at most a second
+     * (one of them may belong to this very thread).
+     */
+    atomic_store(&s->grow_pending, true);
+    if (atomic_load(&s->readers) != 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&s->gmu);
+        while (atomic_load(&s->readers) != 0)
+            if (pthread_cond_timedwait(&s->gcv, &s->gmu, &until) == ETIMEDOUT)
+                break;
+        pthread_mutex_unlock(&s->gmu);
+    }
+    if (atomic_load(&s->readers) != 0) {
+        ret = LB_EINTERNAL;
+        goto done;
+    }
     rc = mdb_env_info(s->env, &info);
-    if (rc)
-        return store_lmdb_err(NULL, rc);
+    if (rc) {
+        ret = store_lmdb_err(NULL, rc);
+        goto done;
+    }
     size_t cur = info.me_mapsize;
-    if (cur >= s->map_max)
-        return LB_EMAPFULL;
+    if (cur >= s->map_max) {
+        ret = LB_EMAPFULL;
+        goto done;
+    }
     size_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
-    rc = mdb_env_set_mapsize(s->env, next);
-    return store_lmdb_err(NULL, rc);
+    ret = store_lmdb_err(NULL, mdb_env_set_mapsize(s->env, next));
+done:
+    pthread_mutex_lock(&s->gmu);
+    atomic_store(&s->grow_pending, false);
+    pthread_cond_broadcast(&s->gcv);
+    pthread_mutex_unlock(&s->gmu);
+    return ret;
+}
+
+/* Counts a reader in, waiting while a growth is pending (store_grow_map). */
+static void store_reader_enter(store_t *s)
+{
+    atomic_fetch_add(&s->readers, 1);
+    while (atomic_load(&s->grow_pending)) {
+        pthread_mutex_lock(&s->gmu);
+        atomic_fetch_sub(&s->readers, 1);
+        pthread_cond_broadcast(&s->gcv);
+        while (atomic_load(&s->grow_pending))
+            pthread_cond_wait(&s->gcv, &s->gmu);
+        pthread_mutex_unlock(&s->gmu);
+        atomic_fetch_add(&s->readers, 1);
+    }
+}
+
+static void store_reader_leave(store_t *s)
+{
+    atomic_fetch_sub(&s->readers, 1);
+    if (atomic_load(&s->grow_pending)) {
+        pthread_mutex_lock(&s->gmu);
+        pthread_cond_broadcast(&s->gcv);
+        pthread_mutex_unlock(&s->gmu);
+    }
 }
 
 int store_grow(store_t *s)
 {
     if (!s || s->in_write)
         return LB_EINTERNAL;
-    return store_double_map(s);
+    return store_grow_map(s);
 }
 
-int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
+int store_write_async(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx,
+                      uint64_t *ticket)
 {
     store_txn_t t;
     int ret;
 
-    if (!s || !fn || s->in_write)
+    if (!s || !fn || !ticket || s->in_write)
         return LB_EINTERNAL;
+    *ticket = 0;
+    if (s->wal && atomic_load(&s->wal->failed))
+        return LB_EIO;
     s->in_write = true;
     for (;;) {
         memset(&t, 0, sizeof t);
         t.s = s;
         s->w_mapfull = false;
+        store_wal_reset(s);
         ret = store_begin(s, 0, &t.txn);
         if (ret)
             break;
@@ -521,13 +633,21 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
         if (ret == 0 && !s->w_mapfull)
             ret = store_cnt_flush(&t);
         store_cnt_free(&t);
+        /* Room in the log first: a full disk must fail the txn before it commits. */
+        if (ret == 0 && !s->w_mapfull && s->wal)
+            ret = store_wal_reserve(s);
         if (ret == 0 && !s->w_mapfull) {
             int rc = mdb_txn_commit(t.txn);
             t.txn = NULL;
             ret = store_lmdb_err(s, rc);
-            if (ret == 0) {
-                atomic_fetch_add(&s->committed, 1);
-                atomic_store(&s->durable, atomic_load(&s->committed));
+            if (ret == 0 && s->wal) {
+                ret = store_wal_append(s, ticket);
+                if (ret == 0)
+                    store_ckpt_maybe(s);
+            } else if (ret == 0) {
+                /* read_only cannot commit; kept for a store without log */
+                *ticket = atomic_fetch_add(&s->committed, 1) + 1;
+                atomic_store(&s->durable, *ticket);
             }
             if (ret != LB_EMAPFULL)
                 break;
@@ -537,7 +657,7 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
         if (ret != LB_EMAPFULL && !s->w_mapfull)
             break;
         /* fn runs again from the start in a bigger map. */
-        ret = store_double_map(s);
+        ret = store_grow_map(s);
         if (ret)
             break;
     }
@@ -545,18 +665,11 @@ int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
     return ret;
 }
 
-/*
- * Until the write-ahead log exists, every commit is synced by LMDB: a
- * ticket is durable when store_write returns.
- */
-int store_write_async(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx,
-                      uint64_t *ticket)
+int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx)
 {
-    if (!ticket)
-        return LB_EINTERNAL;
-    int ret = store_write(s, fn, ctx);
-    *ticket = ret == 0 ? atomic_load(&s->committed) : 0;
-    return ret;
+    uint64_t ticket;
+    int ret = store_write_async(s, fn, ctx, &ticket);
+    return ret ? ret : store_wait_durable(s, ticket);
 }
 
 uint64_t store_committed(const store_t *s)
@@ -571,19 +684,26 @@ uint64_t store_durable(const store_t *s)
 
 int store_durable_fd(const store_t *s)
 {
-    (void)s;
-    return -1;
+    return s && s->wal ? s->wal->efd : -1;
 }
 
 int store_wait_durable(store_t *s, uint64_t ticket)
 {
-    return s && ticket <= store_durable(s) ? 0 : LB_EINTERNAL;
+    if (!s || ticket > store_committed(s))
+        return LB_EINTERNAL;
+    struct store_wal *w = s->wal;
+    if (!w || ticket <= store_durable(s))
+        return w && atomic_load(&w->failed) && ticket > store_durable(s) ? LB_EIO : 0;
+    pthread_mutex_lock(&w->mu);
+    while (atomic_load(&s->durable) < ticket && !atomic_load(&w->failed))
+        pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    return atomic_load(&s->durable) >= ticket ? 0 : LB_EIO;
 }
 
 int store_log_failed(const store_t *s)
 {
-    (void)s;
-    return 0;
+    return s && s->wal && atomic_load(&s->wal->failed) ? LB_EIO : 0;
 }
 
 int store_nested_begin(store_txn_t *parent, store_txn_t **child)
@@ -606,6 +726,7 @@ int store_nested_begin(store_txn_t *parent, store_txn_t **child)
     }
     c->s = parent->s;
     c->parent = parent;
+    c->wal_mark = store_wal_mark(parent->s);
     ret = store_lmdb_err(parent->s, mdb_txn_begin(parent->s->env, parent->txn, 0, &c->txn));
     if (ret)
         goto done;
@@ -628,9 +749,12 @@ int store_nested_commit(store_txn_t **child)
         ret = store_lmdb_err(c->s, mdb_txn_commit(c->txn));
         if (ret == 0)
             ret = store_cnt_merge(c->parent, c);
+        else
+            store_wal_truncate(c->s, c->wal_mark);
     } else {
         store_free_children(c);
         mdb_txn_abort(c->txn);
+        store_wal_truncate(c->s, c->wal_mark);
     }
     c->parent->child = NULL;
     store_cnt_free(c);
@@ -646,6 +770,7 @@ void store_nested_abort(store_txn_t **child)
     store_txn_t *c = *child;
     store_free_children(c);
     mdb_txn_abort(c->txn);
+    store_wal_truncate(c->s, c->wal_mark);
     c->parent->child = NULL;
     store_cnt_free(c);
     free(c);
@@ -655,6 +780,7 @@ void store_nested_abort(store_txn_t **child)
 int store_read_begin(store_t *s, store_txn_t **out)
 {
     store_txn_t *t = NULL;
+    bool entered = false;
     int ret = 0;
 
     if (!out || !s) {
@@ -662,10 +788,12 @@ int store_read_begin(store_t *s, store_txn_t **out)
         goto done;
     }
     *out = NULL;
+    store_reader_enter(s);
+    entered = true;
     t = atomic_exchange(&s->rcache, NULL);
     if (t) {
         int rc = mdb_txn_renew(t->txn);
-        if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 0) {
+        if (rc == MDB_MAP_RESIZED && atomic_load(&s->readers) == 1) {
             rc = mdb_env_set_mapsize(s->env, 0);
             if (rc == 0)
                 rc = mdb_txn_renew(t->txn);
@@ -688,10 +816,11 @@ int store_read_begin(store_t *s, store_txn_t **out)
         if (ret)
             goto done;
     }
-    atomic_fetch_add(&s->readers, 1);
     *out = t;
     t = NULL;
 done:
+    if (ret && entered)
+        store_reader_leave(s);
     free(t);
     return ret;
 }
@@ -705,7 +834,7 @@ void store_read_end(store_txn_t **pt)
     store_t *s = t->s;
 
     mdb_txn_reset(t->txn);
-    atomic_fetch_sub(&s->readers, 1);
+    store_reader_leave(s);
     /* Keep the handle for the next reader unless one is cached already. */
     if (!atomic_compare_exchange_strong(&s->rcache, &expected, t)) {
         mdb_txn_abort(t->txn);
@@ -736,8 +865,7 @@ int store_meta_put(store_txn_t *txn, const char *name, const void *p, size_t len
         return ret;
     if (!name || !*name || (!p && len))
         return LB_EINTERNAL;
-    MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)p};
-    return store_lmdb_err(txn->s, mdb_put(txn->txn, txn->s->dbi[STORE_DB_META], &k, &v, 0));
+    return store_db_put(txn, STORE_DB_META, name, strlen(name), p, len);
 }
 
 int store_meta_get_u64(store_txn_t *txn, const char *name, uint64_t *v)
@@ -860,6 +988,13 @@ int store_stats(store_t *s, store_stats_t *st)
     st->map_bytes = info.me_mapsize;
     st->committed = store_committed(s);
     st->durable = store_durable(s);
+    if (s->wal) {
+        st->log_syncs = atomic_load(&s->wal->log_syncs);
+        st->log_bytes = atomic_load(&s->wal->log_bytes);
+        st->data_syncs = atomic_load(&s->wal->data_syncs);
+        st->checkpoints = atomic_load(&s->wal->checkpoints);
+        st->replayed = s->wal->replayed;
+    }
 done:
     store_read_end(&t);
     return ret;

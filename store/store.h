@@ -38,7 +38,11 @@
  * Conventions of every call below.
  *
  * Threads: a store_t is used by one thread at a time (the daemon's loop);
- * calls on it are not synchronised against each other. A transaction
+ * calls on it are not synchronised against each other, except read
+ * transactions (store_read_begin, store_read_end, reads through them) and
+ * the ticket calls, which any thread may use while the owner writes. The
+ * store runs two threads of its own (the log's syncer and checkpoints),
+ * with every signal blocked. A transaction
  * handle, too, belongs to one thread at a time; read transactions are not
  * tied to the thread that began them (MDB_NOTLS), so one may be handed on.
  * A write transaction exists only inside store_write's fn, on its thread.
@@ -69,32 +73,49 @@ typedef struct {
     size_t map_size; /* initial map size in bytes; 0 = 64 MiB */
     size_t map_max;  /* never grow beyond this; 0 = 1 TiB */
     bool read_only;  /* open without write access (tools) */
+    /*
+     * The write-ahead log (store/wal.c, docs/DURABILITY.md): bytes
+     * preallocated for each of its two files (0 = 16 MiB, less on a small
+     * file system; a bigger record extends the file), and the checkpoint
+     * interval in ms (0 = 200; negative = only when a log file is half full,
+     * at open and at close: for tests that need records left in the log).
+     */
+    size_t wal_size;
+    int ckpt_ms;
 } store_opts_t;
 
 /*
  * Opens (creating if needed) the environment in folder dir, which must
- * exist; opts may be NULL (defaults). The map size is at least what the file
+ * exist; opts may be NULL (defaults). A writable open locks the store
+ * against other writers, recovers its write-ahead log after a crash and
+ * takes a checkpoint (docs/DURABILITY.md). The map size is at least what the file
  * already uses. *out is owned by the caller until store_close; NULL on error.
  * err (may be NULL) gets a message naming dir on every error.
  * Errors: LB_EINTERNAL (dir or out NULL); LB_ECONFIG (dir too long for a
  * path); LB_ENOTFOUND (read_only and dir holds no logbook store);
  * LB_EVERSION (schema version newer than STORE_SCHEMA_VERSION: the message
  * names both); LB_ECORRUPT (schema version missing, malformed or 0, or not an
- * LMDB file); LB_EIO (dir missing or not accessible, lock file trouble);
- * LB_EDISKFULL; LB_ENOMEM.
+ * LMDB file, or the log's checkpoint does not match data.mdb); LB_EIO (dir
+ * missing or not accessible, lock file trouble, another process has the
+ * store open for writing, or read_only and the store was not shut down
+ * cleanly: "the store was not shut down cleanly; start logbookd once on it
+ * to recover its write-ahead log"); LB_EDISKFULL; LB_ENOMEM.
  */
 int store_open(const char *dir, const store_opts_t *opts, store_t **out, char *err, size_t errlen);
 /*
  * Closes and frees. Every transaction must have ended (read transactions
- * with store_read_end; no store_write running). Sets *s to NULL; safe on
- * NULL and *s NULL. Pointers obtained from the store become invalid.
+ * with store_read_end; no store_write running). Waits until every commit is
+ * durable and takes a final checkpoint (unless the log has failed), so the
+ * next open has nothing to recover. Sets *s to NULL; safe on NULL and *s
+ * NULL. Pointers obtained from the store become invalid.
  */
 void store_close(store_t **s);
 
 /* ---- transactions ---- */
 
 /*
- * Runs fn inside one write transaction and commits it (one fsync). fn
+ * Runs fn inside one write transaction, commits it and waits until it is
+ * durable (store_write_async, then store_wait_durable: the log's fsync). fn
  * returns 0 to commit; any other value aborts and is returned as it is. The
  * txn handed to fn is valid only until fn returns, on the calling thread.
  * When fn or the commit meets a full map (LB_EMAPFULL), the transaction is
@@ -103,13 +124,16 @@ void store_close(store_t **s);
  * A full map is also retried when fn swallowed the LB_EMAPFULL of a store
  * call (say in an aborted nested transaction) and returned 0. Counter changes
  * (store_case_put) are written just before the commit.
- * Returns 0 when committed. Errors: fn's own code; LB_EINTERNAL (s or fn
- * NULL, called from inside fn, fn left a nested transaction open, or the map
- * must grow while a read transaction of this process is open); LB_EMAPFULL
+ * Returns 0 when committed and durable. Errors: fn's own code; LB_EINTERNAL (s
+ * or fn NULL, called from inside fn, fn left a nested transaction open, or the
+ * map must grow and a read transaction of this process stays open for over a
+ * second: growth waits for open ones to end and holds new ones back); LB_EMAPFULL
  * (the map is at map_max); LB_ECORRUPT (a counter would go below zero: an
  * old meta given to store_case_put was not what was written); LB_EIO (also
- * a store opened read_only); LB_EDISKFULL; LB_ENOMEM. Nothing is committed
- * on any error.
+ * a store opened read_only, and once the log has failed); LB_EDISKFULL (also
+ * no room in the log); LB_ENOMEM. Nothing is committed on any error, except
+ * LB_EIO from a failed log write or sync: the transaction may be visible to
+ * readers but was never durable and is lost at the next open.
  */
 int store_write(store_t *s, int (*fn)(store_txn_t *txn, void *ctx), void *ctx);
 
@@ -167,8 +191,9 @@ void store_nested_abort(store_txn_t **child);
 /*
  * A read-only snapshot of the last commit (a reset handle is reused when
  * one is cached). *txn is owned by the caller until store_read_end; NULL on
- * error. While it is open the map cannot grow (store_write fails with
- * LB_EINTERNAL if it must): keep read transactions short.
+ * error. While it is open the map cannot grow: a growth waits up to a second
+ * for it to end (store_write fails with LB_EINTERNAL if it does not), and
+ * store_read_begin waits while a growth is pending. Keep them short.
  * Errors: LB_EINTERNAL (s or txn NULL); LB_ENOMEM; LB_EIO (e.g. LMDB's
  * reader table is full); other storage errors.
  */
@@ -181,8 +206,8 @@ void store_read_end(store_txn_t **txn);
 
 /*
  * Doubles the map now (bounded by map_max). Errors: LB_EINTERNAL (s NULL,
- * inside store_write, or a read transaction is open); LB_EMAPFULL (already at
- * map_max); LB_EIO.
+ * inside store_write, or a read transaction stays open for over a second);
+ * LB_EMAPFULL (already at map_max); LB_EIO.
  */
 int store_grow(store_t *s);
 
@@ -590,6 +615,7 @@ typedef struct {
     uint64_t log_bytes;   /* bytes appended to the write-ahead log */
     uint64_t data_syncs;  /* fsyncs of data.mdb (checkpoints) */
     uint64_t checkpoints; /* checkpoints completed */
+    uint64_t replayed;    /* log records replayed by store_open (crash recovery) */
 } store_stats_t;
 /*
  * Sizes of the last commit, in a read transaction of its own (so not inside

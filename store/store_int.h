@@ -8,12 +8,16 @@
  * whole-store calls); cases.c (cases, indexes, counters, listing) and log.c
  * (events, timers, idempotency) are built on it. store.c calls nothing of
  * cases.c or log.c, and those two call nothing of each other; months.c
- * (the month counters) is cases.c's helper and calls only store.c.
+ * (the month counters) is cases.c's helper and calls only store.c. wal.c
+ * (the write-ahead log) and ckpt.c (checkpoints, recovery) sit beside
+ * store.c: it calls them at open, commit and close, and log.c captures its
+ * raw LMDB writes into the log (store_wal_put/del).
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "store.h"
@@ -51,12 +55,21 @@ struct store {
     bool w_mapfull;
     /* store_write is running: a nested call would wait on LMDB's writer lock forever. */
     bool in_write;
-    /* Read transactions open now: the map may not be moved under them. */
+    /*
+     * Read transactions open or beginning now: the map may not be moved under
+     * them. A growth sets grow_pending and waits (gmu, gcv) for readers to
+     * drop to 0; store_read_begin waits while it is set.
+     */
     atomic_int readers;
+    atomic_bool grow_pending;
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
     /* One reset read transaction kept for renewal (cheaper than begin). */
     _Atomic(store_txn_t *) rcache;
-    /* Durability tickets (store.h); a stand-in until the log: every commit is synced. */
+    /* Durability tickets (store.h): committed by the writer, durable by the syncer (wal.c). */
     _Atomic uint64_t committed, durable;
+    /* The write-ahead log and checkpoints (wal.c, ckpt.c); NULL when read_only. */
+    struct store_wal *wal;
     char path[4096]; /* DIR/data.mdb */
 };
 
@@ -84,6 +97,7 @@ struct store_txn {
     store_cdeltas_t cnt; /* write transactions only */
     store_txn_t *child;  /* open nested transaction, if any */
     store_txn_t *parent;
+    size_t wal_mark; /* nested: the log buffer's length when it began (wal.c) */
     bool rdonly;
 };
 
@@ -129,6 +143,172 @@ int store_db_entries(store_txn_t *t, int db, uint64_t *n);
  */
 int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
                       int (*fn)(uint64_t key, const void *val, size_t len, void *ctx), void *ctx);
+
+/* ---- the write-ahead log (wal.c) and checkpoints (ckpt.c) ---- */
+
+/*
+ * One WAL record: a header {magic, payload length, seq, prev} (24 bytes), the
+ * payload, and a trailing checksum (8 bytes) over header and payload.
+ */
+#define STORE_WAL_HDR 24
+#define STORE_WAL_SUM 8
+
+/*
+ * A checkpoint, prepared on the writer's thread (store_ckpt_prepare) and
+ * made durable by ck_finish on the checkpoint thread or synchronously.
+ */
+typedef struct {
+    uint64_t seq;   /* the WAL seq of the snapshot */
+    uint64_t chain; /* the checksum of record seq (0 for seq 0) */
+    uint64_t txnid; /* LMDB's txn id of the snapshot */
+    uint64_t off;   /* where record seq + 1 goes: file and offset */
+    uint32_t file;
+    bool clean;     /* written by store_close: nothing beyond it, data.mdb synced */
+    MDB_txn *pin;   /* a read txn holding the snapshot's pages */
+    uint8_t *metas; /* the two meta pages of data.mdb (2 * psize) */
+} store_ckpt_t;
+
+/*
+ * Everything of the durability path. Fields marked (w) belong to the writer's
+ * thread; (mu) are guarded by mu; atomics may be read by any thread.
+ */
+struct store_wal {
+    char dir[4096];
+    int fd[2];         /* wal.0, wal.1 */
+    uint64_t size[2];  /* (w) allocated bytes of each */
+    uint64_t prealloc; /* the size a file is given (store_opts_t.wal_size, or 0 until opened) */
+    int64_t ck_interval_ns; /* < 0: checkpoints only when a file is half full */
+    uint64_t replayed;      /* records replayed by the open */
+    int cur;                /* (w) the file taking records */
+    uint64_t off;           /* (w) where the next record goes in it */
+    uint64_t base;          /* the WAL seq of ticket 0 */
+    uint64_t chain;         /* (w) the checksum of the last record written */
+    /* (w) the running top txn's records, after STORE_WAL_HDR bytes of room */
+    uint8_t *buf;
+    size_t n, cap;
+    bool oom;       /* (w) a record could not be kept: the txn fails with LB_ENOMEM */
+    bool replaying; /* (w) recovery applies records: nothing is captured */
+    /* the syncer */
+    pthread_mutex_t mu;
+    pthread_cond_t wake;   /* the syncer waits on it */
+    pthread_cond_t ckwake; /* the checkpoint thread waits on it */
+    pthread_cond_t done;   /* durable advanced, a checkpoint ended, or the log failed */
+    pthread_t syncer, ckthr;
+    bool threads;     /* both threads run */
+    bool stop;        /* (mu) the threads should end */
+    uint64_t written; /* (mu) the last ticket written to the log */
+    bool dirty[2];    /* (mu) a file has records not yet synced */
+    atomic_int failed;
+    int efd; /* eventfd: store_durable_fd */
+    _Atomic uint64_t log_syncs, log_bytes, data_syncs, checkpoints;
+    /* checkpoints */
+    int ckfd;            /* DIR/ckpt, flocked exclusively while open */
+    int datafd;          /* LMDB's descriptor of data.mdb */
+    uint32_t psize;      /* LMDB's page size */
+    uint64_t gen;        /* the last slot generation written */
+    MDB_txn *pin;        /* the snapshot of the durable checkpoint */
+    bool ck_busy;        /* (mu) a checkpoint is prepared and not yet durable */
+    bool ck_queued;      /* (mu) ck is waiting for the checkpoint thread */
+    store_ckpt_t ck;     /* (mu) the running checkpoint */
+    uint64_t ck_last_ns; /* (w) when the last checkpoint began (CLOCK_MONOTONIC) */
+};
+
+/*
+ * Write-set capture (wal.c): every successful mutation of a write txn adds a
+ * record to the log buffer of the running top txn. Nothing is captured
+ * without a log (read_only) or during recovery. Never fails: a buffer that
+ * cannot grow marks the txn (store_write fails with LB_ENOMEM).
+ */
+void store_wal_put(store_txn_t *t, int db, const void *k, size_t klen, const void *v, size_t vlen);
+void store_wal_del(store_txn_t *t, int db, const void *k, size_t klen);
+/* The buffer's length now (nested begin) and back to it (nested abort). */
+size_t store_wal_mark(const store_t *s);
+void store_wal_truncate(store_t *s, size_t mark);
+/* Empties the buffer for a new top txn (and a retry). */
+void store_wal_reset(store_t *s);
+
+/*
+ * Before the LMDB commit: makes room in the log for the buffer's record
+ * (extending the file). 0; LB_ENOMEM (the buffer could not grow); LB_EIO
+ * (the log has failed); LB_EDISKFULL (no room: nothing may be committed).
+ */
+int store_wal_reserve(store_t *s);
+/*
+ * After the LMDB commit: writes the record into the room reserved, takes the
+ * next ticket into *ticket and wakes the syncer. LB_EIO when it cannot be
+ * written: the log has failed (the txn is committed but will not survive
+ * a restart; it was never durable).
+ */
+int store_wal_append(store_t *s, uint64_t *ticket);
+
+/*
+ * Opens the log of a writable store in dir (the ckpt lock held): the two
+ * files, preallocated, the eventfd. LB_EIO, LB_EDISKFULL, LB_ENOMEM.
+ */
+int store_wal_open(store_t *s, const char *dir, char *err, size_t errlen);
+/* Allocates s->wal (no files yet). LB_ENOMEM. */
+int store_wal_new(store_t *s);
+/*
+ * Doubles the map (bounded by map_max). LB_EINTERNAL while a read txn of
+ * store_read_begin is open; LB_EMAPFULL at map_max; LB_EIO.
+ */
+int store_grow_map(store_t *s);
+/* Starts the syncer and checkpoint threads. LB_EIO/LB_ENOMEM. */
+int store_wal_start(store_t *s);
+/* Stops the threads (after durability is reached) and frees the log. */
+void store_wal_free(store_t *s);
+/* fsync of folder dir (new files in it survive a power loss): 0, or -1 with errno. */
+int store_sync_dir(const char *dir);
+/* The checksum of n bytes (keyed SipHash-2-4, a fixed key). */
+uint64_t store_wal_sum(const void *p, size_t n);
+/*
+ * Replays the records after (seq, chain) from file at off, then from the
+ * other file at 0, applying each in a write txn of its own (the map grows
+ * when full). *last and *last_chain: the last record applied (or seq, chain).
+ * LB_ECORRUPT (a valid record that does not apply); storage errors.
+ */
+int store_wal_replay(store_t *s, uint32_t file, uint64_t off, uint64_t seq, uint64_t chain,
+                     uint64_t *last, uint64_t *last_chain);
+/*
+ * true when file at off holds a valid record seq + 1 after chain (a read-only
+ * check of a store's log, no store needed). fd < 0 is false.
+ */
+bool store_wal_has_next(int fd, uint64_t off, uint64_t seq, uint64_t chain);
+/* Marks the log failed and wakes every waiter. */
+void store_wal_fail(store_t *s);
+
+/* The syncer and the checkpoint thread's loop (ckpt.c). */
+void *store_ckpt_thread(void *arg);
+/*
+ * Before mdb_env_open (writable): opens and locks DIR/ckpt, reads its valid
+ * slot, and restores its meta pages over data.mdb unless it was clean.
+ * *have: a checkpoint to recover from (into *ck, metas allocated).
+ * LB_EIO (the store is in use by another process: the message says so),
+ * LB_ECORRUPT, LB_ENOMEM.
+ */
+int store_ckpt_open(store_t *s, const char *dir, store_ckpt_t *ck, bool *have, char *err,
+                    size_t errlen);
+/*
+ * Right after the environment is open (writable), before anything is
+ * written: pins the snapshot of the checkpoint to recover from (have) and
+ * checks it is the one data.mdb now holds. LB_ECORRUPT (with the message)
+ * when it is not; storage errors. 0 without doing anything when !have.
+ */
+int store_ckpt_pin(store_t *s, const store_ckpt_t *ck, bool have, char *err, size_t errlen);
+/*
+ * After the databases are open (writable): replays the log after the pinned
+ * checkpoint (have), takes a synchronous checkpoint and starts the threads.
+ */
+int store_ckpt_recover(store_t *s, store_ckpt_t *ck, bool have, char *err, size_t errlen);
+/*
+ * Read-only open: 0 when the store may be read as it is; LB_EIO with the
+ * message when it was not shut down cleanly and no process holds it.
+ */
+int store_ckpt_check_ro(const char *dir, char *err, size_t errlen);
+/* After a commit (writer): begins a checkpoint when one is due. */
+void store_ckpt_maybe(store_t *s);
+/* store_close: durability, a final clean checkpoint, the threads stopped. */
+void store_ckpt_close(store_t *s);
 
 /* ---- month counters (months.c, called by cases.c) ---- */
 

@@ -11,7 +11,7 @@ int main(void)
 {
     const cu_suite_t suites[] = {
         store_open_suite, store_cases_suite, store_counters_suite, store_events_suite,
-        store_idem_suite, store_txn_suite,   store_months_suite,
+        store_idem_suite, store_txn_suite,   store_months_suite,   store_wal_suite,
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

@@ -95,5 +95,6 @@ extern const cu_suite_t store_events_suite;
 extern const cu_suite_t store_idem_suite;
 extern const cu_suite_t store_txn_suite;
 extern const cu_suite_t store_months_suite;
+extern const cu_suite_t store_wal_suite;
 
 #endif

@@ -290,6 +290,8 @@ static int store_put_last(store_txn_t *t, int db, const void *k, size_t klen, co
     int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, MDB_APPEND);
     if (rc == MDB_KEYEXIST)
         return store_db_put(t, db, k, klen, v, vlen);
+    if (rc == 0) /* every change reaches the write-ahead log (wal.c), appended ones too */
+        store_wal_put(t, db, k, klen, v, vlen);
     return store_lmdb_err(t->s, rc);
 }
 

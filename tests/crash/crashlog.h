@@ -25,11 +25,14 @@ enum crash_type {
     CRASH_RMDIR,     /* path */
     CRASH_CLOSE,     /* fd */
     CRASH_DUP,       /* fd -> arg (the new descriptor) */
+    CRASH_SYNCALL,   /* sync() or syncfs(): everything so far is durable */
 };
 
 #define CRASH_B_CREATED 1u /* CRASH_OPEN: the call created the file */
 #define CRASH_B_DIR 2u     /* CRASH_OPEN: the descriptor is a folder */
-#define CRASH_B_SYNC 4u    /* CRASH_OPEN: O_SYNC or O_DSYNC, writes are durable on return */
+#define CRASH_B_SYNC                                                                               \
+    4u /* CRASH_OPEN: O_SYNC or O_DSYNC, writes are durable on return;                             \
+          CRASH_WRITE: this write was (pwritev2 RWF_SYNC/RWF_DSYNC) */
 
 typedef struct {
     uint32_t magic; /* CRASH_MAGIC */

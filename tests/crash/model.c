@@ -388,6 +388,13 @@ static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen
             s->oom = true;
         }
         break;
+    case CRASH_SYNCALL:
+        for (size_t i = 0; i < s->nmeta; i++)
+            s->meta[i].durable = true;
+        for (size_t i = 0; i < s->nin; i++)
+            if (!make_durable(&s->in[i]))
+                s->oom = true;
+        break;
     case CRASH_RENAME:
         ev_path(h, 1, p1, sizeof p1);
         ev_path(h, 2, p2, sizeof p2);

@@ -48,6 +48,9 @@ static ssize_t (*r_write)(int, const void *, size_t);
 static ssize_t (*r_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*r_writev)(int, const struct iovec *, int);
 static ssize_t (*r_pwritev)(int, const struct iovec *, int, off_t);
+static ssize_t (*r_pwritev2)(int, const struct iovec *, int, off_t, int);
+static void (*r_sync)(void);
+static int (*r_syncfs)(int);
 static int (*r_ftruncate)(int, off_t);
 static int (*r_truncate)(const char *, off_t);
 static int (*r_fallocate)(int, int, off_t, off_t);
@@ -98,6 +101,9 @@ __attribute__((constructor)) static void shim_init(void)
     r_pwrite = real("pwrite");
     r_writev = real("writev");
     r_pwritev = real("pwritev");
+    r_pwritev2 = real("pwritev2");
+    r_sync = real("sync");
+    r_syncfs = real("syncfs");
     r_ftruncate = real("ftruncate");
     r_truncate = real("truncate");
     r_fallocate = real("fallocate");
@@ -384,18 +390,24 @@ static off_t cur_off(int fd)
     return lseek(fd, 0, SEEK_CUR);
 }
 
-static ssize_t rec_write(int fd, const struct iovec *iov, int cnt, off_t off, bool positional)
+/* rwf: -1 for the calls without flags, else pwritev2's flags (off -1: the file position). */
+static ssize_t rec_write(int fd, const struct iovec *iov, int cnt, off_t off, bool positional,
+                         int rwf)
 {
     pthread_mutex_lock(&mu);
     off_t at = positional ? off : cur_off(fd);
     ssize_t n;
-    if (positional)
+    if (rwf >= 0)
+        n = r_pwritev2(fd, iov, cnt, positional ? off : -1, rwf);
+    else if (positional)
         n = cnt == 1 ? r_pwrite(fd, iov[0].iov_base, iov[0].iov_len, off)
                      : r_pwritev(fd, iov, cnt, off);
     else
         n = cnt == 1 ? r_write(fd, iov[0].iov_base, iov[0].iov_len) : r_writev(fd, iov, cnt);
     if (n > 0) {
         crash_rec_t h = {.type = CRASH_WRITE, .fd = fd, .off = (uint64_t)at, .len = (uint64_t)n};
+        if (rwf > 0 && (rwf & (RWF_SYNC | RWF_DSYNC)))
+            h.bits = CRASH_B_SYNC;
         emit(&h, NULL, NULL, iov, cnt);
     }
     pthread_mutex_unlock(&mu);
@@ -407,7 +419,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     if (!recorded(fd))
         return r_write(fd, buf, n);
     struct iovec v = {(void *)buf, n};
-    return rec_write(fd, &v, 1, 0, false);
+    return rec_write(fd, &v, 1, 0, false, -1);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -415,7 +427,7 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
     if (!recorded(fd))
         return r_pwrite(fd, buf, n, off);
     struct iovec v = {(void *)buf, n};
-    return rec_write(fd, &v, 1, off, true);
+    return rec_write(fd, &v, 1, off, true, -1);
 }
 
 ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
@@ -427,19 +439,33 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
     if (!recorded(fd) || cnt <= 0)
         return r_writev(fd, iov, cnt);
-    return rec_write(fd, iov, cnt, 0, false);
+    return rec_write(fd, iov, cnt, 0, false, -1);
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     if (!recorded(fd) || cnt <= 0)
         return r_pwritev(fd, iov, cnt, off);
-    return rec_write(fd, iov, cnt, off, true);
+    return rec_write(fd, iov, cnt, off, true, -1);
 }
 
 ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     return pwritev(fd, iov, cnt, off);
+}
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+    if (!recorded(fd) || cnt <= 0)
+        return r_pwritev2(fd, iov, cnt, off, fl);
+    if (fl & RWF_APPEND)
+        die("pwritev2 with RWF_APPEND cannot be recorded");
+    return rec_write(fd, iov, cnt, off, off != -1, fl);
+}
+
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+    return pwritev2(fd, iov, cnt, off, fl);
 }
 
 /* ---- sizes ---- */
@@ -536,6 +562,33 @@ int fsync(int fd)
 int fdatasync(int fd)
 {
     return recorded(fd) ? rec_sync(fd, CRASH_FDATASYNC) : r_fdatasync(fd);
+}
+
+/* sync() and syncfs(): everything written so far is durable (syncfs of any file system). */
+void sync(void)
+{
+    if (!recording()) {
+        r_sync();
+        return;
+    }
+    pthread_mutex_lock(&mu);
+    r_sync();
+    crash_rec_t h = {.type = CRASH_SYNCALL, .fd = -1};
+    emit(&h, NULL, NULL, NULL, 0);
+    pthread_mutex_unlock(&mu);
+}
+
+int syncfs(int fd)
+{
+    if (!recording())
+        return r_syncfs(fd);
+    pthread_mutex_lock(&mu);
+    int rc = r_syncfs(fd);
+    crash_rec_t h = {.type = CRASH_SYNCALL, .fd = fd};
+    if (rc == 0)
+        emit(&h, NULL, NULL, NULL, 0);
+    pthread_mutex_unlock(&mu);
+    return rc;
 }
 
 int sync_file_range(int fd, off_t off, off_t n, unsigned int how)

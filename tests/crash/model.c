@@ -21,7 +21,8 @@ struct crash_log {
     unsigned char *buf;
     size_t len;
     size_t n;
-    size_t *at; /* offset of each event's header */
+    size_t *at;       /* offset of each event's header */
+    crash_rec_t *hdr; /* the headers, copied out: in the file they are not aligned */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a, long long b)
@@ -48,7 +49,8 @@ int crash_log_load(const char *path, crash_log_t **out, char *err, size_t errlen
         goto fail;
     size_t cap = 1024, off = 0;
     l->at = malloc(cap * sizeof *l->at);
-    if (!l->at)
+    l->hdr = malloc(cap * sizeof *l->hdr);
+    if (!l->at || !l->hdr)
         goto fail;
     while (off + sizeof(crash_rec_t) <= l->len) {
         crash_rec_t h;
@@ -62,11 +64,16 @@ int crash_log_load(const char *path, crash_log_t **out, char *err, size_t errlen
             break; /* torn by the kill */
         if (l->n == cap) {
             size_t *a = realloc(l->at, 2 * cap * sizeof *a);
-            if (!a)
+            if (a)
+                l->at = a;
+            crash_rec_t *r = realloc(l->hdr, 2 * cap * sizeof *r);
+            if (r)
+                l->hdr = r;
+            if (!a || !r)
                 goto fail;
-            l->at = a;
             cap *= 2;
         }
+        l->hdr[l->n] = h;
         l->at[l->n++] = off;
         off += sizeof h + body;
     }
@@ -87,6 +94,7 @@ void crash_log_destroy(crash_log_t **l)
         return;
     free((*l)->buf);
     free((*l)->at);
+    free((*l)->hdr);
     free(*l);
     *l = NULL;
 }
@@ -98,7 +106,13 @@ size_t crash_log_count(const crash_log_t *l)
 
 const crash_rec_t *crash_log_event(const crash_log_t *l, size_t i)
 {
-    return (const crash_rec_t *)(void *)(l->buf + l->at[i]);
+    return &l->hdr[i];
+}
+
+/* Event i's paths and data, right after its header in the file. */
+static const unsigned char *ev_bytes(const crash_log_t *l, size_t i)
+{
+    return l->buf + l->at[i] + sizeof(crash_rec_t);
 }
 
 static size_t ev_body(const crash_rec_t *h)
@@ -304,9 +318,10 @@ static bool make_durable(inode_t *in)
     return true;
 }
 
-static const char *ev_path(const crash_rec_t *h, int which, char *buf, size_t n)
+static const char *ev_path(const crash_rec_t *h, const unsigned char *body, int which, char *buf,
+                           size_t n)
 {
-    const char *p = (const char *)(h + 1);
+    const char *p = (const char *)body;
     size_t len = which == 1 ? h->plen : h->p2len;
     if (which == 2)
         p += h->plen;
@@ -321,14 +336,15 @@ static char *parent_of(const char *path, char *buf, size_t n)
     return buf;
 }
 
-static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen)
+static int replay_one(state_t *s, const crash_rec_t *h, const unsigned char *body, char *err,
+                      size_t errlen)
 {
     char p1[4200], p2[4200], par[4200];
     fdent_t *f = NULL;
     int ino;
     switch (h->type) {
     case CRASH_OPEN:
-        ev_path(h, 1, p1, sizeof p1);
+        ev_path(h, body, 1, p1, sizeof p1);
         ino = ns_lookup(s, p1);
         if (ino < 0 || (h->bits & CRASH_B_CREATED)) {
             ino = new_inode(s, (h->bits & CRASH_B_DIR) != 0);
@@ -349,7 +365,7 @@ static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen
     case CRASH_TRUNC:
     case CRASH_FALLOC:
         if (h->fd < 0) {
-            ino = ns_lookup(s, ev_path(h, 1, p1, sizeof p1));
+            ino = ns_lookup(s, ev_path(h, body, 1, p1, sizeof p1));
         } else {
             f = fd_get(s, h->fd);
             ino = f ? f->ino : -1;
@@ -364,7 +380,7 @@ static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen
                             .forced = f && f->sync,
                             .off = h->off,
                             .len = h->len,
-                            .data = (const unsigned char *)(h + 1) + h->plen + h->p2len});
+                            .data = body + h->plen + h->p2len});
         else if (h->type == CRASH_TRUNC)
             add_pop(s, ino, (pop_t){.kind = POP_TRUNC, .off = h->off});
         else if (h->arg == 0) /* mode 0 grows the file; KEEP_SIZE and holes do not */
@@ -396,8 +412,8 @@ static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen
                 s->oom = true;
         break;
     case CRASH_RENAME:
-        ev_path(h, 1, p1, sizeof p1);
-        ev_path(h, 2, p2, sizeof p2);
+        ev_path(h, body, 1, p1, sizeof p1);
+        ev_path(h, body, 2, p2, sizeof p2);
         ino = ns_lookup(s, p1);
         if (ino >= 0 && s->in[ino].dir) {
             set_err(err, errlen, "renaming a folder (%s) is not modelled%lld", p1, 0);
@@ -414,12 +430,12 @@ static int replay_one(state_t *s, const crash_rec_t *h, char *err, size_t errlen
         break;
     case CRASH_UNLINK:
     case CRASH_RMDIR:
-        ev_path(h, 1, p1, sizeof p1);
+        ev_path(h, body, 1, p1, sizeof p1);
         add_meta(s, META_UNLINK, p1, NULL, -1, false);
         ns_del(s, p1);
         break;
     case CRASH_MKDIR:
-        ev_path(h, 1, p1, sizeof p1);
+        ev_path(h, body, 1, p1, sizeof p1);
         ino = new_inode(s, true);
         if (ino >= 0) {
             ns_set(s, p1, ino);
@@ -627,7 +643,7 @@ int crash_rebuild(const crash_log_t *l, size_t cut, uint64_t seed, const char *o
     if (cut > l->n)
         cut = l->n;
     for (size_t i = 0; i < cut && rc == 0 && !s.oom; i++)
-        rc = replay_one(&s, crash_log_event(l, i), err, errlen);
+        rc = replay_one(&s, crash_log_event(l, i), ev_bytes(l, i), err, errlen);
     uint64_t rng = seed;
     if (rc == 0 && !s.oom) {
         ns_set(&fin, "", root);

@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -64,7 +65,6 @@ static int (*r_renameat2)(int, const char *, int, const char *, unsigned int);
 static int (*r_unlink)(const char *);
 static int (*r_unlinkat)(int, const char *, int);
 static int (*r_rmdir)(const char *);
-static int (*r_mkdir)(const char *, mode_t);
 static int (*r_mkdirat)(int, const char *, mode_t);
 static int (*r_close)(int);
 static int (*r_dup)(int);
@@ -73,27 +73,16 @@ static int (*r_dup3)(int, int, int);
 static void *(*r_mmap)(void *, size_t, int, int, int, off_t);
 static FILE *(*r_fopen)(const char *, const char *);
 
-static void die(const char *what)
-{
-    char msg[600];
-    int n = snprintf(msg, sizeof msg, "crash shim: %s\n", what);
-    if (n > 0 && r_write)
-        (void)!r_write(2, msg, (size_t)n);
-    abort();
-}
+static void die(const char *what);
 
-static void *real(const char *name)
-{
-    void *p = dlsym(RTLD_NEXT, name);
-    if (!p) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "no real %s", name);
-        die(msg);
-    }
-    return p;
-}
+/* dlsym(RTLD_NEXT) of name, or abort. */
+static void *real(const char *name);
 
-__attribute__((constructor)) static void shim_init(void)
+/*
+ * Resolves every real function at once, on first use: a sanitizer runtime
+ * calls some (mmap) before this library's constructor has run.
+ */
+static void init_real(void)
 {
     r_open = real("open");
     r_openat = real("openat");
@@ -117,7 +106,6 @@ __attribute__((constructor)) static void shim_init(void)
     r_unlink = real("unlink");
     r_unlinkat = real("unlinkat");
     r_rmdir = real("rmdir");
-    r_mkdir = real("mkdir");
     r_mkdirat = real("mkdirat");
     r_close = real("close");
     r_dup = real("dup");
@@ -125,6 +113,33 @@ __attribute__((constructor)) static void shim_init(void)
     r_dup3 = real("dup3");
     r_mmap = real("mmap");
     r_fopen = real("fopen");
+}
+
+#define R(name) (r_##name ? r_##name : (init_real(), r_##name))
+
+static void die(const char *what)
+{
+    char msg[600];
+    int n = snprintf(msg, sizeof msg, "crash shim: %s\n", what);
+    if (n > 0 && r_write)
+        (void)!r_write(2, msg, (size_t)n);
+    abort();
+}
+
+static void *real(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no real %s", name);
+        die(msg);
+    }
+    return p;
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    init_real();
     const char *dir = getenv("LOGBOOK_CRASH_DIR");
     const char *log = getenv("LOGBOOK_CRASH_LOG");
     if (!dir || !log)
@@ -133,11 +148,11 @@ __attribute__((constructor)) static void shim_init(void)
         die("LOGBOOK_CRASH_DIR does not exist");
     rootlen = strlen(root);
     /* Far above the daemon's descriptors, so closing "everything" leaves it alone. */
-    int fd = r_open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = R(open)(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         die("cannot open LOGBOOK_CRASH_LOG");
     logfd = fcntl(fd, F_DUPFD_CLOEXEC, 900);
-    r_close(fd);
+    R(close)(fd);
     if (logfd < 0)
         die("cannot move the log descriptor");
 }
@@ -208,7 +223,7 @@ static void put(const void *p, size_t n)
 {
     const char *c = p;
     while (n > 0) {
-        ssize_t w = r_write(logfd, c, n);
+        ssize_t w = R(write)(logfd, c, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -288,11 +303,11 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
     char rel[PATH_MAX];
     if (!recording() || !inside(dirfd, path, rel))
-        return r_openat(dirfd, path, flags, mode);
+        return R(openat)(dirfd, path, flags, mode);
     pthread_mutex_lock(&mu);
     struct stat st;
     bool existed = fstatat(dirfd, path, &st, 0) == 0;
-    int fd = r_openat(dirfd, path, flags, mode);
+    int fd = R(openat)(dirfd, path, flags, mode);
     after_open(fd, rel, flags, existed);
     pthread_mutex_unlock(&mu);
     return fd;
@@ -370,7 +385,7 @@ FILE *fopen(const char *path, const char *how)
     char rel[PATH_MAX];
     if (recording() && strpbrk(how, "wa+") && inside(AT_FDCWD, path, rel))
         die("fopen for writing under LOGBOOK_CRASH_DIR cannot be recorded (use open/write)");
-    return r_fopen(path, how);
+    return R(fopen)(path, how);
 }
 
 FILE *fopen64(const char *path, const char *how)
@@ -398,12 +413,12 @@ static ssize_t rec_write(int fd, const struct iovec *iov, int cnt, off_t off, bo
     off_t at = positional ? off : cur_off(fd);
     ssize_t n;
     if (rwf >= 0)
-        n = r_pwritev2(fd, iov, cnt, positional ? off : -1, rwf);
+        n = R(pwritev2)(fd, iov, cnt, positional ? off : -1, rwf);
     else if (positional)
-        n = cnt == 1 ? r_pwrite(fd, iov[0].iov_base, iov[0].iov_len, off)
-                     : r_pwritev(fd, iov, cnt, off);
+        n = cnt == 1 ? R(pwrite)(fd, iov[0].iov_base, iov[0].iov_len, off)
+                     : R(pwritev)(fd, iov, cnt, off);
     else
-        n = cnt == 1 ? r_write(fd, iov[0].iov_base, iov[0].iov_len) : r_writev(fd, iov, cnt);
+        n = cnt == 1 ? R(write)(fd, iov[0].iov_base, iov[0].iov_len) : R(writev)(fd, iov, cnt);
     if (n > 0) {
         crash_rec_t h = {.type = CRASH_WRITE, .fd = fd, .off = (uint64_t)at, .len = (uint64_t)n};
         if (rwf > 0 && (rwf & (RWF_SYNC | RWF_DSYNC)))
@@ -417,7 +432,7 @@ static ssize_t rec_write(int fd, const struct iovec *iov, int cnt, off_t off, bo
 ssize_t write(int fd, const void *buf, size_t n)
 {
     if (!recorded(fd))
-        return r_write(fd, buf, n);
+        return R(write)(fd, buf, n);
     struct iovec v = {(void *)buf, n};
     return rec_write(fd, &v, 1, 0, false, -1);
 }
@@ -425,7 +440,7 @@ ssize_t write(int fd, const void *buf, size_t n)
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     if (!recorded(fd))
-        return r_pwrite(fd, buf, n, off);
+        return R(pwrite)(fd, buf, n, off);
     struct iovec v = {(void *)buf, n};
     return rec_write(fd, &v, 1, off, true, -1);
 }
@@ -438,14 +453,14 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
     if (!recorded(fd) || cnt <= 0)
-        return r_writev(fd, iov, cnt);
+        return R(writev)(fd, iov, cnt);
     return rec_write(fd, iov, cnt, 0, false, -1);
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     if (!recorded(fd) || cnt <= 0)
-        return r_pwritev(fd, iov, cnt, off);
+        return R(pwritev)(fd, iov, cnt, off);
     return rec_write(fd, iov, cnt, off, true, -1);
 }
 
@@ -457,7 +472,7 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
     if (!recorded(fd) || cnt <= 0)
-        return r_pwritev2(fd, iov, cnt, off, fl);
+        return R(pwritev2)(fd, iov, cnt, off, fl);
     if (fl & RWF_APPEND)
         die("pwritev2 with RWF_APPEND cannot be recorded");
     return rec_write(fd, iov, cnt, off, off != -1, fl);
@@ -473,9 +488,9 @@ ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 int ftruncate(int fd, off_t len)
 {
     if (!recorded(fd))
-        return r_ftruncate(fd, len);
+        return R(ftruncate)(fd, len);
     pthread_mutex_lock(&mu);
-    int rc = r_ftruncate(fd, len);
+    int rc = R(ftruncate)(fd, len);
     if (rc == 0) {
         crash_rec_t h = {.type = CRASH_TRUNC, .fd = fd, .off = (uint64_t)len};
         emit(&h, NULL, NULL, NULL, 0);
@@ -493,9 +508,9 @@ int truncate(const char *path, off_t len)
 {
     char rel[PATH_MAX];
     if (!recording() || !inside(AT_FDCWD, path, rel))
-        return r_truncate(path, len);
+        return R(truncate)(path, len);
     pthread_mutex_lock(&mu);
-    int rc = r_truncate(path, len);
+    int rc = R(truncate)(path, len);
     if (rc == 0) {
         crash_rec_t h = {.type = CRASH_TRUNC, .fd = -1, .off = (uint64_t)len};
         emit(&h, rel, NULL, NULL, 0);
@@ -507,7 +522,7 @@ int truncate(const char *path, off_t len)
 static int rec_falloc(int fd, int mode, off_t off, off_t len, bool posix)
 {
     pthread_mutex_lock(&mu);
-    int rc = posix ? r_posix_fallocate(fd, off, len) : r_fallocate(fd, mode, off, len);
+    int rc = posix ? R(posix_fallocate)(fd, off, len) : R(fallocate)(fd, mode, off, len);
     if (rc == 0) {
         crash_rec_t h = {.type = CRASH_FALLOC,
                          .fd = fd,
@@ -522,7 +537,7 @@ static int rec_falloc(int fd, int mode, off_t off, off_t len, bool posix)
 
 int fallocate(int fd, int mode, off_t off, off_t len)
 {
-    return recorded(fd) ? rec_falloc(fd, mode, off, len, false) : r_fallocate(fd, mode, off, len);
+    return recorded(fd) ? rec_falloc(fd, mode, off, len, false) : R(fallocate)(fd, mode, off, len);
 }
 
 int fallocate64(int fd, int mode, off_t off, off_t len)
@@ -532,7 +547,7 @@ int fallocate64(int fd, int mode, off_t off, off_t len)
 
 int posix_fallocate(int fd, off_t off, off_t len)
 {
-    return recorded(fd) ? rec_falloc(fd, 0, off, len, true) : r_posix_fallocate(fd, off, len);
+    return recorded(fd) ? rec_falloc(fd, 0, off, len, true) : R(posix_fallocate)(fd, off, len);
 }
 
 int posix_fallocate64(int fd, off_t off, off_t len)
@@ -545,7 +560,7 @@ int posix_fallocate64(int fd, off_t off, off_t len)
 static int rec_sync(int fd, int type)
 {
     pthread_mutex_lock(&mu);
-    int rc = type == CRASH_FSYNC ? r_fsync(fd) : r_fdatasync(fd);
+    int rc = type == CRASH_FSYNC ? R(fsync)(fd) : R(fdatasync)(fd);
     if (rc == 0) {
         crash_rec_t h = {.type = (uint32_t)type, .fd = fd};
         emit(&h, NULL, NULL, NULL, 0);
@@ -556,23 +571,23 @@ static int rec_sync(int fd, int type)
 
 int fsync(int fd)
 {
-    return recorded(fd) ? rec_sync(fd, CRASH_FSYNC) : r_fsync(fd);
+    return recorded(fd) ? rec_sync(fd, CRASH_FSYNC) : R(fsync)(fd);
 }
 
 int fdatasync(int fd)
 {
-    return recorded(fd) ? rec_sync(fd, CRASH_FDATASYNC) : r_fdatasync(fd);
+    return recorded(fd) ? rec_sync(fd, CRASH_FDATASYNC) : R(fdatasync)(fd);
 }
 
 /* sync() and syncfs(): everything written so far is durable (syncfs of any file system). */
 void sync(void)
 {
     if (!recording()) {
-        r_sync();
+        R(sync)();
         return;
     }
     pthread_mutex_lock(&mu);
-    r_sync();
+    R(sync)();
     crash_rec_t h = {.type = CRASH_SYNCALL, .fd = -1};
     emit(&h, NULL, NULL, NULL, 0);
     pthread_mutex_unlock(&mu);
@@ -581,9 +596,9 @@ void sync(void)
 int syncfs(int fd)
 {
     if (!recording())
-        return r_syncfs(fd);
+        return R(syncfs)(fd);
     pthread_mutex_lock(&mu);
-    int rc = r_syncfs(fd);
+    int rc = R(syncfs)(fd);
     crash_rec_t h = {.type = CRASH_SYNCALL, .fd = fd};
     if (rc == 0)
         emit(&h, NULL, NULL, NULL, 0);
@@ -594,9 +609,9 @@ int syncfs(int fd)
 int sync_file_range(int fd, off_t off, off_t n, unsigned int how)
 {
     if (!recorded(fd))
-        return r_sync_file_range(fd, off, n, how);
+        return R(sync_file_range)(fd, off, n, how);
     pthread_mutex_lock(&mu);
-    int rc = r_sync_file_range(fd, off, n, how);
+    int rc = R(sync_file_range)(fd, off, n, how);
     crash_rec_t h = {.type = CRASH_SFR, .fd = fd, .off = (uint64_t)off, .len = (uint64_t)n};
     if (rc == 0)
         emit(&h, NULL, NULL, NULL, 0);
@@ -611,17 +626,17 @@ static int rec_rename(int ofd, const char *from, int nfd, const char *to, unsign
     char a[PATH_MAX], b[PATH_MAX];
     bool ia = recording() && inside(ofd, from, a), ib = recording() && inside(nfd, to, b);
     if (!ia && !ib)
-        return how == 0   ? r_rename(from, to)
-               : how == 1 ? r_renameat(ofd, from, nfd, to)
-                          : r_renameat2(ofd, from, nfd, to, fl);
+        return how == 0   ? R(rename)(from, to)
+               : how == 1 ? R(renameat)(ofd, from, nfd, to)
+                          : R(renameat2)(ofd, from, nfd, to, fl);
     if (!ia)
         die("a rename into LOGBOOK_CRASH_DIR from outside cannot be recorded");
     if (fl)
         die("renameat2 flags cannot be recorded");
     pthread_mutex_lock(&mu);
-    int rc = how == 0   ? r_rename(from, to)
-             : how == 1 ? r_renameat(ofd, from, nfd, to)
-                        : r_renameat2(ofd, from, nfd, to, fl);
+    int rc = how == 0   ? R(rename)(from, to)
+             : how == 1 ? R(renameat)(ofd, from, nfd, to)
+                        : R(renameat2)(ofd, from, nfd, to, fl);
     if (rc == 0) {
         crash_rec_t h = {.type = CRASH_RENAME};
         emit(&h, a, ib ? b : "", NULL, 0);
@@ -650,9 +665,11 @@ static int rec_unlink(int dirfd, const char *path, int fl, int how)
 {
     char rel[PATH_MAX];
     if (!recording() || !inside(dirfd, path, rel))
-        return how == 0 ? r_unlink(path) : how == 1 ? r_rmdir(path) : r_unlinkat(dirfd, path, fl);
+        return how == 0   ? R(unlink)(path)
+               : how == 1 ? R(rmdir)(path)
+                          : R(unlinkat)(dirfd, path, fl);
     pthread_mutex_lock(&mu);
-    int rc = how == 0 ? r_unlink(path) : how == 1 ? r_rmdir(path) : r_unlinkat(dirfd, path, fl);
+    int rc = how == 0 ? R(unlink)(path) : how == 1 ? R(rmdir)(path) : R(unlinkat)(dirfd, path, fl);
     if (rc == 0) {
         bool dir = how == 1 || (how == 2 && (fl & AT_REMOVEDIR));
         crash_rec_t h = {.type = dir ? CRASH_RMDIR : CRASH_UNLINK};
@@ -681,9 +698,9 @@ static int rec_mkdir(int dirfd, const char *path, mode_t mode)
 {
     char rel[PATH_MAX];
     if (!recording() || !inside(dirfd, path, rel))
-        return r_mkdirat(dirfd, path, mode);
+        return R(mkdirat)(dirfd, path, mode);
     pthread_mutex_lock(&mu);
-    int rc = r_mkdirat(dirfd, path, mode);
+    int rc = R(mkdirat)(dirfd, path, mode);
     if (rc == 0) {
         crash_rec_t h = {.type = CRASH_MKDIR};
         emit(&h, rel, NULL, NULL, 0);
@@ -709,11 +726,11 @@ int close(int fd)
     if (recording() && fd == logfd)
         return 0; /* the log outlives a daemon that closes every descriptor */
     if (!recording() || !(flags_of(fd) & FD_REC))
-        return r_close(fd);
+        return R(close)(fd);
     pthread_mutex_lock(&mu);
     bool lock = flags_of(fd) & FD_LOCK;
     set_flags(fd, 0);
-    int rc = r_close(fd);
+    int rc = R(close)(fd);
     if (!lock) {
         crash_rec_t h = {.type = CRASH_CLOSE, .fd = fd};
         emit(&h, NULL, NULL, NULL, 0);
@@ -740,9 +757,9 @@ static void after_dup(int fd, int newfd)
 int dup(int fd)
 {
     if (!recording() || !(flags_of(fd) & FD_REC))
-        return r_dup(fd);
+        return R(dup)(fd);
     pthread_mutex_lock(&mu);
-    int n = r_dup(fd);
+    int n = R(dup)(fd);
     if (n >= 0)
         after_dup(fd, n);
     pthread_mutex_unlock(&mu);
@@ -754,9 +771,9 @@ static int rec_dup23(int fd, int newfd, int fl, bool three)
     if (recording() && newfd == logfd)
         die("the daemon replaced the crash log's descriptor");
     if (!recording() || (!(flags_of(fd) & FD_REC) && !(flags_of(newfd) & FD_REC)))
-        return three ? r_dup3(fd, newfd, fl) : r_dup2(fd, newfd);
+        return three ? R(dup3)(fd, newfd, fl) : R(dup2)(fd, newfd);
     pthread_mutex_lock(&mu);
-    int n = three ? r_dup3(fd, newfd, fl) : r_dup2(fd, newfd);
+    int n = three ? R(dup3)(fd, newfd, fl) : R(dup2)(fd, newfd);
     if (n >= 0 && fd != newfd)
         after_dup(fd, newfd);
     pthread_mutex_unlock(&mu);
@@ -780,7 +797,9 @@ void *mmap(void *addr, size_t len, int prot, int fl, int fd, off_t off)
     if (recorded(fd) && (prot & PROT_WRITE) && (fl & MAP_SHARED))
         die("a shared writable mapping of a file under LOGBOOK_CRASH_DIR cannot be recorded "
             "(LMDB's MDB_WRITEMAP?)");
-    return r_mmap(addr, len, prot, fl, fd, off);
+    if (!r_mmap && !recording()) /* early, inside a sanitizer's start: no dlsym yet */
+        return (void *)syscall(SYS_mmap, addr, len, prot, fl, fd, off);
+    return R(mmap)(addr, len, prot, fl, fd, off);
 }
 
 void *mmap64(void *addr, size_t len, int prot, int fl, int fd, off_t off)

@@ -62,7 +62,7 @@ FUZZ_NAMES  := request workflow csv users submission json areas holidays
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 # The power-loss test (docs/CRASHTEST.md): the harness and the LD_PRELOAD recorder.
 CRASH_SRC   := tests/crash/crashtest.c tests/crash/workload.c tests/crash/check.c tests/crash/model.c
-CRASH_BINS  := $(BUILD)/tests/crashtest $(BUILD)/tests/crash_shim.so
+CRASH_BINS  := $(BUILD)/tests/crashtest $(BUILD)/tests/crash_shim.so $(BUILD)/tests/test_crash_model
 # `make test` runs it small; `make crashtest` large.
 CRASH_SMALL ?= --writes 300 --cuts 25
 CRASH_LARGE ?= --writes 5000 --cuts 500
@@ -173,6 +173,11 @@ $(BUILD)/tests/crashtest: $(call obj,$(CRASH_SRC)) $(TEST_LIB) $(CLIENT_LIB) $(P
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The rebuild model alone, on hand-written logs.
+$(BUILD)/tests/test_crash_model: $(call obj,tests/crash/test_model.c tests/crash/model.c) $(TEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 crashtest: deps
 	@$(MAKE) --no-print-directory $(BIN)/logbookd $(CRASH_BINS)
 	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/crashtest $(CRASH_LARGE)
@@ -185,6 +190,7 @@ run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS) $(CRASH_BINS)
 	@fail=0; for t in $(UNIT_BINS) $(INTEG_BINS); do \
 	  echo "== $$t"; LOGBOOKD=$(abspath $(BIN)/logbookd) LOGBOOK_BIN=$(abspath $(BIN)) $(TEST_WRAP) $$t || fail=1; \
 	done; \
+	echo "== $(BUILD)/tests/test_crash_model"; $(TEST_WRAP) $(BUILD)/tests/test_crash_model || fail=1; \
 	echo "== $(BUILD)/tests/crashtest $(CRASH_SMALL)"; \
 	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/crashtest $(CRASH_SMALL) || fail=1; \
 	for f in $(FUZZ_NAMES); do \

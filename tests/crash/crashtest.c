@@ -217,6 +217,7 @@ static int replay(const args_t *a)
 int main(int argc, char **argv)
 {
     args_t a;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* one line per cut, also into a file */
     if (parse(argc, argv, &a))
         return 2;
     if (a.replay)

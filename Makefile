@@ -389,7 +389,7 @@ TIDY_FILES    = $(filter-out $(TIDY_PENDING),$(shell git ls-files '*.c'))
 lint: deps lint-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem proto workflow store daemon clients tests/lib tests/unit \
-	  tests/integration tests/fuzz/*.c
+	  tests/integration tests/crash tests/fuzz/*.c
 	@echo "clang-tidy: $(words $(TIDY_FILES)) files, $(TIDY_JOBS) at once$(if $(strip $(TIDY_PENDING)), (left out with open findings: $(strip $(TIDY_PENDING))))"
 	@printf '%s\n' $(TIDY_FILES) | xargs -P $(TIDY_JOBS) -n 4 sh -c 'clang-tidy --quiet "$$@" -- $(TIDY_FLAGS)' sh
 	@echo "lint: ok"

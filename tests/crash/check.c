@@ -39,7 +39,7 @@ static int check_case(testd_t *t, const crash_acks_t *acks, size_t first, uint64
         return 1;
     }
     /* the state of the last ack before the cut, or of the next request */
-    const char *last = NULL, *next = NULL;
+    const char *last = "", *next = NULL;
     for (size_t i = first; i < acks->n; i++) {
         const crash_ack_t *a = &acks->a[i];
         if (a->kind == ACK_IMPORT || strcmp(a->case_id, cid) != 0)
@@ -150,8 +150,8 @@ int crash_check(testd_t *t, const crash_acks_t *acks, uint64_t cutoff, size_t *a
                 lb_val_free(&f);
             }
         }
-        if (a->kind != ACK_IMPORT &&
-            (!events || a->seq > last || !events[a->seq] || strcmp(events[a->seq], a->case_id))) {
+        if (a->kind != ACK_IMPORT && (!events || a->seq > last || !events[a->seq] ||
+                                      strcmp(events[a->seq], a->case_id) != 0)) {
             printf("    lost: event %" PRIu64 " of case %s (events.since reaches %" PRIu64 ")\n",
                    a->seq, a->case_id, last);
             bad++;

@@ -204,6 +204,8 @@ static int new_inode(state_t *s, bool dir)
 
 static int ns_find(const state_t *s, const char *path)
 {
+    if (!s->ns)
+        return -1;
     for (size_t i = 0; i < s->nns; i++)
         if (strcmp(s->ns[i].path, path) == 0)
             return (int)i;
@@ -219,7 +221,7 @@ static int ns_lookup(const state_t *s, const char *path)
 static void ns_set(state_t *s, const char *path, int ino)
 {
     int i = ns_find(s, path);
-    if (i >= 0) {
+    if (i >= 0 && s->ns) {
         s->ns[i].ino = ino;
         return;
     }

@@ -25,12 +25,13 @@ static void rec(uint32_t type, int64_t fd, int64_t arg, uint64_t off, const char
 {
     crash_rec_t h = {.magic = CRASH_MAGIC,
                      .type = type,
-                     .seq = seq++,
+                     .seq = seq,
                      .fd = fd,
                      .arg = arg,
                      .off = off,
                      .len = len,
                      .bits = bits};
+    seq++;
     h.plen = p1 ? (uint32_t)strlen(p1) : 0;
     h.p2len = p2 ? (uint32_t)strlen(p2) : 0;
     fwrite(&h, sizeof h, 1, logw);

@@ -189,8 +189,10 @@ int crash_workload(testd_t *t, const char *logpath, int writes, int clients, uin
     worker_t *w = calloc((size_t)clients, sizeof *w);
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     int rc = 0;
-    if (!w || !th)
+    if (!w || !th) {
         rc = -1;
+        clients = 0;
+    }
     for (int i = 0; rc == 0 && i < clients; i++) {
         w[i] = (worker_t){.t = t,
                           .logpath = logpath,

@@ -122,6 +122,24 @@ static void show_log(const char *log)
         printf("    (no log)\n");
 }
 
+/* Whether two files hold the same bytes (false when either cannot be read). */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
 /*
  * One cut: rebuild into run/cut-N, start a daemon there without the shim,
  * check it, stop it. Returns 0 when it passed (the folder is then removed).
@@ -153,6 +171,14 @@ static int one_cut(const char *run, const crash_log_t *log, const crash_acks_t *
     } else {
         size_t checked = 0;
         bad = crash_check(&d, acks, cutoff, &checked);
+        /* clients hold the server's public key: once a write was acknowledged it must stay */
+        char was[PATH_MAX + 32], now[PATH_MAX + 32];
+        snprintf(was, sizeof was, "%s/data/keys/server.key", run);
+        snprintf(now, sizeof now, "%s/keys/server.key", data);
+        if (acked && !same_file(was, now)) {
+            printf("    the server's key changed: %s is not %s\n", now, was);
+            bad++;
+        }
         if (testd_stop(&d) != 0)
             bad++;
     }

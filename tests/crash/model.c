@@ -539,7 +539,8 @@ static int cut_image(const inode_t *in, uint64_t *rng, unsigned char **img, size
     *img = malloc(cap);
     if (!*img)
         return -1;
-    memcpy(*img, in->dur, in->dlen);
+    if (in->dlen)
+        memcpy(*img, in->dur, in->dlen);
     *len = in->dlen;
     for (size_t i = 0; i < in->np; i++) {
         const pop_t *p = &in->pend[i];

@@ -159,7 +159,8 @@ static int one_cut(const char *run, const crash_log_t *log, const crash_acks_t *
     }
     uint64_t cutoff = cut ? crash_log_end(log, cut - 1) : 0;
     testd_t d;
-    testd_opts_t o = {.dir = dir};
+    /* the checks send requests as fast as replies come: no rate limit in their way */
+    testd_opts_t o = {.dir = dir, .rate_per_key = 1000000};
     size_t acked = 0;
     for (size_t i = 0; i < acks->n; i++)
         acked += acks->a[i].logsize <= cutoff;
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
              asan && *asan ? ":" : "");
     char *env[] = {e_pre, e_dir, e_log, e_asan, NULL};
     testd_t t;
-    testd_opts_t o = {.dir = run, .env = env};
+    testd_opts_t o = {.dir = run, .env = env, .rate_per_key = 1000000};
     if (testd_start(&t, &o) != 0) {
         fprintf(stderr, "crashtest: logbookd did not start under the shim; log %s/logbookd.log\n",
                 run);

@@ -199,23 +199,32 @@ static int one_cut(const char *run, const crash_log_t *log, const crash_acks_t *
     return 0;
 }
 
-/* The cut points: a third after a sync, a third between two writes, a third anywhere. */
+/*
+ * The cut points, in turn: right after a sync, between two writes, right after a
+ * name changed (a file created, renamed or removed, a folder made), anywhere.
+ */
 static size_t pick_cut(const crash_log_t *log, uint64_t *rng, int i, const char **why)
 {
     size_t n = crash_log_count(log);
     for (int tries = 0; tries < 1000; tries++) {
         size_t e = (size_t)(rnd(rng) % n);
         uint32_t type = crash_log_event(log, e)->type;
-        if (i % 3 == 0 && (type == CRASH_FSYNC || type == CRASH_FDATASYNC)) {
+        if (i % 4 == 0 && (type == CRASH_FSYNC || type == CRASH_FDATASYNC)) {
             *why = "after a sync";
             return e + 1;
         }
-        if (i % 3 == 1 && type == CRASH_WRITE && e + 1 < n &&
+        if (i % 4 == 1 && type == CRASH_WRITE && e + 1 < n &&
             crash_log_event(log, e + 1)->type == CRASH_WRITE) {
             *why = "inside writes";
             return e + 1;
         }
-        if (i % 3 == 2)
+        const crash_rec_t *r = crash_log_event(log, e);
+        if (i % 4 == 2 && (type == CRASH_RENAME || type == CRASH_UNLINK || type == CRASH_MKDIR ||
+                           (type == CRASH_OPEN && (r->bits & CRASH_B_CREATED)))) {
+            *why = "after a name change";
+            return e + 1;
+        }
+        if (i % 4 == 3)
             break;
     }
     *why = "anywhere";

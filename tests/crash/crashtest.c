@@ -191,8 +191,12 @@ static int one_cut(const char *run, const crash_log_t *log, const crash_acks_t *
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         self[n > 0 ? n : 0] = '\0';
-        printf("    kept %s; reproduce: %s --replay %s --cut %zu --seed %" PRIu64 "\n", dir, self,
-               run, cut, seed);
+        const char *daemon = getenv("LOGBOOKD");
+        char cwd[PATH_MAX];
+        printf(
+            "    kept %s; reproduce (from %s): %s%s%s%s --replay %s --cut %zu --seed %" PRIu64 "\n",
+            dir, getcwd(cwd, sizeof cwd) ? cwd : "the repository root", daemon ? "LOGBOOKD=" : "",
+            daemon ? daemon : "", daemon ? " " : "", self, run, cut, seed);
         return -1;
     }
     rm_rf(dir);
@@ -241,10 +245,10 @@ static int replay(const args_t *a)
         fprintf(stderr, "crashtest: %s\n", err);
         return 1;
     }
+    size_t cut = (size_t)a->cut < crash_log_count(log) ? (size_t)a->cut : crash_log_count(log);
     snprintf(path, sizeof path, "%s/acks.tsv", a->replay);
-    int rc = crash_acks_load(path, &acks)
-                 ? -1
-                 : one_cut(a->replay, log, &acks, (size_t)a->cut, a->seed, "replay");
+    int rc =
+        crash_acks_load(path, &acks) ? -1 : one_cut(a->replay, log, &acks, cut, a->seed, "replay");
     free(acks.a);
     crash_log_destroy(&log);
     return rc ? 1 : 0;

@@ -60,14 +60,21 @@ TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
 FUZZ_NAMES  := request workflow csv users submission json areas holidays
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
+# The power-loss test (docs/CRASHTEST.md): the harness and the LD_PRELOAD recorder.
+CRASH_SRC   := tests/crash/crashtest.c tests/crash/workload.c tests/crash/check.c tests/crash/model.c
+CRASH_BINS  := $(BUILD)/tests/crashtest $(BUILD)/tests/crash_shim.so $(BUILD)/tests/test_crash_model
+# `make test` runs it small; `make crashtest` large.
+CRASH_SMALL ?= --writes 300 --cuts 25
+CRASH_LARGE ?= --writes 5000 --cuts 500
 
+.PHONY: crashtest
 .PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS)
+build: $(PROGRAMS) $(UNIT_BINS) $(INTEG_BINS) $(REPLAY_BINS) $(CRASH_BINS)
 
 # Installs Debian's packages when a library is missing (as root), else says how.
 deps:
@@ -156,14 +163,36 @@ $(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/replay.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The shim is loaded into logbookd with LD_PRELOAD: never built with the sanitizers (an ASan
+# daemon loads it with verify_asan_link_order=0, see crashtest.c).
+$(BUILD)/tests/crash_shim.so: tests/crash/shim.c tests/crash/crashlog.h
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -fPIC -shared -o $@ $< -ldl -lpthread
+
+$(BUILD)/tests/crashtest: $(call obj,$(CRASH_SRC)) $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The rebuild model alone, on hand-written logs.
+$(BUILD)/tests/test_crash_model: $(call obj,tests/crash/test_model.c tests/crash/model.c) $(TEST_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+crashtest: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(CRASH_BINS)
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/crashtest $(CRASH_LARGE)
+
 # Tests run from the repository root; fixtures are under tests/data.
 test: all
 	@$(MAKE) --no-print-directory run-tests
 
-run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS)
+run-tests: $(UNIT_BINS) $(INTEG_BINS) $(PROGRAMS) $(REPLAY_BINS) $(CRASH_BINS)
 	@fail=0; for t in $(UNIT_BINS) $(INTEG_BINS); do \
 	  echo "== $$t"; LOGBOOKD=$(abspath $(BIN)/logbookd) LOGBOOK_BIN=$(abspath $(BIN)) $(TEST_WRAP) $$t || fail=1; \
 	done; \
+	echo "== $(BUILD)/tests/test_crash_model"; $(TEST_WRAP) $(BUILD)/tests/test_crash_model || fail=1; \
+	echo "== $(BUILD)/tests/crashtest $(CRASH_SMALL)"; \
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/crashtest $(CRASH_SMALL) || fail=1; \
 	for f in $(FUZZ_NAMES); do \
 	  echo "== $(BUILD)/tests/replay_$$f"; $(TEST_WRAP) $(BUILD)/tests/replay_$$f tests/fuzz/corpus/$$f || fail=1; \
 	done; \
@@ -360,7 +389,7 @@ TIDY_FILES    = $(filter-out $(TIDY_PENDING),$(shell git ls-files '*.c'))
 lint: deps lint-deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --inline-suppr \
 	  --suppress=missingIncludeSystem proto workflow store daemon clients tests/lib tests/unit \
-	  tests/integration tests/fuzz/*.c
+	  tests/integration tests/crash tests/fuzz/*.c
 	@echo "clang-tidy: $(words $(TIDY_FILES)) files, $(TIDY_JOBS) at once$(if $(strip $(TIDY_PENDING)), (left out with open findings: $(strip $(TIDY_PENDING))))"
 	@printf '%s\n' $(TIDY_FILES) | xargs -P $(TIDY_JOBS) -n 4 sh -c 'clang-tidy --quiet "$$@" -- $(TIDY_FLAGS)' sh
 	@echo "lint: ok"

@@ -5,6 +5,8 @@
  * serves them is server.c.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,31 @@ static int mkdir_p(const char *path)
         *p = '/';
     }
     return mkdir(buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*
+ * fsyncs the folder path, and with parent its parent folder: a new file's or
+ * folder's name lives in its parent, which nothing else syncs (LMDB never
+ * syncs the folder it creates data.mdb in; mkdir_p and the keys folder's
+ * mkdir neither). 0, or LB_EIO with the reason in err.
+ */
+static int sync_folder(const char *path, bool parent, char *err, size_t errlen)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        snprintf(err, errlen, "path too long: %s", path);
+        return LB_EIO;
+    }
+    const char *dir = parent ? dirname(buf) : buf;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        snprintf(err, errlen, "cannot sync the folder %s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return LB_EIO;
+    }
+    close(fd);
+    return 0;
 }
 
 /*
@@ -193,6 +220,13 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         goto fail;
     store_opts_t so = {0};
     if ((rc = store_open(d->cfg.data_dir, &so, &d->store, err, errlen)))
+        goto fail;
+    /* Before the first reply: the names of the data folder, the keys folder and the store's
+     * files must survive a power loss, or an acknowledged write could vanish with its file
+     * (tests/crash, docs/CRASHTEST.md). */
+    if ((rc = sync_folder(d->cfg.data_dir, true, err, errlen)) ||
+        (rc = sync_folder(d->cfg.keys_dir, true, err, errlen)) ||
+        (rc = sync_folder(d->cfg.data_dir, false, err, errlen)))
         goto fail;
     {
         store_txn_t *r;

@@ -68,6 +68,8 @@ static int spawn(testd_t *t)
             dup2(fd, 1);
             close(fd);
         }
+        for (char *const *e = t->env; e && *e; e++)
+            putenv(*e);
         if (t->manual_clock)
             execl(daemon_path(), "logbookd", "--config", t->config, "--clock", "manual",
                   "--foreground", (char *)NULL);
@@ -127,9 +129,15 @@ int testd_start(testd_t *t, const testd_opts_t *o)
     if (!o)
         o = &def;
     memset(t, 0, sizeof *t);
-    snprintf(t->dir, sizeof t->dir, "/tmp/logbook-test-XXXXXX");
-    if (!mkdtemp(t->dir))
-        return -1;
+    t->env = o->env;
+    if (o->dir) {
+        if (snprintf(t->dir, sizeof t->dir, "%s", o->dir) >= (int)sizeof t->dir)
+            return -1;
+    } else {
+        snprintf(t->dir, sizeof t->dir, "/tmp/logbook-test-XXXXXX");
+        if (!mkdtemp(t->dir))
+            return -1;
+    }
     snprintf(t->config, sizeof t->config, "%s/logbookd.yaml", t->dir);
     snprintf(t->data, sizeof t->data, "%s/data", t->dir);
     snprintf(t->log, sizeof t->log, "%s/logbookd.log", t->dir);

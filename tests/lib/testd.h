@@ -21,8 +21,9 @@ typedef struct {
     int req_port, ev_port;
     pid_t pid;
     bool manual_clock;
-    bool tmpfs;   /* data folder is a tmpfs mounted by testd_start */
-    lbc_t *admin; /* a connected admin client */
+    bool tmpfs;       /* data folder is a tmpfs mounted by testd_start */
+    lbc_t *admin;     /* a connected admin client */
+    char *const *env; /* testd_opts_t.env, borrowed */
 } testd_t;
 
 typedef struct {
@@ -33,6 +34,10 @@ typedef struct {
     int batch_max;            /* 0 = default */
     int64_t rate_per_key;     /* limits.rate_per_key (burst twice that); 0 = the default 200 */
     int tmpfs_kb;             /* >0: the data folder is a tmpfs of this size (needs root) */
+    const char *dir;          /* an existing folder to use instead of a fresh one (its data/
+                                 may hold a store already), or NULL */
+    char *const *env;         /* "NAME=value" entries added to the daemon's environment
+                                 (NULL-terminated, borrowed until the daemon is stopped), or NULL */
 } testd_opts_t;
 
 /*

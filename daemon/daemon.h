@@ -68,6 +68,8 @@ typedef struct {
     int64_t burst_per_key;   /* limits.burst_per_key: the token bucket's size */
     int64_t max_connections; /* limits.max_connections: sizes the descriptor limit */
     int log_level;
+    int64_t readers;    /* reader threads for read-only requests; 0 = reads run on the loop */
+    char *readers_hold; /* readers_hold_for_test: a FIFO each pooled read waits on ("": none) */
 } lbd_config_t;
 
 /*

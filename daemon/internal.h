@@ -6,13 +6,19 @@
  * One back edge is intended and is data, not a call: admin.clock moves
  * d->manual_now inside a write batch, and server.c restores it when
  * store_write re-runs or fails the batch. Everything here is for the daemon's
- * one thread.
+ * loop thread, except what the reader threads (readers.h) use while they run
+ * a read: the definitions, registry, users, areas, calendar, keys and store
+ * (the loop quiesces the pool before it swaps or frees any of them) and
+ * lbd_now (manual_now is atomic).
  */
 #ifndef LBD_INTERNAL_H
 #define LBD_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "daemon.h"
 #include "ratelimit.h"
+#include "readers.h"
 #include "users.h"
 
 #define LBD_VERSION "0.1.0"
@@ -66,9 +72,12 @@ struct lbd {
 
     void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
     void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
+    void *outbox;            /* replies and events waiting for their writes to be durable */
+    lbd_readers_t *readers;  /* the reader threads; NULL with `readers: 0` */
+    uint64_t n_reads_pooled; /* reads run on a reader thread */
 
     bool manual_clock;
-    int64_t manual_now;
+    _Atomic int64_t manual_now; /* written by the loop, read by lbd_now on any thread */
     int64_t started_ms; /* monotonic start, for uptime */
     uint64_t last_seq;  /* tip after the last commit */
 
@@ -99,7 +108,7 @@ typedef struct {
 
 /* ---- state (state.c) ---- */
 
-/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. */
+/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. Any thread. */
 int64_t lbd_now(const lbd_t *d);
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in ms. Never fail. */
 int64_t lbd_real_ms(void);
@@ -180,6 +189,12 @@ bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *
 /* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
 void lbd_events_close(lbd_t *d);
 
+/*
+ * Starts cfg.readers reader threads (none for 0) and hooks the users file's swaps to quiesce
+ * them (server.c). Call after signals are blocked. 0; lbd_readers_new's codes.
+ */
+int lbd_readers_start(lbd_t *d);
+
 /* Allocates the loop's batch of pending requests (server.c owns its type): 0 or LB_ENOMEM. */
 int lbd_batch_alloc(lbd_t *d);
 
@@ -248,6 +263,10 @@ typedef struct {
     int (*fn)(lbd_ctx_t *ctx);    /* the handler */
     unsigned roles;               /* bit (1 << lbd_role_t) set for each role that may run it */
     lbd_op_kind_t kind;           /* LBD_OP_WRITE: runs in the group-commit batch */
+    /* A read that may run on a reader thread: it reads only its txn, ctx and what the loop
+     * swaps only with the pool quiesced (definitions, registry, keys, areas), never loop
+     * state (counters, sockets, the rate limiter) and writes nothing outside ctx. */
+    bool pooled;
     bool events_stream;           /* also needs a client allowed on the events stream */
 } lbd_op_t;
 
@@ -255,6 +274,8 @@ typedef struct {
 const lbd_op_t *lbd_op_get(proto_op_t op);
 /* true when op's row is LBD_OP_WRITE; false for an out-of-range op. */
 bool lbd_op_writes(proto_op_t op);
+/* true when op's row may run on a reader thread (lbd_op_t.pooled); false out of range. */
+bool lbd_op_pooled(proto_op_t op);
 /*
  * Checks every row (in place, has a handler, proto's schema, some role, the
  * same kind as proto_op_writes). 0, or LB_EINTERNAL with the row named in

@@ -49,6 +49,21 @@ int lbd_op_admin_stats(lbd_ctx_t *ctx)
     lb_put_bool(r, "manual_clock", d->manual_clock, &rc);
     lb_put_int(r, "workflows", (int64_t)wf_set_count(d->wfs), &rc);
     lb_put_int(r, "clients", (int64_t)d->reg.n, &rc);
+    /* the reader threads (PROTOCOL.md 8, `readers`) */
+    lbd_readers_stats_t rs;
+    lbd_readers_stats(d->readers, &rs);
+    lb_put_int(r, "reader_threads", (int64_t)rs.threads, &rc);
+    lb_put_int(r, "reader_queue", (int64_t)rs.queued, &rc);
+    lb_put_int(r, "reader_busy", (int64_t)rs.busy, &rc);
+    lb_put_int(r, "reads_pooled", (int64_t)d->n_reads_pooled, &rc);
+    /* the durability path: commits, what of them is on disk, and the syncs it took */
+    lb_put_int(r, "committed", (int64_t)st.committed, &rc);
+    lb_put_int(r, "durable", (int64_t)st.durable, &rc);
+    lb_put_int(r, "durable_lag", (int64_t)(st.committed - st.durable), &rc);
+    lb_put_int(r, "log_syncs", (int64_t)st.log_syncs, &rc);
+    lb_put_int(r, "log_bytes", (int64_t)st.log_bytes, &rc);
+    lb_put_int(r, "data_syncs", (int64_t)st.data_syncs, &rc);
+    lb_put_int(r, "checkpoints", (int64_t)st.checkpoints, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 

@@ -1,8 +1,10 @@
 /*
- * server.c - logbookd's loop: the ZAP authenticator, group commit, timers,
- * heartbeats, signals and reload (start.c sets the process up). One thread does
- * all the work in a fixed order (drain, execute, commit, reply, publish), so
- * there are no locks; libzmq's own I/O threads start after signals are blocked.
+ * server.c - logbookd's loop: group commit, the reader pool's requests, replies
+ * held until their writes are durable, timers, heartbeats, signals and reload
+ * (start.c sets the process up, zap.c authenticates). The loop thread does all
+ * socket work in a fixed order (drain, execute, commit, queue, reply and
+ * publish once durable); read-only requests run on reader threads (readers.c)
+ * and come back to it. libzmq's own I/O threads start after signals are blocked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,8 @@
 #define MAX_FRAMES 8 /* routing envelope frames we keep (REQ through proxies) */
 #define HEARTBEAT_MS 1000
 #define IDEM_PRUNE_PER_TXN 500 /* per loop turn, while records older than 24 h remain */
+/* Write batches whose replies may wait for durability at once; then the loop stops draining. */
+#define OUTBOX_BATCHES 4
 
 volatile sig_atomic_t lbd_stop_flag;
 volatile sig_atomic_t lbd_reload_flag;
@@ -101,8 +105,30 @@ static void encode_error(pending_t *p, int code, const char *msg, const char *fi
     }
 }
 
-/* Turns a handler's return into the reply bytes. */
-static void finish(lbd_t *d, pending_t *p, lbd_ctx_t *ctx, int rc)
+/*
+ * Moves p's envelope, request and reply into q (uninitialised), fixing the
+ * client pointer when it pointed into p; p is left answered and empty.
+ */
+static void pending_take(pending_t *q, pending_t *p)
+{
+    *q = *p;
+    for (int i = 0; i < p->nframes; i++) {
+        zmq_msg_init(&q->frames[i]);
+        zmq_msg_move(&q->frames[i], &p->frames[i]);
+        zmq_msg_close(&p->frames[i]);
+    }
+    if (p->client == &p->anon)
+        q->client = &q->anon;
+    else if (p->client == &p->as_client)
+        q->client = &q->as_client;
+    p->nframes = 0;
+    memset(&p->req, 0, sizeof p->req);
+    memset(&p->reply, 0, sizeof p->reply);
+    p->answered = true;
+}
+
+/* Turns a handler's return into the reply bytes; *nerr counts a failure. Any thread. */
+static void finish(pending_t *p, lbd_ctx_t *ctx, int rc, uint64_t *nerr)
 {
     p->reply.len = 0;
     if (rc == 0) {
@@ -110,7 +136,7 @@ static void finish(lbd_t *d, pending_t *p, lbd_ctx_t *ctx, int rc)
             goto out;
         rc = LB_ENOMEM;
     }
-    d->n_errors++;
+    (*nerr)++;
     if (ctx->errmsg[0] == '\0' || rc <= LB_ENOMEM) {
         /* internal codes: log with the request id, tell the client only the class */
         lbd_log(LBD_LOG_ERROR, "request %s (%s): %s%s%s", p->req.id, proto_op_name(p->req.op),
@@ -195,21 +221,397 @@ static int identify(lbd_t *d, pending_t *p)
 /* executing                                                               */
 /* ---------------------------------------------------------------------- */
 
-static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
+/* ---------------------------------------------------------------------- */
+/* replies that wait for durability                                        */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * A reply goes out only when everything it may show is durable: a write's
+ * once its batch's ticket is (store_durable >= ticket), a read's once the
+ * commits its snapshot saw are. Write replies and events wait in batch order;
+ * read replies each on their own ticket.
+ */
+typedef struct {
+    pending_t p;     /* envelope and reply only */
+    uint64_t ticket; /* store_durable must reach it */
+    bool hold;       /* admin.clock: on to the held replies (release_held) instead of out */
+} waiting_t;
+
+typedef struct {
+    lbd_pubs_t pubs;
+    uint64_t ticket;
+} waiting_pubs_t;
+
+typedef struct {
+    waiting_t *w; /* write replies, in batch order (tickets rise) */
+    size_t nw, capw;
+    waiting_pubs_t *e; /* each write batch's events, in order */
+    size_t ne, cape;
+    waiting_t *r; /* read replies, any tickets */
+    size_t nr, capr;
+    bool to_held; /* a release moved an admin.clock reply to the held ones */
+} outbox_t;
+
+static outbox_t *outbox(lbd_t *d)
+{
+    if (!d->outbox)
+        d->outbox = calloc(1, sizeof(outbox_t));
+    return d->outbox;
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    void *nv = realloc(*v, c * size);
+    if (!nv)
+        return LB_ENOMEM;
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
+static void hold_reply(lbd_t *d, pending_t *p);
+static bool outbox_empty(lbd_t *d);
+static void release_durable(lbd_t *d);
+
+/* Waits for ticket when a reply cannot be queued (out of memory): slower, still in order. */
+static void wait_durable(lbd_t *d, uint64_t ticket)
+{
+    if (store_wait_durable(d->store, ticket))
+        lbd_log(LBD_LOG_ERROR, "the write-ahead log failed: stopping");
+}
+
+/* Sends p's reply once store_durable reaches ticket (queued until then); p is left empty. */
+static void reply_after(lbd_t *d, pending_t *p, uint64_t ticket)
+{
+    outbox_t *ob = outbox(d);
+    if (!outbox_empty(d))
+        release_durable(d); /* an earlier write's reply, durable now, goes first */
+    if (store_durable(d->store) >= ticket) {
+        send_reply(d, p);
+        return;
+    }
+    if (!ob || grow((void **)&ob->r, &ob->capr, ob->nr, sizeof *ob->r)) {
+        wait_durable(d, ticket);
+        if (!store_log_failed(d->store))
+            send_reply(d, p);
+        return;
+    }
+    waiting_t *w = &ob->r[ob->nr++];
+    pending_take(&w->p, p);
+    w->ticket = ticket;
+    w->hold = false;
+}
+
+/* Queues a write's reply behind the earlier batches' (hold: admin.clock's). */
+static void queue_write_reply(lbd_t *d, pending_t *p, uint64_t ticket, bool hold)
+{
+    outbox_t *ob = outbox(d);
+    bool now = store_durable(d->store) >= ticket && ob && ob->nw == 0;
+    if (!now && (!ob || grow((void **)&ob->w, &ob->capw, ob->nw, sizeof *ob->w))) {
+        wait_durable(d, ticket);
+        now = !store_log_failed(d->store);
+        if (!now)
+            return;
+    }
+    if (now) {
+        if (hold)
+            hold_reply(d, p);
+        else
+            send_reply(d, p);
+        return;
+    }
+    waiting_t *w = &ob->w[ob->nw++];
+    pending_take(&w->p, p);
+    w->ticket = ticket;
+    w->hold = hold;
+}
+
+static void publish(lbd_t *d, const lbd_pubs_t *pubs);
+
+/* Queues a batch's events (moved out of *pubs) to publish once ticket is durable. */
+static void queue_pubs(lbd_t *d, lbd_pubs_t *pubs, uint64_t ticket)
+{
+    outbox_t *ob = outbox(d);
+    bool now = store_durable(d->store) >= ticket && ob && ob->ne == 0;
+    if (!now && (!ob || grow((void **)&ob->e, &ob->cape, ob->ne, sizeof *ob->e))) {
+        wait_durable(d, ticket);
+        now = !store_log_failed(d->store);
+    }
+    if (now)
+        publish(d, pubs);
+    if (now || store_log_failed(d->store)) {
+        lbd_pubs_free(pubs);
+        return;
+    }
+    waiting_pubs_t *e = &ob->e[ob->ne++];
+    e->pubs = *pubs;
+    e->ticket = ticket;
+    memset(pubs, 0, sizeof *pubs);
+}
+
+/*
+ * Sends and publishes, in order, what became durable. Nothing once the log
+ * has failed: what is not durable may be lost, so nobody is told of it.
+ */
+static void release_durable(lbd_t *d)
+{
+    outbox_t *ob = d->outbox;
+    if (!ob || store_log_failed(d->store))
+        return;
+    uint64_t dur = store_durable(d->store);
+    size_t k = 0;
+    for (; k < ob->nw && ob->w[k].ticket <= dur; k++) {
+        if (ob->w[k].hold) {
+            hold_reply(d, &ob->w[k].p);
+            ob->to_held = true;
+        } else {
+            send_reply(d, &ob->w[k].p);
+        }
+        pending_clear(&ob->w[k].p);
+    }
+    memmove(ob->w, ob->w + k, (ob->nw - k) * sizeof *ob->w);
+    ob->nw -= k;
+    for (k = 0; k < ob->ne && ob->e[k].ticket <= dur; k++) {
+        publish(d, &ob->e[k].pubs);
+        lbd_pubs_free(&ob->e[k].pubs);
+    }
+    memmove(ob->e, ob->e + k, (ob->ne - k) * sizeof *ob->e);
+    ob->ne -= k;
+    size_t keep = 0;
+    for (size_t i = 0; i < ob->nr; i++) {
+        if (ob->r[i].ticket <= dur) {
+            send_reply(d, &ob->r[i].p);
+            pending_clear(&ob->r[i].p);
+        } else {
+            ob->r[keep++] = ob->r[i];
+        }
+    }
+    ob->nr = keep;
+}
+
+/* Whether the loop should stop draining requests until some replies went out. */
+static bool outbox_full(lbd_t *d)
+{
+    const outbox_t *ob = d->outbox;
+    return ob && ob->nw >= OUTBOX_BATCHES * (size_t)d->cfg.batch_max;
+}
+
+static bool outbox_empty(lbd_t *d)
+{
+    const outbox_t *ob = d->outbox;
+    return !ob || (ob->nw == 0 && ob->ne == 0 && ob->nr == 0);
+}
+
+static void outbox_free(lbd_t *d)
+{
+    outbox_t *ob = d->outbox;
+    if (!ob)
+        return;
+    for (size_t i = 0; i < ob->nw; i++)
+        pending_clear(&ob->w[i].p);
+    for (size_t i = 0; i < ob->nr; i++)
+        pending_clear(&ob->r[i].p);
+    for (size_t i = 0; i < ob->ne; i++)
+        lbd_pubs_free(&ob->e[i].pubs);
+    free(ob->w);
+    free(ob->r);
+    free(ob->e);
+    free(ob);
+    d->outbox = NULL;
+}
+
+/* Publishes events committed by a synchronous store_write: after every earlier batch's. */
+static void publish_now(lbd_t *d, const lbd_pubs_t *pubs)
+{
+    release_durable(d); /* store_write waited for its ticket: every earlier one is durable */
+    publish(d, pubs);
+}
+
+/* ---------------------------------------------------------------------- */
+/* executing                                                               */
+/* ---------------------------------------------------------------------- */
+
+/* The loop's read snapshot, shared by the reads of one batch, and what was committed then. */
+typedef struct {
+    store_txn_t *txn;
+    uint64_t committed; /* store_committed just after the txn began: what it may show */
+} snap_t;
+
+static int snap_begin(lbd_t *d, snap_t *s)
+{
+    if (s->txn)
+        return 0;
+    int rc = store_read_begin(d->store, &s->txn);
+    s->committed = store_committed(d->store);
+    return rc;
+}
+
+static void run_read(lbd_t *d, pending_t *p, snap_t *s)
 {
     lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
     int rc = 0;
-    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
-        store_read_end(rtxn); /* it commits case migrations: reads after it must see them */
-    else if (!*rtxn)
-        rc = store_read_begin(d->store, rtxn);
+    uint64_t ticket = s->committed;
+    if (p->req.op == PROTO_OP_ADMIN_RELOAD) {
+        store_read_end(&s->txn); /* it commits case migrations: reads after it must see them */
+        lbd_readers_quiesce(d->readers); /* no reader may hold a definition it frees */
+    } else {
+        rc = snap_begin(d, s);
+        ticket = s->committed;
+    }
     if (rc == 0) {
-        ctx.txn = *rtxn;
+        ctx.txn = s->txn;
         rc = lbd_execute(&ctx);
     }
+    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
+        ticket = store_committed(d->store);
     d->n_reads++;
-    finish(d, p, &ctx, rc);
-    send_reply(d, p);
+    finish(p, &ctx, rc, &d->n_errors);
+    reply_after(d, p, ticket);
+}
+
+/* A read handed to the reader pool: the request moved out of the batch, and its answer. */
+typedef struct {
+    lbd_job_t job; /* first: the pool hands back &job */
+    lbd_t *d;
+    pending_t p;
+    int64_t now;        /* the daemon's clock at dispatch */
+    uint64_t committed; /* store_committed just after its txn began */
+    uint64_t nerr;
+} read_job_t;
+
+/*
+ * readers_hold_for_test (PROTOCOL.md 8, tests only): each pooled read first
+ * takes one byte from the FIFO at path, so a test decides when it runs.
+ */
+static void hold_for_test(const char *path)
+{
+    for (;;) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return;
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        close(fd);
+        if (n != 0)
+            return; /* a byte, or an error: go on */
+    }
+}
+
+/* On a reader thread: its own snapshot, the handler, the encoded reply. */
+static void read_job_run(lbd_job_t *job)
+{
+    read_job_t *j = (read_job_t *)job;
+    lbd_t *d = j->d;
+    if (d->cfg.readers_hold && d->cfg.readers_hold[0])
+        hold_for_test(d->cfg.readers_hold);
+    lbd_ctx_t ctx = {.d = d, .client = j->p.client, .req = &j->p.req, .now = j->now};
+    store_txn_t *txn = NULL;
+    int rc = store_read_begin(d->store, &txn);
+    /* After the begin: the snapshot shows at most this, maybe less (waiting longer is safe). */
+    j->committed = store_committed(d->store);
+    if (rc == 0) {
+        ctx.txn = txn;
+        rc = lbd_execute(&ctx);
+    }
+    finish(&j->p, &ctx, rc, &j->nerr); /* encoded while the txn still holds what it shows */
+    store_read_end(&txn);
+}
+
+static void read_job_free(lbd_job_t *job)
+{
+    read_job_t *j = (read_job_t *)job;
+    pending_clear(&j->p);
+    free(j);
+}
+
+/* Runs a read: on a reader thread when there are some and its op may, else here. */
+static void dispatch_read(lbd_t *d, pending_t *p, snap_t *s)
+{
+    if (d->readers && lbd_op_pooled(p->req.op)) {
+        read_job_t *j = calloc(1, sizeof *j);
+        if (j) {
+            j->job.run = read_job_run;
+            j->d = d;
+            j->now = lbd_now(d);
+            pending_take(&j->p, p);
+            d->n_reads_pooled++;
+            lbd_readers_submit(d->readers, &j->job);
+            return;
+        }
+    }
+    run_read(d, p, s);
+}
+
+/* Answers the reads the pool finished (each once what it saw is durable). */
+static void take_done(lbd_t *d)
+{
+    if (!d->readers)
+        return;
+    lbd_job_t *job = lbd_readers_done(d->readers);
+    while (job) {
+        lbd_job_t *next = job->next;
+        read_job_t *j = (read_job_t *)job;
+        d->n_reads++;
+        d->n_errors += j->nerr;
+        reply_after(d, &j->p, j->committed);
+        read_job_free(job);
+        job = next;
+    }
+}
+
+/* The pool's quiesce, for lbd_users_t.before_swap. */
+static void quiesce_cb(void *arg)
+{
+    lbd_readers_quiesce(arg);
+}
+
+int lbd_readers_start(lbd_t *d)
+{
+    if (d->cfg.readers <= 0)
+        return 0;
+    int rc = lbd_readers_new((unsigned)d->cfg.readers, &d->readers);
+    if (rc == 0) {
+        d->users.before_swap = quiesce_cb;
+        d->users.swap_arg = d->readers;
+    }
+    return rc;
+}
+
+/*
+ * The map can only grow while no read transaction is open: with reader
+ * threads, grow it ahead (paused readers) once it is half used, so a write
+ * rarely has to grow it itself.
+ */
+static void ensure_headroom(lbd_t *d)
+{
+    store_stats_t st;
+    if (!d->readers || store_stats(d->store, &st) || st.db_bytes <= st.map_bytes / 2)
+        return;
+    lbd_readers_pause(d->readers);
+    int rc = store_grow(d->store);
+    lbd_readers_resume(d->readers);
+    if (rc && rc != LB_EMAPFULL)
+        lbd_log(LBD_LOG_WARN, "cannot grow the map ahead: %s", lb_strerror(rc));
+}
+
+/*
+ * store_write / store_write_async (ticket non-NULL) with the reader threads
+ * in mind: a write that must grow the map while a reader's transaction is
+ * open fails with LB_EINTERNAL, and runs again with the readers paused.
+ */
+static int write_txn(lbd_t *d, int (*fn)(store_txn_t *txn, void *ctx), void *ctx, uint64_t *ticket)
+{
+    ensure_headroom(d);
+    int rc = ticket ? store_write_async(d->store, fn, ctx, ticket) : store_write(d->store, fn, ctx);
+    if (rc == LB_EINTERNAL && d->readers) {
+        lbd_readers_pause(d->readers);
+        rc = ticket ? store_write_async(d->store, fn, ctx, ticket) : store_write(d->store, fn, ctx);
+        lbd_readers_resume(d->readers);
+    }
+    return rc;
 }
 
 typedef struct {
@@ -261,7 +663,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
             lb_val_free(&ctx.result);
             return rc;
         }
-        finish(d, p, &ctx, rc);
+        finish(p, &ctx, rc, &d->n_errors);
         if (rc == 0) {
             rc = store_idem_put_digest(child, p->key, p->req.id, b->now,
                                        p->has_digest ? p->digest : NULL, p->reply.p, p->reply.len);
@@ -275,7 +677,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
                 b->pubs.n = npubs;
                 b->pubs.bytes.len = nbytes;
                 lbd_fail(&ctx, rc, NULL, "%s", lb_strerror(rc));
-                finish(d, p, &ctx, rc);
+                finish(p, &ctx, rc, &d->n_errors);
             }
         } else {
             store_nested_abort(&child);
@@ -367,20 +769,25 @@ static void free_held(lbd_t *d)
     d->held = NULL;
 }
 
-/* Publishes the events a reload's migrations committed, before any newer ones. */
+/* Publishes the events a reload's migrations committed (synchronously), before any newer ones. */
 static void publish_late(lbd_t *d)
 {
-    publish(d, &d->late_pubs);
+    if (d->late_pubs.n)
+        publish_now(d, &d->late_pubs);
     lbd_pubs_reset(&d->late_pubs);
 }
 
-/* Commits the batch's writes in one transaction, then replies and publishes. */
+/*
+ * Commits the batch's writes in one transaction and queues its replies and
+ * events for when the commit is durable (the loop goes on meanwhile).
+ */
 static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
 {
     publish_late(d);
     batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
     int64_t t0 = mono_us();
-    int rc = store_write(d->store, batch_fn, &b);
+    uint64_t ticket = 0;
+    int rc = write_txn(d, batch_fn, &b, &ticket);
     int64_t t1 = mono_us();
     d->us_write += (uint64_t)(t1 - t0);
     d->us_exec += (uint64_t)(b.exec_end - t0);
@@ -394,6 +801,7 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
             (uint64_t)vfs.f_bavail * vfs.f_frsize < 16u << 20)
             rc = LB_EDISKFULL;
         lbd_log(LBD_LOG_ERROR, "batch of %zu writes not committed: %s", nwrites, lb_strerror(rc));
+        ticket = store_committed(d->store); /* nothing to wait for but the earlier batches */
         d->manual_now = b.clock_before;
         lbd_pubs_reset(&b.pubs);
         for (size_t i = 0; i < n; i++)
@@ -405,28 +813,32 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
     }
     if (nwrites > d->max_batch)
         d->max_batch = nwrites;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].write && batch[i].dup_of >= 0)
+            lb_buf_append(&batch[i].reply, batch[batch[i].dup_of].reply.p,
+                          batch[batch[i].dup_of].reply.len);
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &batch[i];
-        if (!p->write)
-            continue;
-        if (p->dup_of >= 0)
-            lb_buf_append(&p->reply, batch[p->dup_of].reply.p, batch[p->dup_of].reply.len);
-        if (p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0)
-            hold_reply(d, p);
-        else
-            send_reply(d, p);
+        if (p->write)
+            queue_write_reply(d, p, ticket, p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0);
     }
-    publish(d, &b.pubs);
+    queue_pubs(d, &b.pubs, ticket);
     lbd_pubs_free(&b.pubs);
+}
+
+/* Answers p once ticket is durable (0: at once): 1 when answered (p is then done with). */
+static int answer_after(lbd_t *d, pending_t *p, int code, const char *msg, uint64_t ticket)
+{
+    d->n_errors++;
+    encode_error(p, code, msg, NULL, NULL);
+    reply_after(d, p, ticket);
+    return 1;
 }
 
 /* Answers p at once: 1 when answered (p is then done with), 0 to go on. */
 static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
 {
-    d->n_errors++;
-    encode_error(p, code, msg, NULL, NULL);
-    send_reply(d, p);
-    return 1;
+    return answer_after(d, p, code, msg, 0);
 }
 
 /*
@@ -464,8 +876,7 @@ static int rate_limited(lbd_t *d, pending_t *p, const char *as)
  * marked dup_of; the id reused for a different op or args, in the store or
  * in this batch, is `conflict`. 1 when p was answered, 0 to run it.
  */
-static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_txn_t **rtxn,
-                    int64_t now)
+static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, snap_t *snap, int64_t now)
 {
     static const char reused[] = "request id reused for a different request";
     bool write = lbd_op_writes(p->req.op);
@@ -484,17 +895,17 @@ static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_tx
         return answer_now(d, p, LB_ECONFLICT, reused);
     }
     store_idem_rec_t rec;
-    if ((!*rtxn && store_read_begin(d->store, rtxn)) ||
-        store_idem_find(*rtxn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
+    if (snap_begin(d, snap) ||
+        store_idem_find(snap->txn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
         return 0;
     /* A record without digest (from before digests) answered a write we cannot tell apart. */
     if (rec.has_digest && (!write || !p->has_digest || memcmp(rec.digest, p->digest, 32) != 0))
-        return answer_now(d, p, LB_ECONFLICT, reused);
+        return answer_after(d, p, LB_ECONFLICT, reused, snap->committed);
     if (!write)
         return 0;
     d->n_idem_hits++;
     lb_buf_append(&p->reply, rec.reply, rec.len);
-    send_reply(d, p);
+    reply_after(d, p, snap->committed); /* stored by a batch that may not be durable yet */
     return 1;
 }
 
@@ -510,7 +921,7 @@ static void serve_batch(lbd_t *d)
     size_t max = (size_t)d->cfg.batch_max;
     pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
     size_t n = 0, nwrites = 0;
-    store_txn_t *rtxn = NULL;
+    snap_t snap = {0};
     int64_t now = lbd_now(d);
     while (n < max) {
         pending_t *p = &batch[n];
@@ -551,7 +962,7 @@ static void serve_batch(lbd_t *d)
             pending_clear(p);
             continue;
         }
-        if (known_id(d, p, batch, n, &rtxn, now)) {
+        if (known_id(d, p, batch, n, &snap, now)) {
             pending_clear(p);
             continue;
         }
@@ -561,7 +972,7 @@ static void serve_batch(lbd_t *d)
             for (size_t i = 0; i < n && !after_write; i++)
                 after_write = batch[i].write && same_peer(&batch[i], p);
             if (!after_write) {
-                run_read(d, p, &rtxn);
+                dispatch_read(d, p, &snap);
                 pending_clear(p);
                 continue;
             }
@@ -573,19 +984,19 @@ static void serve_batch(lbd_t *d)
             nwrites++;
         n++;
     }
-    if (rtxn)
-        store_read_end(&rtxn);
+    store_read_end(&snap.txn);
     if (nwrites)
         run_writes(d, batch, n, nwrites);
-    /* Reads that had to wait for their sender's writes. */
+    /* Reads that had to wait for their sender's writes (committed now: a new snapshot). */
     for (size_t i = 0; i < n; i++) {
         if (!batch[i].write && !batch[i].answered)
-            run_read(d, &batch[i], &rtxn);
+            dispatch_read(d, &batch[i], &snap);
         pending_clear(&batch[i]);
     }
-    if (rtxn)
-        store_read_end(&rtxn);
+    store_read_end(&snap.txn);
     publish_late(d);
+    if (d->n_retired)
+        lbd_readers_quiesce(d->readers); /* pooled reads of this batch may hold old clients */
     lbd_retired_free(d); /* no request of this batch points into them any more */
 }
 
@@ -633,7 +1044,7 @@ static int64_t fire_timers(lbd_t *d)
     int64_t now = lbd_now(d), due = first_due(d, now);
     if (due <= now) {
         fire_t f = {.d = d, .now = now};
-        int rc = store_write(d->store, fire_fn, &f);
+        int rc = write_txn(d, fire_fn, &f, NULL);
         if (rc) {
             lbd_log(LBD_LOG_ERROR, "escalation timers not fired: %s", lb_strerror(rc));
             lbd_pubs_free(&f.pubs);
@@ -642,7 +1053,7 @@ static int64_t fire_timers(lbd_t *d)
         }
         d->n_commits++;
         d->n_fired += f.fired;
-        publish(d, &f.pubs);
+        publish_now(d, &f.pubs);
         lbd_pubs_free(&f.pubs);
         if (f.fired)
             lbd_log(LBD_LOG_DEBUG, "%zu escalation steps fired", f.fired);
@@ -659,6 +1070,12 @@ static void heartbeat(lbd_t *d)
     uint64_t seq = d->last_seq;
     uint8_t chain[32], sig[64];
     store_txn_t *r;
+    /* Only a durable head is signed: wait for the log (the loop is the only writer, so no
+     * commit comes between this and the tip read), and publish its events first. */
+    uint64_t committed = store_committed(d->store);
+    if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
+        return; /* the log failed: lbd_run stops */
+    release_durable(d);
     if (store_read_begin(d->store, &r))
         return;
     int rc = store_event_tip(r, &seq, chain);
@@ -709,7 +1126,7 @@ static bool prune_idem(lbd_t *d)
     store_read_end(&r);
     if (rc || oldest >= p.before)
         return false;
-    if (store_write(d->store, prune_fn, &p) != 0)
+    if (write_txn(d, prune_fn, &p, NULL) != 0)
         return false;
     lbd_log(LBD_LOG_DEBUG, "%zu idempotency records pruned", p.removed);
     return p.removed == IDEM_PRUNE_PER_TXN;
@@ -806,13 +1223,37 @@ static void handle_signals(lbd_t *d)
     }
 }
 
+/* Clears the store's durability eventfd (8 bytes: an eventfd counter). */
+static void clear_fd(int fd)
+{
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof v); /* EAGAIN: it was cleared already */
+    (void)n;
+}
+
+/*
+ * Before a stop: the pool's reads finish and are answered, and the log is
+ * synced so every queued reply and event goes out. LB_EIO when the log failed.
+ */
+static int drain(lbd_t *d)
+{
+    lbd_readers_quiesce(d->readers);
+    take_done(d);
+    uint64_t committed = store_committed(d->store);
+    if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
+        return LB_EIO;
+    release_durable(d);
+    return store_log_failed(d->store) ? LB_EIO : 0;
+}
+
 int lbd_run(lbd_t *d)
 {
     lbd_log(LBD_LOG_INFO,
             "logbookd %s serving %s (events %s), %zu workflows, %zu clients, "
-            "last seq %llu%s",
+            "last seq %llu%s, %lld reader threads",
             LBD_VERSION, d->cfg.req_endpoints[0], d->cfg.ev_endpoints[0], wf_set_count(d->wfs),
-            d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "");
+            d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "",
+            (long long)d->cfg.readers);
     /* Steps that fell due while the daemon was down fire now, before serving. */
     int64_t next_due;
     while ((next_due = fire_timers(d)) <= lbd_now(d) && !lbd_stop_flag)
@@ -820,12 +1261,15 @@ int lbd_run(lbd_t *d)
     sd_notify("READY=1");
     int64_t next_hb = lbd_mono_ms();
     int status = 0;
+    int dfd = store_durable_fd(d->store), rfd = lbd_readers_fd(d->readers);
     while (!lbd_stop_flag) {
         int64_t now_m = lbd_mono_ms();
         if (now_m >= next_hb) {
             heartbeat(d);
             next_hb = now_m + HEARTBEAT_MS;
         }
+        if (store_log_failed(d->store))
+            break;
         bool more_prune = prune_idem(d);
         int64_t wait = more_prune ? 0 : next_hb - now_m;
         if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
@@ -835,13 +1279,25 @@ int lbd_run(lbd_t *d)
             wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
         else if (!d->manual_clock && until_due < wait)
             wait = until_due;
-        zmq_pollitem_t items[4] = {
-            {d->router, 0, ZMQ_POLLIN, 0},
+        if (dfd < 0 && !outbox_empty(d))
+            wait = 0; /* no descriptor tells when the log is synced: look again at once */
+        /* With too many replies waiting for the log, requests wait in their queue. */
+        bool full = outbox_full(d);
+        zmq_pollitem_t items[6] = {
+            {d->router, 0, full ? 0 : ZMQ_POLLIN, 0},
             {NULL, d->sigfd, ZMQ_POLLIN, 0},
             {d->pub, 0, ZMQ_POLLIN, 0}, /* subscriptions (events.c) */
             {d->zap, 0, ZMQ_POLLIN, 0},
         };
-        int nitems = d->zap ? 4 : 3;
+        int nitems = d->zap ? 4 : 3, idur = -1, iread = -1;
+        if (dfd >= 0) {
+            idur = nitems;
+            items[nitems++] = (zmq_pollitem_t){NULL, dfd, ZMQ_POLLIN, 0};
+        }
+        if (rfd >= 0) {
+            iread = nitems;
+            items[nitems++] = (zmq_pollitem_t){NULL, rfd, ZMQ_POLLIN, 0};
+        }
         if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
             lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             status = LB_EIO; /* a failure, not a clean stop: let the supervisor restart us */
@@ -849,32 +1305,55 @@ int lbd_run(lbd_t *d)
         }
         if (items[1].revents & ZMQ_POLLIN)
             handle_signals(d);
-        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
+        if (d->zap && (items[3].revents & ZMQ_POLLIN))
             handle_zap(d);
         if (items[2].revents & ZMQ_POLLIN)
             lbd_events_handle(d);
+        if (idur >= 0 && (items[idur].revents & ZMQ_POLLIN))
+            clear_fd(dfd);
+        if (store_log_failed(d->store))
+            break;
+        if (dfd < 0 && !outbox_empty(d))
+            wait_durable(d, store_committed(d->store));
+        release_durable(d);
+        if (iread >= 0 && (items[iread].revents & ZMQ_POLLIN))
+            take_done(d);
         if (lbd_reload_flag) {
             lbd_reload_flag = 0;
             char err[512];
+            lbd_readers_quiesce(d->readers); /* no reader may hold what the reload frees */
             lbd_reload(d, err, sizeof err);
             publish_late(d);
         }
         lbd_users_poll(&d->users, d->cfg.users, lbd_mono_ms());
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (!full && (items[0].revents & ZMQ_POLLIN)) {
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
         }
         if (d->ev_rebind) /* a reload (SIGHUP or admin.reload) revoked or changed events */
             lbd_events_rebind(d);
+        outbox_t *ob = d->outbox;
+        if (ob && ob->to_held) {
+            ob->to_held = false;
+            next_due = 0; /* an admin.clock reply waits for its timers: see to them */
+        }
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
+    if (store_log_failed(d->store) || drain(d)) {
+        /* What was not durable may be lost: nobody was told of it. The store recovers from
+         * its log on the next start; the supervisor restarts us. */
+        lbd_log(LBD_LOG_ERROR, "the write-ahead log cannot be written or synced: stopping");
+        sd_notify("STOPPING=1");
+        return LB_EIO;
+    }
     lbd_log(LBD_LOG_INFO,
             "shutting down (last seq %llu): %llu requests, %llu writes in %llu commits, "
-            "%.1f s executing and %.1f s committing write batches",
+            "%.1f s executing and %.1f s committing write batches, %llu reads pooled",
             (unsigned long long)d->last_seq, (unsigned long long)d->n_requests,
             (unsigned long long)d->n_writes, (unsigned long long)d->n_commits,
-            (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6);
+            (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6,
+            (unsigned long long)d->n_reads_pooled);
     heartbeat(d); /* records the last head: a store cut below it refuses to start */
     sd_notify("STOPPING=1");
     return status;
@@ -885,7 +1364,11 @@ void lbd_destroy(lbd_t **dp)
     lbd_t *d = dp ? *dp : NULL;
     if (!d)
         return;
-    /* Fixed order: sockets, then the context (joins libzmq's threads), then the store. */
+    /* Fixed order: reader threads (they use the store), queued replies, sockets, then the
+     * context (joins libzmq's threads), then the store. */
+    lbd_readers_destroy(&d->readers, read_job_free);
+    outbox_free(d);
+    free_held(d);
     if (d->router)
         zmq_close(d->router);
     if (d->pub)
@@ -910,7 +1393,6 @@ void lbd_destroy(lbd_t **dp)
     lbd_audit_destroy(&d->audit);
     lbd_config_clear(&d->cfg);
     free(d->batch);
-    free_held(d);
     lbd_rl_destroy(&d->rl);
     lbd_pubs_free(&d->late_pubs);
     free(d);

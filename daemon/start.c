@@ -215,6 +215,11 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
 
     if ((rc = start_zmq(d, err, errlen)))
         goto fail;
+    if ((rc = lbd_readers_start(d))) {
+        snprintf(err, errlen, "cannot start %lld reader threads: %s", (long long)d->cfg.readers,
+                 lb_strerror(rc));
+        goto fail;
+    }
     *out = d;
     return 0;
 fail:

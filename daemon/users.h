@@ -31,6 +31,10 @@ typedef struct {
     bool has_staged;
     lbd_file_id_t seen, staged_seen; /* the file as last loaded (or tried) */
     int64_t next_poll_ms;            /* monotonic */
+    /* Called (when set) just before the list in force is freed and replaced: the daemon
+     * quiesces its reader threads there, whose requests may borrow from the list. */
+    void (*before_swap)(void *arg);
+    void *swap_arg;
 } lbd_users_t;
 
 /*

@@ -70,16 +70,16 @@ struct lbd {
     char **ev_bound;    /* the events endpoints as bound (cfg.n_ev), for a re-bind */
     bool ev_rebind;     /* a reload changed who may receive which events: re-bind (events.c) */
 
-    void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
-    void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
-    void *outbox;            /* replies and events waiting for their writes to be durable */
+    void *batch;  /* pending_t[batch_max] of server.c, reused by every batch */
+    void *held;   /* admin.clock replies waiting for the timers they made due (server.c) */
+    void *outbox; /* replies and events waiting for their writes to be durable */
     lbd_readers_t *readers;  /* the reader threads; NULL with `readers: 0` */
     uint64_t n_reads_pooled; /* reads run on a reader thread */
 
     bool manual_clock;
     _Atomic int64_t manual_now; /* written by the loop, read by lbd_now on any thread */
-    int64_t started_ms; /* monotonic start, for uptime */
-    uint64_t last_seq;  /* tip after the last commit */
+    int64_t started_ms;         /* monotonic start, for uptime */
+    uint64_t last_seq;          /* tip after the last commit */
 
     /* counters for admin.stats */
     uint64_t n_requests, n_writes, n_reads, n_commits, n_idem_hits, n_events, n_fired;
@@ -108,7 +108,8 @@ typedef struct {
 
 /* ---- state (state.c) ---- */
 
-/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. Any thread. */
+/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. Any thread.
+ */
 int64_t lbd_now(const lbd_t *d);
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in ms. Never fail. */
 int64_t lbd_real_ms(void);
@@ -236,6 +237,28 @@ int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *e
  */
 int lbd_reload_migrate(lbd_t *d, const lbd_ids_t *ids, size_t *moved, char *err, size_t errlen);
 
+/* ---- admin.verify's scan of the cases (verify.c) ---- */
+
+typedef struct {
+    uint64_t checked; /* cases compared with their events, the first bad one included */
+    char bad_case[LB_CASE_ID_MAX]; /* the first case that disagrees with its events, or "" */
+    char why[200];                 /* how it disagrees */
+    lb_val_t *unreadable;          /* the caller's array: ids (strings) of unreadable cases */
+    size_t max_unreadable;         /* at most this many are listed */
+    uint64_t n_unreadable;         /* how many there are */
+    bool counters_bad;             /* a report counter differs (judged only when all read) */
+    store_count_diff_t cdiff;      /* the first that differs, when counters_bad */
+} lbd_verify_t;
+/*
+ * One walk over every stored case, each read and decoded once, for the three
+ * checks of admin.verify: the case against its events (lbd_verify_cases), the
+ * cases that do not decode (logged and listed), and the maintained counters
+ * recomputed from the cases (every scope to 8 digits). Fills *v (set
+ * unreadable and max_unreadable first). 0; LB_ENOMEM or a store code. Only
+ * reads txn: any thread.
+ */
+int lbd_verify_scan(const lbd_t *d, store_txn_t *txn, lbd_verify_t *v);
+
 /* ---- requests ---- */
 
 /*
@@ -267,7 +290,7 @@ typedef struct {
      * swaps only with the pool quiesced (definitions, registry, keys, areas), never loop
      * state (counters, sockets, the rate limiter) and writes nothing outside ctx. */
     bool pooled;
-    bool events_stream;           /* also needs a client allowed on the events stream */
+    bool events_stream; /* also needs a client allowed on the events stream */
 } lbd_op_t;
 
 /* The row of op, or NULL when op is out of range. Static storage. */

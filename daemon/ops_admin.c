@@ -147,25 +147,16 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         v.first_bad = v.expect <= tip ? v.expect : tip;
     if (v.first_bad)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
-    uint64_t ncases;
-    char bad_case[LB_CASE_ID_MAX], why[200] = "";
-    if ((rc = lbd_verify_cases(ctx->d, ctx->txn, &ncases, bad_case, why, sizeof why)))
-        return rc;
-    if (bad_case[0])
+    /* The cases against their events, the unreadable ones and the counters: one scan. */
+    lbd_verify_t cv = {.unreadable = lb_arr(), .max_unreadable = 100};
+    rc = cv.unreadable ? lbd_verify_scan(ctx->d, ctx->txn, &cv) : LB_ENOMEM;
+    lb_val_t *unreadable = cv.unreadable;
+    const char *bad_case = cv.bad_case, *why = cv.why;
+    uint64_t ncases = cv.checked, n_unreadable = cv.n_unreadable;
+    int counters_bad = cv.counters_bad;
+    const store_count_diff_t cdiff = cv.cdiff;
+    if (rc == 0 && bad_case[0])
         lbd_log(LBD_LOG_ERROR, "case %s disagrees with its events: %s", bad_case, why);
-    lb_val_t *unreadable = lb_arr(); /* cases that do not decode (their timers wait) */
-    uint64_t n_unreadable = 0;
-    rc = unreadable ? lbd_verify_unreadable(ctx->d, ctx->txn, unreadable, 100, &n_unreadable)
-                    : LB_ENOMEM;
-    /* The maintained counters against the cases (only when every case reads). */
-    store_count_diff_t cdiff = {0};
-    int counters_bad = 0;
-    if (rc == 0 && n_unreadable == 0) {
-        rc = lbd_verify_counters(ctx->d, ctx->txn, &cdiff);
-        counters_bad = rc == 1;
-        if (rc == 1)
-            rc = 0;
-    }
     if (counters_bad)
         lbd_log(LBD_LOG_ERROR, "counter %s of scope '%s' is %llu, the cases make %llu", cdiff.name,
                 cdiff.scope, (unsigned long long)cdiff.stored, (unsigned long long)cdiff.computed);

@@ -37,7 +37,8 @@
  */
 static const lbd_op_t optable[] = {
     {PROTO_OP_PING, &proto_schema_ping, lbd_op_ping, R_ALL, LBD_OP_READ, P},
-    {PROTO_OP_WORKFLOW_LIST, &proto_schema_workflow_list, lbd_op_workflow_list, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_WORKFLOW_LIST, &proto_schema_workflow_list, lbd_op_workflow_list, R_ALL, LBD_OP_READ,
+     P},
     {PROTO_OP_WORKFLOW_GET, &proto_schema_workflow_get, lbd_op_workflow_get, R_ALL, LBD_OP_READ, P},
     {PROTO_OP_CASE_OPEN, &proto_schema_case_open, lbd_op_case_open, R_WRITERS, LBD_OP_WRITE},
     {PROTO_OP_CASE_IMPORT, &proto_schema_case_import, lbd_op_case_import, R_COMMITTEES,
@@ -56,7 +57,8 @@ static const lbd_op_t optable[] = {
     {PROTO_OP_ADMIN_STATS, &proto_schema_admin_stats, lbd_op_admin_stats, R_ADMIN, LBD_OP_READ},
     {PROTO_OP_ADMIN_BACKUP, &proto_schema_admin_backup, lbd_op_admin_backup, R_ADMIN, LBD_OP_READ},
     {PROTO_OP_ADMIN_RELOAD, &proto_schema_admin_reload, lbd_op_admin_reload, R_ADMIN, LBD_OP_READ},
-    {PROTO_OP_ADMIN_VERIFY, &proto_schema_admin_verify, lbd_op_admin_verify, R_ADMIN, LBD_OP_READ, P},
+    {PROTO_OP_ADMIN_VERIFY, &proto_schema_admin_verify, lbd_op_admin_verify, R_ADMIN, LBD_OP_READ,
+     P},
     /* Advancing the clock fires due timers, which append escalation events. */
     {PROTO_OP_ADMIN_CLOCK, &proto_schema_admin_clock, lbd_op_admin_clock, R_ADMIN, LBD_OP_WRITE},
     {PROTO_OP_CASE_TRANSFER, &proto_schema_case_transfer, lbd_op_case_transfer, R_COMMITTEES,
@@ -67,7 +69,8 @@ static const lbd_op_t optable[] = {
     {PROTO_OP_CASE_DUPLICATES, &proto_schema_case_duplicates, lbd_op_case_duplicates, R_COMMITTEES,
      LBD_OP_READ, P},
     {PROTO_OP_CASE_MERGE, &proto_schema_case_merge, lbd_op_case_merge, R_COMMITTEES, LBD_OP_WRITE},
-    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL, LBD_OP_READ,
+     P},
     {PROTO_OP_REPORT_AGENDA, &proto_schema_report_agenda, lbd_op_report_agenda, R_COMMITTEES,
      LBD_OP_READ, P},
 };

@@ -997,7 +997,7 @@ static void serve_batch(lbd_t *d)
     publish_late(d);
     if (d->n_retired)
         lbd_readers_quiesce(d->readers); /* pooled reads of this batch may hold old clients */
-    lbd_retired_free(d); /* no request of this batch points into them any more */
+    lbd_retired_free(d);                 /* no request of this batch points into them any more */
 }
 
 /* ---------------------------------------------------------------------- */

@@ -483,8 +483,9 @@ typedef struct {
 } read_job_t;
 
 /*
- * readers_hold_for_test (PROTOCOL.md 8, tests only): each pooled read first
- * takes one byte from the FIFO at path, so a test decides when it runs.
+ * readers_hold_for_test (PROTOCOL.md 8, tests only): each pooled
+ * report.summary first takes one byte from the FIFO at path, so a test
+ * decides when it runs.
  */
 static void hold_for_test(const char *path)
 {
@@ -505,7 +506,7 @@ static void read_job_run(lbd_job_t *job)
 {
     read_job_t *j = (read_job_t *)job;
     lbd_t *d = j->d;
-    if (d->cfg.readers_hold && d->cfg.readers_hold[0])
+    if (j->p.req.op == PROTO_OP_REPORT_SUMMARY && d->cfg.readers_hold && d->cfg.readers_hold[0])
         hold_for_test(d->cfg.readers_hold);
     lbd_ctx_t ctx = {.d = d, .client = j->p.client, .req = &j->p.req, .now = j->now};
     store_txn_t *txn = NULL;

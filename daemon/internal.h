@@ -196,6 +196,9 @@ void lbd_events_close(lbd_t *d);
  */
 int lbd_readers_start(lbd_t *d);
 
+/* Answers the ZAP requests waiting on d->zap (zap.c): admits registered CURVE keys. */
+void lbd_zap_handle(lbd_t *d);
+
 /* Allocates the loop's batch of pending requests (server.c owns its type): 0 or LB_ENOMEM. */
 int lbd_batch_alloc(lbd_t *d);
 

@@ -22,13 +22,10 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "internal.h"
+#include "loop.h"
 
-#define MAX_FRAMES 8 /* routing envelope frames we keep (REQ through proxies) */
 #define HEARTBEAT_MS 1000
 #define IDEM_PRUNE_PER_TXN 500 /* per loop turn, while records older than 24 h remain */
-/* Write batches whose replies may wait for durability at once; then the loop stops draining. */
-#define OUTBOX_BATCHES 4
 
 volatile sig_atomic_t lbd_stop_flag;
 volatile sig_atomic_t lbd_reload_flag;
@@ -44,25 +41,7 @@ static int64_t mono_us(void)
 /* one received request                                                    */
 /* ---------------------------------------------------------------------- */
 
-typedef struct {
-    zmq_msg_t frames[MAX_FRAMES]; /* envelope frames, then the body last */
-    int nframes;
-    proto_req_t req;
-    int decode_rc;
-    proto_err_t perr;
-    lbd_client_t anon;      /* the client when CURVE is off */
-    lbd_client_t as_client; /* the person a gateway key acts for (lbd_act_as) */
-    const lbd_client_t *client;
-    uint8_t key[32];
-    lb_buf_t reply;
-    bool write;
-    bool answered;
-    bool has_digest; /* digest holds the request's (lbd_req_digest) */
-    uint8_t digest[32];
-    int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
-} pending_t;
-
-static void pending_clear(pending_t *p)
+void lbd_pending_clear(lbd_pending_t *p)
 {
     for (int i = 0; i < p->nframes; i++)
         zmq_msg_close(&p->frames[i]);
@@ -72,7 +51,7 @@ static void pending_clear(pending_t *p)
 }
 
 /* Sends the reply with the envelope the request came with. */
-static void send_reply(lbd_t *d, pending_t *p)
+void lbd_send_reply(lbd_t *d, lbd_pending_t *p)
 {
     for (int i = 0; i + 1 < p->nframes; i++) {
         zmq_msg_t copy;
@@ -87,7 +66,7 @@ static void send_reply(lbd_t *d, pending_t *p)
     p->answered = true;
 }
 
-static bool same_peer(const pending_t *a, const pending_t *b)
+static bool same_peer(const lbd_pending_t *a, const lbd_pending_t *b)
 {
     return zmq_msg_size((zmq_msg_t *)&a->frames[0]) == zmq_msg_size((zmq_msg_t *)&b->frames[0]) &&
            memcmp(zmq_msg_data((zmq_msg_t *)&a->frames[0]),
@@ -95,7 +74,7 @@ static bool same_peer(const pending_t *a, const pending_t *b)
                   zmq_msg_size((zmq_msg_t *)&a->frames[0])) == 0;
 }
 
-static void encode_error(pending_t *p, int code, const char *msg, const char *field,
+static void encode_error(lbd_pending_t *p, int code, const char *msg, const char *field,
                          const char *case_id)
 {
     p->reply.len = 0;
@@ -109,7 +88,7 @@ static void encode_error(pending_t *p, int code, const char *msg, const char *fi
  * Moves p's envelope, request and reply into q (uninitialised), fixing the
  * client pointer when it pointed into p; p is left answered and empty.
  */
-static void pending_take(pending_t *q, pending_t *p)
+void lbd_pending_take(lbd_pending_t *q, lbd_pending_t *p)
 {
     *q = *p;
     for (int i = 0; i < p->nframes; i++) {
@@ -128,7 +107,7 @@ static void pending_take(pending_t *q, pending_t *p)
 }
 
 /* Turns a handler's return into the reply bytes; *nerr counts a failure. Any thread. */
-static void finish(pending_t *p, lbd_ctx_t *ctx, int rc, uint64_t *nerr)
+void lbd_finish(lbd_pending_t *p, lbd_ctx_t *ctx, int rc, uint64_t *nerr)
 {
     p->reply.len = 0;
     if (rc == 0) {
@@ -157,7 +136,7 @@ out:
 /* ---------------------------------------------------------------------- */
 
 /* Receives one multipart message without blocking. 1 = got one, 0 = none. */
-static int recv_one(lbd_t *d, pending_t *p)
+static int recv_one(lbd_t *d, lbd_pending_t *p)
 {
     memset(p, 0, sizeof *p);
     p->dup_of = -1;
@@ -168,33 +147,33 @@ static int recv_one(lbd_t *d, pending_t *p)
             zmq_msg_close(&m);
             if (p->nframes == 0)
                 return 0;
-            pending_clear(p); /* a message cut short: drop what arrived of it */
+            lbd_pending_clear(p); /* a message cut short: drop what arrived of it */
             return -1;
         }
         int more = zmq_msg_more(&m);
-        if (p->nframes < MAX_FRAMES) {
+        if (p->nframes < LBD_MAX_FRAMES) {
             p->frames[p->nframes++] = m;
         } else {
             zmq_msg_close(&m); /* absurd envelope: the message is dropped below */
-            p->nframes = MAX_FRAMES + 1;
+            p->nframes = LBD_MAX_FRAMES + 1;
         }
         if (!more)
             break;
     }
-    if (p->nframes > MAX_FRAMES) {
-        p->nframes = MAX_FRAMES;
-        pending_clear(p);
+    if (p->nframes > LBD_MAX_FRAMES) {
+        p->nframes = LBD_MAX_FRAMES;
+        lbd_pending_clear(p);
         return -1;
     }
     if (p->nframes < 2) {
-        pending_clear(p); /* no envelope: nothing to answer */
+        lbd_pending_clear(p); /* no envelope: nothing to answer */
         return -1;
     }
     return 1;
 }
 
 /* Who sent it: the ZAP user id is the client's Z85 public key. */
-static int identify(lbd_t *d, pending_t *p)
+static int identify(lbd_t *d, lbd_pending_t *p)
 {
     zmq_msg_t *body = &p->frames[p->nframes - 1];
     if (!d->cfg.curve) {
@@ -220,366 +199,6 @@ static int identify(lbd_t *d, pending_t *p)
 /* ---------------------------------------------------------------------- */
 /* executing                                                               */
 /* ---------------------------------------------------------------------- */
-
-/* ---------------------------------------------------------------------- */
-/* replies that wait for durability                                        */
-/* ---------------------------------------------------------------------- */
-
-/*
- * A reply goes out only when everything it may show is durable: a write's
- * once its batch's ticket is (store_durable >= ticket), a read's once the
- * commits its snapshot saw are. Write replies and events wait in batch order;
- * read replies each on their own ticket.
- */
-typedef struct {
-    pending_t p;     /* envelope and reply only */
-    uint64_t ticket; /* store_durable must reach it */
-    bool hold;       /* admin.clock: on to the held replies (release_held) instead of out */
-} waiting_t;
-
-typedef struct {
-    lbd_pubs_t pubs;
-    uint64_t ticket;
-} waiting_pubs_t;
-
-typedef struct {
-    waiting_t *w; /* write replies, in batch order (tickets rise) */
-    size_t nw, capw;
-    waiting_pubs_t *e; /* each write batch's events, in order */
-    size_t ne, cape;
-    waiting_t *r; /* read replies, any tickets */
-    size_t nr, capr;
-    bool to_held; /* a release moved an admin.clock reply to the held ones */
-} outbox_t;
-
-static outbox_t *outbox(lbd_t *d)
-{
-    if (!d->outbox)
-        d->outbox = calloc(1, sizeof(outbox_t));
-    return d->outbox;
-}
-
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *nv = realloc(*v, c * size);
-    if (!nv)
-        return LB_ENOMEM;
-    *v = nv;
-    *cap = c;
-    return 0;
-}
-
-static void hold_reply(lbd_t *d, pending_t *p);
-static bool outbox_empty(lbd_t *d);
-static void release_durable(lbd_t *d);
-
-/* Waits for ticket when a reply cannot be queued (out of memory): slower, still in order. */
-static void wait_durable(lbd_t *d, uint64_t ticket)
-{
-    if (store_wait_durable(d->store, ticket))
-        lbd_log(LBD_LOG_ERROR, "the write-ahead log failed: stopping");
-}
-
-/* Sends p's reply once store_durable reaches ticket (queued until then); p is left empty. */
-static void reply_after(lbd_t *d, pending_t *p, uint64_t ticket)
-{
-    outbox_t *ob = outbox(d);
-    if (!outbox_empty(d))
-        release_durable(d); /* an earlier write's reply, durable now, goes first */
-    if (store_durable(d->store) >= ticket) {
-        send_reply(d, p);
-        return;
-    }
-    if (!ob || grow((void **)&ob->r, &ob->capr, ob->nr, sizeof *ob->r)) {
-        wait_durable(d, ticket);
-        if (!store_log_failed(d->store))
-            send_reply(d, p);
-        return;
-    }
-    waiting_t *w = &ob->r[ob->nr++];
-    pending_take(&w->p, p);
-    w->ticket = ticket;
-    w->hold = false;
-}
-
-/* Queues a write's reply behind the earlier batches' (hold: admin.clock's). */
-static void queue_write_reply(lbd_t *d, pending_t *p, uint64_t ticket, bool hold)
-{
-    outbox_t *ob = outbox(d);
-    bool now = store_durable(d->store) >= ticket && ob && ob->nw == 0;
-    if (!now && (!ob || grow((void **)&ob->w, &ob->capw, ob->nw, sizeof *ob->w))) {
-        wait_durable(d, ticket);
-        now = !store_log_failed(d->store);
-        if (!now)
-            return;
-    }
-    if (now) {
-        if (hold)
-            hold_reply(d, p);
-        else
-            send_reply(d, p);
-        return;
-    }
-    waiting_t *w = &ob->w[ob->nw++];
-    pending_take(&w->p, p);
-    w->ticket = ticket;
-    w->hold = hold;
-}
-
-static void publish(lbd_t *d, const lbd_pubs_t *pubs);
-
-/* Queues a batch's events (moved out of *pubs) to publish once ticket is durable. */
-static void queue_pubs(lbd_t *d, lbd_pubs_t *pubs, uint64_t ticket)
-{
-    outbox_t *ob = outbox(d);
-    bool now = store_durable(d->store) >= ticket && ob && ob->ne == 0;
-    if (!now && (!ob || grow((void **)&ob->e, &ob->cape, ob->ne, sizeof *ob->e))) {
-        wait_durable(d, ticket);
-        now = !store_log_failed(d->store);
-    }
-    if (now)
-        publish(d, pubs);
-    if (now || store_log_failed(d->store)) {
-        lbd_pubs_free(pubs);
-        return;
-    }
-    waiting_pubs_t *e = &ob->e[ob->ne++];
-    e->pubs = *pubs;
-    e->ticket = ticket;
-    memset(pubs, 0, sizeof *pubs);
-}
-
-/*
- * Sends and publishes, in order, what became durable. Nothing once the log
- * has failed: what is not durable may be lost, so nobody is told of it.
- */
-static void release_durable(lbd_t *d)
-{
-    outbox_t *ob = d->outbox;
-    if (!ob || store_log_failed(d->store))
-        return;
-    uint64_t dur = store_durable(d->store);
-    size_t k = 0;
-    for (; k < ob->nw && ob->w[k].ticket <= dur; k++) {
-        if (ob->w[k].hold) {
-            hold_reply(d, &ob->w[k].p);
-            ob->to_held = true;
-        } else {
-            send_reply(d, &ob->w[k].p);
-        }
-        pending_clear(&ob->w[k].p);
-    }
-    memmove(ob->w, ob->w + k, (ob->nw - k) * sizeof *ob->w);
-    ob->nw -= k;
-    for (k = 0; k < ob->ne && ob->e[k].ticket <= dur; k++) {
-        publish(d, &ob->e[k].pubs);
-        lbd_pubs_free(&ob->e[k].pubs);
-    }
-    memmove(ob->e, ob->e + k, (ob->ne - k) * sizeof *ob->e);
-    ob->ne -= k;
-    size_t keep = 0;
-    for (size_t i = 0; i < ob->nr; i++) {
-        if (ob->r[i].ticket <= dur) {
-            send_reply(d, &ob->r[i].p);
-            pending_clear(&ob->r[i].p);
-        } else {
-            ob->r[keep++] = ob->r[i];
-        }
-    }
-    ob->nr = keep;
-}
-
-/* Whether the loop should stop draining requests until some replies went out. */
-static bool outbox_full(lbd_t *d)
-{
-    const outbox_t *ob = d->outbox;
-    return ob && ob->nw >= OUTBOX_BATCHES * (size_t)d->cfg.batch_max;
-}
-
-static bool outbox_empty(lbd_t *d)
-{
-    const outbox_t *ob = d->outbox;
-    return !ob || (ob->nw == 0 && ob->ne == 0 && ob->nr == 0);
-}
-
-static void outbox_free(lbd_t *d)
-{
-    outbox_t *ob = d->outbox;
-    if (!ob)
-        return;
-    for (size_t i = 0; i < ob->nw; i++)
-        pending_clear(&ob->w[i].p);
-    for (size_t i = 0; i < ob->nr; i++)
-        pending_clear(&ob->r[i].p);
-    for (size_t i = 0; i < ob->ne; i++)
-        lbd_pubs_free(&ob->e[i].pubs);
-    free(ob->w);
-    free(ob->r);
-    free(ob->e);
-    free(ob);
-    d->outbox = NULL;
-}
-
-/* Publishes events committed by a synchronous store_write: after every earlier batch's. */
-static void publish_now(lbd_t *d, const lbd_pubs_t *pubs)
-{
-    release_durable(d); /* store_write waited for its ticket: every earlier one is durable */
-    publish(d, pubs);
-}
-
-/* ---------------------------------------------------------------------- */
-/* executing                                                               */
-/* ---------------------------------------------------------------------- */
-
-/* The loop's read snapshot, shared by the reads of one batch, and what was committed then. */
-typedef struct {
-    store_txn_t *txn;
-    uint64_t committed; /* store_committed just after the txn began: what it may show */
-} snap_t;
-
-static int snap_begin(lbd_t *d, snap_t *s)
-{
-    if (s->txn)
-        return 0;
-    int rc = store_read_begin(d->store, &s->txn);
-    s->committed = store_committed(d->store);
-    return rc;
-}
-
-static void run_read(lbd_t *d, pending_t *p, snap_t *s)
-{
-    lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
-    int rc = 0;
-    uint64_t ticket = s->committed;
-    if (p->req.op == PROTO_OP_ADMIN_RELOAD) {
-        store_read_end(&s->txn); /* it commits case migrations: reads after it must see them */
-        lbd_readers_quiesce(d->readers); /* no reader may hold a definition it frees */
-    } else {
-        rc = snap_begin(d, s);
-        ticket = s->committed;
-    }
-    if (rc == 0) {
-        ctx.txn = s->txn;
-        rc = lbd_execute(&ctx);
-    }
-    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
-        ticket = store_committed(d->store);
-    d->n_reads++;
-    finish(p, &ctx, rc, &d->n_errors);
-    reply_after(d, p, ticket);
-}
-
-/* A read handed to the reader pool: the request moved out of the batch, and its answer. */
-typedef struct {
-    lbd_job_t job; /* first: the pool hands back &job */
-    lbd_t *d;
-    pending_t p;
-    int64_t now;        /* the daemon's clock at dispatch */
-    uint64_t committed; /* store_committed just after its txn began */
-    uint64_t nerr;
-} read_job_t;
-
-/*
- * readers_hold_for_test (PROTOCOL.md 8, tests only): each pooled
- * report.summary first takes one byte from the FIFO at path, so a test
- * decides when it runs.
- */
-static void hold_for_test(const char *path)
-{
-    for (;;) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return;
-        char c;
-        ssize_t n = read(fd, &c, 1);
-        close(fd);
-        if (n != 0)
-            return; /* a byte, or an error: go on */
-    }
-}
-
-/* On a reader thread: its own snapshot, the handler, the encoded reply. */
-static void read_job_run(lbd_job_t *job)
-{
-    read_job_t *j = (read_job_t *)job;
-    lbd_t *d = j->d;
-    if (j->p.req.op == PROTO_OP_REPORT_SUMMARY && d->cfg.readers_hold && d->cfg.readers_hold[0])
-        hold_for_test(d->cfg.readers_hold);
-    lbd_ctx_t ctx = {.d = d, .client = j->p.client, .req = &j->p.req, .now = j->now};
-    store_txn_t *txn = NULL;
-    int rc = store_read_begin(d->store, &txn);
-    /* After the begin: the snapshot shows at most this, maybe less (waiting longer is safe). */
-    j->committed = store_committed(d->store);
-    if (rc == 0) {
-        ctx.txn = txn;
-        rc = lbd_execute(&ctx);
-    }
-    finish(&j->p, &ctx, rc, &j->nerr); /* encoded while the txn still holds what it shows */
-    store_read_end(&txn);
-}
-
-static void read_job_free(lbd_job_t *job)
-{
-    read_job_t *j = (read_job_t *)job;
-    pending_clear(&j->p);
-    free(j);
-}
-
-/* Runs a read: on a reader thread when there are some and its op may, else here. */
-static void dispatch_read(lbd_t *d, pending_t *p, snap_t *s)
-{
-    if (d->readers && lbd_op_pooled(p->req.op)) {
-        read_job_t *j = calloc(1, sizeof *j);
-        if (j) {
-            j->job.run = read_job_run;
-            j->d = d;
-            j->now = lbd_now(d);
-            pending_take(&j->p, p);
-            d->n_reads_pooled++;
-            lbd_readers_submit(d->readers, &j->job);
-            return;
-        }
-    }
-    run_read(d, p, s);
-}
-
-/* Answers the reads the pool finished (each once what it saw is durable). */
-static void take_done(lbd_t *d)
-{
-    if (!d->readers)
-        return;
-    lbd_job_t *job = lbd_readers_done(d->readers);
-    while (job) {
-        lbd_job_t *next = job->next;
-        read_job_t *j = (read_job_t *)job;
-        d->n_reads++;
-        d->n_errors += j->nerr;
-        reply_after(d, &j->p, j->committed);
-        read_job_free(job);
-        job = next;
-    }
-}
-
-/* The pool's quiesce, for lbd_users_t.before_swap. */
-static void quiesce_cb(void *arg)
-{
-    lbd_readers_quiesce(arg);
-}
-
-int lbd_readers_start(lbd_t *d)
-{
-    if (d->cfg.readers <= 0)
-        return 0;
-    int rc = lbd_readers_new((unsigned)d->cfg.readers, &d->readers);
-    if (rc == 0) {
-        d->users.before_swap = quiesce_cb;
-        d->users.swap_arg = d->readers;
-    }
-    return rc;
-}
 
 /*
  * The map can only grow while no read transaction is open: with reader
@@ -617,7 +236,7 @@ static int write_txn(lbd_t *d, int (*fn)(store_txn_t *txn, void *ctx), void *ctx
 
 typedef struct {
     lbd_t *d;
-    pending_t *batch;
+    lbd_pending_t *batch;
     size_t n;
     lbd_pubs_t pubs;
     int64_t now;
@@ -644,7 +263,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
     lbd_pubs_reset(&b->pubs);
     d->manual_now = b->clock_before;
     for (size_t i = 0; i < b->n; i++) {
-        pending_t *p = &b->batch[i];
+        lbd_pending_t *p = &b->batch[i];
         if (!p->write || p->dup_of >= 0)
             continue;
         store_txn_t *child;
@@ -664,7 +283,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
             lb_val_free(&ctx.result);
             return rc;
         }
-        finish(p, &ctx, rc, &d->n_errors);
+        lbd_finish(p, &ctx, rc, &d->n_errors);
         if (rc == 0) {
             rc = store_idem_put_digest(child, p->key, p->req.id, b->now,
                                        p->has_digest ? p->digest : NULL, p->reply.p, p->reply.len);
@@ -678,7 +297,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
                 b->pubs.n = npubs;
                 b->pubs.bytes.len = nbytes;
                 lbd_fail(&ctx, rc, NULL, "%s", lb_strerror(rc));
-                finish(p, &ctx, rc, &d->n_errors);
+                lbd_finish(p, &ctx, rc, &d->n_errors);
             }
         } else {
             store_nested_abort(&child);
@@ -697,84 +316,11 @@ static int batch_fn(store_txn_t *txn, void *arg)
     return 0;
 }
 
-static void publish(lbd_t *d, const lbd_pubs_t *pubs)
-{
-    for (size_t i = 0; i < pubs->n; i++) {
-        const lbd_pub_t *e = &pubs->v[i];
-        zmq_send(d->pub, e->topic, strlen(e->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(d->pub, pubs->bytes.p + e->off, e->len, ZMQ_DONTWAIT);
-        d->last_seq = e->seq;
-        d->n_events++;
-    }
-}
-
-/*
- * admin.clock replies wait until every timer due at the new time has fired:
- * the handler fires one slice, the loop the rest between request batches.
- */
-typedef struct {
-    pending_t *v;
-    size_t n, cap;
-} held_t;
-
-/* Keeps p's envelope and reply for release_held; p is left empty. Sent at once on ENOMEM. */
-static void hold_reply(lbd_t *d, pending_t *p)
-{
-    held_t *h = d->held;
-    if (!h && (h = d->held = calloc(1, sizeof *h)) == NULL) {
-        send_reply(d, p);
-        return;
-    }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 4;
-        pending_t *v = realloc(h->v, cap * sizeof *v);
-        if (!v) {
-            send_reply(d, p);
-            return;
-        }
-        h->v = v;
-        h->cap = cap;
-    }
-    pending_t *q = &h->v[h->n++];
-    memset(q, 0, sizeof *q);
-    for (int i = 0; i < p->nframes; i++) {
-        zmq_msg_init(&q->frames[i]);
-        zmq_msg_move(&q->frames[i], &p->frames[i]);
-    }
-    q->nframes = p->nframes;
-    q->reply = p->reply;
-    memset(&p->reply, 0, sizeof p->reply);
-    p->answered = true;
-}
-
-/* Sends the held replies (every timer they waited for has fired) and forgets them. */
-static void release_held(lbd_t *d)
-{
-    held_t *h = d->held;
-    for (size_t i = 0; h && i < h->n; i++) {
-        send_reply(d, &h->v[i]);
-        pending_clear(&h->v[i]);
-    }
-    if (h)
-        h->n = 0;
-}
-
-static void free_held(lbd_t *d)
-{
-    held_t *h = d->held;
-    for (size_t i = 0; h && i < h->n; i++)
-        pending_clear(&h->v[i]);
-    if (h)
-        free(h->v);
-    free(h);
-    d->held = NULL;
-}
-
 /* Publishes the events a reload's migrations committed (synchronously), before any newer ones. */
 static void publish_late(lbd_t *d)
 {
     if (d->late_pubs.n)
-        publish_now(d, &d->late_pubs);
+        lbd_publish_now(d, &d->late_pubs);
     lbd_pubs_reset(&d->late_pubs);
 }
 
@@ -782,7 +328,7 @@ static void publish_late(lbd_t *d)
  * Commits the batch's writes in one transaction and queues its replies and
  * events for when the commit is durable (the loop goes on meanwhile).
  */
-static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
+static void run_writes(lbd_t *d, lbd_pending_t *batch, size_t n, size_t nwrites)
 {
     publish_late(d);
     batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
@@ -819,25 +365,25 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
             lb_buf_append(&batch[i].reply, batch[batch[i].dup_of].reply.p,
                           batch[batch[i].dup_of].reply.len);
     for (size_t i = 0; i < n; i++) {
-        pending_t *p = &batch[i];
+        lbd_pending_t *p = &batch[i];
         if (p->write)
-            queue_write_reply(d, p, ticket, p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0);
+            lbd_queue_write_reply(d, p, ticket, p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0);
     }
-    queue_pubs(d, &b.pubs, ticket);
+    lbd_queue_pubs(d, &b.pubs, ticket);
     lbd_pubs_free(&b.pubs);
 }
 
 /* Answers p once ticket is durable (0: at once): 1 when answered (p is then done with). */
-static int answer_after(lbd_t *d, pending_t *p, int code, const char *msg, uint64_t ticket)
+static int answer_after(lbd_t *d, lbd_pending_t *p, int code, const char *msg, uint64_t ticket)
 {
     d->n_errors++;
     encode_error(p, code, msg, NULL, NULL);
-    reply_after(d, p, ticket);
+    lbd_reply_after(d, p, ticket);
     return 1;
 }
 
 /* Answers p at once: 1 when answered (p is then done with), 0 to go on. */
-static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
+static int answer_now(lbd_t *d, lbd_pending_t *p, int code, const char *msg)
 {
     return answer_after(d, p, code, msg, 0);
 }
@@ -847,7 +393,7 @@ static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
  * rate_limited (only the envelope is decoded, for the id the reply echoes)
  * and stored nowhere. 1 when refused and answered.
  */
-static int rate_limited(lbd_t *d, pending_t *p, const char *as)
+static int rate_limited(lbd_t *d, lbd_pending_t *p, const char *as)
 {
     bool full = false;
     uint8_t bucket[32];
@@ -877,14 +423,15 @@ static int rate_limited(lbd_t *d, pending_t *p, const char *as)
  * marked dup_of; the id reused for a different op or args, in the store or
  * in this batch, is `conflict`. 1 when p was answered, 0 to run it.
  */
-static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, snap_t *snap, int64_t now)
+static int known_id(lbd_t *d, lbd_pending_t *p, lbd_pending_t *batch, size_t n, lbd_snap_t *snap,
+                    int64_t now)
 {
     static const char reused[] = "request id reused for a different request";
     bool write = lbd_op_writes(p->req.op);
     if (write)
         p->has_digest = lbd_req_digest(&p->req, p->digest) == 0;
     for (size_t i = 0; i < n; i++) {
-        pending_t *q = &batch[i];
+        lbd_pending_t *q = &batch[i];
         if (!q->write || q->dup_of >= 0 || memcmp(q->key, p->key, 32) != 0 ||
             strcmp(q->req.id, p->req.id) != 0)
             continue;
@@ -896,7 +443,7 @@ static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, snap_t *
         return answer_now(d, p, LB_ECONFLICT, reused);
     }
     store_idem_rec_t rec;
-    if (snap_begin(d, snap) ||
+    if (lbd_snap_begin(d, snap) ||
         store_idem_find(snap->txn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
         return 0;
     /* A record without digest (from before digests) answered a write we cannot tell apart. */
@@ -906,13 +453,13 @@ static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, snap_t *
         return 0;
     d->n_idem_hits++;
     lb_buf_append(&p->reply, rec.reply, rec.len);
-    reply_after(d, p, snap->committed); /* stored by a batch that may not be durable yet */
+    lbd_reply_after(d, p, snap->committed); /* stored by a batch that may not be durable yet */
     return 1;
 }
 
 int lbd_batch_alloc(lbd_t *d)
 {
-    d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
+    d->batch = calloc((size_t)d->cfg.batch_max, sizeof(lbd_pending_t));
     return d->batch ? 0 : LB_ENOMEM;
 }
 
@@ -920,12 +467,12 @@ int lbd_batch_alloc(lbd_t *d)
 static void serve_batch(lbd_t *d)
 {
     size_t max = (size_t)d->cfg.batch_max;
-    pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
+    lbd_pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
     size_t n = 0, nwrites = 0;
-    snap_t snap = {0};
+    lbd_snap_t snap = {0};
     int64_t now = lbd_now(d);
     while (n < max) {
-        pending_t *p = &batch[n];
+        lbd_pending_t *p = &batch[n];
         int got = recv_one(d, p);
         if (got == 0)
             break;
@@ -936,20 +483,20 @@ static void serve_batch(lbd_t *d)
             /* A key removed from the registry since it connected: refused, answered. */
             snprintf(p->req.id, sizeof p->req.id, "%s", "");
             encode_error(p, LB_EFORBIDDEN, "this client key is not registered", NULL, NULL);
-            send_reply(d, p);
-            pending_clear(p);
+            lbd_send_reply(d, p);
+            lbd_pending_clear(p);
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
         if (rate_limited(d, p, NULL)) {
-            pending_clear(p);
+            lbd_pending_clear(p);
             continue;
         }
         p->decode_rc =
             lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req, &p->perr);
         if (p->decode_rc == 0 && p->client->role == LBD_ROLE_GATEWAY && p->req.as[0] &&
             rate_limited(d, p, p->req.as)) {
-            pending_clear(p);
+            lbd_pending_clear(p);
             continue;
         }
         if (p->decode_rc == 0)
@@ -959,12 +506,12 @@ static void serve_batch(lbd_t *d)
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
             encode_error(p, p->decode_rc, p->perr.message, p->perr.field, NULL);
-            send_reply(d, p);
-            pending_clear(p);
+            lbd_send_reply(d, p);
+            lbd_pending_clear(p);
             continue;
         }
         if (known_id(d, p, batch, n, &snap, now)) {
-            pending_clear(p);
+            lbd_pending_clear(p);
             continue;
         }
         if (!lbd_op_writes(p->req.op)) {
@@ -973,8 +520,8 @@ static void serve_batch(lbd_t *d)
             for (size_t i = 0; i < n && !after_write; i++)
                 after_write = batch[i].write && same_peer(&batch[i], p);
             if (!after_write) {
-                dispatch_read(d, p, &snap);
-                pending_clear(p);
+                lbd_dispatch_read(d, p, &snap);
+                lbd_pending_clear(p);
                 continue;
             }
             n++;
@@ -991,8 +538,8 @@ static void serve_batch(lbd_t *d)
     /* Reads that had to wait for their sender's writes (committed now: a new snapshot). */
     for (size_t i = 0; i < n; i++) {
         if (!batch[i].write && !batch[i].answered)
-            dispatch_read(d, &batch[i], &snap);
-        pending_clear(&batch[i]);
+            lbd_dispatch_read(d, &batch[i], &snap);
+        lbd_pending_clear(&batch[i]);
     }
     store_read_end(&snap.txn);
     publish_late(d);
@@ -1049,19 +596,19 @@ static int64_t fire_timers(lbd_t *d)
         if (rc) {
             lbd_log(LBD_LOG_ERROR, "escalation timers not fired: %s", lb_strerror(rc));
             lbd_pubs_free(&f.pubs);
-            release_held(d); /* the clock moved; its timers fire on a later try */
+            lbd_release_held(d); /* the clock moved; its timers fire on a later try */
             return now + HEARTBEAT_MS;
         }
         d->n_commits++;
         d->n_fired += f.fired;
-        publish_now(d, &f.pubs);
+        lbd_publish_now(d, &f.pubs);
         lbd_pubs_free(&f.pubs);
         if (f.fired)
             lbd_log(LBD_LOG_DEBUG, "%zu escalation steps fired", f.fired);
         due = first_due(d, now);
     }
     if (due > now)
-        release_held(d);
+        lbd_release_held(d);
     return due;
 }
 
@@ -1076,7 +623,7 @@ static void heartbeat(lbd_t *d)
     uint64_t committed = store_committed(d->store);
     if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
         return; /* the log failed: lbd_run stops */
-    release_durable(d);
+    lbd_release_durable(d);
     if (store_read_begin(d->store, &r))
         return;
     int rc = store_event_tip(r, &seq, chain);
@@ -1133,67 +680,6 @@ static bool prune_idem(lbd_t *d)
     return p.removed == IDEM_PRUNE_PER_TXN;
 }
 
-/* ---------------------------------------------------------------------- */
-/* ZAP (RFC 27): who may connect                                           */
-/* ---------------------------------------------------------------------- */
-
-static void zap_reply(lbd_t *d, const char *reqid, size_t reqid_len, const char *status,
-                      const char *text, const char *user)
-{
-    zmq_send(d->zap, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(d->zap, reqid, reqid_len, ZMQ_SNDMORE);
-    zmq_send(d->zap, status, strlen(status), ZMQ_SNDMORE);
-    zmq_send(d->zap, text, strlen(text), ZMQ_SNDMORE);
-    zmq_send(d->zap, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(d->zap, "", 0, 0);
-}
-
-static void handle_zap(lbd_t *d)
-{
-    char frames[7][256];
-    size_t lens[7] = {0};
-    int n = 0, more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, d->zap, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            if (n == 0)
-                return;
-            break;
-        }
-        more = zmq_msg_more(&m);
-        if (n < 7) {
-            size_t sz = zmq_msg_size(&m);
-            lens[n] = sz < sizeof frames[n] ? sz : sizeof frames[n] - 1;
-            memcpy(frames[n], zmq_msg_data(&m), lens[n]);
-            frames[n][lens[n]] = '\0';
-        }
-        n++;
-        zmq_msg_close(&m);
-    }
-    /* version, request id, domain, address, identity, mechanism, credentials */
-    if (n < 6)
-        return;
-    const char *domain = frames[2], *mech = frames[5];
-    if (n != 7 || strcmp(mech, "CURVE") != 0 || lens[6] != 32) {
-        zap_reply(d, frames[1], lens[1], "400", "CURVE required", "");
-        return;
-    }
-    const lbd_client_t *c = lbd_registry_by_key(&d->reg, (const uint8_t *)frames[6]);
-    /* The published stream is one byte sequence for all and names house ids and actors, so a
-     * reporter never subscribes, events: true or not; it reads redacted events.since (9.14). */
-    bool ok = c && (strcmp(domain, "events") != 0 || (c->events && c->role != LBD_ROLE_REPORTER));
-    if (!ok) {
-        char z[41];
-        zmq_z85_encode(z, (const uint8_t *)frames[6], 32);
-        lbd_log(LBD_LOG_INFO, "refused %s key %s from %s", domain, z, frames[3]);
-        zap_reply(d, frames[1], lens[1], "400", "unknown key", "");
-        return;
-    }
-    zap_reply(d, frames[1], lens[1], "200", "OK", c->key_z85);
-}
-
 /* systemd's readiness protocol without libsystemd: one datagram to $NOTIFY_SOCKET. */
 static void sd_notify(const char *msg)
 {
@@ -1239,11 +725,11 @@ static void clear_fd(int fd)
 static int drain(lbd_t *d)
 {
     lbd_readers_quiesce(d->readers);
-    take_done(d);
+    lbd_take_done(d);
     uint64_t committed = store_committed(d->store);
     if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
         return LB_EIO;
-    release_durable(d);
+    lbd_release_durable(d);
     return store_log_failed(d->store) ? LB_EIO : 0;
 }
 
@@ -1280,10 +766,10 @@ int lbd_run(lbd_t *d)
             wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
         else if (!d->manual_clock && until_due < wait)
             wait = until_due;
-        if (dfd < 0 && !outbox_empty(d))
+        if (dfd < 0 && !lbd_outbox_empty(d))
             wait = 0; /* no descriptor tells when the log is synced: look again at once */
         /* With too many replies waiting for the log, requests wait in their queue. */
-        bool full = outbox_full(d);
+        bool full = lbd_outbox_full(d);
         zmq_pollitem_t items[6] = {
             {d->router, 0, full ? 0 : ZMQ_POLLIN, 0},
             {NULL, d->sigfd, ZMQ_POLLIN, 0},
@@ -1307,18 +793,18 @@ int lbd_run(lbd_t *d)
         if (items[1].revents & ZMQ_POLLIN)
             handle_signals(d);
         if (d->zap && (items[3].revents & ZMQ_POLLIN))
-            handle_zap(d);
+            lbd_zap_handle(d);
         if (items[2].revents & ZMQ_POLLIN)
             lbd_events_handle(d);
         if (idur >= 0 && (items[idur].revents & ZMQ_POLLIN))
             clear_fd(dfd);
         if (store_log_failed(d->store))
             break;
-        if (dfd < 0 && !outbox_empty(d))
-            wait_durable(d, store_committed(d->store));
-        release_durable(d);
+        if (dfd < 0 && !lbd_outbox_empty(d))
+            lbd_wait_durable(d, store_committed(d->store));
+        lbd_release_durable(d);
         if (iread >= 0 && (items[iread].revents & ZMQ_POLLIN))
-            take_done(d);
+            lbd_take_done(d);
         if (lbd_reload_flag) {
             lbd_reload_flag = 0;
             char err[512];
@@ -1333,11 +819,8 @@ int lbd_run(lbd_t *d)
         }
         if (d->ev_rebind) /* a reload (SIGHUP or admin.reload) revoked or changed events */
             lbd_events_rebind(d);
-        outbox_t *ob = d->outbox;
-        if (ob && ob->to_held) {
-            ob->to_held = false;
+        if (lbd_outbox_to_held(d))
             next_due = 0; /* an admin.clock reply waits for its timers: see to them */
-        }
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
@@ -1367,9 +850,9 @@ void lbd_destroy(lbd_t **dp)
         return;
     /* Fixed order: reader threads (they use the store), queued replies, sockets, then the
      * context (joins libzmq's threads), then the store. */
-    lbd_readers_destroy(&d->readers, read_job_free);
-    outbox_free(d);
-    free_held(d);
+    lbd_readers_destroy(&d->readers, lbd_read_job_free);
+    lbd_outbox_free(d);
+    lbd_free_held(d);
     if (d->router)
         zmq_close(d->router);
     if (d->pub)

@@ -249,8 +249,8 @@ static void *flood(void *arg)
     lbc_t *c = trust_client(&D, NULL, 20000);
     if (!c)
         return NULL;
-    f->answered = trust_pipeline(c, "rd", 2000, 64, "case.get", get_args, get_reply, &f->tally,
-                                 true, 20000);
+    f->answered =
+        trust_pipeline(c, "rd", 2000, 64, "case.get", get_args, get_reply, &f->tally, true, 20000);
     lbc_destroy(&c);
     return NULL;
 }

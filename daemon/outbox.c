@@ -159,13 +159,15 @@ void lbd_release_durable(lbd_t *d)
         }
         lbd_pending_clear(&ob->w[k].p);
     }
-    memmove(ob->w, ob->w + k, (ob->nw - k) * sizeof *ob->w);
+    if (k)
+        memmove(ob->w, ob->w + k, (ob->nw - k) * sizeof *ob->w);
     ob->nw -= k;
     for (k = 0; k < ob->ne && ob->e[k].ticket <= dur; k++) {
         publish(d, &ob->e[k].pubs);
         lbd_pubs_free(&ob->e[k].pubs);
     }
-    memmove(ob->e, ob->e + k, (ob->ne - k) * sizeof *ob->e);
+    if (k)
+        memmove(ob->e, ob->e + k, (ob->ne - k) * sizeof *ob->e);
     ob->ne -= k;
     size_t keep = 0;
     for (size_t i = 0; i < ob->nr; i++) {

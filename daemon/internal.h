@@ -14,6 +14,7 @@
 #ifndef LBD_INTERNAL_H
 #define LBD_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "daemon.h"
@@ -59,6 +60,9 @@ struct lbd {
     wf_areas_t *areas;  /* the gazetteer; NULL without one (cfg.areas "") */
     store_t *store;
     lbd_audit_t *audit; /* the audit key and the signed tip file */
+    /* lbd_audit_sign caches the last head it signed: the loop's heartbeat and admin.verify on
+     * a reader thread sign under this lock (lbd_sign_head). */
+    pthread_mutex_t audit_mu;
 
     void *zctx;
     void *router;
@@ -352,6 +356,9 @@ void lbd_pubs_reset(lbd_pubs_t *p);
 void lbd_pubs_free(lbd_pubs_t *p);
 
 /* ---- the audit key and the signed tip (audit.c, PROTOCOL.md 9.12) ---- */
+
+/* lbd_audit_sign(d->audit, ...) under d->audit_mu: any thread (state.c). */
+void lbd_sign_head(lbd_t *d, uint64_t seq, const uint8_t chain[32], uint8_t sig[64]);
 
 /*
  * Loads the Ed25519 audit key from keys_dir/audit.secret (its 32-byte seed),

@@ -121,7 +121,7 @@ static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
 static lb_val_t *verify_head(lbd_t *d, uint64_t seq, const uint8_t chain[32])
 {
     uint8_t sig[64];
-    lbd_audit_sign(d->audit, seq, chain, sig);
+    lbd_sign_head(d, seq, chain, sig);
     lb_val_t *h = lb_map();
     int rc = h ? 0 : LB_ENOMEM;
     lb_put_int(h, "seq", (int64_t)seq, &rc);

@@ -24,7 +24,7 @@ static void publish(lbd_t *d, const lbd_pubs_t *pubs);
  * read replies each on their own ticket.
  */
 typedef struct {
-    lbd_pending_t p;     /* envelope and reply only */
+    lbd_pending_t p; /* envelope and reply only */
     uint64_t ticket; /* store_durable must reach it */
     bool hold;       /* admin.clock: on to the held replies (lbd_release_held) instead of out */
 } waiting_t;
@@ -63,7 +63,6 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
     *cap = c;
     return 0;
 }
-
 
 /* Waits for ticket when a reply cannot be queued (out of memory): slower, still in order. */
 void lbd_wait_durable(lbd_t *d, uint64_t ticket)

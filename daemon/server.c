@@ -630,7 +630,7 @@ static void heartbeat(lbd_t *d)
     store_read_end(&r);
     if (rc || lbd_audit_record(d->audit, seq, chain))
         return;
-    lbd_audit_sign(d->audit, seq, chain, sig);
+    lbd_sign_head(d, seq, chain, sig);
     lb_val_t *hb = lb_map();
     lb_buf_t b = {0};
     lb_rc(&rc, hb ? 0 : LB_ENOMEM);
@@ -875,6 +875,7 @@ void lbd_destroy(lbd_t **dp)
     lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
     lbd_audit_destroy(&d->audit);
+    pthread_mutex_destroy(&d->audit_mu);
     lbd_config_clear(&d->cfg);
     free(d->batch);
     lbd_rl_destroy(&d->rl);

@@ -161,6 +161,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         return LB_ENOMEM;
     d->opts = *opts;
     d->sigfd = -1;
+    pthread_mutex_init(&d->audit_mu, NULL);
     d->started_ms = lbd_mono_ms();
     int rc = lbd_optable_check(err, errlen);
     if (rc == 0)

@@ -71,6 +71,16 @@ void lbd_wait_durable(lbd_t *d, uint64_t ticket)
         lbd_log(LBD_LOG_ERROR, "the write-ahead log failed: stopping");
 }
 
+/*
+ * Without memory to queue a reply: waits for the log to make ticket durable,
+ * and sends what waited before it, so the reply in hand goes out in order.
+ */
+static void wait_then_release(lbd_t *d, uint64_t ticket)
+{
+    lbd_wait_durable(d, ticket);
+    lbd_release_durable(d);
+}
+
 /* Sends p's reply once store_durable reaches ticket (queued until then); p is left empty. */
 void lbd_reply_after(lbd_t *d, lbd_pending_t *p, uint64_t ticket)
 {
@@ -82,7 +92,7 @@ void lbd_reply_after(lbd_t *d, lbd_pending_t *p, uint64_t ticket)
         return;
     }
     if (!ob || grow((void **)&ob->r, &ob->capr, ob->nr, sizeof *ob->r)) {
-        lbd_wait_durable(d, ticket);
+        wait_then_release(d, ticket);
         if (!store_log_failed(d->store))
             lbd_send_reply(d, p);
         return;
@@ -99,7 +109,7 @@ void lbd_queue_write_reply(lbd_t *d, lbd_pending_t *p, uint64_t ticket, bool hol
     outbox_t *ob = outbox(d);
     bool now = store_durable(d->store) >= ticket && ob && ob->nw == 0;
     if (!now && (!ob || grow((void **)&ob->w, &ob->capw, ob->nw, sizeof *ob->w))) {
-        lbd_wait_durable(d, ticket);
+        wait_then_release(d, ticket);
         now = !store_log_failed(d->store);
         if (!now)
             return;
@@ -123,7 +133,7 @@ void lbd_queue_pubs(lbd_t *d, lbd_pubs_t *pubs, uint64_t ticket)
     outbox_t *ob = outbox(d);
     bool now = store_durable(d->store) >= ticket && ob && ob->ne == 0;
     if (!now && (!ob || grow((void **)&ob->e, &ob->cape, ob->ne, sizeof *ob->e))) {
-        lbd_wait_durable(d, ticket);
+        wait_then_release(d, ticket);
         now = !store_log_failed(d->store);
     }
     if (now)

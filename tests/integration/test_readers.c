@@ -306,6 +306,47 @@ static void test_no_readers(void)
     testd_cleanup(&z);
 }
 
+/*
+ * admin.verify's one scan (on a reader thread): a case record that does not
+ * decode is listed in unreadable_cases and named first_bad_case, the others
+ * are checked, and the counters are not judged while a case cannot be read.
+ */
+static void test_verify_unreadable(void)
+{
+    testd_t z;
+    testd_opts_t o = {.extra_config = "readers: 2\n"};
+    CU_ASSERT_EQUAL_FATAL(testd_start(&z, &o), 0);
+    char first[32], cid[32];
+    CU_ASSERT_EQUAL_FATAL(trust_open_case(&z, NULL, 11, "65010101", first), 0);
+    for (unsigned long i = 12; i < 14; i++)
+        CU_ASSERT_EQUAL_FATAL(trust_open_case(&z, NULL, i, "65010102", cid), 0);
+    CU_ASSERT_EQUAL_FATAL(testd_stop(&z), 0);
+    /* The first case's record (the first value of the cases database) becomes nil. */
+    char cmd[2500];
+    snprintf(cmd, sizeof cmd,
+             "mdb_dump -s cases '%s' | awk '/^HEADER=END/{print; d=1; next} /^DATA=END/{d=0} "
+             "d && ++n == 2 {print \" c0\"; next} {print}' > '%s/cases.dump' && "
+             "mdb_load -s cases -f '%s/cases.dump' '%s'",
+             z.data, z.dir, z.dir, z.data);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    CU_ASSERT_EQUAL_FATAL(testd_restart(&z), 0);
+    lb_val_t *r = testd_call(&z, "admin.verify", NULL);
+    CU_ASSERT_STRING_EQUAL_FATAL(testd_code(r), "");
+    const lb_val_t *res = lbc_reply_result(r);
+    const lb_val_t *ok = lb_map_get(res, "ok"), *un = lb_map_get(res, "unreadable_cases");
+    CU_ASSERT_TRUE(ok && ok->type == LB_BOOL && !ok->b);
+    CU_ASSERT_TRUE_FATAL(un && un->type == LB_ARR && un->a.n == 1);
+    CU_ASSERT_STRING_EQUAL(un->a.items[0]->type == LB_STR ? un->a.items[0]->s.p : "", first);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(res, "first_bad_case") ?: "", first);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(res, "case_problem") ?: "", "its record does not decode");
+    CU_ASSERT_EQUAL(trust_result_int(r, "cases", -1), 1);
+    CU_ASSERT_PTR_NULL(lb_map_get(res, "bad_counter"));
+    lb_val_free(&r);
+    CU_ASSERT_EQUAL(trust_stat(&z, "reads_pooled") >= 1, 1);
+    CU_ASSERT_EQUAL(testd_stop(&z), 0);
+    testd_cleanup(&z);
+}
+
 int main(void)
 {
     static const cu_test_t tests[] = {
@@ -314,6 +355,7 @@ int main(void)
         {"admin.stats shows the reader pool and the durability path", test_stats},
         {"admin.reload and SIGHUP while reads run on reader threads", test_reload_during_reads},
         {"readers: 0 serves every read on the loop", test_no_readers},
+        {"admin.verify lists an unreadable case in its one scan", test_verify_unreadable},
     };
     return cu_run("readers", suite_init, suite_clean, tests, CU_COUNT(tests));
 }

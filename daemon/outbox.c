@@ -135,10 +135,13 @@ void lbd_queue_pubs(lbd_t *d, lbd_pubs_t *pubs, uint64_t ticket)
     if (!now && (!ob || grow((void **)&ob->e, &ob->cape, ob->ne, sizeof *ob->e))) {
         wait_then_release(d, ticket);
         now = !store_log_failed(d->store);
+        if (!now) {
+            lbd_pubs_free(pubs);
+            return;
+        }
     }
-    if (now)
+    if (now) {
         publish(d, pubs);
-    if (now || store_log_failed(d->store)) {
         lbd_pubs_free(pubs);
         return;
     }

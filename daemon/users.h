@@ -4,7 +4,8 @@
  * (a change applies within a second, no signal needed) and reloaded with
  * the definitions; and lbd_act_as, which turns a gateway key's request `as`
  * a person into a request of that person's role and areas. The file format
- * and parser are proto/users.h. For the daemon's one thread.
+ * and parser are proto/users.h. For the loop thread; a request a reader
+ * thread runs borrows the list, which lbd_users_t.before_swap guards.
  */
 #ifndef LBD_USERS_H
 #define LBD_USERS_H

@@ -66,7 +66,10 @@ void lbd_release_durable(lbd_t *d);
 void lbd_publish_now(lbd_t *d, const lbd_pubs_t *pubs);
 /* Waits for the log to make ticket durable; logs when the log failed. */
 void lbd_wait_durable(lbd_t *d, uint64_t ticket);
-/* true when so many write replies wait that the loop should stop draining requests. */
+/*
+ * true when so many replies wait for the log, or so many reads for a reader
+ * thread, that the loop should stop draining requests until they shrink.
+ */
 bool lbd_outbox_full(lbd_t *d);
 /* true when nothing waits. */
 bool lbd_outbox_empty(lbd_t *d);

@@ -193,11 +193,20 @@ void lbd_release_durable(lbd_t *d)
     ob->nr = keep;
 }
 
-/* Whether the loop should stop draining requests until some replies went out. */
+/*
+ * Whether the loop should stop draining requests until some replies went out
+ * (replies waiting for the log) or the reader threads caught up (reads queued
+ * for them): either bounds what a slow disk or a flood of reports can pile up.
+ */
 bool lbd_outbox_full(lbd_t *d)
 {
     const outbox_t *ob = d->outbox;
-    return ob && ob->nw >= OUTBOX_BATCHES * (size_t)d->cfg.batch_max;
+    size_t bound = OUTBOX_BATCHES * (size_t)d->cfg.batch_max;
+    if (ob && ob->nw + ob->nr >= bound)
+        return true;
+    lbd_readers_stats_t rs;
+    lbd_readers_stats(d->readers, &rs);
+    return rs.queued >= bound;
 }
 
 bool lbd_outbox_empty(lbd_t *d)

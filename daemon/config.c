@@ -45,6 +45,8 @@ static const opt_t options[] = {
     {"limits.burst_per_key", OPT_INT, "400", 1, 10000000, F(burst_per_key), 0},
     {"limits.max_connections", OPT_INT, "10000", 16, 10000000, F(max_connections), 0},
     {"log_level", OPT_LOGLEVEL, "info", 0, 0, F(log_level), 0},
+    {"readers", OPT_INT, "2", 0, 64, F(readers), 0},
+    {"readers_hold_for_test", OPT_PATH, "", 0, 0, F(readers_hold), 0},
 };
 #undef F
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -309,5 +311,6 @@ void lbd_config_clear(lbd_config_t *cfg)
     free(cfg->clients);
     free(cfg->keys_dir);
     free(cfg->users);
+    free(cfg->readers_hold);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -4,10 +4,13 @@
  * loop with group commit. The daemon owns the order of work; proto/,
  * workflow/ and store/ do the rest.
  *
- * Threads: logbookd does all its work on one thread. Nothing here locks;
- * every function is for that thread only, except lbd_log (any thread, one
- * write(2)-sized line each) and the two flags (set from anywhere). The one
- * other thread, lbd_fdmon's watcher, only reads libzmq events and logs.
+ * Threads: logbookd's loop thread does all socket work, every write and the
+ * reads that are not pooled. Nothing here locks; every function is for that
+ * thread only, except lbd_log (any thread, one write(2)-sized line each) and
+ * the two flags (set from anywhere). The reader threads (readers.h, config
+ * `readers`) run read-only handlers on what the loop swaps only with them
+ * quiesced (internal.h says what). lbd_fdmon's watcher only reads libzmq
+ * events and logs.
  * Errors: 0 or a negative LB_E* code (proto/lb.h); a function that takes
  * (err, errlen) also writes the reason there, NUL-terminated and truncated.
  */
@@ -68,6 +71,8 @@ typedef struct {
     int64_t burst_per_key;   /* limits.burst_per_key: the token bucket's size */
     int64_t max_connections; /* limits.max_connections: sizes the descriptor limit */
     int log_level;
+    int64_t readers;    /* reader threads for read-only requests; 0 = reads run on the loop */
+    char *readers_hold; /* readers_hold_for_test: a FIFO each pooled read waits on ("": none) */
 } lbd_config_t;
 
 /*

@@ -6,13 +6,20 @@
  * One back edge is intended and is data, not a call: admin.clock moves
  * d->manual_now inside a write batch, and server.c restores it when
  * store_write re-runs or fails the batch. Everything here is for the daemon's
- * one thread.
+ * loop thread, except what the reader threads (readers.h) use while they run
+ * a read: the definitions, registry, users, areas, calendar, keys and store
+ * (the loop quiesces the pool before it swaps or frees any of them) and
+ * lbd_now (manual_now is atomic).
  */
 #ifndef LBD_INTERNAL_H
 #define LBD_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "daemon.h"
 #include "ratelimit.h"
+#include "readers.h"
 #include "users.h"
 
 #define LBD_VERSION "0.1.0"
@@ -53,6 +60,9 @@ struct lbd {
     wf_areas_t *areas;  /* the gazetteer; NULL without one (cfg.areas "") */
     store_t *store;
     lbd_audit_t *audit; /* the audit key and the signed tip file */
+    /* lbd_audit_sign caches the last head it signed: the loop's heartbeat and admin.verify on
+     * a reader thread sign under this lock (lbd_sign_head). */
+    pthread_mutex_t audit_mu;
 
     void *zctx;
     void *router;
@@ -64,13 +74,16 @@ struct lbd {
     char **ev_bound;    /* the events endpoints as bound (cfg.n_ev), for a re-bind */
     bool ev_rebind;     /* a reload changed who may receive which events: re-bind (events.c) */
 
-    void *batch; /* pending_t[batch_max] of server.c, reused by every batch */
-    void *held;  /* admin.clock replies waiting for the timers they made due (server.c) */
+    void *batch;  /* pending_t[batch_max] of server.c, reused by every batch */
+    void *held;   /* admin.clock replies waiting for the timers they made due (server.c) */
+    void *outbox; /* replies and events waiting for their writes to be durable */
+    lbd_readers_t *readers;  /* the reader threads; NULL with `readers: 0` */
+    uint64_t n_reads_pooled; /* reads run on a reader thread */
 
     bool manual_clock;
-    int64_t manual_now;
-    int64_t started_ms; /* monotonic start, for uptime */
-    uint64_t last_seq;  /* tip after the last commit */
+    _Atomic int64_t manual_now; /* written by the loop, read by lbd_now on any thread */
+    int64_t started_ms;         /* monotonic start, for uptime */
+    uint64_t last_seq;          /* tip after the last commit */
 
     /* counters for admin.stats */
     uint64_t n_requests, n_writes, n_reads, n_commits, n_idem_hits, n_events, n_fired;
@@ -99,7 +112,8 @@ typedef struct {
 
 /* ---- state (state.c) ---- */
 
-/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. */
+/* The daemon's clock in unix ms: d->manual_now on the manual clock, else the real one. Any thread.
+ */
 int64_t lbd_now(const lbd_t *d);
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in ms. Never fail. */
 int64_t lbd_real_ms(void);
@@ -180,6 +194,15 @@ bool lbd_events_scopes_changed(const lbd_registry_t *old, const lbd_registry_t *
 /* Closes the monitor and frees the bound endpoints; before zmq_ctx_term. Safe twice. */
 void lbd_events_close(lbd_t *d);
 
+/*
+ * Starts cfg.readers reader threads (none for 0) and hooks the users file's swaps to quiesce
+ * them (server.c). Call after signals are blocked. 0; lbd_readers_new's codes.
+ */
+int lbd_readers_start(lbd_t *d);
+
+/* Answers the ZAP requests waiting on d->zap (zap.c): admits registered CURVE keys. */
+void lbd_zap_handle(lbd_t *d);
+
 /* Allocates the loop's batch of pending requests (server.c owns its type): 0 or LB_ENOMEM. */
 int lbd_batch_alloc(lbd_t *d);
 
@@ -221,6 +244,28 @@ int lbd_reload_check(lbd_t *d, const wf_set_t *new_set, lbd_ids_t *move, char *e
  */
 int lbd_reload_migrate(lbd_t *d, const lbd_ids_t *ids, size_t *moved, char *err, size_t errlen);
 
+/* ---- admin.verify's scan of the cases (verify.c) ---- */
+
+typedef struct {
+    uint64_t checked; /* cases compared with their events, the first bad one included */
+    char bad_case[LB_CASE_ID_MAX]; /* the first case that disagrees with its events, or "" */
+    char why[200];                 /* how it disagrees */
+    lb_val_t *unreadable;          /* the caller's array: ids (strings) of unreadable cases */
+    size_t max_unreadable;         /* at most this many are listed */
+    uint64_t n_unreadable;         /* how many there are */
+    bool counters_bad;             /* a report counter differs (judged only when all read) */
+    store_count_diff_t cdiff;      /* the first that differs, when counters_bad */
+} lbd_verify_t;
+/*
+ * One walk over every stored case, each read and decoded once, for the three
+ * checks of admin.verify: the case against its events (lbd_verify_cases), the
+ * cases that do not decode (logged and listed), and the maintained counters
+ * recomputed from the cases (every scope to 8 digits). Fills *v (set
+ * unreadable and max_unreadable first). 0; LB_ENOMEM or a store code. Only
+ * reads txn: any thread.
+ */
+int lbd_verify_scan(const lbd_t *d, store_txn_t *txn, lbd_verify_t *v);
+
 /* ---- requests ---- */
 
 /*
@@ -248,13 +293,19 @@ typedef struct {
     int (*fn)(lbd_ctx_t *ctx);    /* the handler */
     unsigned roles;               /* bit (1 << lbd_role_t) set for each role that may run it */
     lbd_op_kind_t kind;           /* LBD_OP_WRITE: runs in the group-commit batch */
-    bool events_stream;           /* also needs a client allowed on the events stream */
+    /* A read that may run on a reader thread: it reads only its txn, ctx and what the loop
+     * swaps only with the pool quiesced (definitions, registry, keys, areas), never loop
+     * state (counters, sockets, the rate limiter) and writes nothing outside ctx. */
+    bool pooled;
+    bool events_stream; /* also needs a client allowed on the events stream */
 } lbd_op_t;
 
 /* The row of op, or NULL when op is out of range. Static storage. */
 const lbd_op_t *lbd_op_get(proto_op_t op);
 /* true when op's row is LBD_OP_WRITE; false for an out-of-range op. */
 bool lbd_op_writes(proto_op_t op);
+/* true when op's row may run on a reader thread (lbd_op_t.pooled); false out of range. */
+bool lbd_op_pooled(proto_op_t op);
 /*
  * Checks every row (in place, has a handler, proto's schema, some role, the
  * same kind as proto_op_writes). 0, or LB_EINTERNAL with the row named in
@@ -305,6 +356,9 @@ void lbd_pubs_reset(lbd_pubs_t *p);
 void lbd_pubs_free(lbd_pubs_t *p);
 
 /* ---- the audit key and the signed tip (audit.c, PROTOCOL.md 9.12) ---- */
+
+/* lbd_audit_sign(d->audit, ...) under d->audit_mu: any thread (state.c). */
+void lbd_sign_head(lbd_t *d, uint64_t seq, const uint8_t chain[32], uint8_t sig[64]);
 
 /*
  * Loads the Ed25519 audit key from keys_dir/audit.secret (its 32-byte seed),

@@ -49,6 +49,21 @@ int lbd_op_admin_stats(lbd_ctx_t *ctx)
     lb_put_bool(r, "manual_clock", d->manual_clock, &rc);
     lb_put_int(r, "workflows", (int64_t)wf_set_count(d->wfs), &rc);
     lb_put_int(r, "clients", (int64_t)d->reg.n, &rc);
+    /* the reader threads (PROTOCOL.md 8, `readers`) */
+    lbd_readers_stats_t rs;
+    lbd_readers_stats(d->readers, &rs);
+    lb_put_int(r, "reader_threads", (int64_t)rs.threads, &rc);
+    lb_put_int(r, "reader_queue", (int64_t)rs.queued, &rc);
+    lb_put_int(r, "reader_busy", (int64_t)rs.busy, &rc);
+    lb_put_int(r, "reads_pooled", (int64_t)d->n_reads_pooled, &rc);
+    /* the durability path: commits, what of them is on disk, and the syncs it took */
+    lb_put_int(r, "committed", (int64_t)st.committed, &rc);
+    lb_put_int(r, "durable", (int64_t)st.durable, &rc);
+    lb_put_int(r, "durable_lag", (int64_t)(st.committed - st.durable), &rc);
+    lb_put_int(r, "log_syncs", (int64_t)st.log_syncs, &rc);
+    lb_put_int(r, "log_bytes", (int64_t)st.log_bytes, &rc);
+    lb_put_int(r, "data_syncs", (int64_t)st.data_syncs, &rc);
+    lb_put_int(r, "checkpoints", (int64_t)st.checkpoints, &rc);
     return rc ? LB_ENOMEM : 0;
 }
 
@@ -106,7 +121,7 @@ static int verify_cb(uint64_t seq, const void *body, size_t len, void *arg)
 static lb_val_t *verify_head(lbd_t *d, uint64_t seq, const uint8_t chain[32])
 {
     uint8_t sig[64];
-    lbd_audit_sign(d->audit, seq, chain, sig);
+    lbd_sign_head(d, seq, chain, sig);
     lb_val_t *h = lb_map();
     int rc = h ? 0 : LB_ENOMEM;
     lb_put_int(h, "seq", (int64_t)seq, &rc);
@@ -132,25 +147,16 @@ int lbd_op_admin_verify(lbd_ctx_t *ctx)
         v.first_bad = v.expect <= tip ? v.expect : tip;
     if (v.first_bad)
         lbd_log(LBD_LOG_ERROR, "audit chain broken at seq %llu", (unsigned long long)v.first_bad);
-    uint64_t ncases;
-    char bad_case[LB_CASE_ID_MAX], why[200] = "";
-    if ((rc = lbd_verify_cases(ctx->d, ctx->txn, &ncases, bad_case, why, sizeof why)))
-        return rc;
-    if (bad_case[0])
+    /* The cases against their events, the unreadable ones and the counters: one scan. */
+    lbd_verify_t cv = {.unreadable = lb_arr(), .max_unreadable = 100};
+    rc = cv.unreadable ? lbd_verify_scan(ctx->d, ctx->txn, &cv) : LB_ENOMEM;
+    lb_val_t *unreadable = cv.unreadable;
+    const char *bad_case = cv.bad_case, *why = cv.why;
+    uint64_t ncases = cv.checked, n_unreadable = cv.n_unreadable;
+    int counters_bad = cv.counters_bad;
+    const store_count_diff_t cdiff = cv.cdiff;
+    if (rc == 0 && bad_case[0])
         lbd_log(LBD_LOG_ERROR, "case %s disagrees with its events: %s", bad_case, why);
-    lb_val_t *unreadable = lb_arr(); /* cases that do not decode (their timers wait) */
-    uint64_t n_unreadable = 0;
-    rc = unreadable ? lbd_verify_unreadable(ctx->d, ctx->txn, unreadable, 100, &n_unreadable)
-                    : LB_ENOMEM;
-    /* The maintained counters against the cases (only when every case reads). */
-    store_count_diff_t cdiff = {0};
-    int counters_bad = 0;
-    if (rc == 0 && n_unreadable == 0) {
-        rc = lbd_verify_counters(ctx->d, ctx->txn, &cdiff);
-        counters_bad = rc == 1;
-        if (rc == 1)
-            rc = 0;
-    }
     if (counters_bad)
         lbd_log(LBD_LOG_ERROR, "counter %s of scope '%s' is %llu, the cases make %llu", cdiff.name,
                 cdiff.scope, (unsigned long long)cdiff.stored, (unsigned long long)cdiff.computed);

@@ -16,6 +16,10 @@
 #define R_ALL (R_FIELD | R_COMMITTEE | R_REPORTER | R_ADMIN)
 #define R_WRITERS (R_FIELD | R_COMMITTEE | R_ADMIN)
 #define R_COMMITTEES (R_COMMITTEE | R_ADMIN)
+/* Runs on a reader thread (lbd_op_t.pooled): audited to read only its txn, its ctx, and what
+ * the loop swaps with the pool quiesced. admin.stats reads loop counters, admin.backup sets
+ * the process umask and admin.reload swaps definitions: they stay on the loop. */
+#define P .pooled = true
 
 /*
  * A new op touches:
@@ -32,27 +36,29 @@
  * by its .op field rather than silently shifting every op after it.
  */
 static const lbd_op_t optable[] = {
-    {PROTO_OP_PING, &proto_schema_ping, lbd_op_ping, R_ALL, LBD_OP_READ},
-    {PROTO_OP_WORKFLOW_LIST, &proto_schema_workflow_list, lbd_op_workflow_list, R_ALL, LBD_OP_READ},
-    {PROTO_OP_WORKFLOW_GET, &proto_schema_workflow_get, lbd_op_workflow_get, R_ALL, LBD_OP_READ},
+    {PROTO_OP_PING, &proto_schema_ping, lbd_op_ping, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_WORKFLOW_LIST, &proto_schema_workflow_list, lbd_op_workflow_list, R_ALL, LBD_OP_READ,
+     P},
+    {PROTO_OP_WORKFLOW_GET, &proto_schema_workflow_get, lbd_op_workflow_get, R_ALL, LBD_OP_READ, P},
     {PROTO_OP_CASE_OPEN, &proto_schema_case_open, lbd_op_case_open, R_WRITERS, LBD_OP_WRITE},
     {PROTO_OP_CASE_IMPORT, &proto_schema_case_import, lbd_op_case_import, R_COMMITTEES,
      LBD_OP_WRITE},
     {PROTO_OP_CASE_ACT, &proto_schema_case_act, lbd_op_case_act, R_WRITERS, LBD_OP_WRITE},
     {PROTO_OP_CASE_ACK, &proto_schema_case_ack, lbd_op_case_ack, R_COMMITTEES, LBD_OP_WRITE},
-    {PROTO_OP_CASE_GET, &proto_schema_case_get, lbd_op_case_get, R_ALL, LBD_OP_READ},
-    {PROTO_OP_CASE_FIND, &proto_schema_case_find, lbd_op_case_find, R_ALL, LBD_OP_READ},
-    {PROTO_OP_CASE_HISTORY, &proto_schema_case_history, lbd_op_case_history, R_ALL, LBD_OP_READ},
-    {PROTO_OP_CASE_LIST, &proto_schema_case_list, lbd_op_case_list, R_ALL, LBD_OP_READ},
+    {PROTO_OP_CASE_GET, &proto_schema_case_get, lbd_op_case_get, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_CASE_FIND, &proto_schema_case_find, lbd_op_case_find, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_CASE_HISTORY, &proto_schema_case_history, lbd_op_case_history, R_ALL, LBD_OP_READ, P},
+    {PROTO_OP_CASE_LIST, &proto_schema_case_list, lbd_op_case_list, R_ALL, LBD_OP_READ, P},
     {PROTO_OP_REPORT_SUMMARY, &proto_schema_report_summary, lbd_op_report_summary, R_ALL,
-     LBD_OP_READ},
+     LBD_OP_READ, P},
     /* The events stream is for keys allowed to subscribe; events.since is the same stream. */
     {PROTO_OP_EVENTS_SINCE, &proto_schema_events_since, lbd_op_events_since, R_ALL, LBD_OP_READ,
-     .events_stream = true},
+     .events_stream = true, P},
     {PROTO_OP_ADMIN_STATS, &proto_schema_admin_stats, lbd_op_admin_stats, R_ADMIN, LBD_OP_READ},
     {PROTO_OP_ADMIN_BACKUP, &proto_schema_admin_backup, lbd_op_admin_backup, R_ADMIN, LBD_OP_READ},
     {PROTO_OP_ADMIN_RELOAD, &proto_schema_admin_reload, lbd_op_admin_reload, R_ADMIN, LBD_OP_READ},
-    {PROTO_OP_ADMIN_VERIFY, &proto_schema_admin_verify, lbd_op_admin_verify, R_ADMIN, LBD_OP_READ},
+    {PROTO_OP_ADMIN_VERIFY, &proto_schema_admin_verify, lbd_op_admin_verify, R_ADMIN, LBD_OP_READ,
+     P},
     /* Advancing the clock fires due timers, which append escalation events. */
     {PROTO_OP_ADMIN_CLOCK, &proto_schema_admin_clock, lbd_op_admin_clock, R_ADMIN, LBD_OP_WRITE},
     {PROTO_OP_CASE_TRANSFER, &proto_schema_case_transfer, lbd_op_case_transfer, R_COMMITTEES,
@@ -61,11 +67,12 @@ static const lbd_op_t optable[] = {
      LBD_OP_WRITE},
     {PROTO_OP_ADMIN_REMAP, &proto_schema_admin_remap, lbd_op_admin_remap, R_ADMIN, LBD_OP_WRITE},
     {PROTO_OP_CASE_DUPLICATES, &proto_schema_case_duplicates, lbd_op_case_duplicates, R_COMMITTEES,
-     LBD_OP_READ},
+     LBD_OP_READ, P},
     {PROTO_OP_CASE_MERGE, &proto_schema_case_merge, lbd_op_case_merge, R_COMMITTEES, LBD_OP_WRITE},
-    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL, LBD_OP_READ},
+    {PROTO_OP_REPORT_LEDGER, &proto_schema_report_ledger, lbd_op_report_ledger, R_ALL, LBD_OP_READ,
+     P},
     {PROTO_OP_REPORT_AGENDA, &proto_schema_report_agenda, lbd_op_report_agenda, R_COMMITTEES,
-     LBD_OP_READ},
+     LBD_OP_READ, P},
 };
 
 _Static_assert(sizeof optable / sizeof optable[0] == PROTO_OP_COUNT,
@@ -84,6 +91,12 @@ bool lbd_op_writes(proto_op_t op)
     return row && row->kind == LBD_OP_WRITE;
 }
 
+bool lbd_op_pooled(proto_op_t op)
+{
+    const lbd_op_t *row = lbd_op_get(op);
+    return row && row->pooled;
+}
+
 int lbd_optable_check(char *err, size_t errlen)
 {
     for (unsigned i = 0; i < PROTO_OP_COUNT; i++) {
@@ -100,6 +113,8 @@ int lbd_optable_check(char *err, size_t errlen)
             why = "allows no role";
         else if ((row->kind == LBD_OP_WRITE) != proto_op_writes(row->op))
             why = "disagrees with proto_op_writes on the read/write kind";
+        else if (row->pooled && row->kind == LBD_OP_WRITE)
+            why = "is a write marked to run on a reader thread";
         if (why) {
             lb_set_err(err, errlen, "op table: row %u (%s) %s", i, name ? name : "?", why);
             return LB_EINTERNAL;

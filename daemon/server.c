@@ -1,8 +1,10 @@
 /*
- * server.c - logbookd's loop: the ZAP authenticator, group commit, timers,
- * heartbeats, signals and reload (start.c sets the process up). One thread does
- * all the work in a fixed order (drain, execute, commit, reply, publish), so
- * there are no locks; libzmq's own I/O threads start after signals are blocked.
+ * server.c - logbookd's loop: group commit, the reader pool's requests, replies
+ * held until their writes are durable, timers, heartbeats, signals and reload
+ * (start.c sets the process up, zap.c authenticates). The loop thread does all
+ * socket work in a fixed order (drain, execute, commit, queue, reply and
+ * publish once durable); read-only requests run on reader threads (readers.c)
+ * and come back to it. libzmq's own I/O threads start after signals are blocked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,9 +22,8 @@
 #include <sodium.h>
 #include <zmq.h>
 
-#include "internal.h"
+#include "loop.h"
 
-#define MAX_FRAMES 8 /* routing envelope frames we keep (REQ through proxies) */
 #define HEARTBEAT_MS 1000
 #define IDEM_PRUNE_PER_TXN 500 /* per loop turn, while records older than 24 h remain */
 
@@ -40,25 +41,7 @@ static int64_t mono_us(void)
 /* one received request                                                    */
 /* ---------------------------------------------------------------------- */
 
-typedef struct {
-    zmq_msg_t frames[MAX_FRAMES]; /* envelope frames, then the body last */
-    int nframes;
-    proto_req_t req;
-    int decode_rc;
-    proto_err_t perr;
-    lbd_client_t anon;      /* the client when CURVE is off */
-    lbd_client_t as_client; /* the person a gateway key acts for (lbd_act_as) */
-    const lbd_client_t *client;
-    uint8_t key[32];
-    lb_buf_t reply;
-    bool write;
-    bool answered;
-    bool has_digest; /* digest holds the request's (lbd_req_digest) */
-    uint8_t digest[32];
-    int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
-} pending_t;
-
-static void pending_clear(pending_t *p)
+void lbd_pending_clear(lbd_pending_t *p)
 {
     for (int i = 0; i < p->nframes; i++)
         zmq_msg_close(&p->frames[i]);
@@ -68,7 +51,7 @@ static void pending_clear(pending_t *p)
 }
 
 /* Sends the reply with the envelope the request came with. */
-static void send_reply(lbd_t *d, pending_t *p)
+void lbd_send_reply(lbd_t *d, lbd_pending_t *p)
 {
     for (int i = 0; i + 1 < p->nframes; i++) {
         zmq_msg_t copy;
@@ -83,7 +66,7 @@ static void send_reply(lbd_t *d, pending_t *p)
     p->answered = true;
 }
 
-static bool same_peer(const pending_t *a, const pending_t *b)
+static bool same_peer(const lbd_pending_t *a, const lbd_pending_t *b)
 {
     return zmq_msg_size((zmq_msg_t *)&a->frames[0]) == zmq_msg_size((zmq_msg_t *)&b->frames[0]) &&
            memcmp(zmq_msg_data((zmq_msg_t *)&a->frames[0]),
@@ -91,7 +74,7 @@ static bool same_peer(const pending_t *a, const pending_t *b)
                   zmq_msg_size((zmq_msg_t *)&a->frames[0])) == 0;
 }
 
-static void encode_error(pending_t *p, int code, const char *msg, const char *field,
+static void encode_error(lbd_pending_t *p, int code, const char *msg, const char *field,
                          const char *case_id)
 {
     p->reply.len = 0;
@@ -101,8 +84,30 @@ static void encode_error(pending_t *p, int code, const char *msg, const char *fi
     }
 }
 
-/* Turns a handler's return into the reply bytes. */
-static void finish(lbd_t *d, pending_t *p, lbd_ctx_t *ctx, int rc)
+/*
+ * Moves p's envelope, request and reply into q (uninitialised), fixing the
+ * client pointer when it pointed into p; p is left answered and empty.
+ */
+void lbd_pending_take(lbd_pending_t *q, lbd_pending_t *p)
+{
+    *q = *p;
+    for (int i = 0; i < p->nframes; i++) {
+        zmq_msg_init(&q->frames[i]);
+        zmq_msg_move(&q->frames[i], &p->frames[i]);
+        zmq_msg_close(&p->frames[i]);
+    }
+    if (p->client == &p->anon)
+        q->client = &q->anon;
+    else if (p->client == &p->as_client)
+        q->client = &q->as_client;
+    p->nframes = 0;
+    memset(&p->req, 0, sizeof p->req);
+    memset(&p->reply, 0, sizeof p->reply);
+    p->answered = true;
+}
+
+/* Turns a handler's return into the reply bytes; *nerr counts a failure. Any thread. */
+void lbd_finish(lbd_pending_t *p, lbd_ctx_t *ctx, int rc, uint64_t *nerr)
 {
     p->reply.len = 0;
     if (rc == 0) {
@@ -110,7 +115,7 @@ static void finish(lbd_t *d, pending_t *p, lbd_ctx_t *ctx, int rc)
             goto out;
         rc = LB_ENOMEM;
     }
-    d->n_errors++;
+    (*nerr)++;
     if (ctx->errmsg[0] == '\0' || rc <= LB_ENOMEM) {
         /* internal codes: log with the request id, tell the client only the class */
         lbd_log(LBD_LOG_ERROR, "request %s (%s): %s%s%s", p->req.id, proto_op_name(p->req.op),
@@ -131,7 +136,7 @@ out:
 /* ---------------------------------------------------------------------- */
 
 /* Receives one multipart message without blocking. 1 = got one, 0 = none. */
-static int recv_one(lbd_t *d, pending_t *p)
+static int recv_one(lbd_t *d, lbd_pending_t *p)
 {
     memset(p, 0, sizeof *p);
     p->dup_of = -1;
@@ -142,33 +147,33 @@ static int recv_one(lbd_t *d, pending_t *p)
             zmq_msg_close(&m);
             if (p->nframes == 0)
                 return 0;
-            pending_clear(p); /* a message cut short: drop what arrived of it */
+            lbd_pending_clear(p); /* a message cut short: drop what arrived of it */
             return -1;
         }
         int more = zmq_msg_more(&m);
-        if (p->nframes < MAX_FRAMES) {
+        if (p->nframes < LBD_MAX_FRAMES) {
             p->frames[p->nframes++] = m;
         } else {
             zmq_msg_close(&m); /* absurd envelope: the message is dropped below */
-            p->nframes = MAX_FRAMES + 1;
+            p->nframes = LBD_MAX_FRAMES + 1;
         }
         if (!more)
             break;
     }
-    if (p->nframes > MAX_FRAMES) {
-        p->nframes = MAX_FRAMES;
-        pending_clear(p);
+    if (p->nframes > LBD_MAX_FRAMES) {
+        p->nframes = LBD_MAX_FRAMES;
+        lbd_pending_clear(p);
         return -1;
     }
     if (p->nframes < 2) {
-        pending_clear(p); /* no envelope: nothing to answer */
+        lbd_pending_clear(p); /* no envelope: nothing to answer */
         return -1;
     }
     return 1;
 }
 
 /* Who sent it: the ZAP user id is the client's Z85 public key. */
-static int identify(lbd_t *d, pending_t *p)
+static int identify(lbd_t *d, lbd_pending_t *p)
 {
     zmq_msg_t *body = &p->frames[p->nframes - 1];
     if (!d->cfg.curve) {
@@ -195,26 +200,43 @@ static int identify(lbd_t *d, pending_t *p)
 /* executing                                                               */
 /* ---------------------------------------------------------------------- */
 
-static void run_read(lbd_t *d, pending_t *p, store_txn_t **rtxn)
+/*
+ * The map can only grow while no read transaction is open: with reader
+ * threads, grow it ahead (paused readers) once it is half used, so a write
+ * rarely has to grow it itself.
+ */
+static void ensure_headroom(lbd_t *d)
 {
-    lbd_ctx_t ctx = {.d = d, .client = p->client, .req = &p->req, .now = lbd_now(d)};
-    int rc = 0;
-    if (p->req.op == PROTO_OP_ADMIN_RELOAD)
-        store_read_end(rtxn); /* it commits case migrations: reads after it must see them */
-    else if (!*rtxn)
-        rc = store_read_begin(d->store, rtxn);
-    if (rc == 0) {
-        ctx.txn = *rtxn;
-        rc = lbd_execute(&ctx);
+    store_stats_t st;
+    if (!d->readers || store_stats(d->store, &st) || st.db_bytes <= st.map_bytes / 2)
+        return;
+    lbd_readers_pause(d->readers);
+    int rc = store_grow(d->store);
+    lbd_readers_resume(d->readers);
+    if (rc && rc != LB_EMAPFULL)
+        lbd_log(LBD_LOG_WARN, "cannot grow the map ahead: %s", lb_strerror(rc));
+}
+
+/*
+ * store_write / store_write_async (ticket non-NULL) with the reader threads
+ * in mind: a write that must grow the map while a reader's transaction is
+ * open fails with LB_EINTERNAL, and runs again with the readers paused.
+ */
+static int write_txn(lbd_t *d, int (*fn)(store_txn_t *txn, void *ctx), void *ctx, uint64_t *ticket)
+{
+    ensure_headroom(d);
+    int rc = ticket ? store_write_async(d->store, fn, ctx, ticket) : store_write(d->store, fn, ctx);
+    if (rc == LB_EINTERNAL && d->readers) {
+        lbd_readers_pause(d->readers);
+        rc = ticket ? store_write_async(d->store, fn, ctx, ticket) : store_write(d->store, fn, ctx);
+        lbd_readers_resume(d->readers);
     }
-    d->n_reads++;
-    finish(d, p, &ctx, rc);
-    send_reply(d, p);
+    return rc;
 }
 
 typedef struct {
     lbd_t *d;
-    pending_t *batch;
+    lbd_pending_t *batch;
     size_t n;
     lbd_pubs_t pubs;
     int64_t now;
@@ -241,7 +263,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
     lbd_pubs_reset(&b->pubs);
     d->manual_now = b->clock_before;
     for (size_t i = 0; i < b->n; i++) {
-        pending_t *p = &b->batch[i];
+        lbd_pending_t *p = &b->batch[i];
         if (!p->write || p->dup_of >= 0)
             continue;
         store_txn_t *child;
@@ -261,7 +283,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
             lb_val_free(&ctx.result);
             return rc;
         }
-        finish(d, p, &ctx, rc);
+        lbd_finish(p, &ctx, rc, &d->n_errors);
         if (rc == 0) {
             rc = store_idem_put_digest(child, p->key, p->req.id, b->now,
                                        p->has_digest ? p->digest : NULL, p->reply.p, p->reply.len);
@@ -275,7 +297,7 @@ static int batch_fn(store_txn_t *txn, void *arg)
                 b->pubs.n = npubs;
                 b->pubs.bytes.len = nbytes;
                 lbd_fail(&ctx, rc, NULL, "%s", lb_strerror(rc));
-                finish(d, p, &ctx, rc);
+                lbd_finish(p, &ctx, rc, &d->n_errors);
             }
         } else {
             store_nested_abort(&child);
@@ -294,93 +316,25 @@ static int batch_fn(store_txn_t *txn, void *arg)
     return 0;
 }
 
-static void publish(lbd_t *d, const lbd_pubs_t *pubs)
-{
-    for (size_t i = 0; i < pubs->n; i++) {
-        const lbd_pub_t *e = &pubs->v[i];
-        zmq_send(d->pub, e->topic, strlen(e->topic), ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(d->pub, pubs->bytes.p + e->off, e->len, ZMQ_DONTWAIT);
-        d->last_seq = e->seq;
-        d->n_events++;
-    }
-}
-
-/*
- * admin.clock replies wait until every timer due at the new time has fired:
- * the handler fires one slice, the loop the rest between request batches.
- */
-typedef struct {
-    pending_t *v;
-    size_t n, cap;
-} held_t;
-
-/* Keeps p's envelope and reply for release_held; p is left empty. Sent at once on ENOMEM. */
-static void hold_reply(lbd_t *d, pending_t *p)
-{
-    held_t *h = d->held;
-    if (!h && (h = d->held = calloc(1, sizeof *h)) == NULL) {
-        send_reply(d, p);
-        return;
-    }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 4;
-        pending_t *v = realloc(h->v, cap * sizeof *v);
-        if (!v) {
-            send_reply(d, p);
-            return;
-        }
-        h->v = v;
-        h->cap = cap;
-    }
-    pending_t *q = &h->v[h->n++];
-    memset(q, 0, sizeof *q);
-    for (int i = 0; i < p->nframes; i++) {
-        zmq_msg_init(&q->frames[i]);
-        zmq_msg_move(&q->frames[i], &p->frames[i]);
-    }
-    q->nframes = p->nframes;
-    q->reply = p->reply;
-    memset(&p->reply, 0, sizeof p->reply);
-    p->answered = true;
-}
-
-/* Sends the held replies (every timer they waited for has fired) and forgets them. */
-static void release_held(lbd_t *d)
-{
-    held_t *h = d->held;
-    for (size_t i = 0; h && i < h->n; i++) {
-        send_reply(d, &h->v[i]);
-        pending_clear(&h->v[i]);
-    }
-    if (h)
-        h->n = 0;
-}
-
-static void free_held(lbd_t *d)
-{
-    held_t *h = d->held;
-    for (size_t i = 0; h && i < h->n; i++)
-        pending_clear(&h->v[i]);
-    if (h)
-        free(h->v);
-    free(h);
-    d->held = NULL;
-}
-
-/* Publishes the events a reload's migrations committed, before any newer ones. */
+/* Publishes the events a reload's migrations committed (synchronously), before any newer ones. */
 static void publish_late(lbd_t *d)
 {
-    publish(d, &d->late_pubs);
+    if (d->late_pubs.n)
+        lbd_publish_now(d, &d->late_pubs);
     lbd_pubs_reset(&d->late_pubs);
 }
 
-/* Commits the batch's writes in one transaction, then replies and publishes. */
-static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
+/*
+ * Commits the batch's writes in one transaction and queues its replies and
+ * events for when the commit is durable (the loop goes on meanwhile).
+ */
+static void run_writes(lbd_t *d, lbd_pending_t *batch, size_t n, size_t nwrites)
 {
     publish_late(d);
     batch_t b = {.d = d, .batch = batch, .n = n, .now = lbd_now(d), .clock_before = d->manual_now};
     int64_t t0 = mono_us();
-    int rc = store_write(d->store, batch_fn, &b);
+    uint64_t ticket = 0;
+    int rc = write_txn(d, batch_fn, &b, &ticket);
     int64_t t1 = mono_us();
     d->us_write += (uint64_t)(t1 - t0);
     d->us_exec += (uint64_t)(b.exec_end - t0);
@@ -394,6 +348,7 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
             (uint64_t)vfs.f_bavail * vfs.f_frsize < 16u << 20)
             rc = LB_EDISKFULL;
         lbd_log(LBD_LOG_ERROR, "batch of %zu writes not committed: %s", nwrites, lb_strerror(rc));
+        ticket = store_committed(d->store); /* nothing to wait for but the earlier batches */
         d->manual_now = b.clock_before;
         lbd_pubs_reset(&b.pubs);
         for (size_t i = 0; i < n; i++)
@@ -405,28 +360,32 @@ static void run_writes(lbd_t *d, pending_t *batch, size_t n, size_t nwrites)
     }
     if (nwrites > d->max_batch)
         d->max_batch = nwrites;
+    for (size_t i = 0; i < n; i++)
+        if (batch[i].write && batch[i].dup_of >= 0)
+            lb_buf_append(&batch[i].reply, batch[batch[i].dup_of].reply.p,
+                          batch[batch[i].dup_of].reply.len);
     for (size_t i = 0; i < n; i++) {
-        pending_t *p = &batch[i];
-        if (!p->write)
-            continue;
-        if (p->dup_of >= 0)
-            lb_buf_append(&p->reply, batch[p->dup_of].reply.p, batch[p->dup_of].reply.len);
-        if (p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0)
-            hold_reply(d, p);
-        else
-            send_reply(d, p);
+        lbd_pending_t *p = &batch[i];
+        if (p->write)
+            lbd_queue_write_reply(d, p, ticket, p->req.op == PROTO_OP_ADMIN_CLOCK && rc == 0);
     }
-    publish(d, &b.pubs);
+    lbd_queue_pubs(d, &b.pubs, ticket);
     lbd_pubs_free(&b.pubs);
 }
 
-/* Answers p at once: 1 when answered (p is then done with), 0 to go on. */
-static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
+/* Answers p once ticket is durable (0: at once): 1 when answered (p is then done with). */
+static int answer_after(lbd_t *d, lbd_pending_t *p, int code, const char *msg, uint64_t ticket)
 {
     d->n_errors++;
     encode_error(p, code, msg, NULL, NULL);
-    send_reply(d, p);
+    lbd_reply_after(d, p, ticket);
     return 1;
+}
+
+/* Answers p at once: 1 when answered (p is then done with), 0 to go on. */
+static int answer_now(lbd_t *d, lbd_pending_t *p, int code, const char *msg)
+{
+    return answer_after(d, p, code, msg, 0);
 }
 
 /*
@@ -434,7 +393,7 @@ static int answer_now(lbd_t *d, pending_t *p, int code, const char *msg)
  * rate_limited (only the envelope is decoded, for the id the reply echoes)
  * and stored nowhere. 1 when refused and answered.
  */
-static int rate_limited(lbd_t *d, pending_t *p, const char *as)
+static int rate_limited(lbd_t *d, lbd_pending_t *p, const char *as)
 {
     bool full = false;
     uint8_t bucket[32];
@@ -464,7 +423,7 @@ static int rate_limited(lbd_t *d, pending_t *p, const char *as)
  * marked dup_of; the id reused for a different op or args, in the store or
  * in this batch, is `conflict`. 1 when p was answered, 0 to run it.
  */
-static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_txn_t **rtxn,
+static int known_id(lbd_t *d, lbd_pending_t *p, lbd_pending_t *batch, size_t n, lbd_snap_t *snap,
                     int64_t now)
 {
     static const char reused[] = "request id reused for a different request";
@@ -472,7 +431,7 @@ static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_tx
     if (write)
         p->has_digest = lbd_req_digest(&p->req, p->digest) == 0;
     for (size_t i = 0; i < n; i++) {
-        pending_t *q = &batch[i];
+        lbd_pending_t *q = &batch[i];
         if (!q->write || q->dup_of >= 0 || memcmp(q->key, p->key, 32) != 0 ||
             strcmp(q->req.id, p->req.id) != 0)
             continue;
@@ -484,23 +443,23 @@ static int known_id(lbd_t *d, pending_t *p, pending_t *batch, size_t n, store_tx
         return answer_now(d, p, LB_ECONFLICT, reused);
     }
     store_idem_rec_t rec;
-    if ((!*rtxn && store_read_begin(d->store, rtxn)) ||
-        store_idem_find(*rtxn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
+    if (lbd_snap_begin(d, snap) ||
+        store_idem_find(snap->txn, p->key, p->req.id, now - LBD_IDEM_TTL_MS, &rec))
         return 0;
     /* A record without digest (from before digests) answered a write we cannot tell apart. */
     if (rec.has_digest && (!write || !p->has_digest || memcmp(rec.digest, p->digest, 32) != 0))
-        return answer_now(d, p, LB_ECONFLICT, reused);
+        return answer_after(d, p, LB_ECONFLICT, reused, snap->committed);
     if (!write)
         return 0;
     d->n_idem_hits++;
     lb_buf_append(&p->reply, rec.reply, rec.len);
-    send_reply(d, p);
+    lbd_reply_after(d, p, snap->committed); /* stored by a batch that may not be durable yet */
     return 1;
 }
 
 int lbd_batch_alloc(lbd_t *d)
 {
-    d->batch = calloc((size_t)d->cfg.batch_max, sizeof(pending_t));
+    d->batch = calloc((size_t)d->cfg.batch_max, sizeof(lbd_pending_t));
     return d->batch ? 0 : LB_ENOMEM;
 }
 
@@ -508,12 +467,12 @@ int lbd_batch_alloc(lbd_t *d)
 static void serve_batch(lbd_t *d)
 {
     size_t max = (size_t)d->cfg.batch_max;
-    pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
+    lbd_pending_t *batch = d->batch; /* allocated once: a batch is drained often, at high rates */
     size_t n = 0, nwrites = 0;
-    store_txn_t *rtxn = NULL;
+    lbd_snap_t snap = {0};
     int64_t now = lbd_now(d);
     while (n < max) {
-        pending_t *p = &batch[n];
+        lbd_pending_t *p = &batch[n];
         int got = recv_one(d, p);
         if (got == 0)
             break;
@@ -524,20 +483,20 @@ static void serve_batch(lbd_t *d)
             /* A key removed from the registry since it connected: refused, answered. */
             snprintf(p->req.id, sizeof p->req.id, "%s", "");
             encode_error(p, LB_EFORBIDDEN, "this client key is not registered", NULL, NULL);
-            send_reply(d, p);
-            pending_clear(p);
+            lbd_send_reply(d, p);
+            lbd_pending_clear(p);
             continue;
         }
         zmq_msg_t *body = &p->frames[p->nframes - 1];
         if (rate_limited(d, p, NULL)) {
-            pending_clear(p);
+            lbd_pending_clear(p);
             continue;
         }
         p->decode_rc =
             lbd_request_decode(zmq_msg_data(body), zmq_msg_size(body), &p->req, &p->perr);
         if (p->decode_rc == 0 && p->client->role == LBD_ROLE_GATEWAY && p->req.as[0] &&
             rate_limited(d, p, p->req.as)) {
-            pending_clear(p);
+            lbd_pending_clear(p);
             continue;
         }
         if (p->decode_rc == 0)
@@ -547,12 +506,12 @@ static void serve_batch(lbd_t *d)
             d->n_errors++;
             lbd_log(LBD_LOG_DEBUG, "request '%s' refused: %s", p->req.id, p->perr.message);
             encode_error(p, p->decode_rc, p->perr.message, p->perr.field, NULL);
-            send_reply(d, p);
-            pending_clear(p);
+            lbd_send_reply(d, p);
+            lbd_pending_clear(p);
             continue;
         }
-        if (known_id(d, p, batch, n, &rtxn, now)) {
-            pending_clear(p);
+        if (known_id(d, p, batch, n, &snap, now)) {
+            lbd_pending_clear(p);
             continue;
         }
         if (!lbd_op_writes(p->req.op)) {
@@ -561,8 +520,8 @@ static void serve_batch(lbd_t *d)
             for (size_t i = 0; i < n && !after_write; i++)
                 after_write = batch[i].write && same_peer(&batch[i], p);
             if (!after_write) {
-                run_read(d, p, &rtxn);
-                pending_clear(p);
+                lbd_dispatch_read(d, p, &snap);
+                lbd_pending_clear(p);
                 continue;
             }
             n++;
@@ -573,20 +532,20 @@ static void serve_batch(lbd_t *d)
             nwrites++;
         n++;
     }
-    if (rtxn)
-        store_read_end(&rtxn);
+    store_read_end(&snap.txn);
     if (nwrites)
         run_writes(d, batch, n, nwrites);
-    /* Reads that had to wait for their sender's writes. */
+    /* Reads that had to wait for their sender's writes (committed now: a new snapshot). */
     for (size_t i = 0; i < n; i++) {
         if (!batch[i].write && !batch[i].answered)
-            run_read(d, &batch[i], &rtxn);
-        pending_clear(&batch[i]);
+            lbd_dispatch_read(d, &batch[i], &snap);
+        lbd_pending_clear(&batch[i]);
     }
-    if (rtxn)
-        store_read_end(&rtxn);
+    store_read_end(&snap.txn);
     publish_late(d);
-    lbd_retired_free(d); /* no request of this batch points into them any more */
+    if (d->n_retired)
+        lbd_readers_quiesce(d->readers); /* pooled reads of this batch may hold old clients */
+    lbd_retired_free(d);                 /* no request of this batch points into them any more */
 }
 
 /* ---------------------------------------------------------------------- */
@@ -633,23 +592,23 @@ static int64_t fire_timers(lbd_t *d)
     int64_t now = lbd_now(d), due = first_due(d, now);
     if (due <= now) {
         fire_t f = {.d = d, .now = now};
-        int rc = store_write(d->store, fire_fn, &f);
+        int rc = write_txn(d, fire_fn, &f, NULL);
         if (rc) {
             lbd_log(LBD_LOG_ERROR, "escalation timers not fired: %s", lb_strerror(rc));
             lbd_pubs_free(&f.pubs);
-            release_held(d); /* the clock moved; its timers fire on a later try */
+            lbd_release_held(d); /* the clock moved; its timers fire on a later try */
             return now + HEARTBEAT_MS;
         }
         d->n_commits++;
         d->n_fired += f.fired;
-        publish(d, &f.pubs);
+        lbd_publish_now(d, &f.pubs);
         lbd_pubs_free(&f.pubs);
         if (f.fired)
             lbd_log(LBD_LOG_DEBUG, "%zu escalation steps fired", f.fired);
         due = first_due(d, now);
     }
     if (due > now)
-        release_held(d);
+        lbd_release_held(d);
     return due;
 }
 
@@ -659,13 +618,19 @@ static void heartbeat(lbd_t *d)
     uint64_t seq = d->last_seq;
     uint8_t chain[32], sig[64];
     store_txn_t *r;
+    /* Only a durable head is signed: wait for the log (the loop is the only writer, so no
+     * commit comes between this and the tip read), and publish its events first. */
+    uint64_t committed = store_committed(d->store);
+    if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
+        return; /* the log failed: lbd_run stops */
+    lbd_release_durable(d);
     if (store_read_begin(d->store, &r))
         return;
     int rc = store_event_tip(r, &seq, chain);
     store_read_end(&r);
     if (rc || lbd_audit_record(d->audit, seq, chain))
         return;
-    lbd_audit_sign(d->audit, seq, chain, sig);
+    lbd_sign_head(d, seq, chain, sig);
     lb_val_t *hb = lb_map();
     lb_buf_t b = {0};
     lb_rc(&rc, hb ? 0 : LB_ENOMEM);
@@ -709,71 +674,11 @@ static bool prune_idem(lbd_t *d)
     store_read_end(&r);
     if (rc || oldest >= p.before)
         return false;
-    if (store_write(d->store, prune_fn, &p) != 0)
+    uint64_t ticket; /* nobody is told of a prune: it need not wait for the log */
+    if (write_txn(d, prune_fn, &p, &ticket) != 0)
         return false;
     lbd_log(LBD_LOG_DEBUG, "%zu idempotency records pruned", p.removed);
     return p.removed == IDEM_PRUNE_PER_TXN;
-}
-
-/* ---------------------------------------------------------------------- */
-/* ZAP (RFC 27): who may connect                                           */
-/* ---------------------------------------------------------------------- */
-
-static void zap_reply(lbd_t *d, const char *reqid, size_t reqid_len, const char *status,
-                      const char *text, const char *user)
-{
-    zmq_send(d->zap, "1.0", 3, ZMQ_SNDMORE);
-    zmq_send(d->zap, reqid, reqid_len, ZMQ_SNDMORE);
-    zmq_send(d->zap, status, strlen(status), ZMQ_SNDMORE);
-    zmq_send(d->zap, text, strlen(text), ZMQ_SNDMORE);
-    zmq_send(d->zap, user, strlen(user), ZMQ_SNDMORE);
-    zmq_send(d->zap, "", 0, 0);
-}
-
-static void handle_zap(lbd_t *d)
-{
-    char frames[7][256];
-    size_t lens[7] = {0};
-    int n = 0, more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, d->zap, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            if (n == 0)
-                return;
-            break;
-        }
-        more = zmq_msg_more(&m);
-        if (n < 7) {
-            size_t sz = zmq_msg_size(&m);
-            lens[n] = sz < sizeof frames[n] ? sz : sizeof frames[n] - 1;
-            memcpy(frames[n], zmq_msg_data(&m), lens[n]);
-            frames[n][lens[n]] = '\0';
-        }
-        n++;
-        zmq_msg_close(&m);
-    }
-    /* version, request id, domain, address, identity, mechanism, credentials */
-    if (n < 6)
-        return;
-    const char *domain = frames[2], *mech = frames[5];
-    if (n != 7 || strcmp(mech, "CURVE") != 0 || lens[6] != 32) {
-        zap_reply(d, frames[1], lens[1], "400", "CURVE required", "");
-        return;
-    }
-    const lbd_client_t *c = lbd_registry_by_key(&d->reg, (const uint8_t *)frames[6]);
-    /* The published stream is one byte sequence for all and names house ids and actors, so a
-     * reporter never subscribes, events: true or not; it reads redacted events.since (9.14). */
-    bool ok = c && (strcmp(domain, "events") != 0 || (c->events && c->role != LBD_ROLE_REPORTER));
-    if (!ok) {
-        char z[41];
-        zmq_z85_encode(z, (const uint8_t *)frames[6], 32);
-        lbd_log(LBD_LOG_INFO, "refused %s key %s from %s", domain, z, frames[3]);
-        zap_reply(d, frames[1], lens[1], "400", "unknown key", "");
-        return;
-    }
-    zap_reply(d, frames[1], lens[1], "200", "OK", c->key_z85);
 }
 
 /* systemd's readiness protocol without libsystemd: one datagram to $NOTIFY_SOCKET. */
@@ -806,13 +711,37 @@ static void handle_signals(lbd_t *d)
     }
 }
 
+/* Clears the store's durability eventfd (8 bytes: an eventfd counter). */
+static void clear_fd(int fd)
+{
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof v); /* EAGAIN: it was cleared already */
+    (void)n;
+}
+
+/*
+ * Before a stop: the pool's reads finish and are answered, and the log is
+ * synced so every queued reply and event goes out. LB_EIO when the log failed.
+ */
+static int drain(lbd_t *d)
+{
+    lbd_readers_quiesce(d->readers);
+    lbd_take_done(d);
+    uint64_t committed = store_committed(d->store);
+    if (store_durable(d->store) < committed && store_wait_durable(d->store, committed))
+        return LB_EIO;
+    lbd_release_durable(d);
+    return store_log_failed(d->store) ? LB_EIO : 0;
+}
+
 int lbd_run(lbd_t *d)
 {
     lbd_log(LBD_LOG_INFO,
             "logbookd %s serving %s (events %s), %zu workflows, %zu clients, "
-            "last seq %llu%s",
+            "last seq %llu%s, %lld reader threads",
             LBD_VERSION, d->cfg.req_endpoints[0], d->cfg.ev_endpoints[0], wf_set_count(d->wfs),
-            d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "");
+            d->reg.n, (unsigned long long)d->last_seq, d->manual_clock ? ", manual clock" : "",
+            (long long)d->cfg.readers);
     /* Steps that fell due while the daemon was down fire now, before serving. */
     int64_t next_due;
     while ((next_due = fire_timers(d)) <= lbd_now(d) && !lbd_stop_flag)
@@ -820,12 +749,15 @@ int lbd_run(lbd_t *d)
     sd_notify("READY=1");
     int64_t next_hb = lbd_mono_ms();
     int status = 0;
+    int dfd = store_durable_fd(d->store), rfd = lbd_readers_fd(d->readers);
     while (!lbd_stop_flag) {
         int64_t now_m = lbd_mono_ms();
         if (now_m >= next_hb) {
             heartbeat(d);
             next_hb = now_m + HEARTBEAT_MS;
         }
+        if (store_log_failed(d->store))
+            break;
         bool more_prune = prune_idem(d);
         int64_t wait = more_prune ? 0 : next_hb - now_m;
         if (d->cfg.users[0] && wait > LBD_USERS_POLL_MS)
@@ -835,13 +767,25 @@ int lbd_run(lbd_t *d)
             wait = 0; /* a slice of due timers is left: poll, serve, and come back to it */
         else if (!d->manual_clock && until_due < wait)
             wait = until_due;
-        zmq_pollitem_t items[4] = {
-            {d->router, 0, ZMQ_POLLIN, 0},
+        if (dfd < 0 && !lbd_outbox_empty(d))
+            wait = 0; /* no descriptor tells when the log is synced: look again at once */
+        /* With too many replies waiting for the log, requests wait in their queue. */
+        bool full = lbd_outbox_full(d);
+        zmq_pollitem_t items[6] = {
+            {d->router, 0, full ? 0 : ZMQ_POLLIN, 0},
             {NULL, d->sigfd, ZMQ_POLLIN, 0},
             {d->pub, 0, ZMQ_POLLIN, 0}, /* subscriptions (events.c) */
             {d->zap, 0, ZMQ_POLLIN, 0},
         };
-        int nitems = d->zap ? 4 : 3;
+        int nitems = d->zap ? 4 : 3, idur = -1, iread = -1;
+        if (dfd >= 0) {
+            idur = nitems;
+            items[nitems++] = (zmq_pollitem_t){NULL, dfd, ZMQ_POLLIN, 0};
+        }
+        if (rfd >= 0) {
+            iread = nitems;
+            items[nitems++] = (zmq_pollitem_t){NULL, rfd, ZMQ_POLLIN, 0};
+        }
         if (zmq_poll(items, nitems, (long)wait) < 0 && zmq_errno() != EINTR) {
             lbd_log(LBD_LOG_ERROR, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             status = LB_EIO; /* a failure, not a clean stop: let the supervisor restart us */
@@ -849,32 +793,52 @@ int lbd_run(lbd_t *d)
         }
         if (items[1].revents & ZMQ_POLLIN)
             handle_signals(d);
-        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
-            handle_zap(d);
+        if (d->zap && (items[3].revents & ZMQ_POLLIN))
+            lbd_zap_handle(d);
         if (items[2].revents & ZMQ_POLLIN)
             lbd_events_handle(d);
+        if (idur >= 0 && (items[idur].revents & ZMQ_POLLIN))
+            clear_fd(dfd);
+        if (store_log_failed(d->store))
+            break;
+        if (dfd < 0 && !lbd_outbox_empty(d))
+            lbd_wait_durable(d, store_committed(d->store));
+        lbd_release_durable(d);
+        if (iread >= 0 && (items[iread].revents & ZMQ_POLLIN))
+            lbd_take_done(d);
         if (lbd_reload_flag) {
             lbd_reload_flag = 0;
             char err[512];
+            lbd_readers_quiesce(d->readers); /* no reader may hold what the reload frees */
             lbd_reload(d, err, sizeof err);
             publish_late(d);
         }
         lbd_users_poll(&d->users, d->cfg.users, lbd_mono_ms());
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (!full && (items[0].revents & ZMQ_POLLIN)) {
             serve_batch(d);
             next_due = 0; /* a write may have set an earlier timer */
         }
         if (d->ev_rebind) /* a reload (SIGHUP or admin.reload) revoked or changed events */
             lbd_events_rebind(d);
+        if (lbd_outbox_to_held(d))
+            next_due = 0; /* an admin.clock reply waits for its timers: see to them */
         if (next_due <= lbd_now(d) || next_due == 0)
             next_due = fire_timers(d);
     }
+    if (store_log_failed(d->store) || drain(d)) {
+        /* What was not durable may be lost: nobody was told of it. The store recovers from
+         * its log on the next start; the supervisor restarts us. */
+        lbd_log(LBD_LOG_ERROR, "the write-ahead log cannot be written or synced: stopping");
+        sd_notify("STOPPING=1");
+        return LB_EIO;
+    }
     lbd_log(LBD_LOG_INFO,
             "shutting down (last seq %llu): %llu requests, %llu writes in %llu commits, "
-            "%.1f s executing and %.1f s committing write batches",
+            "%.1f s executing and %.1f s committing write batches, %llu reads pooled",
             (unsigned long long)d->last_seq, (unsigned long long)d->n_requests,
             (unsigned long long)d->n_writes, (unsigned long long)d->n_commits,
-            (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6);
+            (double)d->us_exec / 1e6, (double)(d->us_write - d->us_exec) / 1e6,
+            (unsigned long long)d->n_reads_pooled);
     heartbeat(d); /* records the last head: a store cut below it refuses to start */
     sd_notify("STOPPING=1");
     return status;
@@ -885,7 +849,11 @@ void lbd_destroy(lbd_t **dp)
     lbd_t *d = dp ? *dp : NULL;
     if (!d)
         return;
-    /* Fixed order: sockets, then the context (joins libzmq's threads), then the store. */
+    /* Fixed order: reader threads (they use the store), queued replies, sockets, then the
+     * context (joins libzmq's threads), then the store. */
+    lbd_readers_destroy(&d->readers, lbd_read_job_free);
+    lbd_outbox_free(d);
+    lbd_free_held(d);
     if (d->router)
         zmq_close(d->router);
     if (d->pub)
@@ -908,9 +876,9 @@ void lbd_destroy(lbd_t **dp)
     lbd_users_free(&d->users);
     lbd_keys_clear(&d->keys);
     lbd_audit_destroy(&d->audit);
+    pthread_mutex_destroy(&d->audit_mu);
     lbd_config_clear(&d->cfg);
     free(d->batch);
-    free_held(d);
     lbd_rl_destroy(&d->rl);
     lbd_pubs_free(&d->late_pubs);
     free(d);

@@ -188,6 +188,7 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
         return LB_ENOMEM;
     d->opts = *opts;
     d->sigfd = -1;
+    pthread_mutex_init(&d->audit_mu, NULL);
     d->started_ms = lbd_mono_ms();
     int rc = lbd_optable_check(err, errlen);
     if (rc == 0)
@@ -249,6 +250,11 @@ int lbd_new(const lbd_opts_t *opts, lbd_t **out, char *err, size_t errlen)
 
     if ((rc = start_zmq(d, err, errlen)))
         goto fail;
+    if ((rc = lbd_readers_start(d))) {
+        snprintf(err, errlen, "cannot start %lld reader threads: %s", (long long)d->cfg.readers,
+                 lb_strerror(rc));
+        goto fail;
+    }
     *out = d;
     return 0;
 fail:

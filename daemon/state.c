@@ -26,6 +26,13 @@ int64_t lbd_real_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void lbd_sign_head(lbd_t *d, uint64_t seq, const uint8_t chain[32], uint8_t sig[64])
+{
+    pthread_mutex_lock(&d->audit_mu);
+    lbd_audit_sign(d->audit, seq, chain, sig);
+    pthread_mutex_unlock(&d->audit_mu);
+}
+
 int64_t lbd_now(const lbd_t *d)
 {
     return d->manual_clock ? d->manual_now : lbd_real_ms();

@@ -73,6 +73,8 @@ int lbd_users_stage(lbd_users_t *u, const char *path, char *err, size_t errlen)
 
 static void put_in_force(lbd_users_t *u, lb_users_t *fresh, const char *path)
 {
+    if (u->before_swap)
+        u->before_swap(u->swap_arg); /* nobody may still read the list freed next */
     lb_users_clear(&u->list);
     u->list = *fresh;
     memset(fresh, 0, sizeof *fresh);

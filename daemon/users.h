@@ -4,7 +4,8 @@
  * (a change applies within a second, no signal needed) and reloaded with
  * the definitions; and lbd_act_as, which turns a gateway key's request `as`
  * a person into a request of that person's role and areas. The file format
- * and parser are proto/users.h. For the daemon's one thread.
+ * and parser are proto/users.h. For the loop thread; a request a reader
+ * thread runs borrows the list, which lbd_users_t.before_swap guards.
  */
 #ifndef LBD_USERS_H
 #define LBD_USERS_H
@@ -31,6 +32,10 @@ typedef struct {
     bool has_staged;
     lbd_file_id_t seen, staged_seen; /* the file as last loaded (or tried) */
     int64_t next_poll_ms;            /* monotonic */
+    /* Called (when set) just before the list in force is freed and replaced: the daemon
+     * quiesces its reader threads there, whose requests may borrow from the list. */
+    void (*before_swap)(void *arg);
+    void *swap_arg;
 } lbd_users_t;
 
 /*

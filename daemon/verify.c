@@ -1,8 +1,9 @@
 /*
- * verify.c - admin.verify's second half: every stored case is compared with
- * what its own events say (state, area, household, workflow, the appended
- * records, escalations), so a case record edited in data.mdb is named even
- * though the event chain is intact.
+ * verify.c - admin.verify's second half: one walk over the stored cases, each
+ * decoded once, compares every case with what its own events say (state,
+ * area, household, workflow, the appended records, escalations), so a case
+ * record edited in data.mdb is named even though the event chain is intact;
+ * lists the cases that do not decode; and recomputes the report counters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,58 +312,118 @@ static int compare(const wf_case_t *c, const replay_t *r, const lens_t *lens, ch
     return 0;
 }
 
-/* One case: 0 agrees, 1 does not (why set), or an error. */
-static int verify_case(const lbd_t *d, store_txn_t *txn, uint64_t id, char *why, size_t whylen)
+/* One loaded case against its events: 0 agrees, 1 does not (why set), or an error. */
+static int verify_loaded(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, char *why,
+                         size_t whylen)
 {
-    wf_case_t c;
-    int rc = lbd_case_load(d, txn, id, &c, NULL);
-    if (rc == LB_ECORRUPT) {
-        snprintf(why, whylen, "its record does not decode");
-        return 1;
-    }
-    if (rc)
-        return rc;
     replay_t r = {.last = 0};
     lens_t lens[NKINDS] = {{0}};
+    int rc = 0;
     /* Cases written before the history was kept have none: nothing to compare them with. */
-    if (c.history && c.history->a.n > 0) {
-        rc = replay(d, txn, &c, &r, lens, why, whylen);
+    if (c->history && c->history->a.n > 0) {
+        rc = replay(d, txn, c, &r, lens, why, whylen);
         if (rc == 0)
-            rc = compare(&c, &r, lens, why, whylen);
+            rc = compare(c, &r, lens, why, whylen);
     }
     for (int k = 0; k < NKINDS; k++) {
         lb_buf_free(&r.recs[k]);
         free(lens[k].v);
     }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* admin.verify's one scan of the cases                                   */
+/* ---------------------------------------------------------------------- */
+
+typedef struct {
+    const lbd_t *d;
+    store_txn_t *txn;
+    lbd_verify_t *v;
+} scan_t;
+
+/*
+ * store_counts_verify's view of one case, and the other two checks on the
+ * same decoded case: each case is read and decoded once for all three.
+ */
+static int scan_case(uint64_t id, const void *data, size_t len, store_case_meta_t *meta, void *arg)
+{
+    (void)data; /* lbd_case_load reads it again by id (a B-tree look-up): it decodes it once */
+    (void)len;
+    scan_t *sc = arg;
+    lbd_verify_t *v = sc->v;
+    wf_case_t c;
+    lbd_case_snap_t *snap = malloc(sizeof *snap); /* a snap holds a meta: large for the stack */
+    if (!snap)
+        return LB_ENOMEM;
+    int rc = lbd_case_load(sc->d, sc->txn, id, &c, snap);
+    char cid[LB_CASE_ID_MAX];
+    lb_case_id_format(id, cid);
+    if (rc == LB_ECORRUPT) {
+        lbd_log(LBD_LOG_ERROR, "case %s cannot be read", cid);
+        if (v->n_unreadable++ < v->max_unreadable)
+            rc = lb_arr_push(v->unreadable, lb_str(cid));
+        else
+            rc = 0;
+        if (!v->bad_case[0]) {
+            v->checked++;
+            snprintf(v->bad_case, sizeof v->bad_case, "%s", cid);
+            snprintf(v->why, sizeof v->why, "its record does not decode");
+        }
+        /* Its counters cannot be known: the counters are not judged (n_unreadable > 0), so
+         * any meta the store accepts keeps the walk going. */
+        snprintf(meta->area, sizeof meta->area, "00");
+        snprintf(meta->state, sizeof meta->state, "unreadable");
+        free(snap);
+        return rc;
+    }
+    if (rc) {
+        free(snap);
+        return rc;
+    }
+    if (!v->bad_case[0]) {
+        v->checked++;
+        rc = verify_loaded(sc->d, sc->txn, &c, v->why, sizeof v->why);
+        if (rc == 1) {
+            snprintf(v->bad_case, sizeof v->bad_case, "%s", cid);
+            rc = 0;
+        }
+    }
+    if (rc == 0) {
+        *meta = snap->meta;
+        meta->at = 0; /* month counters only grow: they are not recomputed */
+    }
     wf_case_clear(&c);
+    free(snap);
+    return rc;
+}
+
+int lbd_verify_scan(const lbd_t *d, store_txn_t *txn, lbd_verify_t *v)
+{
+    v->checked = 0;
+    v->bad_case[0] = '\0';
+    v->why[0] = '\0';
+    v->n_unreadable = 0;
+    v->counters_bad = false;
+    memset(&v->cdiff, 0, sizeof v->cdiff);
+    scan_t sc = {.d = d, .txn = txn, .v = v};
+    int rc = store_counts_verify(txn, 8, scan_case, &sc, &v->cdiff);
+    if (rc == 1) {
+        v->counters_bad = v->n_unreadable == 0;
+        rc = 0;
+    }
+    if (!v->counters_bad)
+        memset(&v->cdiff, 0, sizeof v->cdiff);
     return rc;
 }
 
 int lbd_verify_cases(const lbd_t *d, store_txn_t *txn, uint64_t *checked,
                      char bad_case[LB_CASE_ID_MAX], char *why, size_t whylen)
 {
-    const void *p;
-    size_t len;
-    uint64_t last = 0;
-    *checked = 0;
-    bad_case[0] = '\0';
-    int rc = store_meta_get(txn, "case_seq", &p, &len);
-    if (rc == 0 && len == 8)
-        for (int i = 0; i < 8; i++)
-            last = last << 8 | ((const uint8_t *)p)[i];
-    else if (rc != LB_ENOTFOUND)
-        return rc ? rc : LB_ECORRUPT;
-    for (uint64_t id = 1; id <= last; id++) {
-        rc = verify_case(d, txn, id, why, whylen);
-        if (rc == LB_ENOTFOUND)
-            continue; /* an id given back by an aborted transaction */
-        if (rc < 0)
-            return rc;
-        (*checked)++;
-        if (rc == 1) {
-            lb_case_id_format(id, bad_case);
-            return 0;
-        }
-    }
-    return 0;
+    lbd_verify_t v = {.unreadable = NULL, .max_unreadable = 0};
+    int rc = lbd_verify_scan(d, txn, &v);
+    *checked = v.checked;
+    snprintf(bad_case, LB_CASE_ID_MAX, "%s", rc ? "" : v.bad_case);
+    snprintf(why, whylen, "%s", v.why);
+    return rc;
 }

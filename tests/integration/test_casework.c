@@ -444,6 +444,15 @@ static void test_remap_resumed(void)
         CU_ASSERT(tval_match(r, want));
         lb_val_free(&r);
     }
+    /* case.list shows the new area too (its summary was kept when only the area changed) */
+    r = call(NULL, "case.list", "{'area':'6799'}");
+    const lb_val_t *items = lb_map_get(lb_map_get(r, "result"), "cases");
+    CU_ASSERT_FATAL(items && items->type == LB_ARR && items->a.n == 5);
+    for (uint32_t i = 0; i < items->a.n; i++) {
+        const char *area = lb_map_str(items->a.items[i], "area");
+        CU_ASSERT(area && strncmp(area, "6799", 4) == 0);
+    }
+    lb_val_free(&r);
     /* one event per case */
     const lb_val_t *ev;
     lb_val_t *er = events_after(NULL, before, &ev);

@@ -182,10 +182,11 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
     lb_val_t *v = wf_case_to_val_lent(c); /* encoded at once: no copy of the record lists */
     int rc = v ? proto_pack(v, &body) : LB_ENOMEM;
     wf_case_val_return(&v);
-    /* The summary shows state, entered_at, team, overdue, unacked and escalation; the rest stays.
-     */
-    bool same_summary = old && strcmp(old->meta.state, m.state) == 0 &&
-                        old->meta.overdue == m.overdue && old->meta.unacked == m.unacked &&
+    /* The summary shows area, state, entered_at, team, overdue, unacked and escalation; the
+     * rest (case, house and workflow) never changes. A moved case (transfer, remap) is new. */
+    bool same_summary = old && strcmp(old->meta.area, m.area) == 0 &&
+                        strcmp(old->meta.state, m.state) == 0 && old->meta.overdue == m.overdue &&
+                        old->meta.unacked == m.unacked &&
                         strcmp(old->meta.esc_level, m.esc_level) == 0 &&
                         old->entered_at == c->entered_at && strcmp(old->team, c->team) == 0;
     if (rc == 0 && !same_summary)

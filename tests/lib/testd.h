@@ -21,8 +21,9 @@ typedef struct {
     int req_port, ev_port;
     pid_t pid;
     bool manual_clock;
-    bool tmpfs;   /* data folder is a tmpfs mounted by testd_start */
-    lbc_t *admin; /* a connected admin client */
+    bool tmpfs;     /* data folder is a tmpfs mounted by testd_start */
+    bool curve_off; /* security.curve false: clients connect without certificates */
+    lbc_t *admin;   /* a connected admin client */
 } testd_t;
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     int batch_max;            /* 0 = default */
     int64_t rate_per_key;     /* limits.rate_per_key (burst twice that); 0 = the default 200 */
     int tmpfs_kb;             /* >0: the data folder is a tmpfs of this size (needs root) */
+    bool curve_off; /* security.curve false (every client is admin; the bench's CURVE share) */
 } testd_opts_t;
 
 /*
@@ -60,7 +62,8 @@ void testd_kill(testd_t *t);
 /* Stops if running and removes the scratch folder. */
 void testd_cleanup(testd_t *t);
 
-/* A new client with the given certificate (NULL = admin) to the requests socket. */
+/* A new client with the given certificate (NULL = admin; none when t->curve_off) to the
+ * requests socket. */
 lbc_t *testd_client(testd_t *t, const char *cert_secret_path, int timeout_ms, int retries);
 /* Calls op on the admin client; returns the reply (caller frees). args borrowed. */
 lb_val_t *testd_call(testd_t *t, const char *op, const lb_val_t *args);

@@ -29,6 +29,11 @@
 #define PG_BIN "/usr/lib/postgresql/15/bin"
 #define PG_CASES 10000
 
+static const char PG_INITDB[] = PG_BIN "/initdb";
+static const char PG_POSTGRES[] = PG_BIN "/postgres";
+static const char PG_PSQL[] = PG_BIN "/psql";
+static const char PG_PGBENCH[] = PG_BIN "/pgbench";
+
 typedef struct {
     char dir[256];  /* scratch folder: data, socket, logs, scripts */
     char data[300]; /* the cluster */
@@ -148,7 +153,7 @@ static int psql(const pg_t *pg, const char *file, const char *sql, char *out, si
     char log[400];
     snprintf(log, sizeof log, "%s/psql.out", pg->dir);
     unlink(log);
-    char *argv[] = {PG_BIN "/psql",
+    char *argv[] = {(char *)PG_PSQL,
                     "-X",
                     "-q",
                     "-At",
@@ -200,8 +205,8 @@ static int pg_start(pg_t *pg)
 {
     char log[400], pstr[16];
     snprintf(log, sizeof log, "%s/initdb.log", pg->dir);
-    char *init[] = {PG_BIN "/initdb", "-D", pg->data, "-U",        "postgres", "--auth=trust",
-                    "--no-locale",    "-E", "UTF8",   "--no-sync", NULL};
+    char *init[] = {(char *)PG_INITDB, "-D", pg->data, "-U",        "postgres", "--auth=trust",
+                    "--no-locale",     "-E", "UTF8",   "--no-sync", NULL};
     if (run(pg, init, log, pg->drop, NULL) != 0) {
         fprintf(stderr, "bench: initdb failed, see %s\n", log);
         return -1;
@@ -212,7 +217,7 @@ static int pg_start(pg_t *pg)
     snprintf(pstr, sizeof pstr, "%d", port);
     snprintf(pg->port, sizeof pg->port, "%d", port);
     snprintf(log, sizeof log, "%s/postgres.log", pg->dir);
-    char *srv[] = {PG_BIN "/postgres",
+    char *srv[] = {(char *)PG_POSTGRES,
                    "-D",
                    pg->data,
                    "-p",
@@ -366,7 +371,7 @@ static pgres_t pgbench(const pg_t *pg, const char *script, int clients, int seco
     snprintf(ts, sizeof ts, "%d", seconds);
     snprintf(prefix, sizeof prefix, "lat-%d", clients);
     snprintf(out, sizeof out, "%s/pgbench-%d.out", pg->dir, clients);
-    char *argv[] = {PG_BIN "/pgbench",
+    char *argv[] = {(char *)PG_PGBENCH,
                     "-n",
                     "-M",
                     "prepared",
@@ -496,8 +501,8 @@ static void print_ratio(const char *what, double lb, double pg)
 
 int bench_part_pg(const bench_tx_t *one, const bench_tx_t *many)
 {
-    if (access(PG_BIN "/initdb", X_OK) != 0 || access(PG_BIN "/postgres", X_OK) != 0 ||
-        access(PG_BIN "/pgbench", X_OK) != 0 || access(PG_BIN "/psql", X_OK) != 0) {
+    if (access(PG_INITDB, X_OK) != 0 || access(PG_POSTGRES, X_OK) != 0 ||
+        access(PG_PGBENCH, X_OK) != 0 || access(PG_PSQL, X_OK) != 0) {
         printf("PostgreSQL 15 comparison: not run: PostgreSQL 15 is not installed (no %s/initdb, "
                "postgres, pgbench, psql); install it with: apt-get install postgresql-15\n",
                PG_BIN);

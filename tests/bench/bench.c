@@ -17,7 +17,7 @@
  *   6. start time and anonymous memory with 1,000,000 cases
  *
  * Environment:
- *   BENCH_QUICK=1       a small version of everything (smoke test, ~15 s)
+ *   BENCH_QUICK=1       a small version of everything (smoke test, ~10 s)
  *   BENCH_CASES_BIG=N   cases for part 6 (default 1,000,000)
  *   BENCH_BATCH_MAX=N   the daemons' limits.batch_max (default 512)
  *   BENCH_SECONDS=S     length of each transitions run (default 5)

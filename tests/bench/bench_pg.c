@@ -26,7 +26,9 @@
 
 #include "bench.h"
 
+#ifndef PG_BIN /* -DPG_BIN=... only to try the bench without PostgreSQL */
 #define PG_BIN "/usr/lib/postgresql/15/bin"
+#endif
 #define PG_CASES 10000
 
 static const char PG_INITDB[] = PG_BIN "/initdb";

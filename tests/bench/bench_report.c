@@ -155,11 +155,13 @@ static int measure(testd_t *t, size_t nvill, double import_ms)
     }
     lbc_destroy(&c);
     zmq_ctx_term(z);
+    char la[64];
+    bench_loadavg(la, sizeof la);
     printf("a write during a national report: report.summary {by: village}, no area, over %s "
            "villages (one household each, imported in %s), looped on a second connection while "
-           "case.act add_note runs 1x1 over %s of the cases, %.0f s each:\n",
+           "case.act add_note runs 1x1 over %s of the cases, %.0f s each (load average %s):\n",
            bench_num((double)nvill), bench_ms(import_ms), bench_num((double)nids),
-           bench_cfg.tx_seconds);
+           bench_cfg.tx_seconds, la);
     if (alone.err[0])
         printf("  report.summary FAILED: %s\n", alone.err);
     summarize("report alone (no writes)", alone.ms, alone.n, alone.rows);

@@ -155,15 +155,15 @@ static void stats_delta(const lb_val_t *before, const lb_val_t *after, double se
         size_t kl = strlen(k);
         if (v->type != LB_INT)
             continue;
-        if (kl > 6 && strcmp(k + kl - 6, "_syncs") == 0 && seconds > 0) {
+        size_t sroom = ns < sizeof res->syncs ? sizeof res->syncs - ns : 0;
+        size_t groom = ng < sizeof res->gauges ? sizeof res->gauges - ng : 0;
+        if (kl > 6 && strcmp(k + kl - 6, "_syncs") == 0 && seconds > 0 && sroom) {
             int64_t d = v->i - map_int_or(b, k, 0);
-            ns += (size_t)snprintf(res->syncs + ns,
-                                   ns < sizeof res->syncs ? sizeof res->syncs - ns : 0, "%s%s %s/s",
-                                   ns ? ", " : "", k, bench_num((double)d / seconds));
-        } else if (name_has(k, "lag,queue,depth,reader,pool,durable")) {
-            ng += (size_t)snprintf(res->gauges + ng,
-                                   ng < sizeof res->gauges ? sizeof res->gauges - ng : 0, "%s%s %s",
-                                   ng ? ", " : "", k, bench_num((double)v->i));
+            ns += (size_t)snprintf(res->syncs + ns, sroom, "%s%s %s/s", ns ? ", " : "", k,
+                                   bench_num((double)d / seconds));
+        } else if (name_has(k, "lag,queue,depth,reader,pool,durable") && groom) {
+            ng += (size_t)snprintf(res->gauges + ng, groom, "%s%s %s", ng ? ", " : "", k,
+                                   bench_num((double)v->i));
         }
     }
 }

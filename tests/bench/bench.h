@@ -128,12 +128,14 @@ typedef struct {
     char syncs[256];           /* "log_syncs 123/s, ..." from admin.stats, or "" */
     char gauges[256];          /* durable lag, queue depths from admin.stats, or "" */
     double seconds;            /* length of the run */
+    uint64_t *lat;             /* the n latencies (ns), sorted; the caller frees */
     int fail;
 } bench_tx_t;
 
 /*
  * Runs conns threads (each its own connection) with inflight case.act add_note requests
  * each, round robin over ids, for seconds (or bench_cfg.tx_max requests). Threads: its own.
+ * The result's lat is the caller's to free.
  */
 bench_tx_t bench_tx_run(testd_t *t, char (*ids)[LB_CASE_ID_MAX], size_t nids, int conns,
                         int inflight, double seconds);

@@ -258,7 +258,7 @@ bench_tx_t bench_tx_run(testd_t *t, char (*ids)[LB_CASE_ID_MAX], size_t nids, in
         (dev0 >= 0 && dev1 >= dev0 && total) ? (double)(dev1 - dev0) / 1024.0 / (double)total : -1;
     res.daemon_us = total ? dcpu * 1e6 / (double)total : 0;
     res.bench_us = total ? bcpu * 1e6 / (double)total : 0;
-    free(all);
+    res.lat = all;
     free(th);
     free(tid);
     pthread_barrier_destroy(&run.barrier);
@@ -343,6 +343,9 @@ int bench_part_tx(bench_tx_t *one, bench_tx_t *many)
     bench_tx_print("32x4", &b);
     int64_t maxb = bench_stat_int(&t, "max_batch");
     printf("  (largest group commit seen: %lld writes)\n", (long long)maxb);
+    free(a.lat);
+    free(b.lat);
+    a.lat = b.lat = NULL;
     if (one)
         *one = a;
     if (many)
@@ -378,6 +381,7 @@ int bench_part_curve(const bench_tx_t *with_curve)
                    : 0.0,
                with_curve->bench_us - r.bench_us);
     fflush(stdout);
+    free(r.lat);
     free(ids);
     testd_stop(&t);
     testd_cleanup(&t);

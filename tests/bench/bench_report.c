@@ -171,7 +171,8 @@ static void merge(merged_t *m, bench_tx_t *r)
 static bench_tx_t merged(merged_t *m)
 {
     bench_tx_t r = {0};
-    qsort(m->lat, m->n, sizeof *m->lat, bench_cmp_u64);
+    if (m->lat)
+        qsort(m->lat, m->n, sizeof *m->lat, bench_cmp_u64);
     r.n = m->n;
     r.errors = m->errors;
     r.fail = m->fail;

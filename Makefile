@@ -246,17 +246,21 @@ demo: deps
 	@BIN=$(BIN) sh tests/demo.sh
 
 # Builds only what it runs (the daemon and the bench), then prints the figures.
-# BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N: see tests/bench/bench.c.
+# BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N, BENCH_ONLY=...: see tests/bench/bench.c.
+# PostgreSQL 15 (apt-get install postgresql-15), when installed, is run for comparison.
+BENCH_SRC  := $(wildcard tests/bench/*.c)
+# The objects are not under $(BUILD)/tests/bench/: that folder would take the binary's name.
+BENCH_OBJS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench-obj/%.o,$(BENCH_SRC))
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/bench
 	LOGBOOKD=$(abspath $(BIN)/logbookd) $(BUILD)/tests/bench
 
-# The object is not $(BUILD)/tests/bench/bench.o: that folder would take the binary's name.
-$(BUILD)/tests/bench.o: tests/bench/bench.c
+$(BUILD)/tests/bench-obj/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+$(BUILD)/tests/bench: $(BENCH_OBJS) $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	@if [ -d $@ ]; then rm -rf $@; fi
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

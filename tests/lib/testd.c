@@ -148,6 +148,7 @@ int testd_start(testd_t *t, const testd_opts_t *o)
     snprintf(t->req_ep, sizeof t->req_ep, "tcp://127.0.0.1:%d", t->req_port);
     snprintf(t->ev_ep, sizeof t->ev_ep, "tcp://127.0.0.1:%d", t->ev_port);
     t->manual_clock = o->manual_clock;
+    t->curve_off = o->curve_off;
     char cwd[200], clients[400], cfg[4096];
     if (!getcwd(cwd, sizeof cwd))
         return -1;
@@ -169,11 +170,11 @@ int testd_start(testd_t *t, const testd_opts_t *o)
              "workflows: %s\n"
              "indicators: %s/config/indicators.yaml\n"
              "default_workflow: tpmap-household\n"
-             "security:\n  curve: true\n  clients: clients.yaml\n"
+             "security:\n  curve: %s\n  clients: clients.yaml\n"
              "limits: { max_message_bytes: 1048576, batch_max: %d%s }\n"
              "log_level: debug\n%s",
-             t->req_ep, t->ev_ep, wfdir, cwd, o->batch_max ? o->batch_max : 512, rate,
-             o->extra_config ? o->extra_config : "");
+             t->req_ep, t->ev_ep, wfdir, cwd, o->curve_off ? "false" : "true",
+             o->batch_max ? o->batch_max : 512, rate, o->extra_config ? o->extra_config : "");
     if (write_text(t->config, cfg))
         return -1;
     if (o->tmpfs_kb > 0) {
@@ -255,8 +256,8 @@ lbc_t *testd_client(testd_t *t, const char *cert, int timeout_ms, int retries)
     lbc_opts_t o;
     lbc_opts_init(&o);
     o.endpoint = t->req_ep;
-    o.client_cert = cert ? cert : admin;
-    o.server_cert = server;
+    o.client_cert = cert ? cert : t->curve_off ? NULL : admin;
+    o.server_cert = cert || !t->curve_off ? server : NULL;
     o.timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
     o.retries = retries;
     lbc_t *c = NULL;

@@ -22,6 +22,7 @@ typedef struct {
     pid_t pid;
     bool manual_clock;
     bool tmpfs;       /* data folder is a tmpfs mounted by testd_start */
+    bool curve_off;   /* security.curve false: clients connect without certificates */
     lbc_t *admin;     /* a connected admin client */
     char *const *env; /* testd_opts_t.env, borrowed */
 } testd_t;
@@ -38,6 +39,8 @@ typedef struct {
                                  may hold a store already), or NULL */
     char *const *env;         /* "NAME=value" entries added to the daemon's environment
                                  (NULL-terminated, borrowed until the daemon is stopped), or NULL */
+    bool curve_off;           /* security.curve false (every client is admin; the bench's CURVE
+                                 share) */
 } testd_opts_t;
 
 /*
@@ -65,7 +68,8 @@ void testd_kill(testd_t *t);
 /* Stops if running and removes the scratch folder. */
 void testd_cleanup(testd_t *t);
 
-/* A new client with the given certificate (NULL = admin) to the requests socket. */
+/* A new client with the given certificate (NULL = admin; none when t->curve_off) to the
+ * requests socket. */
 lbc_t *testd_client(testd_t *t, const char *cert_secret_path, int timeout_ms, int retries);
 /* Calls op on the admin client; returns the reply (caller frees). args borrowed. */
 lb_val_t *testd_call(testd_t *t, const char *op, const lb_val_t *args);

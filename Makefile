@@ -58,7 +58,7 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
-FUZZ_NAMES  := request workflow csv users submission json areas holidays
+FUZZ_NAMES  := request workflow csv users submission json areas holidays case
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
 .PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
@@ -144,6 +144,8 @@ $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
 $(BUILD)/tests/replay_request: $(BUILD)/tests/fuzz/fuzz_request.o $(PROTO_LIB)
 $(BUILD)/tests/replay_workflow: $(BUILD)/tests/fuzz/fuzz_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_holidays: $(BUILD)/tests/fuzz/fuzz_holidays.o $(WORKFLOW_LIB) $(PROTO_LIB)
+# The stored-case decoder: wf_case_unpack against proto_unpack + wf_case_from_val.
+$(BUILD)/tests/replay_case: $(BUILD)/tests/fuzz/fuzz_case.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_csv: $(BUILD)/tests/fuzz/fuzz_csv.o $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_users: $(BUILD)/tests/fuzz/fuzz_users.o $(PROTO_LIB)
 # The gateway's parsers: an ODK submission (multipart, then XML) and a JSON body.
@@ -272,6 +274,7 @@ $(FUZZ_BUILD)/libproto.a $(FUZZ_BUILD)/libworkflow.a:
 $(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_holidays: $(FUZZ_BUILD)/tests/fuzz/fuzz_holidays.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_case: $(FUZZ_BUILD)/tests/fuzz/fuzz_case.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/lib/csv.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_users: $(FUZZ_BUILD)/tests/fuzz/fuzz_users.o $(FUZZ_BUILD)/libproto.a
 FUZZ_WEB_OBJ := $(call fuzzobj,clients/web/multipart.c clients/web/submission.c clients/web/json.c)

@@ -6,6 +6,7 @@
  * and that is easiest to guarantee when each read is in plain sight.
  */
 #include "proto_priv.h"
+#include "mp.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -87,15 +88,9 @@ int proto_pack(const lb_val_t *v, lb_buf_t *out)
 /* Decoding                                                                */
 /* ---------------------------------------------------------------------- */
 
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-    proto_limits_t lim;
-    uint64_t nodes;
-    proto_err_t *err;
-    /* proto_decode_request: where to put the top-level "id" as soon as it is read */
-    char *id_out;
-} rd_t;
+/* The reader of mp.h; id_out: proto_decode_request's, where to put the top-level "id" as soon as it
+ * is read. */
+typedef proto_r_t rd_t;
 
 static void err_set(proto_err_t *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -535,6 +530,19 @@ static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
     return *out ? 0 : rd_nomem(r);
 }
 
+/* A zero field means "the default", so a zero-initialised struct is usable. */
+static void rd_limits(rd_t *r, const proto_limits_t *lim)
+{
+    if (!lim)
+        lim = &proto_default_limits;
+    r->lim.max_depth = lim->max_depth ? lim->max_depth : proto_default_limits.max_depth;
+    r->lim.max_items = lim->max_items ? lim->max_items : proto_default_limits.max_items;
+    r->lim.max_str = lim->max_str ? lim->max_str : proto_default_limits.max_str;
+    r->lim.max_nodes = lim->max_nodes ? lim->max_nodes : proto_default_limits.max_nodes;
+    if (r->lim.max_depth > PROTO_DEPTH_HARD_MAX)
+        r->lim.max_depth = PROTO_DEPTH_HARD_MAX;
+}
+
 int proto_unpack_id(const void *buf, size_t len, const proto_limits_t *lim, lb_val_t **out,
                     proto_err_t *err, char *id_out)
 {
@@ -543,16 +551,8 @@ int proto_unpack_id(const void *buf, size_t len, const proto_limits_t *lim, lb_v
         err = &scratch;
     memset(err, 0, sizeof(*err));
     *out = NULL;
-    if (!lim)
-        lim = &proto_default_limits;
     rd_t r = {.p = buf, .len = buf ? len : 0, .err = err, .id_out = id_out};
-    /* A zero field means "the default", so a zero-initialised struct is usable. */
-    r.lim.max_depth = lim->max_depth ? lim->max_depth : proto_default_limits.max_depth;
-    r.lim.max_items = lim->max_items ? lim->max_items : proto_default_limits.max_items;
-    r.lim.max_str = lim->max_str ? lim->max_str : proto_default_limits.max_str;
-    r.lim.max_nodes = lim->max_nodes ? lim->max_nodes : proto_default_limits.max_nodes;
-    if (r.lim.max_depth > PROTO_DEPTH_HARD_MAX)
-        r.lim.max_depth = PROTO_DEPTH_HARD_MAX;
+    rd_limits(&r, lim);
 
     if (r.len == 0) {
         err_set(err, LB_EBADREQ, "empty message");
@@ -577,4 +577,185 @@ int proto_unpack(const void *buf, size_t len, const proto_limits_t *lim, lb_val_
                  proto_err_t *err)
 {
     return proto_unpack_id(buf, len, lim, out, err, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Piecewise writing and reading (mp.h)                                    */
+/* ---------------------------------------------------------------------- */
+
+void proto_w_init(proto_w_t *w, lb_buf_t *out)
+{
+    w->out = out;
+    w->rc = 0;
+}
+
+/* The packer is two pointers: one per call costs nothing and keeps proto_w_t free of msgpack. */
+#define W_PACK(w, call)                                                                            \
+    do {                                                                                           \
+        if ((w)->rc)                                                                               \
+            return;                                                                                \
+        msgpack_packer pk;                                                                         \
+        msgpack_packer_init(&pk, (w)->out, buf_write_cb);                                          \
+        if (call)                                                                                  \
+            (w)->rc = LB_ENOMEM;                                                                   \
+    } while (0)
+
+void proto_w_map(proto_w_t *w, uint32_t n)
+{
+    W_PACK(w, msgpack_pack_map(&pk, n));
+}
+
+void proto_w_arr(proto_w_t *w, uint32_t n)
+{
+    W_PACK(w, msgpack_pack_array(&pk, n));
+}
+
+void proto_w_str(proto_w_t *w, const char *s)
+{
+    W_PACK(w, msgpack_pack_str_with_body(&pk, s, strlen(s)));
+}
+
+void proto_w_int(proto_w_t *w, int64_t i)
+{
+    W_PACK(w, msgpack_pack_int64(&pk, i));
+}
+
+void proto_w_val(proto_w_t *w, const lb_val_t *v)
+{
+    W_PACK(w, pack_val(&pk, v));
+}
+
+void proto_r_init(proto_r_t *r, const void *p, size_t len, const proto_limits_t *lim)
+{
+    r->p = p;
+    r->len = p ? len : 0;
+    r->pos = 0;
+    r->nodes = 0;
+    r->id_out = NULL;
+    r->err = &r->err_store;
+    r->err_store.code = 0;
+    r->err_store.field[0] = '\0';
+    r->err_store.message[0] = '\0';
+    rd_limits(r, lim);
+}
+
+bool proto_r_done(const proto_r_t *r)
+{
+    return r->pos == r->len;
+}
+
+static int rd_mismatch(rd_t *r, const char *want)
+{
+    err_set(r->err, LB_EBADREQ, "byte %zu: not %s", r->pos, want);
+    return LB_EBADREQ;
+}
+
+/* Counts one more value against max_nodes, as rd_value does. */
+static int rd_node(rd_t *r)
+{
+    if (++r->nodes > r->lim.max_nodes) {
+        err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
+        return LB_ETOOLARGE;
+    }
+    return 0;
+}
+
+/* A map (is_map) or array header, checked as rd_map and rd_array check theirs. */
+static int rd_header(rd_t *r, bool is_map, uint32_t depth, uint32_t *n)
+{
+    if (r->pos >= r->len)
+        return rd_truncated(r);
+    uint8_t b = r->p[r->pos];
+    uint8_t fix = is_map ? 0x80 : 0x90, b16 = is_map ? 0xde : 0xdc;
+    uint64_t cnt;
+    int rc;
+    if (b >= fix && b <= fix + 0x0f) {
+        cnt = b & 0x0f;
+        r->pos++;
+    } else if (b == b16 || b == b16 + 1) {
+        r->pos++;
+        if ((rc = rd_uint(r, b == b16 ? 2 : 4, &cnt)))
+            return rc;
+    } else {
+        return rd_mismatch(r, is_map ? "a map" : "an array");
+    }
+    if ((rc = rd_node(r)) || (rc = rd_check_count(r, cnt, is_map ? 2 : 1, depth + 1)))
+        return rc;
+    *n = (uint32_t)cnt;
+    return 0;
+}
+
+int proto_r_map(proto_r_t *r, uint32_t depth, uint32_t *n)
+{
+    return rd_header(r, true, depth, n);
+}
+
+int proto_r_arr(proto_r_t *r, uint32_t depth, uint32_t *n)
+{
+    return rd_header(r, false, depth, n);
+}
+
+int proto_r_str(proto_r_t *r, const char **s, uint32_t *n)
+{
+    if (r->pos >= r->len)
+        return rd_truncated(r);
+    uint8_t b = r->p[r->pos];
+    if (!((b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb))
+        return rd_mismatch(r, "a string");
+    r->pos++;
+    uint64_t len;
+    int rc;
+    if ((rc = rd_node(r)) || (rc = rd_str_len(r, b, &len)) || (rc = rd_check_bytes(r, len)))
+        return rc;
+    const char *p = (const char *)r->p + r->pos;
+    if (!lb_utf8_valid(p, (size_t)len)) {
+        err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
+        return LB_EBADREQ;
+    }
+    r->pos += (size_t)len;
+    *s = p;
+    *n = (uint32_t)len;
+    return 0;
+}
+
+int proto_r_int(proto_r_t *r, int64_t *i)
+{
+    if (r->pos >= r->len)
+        return rd_truncated(r);
+    uint8_t b = r->p[r->pos];
+    if (b <= 0x7f || b >= 0xe0) {
+        r->pos++;
+        *i = b <= 0x7f ? (int64_t)b : (int64_t)(int8_t)b;
+        return rd_node(r);
+    }
+    if (b < 0xcc || b > 0xd3)
+        return rd_mismatch(r, "an integer");
+    r->pos++;
+    uint64_t u;
+    int rc = rd_node(r);
+    if (rc == 0)
+        rc = rd_uint(r, (size_t)1 << ((b - 0xcc) & 3), &u);
+    if (rc)
+        return rc;
+    if (b <= 0xcf) {
+        if (u > (uint64_t)INT64_MAX) {
+            err_set(r->err, LB_EBADREQ, "integer does not fit int64");
+            return LB_EBADREQ;
+        }
+        *i = (int64_t)u;
+    } else if (b == 0xd0) {
+        *i = (int8_t)(uint8_t)u;
+    } else if (b == 0xd1) {
+        *i = (int16_t)(uint16_t)u;
+    } else if (b == 0xd2) {
+        *i = (int32_t)(uint32_t)u;
+    } else {
+        memcpy(i, &u, sizeof *i); /* two's complement reinterpretation */
+    }
+    return 0;
+}
+
+int proto_r_val(proto_r_t *r, uint32_t depth, lb_val_t **out)
+{
+    return rd_value(r, depth, out);
 }

@@ -198,9 +198,9 @@ static bool alloc_ok(void)
 
 static lb_val_t *val_new(lb_type_t t)
 {
-    lb_val_t *v = alloc_ok() ? calloc(1, sizeof(*v)) : NULL;
+    lb_val_t *v = alloc_ok() ? malloc(sizeof(*v)) : NULL;
     if (v)
-        v->type = t;
+        *v = (lb_val_t){.type = t};
     return v;
 }
 
@@ -233,19 +233,19 @@ lb_val_t *lb_float(double f)
     return v;
 }
 
-/* STR and BIN share the layout; both get a trailing NUL for convenience. */
+/*
+ * STR and BIN share the layout; both get a trailing NUL for convenience. The bytes follow the
+ * node in one allocation: half the mallocs of a decoded document's strings.
+ */
 static lb_val_t *bytes_new(lb_type_t t, const void *p, size_t n)
 {
     if (n > UINT32_MAX || (n && !p))
         return NULL;
-    lb_val_t *v = val_new(t);
+    lb_val_t *v = alloc_ok() ? malloc(sizeof(*v) + n + 1) : NULL;
     if (!v)
         return NULL;
-    v->s.p = alloc_ok() ? malloc(n + 1) : NULL;
-    if (!v->s.p) {
-        free(v);
-        return NULL;
-    }
+    *v = (lb_val_t){.type = t, .s_inline = true};
+    v->s.p = (char *)(v + 1);
     if (n)
         memcpy(v->s.p, p, n);
     v->s.p[n] = '\0';
@@ -294,7 +294,8 @@ void lb_val_free(lb_val_t **pv)
     case LB_STR:
     case LB_BIN:
     case LB_RAW:
-        free(v->s.p);
+        if (!v->s_inline)
+            free(v->s.p);
         break;
     case LB_ARR:
         for (uint32_t i = 0; i < v->a.n; i++)

@@ -96,6 +96,10 @@ typedef struct lb_val lb_val_t;
 
 struct lb_val {
     lb_type_t type;
+    /* LB_STR, LB_BIN, LB_RAW made by the constructors: s.p lies in the node's own allocation (one
+     * malloc for both), so it is freed with the node and never on its own. Its bytes may be
+     * changed in place; the pointer may not be taken over. */
+    bool s_inline;
     union {
         bool b;
         int64_t i;

@@ -312,7 +312,6 @@ static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
             goto fail;
         }
         uint64_t kn;
-        lb_val_t *kv = NULL;
         if (++r->nodes > r->lim.max_nodes) {
             err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
             rc = LB_ETOOLARGE;
@@ -320,14 +319,24 @@ static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
         }
         rc = rd_str_len(r, b, &kn);
         if (rc == 0)
-            rc = rd_str_body(r, kn, true, &kv);
+            rc = rd_check_bytes(r, kn);
         if (rc)
             goto fail;
-        /* Take the key's buffer over; the wrapper value is not needed. */
-        char *key = kv->s.p;
-        kv->s.p = NULL;
-        kv->type = LB_NIL;
-        lb_val_free(&kv);
+        const char *ks = (const char *)r->p + r->pos;
+        if (!lb_utf8_valid(ks, (size_t)kn)) {
+            err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
+            rc = LB_EBADREQ;
+            goto fail;
+        }
+        /* The map owns its keys as plain strings: one malloc, no value around them. */
+        char *key = malloc((size_t)kn + 1);
+        if (!key) {
+            rc = rd_nomem(r);
+            goto fail;
+        }
+        memcpy(key, ks, (size_t)kn);
+        key[kn] = '\0';
+        r->pos += (size_t)kn;
         if (n <= MAP_PAIRWISE_MAX) {
             for (uint32_t j = 0; j < i; j++) {
                 if (strcmp(m->m.keys[j], key) == 0) {

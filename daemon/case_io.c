@@ -75,7 +75,8 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq_o
     return 0;
 }
 
-/* An event body with the common keys, in the order of PROTOCOL.md section 7. */
+/* An event body with the common keys, in the order of PROTOCOL.md section 7 (each set once, so
+ * appended without a search). */
 lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const char *type,
                         const char *actor)
 {
@@ -83,16 +84,16 @@ lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const 
     if (!b)
         return NULL;
     int rc = 0;
-    lb_put_int(b, "v", 1, &rc);
-    lb_put_int(b, "seq", 0, &rc);
-    lb_put_int(b, "at", at, &rc);
-    lb_put_str(b, "kind", kind, &rc);
-    lb_put_str(b, "type", type, &rc);
-    lb_put_str(b, "case_id", c->case_id, &rc);
-    lb_put_str(b, "house_id", c->house_id, &rc);
-    lb_put_str(b, "area", c->area, &rc);
-    lb_put_str(b, "workflow", c->workflow, &rc);
-    lb_put_str(b, "actor", actor, &rc);
+    lb_add_int(b, "v", 1, &rc);
+    lb_add_int(b, "seq", 0, &rc);
+    lb_add_int(b, "at", at, &rc);
+    lb_add_str(b, "kind", kind, &rc);
+    lb_add_str(b, "type", type, &rc);
+    lb_add_str(b, "case_id", c->case_id, &rc);
+    lb_add_str(b, "house_id", c->house_id, &rc);
+    lb_add_str(b, "area", c->area, &rc);
+    lb_add_str(b, "workflow", c->workflow, &rc);
+    lb_add_str(b, "actor", actor, &rc);
     if (rc)
         lb_val_free(&b);
     return b;
@@ -139,18 +140,18 @@ static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t
     if (!s)
         return LB_ENOMEM;
     int rc = 0;
-    lb_put_str(s, "case_id", c->case_id, &rc);
-    lb_put_str(s, "house_id", c->house_id, &rc);
-    lb_put_str(s, "area", c->area, &rc);
-    lb_put_str(s, "workflow", c->workflow, &rc);
-    lb_put_str(s, "state", c->state, &rc);
-    lb_put_int(s, "entered_at", c->entered_at, &rc);
+    lb_add_str(s, "case_id", c->case_id, &rc);
+    lb_add_str(s, "house_id", c->house_id, &rc);
+    lb_add_str(s, "area", c->area, &rc);
+    lb_add_str(s, "workflow", c->workflow, &rc);
+    lb_add_str(s, "state", c->state, &rc);
+    lb_add_int(s, "entered_at", c->entered_at, &rc);
     if (c->team[0])
-        lb_put_str(s, "team", c->team, &rc);
-    lb_put_bool(s, "overdue", m->overdue, &rc);
-    lb_put_bool(s, "unacked", m->unacked, &rc);
+        lb_add_str(s, "team", c->team, &rc);
+    lb_add_bool(s, "overdue", m->overdue, &rc);
+    lb_add_bool(s, "unacked", m->unacked, &rc);
     if (m->esc_level[0])
-        lb_put_str(s, "escalation", m->esc_level, &rc);
+        lb_add_str(s, "escalation", m->esc_level, &rc);
     if (rc == 0)
         rc = proto_pack(s, out);
     lb_val_free(&s);

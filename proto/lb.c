@@ -356,21 +356,20 @@ static int map_find(const lb_val_t *m, const char *key)
     return -1;
 }
 
-int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
+/* The checks of lb_map_set and lb_map_put_new: 0, or the error (val freed). */
+static int map_args(lb_val_t *m, const char *key, lb_val_t **val)
 {
-    if (!m || m->type != LB_MAP || !key || !val) {
-        lb_val_free(&val);
+    if (!m || m->type != LB_MAP || !key || !*val) {
+        lb_val_free(val);
         /* A NULL val is what a failed constructor hands us: report ENOMEM. */
         return m && m->type == LB_MAP && key ? LB_ENOMEM : LB_EINTERNAL;
     }
-    int at = map_find(m, key);
-    /* at < n always; said again so that clang-tidy's analyzer, which does not follow map_find
-     * here, sees the index is within the map. */
-    if (at >= 0 && (uint32_t)at < m->m.n) {
-        lb_val_free(&m->m.vals[at]);
-        m->m.vals[at] = val;
-        return 0;
-    }
+    return 0;
+}
+
+/* Appends key -> val after the last key (val freed on failure). */
+static int map_append(lb_val_t *m, const char *key, lb_val_t *val)
+{
     if (m->m.n == m->m.cap) {
         uint32_t cap = grow_cap(m->m.cap);
         if (!cap) {
@@ -400,6 +399,28 @@ int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
     m->m.vals[m->m.n] = val;
     m->m.n++;
     return 0;
+}
+
+int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val)
+{
+    int rc = map_args(m, key, &val);
+    if (rc)
+        return rc;
+    int at = map_find(m, key);
+    /* at < n always; said again so that clang-tidy's analyzer, which does not follow map_find
+     * here, sees the index is within the map. */
+    if (at >= 0 && (uint32_t)at < m->m.n) {
+        lb_val_free(&m->m.vals[at]);
+        m->m.vals[at] = val;
+        return 0;
+    }
+    return map_append(m, key, val);
+}
+
+int lb_map_put_new(lb_val_t *m, const char *key, lb_val_t *val)
+{
+    int rc = map_args(m, key, &val);
+    return rc ? rc : map_append(m, key, val);
 }
 
 int lb_map_del(lb_val_t *m, const char *key)
@@ -471,6 +492,30 @@ void lb_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc)
         return;
     }
     *rc = lb_map_set(m, key, v);
+}
+
+void lb_add(lb_val_t *m, const char *key, lb_val_t *v, int *rc)
+{
+    if (*rc) {
+        lb_val_free(&v);
+        return;
+    }
+    *rc = lb_map_put_new(m, key, v);
+}
+
+void lb_add_str(lb_val_t *m, const char *key, const char *s, int *rc)
+{
+    lb_add(m, key, *rc ? NULL : lb_str(s), rc);
+}
+
+void lb_add_int(lb_val_t *m, const char *key, int64_t i, int *rc)
+{
+    lb_add(m, key, *rc ? NULL : lb_int(i), rc);
+}
+
+void lb_add_bool(lb_val_t *m, const char *key, bool b, int *rc)
+{
+    lb_add(m, key, *rc ? NULL : lb_bool(b), rc);
 }
 
 void lb_put_str(lb_val_t *m, const char *key, const char *s, int *rc)

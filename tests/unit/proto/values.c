@@ -120,6 +120,52 @@ static void test_val_map_array(void)
     lb_val_free(&bin);
 }
 
+/* lb_map_put_new appends without a search; lb_map_set still replaces; strings live in their node.
+ */
+static void test_val_put_new(void)
+{
+    lb_val_t *m = lb_map();
+    int rc = 0;
+    lb_add_str(m, "a", "x", &rc);
+    lb_add_int(m, "b", 2, &rc);
+    lb_add_bool(m, "c", true, &rc);
+    lb_add(m, "d", lb_arr(), &rc);
+    for (int i = 0; i < 20; i++) { /* grows past the first capacities */
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        lb_add_int(m, k, i, &rc);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL_FATAL(m->m.n, 24);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[23], "k19");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(m, "a"), "x");
+    CU_ASSERT_EQUAL(lb_map_set_str(m, "a", "y"), 0); /* replaces, in place */
+    CU_ASSERT_EQUAL(m->m.n, 24);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(m, "a"), "y");
+    /* a failed constructor (NULL) is ENOMEM; not a map is EINTERNAL; both free what they got */
+    CU_ASSERT_EQUAL(lb_map_put_new(m, "z", NULL), LB_ENOMEM);
+    lb_val_t *a = lb_arr();
+    CU_ASSERT_EQUAL(lb_map_put_new(a, "z", lb_int(1)), LB_EINTERNAL);
+    lb_add_int(m, "z", 1, &rc);
+    rc = LB_ENOMEM; /* sticky: nothing more is added */
+    lb_add_int(m, "w", 1, &rc);
+    CU_ASSERT_PTR_NULL(lb_map_get(m, "w"));
+    CU_ASSERT_EQUAL(rc, LB_ENOMEM);
+    /* a string's bytes may be changed in place within its length */
+    lb_val_t *s = lb_str("abc");
+    CU_ASSERT(s->s_inline);
+    s->s.p[0] = 'x';
+    lb_val_t *d = lb_val_dup(s);
+    CU_ASSERT_STRING_EQUAL(d->s.p, "xbc");
+    CU_ASSERT(lb_val_equal(s, d));
+    lb_val_free(&s);
+    lb_val_free(&d);
+    lb_val_free(&a);
+    lb_val_free(&m);
+}
+
 static void test_val_dup_equal(void)
 {
     lb_val_t *a = tval("{'x':[1,2.5,'s',true,null,{'y':{}}],'z':-3}");
@@ -358,6 +404,7 @@ const cu_test_t proto_values_tests[] = {
     {"errors", test_errors},
     {"buf", test_buf},
     {"val map and array", test_val_map_array},
+    {"val put_new appends", test_val_put_new},
     {"val dup and equal", test_val_dup_equal},
     {"json", test_json},
     {"utf8", test_utf8},

@@ -6,6 +6,7 @@
  * or LMDB, so every module can link it.
  */
 #include "lb.h"
+#include "proto_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -304,11 +305,14 @@ void lb_val_free(lb_val_t **pv)
         break;
     case LB_MAP:
         for (uint32_t i = 0; i < v->m.n; i++) {
-            free(v->m.keys[i]);
+            if (!v->m_block)
+                free(v->m.keys[i]);
             lb_val_free(&v->m.vals[i]);
         }
-        free(v->m.keys);
-        free(v->m.vals);
+        if (!v->m_block) {
+            free(v->m.keys);
+            free(v->m.vals);
+        }
         break;
     default:
         break;
@@ -367,9 +371,61 @@ static int map_args(lb_val_t *m, const char *key, lb_val_t **val)
     return 0;
 }
 
+lb_val_t *lb_map_block(uint32_t n, const char *keys, const uint32_t *off, size_t keybytes,
+                       lb_val_t *const *vals)
+{
+    size_t arrays = (size_t)n * (sizeof(char *) + sizeof(lb_val_t *));
+    lb_val_t *m = alloc_ok() ? malloc(sizeof(*m) + arrays + keybytes) : NULL;
+    if (!m)
+        return NULL;
+    *m = (lb_val_t){.type = LB_MAP, .m_block = n > 0};
+    if (n == 0)
+        return m;
+    m->m.keys = (char **)(m + 1);
+    m->m.vals = (lb_val_t **)(m->m.keys + n);
+    char *text = (char *)(m->m.vals + n);
+    memcpy(text, keys, keybytes);
+    for (uint32_t i = 0; i < n; i++) {
+        m->m.keys[i] = text + off[i];
+        m->m.vals[i] = vals[i];
+    }
+    m->m.n = m->m.cap = n;
+    return m;
+}
+
+/* Gives a block map (m_block) arrays and keys of its own, so it can grow. */
+static int map_unblock(lb_val_t *m)
+{
+    uint32_t cap = m->m.cap ? m->m.cap : 1;
+    char **keys = alloc_ok() ? malloc((size_t)cap * sizeof(*keys)) : NULL;
+    lb_val_t **vals = keys ? malloc((size_t)cap * sizeof(*vals)) : NULL;
+    uint32_t i = 0;
+    for (; vals && i < m->m.n; i++)
+        if (!(keys[i] = strdup(m->m.keys[i])))
+            break;
+    if (!vals || i < m->m.n) {
+        while (i > 0)
+            free(keys[--i]);
+        free(keys);
+        free(vals);
+        return LB_ENOMEM;
+    }
+    memcpy(vals, m->m.vals, (size_t)m->m.n * sizeof(*vals));
+    /* the old arrays and key texts stay in the node's block until the node is freed */
+    m->m.keys = keys;
+    m->m.vals = vals;
+    m->m.cap = cap;
+    m->m_block = false;
+    return 0;
+}
+
 /* Appends key -> val after the last key (val freed on failure). */
 static int map_append(lb_val_t *m, const char *key, lb_val_t *val)
 {
+    if (m->m_block && map_unblock(m)) {
+        lb_val_free(&val);
+        return LB_ENOMEM;
+    }
     if (m->m.n == m->m.cap) {
         uint32_t cap = grow_cap(m->m.cap);
         if (!cap) {
@@ -430,7 +486,8 @@ int lb_map_del(lb_val_t *m, const char *key)
     int at = map_find(m, key);
     if (at < 0)
         return LB_ENOTFOUND;
-    free(m->m.keys[at]);
+    if (!m->m_block) /* a block map's key text goes with its node */
+        free(m->m.keys[at]);
     lb_val_free(&m->m.vals[at]);
     /* Shift down: insertion order is part of the contract (encoding order). */
     uint32_t rest = m->m.n - (uint32_t)at - 1;
@@ -577,8 +634,8 @@ lb_val_t *lb_val_dup(const lb_val_t *v)
         lb_val_t *m = lb_map();
         if (!m)
             return NULL;
-        for (uint32_t i = 0; i < v->m.n; i++) {
-            if (lb_map_set(m, v->m.keys[i], lb_val_dup(v->m.vals[i]))) {
+        for (uint32_t i = 0; i < v->m.n; i++) { /* v's keys are unique: appended */
+            if (lb_map_put_new(m, v->m.keys[i], lb_val_dup(v->m.vals[i]))) {
                 lb_val_free(&m);
                 return NULL;
             }

@@ -100,6 +100,10 @@ struct lb_val {
      * malloc for both), so it is freed with the node and never on its own. Its bytes may be
      * changed in place; the pointer may not be taken over. */
     bool s_inline;
+    /* LB_MAP decoded by proto_unpack: the node, its key and value arrays and its key strings are
+     * one allocation. The first change that needs room (lb_map_set of a new key) moves the
+     * arrays and keys out to their own allocations; values may be replaced in place. */
+    bool m_block;
     union {
         bool b;
         int64_t i;

@@ -283,11 +283,119 @@ static int rd_dup_key(rd_t *r, const char *key)
     return LB_EBADREQ;
 }
 
+/* A map key (a str) at the cursor: *ks points into the input, kn bytes, checked; moves past it. */
+static int rd_key(rd_t *r, const char **ks, uint64_t *kn)
+{
+    if (r->pos >= r->len)
+        return rd_truncated(r);
+    uint8_t b = r->p[r->pos++];
+    if (!((b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb)) {
+        err_set(r->err, LB_EBADREQ, "map key is not a string");
+        return LB_EBADREQ;
+    }
+    if (++r->nodes > r->lim.max_nodes) {
+        err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
+        return LB_ETOOLARGE;
+    }
+    int rc = rd_str_len(r, b, kn);
+    if (rc == 0)
+        rc = rd_check_bytes(r, *kn);
+    if (rc)
+        return rc;
+    *ks = (const char *)r->p + r->pos;
+    if (!lb_utf8_valid(*ks, (size_t)*kn)) {
+        err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
+        return LB_EBADREQ;
+    }
+    r->pos += (size_t)*kn;
+    return 0;
+}
+
+/* The top-level "id" of a request, copied to id_out as soon as it is read (proto_unpack_id). */
+static void rd_note_id(rd_t *r, uint32_t depth, const char *key, const lb_val_t *val)
+{
+    if (depth == 1 && r->id_out && strcmp(key, "id") == 0 && val->type == LB_STR && val->s.n >= 1 &&
+        val->s.n <= PROTO_ID_MAX)
+        memcpy(r->id_out, val->s.p, (size_t)val->s.n + 1);
+}
+
+/* Key texts of a small map while its values are read: on the stack unless they are long. */
+typedef struct {
+    char stack[256];
+    char *p; /* stack, or heap once that is too small */
+    size_t len, cap;
+} rd_keys_t;
+
+static int rd_keys_add(rd_keys_t *k, const char *s, size_t n, uint32_t *off)
+{
+    if (n + 1 > k->cap - k->len) {
+        size_t cap = (k->cap + n + 1) * 2;
+        char *p = malloc(cap);
+        if (!p)
+            return LB_ENOMEM;
+        memcpy(p, k->p, k->len);
+        if (k->p != k->stack)
+            free(k->p);
+        k->p = p;
+        k->cap = cap;
+    }
+    *off = (uint32_t)k->len;
+    memcpy(k->p + k->len, s, n);
+    k->p[k->len + n] = '\0';
+    k->len += n + 1;
+    return 0;
+}
+
+/*
+ * A map of at most MAP_PAIRWISE_MAX pairs (records, requests): read into locals, then made one
+ * allocation with lb_map_block, instead of one per key and two for the arrays.
+ */
+static int rd_map_small(rd_t *r, uint32_t n, uint32_t depth, lb_val_t **out)
+{
+    lb_val_t *vals[MAP_PAIRWISE_MAX];
+    uint32_t off[MAP_PAIRWISE_MAX];
+    rd_keys_t keys;
+    keys.p = keys.stack;
+    keys.len = 0;
+    keys.cap = sizeof keys.stack;
+    uint32_t i = 0;
+    int rc = 0;
+    for (; i < n; i++) {
+        const char *ks;
+        uint64_t kn;
+        if ((rc = rd_key(r, &ks, &kn)))
+            break;
+        if ((rc = rd_keys_add(&keys, ks, (size_t)kn, &off[i]))) {
+            rc = rd_nomem(r);
+            break;
+        }
+        const char *key = keys.p + off[i];
+        for (uint32_t j = 0; j < i && rc == 0; j++)
+            if (strcmp(keys.p + off[j], key) == 0)
+                rc = rd_dup_key(r, key);
+        if (rc == 0 && (rc = rd_value(r, depth, &vals[i])))
+            err_prefix(r->err, key);
+        if (rc)
+            break;
+        rd_note_id(r, depth, key, vals[i]);
+    }
+    if (rc == 0 && !(*out = lb_map_block(n, keys.p, off, keys.len, vals)))
+        rc = rd_nomem(r);
+    if (rc)
+        while (i > 0)
+            lb_val_free(&vals[--i]);
+    if (keys.p != keys.stack)
+        free(keys.p);
+    return rc;
+}
+
 static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
 {
     int rc = rd_check_count(r, n, 2, depth);
     if (rc)
         return rc;
+    if (n <= MAP_PAIRWISE_MAX)
+        return rd_map_small(r, (uint32_t)n, depth, out);
     lb_val_t *m = lb_map();
     if (!m)
         return rd_nomem(r);
@@ -301,33 +409,10 @@ static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
         m->m.cap = (uint32_t)n;
     }
     for (uint32_t i = 0; i < n; i++) {
-        if (r->pos >= r->len) {
-            rc = rd_truncated(r);
-            goto fail;
-        }
-        uint8_t b = r->p[r->pos++];
-        if (!((b >= 0xa0 && b <= 0xbf) || b == 0xd9 || b == 0xda || b == 0xdb)) {
-            err_set(r->err, LB_EBADREQ, "map key is not a string");
-            rc = LB_EBADREQ;
-            goto fail;
-        }
+        const char *ks;
         uint64_t kn;
-        if (++r->nodes > r->lim.max_nodes) {
-            err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
-            rc = LB_ETOOLARGE;
+        if ((rc = rd_key(r, &ks, &kn)))
             goto fail;
-        }
-        rc = rd_str_len(r, b, &kn);
-        if (rc == 0)
-            rc = rd_check_bytes(r, kn);
-        if (rc)
-            goto fail;
-        const char *ks = (const char *)r->p + r->pos;
-        if (!lb_utf8_valid(ks, (size_t)kn)) {
-            err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
-            rc = LB_EBADREQ;
-            goto fail;
-        }
         /* The map owns its keys as plain strings: one malloc, no value around them. */
         char *key = malloc((size_t)kn + 1);
         if (!key) {
@@ -336,7 +421,6 @@ static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
         }
         memcpy(key, ks, (size_t)kn);
         key[kn] = '\0';
-        r->pos += (size_t)kn;
         if (n <= MAP_PAIRWISE_MAX) {
             for (uint32_t j = 0; j < i; j++) {
                 if (strcmp(m->m.keys[j], key) == 0) {
@@ -356,9 +440,7 @@ static int rd_map(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
         m->m.keys[i] = key;
         m->m.vals[i] = val;
         m->m.n = i + 1;
-        if (depth == 1 && r->id_out && strcmp(key, "id") == 0 && val->type == LB_STR &&
-            val->s.n >= 1 && val->s.n <= PROTO_ID_MAX)
-            memcpy(r->id_out, val->s.p, (size_t)val->s.n + 1);
+        rd_note_id(r, depth, key, val);
     }
     if (n > MAP_PAIRWISE_MAX) {
         char **sorted = malloc((size_t)n * sizeof(*sorted));

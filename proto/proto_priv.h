@@ -23,4 +23,13 @@ int proto_unpack_id(const void *buf, size_t len, const proto_limits_t *lim, lb_v
  */
 void proto_err_fix(proto_err_t *err);
 
+/*
+ * A map of n keys as one allocation (lb_val_t.m_block): the key texts are
+ * keybytes bytes at keys, key i NUL-terminated at keys + off[i]; the map
+ * takes over vals[0..n) (unique keys, the caller's promise). NULL when out of
+ * memory; vals are then still the caller's. lb.c; for the decoder.
+ */
+lb_val_t *lb_map_block(uint32_t n, const char *keys, const uint32_t *off, size_t keybytes,
+                       lb_val_t *const *vals);
+
 #endif

@@ -166,6 +166,70 @@ static void test_val_put_new(void)
     lb_val_free(&m);
 }
 
+/* A decoded small map is one allocation (m_block) and still behaves as any map when changed. */
+static void test_val_block_map(void)
+{
+    lb_val_t *src = tval("{'a':1,'bb':'x','ccc':[1,{'d':2}]}");
+    lb_buf_t b = {0};
+    CU_ASSERT_EQUAL_FATAL(proto_pack(src, &b), 0);
+    lb_val_t *m = NULL;
+    proto_err_t err;
+    CU_ASSERT_EQUAL_FATAL(proto_unpack(b.p, b.len, NULL, &m, &err), 0);
+    CU_ASSERT(m->m_block);
+    CU_ASSERT(lb_val_equal(m, src));
+    lb_val_t *d = lb_val_dup(m); /* copies are ordinary maps */
+    CU_ASSERT(!d->m_block && lb_val_equal(d, m));
+    CU_ASSERT_EQUAL(lb_map_set_int(m, "a", 5), 0); /* replacing a value keeps the block */
+    CU_ASSERT(m->m_block);
+    CU_ASSERT_EQUAL(lb_map_del(m, "bb"), 0); /* so does removing a key */
+    CU_ASSERT(m->m_block);
+    CU_ASSERT_EQUAL(m->m.n, 2);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[1], "ccc");
+    CU_ASSERT_EQUAL(lb_map_set_str(m, "e", "new"), 0); /* a new key moves it out */
+    CU_ASSERT(!m->m_block);
+    CU_ASSERT_EQUAL_FATAL(m->m.n, 3);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[1], "ccc");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[2], "e");
+    for (int i = 0; i < 10; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        CU_ASSERT_EQUAL(lb_map_set_int(m, k, i), 0);
+    }
+    CU_ASSERT_EQUAL(lb_map_del(m, "ccc"), 0);
+    lb_val_t *want = tval("{'a':5,'e':'new','k0':0,'k1':1,'k2':2,'k3':3,'k4':4,'k5':5,'k6':6,"
+                          "'k7':7,'k8':8,'k9':9}");
+    CU_ASSERT(lb_val_equal(m, want));
+    /* the same bytes back out, in the same order */
+    lb_buf_t b2 = {0};
+    CU_ASSERT_EQUAL(proto_pack(d, &b2), 0);
+    CU_ASSERT(b2.len == b.len && memcmp(b2.p, b.p, b.len) == 0);
+    /* empty maps and one with a long key (over the decoder's stack room for key text) */
+    lb_val_t *e = NULL;
+    CU_ASSERT_EQUAL(proto_unpack("\x80", 1, NULL, &e, &err), 0);
+    CU_ASSERT(e && e->type == LB_MAP && e->m.n == 0);
+    lb_val_free(&e);
+    char longkey[600];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    lb_val_t *lk = lb_map();
+    CU_ASSERT_EQUAL(lb_map_set_int(lk, "x", 1), 0);
+    CU_ASSERT_EQUAL(lb_map_set_int(lk, longkey, 2), 0);
+    lb_buf_t b3 = {0};
+    CU_ASSERT_EQUAL(proto_pack(lk, &b3), 0);
+    CU_ASSERT_EQUAL(proto_unpack(b3.p, b3.len, NULL, &e, &err), 0);
+    CU_ASSERT(e && e->m_block && lb_val_equal(e, lk));
+    lb_val_free(&e);
+    lb_val_free(&lk);
+    lb_buf_free(&b3);
+    lb_buf_free(&b2);
+    lb_val_free(&want);
+    lb_val_free(&d);
+    lb_val_free(&m);
+    lb_val_free(&src);
+    lb_buf_free(&b);
+}
+
 static void test_val_dup_equal(void)
 {
     lb_val_t *a = tval("{'x':[1,2.5,'s',true,null,{'y':{}}],'z':-3}");
@@ -405,6 +469,7 @@ const cu_test_t proto_values_tests[] = {
     {"buf", test_buf},
     {"val map and array", test_val_map_array},
     {"val put_new appends", test_val_put_new},
+    {"val decoded maps in one block", test_val_block_map},
     {"val dup and equal", test_val_dup_equal},
     {"json", test_json},
     {"utf8", test_utf8},

@@ -834,12 +834,11 @@ int proto_r_int(proto_r_t *r, int64_t *i)
             return LB_EBADREQ;
         }
         *i = (int64_t)u;
-    } else if (b == 0xd0) {
-        *i = (int8_t)(uint8_t)u;
-    } else if (b == 0xd1) {
-        *i = (int16_t)(uint16_t)u;
-    } else if (b == 0xd2) {
-        *i = (int32_t)(uint32_t)u;
+    } else if (b <= 0xd2) {
+        /* int8, int16, int32: sign-extend from the top bit of their width */
+        unsigned bits = 8u << (b - 0xd0);
+        int64_t v = (int64_t)u;
+        *i = (u >> (bits - 1)) & 1 ? v - ((int64_t)1 << bits) : v;
     } else {
         memcpy(i, &u, sizeof *i); /* two's complement reinterpretation */
     }

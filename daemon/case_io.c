@@ -175,13 +175,29 @@ static void case_snap(const lbd_t *d, const wf_case_t *c, lbd_case_snap_t *s)
     s->has_timer = pending_timer(&s->meta, c, &s->due, &s->step);
 }
 
+/*
+ * lbd_case_save's buffers, kept from one call to the next on the thread that writes (the store
+ * copies what it is given), and let go when a large case grew them past CASE_BUF_KEEP.
+ */
+#define CASE_BUF_KEEP (64u << 10)
+static _Thread_local lb_buf_t case_body, case_sum;
+
+static void case_buf_done(lb_buf_t *b)
+{
+    if (b->cap > CASE_BUF_KEEP)
+        lb_buf_free(b);
+    else
+        b->len = 0;
+}
+
 /* Writes a case, its indexes, counters and pending timer. old: as loaded, or NULL. */
 int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lbd_case_snap_t *old)
 {
     store_case_meta_t m;
     case_meta(d, c, &m);
-    lb_buf_t body = {0}, sum = {0};
-    int rc = wf_case_pack(c, &body);
+    lb_buf_t *body = &case_body, *sum = &case_sum;
+    body->len = sum->len = 0;
+    int rc = wf_case_pack(c, body);
     /* The summary shows state, entered_at, team, overdue, unacked and escalation; the rest stays.
      */
     bool same_summary = old && strcmp(old->meta.state, m.state) == 0 &&
@@ -189,10 +205,10 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
                         strcmp(old->meta.esc_level, m.esc_level) == 0 &&
                         old->entered_at == c->entered_at && strcmp(old->team, c->team) == 0;
     if (rc == 0 && !same_summary)
-        rc = case_summary(c, &m, &sum);
+        rc = case_summary(c, &m, sum);
     if (rc == 0)
-        rc = store_case_put(txn, c->id, old ? &old->meta : NULL, &m, body.p, body.len,
-                            same_summary ? NULL : sum.p, same_summary ? 0 : sum.len);
+        rc = store_case_put(txn, c->id, old ? &old->meta : NULL, &m, body->p, body->len,
+                            same_summary ? NULL : sum->p, same_summary ? 0 : sum->len);
     if (rc == 0) {
         int64_t due;
         uint32_t step;
@@ -202,8 +218,8 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
         if (!same_timer)
             rc = has ? store_timer_set(txn, c->id, due, step) : store_timer_clear(txn, c->id);
     }
-    lb_buf_free(&body);
-    lb_buf_free(&sum);
+    case_buf_done(body);
+    case_buf_done(sum);
     return rc;
 }
 

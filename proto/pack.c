@@ -29,7 +29,16 @@ const proto_limits_t proto_default_limits = {
 
 static int buf_write_cb(void *data, const char *p, size_t n)
 {
-    return lb_buf_append(data, p, n) ? -1 : 0;
+    lb_buf_t *b = data;
+    if (n == 0)
+        return 0;
+    /* The packer writes a header and a body per value, mostly a few bytes: room is the rule. */
+    if (n <= b->cap - b->len) {
+        memcpy(b->p + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
+    return lb_buf_append(b, p, n) ? -1 : 0;
 }
 
 static int pack_val(msgpack_packer *pk, const lb_val_t *v)

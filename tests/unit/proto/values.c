@@ -322,6 +322,19 @@ static void test_utf8(void)
     CU_ASSERT(!lb_utf8_valid("\xe0\xb8", 2));     /* truncated */
     CU_ASSERT(!lb_utf8_valid("\xe0\xb8\x41", 3)); /* bad continuation */
     CU_ASSERT(!lb_utf8_valid("\xc2", 1));
+    /* eight bytes at a time for ASCII: what falls in or after such a run is still seen */
+    CU_ASSERT(lb_utf8_valid("abcdefgh", 8));
+    CU_ASSERT(lb_utf8_valid("abcdefghijklmnopq", 17));
+    CU_ASSERT(lb_utf8_valid("abcdefg\xe0\xb8\x81"
+                            "abcdefgh",
+                            18));
+    CU_ASSERT(!lb_utf8_valid("abcdefgh\0ijk", 12));
+    CU_ASSERT(!lb_utf8_valid("abc\0efghijk", 12));
+    CU_ASSERT(!lb_utf8_valid("abcdefg\x80", 8));
+    CU_ASSERT(!lb_utf8_valid("abcdefghijklmno\xff", 16));
+    CU_ASSERT(!lb_utf8_valid("abcdefgh\xe0\xb8", 10));
+    CU_ASSERT(!lb_utf8_valid("\x01\x01\x01\x01\x01\x01\x01\0", 8));
+    CU_ASSERT(lb_utf8_valid("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f", 8));
 }
 
 static void test_ids_house_area(void)

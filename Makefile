@@ -61,7 +61,7 @@ TESTLIB_SRC := $(wildcard tests/lib/*.c)
 FUZZ_NAMES  := request workflow csv users submission json areas holidays case
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 
-.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
+.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
@@ -231,6 +231,20 @@ $(BUILD)/tests/bench.o: tests/bench/bench.c
 
 $(BUILD)/tests/bench: $(BUILD)/tests/bench.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	@if [ -d $@ ]; then rm -rf $@; fi
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# What one durable transition costs the daemon in instructions and CPU time (tests/bench/txcost.c):
+#   make txcost                                   CPU time per add_note transition
+#   make txcost TXCOST_CALLGRIND=/tmp/tx.cg       the same under callgrind, dumped to /tmp/tx.cg.N
+txcost: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/txcost
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(if $(TXCOST_CALLGRIND),TXCOST_CALLGRIND=$(TXCOST_CALLGRIND)) $(BUILD)/tests/txcost
+
+$(BUILD)/tests/txcost.o: tests/bench/txcost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc

@@ -317,7 +317,8 @@ void lb_val_free(lb_val_t **pv)
     default:
         break;
     }
-    free(v);
+    if (!v->in_block)
+        free(v);
     *pv = NULL;
 }
 
@@ -372,10 +373,18 @@ static int map_args(lb_val_t *m, const char *key, lb_val_t **val)
 }
 
 lb_val_t *lb_map_block(uint32_t n, const char *keys, const uint32_t *off, size_t keybytes,
-                       lb_val_t *const *vals)
+                       lb_val_t *const *vals, const lb_val_t *scalars)
 {
     size_t arrays = (size_t)n * (sizeof(char *) + sizeof(lb_val_t *));
-    lb_val_t *m = alloc_ok() ? malloc(sizeof(*m) + arrays + keybytes) : NULL;
+    size_t nsc = 0, text = keybytes;
+    for (uint32_t i = 0; i < n; i++) {
+        if (vals[i])
+            continue;
+        nsc++;
+        if (scalars[i].type == LB_STR || scalars[i].type == LB_BIN)
+            text += (size_t)scalars[i].s.n + 1;
+    }
+    lb_val_t *m = alloc_ok() ? malloc(sizeof(*m) + arrays + nsc * sizeof(*m) + text) : NULL;
     if (!m)
         return NULL;
     *m = (lb_val_t){.type = LB_MAP, .m_block = n > 0};
@@ -383,11 +392,28 @@ lb_val_t *lb_map_block(uint32_t n, const char *keys, const uint32_t *off, size_t
         return m;
     m->m.keys = (char **)(m + 1);
     m->m.vals = (lb_val_t **)(m->m.keys + n);
-    char *text = (char *)(m->m.vals + n);
-    memcpy(text, keys, keybytes);
+    lb_val_t *node = (lb_val_t *)(m->m.vals + n);
+    char *p = (char *)(node + nsc);
+    memcpy(p, keys, keybytes);
+    for (uint32_t i = 0; i < n; i++)
+        m->m.keys[i] = p + off[i];
+    p += keybytes;
     for (uint32_t i = 0; i < n; i++) {
-        m->m.keys[i] = text + off[i];
-        m->m.vals[i] = vals[i];
+        if (vals[i]) {
+            m->m.vals[i] = vals[i];
+            continue;
+        }
+        *node = scalars[i];
+        node->in_block = true;
+        if (node->type == LB_STR || node->type == LB_BIN) {
+            node->s_inline = true;
+            if (node->s.n)
+                memcpy(p, scalars[i].s.p, node->s.n);
+            p[node->s.n] = '\0';
+            node->s.p = p;
+            p += (size_t)node->s.n + 1;
+        }
+        m->m.vals[i] = node++;
     }
     m->m.n = m->m.cap = n;
     return m;

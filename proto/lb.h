@@ -104,6 +104,10 @@ struct lb_val {
      * one allocation. The first change that needs room (lb_map_set of a new key) moves the
      * arrays and keys out to their own allocations; values may be replaced in place. */
     bool m_block;
+    /* A scalar (nil, bool, int, float, str, bin) decoded into a block map: the node lives in
+     * the map's allocation and goes with it; lb_val_free of it alone frees nothing. Such a node
+     * may not be moved out of its map (only copied). */
+    bool in_block;
     union {
         bool b;
         int64_t i;

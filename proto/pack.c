@@ -209,23 +209,6 @@ static int rd_nomem(rd_t *r)
     return LB_ENOMEM;
 }
 
-static int rd_str_body(rd_t *r, uint64_t n, bool is_str, lb_val_t **out)
-{
-    int rc = rd_check_bytes(r, n);
-    if (rc)
-        return rc;
-    const char *s = (const char *)r->p + r->pos;
-    if (is_str && !lb_utf8_valid(s, (size_t)n)) {
-        err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
-        return LB_EBADREQ;
-    }
-    *out = is_str ? lb_strn(s, (size_t)n) : lb_bin(s, (size_t)n);
-    if (!*out)
-        return rd_nomem(r);
-    r->pos += (size_t)n;
-    return 0;
-}
-
 /* Container counts: bounded by the bytes left (each item takes at least min_bytes), then the
  * limits. */
 static int rd_check_count(rd_t *r, uint64_t n, uint64_t min_bytes, uint32_t depth)
@@ -245,6 +228,8 @@ static int rd_check_count(rd_t *r, uint64_t n, uint64_t min_bytes, uint32_t dept
 }
 
 static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out);
+static bool rd_is_scalar(uint8_t b);
+static int rd_scalar(rd_t *r, lb_val_t *out);
 
 static int rd_array(rd_t *r, uint64_t n, uint32_t depth, lb_val_t **out)
 {
@@ -324,8 +309,10 @@ static int rd_key(rd_t *r, const char **ks, uint64_t *kn)
 static void rd_note_id(rd_t *r, uint32_t depth, const char *key, const lb_val_t *val)
 {
     if (depth == 1 && r->id_out && strcmp(key, "id") == 0 && val->type == LB_STR && val->s.n >= 1 &&
-        val->s.n <= PROTO_ID_MAX)
-        memcpy(r->id_out, val->s.p, (size_t)val->s.n + 1);
+        val->s.n <= PROTO_ID_MAX) {
+        memcpy(r->id_out, val->s.p, (size_t)val->s.n); /* s.p may point into the input */
+        r->id_out[val->s.n] = '\0';
+    }
 }
 
 /* Key texts of a small map while its values are read: on the stack unless they are long. */
@@ -357,11 +344,12 @@ static int rd_keys_add(rd_keys_t *k, const char *s, size_t n, uint32_t *off)
 
 /*
  * A map of at most MAP_PAIRWISE_MAX pairs (records, requests): read into locals, then made one
- * allocation with lb_map_block, instead of one per key and two for the arrays.
+ * allocation with lb_map_block, its scalar values included, instead of one per key, one per
+ * value and two for the arrays.
  */
 static int rd_map_small(rd_t *r, uint32_t n, uint32_t depth, lb_val_t **out)
 {
-    lb_val_t *vals[MAP_PAIRWISE_MAX];
+    lb_val_t *vals[MAP_PAIRWISE_MAX], scalars[MAP_PAIRWISE_MAX];
     uint32_t off[MAP_PAIRWISE_MAX];
     rd_keys_t keys;
     keys.p = keys.stack;
@@ -382,13 +370,18 @@ static int rd_map_small(rd_t *r, uint32_t n, uint32_t depth, lb_val_t **out)
         for (uint32_t j = 0; j < i && rc == 0; j++)
             if (strcmp(keys.p + off[j], key) == 0)
                 rc = rd_dup_key(r, key);
-        if (rc == 0 && (rc = rd_value(r, depth, &vals[i])))
-            err_prefix(r->err, key);
+        vals[i] = NULL; /* NULL: a scalar, in scalars[i] */
+        if (rc == 0) {
+            bool scalar = r->pos < r->len && rd_is_scalar(r->p[r->pos]);
+            rc = scalar ? rd_scalar(r, &scalars[i]) : rd_value(r, depth, &vals[i]);
+            if (rc)
+                err_prefix(r->err, key);
+        }
         if (rc)
             break;
-        rd_note_id(r, depth, key, vals[i]);
+        rd_note_id(r, depth, key, vals[i] ? vals[i] : &scalars[i]);
     }
-    if (rc == 0 && !(*out = lb_map_block(n, keys.p, off, keys.len, vals)))
+    if (rc == 0 && !(*out = lb_map_block(n, keys.p, off, keys.len, vals, scalars)))
         rc = rd_nomem(r);
     if (rc)
         while (i > 0)
@@ -476,73 +469,93 @@ fail:
     return rc;
 }
 
-/*
- * The float or integer whose header byte b (0xca to 0xd3) was just read, into *out (NULL when
- * out of memory, which the caller reports).
- */
-static int rd_number(rd_t *r, uint8_t b, lb_val_t **out)
+/* The float or integer whose header byte b (0xca to 0xd3) was just read, into *out. */
+static int rd_number(rd_t *r, uint8_t b, lb_val_t *out)
 {
     uint64_t u;
     int rc;
-    switch (b) {
-    case 0xca: {
-        if ((rc = rd_uint(r, 4, &u)))
+    if (b == 0xca || b == 0xcb) {
+        if ((rc = rd_uint(r, b == 0xca ? 4 : 8, &u)))
             return rc;
-        uint32_t w = (uint32_t)u;
-        float f;
-        memcpy(&f, &w, sizeof(f));
-        *out = lb_float(f);
-        break;
+        *out = (lb_val_t){.type = LB_FLOAT};
+        if (b == 0xca) {
+            uint32_t w = (uint32_t)u;
+            float f;
+            memcpy(&f, &w, sizeof(f));
+            out->f = f;
+        } else {
+            memcpy(&out->f, &u, sizeof(out->f));
+        }
+        return 0;
     }
-    case 0xcb: {
-        if ((rc = rd_uint(r, 8, &u)))
-            return rc;
-        double d;
-        memcpy(&d, &u, sizeof(d));
-        *out = lb_float(d);
-        break;
-    }
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf:
-        if ((rc = rd_uint(r, (size_t)1 << (b - 0xcc), &u)))
-            return rc;
+    if (b < 0xcc || b > 0xd3)
+        return LB_EINTERNAL;
+    if ((rc = rd_uint(r, (size_t)1 << ((b - 0xcc) & 3), &u)))
+        return rc;
+    *out = (lb_val_t){.type = LB_INT};
+    if (b <= 0xcf) {
         if (u > (uint64_t)INT64_MAX) {
             err_set(r->err, LB_EBADREQ, "integer does not fit int64");
             return LB_EBADREQ;
         }
-        *out = lb_int((int64_t)u);
-        break;
-    case 0xd0: {
-        if ((rc = rd_uint(r, 1, &u)))
-            return rc;
-        *out = lb_int((int8_t)(uint8_t)u);
-        break;
+        out->i = (int64_t)u;
+    } else if (b <= 0xd2) {
+        /* int8, int16, int32: sign-extend from the top bit of their width */
+        unsigned bits = 8u << (b - 0xd0);
+        int64_t v = (int64_t)u;
+        out->i = (u >> (bits - 1)) & 1 ? v - ((int64_t)1 << bits) : v;
+    } else {
+        memcpy(&out->i, &u, sizeof(out->i)); /* two's complement reinterpretation */
     }
-    case 0xd1: {
-        if ((rc = rd_uint(r, 2, &u)))
-            return rc;
-        *out = lb_int((int16_t)(uint16_t)u);
-        break;
+    return 0;
+}
+
+/* True when b starts a scalar rd_scalar reads: nil, bool, int, float, str or bin. */
+static bool rd_is_scalar(uint8_t b)
+{
+    return b <= 0x7f || b >= 0xe0 || (b >= 0xa0 && b <= 0xbf) || b == 0xc0 || b == 0xc2 ||
+           b == 0xc3 || (b >= 0xc4 && b <= 0xc6) || (b >= 0xca && b <= 0xd3) ||
+           (b >= 0xd9 && b <= 0xdb);
+}
+
+/*
+ * The scalar at the cursor into *out by value, counted and checked as rd_value does; a str or
+ * bin is left in the input (out->s.p points there, not NUL-terminated). The caller has made
+ * sure the cursor is on a scalar (rd_is_scalar).
+ */
+static int rd_scalar(rd_t *r, lb_val_t *out)
+{
+    if (++r->nodes > r->lim.max_nodes) {
+        err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
+        return LB_ETOOLARGE;
     }
-    case 0xd2: {
-        if ((rc = rd_uint(r, 4, &u)))
-            return rc;
-        *out = lb_int((int32_t)(uint32_t)u);
-        break;
+    uint8_t b = r->p[r->pos++];
+    if (b <= 0x7f || b >= 0xe0) {
+        *out = (lb_val_t){.type = LB_INT, .i = b <= 0x7f ? (int64_t)b : (int64_t)b - 256};
+        return 0;
     }
-    case 0xd3: {
-        if ((rc = rd_uint(r, 8, &u)))
-            return rc;
-        int64_t i;
-        memcpy(&i, &u, sizeof(i)); /* two's complement reinterpretation */
-        *out = lb_int(i);
-        break;
+    if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        *out = (lb_val_t){.type = b == 0xc0 ? LB_NIL : LB_BOOL, .b = b == 0xc3};
+        return 0;
     }
-    default:
-        return LB_EINTERNAL;
+    if (b >= 0xca && b <= 0xd3)
+        return rd_number(r, b, out);
+    uint64_t n;
+    bool is_str = !(b >= 0xc4 && b <= 0xc6);
+    int rc = b <= 0xbf ? (n = b & 0x1f, 0) : rd_str_len(r, b, &n);
+    if (rc == 0)
+        rc = rd_check_bytes(r, n);
+    if (rc)
+        return rc;
+    const char *s = (const char *)r->p + r->pos;
+    if (is_str && !lb_utf8_valid(s, (size_t)n)) {
+        err_set(r->err, LB_EBADREQ, "string is not valid UTF-8 or contains NUL");
+        return LB_EBADREQ;
     }
+    r->pos += (size_t)n;
+    *out = (lb_val_t){.type = is_str ? LB_STR : LB_BIN};
+    out->s.p = (char *)s; /* copied by lb_map_block or bytes_new before the input goes */
+    out->s.n = (uint32_t)n;
     return 0;
 }
 
@@ -552,6 +565,32 @@ static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
     uint64_t n;
     int rc;
     *out = NULL;
+    if (r->pos < r->len && rd_is_scalar(r->p[r->pos])) {
+        lb_val_t v;
+        if ((rc = rd_scalar(r, &v)))
+            return rc;
+        switch (v.type) {
+        case LB_STR:
+            *out = lb_strn(v.s.p, v.s.n);
+            break;
+        case LB_BIN:
+            *out = lb_bin(v.s.p, v.s.n);
+            break;
+        case LB_INT:
+            *out = lb_int(v.i);
+            break;
+        case LB_FLOAT:
+            *out = lb_float(v.f);
+            break;
+        case LB_BOOL:
+            *out = lb_bool(v.b);
+            break;
+        default:
+            *out = lb_nil();
+            break;
+        }
+        return *out ? 0 : rd_nomem(r);
+    }
     if (++r->nodes > r->lim.max_nodes) {
         err_set(r->err, LB_ETOOLARGE, "more than %u values", r->lim.max_nodes);
         return LB_ETOOLARGE;
@@ -560,74 +599,36 @@ static int rd_value(rd_t *r, uint32_t depth, lb_val_t **out)
         return rd_truncated(r);
     uint8_t b = r->p[r->pos++];
 
-    if (b <= 0x7f) {
-        *out = lb_int(b);
-    } else if (b <= 0x8f) {
+    /* Scalars were read above: what is left is a container, an ext type or 0xc1. */
+    if (b >= 0x80 && b <= 0x8f)
         return rd_map(r, b & 0x0f, depth + 1, out);
-    } else if (b <= 0x9f) {
+    if (b >= 0x90 && b <= 0x9f)
         return rd_array(r, b & 0x0f, depth + 1, out);
-    } else if (b <= 0xbf) {
-        return rd_str_body(r, b & 0x1f, true, out);
-    } else if (b >= 0xe0) {
-        *out = lb_int((int8_t)b);
-    } else {
-        switch (b) {
-        case 0xc0:
-            *out = lb_nil();
-            break;
-        case 0xc2:
-            *out = lb_bool(false);
-            break;
-        case 0xc3:
-            *out = lb_bool(true);
-            break;
-        case 0xc4:
-        case 0xc5:
-        case 0xc6:
-        case 0xd9:
-        case 0xda:
-        case 0xdb:
-            rc = rd_str_len(r, b, &n);
-            return rc ? rc : rd_str_body(r, n, b >= 0xd9, out);
-        case 0xca:
-        case 0xcb:
-        case 0xcc:
-        case 0xcd:
-        case 0xce:
-        case 0xcf:
-        case 0xd0:
-        case 0xd1:
-        case 0xd2:
-        case 0xd3:
-            if ((rc = rd_number(r, b, out)))
-                return rc;
-            break;
-        case 0xdc:
-        case 0xdd:
-            if ((rc = rd_uint(r, b == 0xdc ? 2 : 4, &n)))
-                return rc;
-            return rd_array(r, n, depth + 1, out);
-        case 0xde:
-        case 0xdf:
-            if ((rc = rd_uint(r, b == 0xde ? 2 : 4, &n)))
-                return rc;
-            return rd_map(r, n, depth + 1, out);
-        case 0xc7:
-        case 0xc8:
-        case 0xc9:
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            err_set(r->err, LB_EBADREQ, "msgpack ext types are not accepted");
-            return LB_EBADREQ;
-        default: /* 0xc1: never used */
-            err_set(r->err, LB_EBADREQ, "invalid msgpack byte 0x%02x", b);
-            return LB_EBADREQ;
-        }
+    switch (b) {
+    case 0xdc:
+    case 0xdd:
+        if ((rc = rd_uint(r, b == 0xdc ? 2 : 4, &n)))
+            return rc;
+        return rd_array(r, n, depth + 1, out);
+    case 0xde:
+    case 0xdf:
+        if ((rc = rd_uint(r, b == 0xde ? 2 : 4, &n)))
+            return rc;
+        return rd_map(r, n, depth + 1, out);
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+        err_set(r->err, LB_EBADREQ, "msgpack ext types are not accepted");
+        return LB_EBADREQ;
+    default: /* 0xc1: never used */
+        err_set(r->err, LB_EBADREQ, "invalid msgpack byte 0x%02x", b);
+        return LB_EBADREQ;
     }
-    return *out ? 0 : rd_nomem(r);
 }
 
 /* A zero field means "the default", so a zero-initialised struct is usable. */

@@ -204,6 +204,34 @@ static void test_val_block_map(void)
     lb_buf_t b2 = {0};
     CU_ASSERT_EQUAL(proto_pack(d, &b2), 0);
     CU_ASSERT(b2.len == b.len && memcmp(b2.p, b.p, b.len) == 0);
+    /* its scalars live in the block too: replacing, removing and copying them still works */
+    lb_val_t *sc = tval("{'s':'text','n':-5,'f':1.5,'t':true,'z':null,'big':12345678901,"
+                        "'u':'\xe0\xb8\x81','e':'','l':[1,'x'],'m':{'k':'v'}}");
+    lb_val_t *bin = lb_bin("\x00\x01\xff", 3);
+    CU_ASSERT_EQUAL(lb_map_set(sc, "b", bin), 0);
+    lb_buf_t b4 = {0};
+    CU_ASSERT_EQUAL_FATAL(proto_pack(sc, &b4), 0);
+    lb_val_t *got = NULL;
+    CU_ASSERT_EQUAL_FATAL(proto_unpack(b4.p, b4.len, NULL, &got, &err), 0);
+    CU_ASSERT(got->m_block && lb_val_equal(got, sc));
+    const lb_val_t *gs = lb_map_get(got, "s");
+    CU_ASSERT(gs && gs->in_block && gs->s_inline && gs->s.p[gs->s.n] == '\0');
+    CU_ASSERT(!lb_map_get(got, "l")->in_block); /* containers are nodes of their own */
+    const lb_val_t *gb = lb_map_get(got, "b");
+    CU_ASSERT(gb && gb->type == LB_BIN && gb->s.n == 3 && memcmp(gb->s.p, "\x00\x01\xff", 3) == 0);
+    lb_val_t *copy = lb_val_dup(lb_map_get(got, "s"));
+    CU_ASSERT(copy && !copy->in_block && strcmp(copy->s.p, "text") == 0);
+    lb_val_free(&copy);
+    CU_ASSERT_EQUAL(lb_map_set_str(got, "s", "other"), 0);
+    CU_ASSERT_EQUAL(lb_map_del(got, "n"), 0);
+    CU_ASSERT_EQUAL(lb_map_set_int(got, "new", 1), 0);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(got, "s"), "other");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(got, "u"), "\xe0\xb8\x81");
+    CU_ASSERT_PTR_NULL(lb_map_get(got, "n"));
+    lb_val_free(&got);
+    lb_val_free(&sc);
+    lb_buf_free(&b4);
+
     /* empty maps and one with a long key (over the decoder's stack room for key text) */
     lb_val_t *e = NULL;
     CU_ASSERT_EQUAL(proto_unpack("\x80", 1, NULL, &e, &err), 0);

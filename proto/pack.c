@@ -371,6 +371,7 @@ static int rd_map_small(rd_t *r, uint32_t n, uint32_t depth, lb_val_t **out)
             if (strcmp(keys.p + off[j], key) == 0)
                 rc = rd_dup_key(r, key);
         vals[i] = NULL; /* NULL: a scalar, in scalars[i] */
+        scalars[i] = (lb_val_t){.type = LB_NIL};
         if (rc == 0) {
             bool scalar = r->pos < r->len && rd_is_scalar(r->p[r->pos]);
             rc = scalar ? rd_scalar(r, &scalars[i]) : rd_value(r, depth, &vals[i]);

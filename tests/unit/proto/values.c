@@ -131,7 +131,7 @@ static void test_val_put_new(void)
     lb_add_bool(m, "c", true, &rc);
     lb_add(m, "d", lb_arr(), &rc);
     for (int i = 0; i < 20; i++) { /* grows past the first capacities */
-        char k[8];
+        char k[16];                /* room for any int (format-truncation under make asan) */
         snprintf(k, sizeof k, "k%d", i);
         lb_add_int(m, k, i, &rc);
     }
@@ -192,7 +192,7 @@ static void test_val_block_map(void)
     CU_ASSERT_STRING_EQUAL(m->m.keys[1], "ccc");
     CU_ASSERT_STRING_EQUAL(m->m.keys[2], "e");
     for (int i = 0; i < 10; i++) {
-        char k[8];
+        char k[16]; /* room for any int (format-truncation under make asan) */
         snprintf(k, sizeof k, "k%d", i);
         CU_ASSERT_EQUAL(lb_map_set_int(m, k, i), 0);
     }

@@ -58,7 +58,7 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 # libFuzzer targets (tests/fuzz/fuzz_NAME.c); `make test` replays their corpora with gcc builds.
-FUZZ_NAMES  := request workflow csv users submission json areas holidays
+FUZZ_NAMES  := request workflow csv users submission json areas holidays case
 REPLAY_BINS := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_NAMES))
 # The power-loss test (docs/CRASHTEST.md): the harness and the LD_PRELOAD recorder.
 CRASH_SRC   := tests/crash/crashtest.c tests/crash/workload.c tests/crash/check.c tests/crash/model.c
@@ -68,7 +68,7 @@ CRASH_SMALL ?= --writes 300 --cuts 25
 CRASH_LARGE ?= --writes 5000 --cuts 500
 
 .PHONY: crashtest
-.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench fuzz fuzz-deps fuzz-build demo
+.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
@@ -151,6 +151,8 @@ $(UNIT_BINS) $(INTEG_BINS): $(BUILD)/tests/%:
 $(BUILD)/tests/replay_request: $(BUILD)/tests/fuzz/fuzz_request.o $(PROTO_LIB)
 $(BUILD)/tests/replay_workflow: $(BUILD)/tests/fuzz/fuzz_workflow.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_holidays: $(BUILD)/tests/fuzz/fuzz_holidays.o $(WORKFLOW_LIB) $(PROTO_LIB)
+# The stored-case decoder: wf_case_unpack against proto_unpack + wf_case_from_val.
+$(BUILD)/tests/replay_case: $(BUILD)/tests/fuzz/fuzz_case.o $(WORKFLOW_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_csv: $(BUILD)/tests/fuzz/fuzz_csv.o $(CLIENT_LIB) $(PROTO_LIB)
 $(BUILD)/tests/replay_users: $(BUILD)/tests/fuzz/fuzz_users.o $(PROTO_LIB)
 # The gateway's parsers: an ODK submission (multipart, then XML) and a JSON body.
@@ -264,6 +266,20 @@ $(BUILD)/tests/bench: $(BENCH_OBJS) $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	@if [ -d $@ ]; then rm -rf $@; fi
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# What one durable transition costs the daemon in instructions and CPU time (tests/bench/txcost.c):
+#   make txcost                                   CPU time per add_note transition
+#   make txcost TXCOST_CALLGRIND=/tmp/tx.cg       the same under callgrind, dumped to /tmp/tx.cg.N
+txcost: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/txcost
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(if $(TXCOST_CALLGRIND),TXCOST_CALLGRIND=$(TXCOST_CALLGRIND)) $(BUILD)/tests/txcost
+
+$(BUILD)/tests/txcost.o: tests/bench/txcost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc
 # objects), each run FUZZ_SECONDS over tests/fuzz/corpus/NAME. New inputs go to
 # build/fuzz/corpus-NAME, so the committed corpus changes only by a deliberate merge:
@@ -305,6 +321,7 @@ $(FUZZ_BUILD)/libproto.a $(FUZZ_BUILD)/libworkflow.a:
 $(FUZZ_BUILD)/fuzz_request: $(FUZZ_BUILD)/tests/fuzz/fuzz_request.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_workflow: $(FUZZ_BUILD)/tests/fuzz/fuzz_workflow.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_holidays: $(FUZZ_BUILD)/tests/fuzz/fuzz_holidays.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
+$(FUZZ_BUILD)/fuzz_case: $(FUZZ_BUILD)/tests/fuzz/fuzz_case.o $(FUZZ_BUILD)/libworkflow.a $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_csv: $(FUZZ_BUILD)/tests/fuzz/fuzz_csv.o $(FUZZ_BUILD)/clients/lib/csv.o $(FUZZ_BUILD)/libproto.a
 $(FUZZ_BUILD)/fuzz_users: $(FUZZ_BUILD)/tests/fuzz/fuzz_users.o $(FUZZ_BUILD)/libproto.a
 FUZZ_WEB_OBJ := $(call fuzzobj,clients/web/multipart.c clients/web/submission.c clients/web/json.c)

@@ -75,7 +75,8 @@ int lbd_emit(store_txn_t *txn, lbd_pubs_t *pubs, lb_val_t *body, uint64_t *seq_o
     return 0;
 }
 
-/* An event body with the common keys, in the order of PROTOCOL.md section 7. */
+/* An event body with the common keys, in the order of PROTOCOL.md section 7 (each set once, so
+ * appended without a search). */
 lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const char *type,
                         const char *actor)
 {
@@ -83,16 +84,16 @@ lb_val_t *lbd_event_new(const wf_case_t *c, int64_t at, const char *kind, const 
     if (!b)
         return NULL;
     int rc = 0;
-    lb_put_int(b, "v", 1, &rc);
-    lb_put_int(b, "seq", 0, &rc);
-    lb_put_int(b, "at", at, &rc);
-    lb_put_str(b, "kind", kind, &rc);
-    lb_put_str(b, "type", type, &rc);
-    lb_put_str(b, "case_id", c->case_id, &rc);
-    lb_put_str(b, "house_id", c->house_id, &rc);
-    lb_put_str(b, "area", c->area, &rc);
-    lb_put_str(b, "workflow", c->workflow, &rc);
-    lb_put_str(b, "actor", actor, &rc);
+    lb_add_int(b, "v", 1, &rc);
+    lb_add_int(b, "seq", 0, &rc);
+    lb_add_int(b, "at", at, &rc);
+    lb_add_str(b, "kind", kind, &rc);
+    lb_add_str(b, "type", type, &rc);
+    lb_add_str(b, "case_id", c->case_id, &rc);
+    lb_add_str(b, "house_id", c->house_id, &rc);
+    lb_add_str(b, "area", c->area, &rc);
+    lb_add_str(b, "workflow", c->workflow, &rc);
+    lb_add_str(b, "actor", actor, &rc);
     if (rc)
         lb_val_free(&b);
     return b;
@@ -138,18 +139,18 @@ static int case_summary(const wf_case_t *c, const store_case_meta_t *m, lb_buf_t
     if (!s)
         return LB_ENOMEM;
     int rc = 0;
-    lb_put_str(s, "case_id", c->case_id, &rc);
-    lb_put_str(s, "house_id", c->house_id, &rc);
-    lb_put_str(s, "area", c->area, &rc);
-    lb_put_str(s, "workflow", c->workflow, &rc);
-    lb_put_str(s, "state", c->state, &rc);
-    lb_put_int(s, "entered_at", c->entered_at, &rc);
+    lb_add_str(s, "case_id", c->case_id, &rc);
+    lb_add_str(s, "house_id", c->house_id, &rc);
+    lb_add_str(s, "area", c->area, &rc);
+    lb_add_str(s, "workflow", c->workflow, &rc);
+    lb_add_str(s, "state", c->state, &rc);
+    lb_add_int(s, "entered_at", c->entered_at, &rc);
     if (c->team[0])
-        lb_put_str(s, "team", c->team, &rc);
-    lb_put_bool(s, "overdue", m->overdue, &rc);
-    lb_put_bool(s, "unacked", m->unacked, &rc);
+        lb_add_str(s, "team", c->team, &rc);
+    lb_add_bool(s, "overdue", m->overdue, &rc);
+    lb_add_bool(s, "unacked", m->unacked, &rc);
     if (m->esc_level[0])
-        lb_put_str(s, "escalation", m->esc_level, &rc);
+        lb_add_str(s, "escalation", m->esc_level, &rc);
     if (rc == 0)
         rc = proto_pack(s, out);
     lb_val_free(&s);
@@ -173,15 +174,29 @@ static void case_snap(const lbd_t *d, const wf_case_t *c, lbd_case_snap_t *s)
     s->has_timer = pending_timer(&s->meta, c, &s->due, &s->step);
 }
 
+/*
+ * lbd_case_save's buffers, kept from one call to the next on the thread that writes (the store
+ * copies what it is given), and let go when a large case grew them past CASE_BUF_KEEP.
+ */
+#define CASE_BUF_KEEP (64u << 10)
+static _Thread_local lb_buf_t case_body, case_sum;
+
+static void case_buf_done(lb_buf_t *b)
+{
+    if (b->cap > CASE_BUF_KEEP)
+        lb_buf_free(b);
+    else
+        b->len = 0;
+}
+
 /* Writes a case, its indexes, counters and pending timer. old: as loaded, or NULL. */
 int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lbd_case_snap_t *old)
 {
     store_case_meta_t m;
     case_meta(d, c, &m);
-    lb_buf_t body = {0}, sum = {0};
-    lb_val_t *v = wf_case_to_val_lent(c); /* encoded at once: no copy of the record lists */
-    int rc = v ? proto_pack(v, &body) : LB_ENOMEM;
-    wf_case_val_return(&v);
+    lb_buf_t *body = &case_body, *sum = &case_sum;
+    body->len = sum->len = 0;
+    int rc = wf_case_pack(c, body);
     /* The summary shows area, state, entered_at, team, overdue, unacked and escalation; the
      * rest (case, house and workflow) never changes. A moved case (transfer, remap) is new. */
     bool same_summary = old && strcmp(old->meta.area, m.area) == 0 &&
@@ -190,10 +205,10 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
                         strcmp(old->meta.esc_level, m.esc_level) == 0 &&
                         old->entered_at == c->entered_at && strcmp(old->team, c->team) == 0;
     if (rc == 0 && !same_summary)
-        rc = case_summary(c, &m, &sum);
+        rc = case_summary(c, &m, sum);
     if (rc == 0)
-        rc = store_case_put(txn, c->id, old ? &old->meta : NULL, &m, body.p, body.len,
-                            same_summary ? NULL : sum.p, same_summary ? 0 : sum.len);
+        rc = store_case_put(txn, c->id, old ? &old->meta : NULL, &m, body->p, body->len,
+                            same_summary ? NULL : sum->p, same_summary ? 0 : sum->len);
     if (rc == 0) {
         int64_t due;
         uint32_t step;
@@ -203,30 +218,15 @@ int lbd_case_save(const lbd_t *d, store_txn_t *txn, const wf_case_t *c, const lb
         if (!same_timer)
             rc = has ? store_timer_set(txn, c->id, due, step) : store_timer_clear(txn, c->id);
     }
-    lb_buf_free(&body);
-    lb_buf_free(&sum);
+    case_buf_done(body);
+    case_buf_done(sum);
     return rc;
 }
 
 /* Decodes a stored case: 0, LB_ENOMEM or LB_ECORRUPT (c cleared). */
 static int case_decode(const void *p, size_t n, wf_case_t *c)
 {
-    memset(c, 0, sizeof *c);
-    lb_val_t *v = NULL;
-    proto_err_t perr;
-    /* Not the request limits: a case's history outgrows them (workflow.h, WF_CASE_DECODE_*). */
-    static const proto_limits_t stored = {WF_CASE_DECODE_DEPTH, WF_CASE_DECODE_ITEMS,
-                                          WF_CASE_DECODE_STR, WF_CASE_DECODE_NODES};
-    int rc = proto_unpack(p, n, &stored, &v, &perr);
-    if (rc == 0)
-        rc = wf_case_from_val_take(v, c); /* v is freed next: move its lists, don't copy */
-    lb_val_free(&v);
-    if (rc) {
-        wf_case_clear(c);
-        /* Out of memory is not damage: a retry may work, and nobody should restore a backup. */
-        return rc == LB_ENOMEM ? LB_ENOMEM : LB_ECORRUPT;
-    }
-    return 0;
+    return wf_case_unpack(p, n, c);
 }
 
 /* Loads a case by id; *snap as stored (for case_save), may be NULL. */

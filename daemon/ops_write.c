@@ -375,25 +375,25 @@ int lbd_op_case_act(lbd_ctx_t *ctx)
     ev = lbd_event_new(&c, ctx->now, out.kind, "acted", ctx->client->name);
     rc = ev ? 0 : LB_ENOMEM;
     if (rc == 0 && out.state_changed) {
-        lb_put_str(ev, "from", out.from, &rc);
-        lb_put_str(ev, "to", out.to, &rc);
+        lb_add_str(ev, "from", out.from, &rc); /* keys lbd_event_new does not set */
+        lb_add_str(ev, "to", out.to, &rc);
     }
-    lb_put_str(ev, "action", act.action, &rc);
+    lb_add_str(ev, "action", act.action, &rc);
     if (rc == 0)
         rc = lbd_member_apply(ctx, &c, at, &mem);
     if (out.event_data) {
-        lb_put(ev, "data", out.event_data, &rc); /* ev owns it now, or it was freed */
+        lb_add(ev, "data", out.event_data, &rc); /* ev owns it now, or it was freed */
         out.event_data = NULL;
     }
     uint64_t seq = 0;
     if (rc == 0)
         rc = lbd_record_change(ctx->d, ctx->txn, ctx->pubs, &c, &old, ev, &seq);
     if (rc == 0 && (rc = lbd_result_map(ctx)) == 0) {
-        lb_put_str(ctx->result, "case_id", c.case_id, &rc);
-        lb_put_str(ctx->result, "state", c.state, &rc);
-        lb_put_int(ctx->result, "seq", (int64_t)seq, &rc);
+        lb_add_str(ctx->result, "case_id", c.case_id, &rc); /* a new map: appended */
+        lb_add_str(ctx->result, "state", c.state, &rc);
+        lb_add_int(ctx->result, "seq", (int64_t)seq, &rc);
         if (c.level[0])
-            lb_put_str(ctx->result, "level", c.level, &rc);
+            lb_add_str(ctx->result, "level", c.level, &rc);
         if (rc == 0)
             rc = lbd_member_result(ctx, &mem);
         if (out.record_id)

@@ -96,6 +96,18 @@ typedef struct lb_val lb_val_t;
 
 struct lb_val {
     lb_type_t type;
+    /* LB_STR, LB_BIN, LB_RAW made by the constructors: s.p lies in the node's own allocation (one
+     * malloc for both), so it is freed with the node and never on its own. Its bytes may be
+     * changed in place; the pointer may not be taken over. */
+    bool s_inline;
+    /* LB_MAP decoded by proto_unpack: the node, its key and value arrays and its key strings are
+     * one allocation. The first change that needs room (lb_map_set of a new key) moves the
+     * arrays and keys out to their own allocations; values may be replaced in place. */
+    bool m_block;
+    /* A scalar (nil, bool, int, float, str, bin) decoded into a block map: the node lives in
+     * the map's allocation and goes with it; lb_val_free of it alone frees nothing. Such a node
+     * may not be moved out of its map (only copied). */
+    bool in_block;
     union {
         bool b;
         int64_t i;
@@ -148,6 +160,15 @@ int lb_arr_push(lb_val_t *a, lb_val_t *item);
  * of val passes to m; on failure val is freed and an error returned.
  */
 int lb_map_set(lb_val_t *m, const char *key, lb_val_t *val);
+/*
+ * Appends key -> val to map m without looking for key first: for builders
+ * that set each of their keys once, where lb_map_set's search would make
+ * building a map of n keys cost n^2/2 comparisons. The caller guarantees key
+ * is not in m (a map with a key twice breaks the LB_MAP contract: it would
+ * encode to a document proto_unpack refuses). Ownership and errors as
+ * lb_map_set.
+ */
+int lb_map_put_new(lb_val_t *m, const char *key, lb_val_t *val);
 /* Removes key from m (freeing its value). 0, or LB_ENOTFOUND. */
 int lb_map_del(lb_val_t *m, const char *key);
 /* The value under key, or NULL (also when m is not a map). Borrowed. */
@@ -178,6 +199,11 @@ void lb_put(lb_val_t *m, const char *key, lb_val_t *v, int *rc);
 void lb_put_str(lb_val_t *m, const char *key, const char *s, int *rc);
 void lb_put_int(lb_val_t *m, const char *key, int64_t i, int *rc);
 void lb_put_bool(lb_val_t *m, const char *key, bool b, int *rc);
+/* The same, appending with lb_map_put_new: only for keys not yet in m. */
+void lb_add(lb_val_t *m, const char *key, lb_val_t *v, int *rc);
+void lb_add_str(lb_val_t *m, const char *key, const char *s, int *rc);
+void lb_add_int(lb_val_t *m, const char *key, int64_t i, int *rc);
+void lb_add_bool(lb_val_t *m, const char *key, bool b, int *rc);
 /* Appends v to array a, sticky like lb_put. */
 void lb_push(lb_val_t *a, lb_val_t *v, int *rc);
 /* Records code in *rc unless an earlier error is there already. */

@@ -23,4 +23,16 @@ int proto_unpack_id(const void *buf, size_t len, const proto_limits_t *lim, lb_v
  */
 void proto_err_fix(proto_err_t *err);
 
+/*
+ * A map of n keys as one allocation (lb_val_t.m_block): the key texts are
+ * keybytes bytes at keys, key i NUL-terminated at keys + off[i]. Value i is
+ * vals[i], which the map takes over, or when vals[i] is NULL the scalar
+ * scalars[i] (nil, bool, int, float, or str/bin whose s.p/s.n name bytes to
+ * copy), made a node inside the block (in_block). Keys are unique (the
+ * caller's promise). NULL when out of memory; vals are then still the
+ * caller's. lb.c; for the decoder.
+ */
+lb_val_t *lb_map_block(uint32_t n, const char *keys, const uint32_t *off, size_t keybytes,
+                       lb_val_t *const *vals, const lb_val_t *scalars);
+
 #endif

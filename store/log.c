@@ -300,24 +300,26 @@ int store_idem_put_digest(store_txn_t *txn, const uint8_t client[32], const char
         return ret;
     memcpy(tk + 8, k, klen);
 
-    /* A replaced record leaves no stale entry in the pruning index. */
-    ret = store_db_get(txn, STORE_DB_IDEM, k, klen, &old, &oldlen);
-    if (ret == 0) {
+    /* MDB_RESERVE: the record is assembled in place, no temporary copy. A request id is almost
+     * always new, so the put itself looks for an old record (MDB_NOOVERWRITE hands it back)
+     * instead of a get before it. */
+    MDB_val key = {klen, k}, val = {hdr + len, NULL};
+    MDB_dbi dbi = txn->s->dbi[STORE_DB_IDEM];
+    int mrc = mdb_put(txn->txn, dbi, &key, &val, MDB_RESERVE | MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST) {
+        /* A replaced record leaves no stale entry in the pruning index. */
+        old = val.mv_data;
+        oldlen = val.mv_size;
         if ((ret = store_idem_parse(old, oldlen, &orec)))
             return ret;
         store_i64(tk, orec.at);
         ret = store_db_del(txn, STORE_DB_IDEM_TIME, tk, 8 + klen);
         if (ret && ret != LB_ENOTFOUND)
             return ret;
-    } else if (ret != LB_ENOTFOUND) {
-        return ret;
+        val = (MDB_val){hdr + len, NULL};
+        mrc = mdb_put(txn->txn, dbi, &key, &val, MDB_RESERVE);
     }
-
-    /* MDB_RESERVE: the record is assembled in place, no temporary copy. */
-    MDB_val key = {klen, k}, val = {hdr + len, NULL};
-    ret = store_lmdb_err(txn->s,
-                         mdb_put(txn->txn, txn->s->dbi[STORE_DB_IDEM], &key, &val, MDB_RESERVE));
-    if (ret)
+    if ((ret = store_lmdb_err(txn->s, mrc)))
         return ret;
     uint8_t *p = val.mv_data;
     if (digest) {

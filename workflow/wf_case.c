@@ -89,7 +89,7 @@ static void put_dup(lb_val_t *m, const char *key, const lb_val_t *v, int *rc)
     lb_val_t *d = NULL;
     if (!*rc)
         d = v ? lb_val_dup(v) : lb_arr();
-    lb_put(m, key, d, rc);
+    lb_add(m, key, d, rc);
 }
 
 /*
@@ -100,7 +100,7 @@ static void put_lent(lb_val_t *m, const char *key, const lb_val_t *list, int *rc
 {
     if (*rc)
         return;
-    if ((*rc = lb_map_set(m, key, lb_nil())))
+    if ((*rc = lb_map_put_new(m, key, lb_nil())))
         return;
     lb_val_t **slot = &m->m.vals[m->m.n - 1]; /* keys are unique here: it was appended */
     lb_val_free(slot);
@@ -115,8 +115,8 @@ static void put_kind(lb_val_t *e, const char *kind, uint64_t record, int *rc)
 {
     if (!kind[0])
         return;
-    lb_put_str(e, "kind", kind, rc);
-    lb_put_int(e, "record", (int64_t)record, rc);
+    lb_add_str(e, "kind", kind, rc);
+    lb_add_int(e, "record", (int64_t)record, rc);
 }
 
 static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
@@ -125,21 +125,21 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
     lb_val_t *m = lb_map();
     if (!m)
         return NULL;
-    lb_put_str(m, "case_id", c->case_id, &rc);
-    lb_put_str(m, "house_id", c->house_id, &rc);
-    lb_put_str(m, "area", c->area, &rc);
-    lb_put_str(m, "workflow", c->workflow, &rc);
-    lb_put_int(m, "workflow_version", c->workflow_version, &rc);
-    lb_put_str(m, "state", c->state, &rc);
-    lb_put_int(m, "entered_at", c->entered_at, &rc);
-    lb_put_int(m, "opened_at", c->opened_at, &rc);
-    lb_put_str(m, "source", c->source, &rc);
+    lb_add_str(m, "case_id", c->case_id, &rc);
+    lb_add_str(m, "house_id", c->house_id, &rc);
+    lb_add_str(m, "area", c->area, &rc);
+    lb_add_str(m, "workflow", c->workflow, &rc);
+    lb_add_int(m, "workflow_version", c->workflow_version, &rc);
+    lb_add_str(m, "state", c->state, &rc);
+    lb_add_int(m, "entered_at", c->entered_at, &rc);
+    lb_add_int(m, "opened_at", c->opened_at, &rc);
+    lb_add_str(m, "source", c->source, &rc);
     if (c->team[0])
-        lb_put_str(m, "team", c->team, &rc);
+        lb_add_str(m, "team", c->team, &rc);
     if (c->level[0])
-        lb_put_str(m, "level", c->level, &rc);
+        lb_add_str(m, "level", c->level, &rc);
     if (c->merged_into[0])
-        lb_put_str(m, "merged_into", c->merged_into, &rc);
+        lb_add_str(m, "merged_into", c->merged_into, &rc);
     const lb_val_t *lists[] = {c->needs, c->visits,         c->assistance, c->follow_ups,
                                c->notes, c->member_changes, c->history,    c->decisions};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
@@ -157,19 +157,19 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
             rc = LB_ENOMEM;
             break;
         }
-        lb_put_int(e, "step", x->step, &rc);
-        lb_put_str(e, "level", x->level, &rc);
-        lb_put_str(e, "state", x->state, &rc);
-        lb_put_int(e, "at", x->at, &rc);
+        lb_add_int(e, "step", x->step, &rc);
+        lb_add_str(e, "level", x->level, &rc);
+        lb_add_str(e, "state", x->state, &rc);
+        lb_add_int(e, "at", x->at, &rc);
         if (x->acked_at) {
-            lb_put_int(e, "acked_at", x->acked_at, &rc);
+            lb_add_int(e, "acked_at", x->acked_at, &rc);
             if (x->acked_by[0])
-                lb_put_str(e, "acked_by", x->acked_by, &rc);
+                lb_add_str(e, "acked_by", x->acked_by, &rc);
         }
         put_kind(e, x->kind, x->record, &rc);
         lb_push(esc, e, &rc);
     }
-    lb_put(m, "escalations", esc, &rc);
+    lb_add(m, "escalations", esc, &rc);
 
     lb_val_t *timers = rc ? NULL : lb_arr();
     for (uint32_t i = 0; timers && !rc && i < c->n_timers; i++) {
@@ -179,17 +179,17 @@ static lb_val_t *case_to_val(const wf_case_t *c, bool lend)
             rc = LB_ENOMEM;
             break;
         }
-        lb_put_int(e, "due", t->due, &rc);
-        lb_put_int(e, "step", t->step, &rc);
-        lb_put_str(e, "level", t->level, &rc);
+        lb_add_int(e, "due", t->due, &rc);
+        lb_add_int(e, "step", t->step, &rc);
+        lb_add_str(e, "level", t->level, &rc);
         put_kind(e, t->kind, t->record, &rc);
         lb_push(timers, e, &rc);
     }
-    lb_put(m, "timers", timers, &rc);
+    lb_add(m, "timers", timers, &rc);
 
-    lb_put_int(m, "last_seq", (int64_t)c->last_seq, &rc);
-    lb_put_int(m, "timers_base", c->timers_base, &rc);
-    lb_put_int(m, "fired_in_state", c->fired_in_state, &rc);
+    lb_add_int(m, "last_seq", (int64_t)c->last_seq, &rc);
+    lb_add_int(m, "timers_base", c->timers_base, &rc);
+    lb_add_int(m, "fired_in_state", c->fired_in_state, &rc);
     if (rc) {
         if (lend)
             wf_case_val_return(&m);

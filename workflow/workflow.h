@@ -483,6 +483,30 @@ int wf_case_from_val(const lb_val_t *v, wf_case_t *c);
  * left a valid value with nil in their place): for a value about to be freed.
  */
 int wf_case_from_val_take(lb_val_t *v, wf_case_t *c);
+/*
+ * The stored form as bytes, without a value tree for the whole case
+ * (wf_case_pack.c): appends to out exactly the bytes of
+ * proto_pack(wf_case_to_val(c)), so stored cases and their readers are as
+ * before. 0, or LB_ENOMEM (out then as it was). c is only read.
+ */
+int wf_case_pack(const wf_case_t *c, lb_buf_t *out);
+/*
+ * Decodes the n bytes of a stored case at p into c (overwritten; c then owns
+ * what it holds: wf_case_clear). Reads the form wf_case_pack writes directly;
+ * anything else (a case stored by an older build, unknown keys) goes through
+ * proto_unpack with the WF_CASE_DECODE_* limits and wf_case_from_val, which
+ * decide. So the result is always that of those two.
+ * Returns 0; LB_ECORRUPT when the bytes are not a case; LB_ENOMEM. On error c
+ * is left zeroed. p is only read (nothing of c points into it).
+ */
+int wf_case_unpack(const void *p, size_t n, wf_case_t *c);
+/*
+ * The direct reader alone, for tests and fuzzing: as wf_case_unpack, but
+ * LB_ECORRUPT also for a case it does not read itself (a key missing,
+ * repeated or unknown, a value of another type or range); whatever it
+ * accepts, wf_case_from_val(proto_unpack(p)) accepts as the same case.
+ */
+int wf_case_unpack_direct(const void *p, size_t n, wf_case_t *c);
 /* Appends an event seq to the case's history. 0, or LB_ENOMEM. */
 int wf_case_add_event(wf_case_t *c, uint64_t seq);
 

@@ -15,7 +15,7 @@ int main(void)
         workflow_loading_suite,  workflow_transitions_suite, workflow_records_suite,
         workflow_outcomes_suite, workflow_stored_suite,      workflow_migrate_suite,
         workflow_areas_suite,    workflow_holidays_suite,    workflow_members_suite,
-        workflow_ledger_suite,
+        workflow_ledger_suite,   workflow_packed_suite,
     };
     return cu_run_suites(suites, CU_COUNT(suites));
 }

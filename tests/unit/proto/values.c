@@ -120,6 +120,144 @@ static void test_val_map_array(void)
     lb_val_free(&bin);
 }
 
+/* lb_map_put_new appends without a search; lb_map_set still replaces; strings live in their node.
+ */
+static void test_val_put_new(void)
+{
+    lb_val_t *m = lb_map();
+    int rc = 0;
+    lb_add_str(m, "a", "x", &rc);
+    lb_add_int(m, "b", 2, &rc);
+    lb_add_bool(m, "c", true, &rc);
+    lb_add(m, "d", lb_arr(), &rc);
+    for (int i = 0; i < 20; i++) { /* grows past the first capacities */
+        char k[16];                /* room for any int (format-truncation under make asan) */
+        snprintf(k, sizeof k, "k%d", i);
+        lb_add_int(m, k, i, &rc);
+    }
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_EQUAL_FATAL(m->m.n, 24);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[23], "k19");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(m, "a"), "x");
+    CU_ASSERT_EQUAL(lb_map_set_str(m, "a", "y"), 0); /* replaces, in place */
+    CU_ASSERT_EQUAL(m->m.n, 24);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(m, "a"), "y");
+    /* a failed constructor (NULL) is ENOMEM; not a map is EINTERNAL; both free what they got */
+    CU_ASSERT_EQUAL(lb_map_put_new(m, "z", NULL), LB_ENOMEM);
+    lb_val_t *a = lb_arr();
+    CU_ASSERT_EQUAL(lb_map_put_new(a, "z", lb_int(1)), LB_EINTERNAL);
+    lb_add_int(m, "z", 1, &rc);
+    rc = LB_ENOMEM; /* sticky: nothing more is added */
+    lb_add_int(m, "w", 1, &rc);
+    CU_ASSERT_PTR_NULL(lb_map_get(m, "w"));
+    CU_ASSERT_EQUAL(rc, LB_ENOMEM);
+    /* a string's bytes may be changed in place within its length */
+    lb_val_t *s = lb_str("abc");
+    CU_ASSERT(s->s_inline);
+    s->s.p[0] = 'x';
+    lb_val_t *d = lb_val_dup(s);
+    CU_ASSERT_STRING_EQUAL(d->s.p, "xbc");
+    CU_ASSERT(lb_val_equal(s, d));
+    lb_val_free(&s);
+    lb_val_free(&d);
+    lb_val_free(&a);
+    lb_val_free(&m);
+}
+
+/* A decoded small map is one allocation (m_block) and still behaves as any map when changed. */
+static void test_val_block_map(void)
+{
+    lb_val_t *src = tval("{'a':1,'bb':'x','ccc':[1,{'d':2}]}");
+    lb_buf_t b = {0};
+    CU_ASSERT_EQUAL_FATAL(proto_pack(src, &b), 0);
+    lb_val_t *m = NULL;
+    proto_err_t err;
+    CU_ASSERT_EQUAL_FATAL(proto_unpack(b.p, b.len, NULL, &m, &err), 0);
+    CU_ASSERT(m->m_block);
+    CU_ASSERT(lb_val_equal(m, src));
+    lb_val_t *d = lb_val_dup(m); /* copies are ordinary maps */
+    CU_ASSERT(!d->m_block && lb_val_equal(d, m));
+    CU_ASSERT_EQUAL(lb_map_set_int(m, "a", 5), 0); /* replacing a value keeps the block */
+    CU_ASSERT(m->m_block);
+    CU_ASSERT_EQUAL(lb_map_del(m, "bb"), 0); /* so does removing a key */
+    CU_ASSERT(m->m_block);
+    CU_ASSERT_EQUAL(m->m.n, 2);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[1], "ccc");
+    CU_ASSERT_EQUAL(lb_map_set_str(m, "e", "new"), 0); /* a new key moves it out */
+    CU_ASSERT(!m->m_block);
+    CU_ASSERT_EQUAL_FATAL(m->m.n, 3);
+    CU_ASSERT_STRING_EQUAL(m->m.keys[0], "a");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[1], "ccc");
+    CU_ASSERT_STRING_EQUAL(m->m.keys[2], "e");
+    for (int i = 0; i < 10; i++) {
+        char k[16]; /* room for any int (format-truncation under make asan) */
+        snprintf(k, sizeof k, "k%d", i);
+        CU_ASSERT_EQUAL(lb_map_set_int(m, k, i), 0);
+    }
+    CU_ASSERT_EQUAL(lb_map_del(m, "ccc"), 0);
+    lb_val_t *want = tval("{'a':5,'e':'new','k0':0,'k1':1,'k2':2,'k3':3,'k4':4,'k5':5,'k6':6,"
+                          "'k7':7,'k8':8,'k9':9}");
+    CU_ASSERT(lb_val_equal(m, want));
+    /* the same bytes back out, in the same order */
+    lb_buf_t b2 = {0};
+    CU_ASSERT_EQUAL(proto_pack(d, &b2), 0);
+    CU_ASSERT(b2.len == b.len && memcmp(b2.p, b.p, b.len) == 0);
+    /* its scalars live in the block too: replacing, removing and copying them still works */
+    lb_val_t *sc = tval("{'s':'text','n':-5,'f':1.5,'t':true,'z':null,'big':12345678901,"
+                        "'u':'\xe0\xb8\x81','e':'','l':[1,'x'],'m':{'k':'v'}}");
+    lb_val_t *bin = lb_bin("\x00\x01\xff", 3);
+    CU_ASSERT_EQUAL(lb_map_set(sc, "b", bin), 0);
+    lb_buf_t b4 = {0};
+    CU_ASSERT_EQUAL_FATAL(proto_pack(sc, &b4), 0);
+    lb_val_t *got = NULL;
+    CU_ASSERT_EQUAL_FATAL(proto_unpack(b4.p, b4.len, NULL, &got, &err), 0);
+    CU_ASSERT(got->m_block && lb_val_equal(got, sc));
+    const lb_val_t *gs = lb_map_get(got, "s");
+    CU_ASSERT(gs && gs->in_block && gs->s_inline && gs->s.p[gs->s.n] == '\0');
+    CU_ASSERT(!lb_map_get(got, "l")->in_block); /* containers are nodes of their own */
+    const lb_val_t *gb = lb_map_get(got, "b");
+    CU_ASSERT(gb && gb->type == LB_BIN && gb->s.n == 3 && memcmp(gb->s.p, "\x00\x01\xff", 3) == 0);
+    lb_val_t *copy = lb_val_dup(lb_map_get(got, "s"));
+    CU_ASSERT(copy && !copy->in_block && strcmp(copy->s.p, "text") == 0);
+    lb_val_free(&copy);
+    CU_ASSERT_EQUAL(lb_map_set_str(got, "s", "other"), 0);
+    CU_ASSERT_EQUAL(lb_map_del(got, "n"), 0);
+    CU_ASSERT_EQUAL(lb_map_set_int(got, "new", 1), 0);
+    CU_ASSERT_STRING_EQUAL(lb_map_str(got, "s"), "other");
+    CU_ASSERT_STRING_EQUAL(lb_map_str(got, "u"), "\xe0\xb8\x81");
+    CU_ASSERT_PTR_NULL(lb_map_get(got, "n"));
+    lb_val_free(&got);
+    lb_val_free(&sc);
+    lb_buf_free(&b4);
+
+    /* empty maps and one with a long key (over the decoder's stack room for key text) */
+    lb_val_t *e = NULL;
+    CU_ASSERT_EQUAL(proto_unpack("\x80", 1, NULL, &e, &err), 0);
+    CU_ASSERT(e && e->type == LB_MAP && e->m.n == 0);
+    lb_val_free(&e);
+    char longkey[600];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    lb_val_t *lk = lb_map();
+    CU_ASSERT_EQUAL(lb_map_set_int(lk, "x", 1), 0);
+    CU_ASSERT_EQUAL(lb_map_set_int(lk, longkey, 2), 0);
+    lb_buf_t b3 = {0};
+    CU_ASSERT_EQUAL(proto_pack(lk, &b3), 0);
+    CU_ASSERT_EQUAL(proto_unpack(b3.p, b3.len, NULL, &e, &err), 0);
+    CU_ASSERT(e && e->m_block && lb_val_equal(e, lk));
+    lb_val_free(&e);
+    lb_val_free(&lk);
+    lb_buf_free(&b3);
+    lb_buf_free(&b2);
+    lb_val_free(&want);
+    lb_val_free(&d);
+    lb_val_free(&m);
+    lb_val_free(&src);
+    lb_buf_free(&b);
+}
+
 static void test_val_dup_equal(void)
 {
     lb_val_t *a = tval("{'x':[1,2.5,'s',true,null,{'y':{}}],'z':-3}");
@@ -212,6 +350,19 @@ static void test_utf8(void)
     CU_ASSERT(!lb_utf8_valid("\xe0\xb8", 2));     /* truncated */
     CU_ASSERT(!lb_utf8_valid("\xe0\xb8\x41", 3)); /* bad continuation */
     CU_ASSERT(!lb_utf8_valid("\xc2", 1));
+    /* eight bytes at a time for ASCII: what falls in or after such a run is still seen */
+    CU_ASSERT(lb_utf8_valid("abcdefgh", 8));
+    CU_ASSERT(lb_utf8_valid("abcdefghijklmnopq", 17));
+    CU_ASSERT(lb_utf8_valid("abcdefg\xe0\xb8\x81"
+                            "abcdefgh",
+                            18));
+    CU_ASSERT(!lb_utf8_valid("abcdefgh\0ijk", 12));
+    CU_ASSERT(!lb_utf8_valid("abc\0efghijk", 12));
+    CU_ASSERT(!lb_utf8_valid("abcdefg\x80", 8));
+    CU_ASSERT(!lb_utf8_valid("abcdefghijklmno\xff", 16));
+    CU_ASSERT(!lb_utf8_valid("abcdefgh\xe0\xb8", 10));
+    CU_ASSERT(!lb_utf8_valid("\x01\x01\x01\x01\x01\x01\x01\0", 8));
+    CU_ASSERT(lb_utf8_valid("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f", 8));
 }
 
 static void test_ids_house_area(void)
@@ -358,6 +509,8 @@ const cu_test_t proto_values_tests[] = {
     {"errors", test_errors},
     {"buf", test_buf},
     {"val map and array", test_val_map_array},
+    {"val put_new appends", test_val_put_new},
+    {"val decoded maps in one block", test_val_block_map},
     {"val dup and equal", test_val_dup_equal},
     {"json", test_json},
     {"utf8", test_utf8},

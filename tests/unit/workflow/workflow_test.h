@@ -77,6 +77,7 @@ extern const cu_suite_t workflow_transitions_suite;
 extern const cu_suite_t workflow_records_suite;
 extern const cu_suite_t workflow_outcomes_suite;
 extern const cu_suite_t workflow_stored_suite;
+extern const cu_suite_t workflow_packed_suite;
 extern const cu_suite_t workflow_migrate_suite;
 /* areas.c: the gazetteer (wf_areas_*); its init loads config/areas.tsv. */
 extern const cu_suite_t workflow_areas_suite;

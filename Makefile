@@ -68,7 +68,7 @@ CRASH_SMALL ?= --writes 300 --cuts 25
 CRASH_LARGE ?= --writes 5000 --cuts 500
 
 .PHONY: crashtest
-.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost fuzz fuzz-deps fuzz-build demo
+.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost importcost fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
@@ -278,6 +278,20 @@ $(BUILD)/tests/txcost.o: tests/bench/txcost.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# What case.import costs the daemon per household (tests/bench/importcost.c):
+#   make importcost                               CPU time per household
+#   make importcost IMPCOST_CALLGRIND=/tmp/im.cg  the same under callgrind, dumped to /tmp/im.cg.N
+importcost: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/importcost
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(if $(IMPCOST_CALLGRIND),IMPCOST_CALLGRIND=$(IMPCOST_CALLGRIND)) $(BUILD)/tests/importcost
+
+$(BUILD)/tests/importcost.o: tests/bench/importcost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/importcost: $(BUILD)/tests/importcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc

@@ -152,19 +152,38 @@ static int store_timer_unset(store_txn_t *txn, uint64_t id, uint8_t key[8], bool
 int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step)
 {
     uint8_t key[8], tk[16], sv[4], ct[12];
-    bool had;
 
-    int ret = store_timer_unset(txn, id, key, &had);
+    int ret = store_txn_writable(txn);
     if (ret)
         return ret;
+    store_be64(key, id);
     store_i64(tk, due);
     memcpy(tk + 8, key, 8);
     store_be32(sv, step);
     memcpy(ct, tk, 8);
     memcpy(ct + 8, sv, 4);
-    ret = store_db_put(txn, STORE_DB_TIMERS, tk, sizeof tk, sv, sizeof sv);
-    if (ret == 0)
+    /* A new case has no timer yet: the case_timer put finds an old entry itself
+     * (MDB_NOOVERWRITE hands it back) instead of a get before it. */
+    MDB_val k = {8, key}, v = {sizeof ct, ct};
+    int mrc = mdb_put(txn->txn, txn->s->dbi[STORE_DB_CASE_TIMER], &k, &v, MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST) {
+        uint8_t old[16];
+        if (v.mv_size != 12)
+            return LB_ECORRUPT;
+        memcpy(old, v.mv_data, 8);
+        memcpy(old + 8, key, 8);
+        ret = store_db_del(txn, STORE_DB_TIMERS, old, sizeof old);
+        if (ret)
+            /* case_timer named an entry that is not there: the two disagree. */
+            return ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
         ret = store_db_put(txn, STORE_DB_CASE_TIMER, key, 8, ct, sizeof ct);
+    } else {
+        ret = store_lmdb_err(txn->s, mrc);
+        if (ret == 0)
+            store_wal_put(txn, STORE_DB_CASE_TIMER, key, 8, ct, sizeof ct);
+    }
+    if (ret == 0)
+        ret = store_db_put(txn, STORE_DB_TIMERS, tk, sizeof tk, sv, sizeof sv);
     return ret;
 }
 

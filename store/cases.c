@@ -204,22 +204,18 @@ static void store_cnt_diff(const store_cntset_t *o, const store_cntset_t *n, sto
             d->c[d->n] = o->c[i], d->c[d->n++].v = -o->c[i].v;
 }
 
-/* Adds delta to counter scope|0|name in the transaction's cache (written at commit). */
-static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const store_cnt_t *c,
-                           int64_t delta)
+/* Adds sign * each counter's value to counter scope|0|name in the transaction's cache (written
+ * at commit); the scope part of the key is written once for the set. */
+static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
+                               const store_cntset_t *set, int sign)
 {
     uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
 
     memcpy(k, scope, slen);
     k[slen] = 0;
-    return store_cnt_add_delta(t, k, slen + 1 + store_cnt_name(c, k + slen + 1), delta);
-}
-
-static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
-                               const store_cntset_t *set, int sign)
-{
     for (int i = 0; i < set->n; i++) {
-        int ret = store_cnt_apply(t, scope, slen, &set->c[i], sign * set->c[i].v);
+        size_t kl = slen + 1 + store_cnt_name(&set->c[i], k + slen + 1);
+        int ret = store_cnt_add_delta(t, k, kl, sign * set->c[i].v);
         if (ret)
             return ret;
     }
@@ -242,7 +238,9 @@ static int store_counters(store_txn_t *t, const store_case_meta_t *old,
     if (old)
         store_cnt_of(old, &oset);
     store_cnt_of(meta, &nset);
-    store_cnt_diff(&oset, &nset, &diff);
+    diff.n = 0;
+    if (old) /* a new case adds nset everywhere */
+        store_cnt_diff(&oset, &nset, &diff);
 
     for (size_t i = 0; i < STORE_NSCOPES; i++) {
         size_t l = store_scope_lens[i];

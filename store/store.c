@@ -77,7 +77,9 @@ int store_lmdb_err(store_t *s, int rc)
  * folded into the parent when a nested transaction commits and written to
  * the counts database just before the top transaction commits. cases.c
  * decides which counters a case moves (store_cnt_add_delta); this file
- * owns when they reach the disk.
+ * owns when they reach the disk. The event chain's tip and the last case id
+ * (store_tips_t) ride along: merged into the parent and written to meta at
+ * the same points.
  */
 
 /*

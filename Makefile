@@ -68,7 +68,7 @@ CRASH_SMALL ?= --writes 300 --cuts 25
 CRASH_LARGE ?= --writes 5000 --cuts 500
 
 .PHONY: crashtest
-.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost fuzz fuzz-deps fuzz-build demo
+.PHONY: all build deps test unit-test integration-test browser-test asan valgrind run clean install format format-check lint lint-deps check-includes bench txcost importcost fuzz fuzz-deps fuzz-build demo
 .DEFAULT_GOAL := all
 
 all: deps
@@ -250,7 +250,7 @@ demo: deps
 # Builds only what it runs (the daemon and the bench), then prints the figures.
 # BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N, BENCH_ONLY=...: see tests/bench/bench.c.
 # PostgreSQL 15 (apt-get install postgresql-15), when installed, is run for comparison.
-BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_SRC  := $(filter-out tests/bench/txcost.c tests/bench/importcost.c,$(wildcard tests/bench/*.c)) # each of those two has a main of its own
 # The objects are not under $(BUILD)/tests/bench/: that folder would take the binary's name.
 BENCH_OBJS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench-obj/%.o,$(BENCH_SRC))
 
@@ -278,6 +278,20 @@ $(BUILD)/tests/txcost.o: tests/bench/txcost.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# What case.import costs the daemon per household (tests/bench/importcost.c):
+#   make importcost                               CPU time per household
+#   make importcost IMPCOST_CALLGRIND=/tmp/im.cg  the same under callgrind, dumped to /tmp/im.cg.N
+importcost: deps
+	@$(MAKE) --no-print-directory $(BIN)/logbookd $(BUILD)/tests/importcost
+	LOGBOOKD=$(abspath $(BIN)/logbookd) $(if $(IMPCOST_CALLGRIND),IMPCOST_CALLGRIND=$(IMPCOST_CALLGRIND)) $(BUILD)/tests/importcost
+
+$(BUILD)/tests/importcost.o: tests/bench/importcost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/importcost: $(BUILD)/tests/importcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc

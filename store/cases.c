@@ -204,22 +204,18 @@ static void store_cnt_diff(const store_cntset_t *o, const store_cntset_t *n, sto
             d->c[d->n] = o->c[i], d->c[d->n++].v = -o->c[i].v;
 }
 
-/* Adds delta to counter scope|0|name in the transaction's cache (written at commit). */
-static int store_cnt_apply(store_txn_t *t, const char *scope, size_t slen, const store_cnt_t *c,
-                           int64_t delta)
+/* Adds sign * each counter's value to counter scope|0|name in the transaction's cache (written
+ * at commit); the scope part of the key is written once for the set. */
+static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
+                               const store_cntset_t *set, int sign)
 {
     uint8_t k[STORE_AREA_MAX + 1 + STORE_NAME_MAX];
 
     memcpy(k, scope, slen);
     k[slen] = 0;
-    return store_cnt_add_delta(t, k, slen + 1 + store_cnt_name(c, k + slen + 1), delta);
-}
-
-static int store_cnt_apply_set(store_txn_t *t, const char *scope, size_t slen,
-                               const store_cntset_t *set, int sign)
-{
     for (int i = 0; i < set->n; i++) {
-        int ret = store_cnt_apply(t, scope, slen, &set->c[i], sign * set->c[i].v);
+        size_t kl = slen + 1 + store_cnt_name(&set->c[i], k + slen + 1);
+        int ret = store_cnt_add_delta(t, k, kl, sign * set->c[i].v);
         if (ret)
             return ret;
     }
@@ -242,7 +238,9 @@ static int store_counters(store_txn_t *t, const store_case_meta_t *old,
     if (old)
         store_cnt_of(old, &oset);
     store_cnt_of(meta, &nset);
-    store_cnt_diff(&oset, &nset, &diff);
+    diff.n = 0;
+    if (old) /* a new case adds nset everywhere */
+        store_cnt_diff(&oset, &nset, &diff);
 
     for (size_t i = 0; i < STORE_NSCOPES; i++) {
         size_t l = store_scope_lens[i];
@@ -313,7 +311,6 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
                    size_t slen)
 {
     uint8_t key[8], ok[STORE_AS_KEY_MAX], nk[STORE_AS_KEY_MAX], hk[STORE_HOUSE_MAX + 8];
-    bool claim = false;
     int ret = store_txn_writable(txn);
 
     if (ret)
@@ -324,15 +321,22 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
     store_be64(key, id);
     bool same_house = old && strcmp(old->house_id, meta->house_id) == 0;
 
-    /* The household check comes first so a conflict writes nothing. */
+    /* The household is claimed first so a conflict writes nothing; the put itself finds a
+     * case that holds it (MDB_NOOVERWRITE hands it back) instead of a get before it. */
     if (meta->open && meta->house_id[0] && !(old && old->open && same_house)) {
-        uint64_t cur;
-        ret = store_get_id(txn, STORE_DB_HOUSEHOLDS, meta->house_id, strlen(meta->house_id), &cur);
-        if (ret == 0 && cur != id)
-            return LB_EEXIST;
-        if (ret && ret != LB_ENOTFOUND)
+        MDB_val hkey = {strlen(meta->house_id), (void *)meta->house_id}, hval = {8, key};
+        int mrc =
+            mdb_put(txn->txn, txn->s->dbi[STORE_DB_HOUSEHOLDS], &hkey, &hval, MDB_NOOVERWRITE);
+        if (mrc == MDB_KEYEXIST) {
+            if (hval.mv_size != 8)
+                return LB_ECORRUPT;
+            if (store_get_be64(hval.mv_data) != id)
+                return LB_EEXIST;
+        } else if ((ret = store_lmdb_err(txn->s, mrc))) {
             return ret;
-        claim = ret == LB_ENOTFOUND;
+        } else {
+            store_wal_put(txn, STORE_DB_HOUSEHOLDS, hkey.mv_data, hkey.mv_size, key, 8);
+        }
     }
 
     /* A new case has the highest id so far (store_next_case_id): its keys go last. */
@@ -382,13 +386,6 @@ int store_case_put(store_txn_t *txn, uint64_t id, const store_case_meta_t *old,
         if (ret)
             return ret;
     }
-    if (claim) {
-        ret =
-            store_db_put(txn, STORE_DB_HOUSEHOLDS, meta->house_id, strlen(meta->house_id), key, 8);
-        if (ret)
-            return ret;
-    }
-
     if (!same_house) {
         if (old && old->house_id[0]) {
             size_t hl = strlen(old->house_id);

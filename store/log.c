@@ -20,20 +20,31 @@ int store_event_tip(store_txn_t *txn, uint64_t *seq, uint8_t chain[32])
 
     if (!txn || !seq || !chain)
         return LB_EINTERNAL;
+    /* A write transaction keeps the tip once known (store_tips_t): no meta reads per event. */
+    const store_tips_t *tp = txn->rdonly ? NULL : store_tips_ev(txn);
+    if (tp) {
+        *seq = tp->ev_seq;
+        memcpy(chain, tp->ev_chain, STORE_CHAIN);
+        return 0;
+    }
     int ret = store_meta_get_u64(txn, "event_seq", seq);
     if (ret)
         return ret;
     ret = store_meta_get(txn, "event_chain", &p, &len);
     if (ret == LB_ENOTFOUND) {
         memset(chain, 0, STORE_CHAIN);
-        return 0;
+        ret = 0;
+    } else if (ret == 0 && len != STORE_CHAIN) {
+        ret = LB_ECORRUPT;
+    } else if (ret == 0) {
+        memcpy(chain, p, STORE_CHAIN);
     }
-    if (ret)
-        return ret;
-    if (len != STORE_CHAIN)
-        return LB_ECORRUPT;
-    memcpy(chain, p, STORE_CHAIN);
-    return 0;
+    if (ret == 0 && !txn->rdonly) {
+        txn->tips.ev_seq = *seq;
+        memcpy(txn->tips.ev_chain, chain, STORE_CHAIN);
+        txn->tips.ev_have = true;
+    }
+    return ret;
 }
 
 int store_event_append(store_txn_t *txn, uint64_t seq, const void *body, size_t len,
@@ -58,13 +69,14 @@ int store_event_append(store_txn_t *txn, uint64_t seq, const void *body, size_t 
     /* Seqs only grow: MDB_APPEND fills pages to the end instead of splitting. */
     ret =
         store_lmdb_err(txn->s, mdb_put(txn->txn, txn->s->dbi[STORE_DB_EVENTS], &k, &v, MDB_APPEND));
-    if (ret == 0) {
-        store_wal_put(txn, STORE_DB_EVENTS, key, 8, v.mv_data, v.mv_size);
-        ret = store_meta_put_u64(txn, "event_seq", seq);
-    }
-    if (ret == 0)
-        ret = store_meta_put(txn, "event_chain", chain, STORE_CHAIN);
-    return ret;
+    if (ret)
+        return ret;
+    store_wal_put(txn, STORE_DB_EVENTS, key, 8, v.mv_data, v.mv_size);
+    /* The new tip reaches meta (event_seq, event_chain) when the top transaction commits. */
+    txn->tips.ev_seq = seq;
+    memcpy(txn->tips.ev_chain, chain, STORE_CHAIN);
+    txn->tips.ev_have = txn->tips.ev_dirty = true;
+    return 0;
 }
 
 int store_event_get(store_txn_t *txn, uint64_t seq, const void **body, size_t *len)
@@ -140,19 +152,38 @@ static int store_timer_unset(store_txn_t *txn, uint64_t id, uint8_t key[8], bool
 int store_timer_set(store_txn_t *txn, uint64_t id, int64_t due, uint32_t step)
 {
     uint8_t key[8], tk[16], sv[4], ct[12];
-    bool had;
 
-    int ret = store_timer_unset(txn, id, key, &had);
+    int ret = store_txn_writable(txn);
     if (ret)
         return ret;
+    store_be64(key, id);
     store_i64(tk, due);
     memcpy(tk + 8, key, 8);
     store_be32(sv, step);
     memcpy(ct, tk, 8);
     memcpy(ct + 8, sv, 4);
-    ret = store_db_put(txn, STORE_DB_TIMERS, tk, sizeof tk, sv, sizeof sv);
-    if (ret == 0)
+    /* A new case has no timer yet: the case_timer put finds an old entry itself
+     * (MDB_NOOVERWRITE hands it back) instead of a get before it. */
+    MDB_val k = {8, key}, v = {sizeof ct, ct};
+    int mrc = mdb_put(txn->txn, txn->s->dbi[STORE_DB_CASE_TIMER], &k, &v, MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST) {
+        uint8_t old[16];
+        if (v.mv_size != 12)
+            return LB_ECORRUPT;
+        memcpy(old, v.mv_data, 8);
+        memcpy(old + 8, key, 8);
+        ret = store_db_del(txn, STORE_DB_TIMERS, old, sizeof old);
+        if (ret)
+            /* case_timer named an entry that is not there: the two disagree. */
+            return ret == LB_ENOTFOUND ? LB_ECORRUPT : ret;
         ret = store_db_put(txn, STORE_DB_CASE_TIMER, key, 8, ct, sizeof ct);
+    } else {
+        ret = store_lmdb_err(txn->s, mrc);
+        if (ret == 0)
+            store_wal_put(txn, STORE_DB_CASE_TIMER, key, 8, ct, sizeof ct);
+    }
+    if (ret == 0)
+        ret = store_db_put(txn, STORE_DB_TIMERS, tk, sizeof tk, sv, sizeof sv);
     return ret;
 }
 

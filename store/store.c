@@ -77,15 +77,31 @@ int store_lmdb_err(store_t *s, int rc)
  * folded into the parent when a nested transaction commits and written to
  * the counts database just before the top transaction commits. cases.c
  * decides which counters a case moves (store_cnt_add_delta); this file
- * owns when they reach the disk.
+ * owns when they reach the disk. The event chain's tip and the last case id
+ * (store_tips_t) ride along: merged into the parent and written to meta at
+ * the same points.
  */
 
+/*
+ * Eight key bytes a multiply (an import adds some 30 counters a case, keys of
+ * 10-30 bytes). Only slots depend on it: the deltas are written in the order
+ * they were first added, whatever the hash.
+ */
 static uint32_t store_cnt_hash(const uint8_t *k, size_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: keys are short and few */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ k[i]) * 16777619u;
-    return h;
+    const uint64_t m = 0xff51afd7ed558ccdULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+    for (; n >= 8; k += 8, n -= 8) {
+        memcpy(&w, k, 8);
+        h = (h ^ w) * m;
+        h ^= h >> 32;
+    }
+    for (w = 0; n; n--)
+        w = (w << 8) | k[n - 1];
+    h = (h ^ w) * m;
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return (uint32_t)(h >> 32);
 }
 
 static int store_cnt_rehash(store_cdeltas_t *m, uint32_t nslot)
@@ -145,8 +161,57 @@ int store_cdeltas_add(store_cdeltas_t *m, const uint8_t *key, size_t klen, int64
     return 0;
 }
 
+store_tips_t *store_tips_ev(store_txn_t *t)
+{
+    for (; t; t = t->parent)
+        if (t->tips.ev_have)
+            return &t->tips;
+    return NULL;
+}
+
+store_tips_t *store_tips_cs(store_txn_t *t)
+{
+    for (; t; t = t->parent)
+        if (t->tips.cs_have)
+            return &t->tips;
+    return NULL;
+}
+
+/* A committed nested transaction's tips become its parent's (dirty stays dirty). */
+static void store_tips_merge(store_tips_t *p, const store_tips_t *c)
+{
+    if (c->ev_have) {
+        p->ev_seq = c->ev_seq;
+        memcpy(p->ev_chain, c->ev_chain, sizeof p->ev_chain);
+        p->ev_have = true;
+        p->ev_dirty = p->ev_dirty || c->ev_dirty;
+    }
+    if (c->cs_have) {
+        p->case_seq = c->case_seq;
+        p->cs_have = true;
+        p->cs_dirty = p->cs_dirty || c->cs_dirty;
+    }
+}
+
+/* Writes the tips the top transaction changed to meta. */
+static int store_tips_flush(store_txn_t *t)
+{
+    int ret = 0;
+    if (t->tips.ev_dirty) {
+        ret = store_meta_put_u64(t, "event_seq", t->tips.ev_seq);
+        if (ret == 0)
+            ret = store_meta_put(t, "event_chain", t->tips.ev_chain, sizeof t->tips.ev_chain);
+    }
+    if (ret == 0 && t->tips.cs_dirty)
+        ret = store_meta_put_u64(t, "case_seq", t->tips.case_seq);
+    if (ret == 0)
+        t->tips.ev_dirty = t->tips.cs_dirty = false;
+    return ret;
+}
+
 static int store_cnt_merge(store_txn_t *parent, const store_txn_t *child)
 {
+    store_tips_merge(&parent->tips, &child->tips);
     for (uint32_t i = 0; i < child->cnt.n; i++) {
         const store_cdelta_t *e = &child->cnt.v[i];
         int ret = store_cnt_add_delta(parent, e->key, e->klen, e->delta);
@@ -195,6 +260,9 @@ static int store_cnt_write(store_txn_t *t, const uint8_t *k, size_t klen, int64_
 /* Writes every cached delta; a counter reaching 0 is deleted, below 0 is corruption. */
 static int store_cnt_flush(store_txn_t *t)
 {
+    int tr = store_tips_flush(t);
+    if (tr)
+        return tr;
     for (uint32_t i = 0; i < t->cnt.n; i++) {
         const store_cdelta_t *e = &t->cnt.v[i];
         if (e->delta == 0)
@@ -902,15 +970,20 @@ int store_next_case_id(store_txn_t *txn, uint64_t *id)
     if (!id)
         return LB_EINTERNAL;
     ret = store_txn_writable(txn);
-    if (ret == 0)
-        ret = store_meta_get_u64(txn, "case_seq", &last);
-    if (ret == 0 && last == UINT64_MAX)
-        ret = LB_EINTERNAL;
-    if (ret == 0)
-        ret = store_meta_put_u64(txn, "case_seq", last + 1);
-    if (ret == 0)
-        *id = last + 1;
-    return ret;
+    if (ret)
+        return ret;
+    /* Read from meta once a transaction; store_tips_flush writes the last one at commit. */
+    const store_tips_t *tp = store_tips_cs(txn);
+    if (tp)
+        last = tp->case_seq;
+    else if ((ret = store_meta_get_u64(txn, "case_seq", &last)))
+        return ret;
+    if (last == UINT64_MAX)
+        return LB_EINTERNAL;
+    txn->tips.case_seq = last + 1;
+    txn->tips.cs_have = txn->tips.cs_dirty = true;
+    *id = last + 1;
+    return 0;
 }
 
 /* ---- whole-store ---- */

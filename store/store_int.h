@@ -91,10 +91,25 @@ typedef struct {
     uint32_t nslot; /* a power of two, at least twice n */
 } store_cdeltas_t;
 
+/*
+ * The event chain's tip and the last case id, kept in a write transaction
+ * like the counters: read from meta once, then only in memory, handed to the
+ * parent when a nested transaction commits and written to meta once, when
+ * the top transaction commits (store.c). A lookup walks up to the parents, so
+ * a nested transaction sees what its parent has not written yet.
+ */
+typedef struct {
+    uint64_t ev_seq, case_seq;
+    uint8_t ev_chain[32];
+    bool ev_have, ev_dirty; /* ev_*: known (from meta or an append); not yet in meta */
+    bool cs_have, cs_dirty; /* case_seq likewise */
+} store_tips_t;
+
 struct store_txn {
     store_t *s;
     MDB_txn *txn;
     store_cdeltas_t cnt; /* write transactions only */
+    store_tips_t tips;   /* write transactions only */
     store_txn_t *child;  /* open nested transaction, if any */
     store_txn_t *parent;
     size_t wal_mark; /* nested: the log buffer's length when it began (wal.c) */
@@ -114,6 +129,13 @@ int store_lmdb_err(store_t *s, int rc);
  * LB_EINTERNAL when klen exceeds the cache's key size, LB_ENOMEM.
  */
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
+
+/*
+ * The nearest tips of t or its parents whose event tip (ev) or case id (cs)
+ * is known, or NULL (then meta holds the value). Write transactions only.
+ */
+store_tips_t *store_tips_ev(store_txn_t *t);
+store_tips_t *store_tips_cs(store_txn_t *t);
 
 /*
  * The same sum on a map of its own (zero-initialised; store_cdeltas_free

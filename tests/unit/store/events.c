@@ -103,6 +103,69 @@ static void test_events(void)
     tmpdir_free(&dir);
 }
 
+/* The tips a write transaction keeps in memory (event chain, case ids) follow nested
+ * transactions: an aborted one's appends are forgotten, a committed one's are the parent's. */
+static int ev_nested(store_txn_t *txn, void *ctx)
+{
+    (void)ctx;
+    store_txn_t *c = NULL;
+    uint64_t seq, id;
+    uint8_t chain[32], mark[32];
+    memset(mark, 9, sizeof mark);
+    CU_ASSERT_EQUAL(store_event_tip(txn, &seq, chain), 0);
+    CU_ASSERT_EQUAL(seq, 8);
+    CU_ASSERT_EQUAL(store_next_case_id(txn, &id), 0);
+    CU_ASSERT_EQUAL(id, 1);
+
+    CU_ASSERT_EQUAL_FATAL(store_nested_begin(txn, &c), 0);
+    CU_ASSERT_EQUAL(store_event_append(c, 9, "event-9", 7, mark), 0);
+    CU_ASSERT_EQUAL(store_next_case_id(c, &id), 0);
+    CU_ASSERT_EQUAL(id, 2);
+    store_nested_abort(&c);
+    CU_ASSERT_EQUAL(store_event_tip(txn, &seq, chain), 0);
+    CU_ASSERT(seq == 8 && chain[0] == 8);
+    CU_ASSERT_EQUAL_FATAL(store_nested_begin(txn, &c), 0);
+    CU_ASSERT_EQUAL(store_event_tip(c, &seq, chain), 0);
+    CU_ASSERT_EQUAL(seq, 8);
+    CU_ASSERT_EQUAL(store_event_append(c, 9, "event-9", 7, mark), 0);
+    CU_ASSERT_EQUAL(store_next_case_id(c, &id), 0);
+    CU_ASSERT_EQUAL(id, 2);
+    CU_ASSERT_EQUAL(store_nested_commit(&c), 0);
+    CU_ASSERT_EQUAL(store_event_tip(txn, &seq, chain), 0);
+    CU_ASSERT(seq == 9 && chain[0] == 9);
+    CU_ASSERT_EQUAL(store_event_append(txn, 9, "event-9", 7, mark), LB_EINTERNAL);
+    CU_ASSERT_EQUAL(store_next_case_id(txn, &id), 0);
+    CU_ASSERT_EQUAL(id, 3);
+    return 0;
+}
+
+static void test_events_nested(void)
+{
+    char *dir = tmpdir_new();
+    store_t *s = open_store(dir, 0);
+    store_txn_t *t = NULL;
+    uint64_t seq, id;
+    uint8_t chain[32];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    ev_ctx_t e = {1, 8};
+    CU_ASSERT_EQUAL(store_write(s, ev_fill, &e), 0);
+    CU_ASSERT_EQUAL(store_write(s, ev_nested, NULL), 0);
+    store_close(&s);
+
+    s = open_store(dir, 0); /* what reached meta at commit */
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    CU_ASSERT_EQUAL(store_read_begin(s, &t), 0);
+    CU_ASSERT_EQUAL(store_event_tip(t, &seq, chain), 0);
+    CU_ASSERT(seq == 9 && chain[0] == 9);
+    CU_ASSERT_EQUAL(store_meta_get_u64(t, "case_seq", &id), 0);
+    CU_ASSERT_EQUAL(id, 3);
+    store_read_end(&t);
+    e = (ev_ctx_t){10, 10};
+    CU_ASSERT_EQUAL(store_write(s, ev_fill, &e), 0);
+    store_close(&s);
+    tmpdir_free(&dir);
+}
+
 /* ---- timers ---- */
 
 static int first_timer(store_t *s, int64_t *due, uint64_t *id, uint32_t *step)
@@ -163,6 +226,7 @@ static void test_timers(void)
 
 static const cu_test_t tests[] = {
     {"events: append, contiguity, tip, iteration", test_events},
+    {"events: tips and case ids across nested transactions", test_events_nested},
     {"timers: order, replace, clear, first", test_timers},
 };
 const cu_suite_t store_events_suite = {.name = "events", .tests = tests, .n = CU_COUNT(tests)};

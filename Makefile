@@ -250,7 +250,7 @@ demo: deps
 # Builds only what it runs (the daemon and the bench), then prints the figures.
 # BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N, BENCH_ONLY=...: see tests/bench/bench.c.
 # PostgreSQL 15 (apt-get install postgresql-15), when installed, is run for comparison.
-BENCH_SRC  := $(wildcard tests/bench/*.c)
+BENCH_SRC  := $(filter-out tests/bench/txcost.c,$(wildcard tests/bench/*.c)) # txcost: its own binary
 # The objects are not under $(BUILD)/tests/bench/: that folder would take the binary's name.
 BENCH_OBJS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench-obj/%.o,$(BENCH_SRC))
 

@@ -93,6 +93,9 @@ struct lbd {
     lbd_rl_t *rl;               /* the token bucket; NULL without CURVE (no keys to tell apart) */
     lbd_pubs_t late_pubs;       /* events committed outside a batch (reload migrations) */
     uint64_t us_exec, us_write; /* time running write batches, and that plus their commits */
+    lb_buf_t digest_buf;        /* loop thread: lbd_req_digest's scratch, reused per request */
+    char last_uid[41];          /* loop thread: the last ZAP User-Id decoded (Z85), "" at first */
+    uint8_t last_uid_key[32];   /* and the key it decodes to: one connection sends many requests */
 };
 
 /* One request being answered. */
@@ -270,10 +273,11 @@ int lbd_verify_scan(const lbd_t *d, store_txn_t *txn, lbd_verify_t *v);
 
 /*
  * The digest a request id is bound to (reqid.c): BLAKE2b-256 over the op
- * name (with its NUL) and proto_pack of the args. 0; LB_ENOMEM;
- * LB_EINTERNAL (a request that did not decode).
+ * name (with its NUL) and proto_pack of the args, packed into scratch
+ * (emptied first, kept allocated for the next call; the caller frees it).
+ * 0; LB_ENOMEM; LB_EINTERNAL (a request that did not decode).
  */
-int lbd_req_digest(const proto_req_t *req, uint8_t out[32]);
+int lbd_req_digest(const proto_req_t *req, lb_buf_t *scratch, uint8_t out[32]);
 
 /*
  * Fails a request: sets ctx's message (printf style, truncated at 255 bytes)

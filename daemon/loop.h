@@ -31,6 +31,8 @@ typedef struct {
     bool has_digest; /* digest holds the request's (lbd_req_digest) */
     uint8_t digest[32];
     int dup_of; /* index of an earlier request in the batch with the same client and id, or -1 */
+    uint64_t id_hash; /* key and request id hashed (known_id): most of a batch told apart in one
+                         compare */
 } lbd_pending_t;
 
 /* Closes the frames, frees the request and the reply; p may be reused. Any thread. */

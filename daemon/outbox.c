@@ -35,8 +35,8 @@ typedef struct {
 } waiting_pubs_t;
 
 typedef struct {
-    waiting_t *w; /* write replies, in batch order (tickets rise) */
-    size_t nw, capw;
+    waiting_t *w; /* write replies, in batch order (tickets rise): w[w0] to w[nw - 1] */
+    size_t w0, nw, capw;
     waiting_pubs_t *e; /* each write batch's events, in order */
     size_t ne, cape;
     waiting_t *r; /* read replies, any tickets */
@@ -61,6 +61,23 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
         return LB_ENOMEM;
     *v = nv;
     *cap = c;
+    return 0;
+}
+
+/*
+ * Room for one more write reply. Released replies leave the front (w0 rises)
+ * without moving the rest: the queue is moved down only once half of it is
+ * free in front, so each reply is moved at most about once.
+ */
+static int w_room(outbox_t *ob)
+{
+    if (ob->nw < ob->capw)
+        return 0;
+    if (ob->w0 == 0 || ob->w0 < ob->capw / 2)
+        return grow((void **)&ob->w, &ob->capw, ob->nw, sizeof *ob->w);
+    memmove(ob->w, ob->w + ob->w0, (ob->nw - ob->w0) * sizeof *ob->w);
+    ob->nw -= ob->w0;
+    ob->w0 = 0;
     return 0;
 }
 
@@ -107,8 +124,8 @@ void lbd_reply_after(lbd_t *d, lbd_pending_t *p, uint64_t ticket)
 void lbd_queue_write_reply(lbd_t *d, lbd_pending_t *p, uint64_t ticket, bool hold)
 {
     outbox_t *ob = outbox(d);
-    bool now = store_durable(d->store) >= ticket && ob && ob->nw == 0;
-    if (!now && (!ob || grow((void **)&ob->w, &ob->capw, ob->nw, sizeof *ob->w))) {
+    bool now = store_durable(d->store) >= ticket && ob && ob->nw == ob->w0;
+    if (!now && (!ob || w_room(ob))) {
         wait_then_release(d, ticket);
         now = !store_log_failed(d->store);
         if (!now)
@@ -161,7 +178,7 @@ void lbd_release_durable(lbd_t *d)
     if (!ob || store_log_failed(d->store))
         return;
     uint64_t dur = store_durable(d->store);
-    size_t k = 0;
+    size_t k = ob->w0;
     for (; k < ob->nw && ob->w[k].ticket <= dur; k++) {
         if (ob->w[k].hold) {
             hold_reply(d, &ob->w[k].p);
@@ -171,9 +188,9 @@ void lbd_release_durable(lbd_t *d)
         }
         lbd_pending_clear(&ob->w[k].p);
     }
-    if (k)
-        memmove(ob->w, ob->w + k, (ob->nw - k) * sizeof *ob->w);
-    ob->nw -= k;
+    ob->w0 = k;
+    if (ob->w0 == ob->nw)
+        ob->w0 = ob->nw = 0;
     for (k = 0; k < ob->ne && ob->e[k].ticket <= dur; k++) {
         publish(d, &ob->e[k].pubs);
         lbd_pubs_free(&ob->e[k].pubs);
@@ -202,7 +219,7 @@ bool lbd_outbox_full(lbd_t *d)
 {
     const outbox_t *ob = d->outbox;
     size_t bound = OUTBOX_BATCHES * (size_t)d->cfg.batch_max;
-    if (ob && ob->nw + ob->nr >= bound)
+    if (ob && ob->nw - ob->w0 + ob->nr >= bound)
         return true;
     lbd_readers_stats_t rs;
     lbd_readers_stats(d->readers, &rs);
@@ -212,7 +229,7 @@ bool lbd_outbox_full(lbd_t *d)
 bool lbd_outbox_empty(lbd_t *d)
 {
     const outbox_t *ob = d->outbox;
-    return !ob || (ob->nw == 0 && ob->ne == 0 && ob->nr == 0);
+    return !ob || (ob->nw == ob->w0 && ob->ne == 0 && ob->nr == 0);
 }
 
 bool lbd_outbox_to_held(lbd_t *d)
@@ -229,7 +246,7 @@ void lbd_outbox_free(lbd_t *d)
     outbox_t *ob = d->outbox;
     if (!ob)
         return;
-    for (size_t i = 0; i < ob->nw; i++)
+    for (size_t i = ob->w0; i < ob->nw; i++)
         lbd_pending_clear(&ob->w[i].p);
     for (size_t i = 0; i < ob->nr; i++)
         lbd_pending_clear(&ob->r[i].p);

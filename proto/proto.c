@@ -862,12 +862,17 @@ static int pack_key(msgpack_packer *pk, const char *k)
 
 int proto_reply_ok(const char *id, const lb_val_t *result, lb_buf_t *out)
 {
+    /* What does not change from one ok reply to the next, as msgpack_pack_* writes it: a map
+     * of 4, "v", the version (a positive fixint), "id"; then "ok", true, "result". Every
+     * durable write is answered with one: two appends instead of seven packer calls. */
+    _Static_assert(PROTO_VERSION >= 0 && PROTO_VERSION < 128, "the version is a positive fixint");
+    static const uint8_t head[] = {0x84, 0xa1, 'v', PROTO_VERSION, 0xa2, 'i', 'd'};
+    static const uint8_t mid[] = {0xa2, 'o', 'k', 0xc3, 0xa6, 'r', 'e', 's', 'u', 'l', 't'};
     msgpack_packer pk;
     size_t mark = out->len;
     msgpack_packer_init(&pk, out, reply_write_cb);
-    int bad = msgpack_pack_map(&pk, 4) || pack_key(&pk, "v") ||
-              msgpack_pack_int(&pk, PROTO_VERSION) || pack_key(&pk, "id") || pack_text(&pk, id) ||
-              pack_key(&pk, "ok") || msgpack_pack_true(&pk) || pack_key(&pk, "result");
+    int bad = lb_buf_append(out, head, sizeof head) || pack_text(&pk, id) ||
+              lb_buf_append(out, mid, sizeof mid);
     if (!bad)
         bad = result ? proto_pack(result, out) != 0 : msgpack_pack_map(&pk, 0) != 0;
     if (bad) {

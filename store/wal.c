@@ -223,22 +223,22 @@ static int wal_batch_add(store_wal_batch_t *b, int file, uint64_t off, const voi
         b->buf = nb;
         b->cap = cap;
     }
-    store_wal_run_t *r = b->nruns ? &b->runs[b->nruns - 1] : NULL;
-    if (!r || r->file != file || r->off + r->len != off) {
-        if (b->nruns == b->runcap) {
-            size_t cap = b->runcap ? 2 * b->runcap : 8;
+    const store_wal_run_t *last = b->nruns ? &b->runs[b->nruns - 1] : NULL;
+    if (!last || last->file != file || last->off + last->len != off) {
+        if (!b->runs || b->nruns == b->runcap) {
+            size_t cap = b->runs && b->runcap ? 2 * b->runcap : 8;
             store_wal_run_t *nr = realloc(b->runs, cap * sizeof *nr);
             if (!nr)
                 return LB_ENOMEM;
             b->runs = nr;
             b->runcap = cap;
         }
-        r = &b->runs[b->nruns++];
-        *r = (store_wal_run_t){.file = file, .off = off, .at = b->n, .len = 0};
+        b->runs[b->nruns] = (store_wal_run_t){.file = file, .off = off, .at = b->n, .len = 0};
+        b->nruns++;
     }
     memcpy(b->buf + b->n, p, n);
     b->n += n;
-    r->len += n;
+    b->runs[b->nruns - 1].len += n;
     return 0;
 }
 

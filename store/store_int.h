@@ -176,6 +176,24 @@ int store_db_each_u64(store_txn_t *t, int db, uint64_t after,
 #define STORE_WAL_SUM 8
 
 /*
+ * Records finished by the writer and not yet in their file: the bytes, and
+ * runs of them that are contiguous in one file (a new run at each switch).
+ */
+typedef struct {
+    int file;     /* 0 or 1: wal.0, wal.1 */
+    uint64_t off; /* where the run begins in the file */
+    size_t at;    /* where it begins in the batch's bytes */
+    size_t len;
+} store_wal_run_t;
+
+typedef struct {
+    uint8_t *buf;
+    size_t n, cap;
+    store_wal_run_t *runs;
+    size_t nruns, runcap;
+} store_wal_batch_t;
+
+/*
  * A checkpoint, prepared on the writer's thread (store_ckpt_prepare) and
  * made durable by ck_finish on the checkpoint thread or synchronously.
  */
@@ -216,10 +234,11 @@ struct store_wal {
     pthread_cond_t ckwake; /* the checkpoint thread waits on it */
     pthread_cond_t done;   /* durable advanced, a checkpoint ended, or the log failed */
     pthread_t syncer, ckthr;
-    bool threads;     /* both threads run */
-    bool stop;        /* (mu) the threads should end */
-    uint64_t written; /* (mu) the last ticket written to the log */
-    bool dirty[2];    /* (mu) a file has records not yet synced */
+    bool threads;            /* both threads run */
+    bool stop;               /* (mu) the threads should end */
+    uint64_t written;        /* (mu) the last ticket appended (in pend or written) */
+    store_wal_batch_t pend;  /* (mu) appended records the syncer has not taken yet */
+    store_wal_batch_t flush; /* (syncer) the records being written and synced */
     atomic_int failed;
     int efd; /* eventfd: store_durable_fd */
     _Atomic uint64_t log_syncs, log_bytes, data_syncs, checkpoints;
@@ -256,10 +275,11 @@ void store_wal_reset(store_t *s);
  */
 int store_wal_reserve(store_t *s);
 /*
- * After the LMDB commit: writes the record into the room reserved, takes the
- * next ticket into *ticket and wakes the syncer. LB_EIO when it cannot be
- * written: the log has failed (the txn is committed but will not survive
- * a restart; it was never durable).
+ * After the LMDB commit: seals the record, copies it into the syncer's
+ * pending batch (bound for the room reserved), takes the next ticket into
+ * *ticket and wakes the syncer, which writes and syncs it. LB_EIO when it
+ * cannot be kept: the log has failed (the txn is committed but will not
+ * survive a restart; it was never durable).
  */
 int store_wal_append(store_t *s, uint64_t *ticket);
 

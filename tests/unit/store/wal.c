@@ -209,6 +209,46 @@ static void test_async_tickets(void)
     tmpdir_free(&dir);
 }
 
+/*
+ * A burst of async commits (the syncer writes them, the writer only queues
+ * them), across log switches when ckpt_ms is 0: once the last ticket is
+ * durable, a crash copy holds every one of them.
+ */
+static void burst_then_crash(int ckpt_ms)
+{
+    enum { N = 300 };
+    char *dir = tmpdir_new();
+    store_t *s = open_opts(dir, 0, ckpt_ms, 0);
+    uint64_t ticket = 0;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    for (uint64_t id = 1; id <= N; id++) {
+        one_case_t c = {id};
+        CU_ASSERT_EQUAL(store_write_async(s, one_case_fn, &c, &ticket), 0);
+    }
+    CU_ASSERT_EQUAL(ticket, N);
+    CU_ASSERT_EQUAL(store_wait_durable(s, ticket), 0);
+    CU_ASSERT_EQUAL(store_log_failed(s), 0);
+    char *copy = crash_copy(dir);
+    store_close(&s);
+
+    s = open_opts(copy, 0, -1, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    if (ckpt_ms < 0)
+        CU_ASSERT_EQUAL(stats_of(s).replayed, N);
+    for (uint64_t id = 1; id <= N; id++)
+        CU_ASSERT_TRUE(has_case(s, id));
+    CU_ASSERT_EQUAL(count_of(s, "", "cases"), N);
+    store_close(&s);
+    tmpdir_free(&copy);
+    tmpdir_free(&dir);
+}
+
+static void test_async_burst_crash(void)
+{
+    burst_then_crash(-1); /* no checkpoint: all from the log */
+    burst_then_crash(0);  /* a checkpoint and a switch whenever none runs */
+}
+
 static void test_crash_replay(void)
 {
     char *dir = tmpdir_new();
@@ -561,6 +601,8 @@ static const cu_test_t tests[] = {
     {"log round trip, clean reopen replays nothing", test_round_trip},
     {"async tickets become durable (eventfd)", test_async_tickets},
     {"crash copy: committed and logged writes recovered", test_crash_replay},
+    {"crash copy after a burst of async commits: all durable ones recovered",
+     test_async_burst_crash},
     {"torn or garbage tail ignored", test_torn_tail},
     {"stale record after another life not replayed (chain)", test_stale_record_not_replayed},
     {"nested abort leaves nothing in the log", test_nested_abort_not_logged},

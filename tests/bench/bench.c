@@ -392,7 +392,7 @@ int main(int argc, char **argv)
     printf("  %s, %s\n", when, host);
     printf("  nproc %d, memory %.1f GiB, load average at start %s\n", bench_cfg.nproc,
            (double)mem_kb / 1048576.0, la);
-    printf("  daemon %s, batch_max %d, real clock, CURVE on, fsync per commit\n",
+    printf("  daemon %s, batch_max %d, real clock, CURVE on, replies after the log fsync\n",
            getenv("LOGBOOKD") ? getenv("LOGBOOKD") : "bin/logbookd",
            bench_cfg.batch_max ? bench_cfg.batch_max : 512);
     printf("\n");

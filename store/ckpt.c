@@ -51,29 +51,6 @@ static uint64_t ck_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int ck_sync(int fd)
-{
-    int rc;
-    do
-        rc = fdatasync(fd);
-    while (rc != 0 && errno == EINTR);
-    return rc;
-}
-
-static int ck_pwrite(int fd, const void *p, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pwrite(fd, (const uint8_t *)p + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? store_lmdb_err(NULL, errno) : LB_EIO;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 static int ck_pread(int fd, void *p, size_t n, uint64_t off)
 {
     size_t done = 0;
@@ -239,15 +216,15 @@ static int ck_finish(store_t *s)
 
     if (!b)
         return LB_ENOMEM;
-    if (ck_sync(w->datafd) != 0)
+    if (store_fdatasync(w->datafd) != 0)
         ret = LB_EIO;
     atomic_fetch_add(&w->data_syncs, 1);
     if (ret == 0) {
         uint64_t gen = w->gen + 1;
         memset(b, 0, CK_SLOT);
         ck_encode(b, &w->ck, gen, w->psize);
-        ret = ck_pwrite(w->ckfd, b, CK_SLOT, (gen & 1) * CK_SLOT);
-        if (ret == 0 && ck_sync(w->ckfd) != 0)
+        ret = store_pwrite_all(w->ckfd, b, CK_SLOT, (gen & 1) * CK_SLOT);
+        if (ret == 0 && store_fdatasync(w->ckfd) != 0)
             ret = LB_EIO;
         if (ret == 0)
             w->gen = gen;
@@ -406,8 +383,8 @@ int store_ckpt_open(store_t *s, const char *dir, store_ckpt_t *ck, bool *have, c
                strerror(errno));
         ret = LB_ECORRUPT;
     } else if (ck_pread(fd, cur, mlen, 0) != 0 || memcmp(cur, ck->metas, mlen) != 0) {
-        ret = ck_pwrite(fd, ck->metas, mlen, 0);
-        if (ret == 0 && ck_sync(fd) != 0)
+        ret = store_pwrite_all(fd, ck->metas, mlen, 0);
+        if (ret == 0 && store_fdatasync(fd) != 0)
             ret = LB_EIO;
         if (ret)
             ck_msg(err, errlen, "restore the checkpoint's meta pages of %s: %s", s->path,

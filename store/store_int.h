@@ -299,6 +299,11 @@ int store_grow_map(store_t *s);
 int store_wal_start(store_t *s);
 /* Stops the threads (after durability is reached) and frees the log. */
 void store_wal_free(store_t *s);
+/* fdatasync, retried on EINTR: 0 or -1 with errno (wal.c; the log and checkpoints). */
+int store_fdatasync(int fd);
+/* pwrite of all n bytes at off, retried on EINTR and short writes: 0, or an LB_E* code. */
+int store_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+
 /* fsync of folder dir (new files in it survive a power loss): 0, or -1 with errno. */
 int store_sync_dir(const char *dir);
 /* The checksum of n bytes (keyed SipHash-2-4, a fixed key). */

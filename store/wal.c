@@ -289,8 +289,7 @@ int store_wal_append(store_t *s, uint64_t *ticket)
 
 /* ---- the syncer ---- */
 
-/* fdatasync, retried on EINTR; 0 or -1. */
-static int wal_sync(int fd)
+int store_fdatasync(int fd)
 {
     int rc;
     do
@@ -299,16 +298,15 @@ static int wal_sync(int fd)
     return rc;
 }
 
-/* pwrite of all n bytes, retried on EINTR and short writes; 0 or -1. */
-static int wal_pwrite(int fd, const uint8_t *p, size_t n, uint64_t off)
+int store_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
     size_t done = 0;
     while (done < n) {
-        ssize_t r = pwrite(fd, p + done, n - done, (off_t)(off + done));
+        ssize_t r = pwrite(fd, (const uint8_t *)p + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return -1;
+            return r < 0 ? store_lmdb_err(NULL, errno) : LB_EIO;
         done += (size_t)r;
     }
     return 0;
@@ -320,7 +318,7 @@ static int wal_flush(struct store_wal *w, store_wal_batch_t *b)
     bool dirty[2] = {false, false};
     for (size_t i = 0; i < b->nruns; i++) {
         const store_wal_run_t *r = &b->runs[i];
-        if (wal_pwrite(w->fd[r->file], b->buf + r->at, r->len, r->off) != 0)
+        if (store_pwrite_all(w->fd[r->file], b->buf + r->at, r->len, r->off) != 0)
             return -1;
         dirty[r->file] = true;
     }
@@ -328,7 +326,7 @@ static int wal_flush(struct store_wal *w, store_wal_batch_t *b)
     for (int i = 0; i < 2; i++) {
         if (!dirty[i])
             continue;
-        if (wal_sync(w->fd[i]) != 0)
+        if (store_fdatasync(w->fd[i]) != 0)
             return -1;
         atomic_fetch_add(&w->log_syncs, 1);
     }

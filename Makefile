@@ -250,7 +250,7 @@ demo: deps
 # Builds only what it runs (the daemon and the bench), then prints the figures.
 # BENCH_QUICK=1, BENCH_CASES_BIG=N, BENCH_BATCH_MAX=N, BENCH_ONLY=...: see tests/bench/bench.c.
 # PostgreSQL 15 (apt-get install postgresql-15), when installed, is run for comparison.
-BENCH_SRC  := $(filter-out tests/bench/txcost.c tests/bench/importcost.c,$(wildcard tests/bench/*.c)) # each of those two has a main of its own
+BENCH_SRC  := $(filter-out tests/bench/txcost.c tests/bench/importcost.c tests/bench/cost.c,$(wildcard tests/bench/*.c)) # txcost and importcost: binaries of their own (with cost.c)
 # The objects are not under $(BUILD)/tests/bench/: that folder would take the binary's name.
 BENCH_OBJS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench-obj/%.o,$(BENCH_SRC))
 
@@ -277,7 +277,11 @@ $(BUILD)/tests/txcost.o: tests/bench/txcost.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+$(BUILD)/tests/cost.o: tests/bench/cost.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/txcost: $(BUILD)/tests/txcost.o $(BUILD)/tests/cost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # What case.import costs the daemon per household (tests/bench/importcost.c):
@@ -291,7 +295,7 @@ $(BUILD)/tests/importcost.o: tests/bench/importcost.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/importcost: $(BUILD)/tests/importcost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
+$(BUILD)/tests/importcost: $(BUILD)/tests/importcost.o $(BUILD)/tests/cost.o $(TEST_LIB) $(CLIENT_LIB) $(PROTO_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # libFuzzer: clang-built targets and their module sources in build/fuzz (never the gcc

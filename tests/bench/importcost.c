@@ -22,30 +22,7 @@
 #include <unistd.h>
 
 #include "../lib/testd.h"
-
-static long env_long(const char *name, long def)
-{
-    const char *s = getenv(name);
-    return s && *s ? atol(s) : def;
-}
-
-/* utime + stime of pid in seconds, or -1. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *s = strrchr(buf, ')');
-    unsigned long ut, st;
-    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
+#include "cost.h"
 
 static uint64_t mix64(uint64_t x)
 {
@@ -105,41 +82,14 @@ static int import_range(testd_t *t, uint64_t first, uint64_t count, uint64_t bat
     return 0;
 }
 
-/* A wrapper script running the daemon under callgrind, set as LOGBOOKD. 0 or -1. */
-static int callgrind_wrapper(const char *out, char *path, size_t size)
-{
-    const char *bin = getenv("LOGBOOKD") ? getenv("LOGBOOKD") : "bin/logbookd";
-    char real[4096];
-    if (!realpath(bin, real))
-        return -1;
-    snprintf(path, size, "/tmp/importcost-callgrind.%d.sh", (int)getpid());
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f,
-            "#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no "
-            "--callgrind-out-file='%s' '%s' \"$@\"\n",
-            out, real);
-    if (fclose(f) || chmod(path, 0700))
-        return -1;
-    return setenv("LOGBOOKD", path, 1);
-}
-
-static void callgrind_ctl(pid_t pid, const char *what)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "callgrind_control %s %d >/dev/null", what, (int)pid);
-    if (system(cmd) != 0)
-        fprintf(stderr, "importcost: %s failed\n", cmd);
-}
-
 int main(void)
 {
-    long warm = env_long("IMPCOST_WARM", 2000), n = env_long("IMPCOST_N", 5000);
-    long batch = env_long("IMPCOST_BATCH", 1000);
+    long warm = cost_env_long("IMPCOST_WARM", 2000), n = cost_env_long("IMPCOST_N", 5000);
+    long batch = cost_env_long("IMPCOST_BATCH", 1000);
     const char *cg = getenv("IMPCOST_CALLGRIND");
     char wrapper[128] = "";
-    if (warm < 0 || n < 1 || batch < 1 || (cg && callgrind_wrapper(cg, wrapper, sizeof wrapper))) {
+    if (warm < 0 || n < 1 || batch < 1 ||
+        (cg && cost_callgrind_wrapper("importcost", cg, wrapper, sizeof wrapper))) {
         fprintf(stderr, "importcost: bad settings\n");
         return 2;
     }
@@ -155,15 +105,15 @@ int main(void)
     int rc = import_range(&t, 0, (uint64_t)warm, (uint64_t)batch) ? 1 : 0;
     if (rc == 0) {
         if (cg) {
-            callgrind_ctl(t.pid, "-z");
-            callgrind_ctl(t.pid, "-i on");
+            cost_callgrind_ctl("importcost", t.pid, "-z");
+            cost_callgrind_ctl("importcost", t.pid, "-i on");
         }
-        double c0 = cpu_s(t.pid);
+        double c0 = cost_cpu_s(t.pid);
         rc = import_range(&t, (uint64_t)warm, (uint64_t)n, (uint64_t)batch) ? 1 : 0;
-        double c1 = cpu_s(t.pid);
+        double c1 = cost_cpu_s(t.pid);
         if (cg) {
-            callgrind_ctl(t.pid, "-d");
-            callgrind_ctl(t.pid, "-i off");
+            cost_callgrind_ctl("importcost", t.pid, "-d");
+            cost_callgrind_ctl("importcost", t.pid, "-i off");
         }
         printf("importcost: %ld households in batches of %ld after %ld: daemon CPU %.3f s, %.2f us "
                "per household%s\n",

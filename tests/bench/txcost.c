@@ -24,14 +24,9 @@
 
 #include "../../clients/lib/pipe.h"
 #include "../lib/testd.h"
+#include "cost.h"
 
 static int errors;
-
-static long env_long(const char *name, long def)
-{
-    const char *s = getenv(name);
-    return s && *s ? atol(s) : def;
-}
 
 static void on_reply(void *user, uint64_t tag, const lb_val_t *r)
 {
@@ -39,24 +34,6 @@ static void on_reply(void *user, uint64_t tag, const lb_val_t *r)
     (void)tag;
     if (!lbc_reply_ok(r) && errors++ < 3)
         fprintf(stderr, "txcost: error reply: %s\n", testd_code(r));
-}
-
-/* utime + stime of pid in seconds, or -1. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *s = strrchr(buf, ')');
-    unsigned long ut, st;
-    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* n add_notes round robin over ids, inflight at a time: 0 or -1. */
@@ -83,43 +60,15 @@ static int add_notes(testd_t *t, char (*ids)[LB_CASE_ID_MAX], long nids, long n,
     return rc;
 }
 
-/* A wrapper script running the daemon under callgrind, set as LOGBOOKD. 0 or -1. */
-static int callgrind_wrapper(const char *out, char *path, size_t size)
-{
-    const char *bin = getenv("LOGBOOKD") ? getenv("LOGBOOKD") : "bin/logbookd";
-    char real[4096];
-    if (!realpath(bin, real))
-        return -1;
-    snprintf(path, size, "/tmp/txcost-callgrind.%d.sh", (int)getpid());
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fprintf(f,
-            "#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no "
-            "--callgrind-out-file='%s' '%s' \"$@\"\n",
-            out, real);
-    if (fclose(f) || chmod(path, 0700))
-        return -1;
-    return setenv("LOGBOOKD", path, 1);
-}
-
-static void callgrind_ctl(pid_t pid, const char *what)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "callgrind_control %s %d >/dev/null", what, (int)pid);
-    if (system(cmd) != 0)
-        fprintf(stderr, "txcost: %s failed\n", cmd);
-}
-
 int main(void)
 {
-    long ncases = env_long("TXCOST_CASES", 200), warm = env_long("TXCOST_WARM", 10);
-    long n = env_long("TXCOST_N", 2000);
-    int inflight = (int)env_long("TXCOST_INFLIGHT", 64);
+    long ncases = cost_env_long("TXCOST_CASES", 200), warm = cost_env_long("TXCOST_WARM", 10);
+    long n = cost_env_long("TXCOST_N", 2000);
+    int inflight = (int)cost_env_long("TXCOST_INFLIGHT", 64);
     const char *cg = getenv("TXCOST_CALLGRIND");
     char wrapper[128] = "";
     if (ncases < 1 || n < 1 || inflight < 1 ||
-        (cg && callgrind_wrapper(cg, wrapper, sizeof wrapper))) {
+        (cg && cost_callgrind_wrapper("txcost", cg, wrapper, sizeof wrapper))) {
         fprintf(stderr, "txcost: bad settings\n");
         return 2;
     }
@@ -149,15 +98,15 @@ int main(void)
     }
     if (rc == 0) {
         if (cg) {
-            callgrind_ctl(t.pid, "-z");
-            callgrind_ctl(t.pid, "-i on");
+            cost_callgrind_ctl("txcost", t.pid, "-z");
+            cost_callgrind_ctl("txcost", t.pid, "-i on");
         }
-        double c0 = cpu_s(t.pid);
+        double c0 = cost_cpu_s(t.pid);
         rc = add_notes(&t, ids, ncases, n, inflight) ? 1 : 0;
-        double c1 = cpu_s(t.pid);
+        double c1 = cost_cpu_s(t.pid);
         if (cg) {
-            callgrind_ctl(t.pid, "-d");
-            callgrind_ctl(t.pid, "-i off");
+            cost_callgrind_ctl("txcost", t.pid, "-d");
+            cost_callgrind_ctl("txcost", t.pid, "-i off");
         }
         printf("txcost: %ld add_note transitions over %ld cases (%ld notes each before), %d in "
                "flight: daemon CPU %.3f s, %.1f us per transition, %d error replies%s\n",

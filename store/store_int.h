@@ -4,7 +4,7 @@
  * helpers and the one place LMDB and errno codes become LB_E* codes.
  *
  * Layering, one way only: store.c is the generic layer (environment,
- * transactions with their counter cache, the store_db_* wrappers, meta and
+ * transactions with their counter cache (txcache.c), the store_db_* wrappers, meta and
  * whole-store calls); cases.c (cases, indexes, counters, listing) and log.c
  * (events, timers, idempotency) are built on it. store.c calls nothing of
  * cases.c or log.c, and those two call nothing of each other; months.c
@@ -129,6 +129,18 @@ int store_lmdb_err(store_t *s, int rc);
  * LB_EINTERNAL when klen exceeds the cache's key size, LB_ENOMEM.
  */
 int store_cnt_add_delta(store_txn_t *t, const uint8_t *key, size_t klen, int64_t delta);
+
+/*
+ * The transaction's caches (txcache.c), for store.c's transaction layer: merge
+ * a committed child's counter deltas and tips into its parent (LB_ENOMEM),
+ * write them before the top commit (storage errors, LB_ECORRUPT for a counter
+ * below zero), free the deltas.
+ */
+int store_cnt_merge(store_txn_t *parent, const store_txn_t *child);
+int store_cnt_flush(store_txn_t *t);
+void store_cnt_free(store_txn_t *t);
+void store_tips_merge(store_tips_t *p, const store_tips_t *c);
+int store_tips_flush(store_txn_t *t);
 
 /*
  * The nearest tips of t or its parents whose event tip (ev) or case id (cs)

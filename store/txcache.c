@@ -213,4 +213,3 @@ int store_cnt_flush(store_txn_t *t)
         memset(t->cnt.slot, 0, t->cnt.nslot * sizeof *t->cnt.slot);
     return 0;
 }
-

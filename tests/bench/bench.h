@@ -66,8 +66,6 @@ long long bench_proc_io(pid_t pid, const char *key);
 long long bench_dev_written(const char *path);
 /* Whether something accepts TCP connections on 127.0.0.1:port. */
 bool bench_port_open(int port);
-/* A free TCP port on 127.0.0.1 (bound and released), or -1. */
-int bench_free_port(void);
 
 /* ---- daemons ---- */
 

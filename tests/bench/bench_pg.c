@@ -213,7 +213,7 @@ static int pg_start(pg_t *pg)
         fprintf(stderr, "bench: initdb failed, see %s\n", log);
         return -1;
     }
-    int port = bench_free_port();
+    int port = testd_free_port();
     if (port < 0)
         return -1;
     snprintf(pstr, sizeof pstr, "%d", port);

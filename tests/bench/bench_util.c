@@ -368,21 +368,6 @@ long long bench_dev_written(const char *path)
     return n == 1 ? (long long)sectors * 512 : -1;
 }
 
-int bench_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-        getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 bool bench_port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

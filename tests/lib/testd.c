@@ -24,7 +24,7 @@
 
 int testd_bad_exits;
 
-static int free_port(void)
+int testd_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -141,10 +141,10 @@ int testd_start(testd_t *t, const testd_opts_t *o)
     snprintf(t->config, sizeof t->config, "%s/logbookd.yaml", t->dir);
     snprintf(t->data, sizeof t->data, "%s/data", t->dir);
     snprintf(t->log, sizeof t->log, "%s/logbookd.log", t->dir);
-    t->req_port = free_port();
-    t->ev_port = free_port();
+    t->req_port = testd_free_port();
+    t->ev_port = testd_free_port();
     while (t->ev_port == t->req_port)
-        t->ev_port = free_port();
+        t->ev_port = testd_free_port();
     snprintf(t->req_ep, sizeof t->req_ep, "tcp://127.0.0.1:%d", t->req_port);
     snprintf(t->ev_ep, sizeof t->ev_ep, "tcp://127.0.0.1:%d", t->ev_port);
     t->manual_clock = o->manual_clock;

@@ -53,6 +53,9 @@ int testd_run_all(void);
 /* Creates the scratch folder and config, starts the daemon, waits for ping. 0 or -1
  * (-2 when opts ask for a tmpfs that cannot be mounted here). */
 int testd_start(testd_t *t, const testd_opts_t *o);
+/* A loopback TCP port the kernel says is free now (bound and released); -1 on error. */
+int testd_free_port(void);
+
 /* Starts the daemon again on the same folder and ports. */
 int testd_restart(testd_t *t);
 /*

@@ -4,10 +4,8 @@
  * Buddhist-era years, lower-case case ids, endpoints without a scheme, list --unacked.
  */
 #include <CUnit/Basic.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,25 +18,9 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A loopback port nobody listens on (bound, read back, closed). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 void test_stopped_daemon_named_fast(void)
 {
-    int port = free_port();
+    int port = testd_free_port();
     CU_ASSERT_FATAL(port > 0);
     char ep[64], want[200];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);

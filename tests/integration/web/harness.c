@@ -4,16 +4,13 @@
  * and security.users naming the users file the gateway watches too.
  */
 #include <curl/curl.h>
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,22 +54,6 @@ int webenv_users(const char *const *lines)
     return rc || rename(tmp, W.users) ? -1 : 0;
 }
 
-/* A port the kernel says is free now (as testd does for the daemon). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-        getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static int rewrite_daemon_config(const char *gateway_pub)
 {
     char cfg[8192], clients[600], path[400];
@@ -102,7 +83,7 @@ static int start_gateway(const char *secret)
     char cfg[3000], path[400], cwd[256], bin[400];
     if (!getcwd(cwd, sizeof cwd))
         return -1;
-    W.port = free_port();
+    W.port = testd_free_port();
     snprintf(W.base, sizeof W.base, "http://127.0.0.1:%d", W.port);
     snprintf(cfg, sizeof cfg,
              "listen: 127.0.0.1:%d\ndaemon:\n  endpoint: %s\n  events_endpoint: %s\n"

@@ -215,10 +215,6 @@ static void test_stats(void)
     CU_ASSERT_EQUAL(trust_stat(&D, "reads_pooled"), pooled + 1);
 }
 
-typedef struct {
-    int ok, other;
-} tally_t;
-
 static lb_val_t *get_args(int i, void *ctx)
 {
     (void)i;
@@ -228,18 +224,8 @@ static lb_val_t *get_args(int i, void *ctx)
     return a;
 }
 
-static void get_reply(int i, const lb_val_t *r, void *ctx)
-{
-    (void)i;
-    tally_t *t = ctx;
-    if (lbc_reply_ok(r))
-        t->ok++;
-    else
-        t->other++;
-}
-
 typedef struct {
-    tally_t tally;
+    trust_tally_t tally;
     int answered;
 } flood_t;
 
@@ -249,8 +235,8 @@ static void *flood(void *arg)
     lbc_t *c = trust_client(&D, NULL, 20000);
     if (!c)
         return NULL;
-    f->answered =
-        trust_pipeline(c, "rd", 2000, 64, "case.get", get_args, get_reply, &f->tally, true, 20000);
+    f->answered = trust_pipeline(c, "rd", 2000, 64, "case.get", get_args, trust_tally_reply,
+                                 &f->tally, true, 20000);
     lbc_destroy(&c);
     return NULL;
 }

@@ -39,10 +39,6 @@ static int suite_clean(void)
     return rc == 0 ? 0 : -1;
 }
 
-typedef struct {
-    int ok, other;
-} tally_t;
-
 static lb_val_t *note_args(int i, void *ctx)
 {
     (void)ctx;
@@ -56,18 +52,8 @@ static lb_val_t *note_args(int i, void *ctx)
     return a;
 }
 
-static void note_reply(int i, const lb_val_t *r, void *ctx)
-{
-    (void)i;
-    tally_t *t = ctx;
-    if (lbc_reply_ok(r))
-        t->ok++;
-    else
-        t->other++;
-}
-
 typedef struct {
-    tally_t tally;
+    trust_tally_t tally;
     int answered;
 } flood_t;
 
@@ -77,7 +63,7 @@ static void *flood(void *arg)
     lbc_t *c = trust_client(&D, field_sec, 20000);
     if (!c)
         return NULL;
-    f->answered = trust_pipeline(c, "reload", 1500, 64, "case.act", note_args, note_reply,
+    f->answered = trust_pipeline(c, "reload", 1500, 64, "case.act", note_args, trust_tally_reply,
                                  &f->tally, true, 20000);
     lbc_destroy(&c);
     return NULL;

@@ -448,3 +448,13 @@ void trust_sub_close(trust_sub_t *s)
         zmq_ctx_term(s->ctx);
     memset(s, 0, sizeof *s);
 }
+
+void trust_tally_reply(int i, const lb_val_t *r, void *ctx)
+{
+    (void)i;
+    trust_tally_t *t = ctx;
+    if (lbc_reply_ok(r))
+        t->ok++;
+    else
+        t->other++;
+}

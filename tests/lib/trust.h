@@ -97,6 +97,12 @@ int trust_pipeline(lbc_t *c, const char *prefix, int n, int window, const char *
                    trust_args_fn args, trust_reply_fn on_reply, void *ctx, bool retry_limited,
                    int timeout_ms);
 
+/* Replies counted by whether they were ok: trust_tally_reply is a trust_reply_fn over one. */
+typedef struct {
+    int ok, other;
+} trust_tally_t;
+void trust_tally_reply(int i, const lb_val_t *r, void *ctx);
+
 /* ---- events ---- */
 
 typedef struct {
